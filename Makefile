@@ -1,0 +1,36 @@
+# Quick start: `make demo` and `make test`. Both set up .venv on first use (python3 and make are all you need).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_OUT := out/demo
+
+.PHONY: setup demo test check-models clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job on the shipped default: check the trained cat generator in models/ (or, before one is
+# shipped, export the `blog` configuration and check that).
+demo: $(STAMP)
+	@if ls models/*/*.tflite >/dev/null 2>&1; then \
+	  for m in models/*/*.tflite models/*/*.onnx; do $(BIN)/snapcheck check "$$m" --ls-version 5.x || exit $$?; done; \
+	else \
+	  $(BIN)/snapcheck export --config blog --fp16 --format both --out $(DEMO_OUT) && \
+	  $(BIN)/snapcheck check $(DEMO_OUT)/blog.tflite --ls-version 5.x; \
+	fi
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# CI gate for shipped models: every model under models/ against the versions its card declares.
+check-models: $(STAMP)
+	$(BIN)/python -m snapcheck.models_gate models
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
