@@ -26,7 +26,7 @@ import numpy as np
 DTYPE_BITS: dict[str, int] = {
     "float64": 64, "float32": 32, "float16": 16, "bfloat16": 16,
     "float8e4m3fn": 8, "float8e4m3fnuz": 8, "float8e5m2": 8, "float8e5m2fnuz": 8, "float8e8m0": 8,
-    "float4e2m1": 4,
+    "float6e2m3": 6, "float6e3m2": 6, "float4e2m1": 4,
     "int64": 64, "int32": 32, "int16": 16, "int8": 8, "int4": 4, "int2": 2,
     "uint64": 64, "uint32": 32, "uint16": 16, "uint8": 8, "uint4": 4, "uint2": 2,
     "bool": 8, "complex64": 64, "complex128": 128,
@@ -46,6 +46,9 @@ class Quantization:
     axis: int | None = None  # quantized dimension for per-channel quantization
     block_size: int | None = None  # blockwise quantization (e.g. int4 weights)
     kind: str = "affine"  # affine | blockwise | custom
+    # Blockwise (TFLite): indices, in the same subgraph, of the tensors holding per-block scales / zero points.
+    scale_tensor: int | None = None
+    zero_point_tensor: int | None = None
 
     @property
     def per_channel(self) -> bool:
@@ -87,7 +90,8 @@ class Tensor:
 
     @property
     def is_quantized(self) -> bool:
-        return self.quantization is not None and bool(self.quantization.scale)
+        q = self.quantization
+        return q is not None and (bool(q.scale) or q.kind == "blockwise")
 
     def data(self) -> np.ndarray | None:
         """The constant's values (decoded, not dequantized), or None for activations and opaque data."""

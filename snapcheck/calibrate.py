@@ -1,0 +1,351 @@
+"""``snapcheck calibrate``: fit the host's roofline profile from single-kernel micro-benchmarks.
+
+1. ``micro_specs()`` draws, with a fixed seed, many shapes of every kernel kind (conv, depthwise,
+   pointwise, fc, deconv, resize, resize_bilinear, concat, eltwise, pool, reduce, copy). Each spec is one Keras layer;
+   no whole architecture is used, so the accuracy benchmark's networks stay held out.
+2. Each spec is converted to .tflite and timed with LiteRT (1 thread by default; the minimum over
+   runs, which is the figure least disturbed by other load on a shared machine). Finished
+   measurements are cached as JSON after each one, so an interrupted run resumes.
+3. ``fit_profile`` fits, per kind, ``kernel_us + max(work / F, bytes / BW_kind)`` by minimising the
+   squared relative error, and the per-inference overhead from the smallest models; the profile is
+   written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.roofline import Profile
+from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
+
+FIT_KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise",
+             "pool", "reduce", "copy")
+
+
+@dataclass(frozen=True)
+class MicroSpec:
+    """One single-layer model: ``op`` on an ``h`` x ``w`` x ``cin`` input."""
+
+    kind: str
+    op: str
+    h: int
+    w: int
+    cin: int
+    cout: int = 0
+    k: int = 1
+    stride: int = 1
+
+    def key(self) -> str:
+        return f"{self.op}-{self.h}x{self.w}x{self.cin}-o{self.cout}-k{self.k}-s{self.stride}"
+
+
+def micro_specs(seed: int = 0, per_kind: int = 14) -> list[MicroSpec]:
+    """The calibration set: ``per_kind`` random shapes of each kernel kind (fixed seed)."""
+    rnd = random.Random(seed)
+    sizes = [8, 16, 32, 64, 128, 256]
+    chans = [3, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+    specs: list[MicroSpec] = []
+
+    def pick(limit_macs: float, make) -> None:
+        for _ in range(200):
+            s = make()
+            macs = s.h * s.w * max(s.cin, 1) * max(s.cout, 1) * s.k * s.k / (s.stride ** 2)
+            if macs <= limit_macs and s not in specs:
+                specs.append(s)
+                return
+
+    for _ in range(per_kind + 4):
+        pick(4e8, lambda: MicroSpec("conv", "conv", *(2 * [rnd.choice(sizes[1:])]), rnd.choice(chans),
+                                    rnd.choice(chans[1:]), rnd.choice([3, 3, 4, 4, 5]), rnd.choice([1, 2])))
+    for _ in range(per_kind):
+        pick(4e8, lambda: MicroSpec("pointwise", "conv", *(2 * [rnd.choice(sizes)]), rnd.choice(chans[1:]),
+                                    rnd.choice(chans[1:]), 1, 1))
+    for _ in range(per_kind):
+        c = rnd.choice(chans[1:])
+        pick(1e12, lambda: MicroSpec("depthwise", "depthwise", *(2 * [rnd.choice(sizes)]), c, c,
+                                     rnd.choice([3, 4, 5]), rnd.choice([1, 2])))
+    for _ in range(per_kind):
+        pick(4e8, lambda: MicroSpec("deconv", "deconv", *(2 * [rnd.choice(sizes[:-1])]), rnd.choice(chans[1:]),
+                                    rnd.choice(chans), rnd.choice([3, 4]), 2))
+    for _ in range(per_kind // 2):
+        pick(1e12, lambda: MicroSpec("fc", "dense", 1, 1, rnd.choice([64, 256, 1024, 2048]),
+                                     rnd.choice([10, 100, 512, 1000])))
+    for _ in range(per_kind):
+        pick(1e12, lambda: MicroSpec("resize", "nearest", *(2 * [rnd.choice(sizes[:-1])]), rnd.choice(chans)))
+    for _ in range(per_kind // 2):
+        pick(1e12, lambda: MicroSpec("resize_bilinear", "bilinear", *(2 * [rnd.choice(sizes[:-1])]),
+                                     rnd.choice(chans)))
+    for _ in range(per_kind):
+        pick(1e12, lambda: MicroSpec("concat", "concat", *(2 * [rnd.choice(sizes)]), rnd.choice(chans),
+                                     rnd.choice(chans)))
+    for _ in range(per_kind + 4):
+        pick(1e12, lambda: MicroSpec("eltwise", rnd.choice(["add", "mul", "leaky_relu", "tanh", "sigmoid", "relu"]),
+                                     *(2 * [rnd.choice(sizes)]), rnd.choice(chans)))
+    for _ in range(per_kind // 2):
+        pick(1e12, lambda: MicroSpec("pool", rnd.choice(["maxpool", "avgpool"]), *(2 * [rnd.choice(sizes[1:])]),
+                                     rnd.choice(chans), 0, rnd.choice([2, 3]), 2))
+    for _ in range(per_kind // 2):
+        pick(1e12, lambda: MicroSpec("reduce", "mean", *(2 * [rnd.choice(sizes)]), rnd.choice(chans)))
+    for _ in range(per_kind // 2):
+        pick(1e12, lambda: MicroSpec("copy", rnd.choice(["pad", "transpose"]), *(2 * [rnd.choice(sizes)]),
+                                     rnd.choice(chans)))
+    specs.append(MicroSpec("eltwise", "add", 1, 1, 4))  # the smallest model: per-inference overhead
+    return specs
+
+
+def build_micro_tflite(spec: MicroSpec) -> bytes:
+    """The .tflite bytes of a one-layer Keras model for ``spec`` (imports TensorFlow)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    keras = tf.keras
+    layers = keras.layers
+    if spec.op == "dense":
+        x = keras.Input((spec.cin,), batch_size=1)
+        inputs = [x]
+    else:
+        x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1)
+        inputs = [x]
+    op = spec.op
+    if op == "conv":
+        y = layers.Conv2D(spec.cout, spec.k, spec.stride, padding="same", activation="relu")(x)
+    elif op == "depthwise":
+        y = layers.DepthwiseConv2D(spec.k, spec.stride, padding="same", activation="relu")(x)
+    elif op == "deconv":
+        y = layers.Conv2DTranspose(spec.cout, spec.k, spec.stride, padding="same")(x)
+    elif op == "dense":
+        y = layers.Dense(spec.cout)(x)
+    elif op == "nearest":  # one RESIZE_NEAREST_NEIGHBOR (Keras' UpSampling2D would become RESHAPE + TILE)
+        from snapcheck.gan.layers import nearest_upsample
+
+        y = nearest_upsample(2)(x)
+    elif op == "bilinear":
+        y = layers.Resizing(2 * spec.h, 2 * spec.w, interpolation="bilinear")(x)
+    elif op == "concat":
+        x2 = keras.Input((spec.h, spec.w, spec.cout), batch_size=1)
+        inputs.append(x2)
+        y = layers.Concatenate()([x, x2])
+    elif op in ("add", "mul"):
+        x2 = keras.Input((spec.h, spec.w, spec.cin), batch_size=1)
+        inputs.append(x2)
+        y = (layers.Add() if op == "add" else layers.Multiply())([x, x2])
+    elif op == "leaky_relu":
+        y = layers.LeakyReLU(0.2)(x)
+    elif op in ("tanh", "sigmoid", "relu"):
+        y = layers.Activation(op)(x)
+    elif op == "maxpool":
+        y = layers.MaxPooling2D(spec.k, spec.stride, padding="same")(x)
+    elif op == "avgpool":
+        y = layers.AveragePooling2D(spec.k, spec.stride, padding="same")(x)
+    elif op == "mean":
+        y = layers.GlobalAveragePooling2D()(x)
+    elif op == "pad":
+        y = layers.ZeroPadding2D(1)(x)
+    elif op == "transpose":
+        y = layers.Permute((2, 1, 3))(x)
+    else:
+        raise ValueError(f"unknown micro op {op}")
+    model = keras.Model(inputs, y)
+    return tflite_bytes(model)
+
+
+def tflite_bytes(model) -> bytes:
+    """Convert a Keras model to fp32 .tflite bytes (TensorFlow converter)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    return converter.convert()
+
+
+def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0.25) -> dict[str, float]:
+    """Min and median latency (ms) of a model with LiteRT: 3 warm-up calls, >= 10 timed calls and
+    at least ``min_seconds`` of them (up to 400)."""
+    from snapcheck.hostbench import litert_interpreter, time_runs
+
+    interp = litert_interpreter(model, threads)
+    times = time_runs(interp.invoke, runs=10, warmup=3, min_seconds=min_seconds, max_runs=400)
+    return {"min_ms": float(min(times)), "median_ms": float(np.median(times)), "runs": len(times)}
+
+
+def host_fingerprint(threads: int) -> str:
+    """Identifies the machine, runtime and thread count a cache of measurements belongs to."""
+    import ai_edge_litert
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blob = f"{cpu}|{getattr(ai_edge_litert, '__version__', '?')}|{threads}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def cache_dir() -> Path:
+    """Where measurements are cached (``SNAPCHECK_CACHE`` or ``~/.cache/snapcheck``)."""
+    return Path(os.environ.get("SNAPCHECK_CACHE", Path.home() / ".cache" / "snapcheck"))
+
+
+class MeasurementCache:
+    """A JSON file of finished measurements, rewritten atomically after each new one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key: str) -> dict | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: dict) -> None:
+        self.data[key] = value
+        atomic_write_json(self.path, self.data)
+
+
+def micro_kernels(model: bytes, tmp: Path) -> list[Kernel]:
+    """The estimator's kernels for a converted micro model (through the ordinary reader)."""
+    from snapcheck.estimate.kernels import split_kernels
+    from snapcheck.readers import load_model
+
+    tmp.write_bytes(model)
+    return split_kernels(load_model(tmp))
+
+
+@dataclass
+class Sample:
+    kind: str
+    work: float
+    bytes: float
+    ms: float  # measured minus per-inference overhead
+    total_ms: float
+    flops: float
+
+    @classmethod
+    def from_kernels(cls, kernels: list[Kernel], total_ms: float, overhead_ms: float) -> "Sample | None":
+        main = [k for k in kernels if k.kind != "copy"] or kernels
+        if len(main) != 1:
+            return None
+        k = main[0]
+        return cls(k.kind, k.work, k.bytes, total_ms - overhead_ms, total_ms, sum(x.flops for x in kernels))
+
+
+def fit_kind(samples: list[Sample]) -> tuple[float, float, float]:
+    """Fit ``kernel_us + max(work / F, bytes / BW)`` to one kind's samples; returns (F GFLOP/s, BW GB/s, us).
+
+    Grid search on log(F) and log(BW) with the fixed cost solved in closed form (a weighted mean of the
+    residuals, kept >= 0), minimising the squared relative error; then a finer grid around the best.
+    """
+    work = np.array([s.work for s in samples])
+    nbytes = np.array([s.bytes for s in samples])
+    ms = np.maximum(np.array([s.ms for s in samples]), 1e-4)
+    wts = 1.0 / ms ** 2
+
+    def search(f_grid: np.ndarray, b_grid: np.ndarray) -> tuple[float, float, float, float]:
+        best = (np.inf, 0.0, 0.0, 0.0)
+        for f in f_grid:
+            comp = work / (f * 1e6)
+            for b in b_grid:
+                roof = np.maximum(comp, nbytes / (b * 1e6))
+                a = max(0.0, float(np.sum(wts * (ms - roof)) / np.sum(wts)))
+                err = float(np.sum(((a + roof - ms) / ms) ** 2))
+                if err < best[0]:
+                    best = (err, f, b, a)
+        return best
+
+    _, f, b, a = search(np.geomspace(0.2, 2000, 70), np.geomspace(0.5, 500, 60))
+    _, f, b, a = search(np.geomspace(f / 1.15, f * 1.15, 25), np.geomspace(b / 1.15, b * 1.15, 25))
+    return f, b, a * 1e3
+
+
+def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict) -> Profile:
+    """The host profile from per-kind fits ("other": slowest compute, median streaming bandwidth)."""
+    gflops, bws, kernel_us = {}, {}, {}
+    for kind in FIT_KINDS:
+        ks = [s for s in samples if s.kind == kind]
+        if len(ks) < 3:
+            continue
+        gflops[kind], bws[kind], kernel_us[kind] = fit_kind(ks)
+    gflops["other"] = min(gflops.values())
+    kernel_us["other"] = float(np.median(list(kernel_us.values())))
+    bws["other"] = float(np.median([bws[k] for k in ("concat", "copy", "resize", "eltwise") if k in bws]))
+    return Profile(device="host", backend="cpu", overhead_ms=round(overhead_ms, 4),
+                   gflops={k: round(v, 3) for k, v in gflops.items()},
+                   bandwidth_gbs={k: round(v, 3) for k, v in bws.items()},
+                   kernel_us={k: round(v, 3) for k, v in kernel_us.items()}, simd=16, fuses="xnnpack",
+                   meta=meta)
+
+
+def profile_to_json(p: Profile) -> dict:
+    d = asdict(p)
+    d["range_factors"] = list(p.range_factors)
+    return d
+
+
+def flops_baseline(samples: Iterable[Sample]) -> tuple[float, float]:
+    """FLOPs-only baseline fitted on the same micro-benchmarks: ``ms = c0 + c1 * GFLOPs`` (relative LSQ)."""
+    s = list(samples)
+    x = np.array([v.flops / 1e9 for v in s])
+    y = np.array([v.total_ms for v in s])
+    a = np.stack([np.ones_like(x), x], axis=1) / y[:, None]
+    c, *_ = np.linalg.lstsq(a, np.ones_like(y), rcond=None)
+    return float(c[0]), float(c[1])
+
+
+def default_profile_path() -> Path:
+    """The committed host profile the estimator reads."""
+    return Path(__file__).resolve().parent / "profiles" / "host.json"
+
+
+def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int = 0,
+                    console=None) -> tuple[Profile, list[Sample]]:
+    """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically."""
+    import tempfile
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    specs = micro_specs(seed, per_kind)
+    fp = host_fingerprint(threads)
+    cache = MeasurementCache(cache_dir() / f"calibration-{fp}.json")
+    rows: list[tuple[MicroSpec, list[Kernel], dict]] = []
+    with tempfile.TemporaryDirectory() as td, Progress(
+        TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        TimeRemainingColumn(), console=console, transient=False,
+    ) as bar:
+        task = bar.add_task("", total=len(specs))
+        for spec in specs:
+            bar.update(task, description=spec.key())
+            hit = cache.get(spec.key())
+            stored = cache.path.parent / "micro" / f"{spec.key()}.tflite"
+            if stored.is_file():
+                model = stored.read_bytes()
+            else:
+                model = build_micro_tflite(spec)
+                atomic_write_bytes(stored, model)
+            kernels = micro_kernels(model, Path(td) / "micro.tflite")
+            if hit is None:
+                hit = measure_tflite(model, threads)
+                cache.put(spec.key(), hit)
+            rows.append((spec, kernels, hit))
+            bar.advance(task)
+    overhead = min(h["min_ms"] for s, _, h in rows if s.op == "add" and s.h == 1)
+    samples = [s for s in (Sample.from_kernels(k, h["min_ms"], overhead) for _, k, h in rows) if s is not None]
+    c0, c1 = flops_baseline(samples)
+    meta = {
+        "calibrated_on": fp, "threads": threads, "samples": len(samples), "statistic": "min over runs",
+        "flops_baseline": {"c0_ms": round(c0, 5), "ms_per_gflop": round(c1, 4)},
+        "set": f"micro_specs(seed={seed}, per_kind={per_kind})",
+    }
+    profile = fit_profile(samples, overhead, meta)
+    atomic_write_json(out, profile_to_json(profile))
+    return profile, samples

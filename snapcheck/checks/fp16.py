@@ -1,0 +1,97 @@
+"""The fp16 check: float32 weights that overflow float16, or lose their value to zero or to subnormals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snapcheck.checks import op_label
+from snapcheck.findings import Finding
+from snapcheck.ir import Graph
+from snapcheck.rules import Ruleset
+
+FP16_MAX = 65504.0
+FP16_MIN_NORMAL = 2.0 ** -14
+
+
+@dataclass
+class Fp16Stats:
+    """Per-tensor counts after a cast to float16."""
+
+    nonzero: int
+    overflow: int
+    flushed: int
+    subnormal: int
+    max_abs: float
+
+
+def fp16_stats(w: np.ndarray) -> Fp16Stats:
+    """Vectorised: cast once, count non-zero values that overflow, flush to zero or become subnormal."""
+    w = np.asarray(w).reshape(-1)
+    finite = np.isfinite(w)
+    a = np.abs(w[finite]) if not finite.all() else np.abs(w)
+    with np.errstate(over="ignore"):
+        h = a.astype(np.float16)
+    nz = a != 0
+    return Fp16Stats(
+        nonzero=int(np.count_nonzero(nz)),
+        overflow=int(np.count_nonzero(np.isinf(h))),
+        flushed=int(np.count_nonzero((h == 0) & nz)),
+        subnormal=int(np.count_nonzero((h != 0) & (h < FP16_MIN_NORMAL))),
+        max_abs=float(a.max()) if a.size else 0.0,
+    )
+
+
+def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
+    flush_limit = float(ruleset.fp16["flush_share"])
+    sub_limit = float(ruleset.fp16["subnormal_share"])
+    findings: list[Finding] = []
+    for sg in graph.subgraphs:
+        consumers = None
+        for ti, t in enumerate(sg.tensors):
+            if not (t.is_constant and t.dtype in ("float32", "float64") and t.loader is not None):
+                continue
+            try:
+                data = t.data()
+            except Exception:  # noqa: BLE001 - unreadable data is the reader's finding, not this check's
+                continue
+            if data is None or data.size == 0:
+                continue
+            s = fp16_stats(data)
+            if not (s.overflow or s.flushed or s.subnormal):
+                continue
+            if consumers is None:
+                consumers = sg.consumers()
+            users = consumers.get(ti, [])
+            op = sg.ops[users[0]] if users else None
+            where = f"weight '{t.name}'" + (f" of {op_label(sg.index, op)}" if op is not None else "")
+            common = dict(op=op_label(sg.index, op) if op else None, subgraph=sg.index,
+                          op_index=op.index if op else None, tensor=t.name)
+            if s.overflow:
+                findings.append(Finding(
+                    code="SC401", severity="error",
+                    message=f"{where}: {s.overflow} value(s) exceed the float16 maximum 65504 (max |w| = "
+                            f"{s.max_abs:.6g}) and become infinite",
+                    why="Lens Studio runs models in float16 on GPUs and NPUs: these weights turn into inf and the "
+                        "output into inf/NaN.",
+                    fix="Retrain with weight decay or clip the weights; fold large scales into the next layer or "
+                        "into the input/output Scale settings of the ML Component.", **common))
+            share_flush = s.flushed / s.nonzero if s.nonzero else 0.0
+            share_sub = s.subnormal / s.nonzero if s.nonzero else 0.0
+            if share_flush > flush_limit:
+                findings.append(Finding(
+                    code="SC402", severity="warning",
+                    message=f"{where}: {share_flush:.1%} of its non-zero values flush to zero in float16 "
+                            f"(|w| < 2^-24)",
+                    why="Values this small vanish in float16, so the layer computes something else on device.",
+                    fix="Rescale: multiply this layer's weights by a power of two and divide the next layer's "
+                        "(or the bias) by it, or prune these weights and fine-tune.", **common))
+            if share_sub > sub_limit:
+                findings.append(Finding(
+                    code="SC403", severity="info",
+                    message=f"{where}: {share_sub:.1%} of its non-zero values become float16 subnormals "
+                            f"(|w| < 2^-14) and lose precision",
+                    why="Subnormals keep fewer significant bits, and some GPUs flush them to zero.",
+                    fix="Rescale the layer's weights by a power of two (and the next layer inversely).", **common))
+    return findings

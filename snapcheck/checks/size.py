@@ -1,0 +1,71 @@
+"""The size check: file bytes and the size after Lens Studio's fp16 weight conversion, against the ML budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from snapcheck.findings import Finding
+from snapcheck.ir import Graph
+from snapcheck.rules import Ruleset
+
+# Bytes saved per stored byte when a float constant becomes float16.
+_FP16_SAVING = {"float32": 0.5, "float64": 0.75}
+
+
+@dataclass
+class SizeReport:
+    file_bytes: int
+    fp16_bytes: int
+    budget_bytes: int
+    float_weight_bytes: int  # float32/float64 constants that the fp16 conversion halves
+    unit: str = "bytes"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file_bytes": self.file_bytes, "fp16_bytes": self.fp16_bytes, "budget_bytes": self.budget_bytes,
+                "float_weight_bytes": self.float_weight_bytes, "unit": self.unit}
+
+
+def fp16_size(graph: Graph) -> tuple[int, int]:
+    """(size after converting float32/float64 constants to float16, bytes of those constants)."""
+    saved = 0.0
+    weights = 0
+    for sg in graph.subgraphs:
+        for t in sg.tensors:
+            if t.is_constant and t.dtype in _FP16_SAVING and not t.is_quantized:
+                weights += t.nbytes
+                saved += t.nbytes * _FP16_SAVING[t.dtype]
+    return max(graph.file_bytes - int(saved), 0), weights
+
+
+def fmt_mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def check_size(graph: Graph, ruleset: Ruleset, max_size: int | None = None) -> tuple[SizeReport, list[Finding]]:
+    budget = max_size if max_size is not None else ruleset.size_budget_bytes
+    fp16, weights = fp16_size(graph)
+    report = SizeReport(file_bytes=graph.file_bytes, fp16_bytes=fp16, budget_bytes=budget, float_weight_bytes=weights)
+    source = "--max-size" if max_size is not None else f"{ruleset.size['source']}"
+    findings = []
+    limit = f"{fmt_mb(budget)} ({budget:,} bytes, 1 MB = 1,000,000 bytes)"
+    if fp16 > budget:
+        findings.append(Finding(
+            code="SC301", severity="error",
+            message=f"model is {fmt_mb(fp16)} after fp16 weight conversion ({fp16:,} bytes), over the {limit} "
+                    f"ML asset budget",
+            why=f"A Lens can hold at most {fmt_mb(budget)} of SnapML assets ({source}).",
+            fix="Shrink the model: fewer channels (a width multiplier), separable convolutions, or int8 "
+                "quantization (SnapML supports TFLite 8-bit quantization).",
+            inferred=ruleset.size["confidence"] == "inferred"))
+    elif graph.file_bytes > budget:
+        findings.append(Finding(
+            code="SC302", severity="warning",
+            message=f"file is {fmt_mb(graph.file_bytes)} ({graph.file_bytes:,} bytes), over the {limit} budget; "
+                    f"it fits only after fp16 weight conversion ({fmt_mb(fp16)})",
+            why="The budget holds only if Lens Studio converts float32 weights to fp16 on import, which Snap does "
+                "not document.",
+            fix="Export with float16 weights (TFLite: converter.target_spec.supported_types = [tf.float16]) so "
+                "the file itself fits.",
+            inferred=True))
+    return report, findings

@@ -1,0 +1,74 @@
+"""``snapcheck bench`` (host latency of a model) and ``snapcheck calibrate`` (fit the host profile)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from snapcheck.errors import InputError
+
+
+def bench(
+    model: Path = typer.Argument(..., help="A .tflite or .onnx model."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for the runtime."),
+    runs: int = typer.Option(50, "--runs", help="Timed runs."),
+    warmup: int = typer.Option(5, "--warmup", help="Untimed runs first."),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+    profile: bool = typer.Option(False, "--profile", help="Per-op time table (measured for .onnx, estimated for .tflite)."),
+) -> None:
+    """Measure host latency with LiteRT (.tflite) or onnxruntime (.onnx): median, p90, min, peak RSS."""
+    if fmt not in ("text", "json"):
+        raise InputError(None, f"--format must be text or json, got {fmt!r}")
+    from snapcheck.hostbench import bench_model
+
+    res = bench_model(model, threads=threads, runs=runs, warmup=warmup, profile=profile)
+    if fmt == "json":
+        typer.echo(json.dumps(res.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{res.model}[/] on {res.runtime} {res.runtime_version}, {res.threads} thread(s), "
+                  f"{res.runs} runs after {res.warmup} warm-up")
+    console.print(f"median {res.median_ms:.3f} ms   p90 {res.p90_ms:.3f} ms   min {res.min_ms:.3f} ms   "
+                  f"load {res.load_ms:.1f} ms   peak RSS {res.peak_rss_mb:.1f} MB (+{res.model_rss_mb:.1f} MB for the model)")
+    if res.profile:
+        title = ("per-op time, measured by onnxruntime's profiler" if res.profile_source == "measured" else
+                 "per-kernel time, ESTIMATED: host-profile breakdown scaled to the measured median "
+                 "(LiteRT's Python API has no op profiler)")
+        table = Table(title=title)
+        for col in ("op", "type", "ms", "share"):
+            table.add_column(col, justify="right" if col in ("ms", "share") else "left")
+        for row in sorted(res.profile, key=lambda r: -r["ms"])[:40]:
+            table.add_row(str(row["op"]), str(row["type"]), f"{row['ms']:.3f}", f"{row['share']:.1%}")
+        console.print(table)
+
+
+def calibrate(
+    out: Path = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host profile)."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
+    per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
+) -> None:
+    """Time single-kernel micro-benchmarks with LiteRT and fit the host's roofline profile (resumable)."""
+    if threads < 1 or per_kind < 3:
+        raise InputError(None, "--threads must be >= 1 and --per-kind >= 3")
+    from rich.console import Console
+
+    from snapcheck.calibrate import default_profile_path, run_calibration
+
+    console = Console(stderr=True)
+    target = out or default_profile_path()
+    profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console)
+    console.print(f"fitted {len(samples)} micro-benchmarks; overhead {profile.overhead_ms * 1e3:.1f} us; wrote {target}")
+    for kind, f in profile.gflops.items():
+        console.print(f"  {kind:16s} {f:8.1f} GFLOP/s  {profile.bandwidth(kind):7.1f} GB/s  "
+                      f"{profile.kernel_us.get(kind, 0):6.2f} us/kernel")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("calibrate")(calibrate)

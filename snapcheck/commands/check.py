@@ -1,0 +1,119 @@
+"""``snapcheck check MODEL`` and ``snapcheck rules``. Imports stay inside the functions (fast start)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+FORMATS = ("terminal", "json", "junit", "sarif")
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """``10000000``, ``10MB``, ``9.5MiB`` -> bytes (MB = 1,000,000 bytes)."""
+    from snapcheck.errors import InputError
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?i?[bB]?)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise InputError(None, f"--max-size {text!r} is not a size (e.g. 10000000, 10MB, 9.5MiB)")
+    n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if n <= 0:
+        raise InputError(None, f"--max-size {text!r} must be positive")
+    return n
+
+
+def check(
+    model: str = typer.Argument(..., help="A .tflite or .onnx file (recognised by content)."),
+    ls_version: str = typer.Option("5.x", "--ls-version", "-l", help="Lens Studio version: 3.x, 4.x, 5.x or all."),
+    backend: Optional[str] = typer.Option(None, "--backend", "-b",
+                                          help="Focus on one backend: cpu, iphone_gpu, iphone_npu, android_gpu."),
+    fmt: str = typer.Option("terminal", "--format", "-f", help="terminal, json, junit or sarif."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report to this file (atomically)."),
+    max_size: Optional[str] = typer.Option(None, "--max-size",
+                                           help="ML size budget instead of the rules' (bytes; or 10MB, 9.5MiB)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Add the per-op table and the inferred rules."),
+    estimates: bool = typer.Option(True, "--estimates/--no-estimates", help="Frame-rate estimates per device."),
+) -> None:
+    """Check a model against Lens Studio's SnapML rules. Exit 0 pass, 1 error findings, 2 unusable input."""
+    from snapcheck.api import check_graph, load
+    from snapcheck.errors import InputError
+    from snapcheck.rules import resolve_backend, resolve_versions
+
+    if fmt not in FORMATS:
+        raise InputError(None, f"unknown --format {fmt!r} (choose one of {', '.join(FORMATS)})")
+    versions = resolve_versions(ls_version)
+    backend = resolve_backend(backend)
+    budget = parse_size(max_size) if max_size is not None else None
+    graph = load(model)
+    reports = [check_graph(graph, v, backend, budget, estimates) for v in versions]
+    _emit(reports, fmt, out, verbose)
+    raise typer.Exit(0 if all(r.passed for r in reports) else 1)
+
+
+def _emit(reports, fmt: str, out: Path | None, verbose: bool) -> None:
+    from snapcheck.fsutil import atomic_write_text
+
+    if fmt == "terminal":
+        import io
+
+        from rich.console import Console
+
+        from snapcheck.report import terminal
+
+        if out is None:
+            terminal.render(Console(highlight=False), reports, verbose)
+            return
+        buf = io.StringIO()
+        terminal.render(Console(file=buf, width=120, no_color=True, highlight=False), reports, verbose)
+        atomic_write_text(out, buf.getvalue())
+        return
+    if fmt == "json":
+        from snapcheck.report import json as renderer
+    elif fmt == "junit":
+        from snapcheck.report import junit as renderer
+    else:
+        from snapcheck.report import sarif as renderer
+    text = renderer.render(reports)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+
+
+def rules(
+    fmt: str = typer.Option("terminal", "--format", "-f", help="terminal or json."),
+    ls_version: str = typer.Option("all", "--ls-version", "-l", help="3.x, 4.x, 5.x or all."),
+) -> None:
+    """List the Lens Studio versions, their layers per backend, and the op -> layer mappings."""
+    from snapcheck.errors import InputError
+    from snapcheck.rules import load_mapping, load_ruleset, resolve_versions
+
+    if fmt not in ("terminal", "json"):
+        raise InputError(None, f"unknown --format {fmt!r} (choose terminal or json)")
+    sets = [load_ruleset(v) for v in resolve_versions(ls_version)]
+    mapping = load_mapping()
+    if fmt == "json":
+        import json
+        from dataclasses import asdict
+
+        doc = {
+            "versions": {rs.version: {
+                "title": rs.title, "formats": rs.formats, "size": rs.size, "ram": rs.ram,
+                "performance": rs.performance, "fp16": rs.fp16,
+                "layers": {n: asdict(lay) for n, lay in rs.layers.items()}} for rs in sets},
+            "mapping": [asdict(e) for es in mapping.entries.values() for e in es],
+            "fused_activation": mapping.fused_activation,
+        }
+        typer.echo(json.dumps(doc, indent=2, default=str))
+        return
+    from snapcheck.report.rules_table import render_rules
+
+    render_rules(sets, mapping)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("rules")(rules)

@@ -1,0 +1,118 @@
+"""``snapcheck models`` (alias ``configs``): the generator configurations; ``snapcheck export``: gated export."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    tflite = "tflite"
+    onnx = "onnx"
+    both = "both"
+
+
+def models(
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
+    size: Optional[int] = typer.Option(None, "--size", min=4, help="Profile every config at this side instead of its own."),
+) -> None:
+    """List the generator configurations with parameters, fp16 weight size and MACs (computed, no TensorFlow)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from snapcheck.gan.profile import profile_config
+    from snapcheck.gan.registry import CONFIGS
+
+    rows = [(cfg, profile_config(cfg, size=size)) for cfg in CONFIGS.values()]
+    if fmt is ListFormat.json:
+        typer.echo(json.dumps([{**cfg.to_dict(), "key": cfg.key(), **prof.to_dict()} for cfg, prof in rows], indent=2))
+        return
+    table = Table(title="Generator configurations", caption="fp16 MB: BN-folded weights; GMACs: per image at that size",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for col in ("name", "size", "α enc/dec", "arch"):
+        table.add_column(col, no_wrap=True)
+    for col in ("params", "fp16 MB", "GMACs"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for cfg, prof in rows:
+        table.add_row(
+            cfg.name, str(prof.size),
+            f"{cfg.alpha_encoder:g}/{cfg.alpha_decoder:g}", f"{'sep' if cfg.separable else 'plain'}+{cfg.upsample}",
+            f"{prof.params:,}", f"{prof.fp16_bytes / 1e6:.2f}", f"{prof.macs / 1e9:.2f}",
+        )
+    Console().print(table)
+
+
+def export(
+    config: str = typer.Option(..., "--config", "-c", help="Registered configuration (see `snapcheck models`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for NAME.tflite, NAME.onnx and NAME.json."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Trained weights: .weights.h5, .keras or a TF checkpoint. Default: random init."),
+    size: Optional[int] = typer.Option(None, "--size", min=4, help="Input side (default: the config's)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.both, "--format", help="tflite, onnx or both."),
+    fp16: bool = typer.Option(False, "--fp16", help="Store weights in float16 (.tflite: fp16 constants + DEQUANTIZE; .onnx: float16 graph)."),
+    ls_version: str = typer.Option("5.x", "--ls-version", help="Lens Studio version the gate checks against."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Write the files even if snapcheck rejects them."),
+    name: Optional[str] = typer.Option(None, "--name", help="File stem (default: the config name)."),
+) -> None:
+    """Export a generator to .tflite/.onnx with a JSON sidecar; refuse (exit 1, nothing written) if snapcheck fails it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from rich.console import Console
+
+    from snapcheck.errors import InputError
+    from snapcheck.gan.export import ExportGateError, export_config
+    from snapcheck.gan.registry import get_config
+
+    cfg = get_config(config)
+    if weights is not None and not weights.exists():
+        raise InputError(weights, "weights file not found")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "--out must be a folder")
+    formats = ("tflite", "onnx") if fmt is ExportFormat.both else (fmt.value,)
+    console = Console(stderr=True)
+    try:
+        with console.status(f"exporting {cfg.name}") as status:
+            sidecar = export_config(cfg, out, weights=weights, formats=formats, fp16=fp16, gate=not no_gate,
+                                    ls_version=ls_version, name=name, size=size,
+                                    progress=lambda msg: status.update(f"{cfg.name}: {msg}"))
+    except ExportGateError as exc:
+        _print_files(Console(), exc.sidecar)
+        for filename, report in exc.reports.items():
+            for f in report.findings:
+                console.print(f"{filename}: {f.code} {f.severity}: {f.message}" + (f" [{f.op}]" if f.op else ""))
+        console.print(f"[red]export refused:[/] {exc}; nothing written (use --no-gate to write anyway)")
+        raise typer.Exit(1) from None
+    _print_files(Console(), sidecar)
+    console.print(f"wrote {', '.join(str(out / f) for f in [*sidecar['file_bytes'], sidecar['name'] + '.json'])}")
+    if not sidecar["snapcheck"]["passed"]:
+        console.print("[yellow]warning:[/] snapcheck rejected the export; written anyway because of --no-gate")
+
+
+def _print_files(console, sidecar: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{sidecar['name']}: {sidecar['params']:,} params, {sidecar['macs'] / 1e9:.2f} GMACs")
+    for col, justify in (("file", "left"), ("precision", "left"), ("bytes", "right"), ("snapcheck", "left"),
+                         ("vs Keras", "right")):
+        table.add_column(col, justify=justify)
+    for filename, info in sidecar["files"].items():
+        tol = info["tolerance"]
+        verdict = "pass" if info["snapcheck"]["passed"] else "FAIL " + " ".join(info["snapcheck"]["findings"])
+        table.add_row(filename, info["precision"], f"{info['bytes']:,}", verdict,
+                      f"max|Δ| {tol['max_abs_diff']:.1e}, PSNR {tol['psnr_db']} dB")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+    app.command("configs", help="Alias of `models`.")(models)
+    app.command("export")(export)

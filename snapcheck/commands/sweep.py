@@ -1,0 +1,72 @@
+"""``snapcheck sweep``: build, export, check, cost, time and estimate a grid of generator configurations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def sweep(
+    out: Path = typer.Option(..., "--out", help="Sweep folder: results.csv/json, pareto.png, models/, cache/."),
+    alpha_encoder: Optional[str] = typer.Option(None, "--alpha-encoder", help="Comma list [default: 0.25,0.4,0.5,1.0]."),
+    alpha_decoder: Optional[str] = typer.Option(None, "--alpha-decoder", help="Comma list [default: 0.5,1.0,1.5,2.0]."),
+    separable: Optional[str] = typer.Option(None, "--separable", help="true, false or both [default: true]."),
+    upsample: Optional[str] = typer.Option(None, "--upsample", help="Comma list of nearest, transpose [default: nearest]."),
+    size: Optional[str] = typer.Option(None, "--size", help="Input side(s), comma list [default: 256]."),
+    out_channels: Optional[str] = typer.Option(None, "--out-channels", help="Output channels [default: 4 (RGBA)]."),
+    in_channels: Optional[str] = typer.Option(None, "--in-channels", help="Input channels [default: 1 (outline)]."),
+    grid_file: Optional[Path] = typer.Option(None, "--grid", help="TOML file with the axes (options given here override it)."),
+    ls_version: str = typer.Option("5.x", "--ls-version", help="Lens Studio version the checks and estimates use."),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, help="Worker processes."),
+    device: str = typer.Option("iphone6", "--device", help="Reference device for pareto.png's latency axis."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo configurations cached as failed."),
+) -> None:
+    """Compare generator configurations by size, latency and Lens compatibility.
+
+    Each configuration is built with random weights, exported to fp16 .tflite and .onnx under
+    OUT/models/<config key>/, checked, costed, timed on this host and estimated on the reference
+    phones. Finished configurations are cached in OUT/cache/: re-running the same command after
+    Ctrl-C or a kill only does what is missing.
+    """
+    from rich.console import Console
+
+    from snapcheck import __version__
+    from snapcheck.errors import InputError
+    from snapcheck.sweep.grid import build_grid
+    from snapcheck.sweep.outputs import device_estimate, highlights, plot_pareto, print_table, write_results
+    from snapcheck.sweep.runner import run_sweep
+    from snapcheck.sweep.worker import evaluate_config
+
+    grid = build_grid(
+        {"alpha_encoder": alpha_encoder, "alpha_decoder": alpha_decoder, "separable": separable,
+         "upsample": upsample, "size": size, "out_channels": out_channels, "in_channels": in_channels},
+        grid_file,
+    )
+    configs = grid.configs()
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "--out must be a folder")
+    console = Console()
+    console.print(f"snapcheck sweep: {len(configs)} configurations, {jobs} job(s), Lens Studio {ls_version} → {out}")
+    run = run_sweep(configs, out, ls_version=ls_version, worker=evaluate_config, jobs=jobs,
+                    retry_failed=retry_failed, console=Console(stderr=True))
+    rows = run.rows
+    if not any(device_estimate(r, device) for r in rows if r["status"] == "ok") and any(
+            r["status"] == "ok" for r in rows):
+        raise InputError(None, f"--device {device!r}: no estimate for that device in the results")
+    notes = highlights(rows, device)
+    budget = next((r["budget_bytes"] for r in rows if r.get("budget_bytes")), None)
+    meta = {"snapcheck_version": __version__, "ls_version": ls_version, "device": device, "budget_bytes": budget,
+            "grid": {k: v for k, v in vars(grid).items()}, "highlights": notes}
+    csv_path, json_path = write_results(rows, out, meta)
+    print_table(rows, console, device, notes)
+    png = plot_pareto(rows, out / "pareto.png", device=device, budget_bytes=budget, notes=notes)
+    console.print(f"{run.computed} computed, {run.cached} cached, {len(run.failed)} failed"
+                  + (f" ({', '.join(run.failed)})" if run.failed else ""))
+    console.print(f"wrote {csv_path}, {json_path}" + (f", {png}" if png else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)

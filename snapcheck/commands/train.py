@@ -1,0 +1,108 @@
+"""``snapcheck train`` and ``snapcheck evaluate``: train the cat generator, and measure a trained one.
+
+TensorFlow, LiteRT and onnxruntime are imported inside the command functions only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from snapcheck.errors import InputError
+
+
+def train_command(
+    data: Path = typer.Argument(..., help="Prepared pairs folder (manifest.csv + pairs/), from `snapcheck data prepare`."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, TensorBoard logs, samples, export."),
+    config: str = typer.Option("catface-s", "--config", help="Generator config name (see `snapcheck models`)."),
+    size: int = typer.Option(128, "--size", help="Training and export resolution (128 or 256)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Train this many steps in total."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Or this many passes over the training pairs."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Pairs per step."),
+    loss: str = typer.Option("bce", "--loss", help="bce (vanilla, + λ·L1) or wgan-gp."),
+    label_smoothing: bool = typer.Option(True, "--label-smoothing/--no-label-smoothing",
+                                         help="One-sided: real labels ~ U(0.8, 1.0), fake labels 0."),
+    instance_noise: float = typer.Option(0.0, "--instance-noise", help="Gaussian σ added to D's inputs (0: off)."),
+    noise_epochs: float = typer.Option(5.0, "--noise-epochs", help="Epochs over which the noise anneals to 0."),
+    l1_lambda: float = typer.Option(100.0, "--l1-lambda", help="Weight of the L1 term."),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every", help="Steps between atomic checkpoints."),
+    log_every: int = typer.Option(25, "--log-every", help="Steps between TensorBoard scalars."),
+    image_every: int = typer.Option(500, "--image-every", help="Steps between image grids."),
+    seed: int = typer.Option(0, "--seed"),
+    xla: bool = typer.Option(False, "--xla/--no-xla", help="Compile the train step with XLA (see docs/training.md)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    export: bool = typer.Option(True, "--export/--no-export", help="At the end: export, gate and write the card."),
+    ls_version: list[str] = typer.Option(["5.x"], "--ls-version", help="Lens Studio versions the card declares."),
+) -> None:
+    """Train a Pix2Pix cat generator (outline → RGBA), resumably; then export, gate and write its model card."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from snapcheck.gan.train import TrainConfig, train
+
+    if not data.is_dir():
+        raise InputError(data, "no such data folder")
+    cfg = TrainConfig(
+        data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
+        l1_lambda=l1_lambda, label_smoothing=label_smoothing, instance_noise=instance_noise,
+        noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
+        seed=seed, xla=xla, ls_versions=tuple(ls_version),
+    )
+    result = train(cfg, out, resume=resume, export=export)
+    typer.echo(f"trained {result.step}/{result.total_steps} steps in {result.seconds / 60:.1f} min; "
+               f"last checkpoint {result.checkpoint}")
+    if result.export is not None:
+        sc = result.export["snapcheck"]
+        typer.echo(f"exported to {out / 'export'}: " + ", ".join(
+            f"{f} {b:,} bytes" for f, b in result.export["file_bytes"].items())
+            + f"; snapcheck {sc['ls_version']}: {'PASS' if sc['passed'] else 'FAIL'}; card {out / 'export' / 'README.md'}")
+
+
+def evaluate_command(
+    model: Path = typer.Argument(..., help="A .tflite / .onnx export, a training run folder, or a checkpoint prefix."),
+    data: Path = typer.Argument(..., help="Prepared pairs folder (its validation split is used)."),
+    split: str = typer.Option("val", "--split", help="val or train."),
+    freehand: bool = typer.Option(True, "--freehand/--no-freehand", help="Also run the Quick, Draw! doodle test."),
+    sheets: Optional[Path] = typer.Option(None, "--sheets", help="Write samples_val.png / samples_freehand.png here."),
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Metrics of a trained generator: L1/PSNR/SSIM over grey, alpha IoU, VGG KID-style, edge consistency, freehand."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if fmt not in ("text", "json"):
+        raise InputError(None, f"--format must be text or json, got {fmt!r}")
+    if split not in ("val", "train"):
+        raise InputError(None, f"--split must be val or train, got {split!r}")
+    if not model.exists():
+        raise InputError(model, "no such model file or folder")
+    if not data.is_dir():
+        raise InputError(data, "no such data folder")
+    from snapcheck.gan.evaluate import evaluate, json_safe
+
+    result = evaluate(model, data, split=split, freehand=freehand, sheet_dir=sheets)
+    if fmt == "json":
+        typer.echo(json.dumps(json_safe(result), indent=2))
+        return
+    _print_table(result)
+
+
+def _print_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['model']} on {result['pairs']} {result['split']} pairs ({result['size']}×{result['size']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result["metrics"].items():
+        table.add_row(result["labels"].get(key, key), f"{value:.4g}")
+    fh = result.get("freehand")
+    if fh:
+        table.add_row(f"freehand edge F1 ({fh['doodles']} Quick, Draw! doodles)", f"{fh['edge_f1']:.4g}")
+        table.add_row("traced − freehand edge F1 (gap)", f"{fh['gap']:.4g}")
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)

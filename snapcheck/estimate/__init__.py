@@ -1,0 +1,154 @@
+"""Frame-rate and RAM estimates on reference phones, for ``snapcheck check``.
+
+``check_estimates(graph, ruleset)`` splits the graph into fused kernels, predicts latency with the
+roofline profile of every device and backend in ``rules/devices.toml``, and turns the latency into
+frame rates under the Lens Studio version's rule:
+
+- the rest of the Lens (rendering, tracking, scripts) is given ``1 - ML_FRAME_SHARE`` of a frame at the
+  target rate: ``rest_ms = (1 - share) x 1000 / target_fps`` (share = 50%);
+- ``fps``: the Lens frame rate if the model runs synchronously every frame, ``1000 / (rest_ms + latency)``;
+- ``max_hz``: the highest inference rate that keeps the Lens at the target on average,
+  ``share x 1000 / latency``, capped at the target rate;
+- the floor is missed *even at a reduced rate* when a frame that runs the model takes longer than
+  ``1000 / floor_fps``, i.e. ``rest_ms + latency > 1000 / floor_fps``: finding SC601.
+- ``ram_mb``: weights as the backend holds them (fp32 after dequantize on CPU, fp16 on GPU/NPU) plus
+  peak activations with buffer reuse; over the version's RAM budget: finding SC602.
+
+Imports no TensorFlow and no runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from snapcheck.cost import model_cost
+from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, Kernel, split_kernels
+from snapcheck.estimate.profiles import Backend, load_devices, load_host_profile
+from snapcheck.estimate.roofline import Prediction, Profile, predict_kernels
+from snapcheck.findings import Finding
+from snapcheck.ir import Graph
+
+ML_FRAME_SHARE = 0.5  # share of each frame at the target rate left to the model; the rest is for the Lens
+FUSION_SETS = {"xnnpack": XNNPACK_FUSES, "ort": ORT_FUSES, "gpu": GPU_FUSES}
+
+__all__ = ["ML_FRAME_SHARE", "check_estimates", "estimate_device", "host_prediction", "frame_rule"]
+
+
+@dataclass
+class FrameRule:
+    target_fps: float
+    floor_fps: float
+    source: str
+
+
+def frame_rule(ruleset: Any, device: str) -> FrameRule | None:
+    """The version's frame-rate rule for ``device`` (3.x: per device; 5.x: one rule), or None if it has none."""
+    perf = getattr(ruleset, "performance", None) or {}
+    src = str(perf.get("source", ""))
+    for d in perf.get("devices", ()):
+        if d.get("device") == device:
+            fps = float(d["min_fps"])
+            return FrameRule(float(d.get("target_fps", fps)), fps, src)
+    if "floor_fps" in perf:
+        return FrameRule(float(perf.get("target_fps", perf["floor_fps"])), float(perf["floor_fps"]), src)
+    return None
+
+
+def _kernels_cached(graph: Graph, fuses: str, simd: int, cache: dict) -> list[Kernel]:
+    key = (fuses, simd)
+    if key not in cache:
+        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd)
+    return cache[key]
+
+
+def host_prediction(graph: Graph, profile: Profile | None = None) -> tuple[list[Kernel], Prediction]:
+    """Kernels and predicted latency on the calibrated host (LiteRT, 1 thread)."""
+    p = profile or load_host_profile()
+    kernels = split_kernels(graph, FUSION_SETS[p.fuses], p.simd)
+    return kernels, predict_kernels(kernels, p)
+
+
+def estimate_device(graph: Graph, backend: Backend, host: Profile | None = None,
+                    cache: dict | None = None) -> Prediction:
+    """Predicted latency of ``graph`` on one device backend."""
+    p = backend.profile(host or load_host_profile())
+    return predict_kernels(_kernels_cached(graph, p.fuses, p.simd, cache if cache is not None else {}), p)
+
+
+def _ram_mb(cost, backend: str) -> float:
+    if backend == "cpu":
+        return (cost.runtime_weight_bytes + cost.activation_peak_bytes) / 1e6
+    # GPU/NPU backends hold weights and activations in fp16 (int8 weights stay int8).
+    return (min(cost.weight_bytes, cost.runtime_weight_bytes / 2) + cost.activation_peak_bytes / 2) / 1e6
+
+
+def check_estimates(graph: Graph, ruleset: Any) -> tuple[list[dict], list[Finding]]:
+    """Estimates per device and backend, and SC6xx findings (see module docs for the definitions)."""
+    host = load_host_profile()
+    cost = model_cost(graph)
+    ram_budget = float((getattr(ruleset, "ram", None) or {}).get("budget_bytes", 150e6)) / 1e6
+    cache: dict = {}
+    rows: list[dict] = []
+    preds: dict[tuple[str, str], Prediction] = {}
+    backends = load_devices()
+    for b in backends:
+        preds[(b.device, b.backend)] = estimate_device(graph, b, host, cache)
+    for b in backends:
+        pred = preds[(b.device, b.backend)]
+        lat, best, worst = pred.latency_ms, pred.best_ms, pred.worst_ms
+        if b.not_faster_than and (b.device, b.not_faster_than) in preds:
+            # e.g. iPhone 6 GPU: Caffe2 found the A8's CPU path beats its GPU (devices.toml note)
+            other = preds[(b.device, b.not_faster_than)]
+            lat, worst = max(lat, other.latency_ms), max(worst, other.worst_ms)
+        rule = frame_rule(ruleset, b.device) if b.reference else None
+        target = rule.target_fps if rule else 30.0
+        rest_ms = (1 - ML_FRAME_SHARE) * 1000 / target
+        row = {
+            "device": b.device, "device_name": b.name, "backend": b.backend, "reference": b.reference,
+            "latency_ms": round(lat, 2), "latency_range_ms": [round(best, 2), round(worst, 2)],
+            "fps": round(1000 / (rest_ms + lat), 1), "model_fps": round(1000 / lat, 1),
+            "max_hz": round(min(target, ML_FRAME_SHARE * 1000 / lat), 1),
+            "ram_mb": round(_ram_mb(cost, b.backend), 1), "ram_budget_mb": round(ram_budget, 1),
+            "target_fps": target, "floor_fps": rule.floor_fps if rule else None,
+            "ml_frame_share": ML_FRAME_SHARE, "confidence": b.confidence,
+            "meets_floor": None if rule is None else rest_ms + lat <= 1000 / rule.floor_fps,
+        }
+        rows.append(row)
+    return rows, _findings(rows, ram_budget)
+
+
+def _findings(rows: list[dict], ram_budget: float) -> list[Finding]:
+    findings: list[Finding] = []
+    by_device: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["reference"]:
+            by_device.setdefault(r["device"], []).append(r)
+    for device, rs in by_device.items():
+        ruled = [r for r in rs if r["meets_floor"] is not None]
+        if ruled and not any(r["meets_floor"] for r in ruled):
+            best = min(ruled, key=lambda r: r["latency_ms"])
+            floor_ms = 1000 / best["floor_fps"]
+            findings.append(Finding(
+                code="SC601", severity="warning", inferred=True, backend=best["backend"],
+                message=(f"{best['device_name']}: estimated {best['latency_ms']:.0f} ms per inference "
+                         f"(range {best['latency_range_ms'][0]:.0f}-{best['latency_range_ms'][1]:.0f} ms) on its "
+                         f"fastest backend ({best['backend']}); a frame that runs it drops below "
+                         f"{best['floor_fps']:g} FPS even at a reduced inference rate"),
+                why=(f"A frame that runs the model needs the inference plus the rest of the Lens "
+                     f"({(1 - ML_FRAME_SHARE) * 1000 / best['target_fps']:.0f} ms); that must fit in "
+                     f"{floor_ms:.0f} ms to stay at {best['floor_fps']:g} FPS."),
+                fix=("Shrink the model: lower the input resolution, use separable convolutions, narrow the "
+                     "widest layers (decoder widths dominate U-Nets), or run it asynchronously."),
+            ))
+    cpu = [r for r in rows if r["backend"] == "cpu"]
+    ram = max((r["ram_mb"] for r in cpu), default=0.0)
+    if ram > ram_budget:
+        findings.append(Finding(
+            code="SC602", severity="warning", inferred=True,
+            message=(f"the model needs about {ram:.0f} MB of RAM on a CPU backend (weights after dequantize + "
+                     f"peak activations with buffer reuse), over the {ram_budget:.0f} MB Lens budget"),
+            why="The whole Lens must stay under the RAM budget; the model alone exceeds it.",
+            fix="Lower the input resolution or the widths of the largest layers, or quantize the weights.",
+        ))
+    return findings

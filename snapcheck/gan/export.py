@@ -1,0 +1,411 @@
+"""Export a generator to Lens-friendly .tflite and .onnx, measure it against Keras, and gate it with snapcheck.
+
+Everything is written to a staging folder inside ``out_dir`` first. The checker runs on the staged
+files; only when every file passes (or the gate is off) are they moved into place, the JSON sidecar
+last. A failed gate raises ``ExportGateError`` and leaves nothing behind.
+
+Graph hygiene (see docs/generator.md): nearest upsampling is one ``RESIZE_NEAREST_NEIGHBOR`` /
+``Resize(nearest, asymmetric, floor)``; BatchNorm is folded into the convs; the batch is fixed at 1;
+the ONNX graph is NCHW from input to output with no ``Transpose``; identity ``Reshape`` nodes that
+tf2onnx leaves behind are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from snapcheck import __version__
+from snapcheck.errors import InputError
+from snapcheck.gan.profile import profile_config
+from snapcheck.gan.registry import GeneratorConfig
+
+FORMATS: tuple[str, ...] = ("tflite", "onnx")
+ONNX_OPSET = 13
+INPUT_NAME = "outline"
+OUTPUT_NAME = "image"
+# Documented equivalence tolerances (docs/generator.md): every export is measured against Keras.
+FP32_MAX_ABS_DIFF = 1e-4
+FP16_MIN_PSNR_DB = 40.0
+TANH_RANGE = 2.0  # outputs live in [-1, 1]
+TOLERANCE_SAMPLES = 2
+TOLERANCE_SEED = 0
+
+Progress = Callable[[str], None]
+
+
+class ExportGateError(Exception):
+    """The checker rejected at least one exported file; nothing was written."""
+
+    def __init__(self, sidecar: dict[str, Any], reports: dict[str, Any]) -> None:
+        self.sidecar = sidecar
+        self.reports = reports  # file name -> snapcheck report
+        failed = [f for f, r in reports.items() if not r.passed]
+        super().__init__(f"snapcheck rejected {', '.join(failed)} (Lens Studio {sidecar['snapcheck']['ls_version']})")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One staged model file: its format, precision and bytes."""
+
+    filename: str
+    fmt: str
+    precision: str
+    data: bytes
+
+
+def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | Path | None = None,
+                  formats: Iterable[str] = FORMATS, fp16: bool = True, gate: bool = True, ls_version: str = "5.x",
+                  name: str | None = None, size: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Build ``cfg``'s generator (random init, or ``weights``), export it and return the sidecar dict."""
+    from snapcheck.gan.generator import build_generator_from_config
+
+    if size is not None and size != cfg.size:
+        cfg = cfg.replace(size=size)
+    _step(progress, f"building {cfg.name} at {cfg.size}×{cfg.size}")
+    model = build_generator_from_config(cfg)
+    if weights is not None:
+        load_weights(model, weights)
+    return export_model(model, cfg, out_dir, formats=formats, fp16=fp16, gate=gate, ls_version=ls_version,
+                        name=name, weights=weights, progress=progress)
+
+
+def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, formats: Iterable[str] = FORMATS,
+                 fp16: bool = True, gate: bool = True, ls_version: str = "5.x", name: str | None = None,
+                 weights: str | Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Export a built Keras generator whose architecture is ``cfg``; return the sidecar dict.
+
+    Raises ``ExportGateError`` (nothing written) when ``gate`` is on and snapcheck rejects a file.
+    """
+    formats = _validate_formats(formats)
+    name = name or cfg.name
+    if not name or os.sep in name or name.startswith("."):
+        raise InputError(None, f"export name {name!r} must be a plain file stem")
+    _check_model_matches(model, cfg)
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(out_dir, f"cannot create output folder ({exc.strerror})") from None
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.export-", dir=out_dir))
+    try:
+        serve = _serving_function(model, cfg)
+        artifacts = []
+        if "tflite" in formats:
+            _step(progress, "converting to .tflite")
+            artifacts.append(Artifact(f"{name}.tflite", "tflite", _precision(fp16), to_tflite(serve, fp16=fp16)))
+        if "onnx" in formats:
+            _step(progress, "converting to .onnx")
+            artifacts.append(Artifact(f"{name}.onnx", "onnx", _precision(fp16), to_onnx(serve, fp16=fp16)))
+        for art in artifacts:
+            (staging / art.filename).write_bytes(art.data)
+
+        _step(progress, "measuring against Keras")
+        tolerances = measure_tolerances(model, cfg, {a.filename: (staging / a.filename, a) for a in artifacts})
+        _step(progress, f"checking with snapcheck (Lens Studio {ls_version})")
+        reports = {a.filename: run_checker(staging / a.filename, ls_version) for a in artifacts}
+        sidecar = build_sidecar(cfg, name, model, artifacts, staging, tolerances, reports,
+                                fp16=fp16, gate=gate, ls_version=ls_version, weights=weights)
+        if gate and not sidecar["snapcheck"]["passed"]:
+            raise ExportGateError(sidecar, reports)
+        (staging / f"{name}.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+        for art in artifacts:
+            os.replace(staging / art.filename, out_dir / art.filename)
+        os.replace(staging / f"{name}.json", out_dir / f"{name}.json")
+        return sidecar
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
+
+def _step(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def _precision(fp16: bool) -> str:
+    return "fp16" if fp16 else "fp32"
+
+
+def _validate_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(formats))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise InputError(None, f"export format must be among {', '.join(FORMATS)}, got {', '.join(chosen) or 'none'}")
+    return chosen
+
+
+def _check_model_matches(model: Any, cfg: GeneratorConfig) -> None:
+    expected = (None, cfg.size, cfg.size, cfg.in_channels)
+    if tuple(model.input_shape) != expected:
+        raise InputError(None, f"model input {tuple(model.input_shape)} does not match config {cfg.name!r} {expected}")
+
+
+def load_weights(model: Any, path: str | Path) -> None:
+    """Load trained weights into ``model``: a Keras ``.weights.h5`` / ``.keras`` file, or a TF checkpoint
+    (prefix or folder) holding the generator under the key ``generator``."""
+    import keras
+    import tensorflow as tf
+
+    from snapcheck.gan.layers import custom_objects
+
+    path = Path(path)
+    try:
+        if path.name.endswith(".weights.h5"):
+            model.load_weights(path)
+        elif path.suffix == ".keras":
+            saved = keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+            model.set_weights(saved.get_weights())
+        else:
+            prefix = tf.train.latest_checkpoint(str(path)) if path.is_dir() else str(path)
+            if prefix is None or not Path(prefix + ".index").is_file():
+                raise InputError(path, "no TF checkpoint here (expected a .weights.h5, a .keras, or a checkpoint)")
+            tf.train.Checkpoint(generator=model).restore(prefix).assert_existing_objects_matched().expect_partial()
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(path, "weights file not found") from None
+    except Exception as exc:  # noqa: BLE001 - Keras/TF raise many types for a mismatched file
+        raise InputError(path, f"cannot load weights into {model.name}: {type(exc).__name__}: {exc}") from None
+
+
+def _serving_function(model: Any, cfg: GeneratorConfig):
+    """A batch-1 inference ``tf.function`` (BatchNorm in inference mode, Dropout off)."""
+    import tensorflow as tf
+
+    spec = [tf.TensorSpec([1, cfg.size, cfg.size, cfg.in_channels], tf.float32, name=INPUT_NAME)]
+
+    @tf.function(input_signature=spec)
+    def serve(outline):
+        return {OUTPUT_NAME: model(outline, training=False)}
+
+    return serve
+
+
+@contextlib.contextmanager
+def _quiet_converters():
+    """Silence TF/absl/tf2onnx INFO and deprecation chatter during conversion."""
+    import absl.logging
+
+    names = ("tensorflow", "tf2onnx", "absl")
+    levels = {n: logging.getLogger(n).level for n in names}
+    absl_level = absl.logging.get_verbosity()
+    for n in names:
+        logging.getLogger(n).setLevel(logging.ERROR)
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    try:
+        yield
+    finally:
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
+        absl.logging.set_verbosity(absl_level)
+
+
+def to_tflite(serve: Any, *, fp16: bool) -> bytes:
+    """Convert to a flat .tflite: variables frozen, BatchNorm folded into the convs; fp16 stores the
+    weights as float16 with a ``DEQUANTIZE`` each (compute and I/O stay float32)."""
+    import tensorflow as tf
+
+    with _quiet_converters():
+        # The frozen-graph path: passing a trackable object keeps Keras 3 variables as VAR_HANDLE ops.
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
+        if fp16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        return converter.convert()
+
+
+def to_onnx(serve: Any, *, fp16: bool) -> bytes:
+    """Convert to ONNX (opset 13), NCHW from input to output, batch 1; fp16 makes the whole graph float16
+    (weights, activations and I/O), with no ``Cast`` nodes."""
+    import onnx
+    import tf2onnx
+
+    with _quiet_converters():
+        proto, _ = tf2onnx.convert.from_function(
+            serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
+            inputs_as_nchw=[INPUT_NAME], outputs_as_nchw=[OUTPUT_NAME],
+        )
+    proto = _drop_identity_reshapes(proto)
+    if fp16:
+        proto = _to_float16(proto)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto.SerializeToString()
+
+
+def _drop_identity_reshapes(proto: Any) -> Any:
+    """Remove ``Reshape`` nodes whose output shape equals their input shape.
+
+    tf2onnx turns the NHWC↔NCHW transposes of 1-channel and 1×1 tensors into such reshapes; once the
+    transposes cancel, they do nothing.
+    """
+    from onnx import numpy_helper, shape_inference
+
+    graph = shape_inference.infer_shapes(proto).graph
+    shapes = {
+        v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
+        for v in [*graph.value_info, *graph.input, *graph.output]
+    }
+    inits = {i.name: i for i in proto.graph.initializer}
+    outputs = {o.name for o in proto.graph.output}
+    rename: dict[str, str] = {}
+    keep = []
+    for node in proto.graph.node:
+        node.input[:] = [rename.get(i, i) for i in node.input]
+        if node.op_type == "Reshape" and node.input[1] in inits and node.output[0] not in outputs:
+            target = tuple(int(d) for d in numpy_helper.to_array(inits[node.input[1]]))
+            if shapes.get(node.input[0]) == target and all(d > 0 for d in target):
+                rename[node.output[0]] = node.input[0]
+                continue
+        keep.append(node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(keep)
+    used = {i for n in keep for i in n.input}
+    unused = [i for i in proto.graph.initializer if i.name not in used]
+    for init in unused:
+        proto.graph.initializer.remove(init)
+    return proto
+
+
+def _to_float16(proto: Any) -> Any:
+    """Make every float32 tensor float16, except ``Resize``'s roi/scales inputs (the spec keeps them float32)."""
+    from onnx import TensorProto, numpy_helper
+
+    float_only = {n.input[i] for n in proto.graph.node if n.op_type == "Resize" for i in (1, 2) if i < len(n.input)}
+    for i, init in enumerate(proto.graph.initializer):
+        if init.data_type == TensorProto.FLOAT and init.name not in float_only:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name)
+            proto.graph.initializer[i].CopyFrom(half)
+    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT and value.name not in float_only:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    constants = [n for n in proto.graph.node if n.op_type in ("Constant", "Cast")]
+    if constants:
+        raise RuntimeError(f"fp16 ONNX export does not handle {constants[0].op_type} nodes")
+    return proto
+
+
+def run_model_file(path: Path, fmt: str, x: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
+    """Run one exported file on an NHWC float32 batch-1 input; returns NHWC float32."""
+    if fmt == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interp = Interpreter(model_path=str(path), num_threads=num_threads)
+        interp.allocate_tensors()
+        interp.set_tensor(interp.get_input_details()[0]["index"], x.astype(np.float32))
+        interp.invoke()
+        return interp.get_tensor(interp.get_output_details()[0]["index"]).astype(np.float32)
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = num_threads
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    inp = session.get_inputs()[0]
+    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+    (y,) = session.run(None, {inp.name: x.transpose(0, 3, 1, 2).astype(dtype)})
+    return y.transpose(0, 2, 3, 1).astype(np.float32)
+
+
+def psnr_db(reference: np.ndarray, other: np.ndarray, data_range: float = TANH_RANGE) -> float:
+    mse = float(np.mean((reference.astype(np.float64) - other.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(data_range**2 / mse))
+
+
+def measure_tolerances(model: Any, cfg: GeneratorConfig, files: dict[str, tuple[Path, Artifact]], *,
+                       samples: int = TOLERANCE_SAMPLES, seed: int = TOLERANCE_SEED) -> dict[str, dict[str, Any]]:
+    """Keras vs each file on ``samples`` uniform [-1, 1] inputs: max abs diff and PSNR (range 2), and
+    whether they meet the documented tolerance for the file's precision."""
+    rng = np.random.default_rng(seed)
+    inputs = [rng.uniform(-1, 1, (1, cfg.size, cfg.size, cfg.in_channels)).astype(np.float32) for _ in range(samples)]
+    expected = [np.asarray(model(x, training=False)) for x in inputs]
+    result = {}
+    for filename, (path, art) in files.items():
+        got = [run_model_file(path, art.fmt, x) for x in inputs]
+        max_abs = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got))
+        psnr = min(psnr_db(e, g) for e, g in zip(expected, got))
+        ok = psnr >= FP16_MIN_PSNR_DB if art.precision == "fp16" else max_abs <= FP32_MAX_ABS_DIFF
+        result[filename] = {"max_abs_diff": max_abs, "psnr_db": round(psnr, 2) if np.isfinite(psnr) else None,
+                            "samples": samples, "within_tolerance": bool(ok)}
+    return result
+
+
+def run_checker(path: Path, ls_version: str) -> Any:
+    """snapcheck's verdict on one file (``snapcheck.api.check_file``)."""
+    from snapcheck.api import check_file
+
+    return check_file(path, ls_version=ls_version)
+
+
+def file_ops(path: Path, fmt: str) -> dict[str, int]:
+    """Op type → count, read from the file (TFLite builtin names or ONNX op types)."""
+    if fmt == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        ops = [o["op_name"] for o in Interpreter(model_path=str(path))._get_ops_details()]
+    else:
+        import onnx
+
+        ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    return dict(sorted(Counter(ops).items()))
+
+
+def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[Artifact], staging: Path,
+                  tolerances: dict[str, Any], reports: dict[str, Any], *, fp16: bool, gate: bool,
+                  ls_version: str, weights: str | Path | None) -> dict[str, Any]:
+    """The JSON sidecar: config, sizes and compute, and per file its bytes, hash, ops, verdict and tolerance."""
+    import tensorflow as tf
+    import tf2onnx
+
+    prof = profile_config(cfg)
+    files = {}
+    for art in artifacts:
+        path = staging / art.filename
+        report = reports[art.filename]
+        files[art.filename] = {
+            "format": art.fmt,
+            "precision": art.precision,
+            "bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "ops": file_ops(path, art.fmt),
+            "snapcheck": {"passed": bool(report.passed), "findings": sorted({f.code for f in report.findings})},
+            "tolerance": tolerances[art.filename],
+        }
+    return {
+        "name": name,
+        "config": cfg.to_dict(),
+        "config_key": cfg.key(),
+        "weights": None if weights is None else str(weights),
+        "params": int(model.count_params()),
+        "deployed_params": prof.deployed_params,
+        "macs": prof.macs,
+        "input": {"name": INPUT_NAME, "shape_nhwc": [1, cfg.size, cfg.size, cfg.in_channels], "range": [-1, 1]},
+        "output": {"name": OUTPUT_NAME, "shape_nhwc": [1, cfg.size, cfg.size, cfg.out_channels], "range": [-1, 1],
+                   "alpha_channel": 3 if cfg.out_channels == 4 else None},
+        "file_bytes": {f: info["bytes"] for f, info in files.items()},
+        "files": files,
+        "snapcheck": {
+            "ls_version": ls_version,
+            "gate": gate,
+            "passed": all(info["snapcheck"]["passed"] for info in files.values()),
+            "files": {f: info["snapcheck"] for f, info in files.items()},
+        },
+        "tolerances": {
+            "limits": {"fp32_max_abs_diff": FP32_MAX_ABS_DIFF, "fp16_min_psnr_db": FP16_MIN_PSNR_DB},
+            "measured": tolerances,
+        },
+        "tools": {"snapcheck": __version__, "tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__,
+                  "onnx_opset": ONNX_OPSET, "fp16": fp16},
+    }

@@ -1,0 +1,71 @@
+"""Pix2Pix losses: the conditional-GAN terms (vanilla BCE or WGAN-GP), the L1 term, and their helpers.
+
+The discriminator returns raw logits. The vanilla loss is sigmoid cross-entropy as in the TF pix2pix
+tutorial, with one-sided label smoothing: real labels are drawn from U(0.8, 1.0), fake labels stay 0.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+L1_LAMBDA = 100.0
+GP_LAMBDA = 10.0
+REAL_LABEL_RANGE = (0.8, 1.0)
+
+_bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+
+def real_labels(shape: tf.TensorShape | tf.Tensor, smoothing: bool, rng: tf.random.Generator | None = None) -> tf.Tensor:
+    """Targets for D on real pairs: U(0.8, 1.0) with one-sided smoothing, else exactly 1."""
+    if not smoothing:
+        return tf.ones(shape)
+    low, high = REAL_LABEL_RANGE
+    if rng is None:
+        return tf.random.uniform(shape, low, high)
+    return rng.uniform(shape, low, high)
+
+
+def bce_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor, real_targets: tf.Tensor) -> tf.Tensor:
+    """BCE(D(x, y), real_targets) + BCE(D(x, G(x)), 0), summed as in the TF tutorial."""
+    return _bce(real_targets, real_logits) + _bce(tf.zeros_like(fake_logits), fake_logits)
+
+
+def bce_generator_adversarial_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """BCE(D(x, G(x)), 1): the generator wants D to call its output real."""
+    return _bce(tf.ones_like(fake_logits), fake_logits)
+
+
+def l1_loss(generated: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error over all pixels and channels (RGBA in [-1, 1])."""
+    return tf.reduce_mean(tf.abs(target - generated))
+
+
+def wgan_discriminator_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+    """Wasserstein critic loss: E[D(fake)] - E[D(real)]."""
+    return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
+
+
+def wgan_generator_adversarial_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+    """Wasserstein generator loss: -E[D(fake)]."""
+    return -tf.reduce_mean(fake_scores)
+
+
+def gradient_penalty(discriminator: tf.keras.Model, outline: tf.Tensor, real: tf.Tensor, fake: tf.Tensor,
+                     rng: tf.random.Generator | None = None) -> tf.Tensor:
+    """WGAN-GP term (Gulrajani et al. 2017): E[(||∇D(x̂)||₂ - 1)²] at random points between real and fake."""
+    shape = tf.stack([tf.shape(real)[0], 1, 1, 1])
+    eps = rng.uniform(shape) if rng is not None else tf.random.uniform(shape)
+    mixed = real + eps * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = discriminator([outline, mixed], training=True)
+    grads = tape.gradient(scores, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def instance_noise_sigma(sigma0: float, epoch: float, anneal_epochs: float) -> float:
+    """Instance-noise standard deviation: ``sigma0`` at epoch 0, linearly down to 0 at ``anneal_epochs``."""
+    if sigma0 <= 0.0 or anneal_epochs <= 0.0:
+        return 0.0
+    return float(sigma0 * max(0.0, 1.0 - epoch / anneal_epochs))

@@ -1,0 +1,42 @@
+"""Open a model file once and tell its format by content: TFLite by its ``TFL3`` identifier."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+from pathlib import Path
+from typing import Literal
+
+from snapcheck.errors import InputError
+
+TFLITE_IDENTIFIER = b"TFL3"  # flatbuffers file_identifier, bytes 4..8
+
+
+def read_model_file(path: Path) -> mmap.mmap:
+    """Map the file read-only, refusing missing, non-regular, unreadable and empty files."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(path, "is a directory, not a model file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(path, "is not a regular file")
+    if st.st_size == 0:
+        raise InputError(path, "empty file")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def sniff(buf: mmap.mmap | bytes) -> Literal["tflite"] | None:
+    """``"tflite"`` when the flatbuffer identifier says so; None otherwise (maybe ONNX: parse to tell)."""
+    return "tflite" if len(buf) >= 8 and buf[4:8] == TFLITE_IDENTIFIER else None

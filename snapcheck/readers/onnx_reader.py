@@ -1,0 +1,235 @@
+"""Read an .onnx ModelProto into the IR with the ``onnx`` package.
+
+The protobuf is parsed without external data; external tensors are located (and checked) at once
+and read only when their loader is called. Shapes come from ``onnx.shape_inference`` when it
+succeeds on the in-memory model, else from what the file declares. Graph-valued attributes (If
+branches, Loop/Scan bodies) become extra subgraphs whose ``parent`` is the subgraph holding the node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import ChainMap
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, TensorProto, helper, numpy_helper, shape_inference
+
+from snapcheck.errors import InputError
+from snapcheck.ir import DTYPE_BITS, Graph, Op, Subgraph, Tensor, dtype_nbytes
+from snapcheck.readers.onnx_external import ExternalData
+
+_NOT_A_MODEL = "not a TFLite model (no 'TFL3' identifier at bytes 4..8) and not an ONNX model"
+_PROTOBUF_LIMIT = 2**31 - 1
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+_DTYPE_NAMES = {"FLOAT": "float32", "DOUBLE": "float64"}
+DTYPES: dict[int, str] = {
+    code: _DTYPE_NAMES.get(name, name.lower()) if _DTYPE_NAMES.get(name, name.lower()) in DTYPE_BITS else "undefined"
+    for name, code in TensorProto.DataType.items()
+}
+
+
+def read_onnx(path: Path, buf: Any) -> Graph:
+    """Parse ONNX protobuf bytes ``buf`` read from ``path``; refuse anything that is not an ONNX model."""
+    model = _parse(path, buf)
+    try:
+        model = shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - inference is best effort: keep the declared shapes
+        pass
+    try:
+        return _Builder(path, model, len(buf)).graph()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - malformed protobuf content
+        raise InputError(path, f"malformed ONNX model ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(path: Path, buf: Any) -> onnx.ModelProto:
+    if len(buf) > _PROTOBUF_LIMIT:
+        raise InputError(path, f"{_NOT_A_MODEL} (over 2 GiB, too large for an ONNX protobuf)")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(buf[:])
+    except Exception:  # noqa: BLE001 - DecodeError or anything the protobuf runtime raises
+        raise InputError(path, f"{_NOT_A_MODEL} (not a protobuf ModelProto)") from None
+    if not model.HasField("graph") or model.ir_version <= 0:
+        raise InputError(path, f"{_NOT_A_MODEL} (no ir_version or graph)")
+    return model
+
+
+def _domain(domain: str) -> str:
+    return "ai.onnx" if domain in _DEFAULT_DOMAINS else domain
+
+
+def _dims(type_proto: Any) -> tuple[str, tuple[int, ...] | None, tuple[int | str, ...] | None]:
+    """(dtype, shape, shape_signature) of a ValueInfo's type; non-tensor types are "undefined"."""
+    if type_proto.WhichOneof("value") != "tensor_type":
+        return "undefined", None, None
+    tt = type_proto.tensor_type
+    dtype = DTYPES.get(tt.elem_type, "undefined")
+    if not tt.HasField("shape"):
+        return dtype, None, None
+    shape, sig = [], []
+    for d in tt.shape.dim:
+        kind = d.WhichOneof("value")
+        shape.append(d.dim_value if kind == "dim_value" else -1)
+        sig.append(d.dim_value if kind == "dim_value" else d.dim_param if kind == "dim_param" else -1)
+    return dtype, tuple(shape), tuple(sig)
+
+
+class _Builder:
+    def __init__(self, path: Path, model: onnx.ModelProto, file_bytes: int) -> None:
+        self.path, self.model, self.file_bytes = path, model, file_bytes
+        self.external = ExternalData(path)
+        self.opsets = {_domain(o.domain): o.version for o in model.opset_import}
+        self.subgraphs: list[Subgraph | None] = []
+
+    def graph(self) -> Graph:
+        m = self.model
+        self._add_graph(m.graph, None, m.graph.name or "main", ChainMap())
+        return Graph(
+            path=self.path,
+            format="onnx",
+            file_bytes=self.file_bytes + self.external.total_bytes,
+            subgraphs=self.subgraphs,  # type: ignore[arg-type] - every slot is filled by now
+            layout="NCHW",
+            producer=f"{m.producer_name} {m.producer_version}".strip(),
+            version=f"ir{m.ir_version}",
+            opsets=self.opsets,
+            metadata={p.key: p.value for p in m.metadata_props},
+            external_files=list(self.external.files),
+        )
+
+    # -- tensors ------------------------------------------------------------------------------
+
+    def _array(self, tensor: TensorProto) -> np.ndarray:
+        """A TensorProto's values, reading external data when it has some."""
+        try:
+            if tensor.data_location == TensorProto.EXTERNAL:
+                local = TensorProto()
+                local.CopyFrom(tensor)
+                local.raw_data = self.external.read(self.external.span(tensor))
+                del local.external_data[:]
+                local.data_location = TensorProto.DEFAULT
+                tensor = local
+            return numpy_helper.to_array(tensor)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - inconsistent data: refuse cleanly, also when loaded late
+            raise InputError(self.path, f"tensor {tensor.name!r} cannot be decoded ({type(exc).__name__}: {exc})") from None
+
+    def _stored_bytes(self, t: TensorProto, dtype: str, shape: tuple[int, ...]) -> int:
+        if t.data_location == TensorProto.EXTERNAL:
+            return self.external.span(t).length  # also checks the location now
+        if t.HasField("raw_data"):
+            return len(t.raw_data)
+        if dtype == "string":
+            return sum(len(s) for s in t.string_data)
+        return dtype_nbytes(dtype, shape)
+
+    def _constant(self, t: TensorProto) -> Tensor:
+        dtype, shape = DTYPES.get(t.data_type, "undefined"), tuple(t.dims)
+        return Tensor(name=t.name, dtype=dtype, shape=shape, shape_signature=shape, is_constant=True,
+                      nbytes=self._stored_bytes(t, dtype, shape), loader=lambda: self._array(t))
+
+    def _sparse(self, s: Any) -> Tensor:
+        dtype, shape = DTYPES.get(s.values.data_type, "undefined"), tuple(s.dims)
+        nbytes = sum(self._stored_bytes(p, DTYPES.get(p.data_type, "undefined"), tuple(p.dims))
+                     for p in (s.values, s.indices))
+        return Tensor(name=s.values.name, dtype=dtype, shape=shape, shape_signature=shape, is_constant=True,
+                      nbytes=nbytes, sparse=True)
+
+    # -- graphs -------------------------------------------------------------------------------
+
+    def _add_graph(self, g: Any, parent: int | None, name: str, outer: ChainMap) -> int:
+        index = len(self.subgraphs)
+        self.subgraphs.append(None)  # reserve the slot: nested graphs take the following ones
+        known: dict[str, Tensor] = {}
+        for vi in (*g.input, *g.output, *g.value_info):
+            dtype, shape, sig = _dims(vi.type)
+            known[vi.name] = Tensor(name=vi.name, dtype=dtype, shape=shape, shape_signature=sig,
+                                    nbytes=dtype_nbytes(dtype, shape))
+        for t in g.initializer:
+            known[t.name] = self._constant(t)
+        for s in g.sparse_initializer:
+            known[s.values.name] = self._sparse(s)
+        scope = outer.new_child(known)
+
+        tensors: list[Tensor] = []
+        ids: dict[str, int] = {}
+
+        def tid(tensor_name: str) -> int:
+            if not tensor_name:
+                return -1  # omitted optional input/output
+            if tensor_name not in ids:
+                found = scope.get(tensor_name)
+                ids[tensor_name] = len(tensors)
+                tensors.append(dataclasses.replace(found) if found is not None
+                               else Tensor(name=tensor_name, dtype="undefined", shape=None))
+            return ids[tensor_name]
+
+        init_names = {t.name for t in g.initializer} | {s.values.name for s in g.sparse_initializer}
+        inputs = [tid(vi.name) for vi in g.input if vi.name not in init_names]
+        for t in g.initializer:
+            tid(t.name)
+        ops = []
+        for k, node in enumerate(g.node):
+            attrs, called = self._attributes(node, index, scope)
+            op = Op(index=k, type=node.op_type, inputs=[tid(n) for n in node.input],
+                    outputs=[tid(n) for n in node.output], attrs=attrs, name=node.name, domain=node.domain,
+                    subgraphs=called, version=self.opsets.get(_domain(node.domain), 1))
+            if node.op_type == "Constant" and node.domain in _DEFAULT_DOMAINS and op.outputs and op.outputs[0] >= 0:
+                self._mark_constant(tensors[op.outputs[0]], attrs)
+            ops.append(op)
+        outputs = [tid(vi.name) for vi in g.output]
+        self.subgraphs[index] = Subgraph(index=index, name=name, tensors=tensors, ops=ops, inputs=inputs,
+                                         outputs=outputs, parent=parent)
+        return index
+
+    def _attributes(self, node: Any, index: int, scope: ChainMap) -> tuple[dict[str, Any], list[int]]:
+        attrs: dict[str, Any] = {}
+        called: list[int] = []
+        label = node.name or node.op_type
+        for a in node.attribute:
+            if a.type == AttributeProto.GRAPH:
+                attrs[a.name] = self._add_graph(a.g, index, a.g.name or f"{label}.{a.name}", scope)
+                called.append(attrs[a.name])
+            elif a.type == AttributeProto.GRAPHS:
+                attrs[a.name] = [self._add_graph(sub, index, sub.name or f"{label}.{a.name}[{i}]", scope)
+                                 for i, sub in enumerate(a.graphs)]
+                called.extend(attrs[a.name])
+            elif a.type not in (AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS):
+                attrs[a.name] = self._attribute_value(a)
+        return attrs, called
+
+    def _attribute_value(self, a: AttributeProto) -> Any:
+        if a.type == AttributeProto.TENSOR:
+            return self._array(a.t)
+        if a.type == AttributeProto.TENSORS:
+            return [self._array(t) for t in a.tensors]
+        if a.type in (AttributeProto.TYPE_PROTO, AttributeProto.TYPE_PROTOS):
+            protos = [a.tp] if a.type == AttributeProto.TYPE_PROTO else list(a.type_protos)
+            names = [_dims(tp)[0] for tp in protos]
+            return names[0] if a.type == AttributeProto.TYPE_PROTO else names
+        value = helper.get_attribute_value(a)
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        if isinstance(value, list) and value and isinstance(value[0], bytes):
+            return [v.decode("utf-8", "replace") for v in value]
+        return value
+
+    @staticmethod
+    def _mark_constant(t: Tensor, attrs: dict[str, Any]) -> None:
+        """A Constant node's output: a constant whose value is the node's one ``value*`` attribute."""
+        if not attrs:
+            return
+        value = np.asarray(next(iter(attrs.values())))
+        loader: Callable[[], np.ndarray] = lambda: value  # noqa: E731
+        t.is_constant, t.loader, t.nbytes = True, loader, value.nbytes
+        if t.shape is None:
+            t.shape = t.shape_signature = value.shape
+        if t.dtype == "undefined":
+            name = "string" if value.dtype.kind in "OSU" else value.dtype.name.replace("_", "")
+            t.dtype = name if name in DTYPE_BITS else "undefined"

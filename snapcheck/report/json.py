@@ -1,0 +1,25 @@
+"""``--format json``: the versioned document of ``CheckReport.to_dict`` (schema in docs/check.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from snapcheck.api import SCHEMA_VERSION, CheckReport
+
+
+def document(reports: list[CheckReport]) -> dict[str, Any]:
+    """One report as is; several (``--ls-version all``) as ``{"versions": {...}}`` with an overall verdict."""
+    if len(reports) == 1:
+        return reports[0].to_dict()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "path": reports[0].path,
+        "ls_version": "all",
+        "passed": all(r.passed for r in reports),
+        "versions": {r.ls_version: r.to_dict() for r in reports},
+    }
+
+
+def render(reports: list[CheckReport]) -> str:
+    return json.dumps(document(reports), indent=2) + "\n"

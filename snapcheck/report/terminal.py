@@ -1,0 +1,116 @@
+"""The rich terminal report: a one-line verdict, the findings with why and fix, and the per-op table with -v."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from snapcheck.api import CheckReport
+from snapcheck.checks.size import fmt_mb
+from snapcheck.rules import BACKEND_TITLES, BACKENDS
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def verdict_line(r: CheckReport) -> str:
+    c = r.counts()
+    word = "[bold green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
+    s = r.size
+    focus = f" ({BACKEND_TITLES[r.backend]})" if r.backend else ""
+    return (f"{word} Lens Studio {r.ls_version}{focus}  {escape(r.path)}  "
+            f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info  "
+            f"fp16 size {fmt_mb(s.fp16_bytes)} of {fmt_mb(s.budget_bytes)} (file {fmt_mb(s.file_bytes)}; "
+            f"1 MB = 1,000,000 bytes)")
+
+
+def _findings(console: Console, r: CheckReport) -> None:
+    for f in r.findings:
+        tag = " [magenta](inferred rule)[/]" if f.inferred else ""
+        console.print(f"[{_STYLE[f.severity]}]{f.severity:<7}[/] [bold]{f.code}[/] {escape(f.message)}{tag}")
+        if f.why:
+            console.print(f"        [dim]why:[/] {escape(f.why)}")
+        if f.fix:
+            console.print(f"        [dim]fix:[/] {escape(f.fix)}")
+    n = sum(1 for f in r.findings if f.inferred)
+    if n:
+        console.print(f"[magenta]{n} finding(s) rest on rules marked inferred[/] (not in Snap's docs for "
+                      f"{r.ls_version}); -v lists every inferred rule used.")
+
+
+def _estimates(console: Console, r: CheckReport) -> None:
+    if not r.estimates:
+        return
+    keys = [k for k in ("device", "backend", "latency_ms", "fps", "max_hz") if any(k in e for e in r.estimates)]
+    t = Table(title="Estimated frame rate", title_justify="left")
+    for k in keys:
+        t.add_column(k)
+    for e in r.estimates:
+        t.add_row(*(escape(str(e.get(k, ""))) for k in keys))
+    console.print(t)
+
+
+def _ops_table(console: Console, r: CheckReport) -> None:
+    t = Table(title="Ops", title_justify="left")
+    for col in ("sg", "#", "type", "layer", *(BACKEND_TITLES[b] for b in BACKENDS), "codes"):
+        t.add_column(col)
+    for v in r.ops:
+        if v.plumbing:
+            marks = ["plumbing"] + [""] * (len(BACKENDS) - 1)
+        else:
+            marks = ["[green]yes[/]" if v.support.get(b) else "[red]no[/]" for b in BACKENDS]
+        layer = ", ".join(v.layers) or "[red]none[/]"
+        t.add_row(str(v.subgraph), str(v.index), escape(v.type), layer + (" *" if v.inferred else ""), *marks,
+                  ", ".join(sorted(set(v.codes))))
+    console.print(t)
+    console.print("[dim]* verdict rests on an inferred rule[/]")
+    if r.inferred_rules_used:
+        console.print("[magenta]Inferred rules used:[/]")
+        for rule in r.inferred_rules_used:
+            console.print(f"  - {escape(rule)}")
+
+
+def render(console: Console, reports: list[CheckReport], verbose: bool = False) -> None:
+    if len(reports) > 1:
+        render_matrix(console, reports)
+        return
+    r = reports[0]
+    console.print(verdict_line(r))
+    _findings(console, r)
+    _estimates(console, r)
+    if verbose:
+        _ops_table(console, r)
+
+
+def render_matrix(console: Console, reports: list[CheckReport]) -> None:
+    """``--ls-version all``: verdict per version, then which finding codes each version raises."""
+    worst = "[bold green]PASS[/]" if all(r.passed for r in reports) else "[bold red]FAIL[/]"
+    console.print(f"{worst} {escape(reports[0].path)} against Lens Studio {', '.join(r.ls_version for r in reports)}")
+    t = Table(title="Versions", title_justify="left")
+    for col in ("version", "verdict", "errors", "warnings", "info", "fp16 size (MB)", "inferred findings"):
+        t.add_column(col)
+    for r in reports:
+        c = r.counts()
+        t.add_row(r.ls_version, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", str(c["error"]),
+                  str(c["warning"]), str(c["info"]), f"{r.size.fp16_bytes / 1e6:.2f}",
+                  str(sum(1 for f in r.findings if f.inferred)))
+    console.print(t)
+    codes = sorted({f.code for r in reports for f in r.findings})
+    if not codes:
+        return
+    m = Table(title="Findings by version", title_justify="left")
+    m.add_column("code")
+    for r in reports:
+        m.add_column(r.ls_version)
+    m.add_column("example")
+    for code in codes:
+        cells, example = [], ""
+        for r in reports:
+            hits = [f for f in r.findings if f.code == code]
+            if hits:
+                example = example or hits[0].message
+                cells.append(f"[{_STYLE[hits[0].severity]}]{hits[0].severity} x{len(hits)}[/]")
+            else:
+                cells.append("-")
+        m.add_row(code, *cells, escape(example[:90]))
+    console.print(m)

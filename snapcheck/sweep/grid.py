@@ -1,0 +1,192 @@
+"""The sweep grid: axis values from comma lists or a TOML file, expanded into generator configs.
+
+Every axis is a list; the grid is their Cartesian product, in the order the values were given.
+``separable`` accepts ``true``, ``false`` or ``both``. Each point is a ``GeneratorConfig`` named
+by its axis values (``e0.4-d2-sep-nearest-256``), built on the registry's defaults for every
+field the grid does not vary. Importing this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from snapcheck.errors import InputError
+from snapcheck.gan.registry import CONFIGS, UPSAMPLE_MODES, GeneratorConfig
+
+_SEPARABLE_WORDS = {"true": [True], "false": [False], "both": [True, False]}
+# Fields that do not change the exported generator (the discriminator is not exported).
+_NOT_GENERATOR = frozenset({"name", "description", "alpha_discriminator"})
+
+
+@dataclass
+class Grid:
+    """The axes of a sweep. Defaults reproduce the seed's search: 4 × 4 separable nearest configs at 256."""
+
+    alpha_encoder: list[float]
+    alpha_decoder: list[float]
+    separable: list[bool]
+    upsample: list[str]
+    size: list[int]
+    out_channels: list[int]
+    in_channels: list[int]
+
+    def configs(self) -> list[GeneratorConfig]:
+        """The Cartesian product of the axes as configs, duplicates removed, first occurrence kept."""
+        out: dict[str, GeneratorConfig] = {}
+        for sep, up, size, cin, cout, ae, ad in itertools.product(
+            self.separable, self.upsample, self.size, self.in_channels, self.out_channels,
+            self.alpha_encoder, self.alpha_decoder,
+        ):
+            cfg = GeneratorConfig(
+                name=config_label(ae, ad, sep, up, size), alpha_encoder=ae, alpha_decoder=ad,
+                separable=sep, upsample=up, size=size, in_channels=cin, out_channels=cout,
+            )
+            out.setdefault(cfg.key(), cfg)
+        return list(out.values())
+
+
+DEFAULT_AXES: dict[str, list[Any]] = {
+    "alpha_encoder": [0.25, 0.4, 0.5, 1.0],
+    "alpha_decoder": [0.5, 1.0, 1.5, 2.0],
+    "separable": [True],
+    "upsample": ["nearest"],
+    "size": [256],
+    "out_channels": [4],
+    "in_channels": [1],
+}
+AXES = tuple(f.name for f in fields(Grid))
+
+
+def config_label(alpha_encoder: float, alpha_decoder: float, separable: bool, upsample: str, size: int) -> str:
+    """A short readable name for a grid point, e.g. ``e0.4-d2-sep-nearest-256``."""
+    return f"e{alpha_encoder:g}-d{alpha_decoder:g}-{'sep' if separable else 'conv'}-{upsample}-{size}"
+
+
+def registered_name(cfg: GeneratorConfig) -> str | None:
+    """The registry name (``blog``, ``pix2pix``...) of a config with the same generator, if any."""
+
+    def arch(c: GeneratorConfig) -> dict[str, Any]:
+        return {k: v for k, v in c.to_dict().items() if k not in _NOT_GENERATOR}
+
+    for name, known in CONFIGS.items():
+        if arch(known) == arch(cfg):
+            return name
+    return None
+
+
+def parse_floats(text: str, option: str) -> list[float]:
+    values = []
+    for item in _items(text, option):
+        try:
+            value = float(item)
+        except ValueError:
+            raise InputError(None, f"{option}: {item!r} is not a number") from None
+        if not value > 0:
+            raise InputError(None, f"{option}: {item!r} must be > 0")
+        values.append(value)
+    return values
+
+
+def parse_ints(text: str, option: str) -> list[int]:
+    values = []
+    for item in _items(text, option):
+        try:
+            value = int(item)
+        except ValueError:
+            raise InputError(None, f"{option}: {item!r} is not a whole number") from None
+        if value < 1:
+            raise InputError(None, f"{option}: {item!r} must be >= 1")
+        values.append(value)
+    return values
+
+
+def parse_separable(text: str, option: str = "--separable") -> list[bool]:
+    """``true``, ``false``, ``both``, or a comma list of true/false."""
+    values: list[bool] = []
+    for item in _items(text, option):
+        word = item.lower()
+        if word not in _SEPARABLE_WORDS:
+            raise InputError(None, f"{option}: {item!r} is not one of true, false, both")
+        values.extend(_SEPARABLE_WORDS[word])
+    return _unique(values)
+
+
+def parse_upsample(text: str, option: str = "--upsample") -> list[str]:
+    values = []
+    for item in _items(text, option):
+        if item not in UPSAMPLE_MODES:
+            raise InputError(None, f"{option}: {item!r} is not one of {', '.join(UPSAMPLE_MODES)}")
+        values.append(item)
+    return _unique(values)
+
+
+_PARSERS = {
+    "alpha_encoder": parse_floats,
+    "alpha_decoder": parse_floats,
+    "separable": parse_separable,
+    "upsample": parse_upsample,
+    "size": parse_ints,
+    "out_channels": parse_ints,
+    "in_channels": parse_ints,
+}
+
+
+def load_grid_file(path: str | Path) -> dict[str, list[Any]]:
+    """Axes from a TOML file: top-level keys named like the axes (``alpha_encoder = [0.25, 0.5]``,
+    ``separable = "both"``, ``upsample = ["nearest", "transpose"]``); a scalar is a one-value axis."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "grid file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read grid file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(AXES))
+    if unknown:
+        raise InputError(path, f"unknown grid key(s) {', '.join(unknown)}; known: {', '.join(AXES)}")
+    axes: dict[str, list[Any]] = {}
+    for axis, value in data.items():
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise InputError(path, f"{axis} is an empty list")
+        if any(isinstance(v, (list, dict)) for v in items):
+            raise InputError(path, f"{axis} must be a value or a list of values")
+        text = ",".join(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
+        try:
+            axes[axis] = _PARSERS[axis](text, axis)
+        except InputError as exc:
+            raise InputError(path, exc.problem) from None
+    return axes
+
+
+def build_grid(options: dict[str, str | None], grid_file: str | Path | None = None) -> Grid:
+    """The grid from the defaults, then the grid file's axes, then the options given on the command line.
+
+    ``options`` maps an axis name to its comma-list text, or ``None`` where the option was not given.
+    """
+    axes = dict(DEFAULT_AXES)
+    if grid_file is not None:
+        axes.update(load_grid_file(grid_file))
+    for axis, text in options.items():
+        if text is not None:
+            axes[axis] = _PARSERS[axis](text, "--" + axis.replace("_", "-"))
+    grid = Grid(**{axis: _unique(values) for axis, values in axes.items()})
+    grid.configs()  # validates every point (e.g. a size the U-Net cannot halve) before any work starts
+    return grid
+
+
+def _items(text: str, option: str) -> list[str]:
+    items = [t.strip() for t in str(text).split(",")]
+    if not items or any(not t for t in items):
+        raise InputError(None, f"{option}: expected a comma-separated list, got {text!r}")
+    return items
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))

@@ -1,0 +1,87 @@
+"""One sweep configuration, end to end, in a worker process.
+
+Build the generator with random weights and export fp16 .tflite and .onnx (``snapcheck.gan.export``,
+gate off: a failing config is a result, not an error), then on the written files run exactly what
+``snapcheck check`` and ``snapcheck bench`` run: the checks with estimates (``snapcheck.api``), the
+cost model (``snapcheck.cost``) and host latency (``snapcheck.hostbench``, 1 thread). A failure in
+any stage raises with ``stage`` set; the runner records it and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+from snapcheck.gan.registry import GeneratorConfig
+
+FORMATS = ("tflite", "onnx")
+BENCH_THREADS = 1
+BENCH_RUNS = 15
+BENCH_WARMUP = 3
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Tag any exception raised inside with the stage it came from (export, check, cost, bench)."""
+    try:
+        yield
+    except Exception as exc:
+        exc.stage = name  # type: ignore[attr-defined]
+        raise
+
+
+def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version: str) -> dict[str, Any]:
+    """The row fields of one configuration (see ``snapcheck.sweep.outputs`` for the row layout)."""
+    from snapcheck.api import check_file
+    from snapcheck.cost import model_cost
+    from snapcheck.gan.export import export_config
+    from snapcheck.hostbench import bench_model
+    from snapcheck.readers import load_model
+    from snapcheck.rules import load_ruleset
+
+    with stage("export"):
+        sidecar = export_config(cfg, model_dir, formats=FORMATS, fp16=True, gate=False, ls_version=ls_version,
+                                name=cfg.name)
+    files = {fmt: model_dir / f"{cfg.name}.{fmt}" for fmt in FORMATS}
+    with stage("check"):
+        reports = {fmt: check_file(path, ls_version, estimates=True).to_dict() for fmt, path in files.items()}
+    with stage("cost"):
+        cost = model_cost(load_model(files["tflite"]))
+    with stage("bench"):
+        host = {fmt: _bench_summary(bench_model(path, threads=BENCH_THREADS, runs=BENCH_RUNS, warmup=BENCH_WARMUP))
+                for fmt, path in files.items()}
+    budget = load_ruleset(ls_version).size_budget_bytes
+    fp16_bytes = reports["tflite"]["size"]["fp16_bytes"]
+    checks = {fmt: _check_summary(report) for fmt, report in reports.items()}
+    return {
+        "files": {fmt: str(path.relative_to(out_dir)) for fmt, path in files.items()},
+        "file_bytes": {fmt: path.stat().st_size for fmt, path in files.items()},
+        "params": cost.params,
+        "keras_params": sidecar["params"],
+        "fp16_bytes": fp16_bytes,
+        "macs": cost.macs,
+        "peak_memory_bytes": cost.activation_peak_bytes,
+        "naive_memory_bytes": cost.activation_naive_bytes,
+        "budget_bytes": budget,
+        "under_budget": fp16_bytes <= budget,
+        "verdict": "pass" if all(c["passed"] for c in checks.values()) else "fail",
+        "checks": checks,
+        "host": host,
+        "estimates": reports["tflite"].get("estimates", []),
+    }
+
+
+def _check_summary(report: dict[str, Any]) -> dict[str, Any]:
+    findings = report.get("findings", [])
+    return {
+        "passed": bool(report["passed"]),
+        "errors": sorted({f["code"] for f in findings if f["severity"] == "error"}),
+        "warnings": sorted({f["code"] for f in findings if f["severity"] == "warning"}),
+        "backends": {b: v for b, v in (report.get("backends") or {}).items()},
+    }
+
+
+def _bench_summary(result: Any) -> dict[str, Any]:
+    d = result.to_dict()
+    return {k: d[k] for k in ("runtime", "threads", "runs", "median_ms", "p90_ms", "min_ms")}

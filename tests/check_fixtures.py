@@ -1,0 +1,145 @@
+"""Real models for the check tests: built with Keras, converted to .tflite (fp32, fp16, int8) and .onnx.
+
+Each builder returns a small Keras model; ``convert`` writes it in the wanted format. TensorFlow is
+imported inside the functions so that collecting the tests stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+def _keras():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras
+
+
+def separable_unet(size: int = 32):
+    """The shape of the project's generator: separable convs, strided down, nearest resize + separable conv up."""
+    keras = _keras()
+    L = keras.layers
+    inp = keras.Input((size, size, 3), batch_size=1)
+    e1 = L.SeparableConv2D(8, 3, padding="same", activation="relu")(inp)
+    e2 = L.SeparableConv2D(16, 3, strides=2, padding="same")(e1)
+    e2 = L.BatchNormalization()(e2)
+    e2 = L.ReLU()(e2)
+    b = L.SeparableConv2D(16, 3, padding="same", activation="relu")(e2)
+    u = L.Resizing(size, size, interpolation="nearest")(b)
+    u = L.Concatenate()([u, e1])
+    u = L.SeparableConv2D(8, 3, padding="same", activation="relu")(u)
+    out = L.Conv2D(4, 1, activation="sigmoid")(u)
+    return keras.Model(inp, out)
+
+
+def transposed_conv():
+    keras = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    out = keras.layers.Conv2DTranspose(4, 4, strides=2, padding="same")(x)
+    return keras.Model(inp, out)
+
+
+def upsampling2d():
+    keras = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.UpSampling2D()(x)
+    out = keras.layers.Conv2D(4, 3, padding="same")(x)
+    return keras.Model(inp, out)
+
+
+def hard_swish():
+    keras = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same")(inp)
+    out = keras.layers.Activation("hard_swish")(x)
+    return keras.Model(inp, out)
+
+
+def dynamic_batch():
+    keras = _keras()
+    inp = keras.Input((16, 16, 3))  # batch None
+    out = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    return keras.Model(inp, out)
+
+
+def big(params: int):
+    """A 1x1-conv stack with about ``params`` float32 weights (4 bytes each)."""
+    keras = _keras()
+    c = int(params ** 0.5)
+    inp = keras.Input((4, 4, c), batch_size=1)
+    out = keras.layers.Conv2D(c, 1)(inp)
+    return keras.Model(inp, out)
+
+
+def huge_weight():
+    keras = _keras()
+    model = dynamic_batch_free_conv()
+    w, b = model.layers[1].get_weights()
+    w[0, 0, 0, 0] = 1e5
+    model.layers[1].set_weights([w, b])
+    return model
+
+
+def dynamic_batch_free_conv():
+    keras = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    out = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    return keras.Model(inp, out)
+
+
+def five_d():
+    keras = _keras()
+    inp = keras.Input((8, 8, 4), batch_size=1)
+    x = keras.layers.Reshape((8, 8, 2, 2))(inp)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Reshape((8, 8, 4))(x)
+    out = keras.layers.Conv2D(4, 1)(x)
+    return keras.Model(inp, out)
+
+
+def npu_only():
+    """Eltwise Sub of two branches: every backend runs it except the iPhone NPU."""
+    keras = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    a = keras.layers.Conv2D(4, 3, padding="same")(inp)
+    b = keras.layers.Conv2D(4, 1)(inp)
+    out = keras.layers.Subtract()([a, b])
+    return keras.Model(inp, out)
+
+
+def convert(model, path: Path, kind: str = "fp32") -> Path:
+    """Write ``model`` as .tflite (kind fp32, fp16 or int8) or .onnx (kind onnx)."""
+    import numpy as np
+    import tensorflow as tf
+
+    if kind == "onnx":
+        import tf2onnx
+
+        spec = [tf.TensorSpec(t.shape, tf.float32, name=f"input_{i}") for i, t in enumerate(model.inputs)]
+        tf2onnx.convert.from_keras(model, input_signature=spec, opset=13, output_path=str(path))
+        return path
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if kind == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif kind == "int8":
+        shape = [1 if d is None else d for d in model.inputs[0].shape]
+
+        def rep():
+            rng = np.random.default_rng(0)
+            for _ in range(4):
+                yield [rng.random(shape, dtype=np.float32)]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+    path.write_bytes(conv.convert())
+    return path

@@ -1,0 +1,116 @@
+"""Shared helpers for the reader tests: the third-party corpus, its MANIFEST facts, and small ONNX builders."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snapcheck.paths import repo_root
+
+_ROOT = repo_root()
+CORPUS = (_ROOT.parent if _ROOT else Path(__file__).resolve().parents[1].parent) / "shared" / "corpus"
+
+# MANIFEST dtype abbreviations -> IR dtype names.
+SHORT_DTYPES = {"f32": "float32", "f16": "float16", "f64": "float64", "i64": "int64", "i32": "int32", "i16": "int16",
+                "i8": "int8", "u8": "uint8", "i4": "int4", "bool": "bool"}
+
+
+def require_corpus() -> Path:
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        pytest.skip(f"third-party corpus not found at {CORPUS} (shared/ must sit beside the repository)")
+    return CORPUS
+
+
+@dataclass
+class Facts:
+    """What MANIFEST.tsv says about one file (the part after ``|`` in its notes)."""
+
+    name: str
+    notes: str
+    values: dict[str, str] = field(default_factory=dict)
+    ops: list[str] = field(default_factory=list)
+
+    @property
+    def negative(self) -> bool:
+        return "NEGATIVE" in self.notes
+
+    @property
+    def is_model(self) -> bool:
+        return not self.name.endswith(".data")
+
+    def ints(self, key: str) -> int | None:
+        return int(self.values[key]) if key in self.values else None
+
+    def list(self, key: str) -> list[str]:
+        return [v for v in self.values.get(key, "").split(",") if v]
+
+    def dtype_counts(self) -> dict[str, int]:
+        out = {}
+        for item in self.list("dtypes"):
+            short, n = item.split(":")
+            out[SHORT_DTYPES[short]] = int(n)
+        return out
+
+
+def manifest() -> list[Facts]:
+    rows = list(csv.DictReader((CORPUS / "MANIFEST.tsv").open(), delimiter="\t"))
+    out = []
+    for row in rows:
+        facts = Facts(row["file"], row["notes"])
+        for part in row["notes"].split("|", 1)[-1].split(";"):
+            part = part.strip()
+            if part.startswith("ops:"):
+                facts.ops = part[4:].split(",")
+            elif m := re.fullmatch(r"onnx IR (\d+)", part):
+                facts.values["ir"] = m.group(1)
+            elif m := re.match(r"([\w/ -]+?)=(.*)", part):
+                facts.values[m.group(1).strip()] = m.group(2).strip()
+        out.append(facts)
+    return out
+
+
+def corpus_params(fmt: str | None = None) -> list:
+    """pytest params over the MANIFEST's model files (by the format its notes name), ids = file names."""
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
+    chosen = [f for f in manifest() if f.is_model and (fmt is None or f.notes.split("|", 1)[-1].strip().startswith(fmt))]
+    return [pytest.param(f, id=f.name) for f in chosen]
+
+
+def onnx_with_initializer(weights: np.ndarray):
+    """A one-node model ``Y = X + W`` whose initializer ``W`` holds ``weights`` (inline data)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["X", "W"], ["Y"])],
+        "add",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(weights.shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, list(weights.shape))],
+        [numpy_helper.from_array(weights, "W")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def save_with_external(model_path: Path, weights: np.ndarray, location: str, data_file: Path | None) -> None:
+    """Save ``onnx_with_initializer(weights)`` at ``model_path`` with ``W``'s data at ``location``.
+
+    ``data_file`` (where the bytes are really written, if anywhere) may differ from ``location``, so
+    that tests can point a location at a file outside the model's folder.
+    """
+    from onnx.external_data_helper import set_external_data
+
+    model = onnx_with_initializer(weights)
+    w = model.graph.initializer[0]
+    raw = w.raw_data
+    set_external_data(w, location=location, offset=0, length=len(raw))
+    w.ClearField("raw_data")
+    if data_file is not None:
+        data_file.parent.mkdir(parents=True, exist_ok=True)
+        data_file.write_bytes(raw)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model_path.write_bytes(model.SerializeToString())

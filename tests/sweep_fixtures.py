@@ -1,0 +1,55 @@
+"""A fake per-configuration worker for the sweep tests: no TensorFlow, figures derived from the config.
+
+It is importable by the runner's spawned worker processes (they inherit ``sys.path``). Environment
+variables steer it: ``SWEEP_FAKE_LOG`` (append ``<label>`` per call), ``SWEEP_FAKE_SLEEP`` (seconds per
+call), and any config whose encoder alpha is ``FAIL_ALPHA`` raises.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from snapcheck.gan.registry import GeneratorConfig
+
+FAIL_ALPHA = 0.3
+BUDGET = 10_000_000
+
+
+def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version: str) -> dict[str, Any]:
+    log = os.environ.get("SWEEP_FAKE_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(cfg.name + "\n")
+    time.sleep(float(os.environ.get("SWEEP_FAKE_SLEEP", "0")))
+    if cfg.alpha_encoder == FAIL_ALPHA:
+        raise RuntimeError(f"cannot build {cfg.name}")
+    params = int(1_000_000 * (cfg.alpha_encoder + 2 * cfg.alpha_decoder) * (1 if cfg.separable else 8))
+    fp16 = 2 * params
+    iphone_ms = 5.0 * cfg.alpha_encoder + 20.0 * cfg.alpha_decoder ** 2
+    passed = fp16 <= BUDGET
+    backends = {"cpu": "pass", "iphone_gpu": "pass" if cfg.separable else "fail"}
+    checks = {fmt: {"passed": passed, "errors": [] if passed else ["SC001"], "warnings": [], "backends": backends}
+              for fmt in ("tflite", "onnx")}
+    return {
+        "files": {"tflite": f"models/{cfg.key()}/{cfg.name}.tflite", "onnx": f"models/{cfg.key()}/{cfg.name}.onnx"},
+        "file_bytes": {"tflite": fp16 + 5000, "onnx": fp16 + 7000},
+        "params": params,
+        "fp16_bytes": fp16,
+        "macs": params * 300,
+        "peak_memory_bytes": 4 * cfg.size ** 2 * 64,
+        "budget_bytes": BUDGET,
+        "under_budget": fp16 <= BUDGET,
+        "verdict": "pass" if passed else "fail",
+        "checks": checks,
+        "host": {"tflite": {"median_ms": iphone_ms / 3, "p90_ms": iphone_ms / 2.8, "threads": 1, "runs": 5}},
+        "estimates": [
+            {"device": "iPhone 6", "backend": "cpu", "latency_ms": iphone_ms * 1.5, "fps": 1000 / (iphone_ms * 1.5),
+             "max_hz": 10.0},
+            {"device": "iPhone 6", "backend": "gpu", "latency_ms": iphone_ms, "fps": 1000 / iphone_ms, "max_hz": 15.0},
+            {"device": "Galaxy S6", "backend": "cpu", "latency_ms": iphone_ms * 1.2, "fps": 1000 / (iphone_ms * 1.2),
+             "max_hz": 12.0},
+        ],
+    }

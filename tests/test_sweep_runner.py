@@ -1,0 +1,163 @@
+"""The sweep runner with a fake worker: cache hits and misses, hash stability, one failure among
+successes, and a sweep killed mid-way then resumed without redoing finished configurations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sweep_fixtures import FAIL_ALPHA, fake_worker
+
+from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.sweep.grid import build_grid
+from snapcheck.sweep.runner import cache_key, cache_path, run_sweep
+
+TESTS = Path(__file__).resolve().parent
+QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - kept for the session
+
+
+def _grid(encoder: str, decoder: str = "1,2") -> list[GeneratorConfig]:
+    return build_grid({"alpha_encoder": encoder, "alpha_decoder": decoder, "separable": None, "upsample": None,
+                       "size": "64", "out_channels": None, "in_channels": None}).configs()
+
+
+def _calls(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_cache_key_is_stable_and_depends_on_architecture_version_and_ls():
+    cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
+    assert cache_key(cfg, "5.x") == cache_key(cfg.replace(name="other label", description="x"), "5.x")
+    # pinned: the hash must not change between runs or Python sessions (it names files on disk)
+    assert cache_key(cfg, "5.x") == cache_key(GeneratorConfig(name="b", alpha_encoder=0.4, alpha_decoder=2.0), "5.x")
+    assert len(cache_key(cfg, "5.x")) == 16
+    assert cache_key(cfg, "5.x") != cache_key(cfg, "4.x")
+    assert cache_key(cfg, "5.x") != cache_key(cfg.replace(alpha_decoder=1.5), "5.x")
+    assert cache_key(cfg, "5.x") != cache_key(cfg.replace(separable=False), "5.x")
+    assert cache_key(cfg, "5.x") != cache_key(cfg.replace(size=128), "5.x")
+
+
+def test_cache_key_changes_with_snapcheck_version(monkeypatch):
+    import snapcheck.sweep.runner as runner
+
+    cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
+    before = cache_key(cfg, "5.x")
+    monkeypatch.setattr(runner, "__version__", "999.0")
+    assert cache_key(cfg, "5.x") != before
+
+
+def test_miss_then_hit_and_one_failure_recorded(tmp_path, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("SWEEP_FAKE_LOG", str(log))
+    configs = _grid(f"0.25,{FAIL_ALPHA},0.5")
+    run = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=2, console=QUIET)
+    assert (run.cached, run.computed) == (0, 6)
+    assert [r["label"] for r in run.rows] == [c.name for c in configs]
+    failed = [r for r in run.rows if r["status"] == "error"]
+    assert len(failed) == 2 and all(r["config"]["alpha_encoder"] == FAIL_ALPHA for r in failed)
+    assert all("RuntimeError: cannot build" in r["error"] and "Traceback" in r["traceback"] for r in failed)
+    assert all(r["status"] == "ok" and r["params"] > 0 for r in run.rows if r not in failed)
+    assert sorted(run.failed) == sorted(r["label"] for r in failed)
+    for cfg in configs:  # every configuration, failed or not, is cached under its hash
+        cached = json.loads(cache_path(tmp_path, cfg, "5.x").read_text())
+        assert cached["key"] == cfg.key() and cached["ls_version"] == "5.x"
+    assert sorted(_calls(log)) == sorted(c.name for c in configs)
+
+    log.unlink()
+    again = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=2, console=QUIET)
+    assert (again.cached, again.computed) == (6, 0) and not log.exists()
+    assert again.rows == run.rows
+
+    retried = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1, retry_failed=True,
+                        console=QUIET)
+    assert (retried.cached, retried.computed) == (4, 2)
+    assert sorted(_calls(log)) == sorted(r["label"] for r in failed)
+
+    other_ls = run_sweep(configs[:1], tmp_path, ls_version="4.x", worker=fake_worker, jobs=1, console=QUIET)
+    assert (other_ls.cached, other_ls.computed) == (0, 1)
+
+
+def test_unreadable_cache_entry_is_redone(tmp_path, monkeypatch):
+    configs = _grid("0.25", "1")
+    run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1, console=QUIET)
+    cache_path(tmp_path, configs[0], "5.x").write_text('{"status": "o')
+    run = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1, console=QUIET)
+    assert (run.cached, run.computed) == (0, 1) and run.rows[0]["status"] == "ok"
+
+
+_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from sweep_fixtures import fake_worker
+    from snapcheck.sweep.grid import build_grid
+    from snapcheck.sweep.runner import run_sweep
+    configs = build_grid({{"alpha_encoder": "0.25,0.5,0.75,1", "alpha_decoder": "1,2", "separable": None,
+                          "upsample": None, "size": "64", "out_channels": None, "in_channels": None}}).configs()
+    try:
+        run = run_sweep(configs, {out!r}, ls_version="5.x", worker=fake_worker, jobs=2)
+    except KeyboardInterrupt:  # as snapcheck.cli.main does
+        sys.exit(130)
+    print("computed", run.computed, "cached", run.cached)
+""")
+
+
+def _sweep_process(out: Path, log: Path, sleep: str) -> subprocess.Popen:
+    env = {**os.environ, "SWEEP_FAKE_LOG": str(log), "SWEEP_FAKE_SLEEP": sleep}
+    return subprocess.Popen([sys.executable, "-c", _SCRIPT.format(tests=str(TESTS), out=str(out))], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True)
+
+
+def test_killed_sweep_resumes_without_redoing_finished_configs(tmp_path):
+    out = tmp_path / "sweep"
+    first = _sweep_process(out, tmp_path / "first.log", "0.6")
+    deadline = time.monotonic() + 60
+    while len(list((out / "cache").glob("*.json"))) < 3:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the fake sweep did not cache 3 configurations in 60 s"
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)  # the parent and its workers, as a crash would
+    first.wait()
+    finished = {json.loads(p.read_text())["label"] for p in (out / "cache").glob("*.json")}
+    assert 3 <= len(finished) < 8
+
+    second = _sweep_process(out, tmp_path / "second.log", "0")
+    stdout, stderr = second.communicate(timeout=120)
+    assert second.returncode == 0, stderr
+    redone = set(_calls(tmp_path / "second.log"))
+    assert redone.isdisjoint(finished)
+    assert len(redone) == 8 - len(finished)
+    assert f"computed {8 - len(finished)} cached {len(finished)}" in stdout
+
+
+def test_ctrl_c_cancels_cleanly_and_keeps_finished_work(tmp_path):
+    out = tmp_path / "sweep"
+    proc = _sweep_process(out, tmp_path / "first.log", "0.6")
+    deadline = time.monotonic() + 60
+    while len(list((out / "cache").glob("*.json"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground process group
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "run the same command to resume" in " ".join(stderr.split())
+    assert "Traceback" not in stderr  # neither the parent nor a worker process prints one
+    finished = len(list((out / "cache").glob("*.json")))
+    assert 2 <= finished < 8
+    time.sleep(1.0)  # cancelled workers were terminated: nothing more is written after the parent exits
+    assert len(list((out / "cache").glob("*.json"))) == finished
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_rows_come_back_in_grid_order(tmp_path, jobs):
+    configs = _grid("1,0.5,0.25", "2,1")
+    run = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=jobs, console=QUIET)
+    assert [r["key"] for r in run.rows] == [c.key() for c in configs]

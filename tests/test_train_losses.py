@@ -1,0 +1,85 @@
+"""Losses of the trainer: BCE with one-sided label smoothing, L1, WGAN-GP, and instance-noise annealing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from snapcheck.gan import losses  # noqa: E402
+
+
+def test_smoothed_real_labels_stay_in_range_and_vary():
+    rng = tf.random.Generator.from_seed(1)
+    labels = losses.real_labels((4096,), smoothing=True, rng=rng).numpy()
+    low, high = losses.REAL_LABEL_RANGE
+    assert (low, high) == (0.8, 1.0)
+    assert labels.min() >= low and labels.max() <= high
+    assert labels.std() > 0.04  # drawn, not a constant 0.9
+    np.testing.assert_array_equal(losses.real_labels((8,), smoothing=False).numpy(), np.ones(8))
+
+
+def test_bce_losses_match_hand_computed_values():
+    logits_real = tf.constant([[2.0, -1.0]])
+    logits_fake = tf.constant([[0.5, -3.0]])
+    ones = tf.ones_like(logits_real)
+
+    def bce(y, logit):
+        p = 1 / (1 + np.exp(-logit))
+        return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+
+    expected_d = bce(1.0, np.array([2.0, -1.0])) + bce(0.0, np.array([0.5, -3.0]))
+    assert losses.bce_discriminator_loss(logits_real, logits_fake, ones).numpy() == pytest.approx(expected_d, rel=1e-5)
+    expected_g = bce(1.0, np.array([0.5, -3.0]))
+    assert losses.bce_generator_adversarial_loss(logits_fake).numpy() == pytest.approx(expected_g, rel=1e-5)
+
+
+def test_label_smoothing_leaves_fake_labels_at_zero():
+    """Smoothing is one-sided: with real targets 0.9 only the real term changes."""
+    real, fake = tf.constant([[3.0]]), tf.constant([[-3.0]])
+    plain = losses.bce_discriminator_loss(real, fake, tf.ones_like(real)).numpy()
+    smooth = losses.bce_discriminator_loss(real, fake, 0.9 * tf.ones_like(real)).numpy()
+    fake_term = losses.bce_discriminator_loss(tf.constant([[100.0]]), fake, tf.ones_like(real)).numpy()
+    assert smooth > plain
+    assert fake_term == pytest.approx(np.log1p(np.exp(-3.0)), rel=1e-4)
+
+
+def test_l1_loss():
+    a = tf.constant([[0.0, 1.0], [-1.0, 0.5]])
+    b = tf.constant([[0.5, 1.0], [1.0, 0.5]])
+    assert losses.l1_loss(a, b).numpy() == pytest.approx((0.5 + 0 + 2 + 0) / 4)
+
+
+def _linear_critic(weight: float):
+    """A critic D([outline, image]) = weight · sum(image): its gradient norm is |weight|·sqrt(#pixels)."""
+    import keras
+
+    outline = keras.Input((4, 4, 1))
+    image = keras.Input((4, 4, 4))
+    score = keras.layers.Lambda(lambda t: weight * tf.reduce_sum(t[1], axis=[1, 2, 3]))([outline, image])
+    return keras.Model([outline, image], score)
+
+
+def test_gradient_penalty_is_zero_for_a_unit_gradient_critic_and_positive_otherwise():
+    n = 4 * 4 * 4
+    outline = tf.zeros((2, 4, 4, 1))
+    real, fake = tf.ones((2, 4, 4, 4)), -tf.ones((2, 4, 4, 4))
+    unit = _linear_critic(1.0 / np.sqrt(n))
+    assert losses.gradient_penalty(unit, outline, real, fake).numpy() == pytest.approx(0.0, abs=1e-6)
+    steep = _linear_critic(3.0 / np.sqrt(n))
+    assert losses.gradient_penalty(steep, outline, real, fake).numpy() == pytest.approx(4.0, rel=1e-4)
+
+
+def test_wgan_losses():
+    real, fake = tf.constant([2.0, 4.0]), tf.constant([-1.0, 1.0])
+    assert losses.wgan_discriminator_loss(real, fake).numpy() == pytest.approx(0.0 - 3.0)
+    assert losses.wgan_generator_adversarial_loss(fake).numpy() == pytest.approx(0.0)
+
+
+def test_instance_noise_anneals_linearly_to_zero():
+    assert losses.instance_noise_sigma(0.1, 0.0, 4.0) == pytest.approx(0.1)
+    assert losses.instance_noise_sigma(0.1, 1.0, 4.0) == pytest.approx(0.075)
+    assert losses.instance_noise_sigma(0.1, 4.0, 4.0) == 0.0
+    assert losses.instance_noise_sigma(0.1, 9.0, 4.0) == 0.0
+    assert losses.instance_noise_sigma(0.0, 0.0, 4.0) == 0.0

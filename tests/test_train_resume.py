@@ -1,0 +1,121 @@
+"""The trainer on a tiny config: a few steps, atomic checkpoints, kill and --resume, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from train_fixtures import TINY, make_pairs  # noqa: E402
+
+from snapcheck.errors import InputError  # noqa: E402
+from snapcheck.gan.train import TrainConfig, train  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+class Killed(Exception):
+    """Stands in for kill -9: not a KeyboardInterrupt, so nothing gets saved on the way out."""
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return make_pairs(tmp_path_factory.mktemp("pairs"))
+
+
+def _cfg(data_dir, **kw) -> TrainConfig:
+    base = dict(data_dir=str(data_dir), config=TINY.name, size=32, batch_size=2, steps=6, checkpoint_every=2,
+                log_every=1, image_every=3, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def _weights(model):
+    return [w.copy() for w in model.generator.get_weights()] + [w.copy() for w in model.discriminator.get_weights()]
+
+
+def test_tiny_config_trains_and_logs(data_dir, tmp_path):
+    seen = []
+    result = train(_cfg(data_dir, steps=4, instance_noise=0.1, noise_epochs=1), tmp_path / "run", export=False,
+                   progress=False, on_step=lambda step, model: seen.append(step))
+    assert seen == [1, 2, 3, 4] and result.step == 4
+    assert int(result.model.step.numpy()) == 4
+    assert json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())["step"] == 4
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "latest.json", "step-0000002", "step-0000004"]
+    assert (tmp_path / "run" / "samples" / "step-0000003.png").is_file()
+    assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["train"]["config"] == TINY.name and run["train_pairs"] == 6 and run["val_pairs"] == 4
+
+
+def test_kill_then_resume_continues_from_the_checkpoint(data_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    at_checkpoint = {}
+
+    def kill_at_5(step, model):
+        if step == 4:
+            at_checkpoint["weights"] = _weights(model)
+        if step == 5:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(_cfg(data_dir), run_dir, export=False, progress=False, on_step=kill_at_5)
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 4
+
+    # resuming to the checkpoint's own step trains nothing: the restored weights are exactly step 4's
+    same = train(_cfg(data_dir, steps=4), run_dir, resume=True, export=False, progress=False)
+    assert same.step == 4 and int(same.model.step.numpy()) == 4
+    for restored, saved in zip(_weights(same.model), at_checkpoint["weights"]):
+        np.testing.assert_array_equal(restored, saved)
+
+    steps_after = []
+
+    def watch(step, model):
+        steps_after.append((step, int(model.g_optimizer.iterations.numpy())))
+
+    done = train(_cfg(data_dir), run_dir, resume=True, export=False, progress=False, on_step=watch)
+    assert steps_after == [(5, 5), (6, 6)]  # the step counter and Adam's state went on from 4
+    assert done.step == 6
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 6
+
+
+def test_resume_guards(data_dir, tmp_path):
+    with pytest.raises(InputError, match="nothing to resume"):
+        train(_cfg(data_dir), tmp_path / "fresh", resume=True, export=False, progress=False)
+    train(_cfg(data_dir, steps=2), tmp_path / "run", export=False, progress=False)
+    with pytest.raises(InputError, match="already holds a training run"):
+        train(_cfg(data_dir, steps=2), tmp_path / "run", export=False, progress=False)
+    with pytest.raises(InputError, match="batch_size"):
+        train(_cfg(data_dir, steps=4, batch_size=3), tmp_path / "run", resume=True, export=False, progress=False)
+
+
+def test_bad_options_are_one_line_errors(data_dir):
+    with pytest.raises(InputError, match="exactly one of --steps"):
+        TrainConfig(data_dir=str(data_dir), steps=None)
+    with pytest.raises(InputError, match="--loss"):
+        TrainConfig(data_dir=str(data_dir), steps=1, loss="hinge")
+
+
+def test_wgan_gp_step_runs(data_dir, tmp_path):
+    result = train(_cfg(data_dir, steps=1, loss="wgan-gp"), tmp_path / "run", export=False, progress=False)
+    assert result.step == 1
+
+
+def test_cli_train_and_resume(data_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from snapcheck.cli import app
+
+    out = tmp_path / "run"
+    args = ["train", str(data_dir), "--config", TINY.name, "--size", "32", "--batch-size", "2", "--steps", "2",
+            "--checkpoint-every", "1", "--no-export", "--out", str(out)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "trained 2/2 steps" in first.output
+    longer = [a if a != "2" or i != args.index("--steps") + 1 else "3" for i, a in enumerate(args)]
+    again = CliRunner().invoke(app, [*longer, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "trained 3/3 steps" in again.output
