@@ -80,27 +80,24 @@ def big(params: int):
     return keras.Model(inp, out)
 
 
-def huge_weight():
-    keras = _keras()
-    model = dynamic_batch_free_conv()
-    w, b = model.layers[1].get_weights()
-    w[0, 0, 0, 0] = 1e5
-    model.layers[1].set_weights([w, b])
-    return model
-
-
-def dynamic_batch_free_conv():
+def fp16_hostile():
+    """A conv with one weight of 1e5 (overflows fp16) and half its weights at 1e-9 (flush to zero)."""
     keras = _keras()
     inp = keras.Input((16, 16, 3), batch_size=1)
     out = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
-    return keras.Model(inp, out)
+    model = keras.Model(inp, out)
+    w, b = model.layers[1].get_weights()
+    w.reshape(-1)[::2] = 1e-9
+    w[0, 0, 0, 1] = 1e5
+    model.layers[1].set_weights([w, b])
+    return model
 
 
 def five_d():
     keras = _keras()
     inp = keras.Input((8, 8, 4), batch_size=1)
     x = keras.layers.Reshape((8, 8, 2, 2))(inp)
-    x = keras.layers.ReLU()(x)
+    x = keras.layers.Softmax(axis=-1)(x)
     x = keras.layers.Reshape((8, 8, 4))(x)
     out = keras.layers.Conv2D(4, 1)(x)
     return keras.Model(inp, out)
@@ -143,3 +140,24 @@ def convert(model, path: Path, kind: str = "fp32") -> Path:
         conv.representative_dataset = rep
     path.write_bytes(conv.convert())
     return path
+
+
+def ir_graph(fmt: str, tensors: list, ops: list, inputs: list[int], outputs: list[int], file_bytes: int = 1000):
+    """A one-subgraph IR graph built by hand: ``tensors`` as (name, shape, dtype, value-or-None) tuples,
+    ``ops`` as (type, inputs, outputs, attrs) tuples; a tensor with a value is a constant."""
+    import numpy as np
+
+    from snapcheck.ir import Graph, Op, Subgraph, Tensor, dtype_nbytes
+
+    ts = []
+    for name, shape, dtype, value in tensors:
+        const = value is not None
+        arr = None if value is None else np.asarray(value, dtype=dtype)
+        ts.append(Tensor(name=name, dtype=dtype, shape=tuple(shape), shape_signature=tuple(shape), is_constant=const,
+                         nbytes=dtype_nbytes(dtype, tuple(shape)),
+                         loader=(lambda a=arr: a) if const else None))
+    os_ = [Op(index=i, type=t, inputs=list(ins), outputs=list(outs), attrs=dict(attrs), version=13)
+           for i, (t, ins, outs, attrs) in enumerate(ops)]
+    sg = Subgraph(index=0, name="main", tensors=ts, ops=os_, inputs=inputs, outputs=outputs)
+    return Graph(path=Path(f"handmade.{fmt}"), format=fmt, file_bytes=file_bytes, subgraphs=[sg],
+                 layout="NHWC" if fmt == "tflite" else "NCHW")

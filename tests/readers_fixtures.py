@@ -114,3 +114,96 @@ def save_with_external(model_path: Path, weights: np.ndarray, location: str, dat
         data_file.write_bytes(raw)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model_path.write_bytes(model.SerializeToString())
+
+
+def tiny_tflite(weights: np.ndarray, *, external: bool = False, custom_code: str | None = None,
+                inputs: tuple[int, ...] = (0, 1)) -> bytes:
+    """A one-op .tflite, ``out = op(x, w)`` with float32 ``w = weights``, written with the ``tflite`` builders.
+
+    ``external`` stores ``w`` after the flatbuffer, referenced by the buffer's offset/size (as
+    converters do for models over 2 GB). ``custom_code`` makes the op CUSTOM with that code, else ADD.
+    ``inputs`` are the op's input tensor indices (tensors: 0 = x, 1 = w, 2 = out).
+    """
+    import importlib
+
+    import flatbuffers
+
+    # The schema modules (their builder functions), not the classes the ``tflite`` package re-exports.
+    Buffer, Model, Operator, OperatorCode, SubGraph, Tensor = (
+        importlib.import_module(f"tflite.{name}")
+        for name in ("Buffer", "Model", "Operator", "OperatorCode", "SubGraph", "Tensor"))
+
+    raw = np.ascontiguousarray(weights, dtype=np.float32).view(np.uint8).ravel()
+
+    def build(offset: int) -> bytes:
+        b = flatbuffers.Builder(1024)
+        data = None if external else b.CreateNumpyVector(raw)
+        Buffer.Start(b)
+        empty = Buffer.End(b)
+        Buffer.Start(b)
+        if external:
+            Buffer.AddOffset(b, offset)
+            Buffer.AddSize(b, raw.size)
+        else:
+            Buffer.AddData(b, data)
+        stored = Buffer.End(b)
+
+        def vector(start, items, add=None):
+            start(b, len(items))
+            for item in reversed(items):
+                (add or b.PrependUOffsetTRelative)(item)
+            return b.EndVector()
+
+        def tensor(name: str, buffer: int) -> int:
+            shape = vector(Tensor.StartShapeVector, list(weights.shape), b.PrependInt32)
+            label = b.CreateString(name)
+            Tensor.Start(b)
+            Tensor.AddShape(b, shape)
+            Tensor.AddType(b, 0)
+            Tensor.AddBuffer(b, buffer)
+            Tensor.AddName(b, label)
+            return Tensor.End(b)
+
+        tensors = [tensor("x", 0), tensor("w", 1), tensor("out", 0)]
+        code = b.CreateString(custom_code) if custom_code else None
+        OperatorCode.Start(b)
+        OperatorCode.AddBuiltinCode(b, 32 if custom_code else 0)
+        OperatorCode.AddDeprecatedBuiltinCode(b, 32 if custom_code else 0)
+        if code is not None:
+            OperatorCode.AddCustomCode(b, code)
+        OperatorCode.AddVersion(b, 1)
+        opcode = OperatorCode.End(b)
+        op_inputs = vector(Operator.StartInputsVector, list(inputs), b.PrependInt32)
+        op_outputs = vector(Operator.StartOutputsVector, [2], b.PrependInt32)
+        Operator.Start(b)
+        Operator.AddOpcodeIndex(b, 0)
+        Operator.AddInputs(b, op_inputs)
+        Operator.AddOutputs(b, op_outputs)
+        op = Operator.End(b)
+        sg_tensors = vector(SubGraph.StartTensorsVector, tensors)
+        sg_inputs = vector(SubGraph.StartInputsVector, [0], b.PrependInt32)
+        sg_outputs = vector(SubGraph.StartOutputsVector, [2], b.PrependInt32)
+        sg_ops = vector(SubGraph.StartOperatorsVector, [op])
+        SubGraph.Start(b)
+        SubGraph.AddTensors(b, sg_tensors)
+        SubGraph.AddInputs(b, sg_inputs)
+        SubGraph.AddOutputs(b, sg_outputs)
+        SubGraph.AddOperators(b, sg_ops)
+        subgraph = SubGraph.End(b)
+        codes = vector(Model.StartOperatorCodesVector, [opcode])
+        subgraphs = vector(Model.StartSubgraphsVector, [subgraph])
+        buffers = vector(Model.StartBuffersVector, [empty, stored])
+        Model.Start(b)
+        Model.AddVersion(b, 3)
+        Model.AddOperatorCodes(b, codes)
+        Model.AddSubgraphs(b, subgraphs)
+        Model.AddBuffers(b, buffers)
+        b.Finish(Model.End(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+    if not external:
+        return build(0)
+    size = len(build(2))  # the offset's value does not change the flatbuffer's size
+    start = (size + 15) // 16 * 16
+    head = build(start)
+    return head + b"\0" * (start - len(head)) + raw.tobytes()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -201,5 +200,5 @@ def test_tflite_does_not_import_onnx_or_tensorflow() -> None:
         "heavy = {'onnx', 'tensorflow', 'ai_edge_litert'} & set(sys.modules); "
         "assert not heavy, heavy; print(len(g.main.ops))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "164"

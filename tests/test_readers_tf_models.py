@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,9 @@ def tflite_models(tmp_path_factory) -> dict[str, Path]:
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         configure(converter)
         path = out / f"{name}.tflite"
-        path.write_bytes(converter.convert())
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            path.write_bytes(converter.convert())
         return path
 
     def fp16(c) -> None:

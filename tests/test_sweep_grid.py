@@ -5,10 +5,17 @@ from __future__ import annotations
 import pytest
 
 from snapcheck.errors import InputError
-from snapcheck.sweep.grid import build_grid, load_grid_file, parse_floats, parse_separable, parse_upsample
+from snapcheck.sweep.grid import build_grids, grid_configs, load_grid_file, parse_floats, parse_separable, parse_upsample
 
 NO_OPTIONS = dict.fromkeys(("alpha_encoder", "alpha_decoder", "separable", "upsample", "size", "out_channels",
                             "in_channels"))
+
+
+def build_grid(options, grid_file=None):
+    """One grid block (what the command line alone always gives)."""
+    grids = build_grids(options, grid_file)
+    assert len(grids) == 1
+    return grids[0]
 
 
 def test_default_grid_is_the_seeds_16_configs_with_blog():
@@ -60,7 +67,7 @@ def test_grid_file_and_command_line_override(tmp_path):
     path = tmp_path / "grid.toml"
     path.write_text('alpha_encoder = [0.25, 0.4]\nalpha_decoder = 2.0\nseparable = "both"\n'
                     'upsample = ["nearest", "transpose"]\nsize = 128\n')
-    assert load_grid_file(path)["separable"] == [True, False]
+    assert load_grid_file(path)[0]["separable"] == [True, False]
     configs = build_grid(NO_OPTIONS, path).configs()
     assert len(configs) == 2 * 1 * 2 * 2 and {c.size for c in configs} == {128}
     configs = build_grid({**NO_OPTIONS, "separable": "true", "size": "64"}, path).configs()
@@ -70,13 +77,29 @@ def test_grid_file_and_command_line_override(tmp_path):
 def test_grid_file_with_booleans(tmp_path):
     path = tmp_path / "grid.toml"
     path.write_text("separable = [true, false]\n")
-    assert load_grid_file(path)["separable"] == [True, False]
+    assert load_grid_file(path) == [{"separable": [True, False]}]
+
+
+def test_grid_file_blocks_are_joined(tmp_path):
+    path = tmp_path / "story.toml"
+    path.write_text("size = 128\n"
+                    "[[grid]]\nalpha_encoder = [0.5, 1.0]\nalpha_decoder = [0.5, 1.0]\nseparable = false\n"
+                    "[[grid]]\nalpha_encoder = [0.4, 1.0]\nalpha_decoder = [1.0, 2.0]\n")
+    configs = grid_configs(build_grids(NO_OPTIONS, path))
+    assert [(c.alpha_encoder, c.alpha_decoder, c.separable) for c in configs] == [
+        (0.5, 0.5, False), (0.5, 1.0, False), (1.0, 0.5, False), (1.0, 1.0, False),
+        (0.4, 1.0, True), (0.4, 2.0, True), (1.0, 1.0, True), (1.0, 2.0, True)]
+    assert {c.size for c in configs} == {128}
+    configs = grid_configs(build_grids({**NO_OPTIONS, "size": "64", "alpha_decoder": "1"}, path))
+    assert len(configs) == 4 and {c.size for c in configs} == {64}  # (1.0, 1.0, sep) once, not twice
 
 
 @pytest.mark.parametrize("text,needle", [
     ("alpha_encoder = [0.5", "not valid TOML"),
     ("alphas = [1]", "unknown grid key(s) alphas"),
     ("alpha_decoder = []", "empty list"),
+    ("grid = 3", "[[grid]] tables"),
+    ("[[grid]]\nsize = 'big'", "[[grid]] #1: size: 'big' is not a whole number"),
     ("upsample = ['bilinear']", "'bilinear' is not one of"),
 ])
 def test_bad_grid_files_name_the_file(tmp_path, text, needle):

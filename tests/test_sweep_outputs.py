@@ -12,7 +12,7 @@ from rich.console import Console
 from sweep_fixtures import BUDGET, FAIL_ALPHA, fake_worker
 
 from snapcheck.gan.registry import GeneratorConfig
-from snapcheck.sweep.grid import build_grid
+from snapcheck.sweep.grid import build_grids, grid_configs
 from snapcheck.sweep.outputs import (
     device_latency,
     highlights,
@@ -25,8 +25,9 @@ from snapcheck.sweep.runner import base_row
 
 
 def _rows() -> list[dict]:
-    configs = build_grid({"alpha_encoder": f"0.25,0.4,{FAIL_ALPHA},1", "alpha_decoder": "0.5,1,2", "separable": "both",
-                          "upsample": None, "size": None, "out_channels": None, "in_channels": None}).configs()
+    configs = grid_configs(build_grids({"alpha_encoder": f"0.25,0.4,{FAIL_ALPHA},1", "alpha_decoder": "0.5,1,2",
+                                        "separable": "both", "upsample": None, "size": None, "out_channels": None,
+                                        "in_channels": None}))
     rows = []
     for cfg in configs:
         row = base_row(cfg, "5.x")

@@ -17,7 +17,7 @@ from rich.console import Console
 from sweep_fixtures import FAIL_ALPHA, fake_worker
 
 from snapcheck.gan.registry import GeneratorConfig
-from snapcheck.sweep.grid import build_grid
+from snapcheck.sweep.grid import build_grids, grid_configs
 from snapcheck.sweep.runner import cache_key, cache_path, run_sweep
 
 TESTS = Path(__file__).resolve().parent
@@ -25,8 +25,8 @@ QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - kept for the sessi
 
 
 def _grid(encoder: str, decoder: str = "1,2") -> list[GeneratorConfig]:
-    return build_grid({"alpha_encoder": encoder, "alpha_decoder": decoder, "separable": None, "upsample": None,
-                       "size": "64", "out_channels": None, "in_channels": None}).configs()
+    return grid_configs(build_grids({"alpha_encoder": encoder, "alpha_decoder": decoder, "separable": None,
+                                     "upsample": None, "size": "64", "out_channels": None, "in_channels": None}))
 
 
 def _calls(log: Path) -> list[str]:
@@ -97,10 +97,11 @@ _SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from sweep_fixtures import fake_worker
-    from snapcheck.sweep.grid import build_grid
+    from snapcheck.sweep.grid import build_grids, grid_configs
     from snapcheck.sweep.runner import run_sweep
-    configs = build_grid({{"alpha_encoder": "0.25,0.5,0.75,1", "alpha_decoder": "1,2", "separable": None,
-                          "upsample": None, "size": "64", "out_channels": None, "in_channels": None}}).configs()
+    configs = grid_configs(build_grids({{"alpha_encoder": "0.25,0.5,0.75,1", "alpha_decoder": "1,2",
+                                        "separable": None, "upsample": None, "size": "64", "out_channels": None,
+                                        "in_channels": None}}))
     try:
         run = run_sweep(configs, {out!r}, ls_version="5.x", worker=fake_worker, jobs=2)
     except KeyboardInterrupt:  # as snapcheck.cli.main does

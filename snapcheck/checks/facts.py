@@ -167,8 +167,8 @@ def _broadcast_forms(view: SubgraphView, op: Op) -> list[str] | None:
             forms.append("scalar")
         elif bcast == {"C"}:
             forms.append("along_c")
-        elif bcast <= {"H", "W"}:
-            forms.append("along_hw")
+        elif bcast == {n for n, d in zip(names, out) if n in ("H", "W") and d > 1}:
+            forms.append("along_hw")  # a per-channel vector spread over the whole image
         else:
             forms.append("other")
     return forms

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from snapcheck.checks import op_label
 from snapcheck.findings import Finding
-from snapcheck.ir import Graph, Tensor
+from snapcheck.ir import Graph, Subgraph, Tensor
 from snapcheck.rules import Ruleset
 
 IO_DTYPES = frozenset({"float32", "float16", "uint8", "int8"})
@@ -16,6 +16,21 @@ def _dims(t: Tensor) -> tuple:
 
 def _is_dynamic(d) -> bool:
     return not isinstance(d, int) or d < 0
+
+
+def io_layout(graph: Graph, sg: Subgraph, ti: int, role: str) -> str:
+    """Layout of a 4-D graph input/output. ONNX files converted from Keras keep NHWC I/O behind a Transpose."""
+    if graph.layout == "NHWC":
+        return "NHWC"
+    if role == "input":
+        users = [sg.ops[i] for i in sg.consumers().get(ti, [])]
+        if users and all(op.type == "Transpose" and list(op.attrs.get("perm", ())) == [0, 3, 1, 2] for op in users):
+            return "NHWC"
+    else:
+        p = sg.producers().get(ti)
+        if p is not None and sg.ops[p].type == "Transpose" and list(sg.ops[p].attrs.get("perm", ())) == [0, 2, 3, 1]:
+            return "NHWC"
+    return "NCHW"
 
 
 def check_io(graph: Graph, ruleset: Ruleset, covered_tensors: set[tuple[int, int]] | None = None) -> list[Finding]:
@@ -71,7 +86,8 @@ def check_io(graph: Graph, ruleset: Ruleset, covered_tensors: set[tuple[int, int
                     fix="Re-export with batch size 1.", tensor=t.name, inferred=True))
             rank = len(dims)
             if rank == 4 and not dyn:
-                c_axis, hw = (3, (1, 2)) if graph.layout == "NHWC" else (1, (2, 3))
+                layout = io_layout(graph, main, ti, role)
+                c_axis, hw = (3, (1, 2)) if layout == "NHWC" else (1, (2, 3))
                 c = dims[c_axis]
                 if c > 4 and min(dims[hw[0]], dims[hw[1]]) > 1:
                     findings.append(Finding(
@@ -80,14 +96,14 @@ def check_io(graph: Graph, ruleset: Ruleset, covered_tensors: set[tuple[int, int
                         why="The ML Component binds only inputs and outputs of up to 4 channels to textures; "
                             "others must be filled or read by script as Float32Arrays.",
                         fix="Use 1-4 channels for image inputs and outputs (e.g. RGB in, RGBA out).", tensor=t.name))
-                if graph.layout == "NCHW" and role == "input":
+                if layout == "NCHW" and role == "input":
                     findings.append(Finding(
                         code="SC505", severity="info", message=f"{name} is NCHW {list(dims)}",
                         why="Lens Studio describes shapes as width, height, channels; it converts NCHW ONNX inputs, "
                             "but reshapes that assume a layout may behave differently on device (S-PT5).",
                         fix="Nothing to do for convolutional models; avoid view/reshape that mixes channels and "
                             "space.", tensor=t.name))
-                if graph.layout == "NHWC" and role == "input" and dims[1] in (1, 3, 4) and dims[3] > 4:
+                if layout == "NHWC" and role == "input" and dims[1] <= 4 < min(dims[2], dims[3]):
                     findings.append(Finding(
                         code="SC506", severity="warning",
                         message=f"{name} {list(dims)} looks channels-first in a TFLite (NHWC) model",

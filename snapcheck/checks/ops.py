@@ -15,6 +15,7 @@ from snapcheck.rules import ACCELERATORS, BACKEND_TITLES, BACKENDS, Constraint, 
 
 TILE_TYPES = frozenset({"TILE", "BROADCAST_TO", "Tile", "Expand"})
 RESHAPE_TYPES = frozenset({"RESHAPE", "EXPAND_DIMS", "Reshape", "Unsqueeze"})
+TRANSPOSE_TYPES = frozenset({"TRANSPOSE", "Transpose"})
 
 # Fixes for constraint failures, by (kind, fact).
 CONSTRAINT_FIXES: dict[tuple[str, str], str] = {
@@ -129,34 +130,37 @@ def _describe(c: Constraint, facts: dict[str, Any]) -> str:
 
 
 def find_upsampling_patterns(view: SubgraphView) -> list[list[int]]:
-    """Chains RESHAPE -> TILE -> RESHAPE (-> TILE -> RESHAPE) that Keras UpSampling2D lowers to in TF 2.21."""
+    """Groups of connected reshape/transpose/tile ops that tile through a rank-5 tensor.
+
+    TF 2.21 lowers Keras UpSampling2D to RESHAPE -> TILE -> RESHAPE (twice); tf2onnx turns that into
+    Unsqueeze/Tile/Reshape with Transposes between. Each group is returned in op order.
+    """
     ops = view.sg.ops
-    seen: set[int] = set()
-    chains = []
-    for op in ops:
-        if op.type not in TILE_TYPES or op.index in seen or not op.inputs or not op.outputs:
-            continue
-        prev = view.producers.get(op.inputs[0])
-        if prev is None or ops[prev].type not in RESHAPE_TYPES:
-            continue
-        chain = [prev, op.index]
-        cur = op
-        while True:
-            nxt = view.consumers.get(cur.outputs[0], [])
-            if len(nxt) != 1 or ops[nxt[0]].type not in RESHAPE_TYPES:
-                break
-            chain.append(nxt[0])
-            after = view.consumers.get(ops[nxt[0]].outputs[0], [])
-            if len(after) == 1 and ops[after[0]].type in TILE_TYPES:
-                chain.append(after[0])
-                cur = ops[after[0]]
-                continue
-            break
-        if ops[chain[-1]].type not in RESHAPE_TYPES:
-            continue
-        seen.update(chain)
-        chains.append(chain)
-    return chains
+    shuffle = {op.index for op in ops if op.type in TILE_TYPES | RESHAPE_TYPES | TRANSPOSE_TYPES}
+    parent = {i: i for i in shuffle}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in shuffle:
+        for t in ops[i].outputs:
+            for j in view.consumers.get(t, []):
+                if j in shuffle:
+                    parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in sorted(shuffle):
+        groups.setdefault(root(i), []).append(i)
+    out = []
+    for members in groups.values():
+        types = {ops[i].type for i in members}
+        high_rank = any((view.tensor(t) is not None and (view.tensor(t).rank or 0) > 4)
+                        for i in members for t in ops[i].outputs)
+        if types & TILE_TYPES and types & RESHAPE_TYPES and high_rank:
+            out.append(members)
+    return out
 
 
 class _Aggregate:
@@ -204,20 +208,20 @@ def check_ops(graph: Graph, ruleset: Ruleset, views: list[SubgraphView], backend
     for view in views:
         sgi = view.sg.index
         covered_ops: set[int] = set()
-        for chain in find_upsampling_patterns(view):
-            covered_ops.update(chain)
-            first = view.sg.ops[chain[1]]
-            for i in chain[:-1]:
+        for group in find_upsampling_patterns(view):
+            covered_ops.update(group)
+            first = next(view.sg.ops[i] for i in group if view.sg.ops[i].type in TILE_TYPES)
+            for i in group:
                 covered_tensors.update((sgi, t) for t in view.sg.ops[i].outputs)
-            kinds = " + ".join(view.sg.ops[i].type for i in chain)
+            kinds = " + ".join(sorted({view.sg.ops[i].type for i in group}))
             findings.append(Finding(
                 code="SC104", severity="error",
-                message=f"{op_label(sgi, first)}: {kinds} is how TF 2.21 lowers Keras UpSampling2D; "
-                        f"TILE has no Lens Studio layer and the 5-D reshapes exceed rank 4",
+                message=f"{op_label(sgi, first)}: {len(group)} ops ({kinds}) tile through rank-5 tensors, the way "
+                        f"TF 2.21 lowers Keras UpSampling2D; Tile has no Lens Studio layer and rank 5 exceeds 4",
                 why="Lens Studio has no Tile layer and builds every tensor as 4-D; the upsampling never becomes "
                     "a resize layer.",
                 fix="Use a real resize op: keras.layers.Resizing(h, w, interpolation='nearest') or "
-                    "tf.image.resize(x, size, method='nearest') lowers to RESIZE_NEAREST_NEIGHBOR.",
+                    "tf.image.resize(x, size, method='nearest') lowers to RESIZE_NEAREST_NEIGHBOR (ONNX Resize).",
                 op=op_label(sgi, first), subgraph=sgi, op_index=first.index))
         for op in view.sg.ops:
             verdicts.append(_check_op(graph, ruleset, view, op, covered=op.index in covered_ops, accels=accels,

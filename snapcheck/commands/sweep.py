@@ -35,17 +35,18 @@ def sweep(
 
     from snapcheck import __version__
     from snapcheck.errors import InputError
-    from snapcheck.sweep.grid import build_grid
-    from snapcheck.sweep.outputs import device_estimate, highlights, plot_pareto, print_table, write_results
+    from snapcheck.sweep.grid import build_grids, grid_configs
+    from snapcheck.sweep.outputs import highlights, known_device, plot_pareto, print_table, write_results
     from snapcheck.sweep.runner import run_sweep
     from snapcheck.sweep.worker import evaluate_config
 
-    grid = build_grid(
+    grids = build_grids(
         {"alpha_encoder": alpha_encoder, "alpha_decoder": alpha_decoder, "separable": separable,
          "upsample": upsample, "size": size, "out_channels": out_channels, "in_channels": in_channels},
         grid_file,
     )
-    configs = grid.configs()
+    configs = grid_configs(grids)
+    device = known_device(device)
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out must be a folder")
     console = Console()
@@ -53,13 +54,10 @@ def sweep(
     run = run_sweep(configs, out, ls_version=ls_version, worker=evaluate_config, jobs=jobs,
                     retry_failed=retry_failed, console=Console(stderr=True))
     rows = run.rows
-    if not any(device_estimate(r, device) for r in rows if r["status"] == "ok") and any(
-            r["status"] == "ok" for r in rows):
-        raise InputError(None, f"--device {device!r}: no estimate for that device in the results")
     notes = highlights(rows, device)
     budget = next((r["budget_bytes"] for r in rows if r.get("budget_bytes")), None)
     meta = {"snapcheck_version": __version__, "ls_version": ls_version, "device": device, "budget_bytes": budget,
-            "grid": {k: v for k, v in vars(grid).items()}, "highlights": notes}
+            "grid": [vars(g) for g in grids], "highlights": notes}
     csv_path, json_path = write_results(rows, out, meta)
     print_table(rows, console, device, notes)
     png = plot_pareto(rows, out / "pareto.png", device=device, budget_bytes=budget, notes=notes)

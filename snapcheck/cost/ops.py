@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from snapcheck.cost.tensors import input_tensor, numel, output_tensor, tensor_bytes
+from snapcheck.cost.tensors import input_tensor, numel, output_tensor, shape_of, tensor_bytes
 from snapcheck.ir import Op, Subgraph, Tensor
 
 CONV_TYPES = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "Conv", "QLinearConv", "ConvInteger"})
@@ -110,7 +110,8 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
         return None
     w = input_tensor(sg, op, _WEIGHT_INPUT.get(t, 1))
     out = output_tensor(sg, op)
-    if w is None or out is None or w.shape is None or out.shape is None or any(d < 0 for d in out.shape):
+    out_shape = shape_of(out)
+    if w is None or out is None or w.shape is None or out_shape is None or any(d < 0 for d in out_shape):
         return None
     x = input_tensor(sg, op, 2 if t == "TRANSPOSE_CONV" else 0)
     bias_pos = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "Conv": 2, "FULLY_CONNECTED": 2, "Gemm": 2,
@@ -118,7 +119,7 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
     bias = bias_pos is not None and input_tensor(sg, op, bias_pos) is not None
     ws = w.shape
     if t in MATMUL_TYPES:
-        if len(ws) < 2 or x is None or x.shape is None:
+        if len(ws) < 2 or x is None or shape_of(x) is None:
             return None
         if t in ("FULLY_CONNECTED",):
             cout, cin = ws[0], ws[-1]
@@ -132,8 +133,8 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
             cin, cout = ws[-2], ws[-1]
         rows = numel(out) // max(cout, 1)
         return ConvGeometry(1, 1, cin, cout, 1, rows, rows, 1, bias)
-    o = _spatial(out.shape, layout)
-    i = _spatial(x.shape if x is not None else None, layout)
+    o = _spatial(out_shape, layout)
+    i = _spatial(shape_of(x), layout)
     if o is None or len(ws) != 4:
         return None
     n, ho, wo, co = o
@@ -193,7 +194,7 @@ def op_cost(sg: Subgraph, op: Op, layout: str, weights: set[int], roots: dict[in
         if is_parameter(root, op):
             cost.params += numel(root)
             cost.weight_bytes += tensor_bytes(root)
-    cost.unknown = any(t is None or t.numel is None for t in ins + outs)
+    cost.unknown = any(t is None or (numel(t) == 0 and t.shape != (0,)) for t in ins + outs)
     out = outs[0] if outs else None
     n_out = numel(out)
     t = op.type

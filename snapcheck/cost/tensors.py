@@ -1,5 +1,7 @@
 """Tensor facts the cost model needs: which tensors are weights, and runtime sizes.
 
+A dynamic batch dimension counts as 1 (Lens Studio runs one frame at a time).
+
 A *weight* is a constant tensor, or the output of a dequantize/cast chain whose input is a weight
 (fp16 .tflite files store fp16 constants behind ``DEQUANTIZE``; QDQ .onnx files store int8 constants
 behind ``DequantizeLinear``). Runtimes fold such chains once at load time, so they cost nothing per
@@ -38,19 +40,33 @@ def folded_ops(sg: Subgraph, weights: set[int]) -> set[int]:
     return {op.index for op in sg.ops if op.outputs and all(o in weights for o in op.outputs if o >= 0)}
 
 
+def shape_of(t: Tensor | None) -> tuple[int, ...] | None:
+    """The tensor's shape with a dynamic batch (leading -1 of a rank >= 2 tensor) counted as 1."""
+    if t is None or t.shape is None:
+        return None
+    if len(t.shape) >= 2 and t.shape[0] < 0:
+        return (1, *t.shape[1:])
+    return t.shape
+
+
 def tensor_bytes(t: Tensor | None) -> int:
     """Bytes of a tensor at runtime: stored bytes for constants, dense size for activations (0 if unknown)."""
     if t is None:
         return 0
     if t.is_constant and t.nbytes:
         return t.nbytes
-    return dtype_nbytes(t.dtype, t.shape)
+    return dtype_nbytes(t.dtype, shape_of(t))
 
 
 def numel(t: Tensor | None) -> int:
-    """Element count, 0 when unknown."""
-    n = None if t is None else t.numel
-    return n or 0
+    """Element count (dynamic batch counted as 1), 0 when unknown."""
+    shape = shape_of(t)
+    if shape is None or any(d < 0 for d in shape):
+        return 0
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def input_tensor(sg: Subgraph, op: Op, i: int) -> Tensor | None:

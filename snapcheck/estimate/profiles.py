@@ -4,9 +4,9 @@ A phone backend is described by spec figures (peak GFLOP/s, memory bandwidth) an
 efficiency fitted to published latencies (see ``docs/estimator.md``). Its per-kind throughputs keep
 the host's *relative* efficiencies between kinds:
 
-    F_phone[kind] = peak x efficiency x min(1, F_host[kind] / F_host["conv"])
+    F_phone[kind] = peak x thread_speedup x efficiency x min(1, F_host[kind] / F_host["conv"])
     BW_phone[kind] = bandwidth x memory_efficiency x BW_host[kind] / BW_host["other"]
-    kernel_us_phone[kind] = kernel_us_host[kind] x kernel_us_scale
+    kernel_us_phone[kind] = kernel_us_host[kind] x kernel_us_scale + dispatch_us
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class Backend:
     fuses: str
     simd: int
     int8_speedup: float
+    thread_speedup: float = 1.0  # multi-core speedup over one core (peak_gflops is per core when this is > 1)
+    dispatch_us: float = 0.0  # fixed cost per kernel on top of the host's, e.g. a GPU kernel launch
     not_faster_than: str | None = None  # another backend of the device that this one never beats
     confidence: str = "low"
     notes: dict[str, Any] = field(default_factory=dict)
@@ -63,10 +65,11 @@ class Backend:
         base_bw = host.bandwidth_gbs["other"]
         return Profile(
             device=self.device, backend=self.backend, overhead_ms=self.overhead_ms,
-            gflops={k: self.peak_gflops * self.efficiency * min(1.0, v / conv) for k, v in host.gflops.items()},
+            gflops={k: self.peak_gflops * self.thread_speedup * self.efficiency * min(1.0, v / conv)
+                    for k, v in host.gflops.items()},
             bandwidth_gbs={k: self.bandwidth_gbs * self.memory_efficiency * v / base_bw
                            for k, v in host.bandwidth_gbs.items()},
-            kernel_us={k: v * self.kernel_us_scale for k, v in host.kernel_us.items()},
+            kernel_us={k: v * self.kernel_us_scale + self.dispatch_us for k, v in host.kernel_us.items()},
             simd=self.simd, int8_speedup=self.int8_speedup, fuses=self.fuses, range_factors=self.range_factors,
             meta={"name": self.name, "confidence": self.confidence},
         )
@@ -77,12 +80,13 @@ def _value(entry: Any) -> Any:
     return entry["value"] if isinstance(entry, dict) and "value" in entry else entry
 
 
-@lru_cache(maxsize=4)
-def load_devices(path: str | None = None) -> tuple[Backend, ...]:
-    """Every (device, backend) of ``devices.toml``, in file order."""
+@lru_cache(maxsize=8)
+def load_devices(path: str | None = None, section: str = "devices") -> tuple[Backend, ...]:
+    """Every (device, backend) of ``devices.toml``, in file order (``section="anchors"``: the phones with
+    published latencies that the efficiencies are fitted on)."""
     data = tomllib.loads(Path(path or rules_dir() / "devices.toml").read_text())
     out = []
-    for dev_id, dev in data.get("devices", {}).items():
+    for dev_id, dev in data.get(section, {}).items():
         for backend, b in dev.get("backends", {}).items():
             out.append(Backend(
                 device=dev_id, name=dev["name"], backend=backend, reference=bool(dev.get("reference", False)),
@@ -91,7 +95,9 @@ def load_devices(path: str | None = None) -> tuple[Backend, ...]:
                 kernel_us_scale=float(_value(b["kernel_us_scale"])), overhead_ms=float(_value(b["overhead_ms"])),
                 range_factors=tuple(float(x) for x in _value(b["range_factors"])), fuses=b.get("fuses", "gpu"),
                 simd=int(b.get("simd", 4)), int8_speedup=float(_value(b.get("int8_speedup", 1.0))),
+                thread_speedup=float(_value(b.get("thread_speedup", 1.0))),
+                dispatch_us=float(_value(b.get("dispatch_us", 0.0))),
                 not_faster_than=b.get("not_faster_than"), confidence=b.get("confidence", "low"),
-                notes={k: v for k, v in b.items() if isinstance(v, dict)},
+                notes={k: v for k, v in b.items() if isinstance(v, (dict, list))},
             ))
     return tuple(out)

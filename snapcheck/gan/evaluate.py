@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from snapcheck.errors import InputError
-from snapcheck.fsutil import atomic_path
+from snapcheck.fsutil import atomic_write_bytes
 
 BACKGROUND = (0.5, 0.5, 0.5)  # the fixed background of the RGB metrics (mid grey)
 KID_SUBSETS = 100
@@ -110,9 +110,10 @@ def save_png(path: str | Path, rgb: np.ndarray) -> None:
     """Write a uint8 RGB image atomically."""
     import cv2
 
-    with atomic_path(path, suffix=".png") as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {path}")
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def json_safe(obj: Any) -> Any:
@@ -456,7 +457,8 @@ def load_split(data_dir: str | Path, split: str, size: int) -> tuple[np.ndarray,
     """All (outline, target) pairs of a split, in manifest order, no augmentation, as [-1, 1] arrays."""
     from snapcheck.data.loader import make_dataset
 
-    ds = make_dataset(data_dir, split=split, size=size, batch_size=64, augment=False, shuffle=False,
+    # batch 1: the loader drops a short last batch, and every pair must count
+    ds = make_dataset(data_dir, split=split, size=size, batch_size=1, augment=False, shuffle=False,
                       repeat=False, seed=0)
     outlines, targets = [], []
     for o, t in ds:

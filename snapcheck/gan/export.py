@@ -239,7 +239,7 @@ def to_onnx(serve: Any, *, fp16: bool) -> bytes:
             serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
             inputs_as_nchw=[INPUT_NAME], outputs_as_nchw=[OUTPUT_NAME],
         )
-    proto = _drop_identity_reshapes(proto)
+    proto = _fold_channel_affine(_drop_identity_reshapes(proto))
     if fp16:
         proto = _to_float16(proto)
     onnx.checker.check_model(proto, full_check=True)
@@ -271,11 +271,67 @@ def _drop_identity_reshapes(proto: Any) -> Any:
                 rename[node.output[0]] = node.input[0]
                 continue
         keep.append(node)
+    return _replace_nodes(proto, keep)
+
+
+def _fold_channel_affine(proto: Any) -> Any:
+    """Fold per-channel ``Mul`` / ``Add`` constants that follow a ``Conv`` or ``ConvTranspose`` into its
+    weights and bias.
+
+    tf2onnx folds BatchNorm into ``Conv`` but leaves it after ``ConvTranspose`` as ``Mul`` + ``Add``,
+    which run on the CPU on the iPhone NPU (snapcheck SC112).
+    """
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in proto.graph.initializer}
+    producer = {o: n for n in proto.graph.node for o in n.output}
+    uses = Counter(i for n in proto.graph.node for i in n.input)
+    outputs = {o.name for o in proto.graph.output}
+    dropped = set()  # node indices (protobuf wrappers have no stable identity)
+    for index, node in enumerate(proto.graph.node):
+        if node.op_type not in ("Mul", "Add") or len(node.input) != 2:
+            continue
+        const = next((i for i in node.input if i in inits), None)
+        other = next((i for i in node.input if i != const), None)
+        conv = producer.get(other)
+        if const is None or conv is None or conv.op_type not in ("Conv", "ConvTranspose") or uses[other] != 1 \
+                or other in outputs or any(a.name == "group" and a.i != 1 for a in conv.attribute):
+            continue
+        weight = numpy_helper.to_array(inits[conv.input[1]])
+        out_axis = 1 if conv.op_type == "ConvTranspose" else 0
+        cout = weight.shape[out_axis]
+        c = numpy_helper.to_array(inits[const])
+        if uses[conv.input[1]] != 1 or c.size not in (1, cout) or (c.size > 1 and c.shape[-3:] != (cout, 1, 1)):
+            continue
+        c = np.broadcast_to(c.reshape(-1), (cout,)).astype(weight.dtype)
+        bias = numpy_helper.to_array(inits[conv.input[2]]) if len(conv.input) > 2 else np.zeros(cout, weight.dtype)
+        if node.op_type == "Mul":
+            shape = [1] * weight.ndim
+            shape[out_axis] = cout
+            inits[conv.input[1]].CopyFrom(numpy_helper.from_array(weight * c.reshape(shape), conv.input[1]))
+            bias = bias * c
+        else:
+            bias = bias + c
+        bias_name = conv.input[2] if len(conv.input) > 2 else f"{conv.name}/folded_bias"
+        if bias_name in inits:
+            inits[bias_name].CopyFrom(numpy_helper.from_array(bias, bias_name))
+        else:
+            proto.graph.initializer.append(numpy_helper.from_array(bias, bias_name))
+            inits[bias_name] = proto.graph.initializer[-1]
+            conv.input.append(bias_name)
+        conv.output[0] = node.output[0]
+        producer[node.output[0]] = conv
+        dropped.add(index)
+    return _replace_nodes(proto, [n for i, n in enumerate(proto.graph.node) if i not in dropped])
+
+
+def _replace_nodes(proto: Any, nodes: list[Any]) -> Any:
+    """Set the graph's nodes to ``nodes`` and drop the initializers nothing reads any more."""
+    kept = list(nodes)
     del proto.graph.node[:]
-    proto.graph.node.extend(keep)
-    used = {i for n in keep for i in n.input}
-    unused = [i for i in proto.graph.initializer if i.name not in used]
-    for init in unused:
+    proto.graph.node.extend(kept)
+    used = {i for n in kept for i in n.input}
+    for init in [i for i in proto.graph.initializer if i.name not in used]:
         proto.graph.initializer.remove(init)
     return proto
 

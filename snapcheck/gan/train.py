@@ -365,13 +365,15 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
 
 def _preview_batch(cfg: TrainConfig, n_val: int) -> tuple[Any, Any]:
     """A fixed batch of validation pairs (training pairs when there is no validation split) for the grids."""
+    import numpy as np
+
     from snapcheck.data.loader import make_dataset
 
     split = "val" if n_val else "train"
-    ds = make_dataset(cfg.data_dir, split=split, size=cfg.size, batch_size=GRID_ROWS, augment=False,
-                      shuffle=False, repeat=False, seed=cfg.seed)
-    outline, target = next(iter(ds))
-    return outline.numpy(), target.numpy()
+    ds = make_dataset(cfg.data_dir, split=split, size=cfg.size, batch_size=1, augment=False,
+                      shuffle=False, repeat=False, seed=cfg.seed).take(GRID_ROWS)
+    pairs = list(ds.as_numpy_iterator())
+    return np.concatenate([o for o, _ in pairs]), np.concatenate([t for _, t in pairs])
 
 
 class _Bar:

@@ -13,14 +13,17 @@ from snapcheck.errors import InputError
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffers file_identifier, bytes 4..8
 
 
-def read_model_file(path: Path) -> mmap.mmap:
-    """Map the file read-only, refusing missing, non-regular, unreadable and empty files."""
+def read_model_file(path: Path) -> mmap.mmap | bytes:
+    """Map the file read-only (or read it, where it cannot be mapped), refusing missing, non-regular,
+    unreadable and empty files."""
     try:
         st = path.stat()
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. an embedded NUL byte
+        raise InputError(path, f"invalid path: {exc}") from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(path, "is a directory, not a model file")
     if not stat.S_ISREG(st.st_mode):
@@ -30,11 +33,15 @@ def read_model_file(path: Path) -> mmap.mmap:
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            try:
+                return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a file system without mmap support
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    return f.read()
         finally:
             os.close(fd)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
 def sniff(buf: mmap.mmap | bytes) -> Literal["tflite"] | None:

@@ -25,10 +25,15 @@ _NOT_A_MODEL = "not a TFLite model (no 'TFL3' identifier at bytes 4..8) and not 
 _PROTOBUF_LIMIT = 2**31 - 1
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _DTYPE_NAMES = {"FLOAT": "float32", "DOUBLE": "float64"}
-DTYPES: dict[int, str] = {
-    code: _DTYPE_NAMES.get(name, name.lower()) if _DTYPE_NAMES.get(name, name.lower()) in DTYPE_BITS else "undefined"
-    for name, code in TensorProto.DataType.items()
-}
+
+
+def _dtype_name(onnx_name: str) -> str:
+    name = _DTYPE_NAMES.get(onnx_name, onnx_name.lower())  # FLOAT8E4M3FN -> float8e4m3fn, ...
+    return name if name in DTYPE_BITS else "undefined"
+
+
+# TensorProto.DataType -> IR dtype name.
+DTYPES: dict[int, str] = {code: _dtype_name(name) for name, code in TensorProto.DataType.items()}
 
 
 def read_onnx(path: Path, buf: Any) -> Graph:
@@ -57,6 +62,34 @@ def _parse(path: Path, buf: Any) -> onnx.ModelProto:
     if not model.HasField("graph") or model.ir_version <= 0:
         raise InputError(path, f"{_NOT_A_MODEL} (no ir_version or graph)")
     return model
+
+
+# AttributeProto field -> type, for old files that leave ``type`` unset.
+_FIELD_TYPES = {
+    "f": AttributeProto.FLOAT, "i": AttributeProto.INT, "s": AttributeProto.STRING, "t": AttributeProto.TENSOR,
+    "g": AttributeProto.GRAPH, "tp": AttributeProto.TYPE_PROTO, "floats": AttributeProto.FLOATS,
+    "ints": AttributeProto.INTS, "strings": AttributeProto.STRINGS, "tensors": AttributeProto.TENSORS,
+    "graphs": AttributeProto.GRAPHS, "type_protos": AttributeProto.TYPE_PROTOS,
+}
+# Types kept as attribute values (graphs become subgraphs; sparse tensors are left out).
+_VALUE_TYPES = frozenset(_FIELD_TYPES.values()) - {AttributeProto.GRAPH, AttributeProto.GRAPHS}
+
+
+def _attribute_type(a: AttributeProto) -> int:
+    """The attribute's type, guessed from the field it sets when the file leaves ``type`` UNDEFINED."""
+    if a.type != AttributeProto.UNDEFINED:
+        return a.type
+    for fd, _ in a.ListFields():
+        if fd.name in _FIELD_TYPES:
+            return _FIELD_TYPES[fd.name]
+    return AttributeProto.UNDEFINED
+
+
+def _retyped(a: AttributeProto, kind: int) -> AttributeProto:
+    copy = AttributeProto()
+    copy.CopyFrom(a)
+    copy.type = kind
+    return copy
 
 
 def _domain(domain: str) -> str:
@@ -189,18 +222,22 @@ class _Builder:
         return index
 
     def _attributes(self, node: Any, index: int, scope: ChainMap) -> tuple[dict[str, Any], list[int]]:
+        """Attribute values by name; graph attributes become subgraphs (their indices are the values)."""
         attrs: dict[str, Any] = {}
         called: list[int] = []
         label = node.name or node.op_type
         for a in node.attribute:
-            if a.type == AttributeProto.GRAPH:
+            kind = _attribute_type(a)
+            if kind == AttributeProto.GRAPH:
                 attrs[a.name] = self._add_graph(a.g, index, a.g.name or f"{label}.{a.name}", scope)
                 called.append(attrs[a.name])
-            elif a.type == AttributeProto.GRAPHS:
+            elif kind == AttributeProto.GRAPHS:
                 attrs[a.name] = [self._add_graph(sub, index, sub.name or f"{label}.{a.name}[{i}]", scope)
                                  for i, sub in enumerate(a.graphs)]
                 called.extend(attrs[a.name])
-            elif a.type not in (AttributeProto.SPARSE_TENSOR, AttributeProto.SPARSE_TENSORS):
+            elif kind in _VALUE_TYPES and not a.ref_attr_name:
+                if kind != a.type:
+                    a = _retyped(a, kind)
                 attrs[a.name] = self._attribute_value(a)
         return attrs, called
 

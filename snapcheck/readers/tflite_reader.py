@@ -61,6 +61,8 @@ class _Reader:
             raise _Corrupt("root table offset lies beyond the end of the file")
         self.model = Model.GetRootAs(buf, 0)
         self._spans: dict[int, tuple[int, int] | None] = {}
+        self.n_buffers = self._count(self.model.BuffersLength(), "buffer")
+        self.n_subgraphs = self._count(self.model.SubgraphsLength(), "subgraph")
 
     # -- bound checks -------------------------------------------------------------------------
 
@@ -98,8 +100,6 @@ class _Reader:
 
     def graph(self) -> Graph:
         m = self.model
-        self.n_buffers = self._count(m.BuffersLength(), "buffer")
-        self.n_subgraphs = self._count(m.SubgraphsLength(), "subgraph")
         self.opcodes = [self._opcode(j) for j in range(self._count(m.OperatorCodesLength(), "operator code"))]
         subgraphs = [self._subgraph(i) for i in range(self.n_subgraphs)]
         signatures = [

@@ -63,7 +63,8 @@ def _ops_table(console: Console, r: CheckReport) -> None:
         t.add_row(str(v.subgraph), str(v.index), escape(v.type), layer + (" *" if v.inferred else ""), *marks,
                   ", ".join(sorted(set(v.codes))))
     console.print(t)
-    console.print("[dim]* verdict rests on an inferred rule[/]")
+    if any(v.inferred for v in r.ops):
+        console.print("[dim]* verdict rests on an inferred rule[/]")
     if r.inferred_rules_used:
         console.print("[magenta]Inferred rules used:[/]")
         for rule in r.inferred_rules_used:

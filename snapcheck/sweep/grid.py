@@ -18,8 +18,8 @@ from snapcheck.errors import InputError
 from snapcheck.gan.registry import CONFIGS, UPSAMPLE_MODES, GeneratorConfig
 
 _SEPARABLE_WORDS = {"true": [True], "false": [False], "both": [True, False]}
-# Fields that do not change the exported generator (the discriminator is not exported).
-_NOT_GENERATOR = frozenset({"name", "description", "alpha_discriminator"})
+# Fields that do not change the generator's layers (the discriminator is not exported; size is the input).
+_NOT_ARCHITECTURE = frozenset({"name", "description", "alpha_discriminator", "size"})
 
 
 @dataclass
@@ -67,10 +67,11 @@ def config_label(alpha_encoder: float, alpha_decoder: float, separable: bool, up
 
 
 def registered_name(cfg: GeneratorConfig) -> str | None:
-    """The registry name (``blog``, ``pix2pix``...) of a config with the same generator, if any."""
+    """The registry name (``blog``, ``pix2pix``...) of a config with the same generator layers at any
+    input size, if any."""
 
     def arch(c: GeneratorConfig) -> dict[str, Any]:
-        return {k: v for k, v in c.to_dict().items() if k not in _NOT_GENERATOR}
+        return {k: v for k, v in c.to_dict().items() if k not in _NOT_ARCHITECTURE}
 
     for name, known in CONFIGS.items():
         if arch(known) == arch(cfg):
@@ -135,9 +136,13 @@ _PARSERS = {
 }
 
 
-def load_grid_file(path: str | Path) -> dict[str, list[Any]]:
-    """Axes from a TOML file: top-level keys named like the axes (``alpha_encoder = [0.25, 0.5]``,
-    ``separable = "both"``, ``upsample = ["nearest", "transpose"]``); a scalar is a one-value axis."""
+def load_grid_file(path: str | Path) -> list[dict[str, list[Any]]]:
+    """Axes from a TOML file, one dict per grid block.
+
+    Either top-level keys named like the axes (``alpha_encoder = [0.25, 0.5]``, ``separable = "both"``,
+    ``upsample = ["nearest", "transpose"]``; a scalar is a one-value axis), or several ``[[grid]]``
+    tables of such keys, whose configurations are joined (top-level keys then apply to every block).
+    """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -147,38 +152,54 @@ def load_grid_file(path: str | Path) -> dict[str, list[Any]]:
         raise InputError(path, f"cannot read grid file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
+    blocks = data.pop("grid", [{}])
+    if not isinstance(blocks, list) or not blocks or not all(isinstance(b, dict) for b in blocks):
+        raise InputError(path, "grid must be one or more [[grid]] tables")
+    common = _file_axes(path, data, "")
+    return [{**common, **_file_axes(path, block, f"[[grid]] #{i + 1}: ")} for i, block in enumerate(blocks)]
+
+
+def _file_axes(path: Path, data: dict[str, Any], where: str) -> dict[str, list[Any]]:
     unknown = sorted(set(data) - set(AXES))
     if unknown:
-        raise InputError(path, f"unknown grid key(s) {', '.join(unknown)}; known: {', '.join(AXES)}")
+        raise InputError(path, f"{where}unknown grid key(s) {', '.join(unknown)}; known: {', '.join(AXES)}")
     axes: dict[str, list[Any]] = {}
     for axis, value in data.items():
         items = value if isinstance(value, list) else [value]
         if not items:
-            raise InputError(path, f"{axis} is an empty list")
+            raise InputError(path, f"{where}{axis} is an empty list")
         if any(isinstance(v, (list, dict)) for v in items):
-            raise InputError(path, f"{axis} must be a value or a list of values")
+            raise InputError(path, f"{where}{axis} must be a value or a list of values")
         text = ",".join(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
         try:
             axes[axis] = _PARSERS[axis](text, axis)
         except InputError as exc:
-            raise InputError(path, exc.problem) from None
+            raise InputError(path, where + exc.problem) from None
     return axes
 
 
-def build_grid(options: dict[str, str | None], grid_file: str | Path | None = None) -> Grid:
-    """The grid from the defaults, then the grid file's axes, then the options given on the command line.
+def build_grids(options: dict[str, str | None], grid_file: str | Path | None = None) -> list[Grid]:
+    """The grid blocks: the defaults, then each block of the grid file, then the options given on the
+    command line (which apply to every block).
 
     ``options`` maps an axis name to its comma-list text, or ``None`` where the option was not given.
     """
-    axes = dict(DEFAULT_AXES)
-    if grid_file is not None:
-        axes.update(load_grid_file(grid_file))
-    for axis, text in options.items():
-        if text is not None:
-            axes[axis] = _PARSERS[axis](text, "--" + axis.replace("_", "-"))
-    grid = Grid(**{axis: _unique(values) for axis, values in axes.items()})
-    grid.configs()  # validates every point (e.g. a size the U-Net cannot halve) before any work starts
-    return grid
+    blocks = load_grid_file(grid_file) if grid_file is not None else [{}]
+    given = {axis: _PARSERS[axis](text, "--" + axis.replace("_", "-"))
+             for axis, text in options.items() if text is not None}
+    grids = [Grid(**{axis: _unique(values) for axis, values in {**DEFAULT_AXES, **block, **given}.items()})
+             for block in blocks]
+    grid_configs(grids)  # validates every point (e.g. a size the U-Net cannot halve) before any work starts
+    return grids
+
+
+def grid_configs(grids: list[Grid]) -> list[GeneratorConfig]:
+    """Every block's configurations, in order, each architecture once."""
+    out: dict[str, GeneratorConfig] = {}
+    for grid in grids:
+        for cfg in grid.configs():
+            out.setdefault(cfg.key(), cfg)
+    return list(out.values())
 
 
 def _items(text: str, option: str) -> list[str]:

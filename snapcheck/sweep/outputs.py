@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from snapcheck.errors import InputError
 from snapcheck.fsutil import atomic_path, atomic_write_json, atomic_write_text
 
 FORMATS = ("tflite", "onnx")
@@ -29,10 +30,23 @@ _MB = 1e6
 
 
 def device_estimate(row: dict[str, Any], device: str) -> dict[str, Any] | None:
-    """The best (lowest-latency) backend estimate for ``device`` in a row, or ``None``."""
-    found = [e for e in row.get("estimates") or [] if _norm(e.get("device", "")) == _norm(device)
-             and e.get("latency_ms") is not None]
+    """The best (lowest-latency) backend estimate for ``device`` (its id or name, case and spaces
+    ignored) in a row, or ``None``."""
+    found = [e for e in row.get("estimates") or [] if e.get("latency_ms") is not None
+             and _norm(device) in (_norm(e.get("device", "")), _norm(e.get("device_name", "")))]
     return min(found, key=lambda e: e["latency_ms"]) if found else None
+
+
+def known_device(device: str) -> str:
+    """The ``rules/devices.toml`` id of ``--device`` (given as an id or a name, case and spaces ignored);
+    ``InputError`` listing the known ids otherwise."""
+    from snapcheck.estimate.profiles import load_devices
+
+    ids = list(dict.fromkeys(b.device for b in load_devices()))
+    for b in load_devices():
+        if _norm(device) in (_norm(b.device), _norm(b.name)):
+            return b.device
+    raise InputError(None, f"--device {device!r}: unknown device; known: {', '.join(ids)}")
 
 
 def device_latency(row: dict[str, Any], device: str) -> float | None:
@@ -155,6 +169,7 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
         table.add_column(name, justify=justify)
     if _norm(device) != TABLE_DEVICE:
         table.add_column(f"{device} ms", justify="right")
+        table.add_column(f"{device} FPS", justify="right")
     for backend in backends:
         table.add_column(backend, justify="center")
     table.add_column("verdict")
@@ -180,7 +195,8 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
             _fmt(iphone.get("fps"), "{:.1f}"),
         ]
         if _norm(device) != TABLE_DEVICE:
-            cells.append(_fmt(device_latency(row, device), "{:.1f}"))
+            chosen = device_estimate(row, device) or {}
+            cells += [_fmt(chosen.get("latency_ms"), "{:.1f}"), _fmt(chosen.get("fps"), "{:.1f}")]
         for backend in backends:
             cells.append(" ".join(_mark(((row.get("checks") or {}).get(fmt) or {}).get("backends", {}).get(backend))
                                   for fmt in FORMATS))

@@ -73,12 +73,18 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
 
 
 def _check_summary(report: dict[str, Any]) -> dict[str, Any]:
-    findings = report.get("findings", [])
+    """Pass/fail overall and per backend (what ``snapcheck check --backend B`` says: no error that applies
+    to every backend or to B), the error and warning codes, and the accelerator placement verdicts."""
+    from snapcheck.rules import BACKENDS
+
+    findings = report["findings"]
+    errors = [f for f in findings if f["severity"] == "error"]
     return {
         "passed": bool(report["passed"]),
-        "errors": sorted({f["code"] for f in findings if f["severity"] == "error"}),
+        "errors": sorted({f["code"] for f in errors}),
         "warnings": sorted({f["code"] for f in findings if f["severity"] == "warning"}),
-        "backends": {b: v for b, v in (report.get("backends") or {}).items()},
+        "backends": {b: "fail" if any(f.get("backend") in (None, b) for f in errors) else "pass" for b in BACKENDS},
+        "placement": {p["backend"]: p["verdict"] for p in report["placement"]},
     }
 
 

@@ -1,0 +1,98 @@
+"""Check speed: `snapcheck check` against TFLite's Analyzer and ONNX Runtime's usability checker.
+
+Every tool is timed as a whole process (interpreter start, imports, reading, checking, printing), several
+times, and the median is reported. The model is a Keras MobileNetV2 (random weights, about 10 MB of float32
+weights) exported to .tflite and to .onnx; pass --tflite/--onnx to time other files.
+
+    .venv/bin/python bench/check_speed.py [--reps 7] [--out out/bench/check_speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+SNAPCHECK = [PY, "-m", "snapcheck", "check"]
+
+
+def build_models(folder: Path) -> tuple[Path, Path]:
+    """MobileNetV2 (alpha 1.0, 224x224, 200 classes, random weights): about 10 MB as float32 .tflite and .onnx."""
+    tfl, onx = folder / "mobilenetv2_10mb.tflite", folder / "mobilenetv2_10mb.onnx"
+    if tfl.exists() and onx.exists():
+        return tfl, onx
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((224, 224, 3), batch_size=1)
+    model = keras.applications.MobileNetV2(input_tensor=inp, alpha=1.0, weights=None, classes=200)
+    tfl.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    spec = [tf.TensorSpec((1, 224, 224, 3), tf.float32, name="input")]
+    tf2onnx.convert.from_keras(model, input_signature=spec, opset=13, output_path=str(onx))
+    return tfl, onx
+
+
+def time_process(cmd: list[str], reps: int) -> dict:
+    """Median/min/max wall seconds of ``cmd`` run ``reps`` times (one untimed warm-up for the file cache)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "reps": reps,
+            "cmd": " ".join(Path(c).name if c == PY else c for c in cmd)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tflite", type=Path)
+    ap.add_argument("--onnx", type=Path)
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--models", type=Path, default=ROOT / "out" / "bench")
+    ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "check_speed.json")
+    args = ap.parse_args()
+    tfl, onx = (args.tflite, args.onnx) if args.tflite and args.onnx else build_models(args.models)
+    analyzer = [PY, "-c", "import sys, tensorflow as tf; tf.lite.experimental.Analyzer.analyze(model_path=sys.argv[1])",
+                str(tfl)]
+    ort = [PY, "-m", "onnxruntime.tools.check_onnx_model_mobile_usability", str(onx)]
+    runs = {
+        "snapcheck_tflite": time_process(SNAPCHECK + [str(tfl), "--ls-version", "5.x"], args.reps),
+        "tflite_analyzer": time_process(analyzer, args.reps),
+        "snapcheck_onnx": time_process(SNAPCHECK + [str(onx), "--ls-version", "5.x"], args.reps),
+        "ort_usability_checker": time_process(ort, args.reps),
+    }
+    result = {
+        "tflite_file_bytes": tfl.stat().st_size, "onnx_file_bytes": onx.stat().st_size,
+        "cpu_count": os.cpu_count(), "load_avg_1min": os.getloadavg()[0], "runs": runs,
+        "tflite_speedup_vs_analyzer": runs["tflite_analyzer"]["median_s"] / runs["snapcheck_tflite"]["median_s"],
+        "onnx_speedup_vs_ort_checker": runs["ort_usability_checker"]["median_s"] / runs["snapcheck_onnx"]["median_s"],
+        "targets": {"snapcheck_tflite_s": 0.5, "tflite_speedup": 10, "onnx_speedup": 5},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, r in runs.items():
+        print(f"{name:24s} median {r['median_s']:.3f} s  (min {r['min_s']:.3f}, max {r['max_s']:.3f}, n={r['reps']})")
+    print(f"tflite: {result['tflite_file_bytes']:,} bytes; snapcheck is {result['tflite_speedup_vs_analyzer']:.1f}x "
+          f"faster than the TFLite Analyzer (target >= 10x, and <= 0.5 s)")
+    print(f"onnx:   {result['onnx_file_bytes']:,} bytes; snapcheck is {result['onnx_speedup_vs_ort_checker']:.1f}x "
+          f"faster than ONNX Runtime's usability checker (target >= 5x)")
+    print(f"load average during the run: {result['load_avg_1min']:.2f} on {result['cpu_count']} CPUs; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Estimator accuracy on held-out architectures: predicted vs measured host latency (LiteRT, 1 thread).
+
+    .venv/bin/python bench/estimator_accuracy.py [--profile snapcheck/profiles/host.json] [--json out.json]
+
+For every architecture of ``bench/zoo.py`` (none used by calibration) it converts the Keras model to
+.tflite, predicts its latency from the calibrated host profile, and times it with LiteRT (3 warm-up
+runs, then >= 5 runs and >= 1 s; the minimum is the primary figure, as in calibration; the median is
+reported too). It reports the share within +-10%, the median absolute % error and the Spearman rank
+correlation, next to the FLOPs-only baseline ``c0 + c1 x FLOPs`` fitted on the same calibration
+micro-benchmarks. Models and measurements are cached (``SNAPCHECK_CACHE``), so re-runs are quick;
+``--fresh`` re-times everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+
+from zoo import architectures, tflite_file  # noqa: E402
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    def ranks(x: list[float]) -> np.ndarray:
+        x = np.asarray(x)
+        order = x.argsort()
+        r = np.empty(len(x))
+        r[order] = np.arange(len(x))
+        for v in np.unique(x):  # average tied ranks
+            m = x == v
+            r[m] = r[m].mean()
+        return r
+    ra, rb = ranks(a), ranks(b)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def metrics(pred: list[float], meas: list[float]) -> dict[str, float]:
+    err = [abs(p - m) / m for p, m in zip(pred, meas)]
+    return {"within_10pct": sum(e <= 0.10 for e in err) / len(err), "median_abs_pct": 100 * statistics.median(err),
+            "spearman": spearman(pred, meas), "n": len(err)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default=None, help="host profile JSON (default: the shipped one)")
+    ap.add_argument("--json", default=None, help="write per-model results here")
+    ap.add_argument("--fresh", action="store_true", help="ignore cached timings")
+    ap.add_argument("--only", default="", help="comma-separated name prefixes to run")
+    args = ap.parse_args()
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from snapcheck.calibrate import MeasurementCache, cache_dir, host_fingerprint, measure_tflite
+    from snapcheck.cost import model_cost
+    from snapcheck.estimate import host_prediction
+    from snapcheck.estimate.profiles import load_host_profile
+    from snapcheck.readers import load_model
+
+    profile = load_host_profile(args.profile)
+    c0 = profile.meta["flops_baseline"]["c0_ms"]
+    c1 = profile.meta["flops_baseline"]["ms_per_gflop"]
+    cache = MeasurementCache(cache_dir() / f"accuracy-{host_fingerprint(1)}.json")
+    zoo_dir = cache_dir() / "zoo"
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    archs = [a for a in architectures() if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
+    rows = []
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]accuracy[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("", total=len(archs))
+        for arch in archs:
+            bar.update(task, description=arch.name)
+            path = tflite_file(arch, zoo_dir)
+            graph = load_model(path)
+            _, pred = host_prediction(graph, profile)
+            flops = model_cost(graph).flops
+            hit = None if args.fresh else cache.get(arch.name)
+            if hit is None:
+                hit = measure_tflite(path, threads=1, min_seconds=1.0)
+                cache.put(arch.name, hit)
+            rows.append({"name": arch.name, "family": arch.family, "gflops": flops / 1e9,
+                         "predicted_ms": pred.latency_ms, "flops_baseline_ms": c0 + c1 * flops / 1e9,
+                         "measured_min_ms": hit["min_ms"], "measured_median_ms": hit["median_ms"], "runs": hit["runs"]})
+            bar.advance(task)
+
+    meas = [r["measured_min_ms"] for r in rows]
+    est = metrics([r["predicted_ms"] for r in rows], meas)
+    base = metrics([r["flops_baseline_ms"] for r in rows], meas)
+    est_med = metrics([r["predicted_ms"] for r in rows], [r["measured_median_ms"] for r in rows])
+    print(f"held-out architectures: {len(rows)}; host profile {profile.meta.get('calibrated_on')} "
+          f"({profile.meta.get('samples')} micro-benchmarks)")
+    print("| predictor | within ±10% | median abs % error | Spearman ρ |")
+    print("|---|---|---|---|")
+    for label, m in (("roofline estimator (vs min)", est), ("roofline estimator (vs median)", est_med),
+                     ("FLOPs-only baseline (vs min)", base)):
+        print(f"| {label} | {m['within_10pct']:.0%} ({round(m['within_10pct'] * m['n'])}/{m['n']}) | "
+              f"{m['median_abs_pct']:.1f}% | {m['spearman']:.3f} |")
+    fams = sorted({r["family"] for r in rows})
+    print("\n| family | n | within ±10% | median abs % error | FLOPs baseline within ±10% |")
+    print("|---|---|---|---|---|")
+    for f in fams:
+        sub = [r for r in rows if r["family"] == f]
+        if len(sub) < 2:
+            continue
+        m = metrics([r["predicted_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
+        b = metrics([r["flops_baseline_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
+        print(f"| {f} | {len(sub)} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | {b['within_10pct']:.0%} |")
+    print("\n| model | GFLOPs | measured min ms | median ms | predicted ms | error | FLOPs-only ms |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['gflops']:.2f} | {r['measured_min_ms']:.2f} | {r['measured_median_ms']:.2f} | "
+              f"{r['predicted_ms']:.2f} | {100 * (r['predicted_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
+              f"{r['flops_baseline_ms']:.2f} |")
+    if args.json:
+        from snapcheck.fsutil import atomic_write_json
+
+        atomic_write_json(args.json, {"estimator": est, "estimator_vs_median": est_med, "flops_baseline": base,
+                                      "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

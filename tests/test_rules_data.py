@@ -1,0 +1,100 @@
+"""The rules files load, validate, and say where every entry comes from."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from snapcheck.errors import InputError
+from snapcheck.paths import rules_dir
+from snapcheck.rules import (BACKENDS, VERSIONS, RulesError, load_mapping, load_ruleset, resolve_backend,
+                             resolve_versions)
+
+SEEN_IN_455 = {"Absolute", "Argmax", "Argmin", "Batch Matrix Multiplication", "Batch Normalization", "Concat",
+               "Constant", "Convolution", "Transposed Convolution", "Cos", "Eltwise Add"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_version_loads_with_sources_and_budgets(version):
+    rs = load_ruleset(version)
+    assert rs.size_budget_bytes == 10_000_000 and rs.size["unit"] == "bytes"
+    assert rs.ram["budget_bytes"] == 150_000_000
+    for layer in rs.layers.values():
+        assert layer.source and layer.confidence in ("documented", "inferred")
+        assert set(layer.support) == set(BACKENDS)
+
+
+def test_5x_is_the_complete_documented_table():
+    rs = load_ruleset("5.x")
+    assert len(rs.layers) == 50
+    assert all(lay.confidence == "documented" for lay in rs.layers.values())
+    npu_off = {n for n, lay in rs.layers.items() if not lay.support["iphone_npu"]}
+    assert {"Reshape", "Slice", "Eltwise Sub", "Permute", "Constant", "Instance Normalization"} <= npu_off
+    assert {n for n, lay in rs.layers.items() if not lay.support["android_gpu"]} == {
+        "Batch Matrix Multiplication", "LSTM", "RNN"}
+    assert rs.performance["target_fps"] == 30 and rs.performance["floor_fps"] == 15
+
+
+def test_4x_documents_only_the_rows_seen():
+    rs = load_ruleset("4.x")
+    assert {n for n, lay in rs.layers.items() if lay.confidence == "documented"} == SEEN_IN_455
+
+
+def test_3x_is_all_inferred_with_device_frame_rates():
+    rs = load_ruleset("3.x")
+    assert all(lay.confidence == "inferred" for lay in rs.layers.values())
+    assert not rs.layers["Transposed Convolution"].supported_anywhere
+    assert rs.layers["Transposed Convolution"].fix
+    assert {d["device"]: d["min_fps"] for d in rs.performance["devices"]} == {"iphone6": 27, "galaxy_s6": 15}
+    assert rs.performance["confidence"] == "inferred"
+
+
+def test_mapping_names_only_known_layers_and_has_hints():
+    m = load_mapping()
+    layers = set(load_ruleset("5.x").layers)
+    assert {e.layer for es in m.entries.values() for e in es if e.layer} <= layers
+    assert m.hint("HARD_SWISH").code == "SC105" and "ReLU" in m.hint("HARD_SWISH").fix
+    assert m.hint("*custom").code == "SC102" and m.hint("NO_SUCH_OP").code == "SC101"
+
+
+def test_unknown_version_and_backend_are_input_errors():
+    with pytest.raises(InputError):
+        load_ruleset("6.x")
+    with pytest.raises(InputError):
+        resolve_versions("2.x")
+    with pytest.raises(InputError):
+        resolve_backend("tpu")
+    assert resolve_versions("all") == list(VERSIONS)
+
+
+def _copy_rules(tmp_path):
+    dst = tmp_path / "rules"
+    shutil.copytree(rules_dir(), dst)
+    return dst
+
+
+def test_bad_constraint_kind_is_refused(tmp_path):
+    d = _copy_rules(tmp_path)
+    p = d / "5.x.toml"
+    p.write_text(p.read_text().replace('kind = "equal_hw"', 'kind = "equal_hwx"', 1))
+    with pytest.raises(RulesError, match="unknown constraint kind"):
+        load_ruleset("5.x", d)
+
+
+def test_missing_layer_used_by_mapping_is_refused(tmp_path):
+    d = _copy_rules(tmp_path)
+    p = d / "5.x.toml"
+    text = p.read_text()
+    start = text.index('[layers."Tanh"]')
+    p.write_text(text[:start])
+    with pytest.raises(RulesError, match="Tanh"):
+        load_ruleset("5.x", d)
+
+
+def test_bad_confidence_is_refused(tmp_path):
+    d = _copy_rules(tmp_path)
+    p = d / "mapping.toml"
+    p.write_text(p.read_text().replace('confidence = "documented"', 'confidence = "guessed"', 1))
+    with pytest.raises(RulesError, match="confidence"):
+        load_mapping(d)

@@ -1,0 +1,77 @@
+"""``snapcheck sweep`` on the command line: a fully cached re-run does no work and never imports
+TensorFlow, writes the outputs and the table; bad options are one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from sweep_fixtures import fake_worker
+
+from snapcheck.sweep.grid import build_grids, grid_configs
+from snapcheck.sweep.runner import run_sweep
+
+ARGS = ["--alpha-encoder", "0.25,0.4", "--alpha-decoder", "1,2", "--size", "64"]
+_RUN_CLI = """
+import sys
+from snapcheck.cli import main
+sys.argv = ["snapcheck", "sweep", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "220"}
+    return subprocess.run([sys.executable, "-c", _RUN_CLI, *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_cached_rerun_does_no_work_and_never_imports_tensorflow(tmp_path):
+    configs = grid_configs(build_grids({"alpha_encoder": "0.25,0.4", "alpha_decoder": "1,2", "size": "64",
+                                        "separable": None, "upsample": None, "out_channels": None,
+                                        "in_channels": None}))
+    run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1,
+              console=Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    done = _cli(*ARGS, "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "tensorflow imported: False" in done.stdout
+    assert "0 computed, 4 cached, 0 failed" in done.stdout
+    assert "sorted by estimated iPhone 6 latency" in done.stdout and "(blog)" in done.stdout
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    with (tmp_path / "results.csv").open() as fh:
+        assert [r["label"] for r in csv.DictReader(fh)] == [r["label"] for r in rows] == [c.name for c in configs]
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_option_is_one_line_exit_2(tmp_path):
+    done = _cli("--alpha-encoder", "0.25,x", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "snapcheck: error: --alpha-encoder: 'x' is not a number"
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_grid_file_names_it(tmp_path):
+    grid = tmp_path / "g.toml"
+    grid.write_text("alpha_encoder = [0.25\n")
+    done = _cli("--grid", str(grid), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and str(grid) in done.stderr and "not valid TOML" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_unknown_device_is_refused(tmp_path):
+    configs = grid_configs(build_grids({"alpha_encoder": "0.25", "alpha_decoder": "1", "size": "64",
+                                        "separable": None, "upsample": None, "out_channels": None,
+                                        "in_channels": None}))
+    run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1,
+              console=Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    done = _cli("--alpha-encoder", "0.25", "--alpha-decoder", "1", "--size", "64", "--device", "nokia3310",
+                "--out", str(tmp_path))
+    assert done.returncode == 2 and "nokia3310" in done.stderr
