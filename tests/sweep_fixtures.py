@@ -2,12 +2,14 @@
 
 It is importable by the runner's spawned worker processes (they inherit ``sys.path``). Environment
 variables steer it: ``SWEEP_FAKE_LOG`` (append ``<label>`` per call), ``SWEEP_FAKE_SLEEP`` (seconds per
-call), and any config whose encoder alpha is ``FAIL_ALPHA`` raises.
+call); a config whose encoder alpha is ``FAIL_ALPHA`` raises, one whose decoder alpha is ``CRASH_ALPHA``
+kills its own worker process (as the kernel's OOM killer would).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from snapcheck.gan.registry import GeneratorConfig
 
 FAIL_ALPHA = 0.3
+CRASH_ALPHA = 0.7
 BUDGET = 10_000_000
 
 
@@ -24,6 +27,8 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(cfg.name + "\n")
     time.sleep(float(os.environ.get("SWEEP_FAKE_SLEEP", "0")))
+    if cfg.alpha_decoder == CRASH_ALPHA:
+        os.kill(os.getpid(), signal.SIGKILL)
     if cfg.alpha_encoder == FAIL_ALPHA:
         raise RuntimeError(f"cannot build {cfg.name}")
     params = int(1_000_000 * (cfg.alpha_encoder + 2 * cfg.alpha_decoder) * (1 if cfg.separable else 8))
@@ -46,10 +51,10 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
         "checks": checks,
         "host": {"tflite": {"median_ms": iphone_ms / 3, "p90_ms": iphone_ms / 2.8, "threads": 1, "runs": 5}},
         "estimates": [
-            {"device": "iPhone 6", "backend": "cpu", "latency_ms": iphone_ms * 1.5, "fps": 1000 / (iphone_ms * 1.5),
+            {"device": "iphone6", "device_name": "iPhone 6", "backend": "cpu", "latency_ms": iphone_ms * 1.5, "fps": 1000 / (iphone_ms * 1.5),
              "max_hz": 10.0},
-            {"device": "iPhone 6", "backend": "gpu", "latency_ms": iphone_ms, "fps": 1000 / iphone_ms, "max_hz": 15.0},
-            {"device": "Galaxy S6", "backend": "cpu", "latency_ms": iphone_ms * 1.2, "fps": 1000 / (iphone_ms * 1.2),
+            {"device": "iphone6", "device_name": "iPhone 6", "backend": "gpu", "latency_ms": iphone_ms, "fps": 1000 / iphone_ms, "max_hz": 15.0},
+            {"device": "galaxy_s6", "device_name": "Galaxy S6", "backend": "cpu", "latency_ms": iphone_ms * 1.2, "fps": 1000 / (iphone_ms * 1.2),
              "max_hz": 12.0},
         ],
     }

@@ -60,7 +60,7 @@ def test_highlights_pick_largest_passing_under_budget_fastest_passing_and_blog()
 def test_device_latency_takes_the_best_backend():
     row = _rows()[0]
     assert device_latency(row, "iphone6") == min(e["latency_ms"] for e in row["estimates"]
-                                                 if e["device"] == "iPhone 6")
+                                                 if e["device"] == "iphone6")
     assert device_latency(row, "Galaxy S6") == row["estimates"][2]["latency_ms"]
     assert device_latency(row, "pixel9") is None
 
@@ -77,8 +77,8 @@ def test_results_csv_and_json_agree(tmp_path):
         assert line["status"] == row["status"]
         if row["status"] == "ok":
             assert int(line["params"]) == row["params"] and int(line["fp16_bytes"]) == row["fp16_bytes"]
-            assert float(line["est_iPhone 6_latency_ms"]) == device_latency(row, "iphone6")
-            assert line["est_iPhone 6_backend"] == "gpu"
+            assert float(line["est_iphone6_latency_ms"]) == device_latency(row, "iphone6")
+            assert line["est_iphone6_backend"] == "gpu"
             assert line["tflite_iphone_gpu"] == row["checks"]["tflite"]["backends"]["iphone_gpu"]
             assert float(line["host_tflite_median_ms"]) == row["host"]["tflite"]["median_ms"]
         else:

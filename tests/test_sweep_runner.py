@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from sweep_fixtures import FAIL_ALPHA, fake_worker
+from sweep_fixtures import CRASH_ALPHA, FAIL_ALPHA, fake_worker
 
 from snapcheck.gan.registry import GeneratorConfig
 from snapcheck.sweep.grid import build_grids, grid_configs
@@ -83,6 +83,23 @@ def test_miss_then_hit_and_one_failure_recorded(tmp_path, monkeypatch):
 
     other_ls = run_sweep(configs[:1], tmp_path, ls_version="4.x", worker=fake_worker, jobs=1, console=QUIET)
     assert (other_ls.cached, other_ls.computed) == (0, 1)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_config_that_kills_its_worker_is_recorded_and_the_others_finish(tmp_path, monkeypatch, jobs):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("SWEEP_FAKE_LOG", str(log))
+    configs = _grid("0.25,0.5", f"1,{CRASH_ALPHA},2")
+    run = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=jobs, console=QUIET)
+    crashed = [r for r in run.rows if r["config"]["alpha_decoder"] == CRASH_ALPHA]
+    assert len(crashed) == 2 and all("worker process died" in r["error"] for r in crashed)
+    assert all(r["status"] == "ok" for r in run.rows if r not in crashed)
+    assert run.computed == 6 and [r["key"] for r in run.rows] == [c.key() for c in configs]
+    for cfg in configs:  # the crashes are not cached (a re-run retries them), the rest are
+        assert cache_path(tmp_path, cfg, "5.x").exists() == (cfg.alpha_decoder != CRASH_ALPHA)
+    assert not list((tmp_path / "cache").glob("*.running"))
+    calls = _calls(log)  # a config that ran beside a crash is retried once, alone; the crash, at most twice
+    assert all(calls.count(c.name) <= (2 if c.alpha_decoder == CRASH_ALPHA or jobs > 1 else 1) for c in configs)
 
 
 def test_unreadable_cache_entry_is_redone(tmp_path, monkeypatch):

@@ -35,11 +35,6 @@ def _axis_name(axis: int, rank: int, layout: str) -> str | None:
     return axis_names(rank, layout)[axis % rank]
 
 
-def _hw(layout: str, rank: int) -> tuple[int, int]:
-    """Indices of H and W in a 4-D tensor."""
-    return (1, 2) if layout == "NHWC" else (2, 3)
-
-
 @dataclass
 class SubgraphView:
     """A subgraph plus the lookups that facts and checks need (producers, consumers, constant values)."""

@@ -3,13 +3,57 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 FORMATS = ("terminal", "json", "junit", "sarif")
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+class _RawValue:
+    """Hands click's already-parsed value through unchanged."""
+
+    @staticmethod
+    def coerce(value: Any, param: Any = None, ctx: Any = None) -> Any:
+        return value
+
+
+def skip_pydantic(params: list) -> None:
+    """Let typer parameters hand click's parsed values through instead of building Pydantic adapters.
+
+    Recent typer builds a Pydantic ``TypeAdapter`` for each option as it parses a command line, which
+    imports Pydantic (about 0.1 s of CPU) even for ``str`` and ``bool`` options. Click has already parsed
+    these; where a typer version lacks the ``_runtime_param`` hook, this changes nothing.
+    """
+    for p in params:
+        if getattr(p, "_runtime_param", 0) is None:
+            p._runtime_param = _RawValue()
+
+
+class FastCommand(TyperCommand):
+    """A typer command whose options (all ``str``, ``bool`` or ``None``) skip the Pydantic adapters."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        skip_pydantic(self.params)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        opt = super().get_help_option(ctx)
+        if opt is not None:
+            skip_pydantic([opt])
+        return opt
+
+
+class FastGroup(TyperGroup):
+    """For ``snapcheck.cli``: the root group's ``--help`` also skips the Pydantic adapter (``typer.Typer(cls=...)``)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        opt = super().get_help_option(ctx)
+        if opt is not None:
+            skip_pydantic([opt])
+        return opt
 
 
 def parse_size(text: str) -> int:
@@ -31,7 +75,7 @@ def check(
     backend: Optional[str] = typer.Option(None, "--backend", "-b",
                                           help="Focus on one backend: cpu, iphone_gpu, iphone_npu, android_gpu."),
     fmt: str = typer.Option("terminal", "--format", "-f", help="terminal, json, junit or sarif."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report to this file (atomically)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report to this file (atomically)."),
     max_size: Optional[str] = typer.Option(None, "--max-size",
                                            help="ML size budget instead of the rules' (bytes; or 10MB, 9.5MiB)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Add the per-op table and the inferred rules."),
@@ -53,7 +97,7 @@ def check(
     raise typer.Exit(0 if all(r.passed for r in reports) else 1)
 
 
-def _emit(reports, fmt: str, out: Path | None, verbose: bool) -> None:
+def _emit(reports, fmt: str, out: str | None, verbose: bool) -> None:
     from snapcheck.fsutil import atomic_write_text
 
     if fmt == "terminal":
@@ -115,5 +159,5 @@ def rules(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("check")(check)
-    app.command("rules")(rules)
+    app.command("check", cls=FastCommand)(check)
+    app.command("rules", cls=FastCommand)(rules)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -24,7 +23,7 @@ class ExportFormat(str, Enum):
 
 def models(
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
-    size: Optional[int] = typer.Option(None, "--size", min=4, help="Profile every config at this side instead of its own."),
+    size: Optional[int] = typer.Option(None, "--size", min=4, help="Profile every config at this input side."),
 ) -> None:
     """List the generator configurations with parameters, fp16 weight size and MACs (computed, no TensorFlow)."""
     from rich import box
@@ -56,16 +55,17 @@ def models(
 def export(
     config: str = typer.Option(..., "--config", "-c", help="Registered configuration (see `snapcheck models`)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for NAME.tflite, NAME.onnx and NAME.json."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Trained weights: .weights.h5, .keras or a TF checkpoint. Default: random init."),
+    weights: Optional[Path] = typer.Option(
+        None, "--weights", help="Trained weights: .weights.h5, .keras or a TF checkpoint. Default: random init."),
     size: Optional[int] = typer.Option(None, "--size", min=4, help="Input side (default: the config's)."),
     fmt: ExportFormat = typer.Option(ExportFormat.both, "--format", help="tflite, onnx or both."),
-    fp16: bool = typer.Option(False, "--fp16", help="Store weights in float16 (.tflite: fp16 constants + DEQUANTIZE; .onnx: float16 graph)."),
+    fp16: bool = typer.Option(
+        False, "--fp16", help="Float16 weights (.tflite: fp16 constants + DEQUANTIZE; .onnx: a float16 graph)."),
     ls_version: str = typer.Option("5.x", "--ls-version", help="Lens Studio version the gate checks against."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Write the files even if snapcheck rejects them."),
     name: Optional[str] = typer.Option(None, "--name", help="File stem (default: the config name)."),
 ) -> None:
-    """Export a generator to .tflite/.onnx with a JSON sidecar; refuse (exit 1, nothing written) if snapcheck fails it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Export a generator to .tflite/.onnx + a JSON sidecar; if snapcheck fails a file, exit 1 and write nothing."""
     from rich.console import Console
 
     from snapcheck.errors import InputError
@@ -88,8 +88,10 @@ def export(
         _print_files(Console(), exc.sidecar)
         for filename, report in exc.reports.items():
             for f in report.findings:
-                console.print(f"{filename}: {f.code} {f.severity}: {f.message}" + (f" [{f.op}]" if f.op else ""))
-        console.print(f"[red]export refused:[/] {exc}; nothing written (use --no-gate to write anyway)")
+                if f.severity in ("error", "warning"):
+                    console.print(f"{filename}: {f.code} {f.severity}: {f.message}" + (f" [{f.op}]" if f.op else ""),
+                                  highlight=False, soft_wrap=True)
+        console.print(f"[red]export refused:[/] {exc}; nothing written (use --no-gate to write anyway)", soft_wrap=True)
         raise typer.Exit(1) from None
     _print_files(Console(), sidecar)
     console.print(f"wrote {', '.join(str(out / f) for f in [*sidecar['file_bytes'], sidecar['name'] + '.json'])}")
@@ -102,13 +104,13 @@ def _print_files(console, sidecar: dict) -> None:
 
     table = Table(title=f"{sidecar['name']}: {sidecar['params']:,} params, {sidecar['macs'] / 1e9:.2f} GMACs")
     for col, justify in (("file", "left"), ("precision", "left"), ("bytes", "right"), ("snapcheck", "left"),
-                         ("vs Keras", "right")):
+                         ("vs Keras: max|Δ| / PSNR", "right")):
         table.add_column(col, justify=justify)
     for filename, info in sidecar["files"].items():
         tol = info["tolerance"]
-        verdict = "pass" if info["snapcheck"]["passed"] else "FAIL " + " ".join(info["snapcheck"]["findings"])
+        verdict = "pass" if info["snapcheck"]["passed"] else "FAIL " + " ".join(info["snapcheck"]["errors"])
         table.add_row(filename, info["precision"], f"{info['bytes']:,}", verdict,
-                      f"max|Δ| {tol['max_abs_diff']:.1e}, PSNR {tol['psnr_db']} dB")
+                      f"{tol['max_abs_diff']:.1e} / {tol['psnr_db']} dB")
     console.print(table)
 
 

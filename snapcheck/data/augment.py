@@ -71,8 +71,15 @@ def augment_pair_tf(outline: Any, target: Any, seed: Any, cfg: AugmentConfig = A
     zoom = 1.0 + u[2] * (cfg.max_zoom - 1.0)
     slack = (zoom - 1.0) * size / 2
     tx, ty = (2 * u[3] - 1) * slack, (2 * u[4] - 1) * slack
-    m = inverse_affine(flip, angle, zoom, tx, ty, size, tf.cos, tf.sin)
-    transform = tf.reshape(tf.stack([*m, 0.0, 0.0]), [1, 8])
+    return apply_tf(outline, target, inverse_affine(flip, angle, zoom, tx, ty, size, tf.cos, tf.sin))
+
+
+def apply_tf(outline: Any, target: Any, matrix: list[Any]) -> tuple[Any, Any]:
+    """Apply one ``inverse_affine`` transform to both images in one resampling; outside = -1."""
+    import tensorflow as tf
+
+    size = int(outline.shape[0])
+    transform = tf.reshape(tf.stack([tf.cast(v, tf.float32) for v in matrix] + [0.0, 0.0]), [1, 8])
     both = tf.concat([outline, target], axis=-1)[None]
     out = tf.raw_ops.ImageProjectiveTransformV3(
         images=both, transforms=transform, output_shape=tf.constant([size, size], tf.int32),

@@ -86,10 +86,10 @@ def grabcut_matte(image: np.ndarray, points: np.ndarray, valid: np.ndarray | Non
     alpha = clean_matte(fg)
     alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_CUBIC)
     alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=max(w, h) / 256)
-    alpha = np.where(alpha >= 128, 255, 0).astype(np.uint8)
+    alpha = feather(np.where(alpha >= 128, 255, 0).astype(np.uint8))
     if valid is not None:
         alpha[~valid] = 0
-    return feather(alpha)
+    return alpha
 
 
 def clean_matte(binary: np.ndarray) -> np.ndarray:
@@ -162,7 +162,7 @@ class OnnxSaliency:
         lo, hi = float(sal.min()), float(sal.max())
         sal = (sal - lo) / (hi - lo) if hi > lo else np.zeros_like(sal)
         sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
-        alpha = clean_matte((sal >= 0.5).astype(np.uint8) * 255)
+        alpha = feather(clean_matte((sal >= 0.5).astype(np.uint8) * 255))
         if valid is not None:
             alpha[~valid] = 0
-        return feather(alpha)
+        return alpha

@@ -21,7 +21,7 @@ import numpy as np
 from snapcheck.data.keypoints import LEFT_EYE, MOUTH, RIGHT_EYE
 
 HED_MIN_SIDE = 256  # HED is run at least at this size: its edges are poor on small images
-HED_LOW, HED_HIGH = 0.2, 0.45  # hysteresis on HED ridges: weak lines survive only when tied to strong ones
+HED_LOW, HED_HIGH = 0.3, 0.6  # hysteresis on HED ridges: weak lines survive only when tied to strong ones
 CANNY_PERCENTILE = 95  # high threshold: this percentile of the gradient inside the cat
 CANNY_MIN_HIGH = 60.0
 
@@ -33,7 +33,7 @@ def stroke_width(size: int) -> int:
 
 def min_fragment(size: int) -> int:
     """Lines shorter than this many pixels (of one-pixel skeleton) are texture, not contour."""
-    return max(8, round(size * 0.08))
+    return max(8, round(size * 0.1))
 
 
 def composite_on_white(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -89,6 +89,13 @@ def drop_fragments(lines: np.ndarray, min_pixels: int) -> np.ndarray:
     return keep[labels]
 
 
+def shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` (bool) eroded by ``pixels``."""
+    import cv2
+
+    return cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=pixels) > 0
+
+
 def matte_contour(alpha: np.ndarray) -> np.ndarray:
     """One-pixel outer contour of the matte, leaving out where it runs along the image border."""
     import cv2
@@ -112,7 +119,7 @@ def canny_lines(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     d = max(5, round(size / 28)) | 1
     grey = cv2.bilateralFilter(grey, d, 40, size / 16)
     grey = cv2.GaussianBlur(grey, (0, 0), sigmaX=size / 200)
-    inside = cv2.erode((alpha >= 128).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=max(2, size // 64)) > 0
+    inside = shrink(alpha >= 128, max(2, size // 64))
     # thresholds adapt to the cat: only its strongest gradients (eyes, nose, mouth, ear rims) make lines
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
@@ -137,7 +144,7 @@ def ridge_nms(edge_map: np.ndarray) -> np.ndarray:
     oxx = cv2.Sobel(ox, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
     oxy = cv2.Sobel(oy, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
     oyy = cv2.Sobel(oy, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-    theta = np.mod(np.arctan(oyy * np.sign(-oxy) / (oxx + 1e-5)), np.pi)
+    theta = np.mod(np.arctan(oyy * np.where(oxy > 0, -1.0, 1.0) / (oxx + 1e-5)), np.pi)  # sign(-oxy), 0 -> 1
     h, w = e.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     dx, dy = np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)

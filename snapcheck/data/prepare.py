@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import signal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -101,6 +102,11 @@ class Summary:
 
 
 # ---------------------------------------------------------------- discovery, ids, split
+
+
+def reason_kind(reason: str) -> str:
+    """The fixed part of a rejection reason (before its details in parentheses), for counting."""
+    return reason.split(" (", 1)[0]
 
 
 def split_for(source: str, val_share: float) -> str:
@@ -193,6 +199,7 @@ class Staged:
     image: np.ndarray | None = None
     alpha: np.ndarray | None = None
     points: np.ndarray | None = None  # keypoints in crop pixels (CAT source only)
+    valid: np.ndarray | None = None  # False where the CAT crop is padding
 
 
 def stage_face(job: Job, cfg: PrepareConfig) -> Staged:
@@ -206,22 +213,22 @@ def stage_face(job: Job, cfg: PrepareConfig) -> Staged:
     try:
         image = read_rgb(job.path)
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files
-        return Staged(rec.reject(f"unreadable: {' '.join(str(exc).split())[:120] or type(exc).__name__}"))
+        return Staged(rec.reject(f"unreadable ({' '.join(str(exc).split())[:120] or type(exc).__name__})"))
     rec.steps.append(f"read({image.shape[1]}x{image.shape[0]})")
     valid = None
     if job.cat_file is not None:
         if not job.cat_file.is_file():
-            return Staged(rec.reject("no .cat keypoint file"))
+            return Staged(rec.reject("no keypoints (.cat file missing)"))
         try:
             points = kp.parse_cat_file(job.cat_file)
         except InputError as exc:
-            return Staged(rec.reject(f"bad keypoints: {exc.problem}"))
+            return Staged(rec.reject(f"bad keypoints ({exc.problem})"))
         crop = kp.crop_face(image, points, cfg.size, cfg.margin)
         rec.face_px = f"{crop.face_px:.0f}"
         rec.steps.append(f"level-eyes({crop.angle_deg:+.1f}deg)")
         rec.steps.append(f"crop(face={crop.face_px:.0f}px,margin={cfg.margin:g},pad={np.count_nonzero(~crop.valid)}px)")
         if crop.face_px < cfg.min_face:
-            return Staged(rec.reject(f"face {crop.face_px:.0f}px < --min-face {cfg.min_face}"))
+            return Staged(rec.reject(f"small face ({crop.face_px:.0f}px < --min-face {cfg.min_face})"))
         image, points, valid = crop.image, crop.points, crop.valid
         template = points
     else:
@@ -247,8 +254,8 @@ def stage_face(job: Job, cfg: PrepareConfig) -> Staged:
     share = foreground_share(alpha)
     rec.foreground = f"{share:.3f}"
     if share < cfg.min_foreground:
-        return Staged(rec.reject(f"foreground {share:.2f} < --min-foreground {cfg.min_foreground:g}"))
-    return Staged(rec, image, alpha, points)
+        return Staged(rec.reject(f"little foreground ({share:.2f} < --min-foreground {cfg.min_foreground:g})"))
+    return Staged(rec, image, alpha, points, valid)
 
 
 def finish_pair(staged: Staged, lines: np.ndarray | None, out: Path, cfg: PrepareConfig) -> Record:
@@ -261,6 +268,8 @@ def finish_pair(staged: Staged, lines: np.ndarray | None, out: Path, cfg: Prepar
         rec.steps.append("edges=canny")
     else:
         rec.steps.append("edges=hed")
+    if staged.valid is not None:  # no lines along the padding's edge
+        lines = lines & ol.shrink(staged.valid, ol.stroke_width(cfg.size))
     drawing = ol.outline_from_lines(lines, staged.points)
     rec.steps.append(f"strokes({ol.stroke_width(cfg.size)}px)")
     if staged.points is not None:
@@ -283,14 +292,25 @@ def _canny_worker(args: tuple[Job, PrepareConfig, Path]) -> Record:
     return staged.record if staged.image is None else finish_pair(staged, None, out, cfg)
 
 
-def _finish_worker(args: tuple[Staged, np.ndarray, Path, PrepareConfig]) -> Record:
-    return finish_pair(*args)
-
-
-def _hed_lines_worker(args: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _hed_finish_worker(args: tuple[Staged, np.ndarray, Path, PrepareConfig]) -> Record:
     from snapcheck.data.outline import hed_lines
 
-    return hed_lines(*args)
+    staged, hed_map, out, cfg = args
+    return finish_pair(staged, hed_lines(hed_map, staged.alpha), out, cfg)
+
+
+@dataclass
+class _Ready:
+    """A finished result with the ``.get()`` of ``multiprocessing``'s async results."""
+
+    value: list
+
+    def get(self) -> list:
+        return self.value
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------- state on disk
@@ -361,6 +381,7 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     """Prepare ``out`` from ``src``; resumes an earlier run; returns what was done."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from snapcheck.data.outline import composite_on_white
     from snapcheck.data.sheet import write_contact_sheet
 
     if cfg.edges not in ("hed", "canny"):
@@ -400,25 +421,30 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
         from snapcheck.data.outline import HedBatch
 
         hed = HedBatch(batch_size=16)
-    pmap = pool.map if pool is not None else (lambda fn, xs: list(map(fn, xs)))
+
+    def submit(fn, items: list):  # a result with .get(): async on the pool, at once without one
+        return pool.map_async(fn, items) if pool is not None else _Ready([fn(x) for x in items])
 
     columns = (TextColumn("[bold]prepare[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("kept {task.fields[kept]}"), TimeElapsedColumn(), TimeRemainingColumn())
     kept_now = 0
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with Progress(*columns, transient=False) as progress, (out / RECORDS).open("a", encoding="utf-8") as journal:
             task = progress.add_task(f"{src.name} ({kind}, {cfg.edges}, {cfg.size}px)", total=len(todo), kept=0)
-            for chunk in _chunks(todo, CHUNK):
+            chunks = list(_chunks(todo, CHUNK))
+            if hed is not None and chunks:  # the workers crop and matte the next chunk while HED runs
+                pending = submit(_stage_worker, [(j, cfg) for j in chunks[0]])
+            for i, chunk in enumerate(chunks):
                 if hed is None:
-                    done = pmap(_canny_worker, [(j, cfg, out) for j in chunk])
+                    done = submit(_canny_worker, [(j, cfg, out) for j in chunk]).get()
                 else:
-                    staged = pmap(_stage_worker, [(j, cfg) for j in chunk])
+                    staged = pending.get()
+                    if i + 1 < len(chunks):
+                        pending = submit(_stage_worker, [(j, cfg) for j in chunks[i + 1]])
                     ready = [s for s in staged if s.image is not None]
-                    from snapcheck.data.outline import composite_on_white
-
                     maps = hed([composite_on_white(s.image, s.alpha) for s in ready])
-                    lines = pmap(_hed_lines_worker, [(m, s.alpha) for m, s in zip(maps, ready)])
-                    finished = iter(pmap(_finish_worker, [(s, ln, out, cfg) for s, ln in zip(ready, lines)]))
+                    finished = iter(submit(_hed_finish_worker, [(s, m, out, cfg) for s, m in zip(ready, maps)]).get())
                     done = [next(finished) if s.image is not None else s.record for s in staged]
                 for rec in done:
                     records[rec.id] = rec
@@ -427,7 +453,12 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
                 journal.flush()
                 os.fsync(journal.fileno())
                 progress.update(task, advance=len(chunk), kept=kept_now)
+    except KeyboardInterrupt:
+        # leave a manifest of what is done (the journal stays, so the same command resumes)
+        write_manifest(out, {rid: r for rid, r in records.items() if rid in {j.id for j in jobs}})
+        raise
     finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
         if pool is not None:
             pool.terminate()
             pool.join()
@@ -440,8 +471,8 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     rejected: dict[str, int] = {}
     for r in final.values():
         if r.status == "rejected":
-            key = r.reason.split(":")[0] if r.reason.startswith(("unreadable", "bad keypoints")) else re.sub(r"[\d.]+", "N", r.reason)
+            key = reason_kind(r.reason)
             rejected[key] = rejected.get(key, 0) + 1
-    unreadable = [r.source for r in final.values() if r.reason.startswith("unreadable")]
+    unreadable = [r.source for r in final.values() if reason_kind(r.reason) == "unreadable"]
     kept = sum(r.status == "kept" for r in final.values())
     return Summary(total=len(jobs), done_before=done_before, kept=kept, rejected=rejected, unreadable=unreadable, out=out)

@@ -80,10 +80,12 @@ def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareCo
 
 def _html(records: dict[str, "Record"], chosen: list[str], cfg: "PrepareConfig") -> str:
     kept = sum(r.status == "kept" for r in records.values())
+    from snapcheck.data.prepare import reason_kind
+
     reasons: dict[str, int] = {}
     for r in records.values():
         if r.status == "rejected":
-            reasons[r.reason.split(" ")[0]] = reasons.get(r.reason.split(" ")[0], 0) + 1
+            reasons[reason_kind(r.reason)] = reasons.get(reason_kind(r.reason), 0) + 1
     split = {s: sum(r.split == s and r.status == "kept" for r in records.values()) for s in ("train", "val")}
     items = "\n".join(
         f'<li><code>{html.escape(rid)}</code> <a href="{html.escape(records[rid].outline)}">outline</a> '

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | P
     if size is not None and size != cfg.size:
         cfg = cfg.replace(size=size)
     _step(progress, f"building {cfg.name} at {cfg.size}×{cfg.size}")
+    import_tensorflow()
     model = build_generator_from_config(cfg)
     if weights is not None:
         load_weights(model, weights)
@@ -88,20 +90,23 @@ def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, forma
 
     Raises ``ExportGateError`` (nothing written) when ``gate`` is on and snapcheck rejects a file.
     """
+    from snapcheck.rules import load_ruleset
+
+    load_ruleset(ls_version)  # an unknown Lens Studio version is refused before any conversion
     formats = _validate_formats(formats)
     name = name or cfg.name
     if not name or os.sep in name or name.startswith("."):
         raise InputError(None, f"export name {name!r} must be a plain file stem")
     _check_model_matches(model, cfg)
     out_dir = Path(out_dir)
-    created = not out_dir.exists()
+    created = [p for p in [out_dir, *out_dir.parents] if not p.exists()]  # removed again if left empty
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(out_dir, f"cannot create output folder ({exc.strerror})") from None
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.export-", dir=out_dir))
     try:
-        serve = _serving_function(model, cfg)
+        serve = serving_function(model, cfg)
         artifacts = []
         if "tflite" in formats:
             _step(progress, "converting to .tflite")
@@ -127,8 +132,10 @@ def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, forma
         return sidecar
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        for folder in created:
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def _step(progress: Progress | None, message: str) -> None:
@@ -182,7 +189,7 @@ def load_weights(model: Any, path: str | Path) -> None:
         raise InputError(path, f"cannot load weights into {model.name}: {type(exc).__name__}: {exc}") from None
 
 
-def _serving_function(model: Any, cfg: GeneratorConfig):
+def serving_function(model: Any, cfg: GeneratorConfig):
     """A batch-1 inference ``tf.function`` (BatchNorm in inference mode, Dropout off)."""
     import tensorflow as tf
 
@@ -193,6 +200,33 @@ def _serving_function(model: Any, cfg: GeneratorConfig):
         return {OUTPUT_NAME: model(outline, training=False)}
 
     return serve
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Point file descriptor 2 at /dev/null: TensorFlow's and LiteRT's C++ loggers print INFO lines
+    there (oneDNN, CUDA stubs, XNNPACK) whatever TF_CPP_MIN_LOG_LEVEL says. Python exceptions still
+    propagate; they are printed after the descriptor is restored."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow() -> Any:
+    """Import TensorFlow and Keras without their start-up log lines."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_native_logs():
+        import keras  # noqa: F401
+        import tensorflow as tf
+    return tf
 
 
 @contextlib.contextmanager
@@ -207,11 +241,19 @@ def _quiet_converters():
         logging.getLogger(n).setLevel(logging.ERROR)
     absl.logging.set_verbosity(absl.logging.ERROR)
     try:
-        yield
+        with quiet_native_logs():
+            yield
     finally:
         for n, level in levels.items():
             logging.getLogger(n).setLevel(level)
         absl.logging.set_verbosity(absl_level)
+
+
+def _interpreter(path: Path, num_threads: int | None = None) -> Any:
+    from ai_edge_litert.interpreter import Interpreter
+
+    with quiet_native_logs():
+        return Interpreter(model_path=str(path), num_threads=num_threads)
 
 
 def to_tflite(serve: Any, *, fp16: bool) -> bytes:
@@ -357,10 +399,9 @@ def _to_float16(proto: Any) -> Any:
 def run_model_file(path: Path, fmt: str, x: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
     """Run one exported file on an NHWC float32 batch-1 input; returns NHWC float32."""
     if fmt == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
-
-        interp = Interpreter(model_path=str(path), num_threads=num_threads)
-        interp.allocate_tensors()
+        interp = _interpreter(path, num_threads)
+        with quiet_native_logs():  # XNNPACK announces itself on first allocation
+            interp.allocate_tensors()
         interp.set_tensor(interp.get_input_details()[0]["index"], x.astype(np.float32))
         interp.invoke()
         return interp.get_tensor(interp.get_output_details()[0]["index"]).astype(np.float32)
@@ -408,9 +449,7 @@ def run_checker(path: Path, ls_version: str) -> Any:
 def file_ops(path: Path, fmt: str) -> dict[str, int]:
     """Op type → count, read from the file (TFLite builtin names or ONNX op types)."""
     if fmt == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
-
-        ops = [o["op_name"] for o in Interpreter(model_path=str(path))._get_ops_details()]
+        ops = [o["op_name"] for o in _interpreter(path)._get_ops_details()]
     else:
         import onnx
 
@@ -436,7 +475,8 @@ def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[A
             "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "ops": file_ops(path, art.fmt),
-            "snapcheck": {"passed": bool(report.passed), "findings": sorted({f.code for f in report.findings})},
+            "snapcheck": {"passed": bool(report.passed), "findings": sorted({f.code for f in report.findings}),
+                          "errors": sorted({f.code for f in report.findings if f.severity == "error"})},
             "tolerance": tolerances[art.filename],
         }
     return {

@@ -339,7 +339,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
                         for k, v in means.items():
                             tf.summary.scalar(k, v)
                         tf.summary.scalar("instance_noise_sigma", sigma)
-                    bar.describe(means)
+                    bar.describe(step, means)
                 if step % cfg.image_every == 0 or step == total:
                     grid = preview_grid(*preview, model.generator(preview[0], training=False).numpy())
                     with writer.as_default(step=step):
@@ -389,7 +389,7 @@ class _Bar:
             disable=not enabled, refresh_per_second=2,
         )
         self.task = self.progress.add_task("", total=total, completed=start)
-        self.start, self.t0 = start, time.time()
+        self.start, self.t0, self.enabled = start, time.time(), enabled
 
     def __enter__(self) -> _Bar:
         self.progress.__enter__()
@@ -398,11 +398,16 @@ class _Bar:
     def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
-    def describe(self, means: dict[str, float]) -> None:
-        rate = (self.progress.tasks[0].completed - self.start) / max(time.time() - self.t0, 1e-9)
-        self.progress.update(self.task, description=(
-            f"{rate:.2f} step/s  G {means['g_loss']:.3f} (L1 {means['g_l1']:.4f}) D {means['d_loss']:.3f} "
-            f"D(real) {means['d_real']:.2f} D(fake) {means['d_fake']:.2f}"))
+    def describe(self, step: int, means: dict[str, float]) -> None:
+        """Show the latest interval's mean losses; without a terminal (nohup, CI) also log them as a line."""
+        rate = (step - self.start) / max(time.time() - self.t0, 1e-9)
+        text = (f"{rate:.2f} step/s  G {means['g_loss']:.3f} (L1 {means['g_l1']:.4f}) D {means['d_loss']:.3f} "
+                f"D(real) {means['d_real']:.2f} D(fake) {means['d_fake']:.2f}")
+        self.progress.update(self.task, description=text)
+        if self.enabled and not self.progress.console.is_terminal:
+            total = self.progress.tasks[0].total or step
+            eta = (total - step) / rate if rate > 0 else float("inf")
+            print(f"step {step}/{total:.0f}  ETA {eta / 60:.1f} min  {text}", flush=True)
 
     def advance(self, step: int) -> None:
         self.progress.update(self.task, completed=step)

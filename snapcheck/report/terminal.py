@@ -27,7 +27,8 @@ def verdict_line(r: CheckReport) -> str:
 def _findings(console: Console, r: CheckReport) -> None:
     for f in r.findings:
         tag = " [magenta](inferred rule)[/]" if f.inferred else ""
-        console.print(f"[{_STYLE[f.severity]}]{f.severity:<7}[/] [bold]{f.code}[/] {escape(f.message)}{tag}")
+        console.print(f"[{_STYLE[f.severity]}]{f.severity:<7}[/] [bold]{f.code}[/] {escape(f.message)}{tag}",
+                      soft_wrap=True)
         if f.why:
             console.print(f"        [dim]why:[/] {escape(f.why)}")
         if f.fix:
@@ -39,28 +40,42 @@ def _findings(console: Console, r: CheckReport) -> None:
 
 
 def _estimates(console: Console, r: CheckReport) -> None:
+    """Frame-rate estimates from ``snapcheck.estimate`` (dicts with device, backend, latency_ms, fps, max_hz)."""
     if not r.estimates:
         return
-    keys = [k for k in ("device", "backend", "latency_ms", "fps", "max_hz") if any(k in e for e in r.estimates)]
-    t = Table(title="Estimated frame rate", title_justify="left")
-    for k in keys:
-        t.add_column(k)
+    t = Table(title="Estimated frame rate per device and backend (Lens at every-frame inference; max Hz keeps "
+                    "the version's frame-rate rule)", title_justify="left")
+    for col in ("device", "backend", "latency ms", "FPS", "max Hz", "RAM MB"):
+        t.add_column(col)
     for e in r.estimates:
-        t.add_row(*(escape(str(e.get(k, ""))) for k in keys))
+        rng = e.get("latency_range_ms")
+        lat = f"{rng[0]}-{rng[1]}" if rng else str(e.get("latency_ms", ""))
+        t.add_row(escape(str(e.get("device_name", e.get("device", "")))), BACKEND_TITLES.get(e.get("backend"), ""),
+                  lat, str(e.get("fps", "")), str(e.get("max_hz", "")), str(e.get("ram_mb", "")))
     console.print(t)
 
 
+_SHORT = {"cpu": "CPU", "iphone_gpu": "iGPU", "iphone_npu": "iNPU", "android_gpu": "aGPU"}
+
+
 def _ops_table(console: Console, r: CheckReport) -> None:
-    t = Table(title="Ops", title_justify="left")
-    for col in ("sg", "#", "type", "layer", *(BACKEND_TITLES[b] for b in BACKENDS), "codes"):
-        t.add_column(col)
+    t = Table(title="Ops (iGPU/iNPU: iPhone GPU/NPU, aGPU: Android GPU; y runs there, n falls back or fails)",
+              title_justify="left")
+    t.add_column("op", no_wrap=True)
+    t.add_column("type", overflow="fold")
+    t.add_column("layer", overflow="fold")
+    for b in BACKENDS:
+        t.add_column(_SHORT[b], no_wrap=True)
+    t.add_column("codes", no_wrap=True)
     for v in r.ops:
         if v.plumbing:
-            marks = ["plumbing"] + [""] * (len(BACKENDS) - 1)
+            marks = ["-"] * len(BACKENDS)
+            layer = "[dim](plumbing)[/]"
         else:
-            marks = ["[green]yes[/]" if v.support.get(b) else "[red]no[/]" for b in BACKENDS]
-        layer = ", ".join(v.layers) or "[red]none[/]"
-        t.add_row(str(v.subgraph), str(v.index), escape(v.type), layer + (" *" if v.inferred else ""), *marks,
+            marks = ["[green]y[/]" if v.support.get(b) else "[red]n[/]" for b in BACKENDS]
+            layer = escape(", ".join(v.layers)) if v.layers else "[red]none[/]"
+        sg = "" if v.subgraph == 0 else f"sg{v.subgraph}"
+        t.add_row(f"{sg}#{v.index}", escape(v.type), layer + (" *" if v.inferred else ""), *marks,
                   ", ".join(sorted(set(v.codes))))
     console.print(t)
     if any(v.inferred for v in r.ops):
@@ -76,7 +91,7 @@ def render(console: Console, reports: list[CheckReport], verbose: bool = False) 
         render_matrix(console, reports)
         return
     r = reports[0]
-    console.print(verdict_line(r))
+    console.print(verdict_line(r), soft_wrap=True)
     _findings(console, r)
     _estimates(console, r)
     if verbose:
@@ -86,7 +101,8 @@ def render(console: Console, reports: list[CheckReport], verbose: bool = False) 
 def render_matrix(console: Console, reports: list[CheckReport]) -> None:
     """``--ls-version all``: verdict per version, then which finding codes each version raises."""
     worst = "[bold green]PASS[/]" if all(r.passed for r in reports) else "[bold red]FAIL[/]"
-    console.print(f"{worst} {escape(reports[0].path)} against Lens Studio {', '.join(r.ls_version for r in reports)}")
+    console.print(f"{worst} {escape(reports[0].path)} against Lens Studio {', '.join(r.ls_version for r in reports)}",
+                  soft_wrap=True)
     t = Table(title="Versions", title_justify="left")
     for col in ("version", "verdict", "errors", "warnings", "info", "fp16 size (MB)", "inferred findings"):
         t.add_column(col)

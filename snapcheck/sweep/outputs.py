@@ -173,7 +173,7 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
     for backend in backends:
         table.add_column(backend, justify="center")
     table.add_column("verdict")
-    table.add_column("note")
+    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=60)
     by_label = {label: [] for label in notes.values()}
     for what, label in notes.items():
         by_label[label].append(what)
@@ -203,7 +203,7 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
         verdict = row.get("verdict", "error")
         colour = {"pass": "green", "fail": "red"}.get(verdict, "yellow")
         cells.append(f"[{colour}]{verdict}[/]")
-        cells.append(", ".join(by_label.get(row["label"], [])) or (row.get("error") or "")[:80])
+        cells.append(", ".join(by_label.get(row["label"], [])) or (row.get("error") or ""))
         table.add_row(*cells)
     console.print(table)
     if backends:
@@ -257,14 +257,18 @@ def plot_pareto(rows: list[dict[str, Any]], path: str | Path, *, device: str, bu
     texts = [f"{r['config']['alpha_encoder']:g}/{r['config']['alpha_decoder']:g}"
              + (f"@{r['config']['size']}" if len(sizes) > 1 else "")
              + (f" {r['registered_as']}" if r.get("registered_as") else "") for r, _, _ in pts]
-    _place_labels(ax, [(x, y) for _, x, y in pts], texts)
+    marker_area = {label: _HIGHLIGHT[what][2] for what, label in notes.items()}
+    radii = [(marker_area.get(r["label"], 40) ** 0.5) / 2 for r, _, _ in pts]  # scatter size is area in pt²
+    _place_labels(ax, [(x, y) for _, x, y in pts], texts, radii)
     for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_xlabel("fp16 weights size (MB)")
     ax.set_ylabel(f"estimated latency on {device} (ms, best backend)")
-    ax.set_title(f"snapcheck sweep: {len(pts)} generator configurations (labels: encoder α / decoder α)")
+    missing = len(rows) - len(pts)
+    ax.set_title(f"snapcheck sweep: {len(pts)} generator configurations (labels: encoder α / decoder α)"
+                 + (f"; {missing} not plotted (failed)" if missing else ""))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
     fig.tight_layout()
@@ -280,25 +284,32 @@ _HIGHLIGHT = {"largest passing": ("*", "gold", 320), "fastest passing": ("D", "t
               "blog": ("s", "none", 190)}
 
 
-def _place_labels(ax: Any, points: list[tuple[float, float]], texts: list[str], fontsize: float = 7.0) -> None:
-    """Annotate each point, trying a few offsets so that a label overlaps no label placed before it."""
+def _place_labels(ax: Any, points: list[tuple[float, float]], texts: list[str], radii: list[float],
+                  fontsize: float = 7.0) -> None:
+    """Annotate each point beside its marker (``radii`` in points), trying a few positions so that a
+    label overlaps no marker and no label placed before it."""
     ax.figure.canvas.draw()  # fixes the limits, so data can be mapped to pixels
-    px_per_pt = ax.figure.dpi / 72.0
-    placed: list[tuple[float, float, float, float]] = []
-    offsets = [(5, 3), (5, -10), (-5, 3), (-5, -10), (5, 12), (5, -19), (-5, 12), (-5, -19)]  # points
-    for (x, y), text in sorted(zip(points, texts), key=lambda p: (p[0][1], p[0][0])):
-        px, py = ax.transData.transform((x, y))
-        w, h = 0.6 * fontsize * len(text) * px_per_pt, fontsize * px_per_pt
+    scale = ax.figure.dpi / 72.0  # pixels per point
+    centres = [ax.transData.transform(p) for p in points]
+    placed = [(cx - r * scale, cy - r * scale, cx + r * scale, cy + r * scale) for (cx, cy), r in zip(centres, radii)]
+    order = sorted(range(len(points)), key=lambda i: (points[i][1], points[i][0]))
+    for i in order:
+        (px, py), r, text = centres[i], radii[i], texts[i]
+        w, h = 0.6 * fontsize * len(text) * scale, fontsize * scale
+        gap = r + 2
+        offsets = [(gap, -h / scale / 2), (gap, gap - 2), (gap, -gap - h / scale + 2), (-gap, -h / scale / 2),
+                   (-gap, gap - 2), (-gap, -gap - h / scale + 2), (gap, gap + 8), (gap, -gap - h / scale - 8)]
 
         def box(dx: float, dy: float) -> tuple[float, float, float, float]:
-            left = px + dx * px_per_pt - (w if dx < 0 else 0.0)
-            return left, py + dy * px_per_pt, left + w, py + dy * px_per_pt + h
+            left = px + dx * scale - (w if dx < 0 else 0.0)
+            return left, py + dy * scale, left + w, py + dy * scale + h
 
-        free = [o for o in offsets if not any(_overlap(box(*o), b) for b in placed)]
+        own = placed[i]
+        free = [o for o in offsets if not any(_overlap(box(*o), b) for b in placed if b is not own)]
         dx, dy = free[0] if free else offsets[0]
         placed.append(box(dx, dy))
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha="left" if dx > 0 else "right",
-                    fontsize=fontsize, zorder=5)
+        ax.annotate(text, (points[i][0], points[i][1]), textcoords="offset points", xytext=(dx, dy),
+                    ha="left" if dx > 0 else "right", va="bottom", fontsize=fontsize, zorder=5)
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:

@@ -86,6 +86,10 @@ def evaluate_and_cache(worker: WorkerFn, cfg_dict: dict[str, Any], out_dir: str,
     and write the row to its cache file before returning it."""
     cfg = GeneratorConfig.from_dict(cfg_dict)
     row = base_row(cfg, ls_version)
+    marker = Path(cache_file).with_suffix(".running")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(os.getpid()))
+    print(f"--- {cfg.name} ({cfg.key()})", flush=True)
     start = time.perf_counter()
     try:
         row.update(worker(cfg, model_dir(Path(out_dir), cfg), Path(out_dir), ls_version))
@@ -95,6 +99,7 @@ def evaluate_and_cache(worker: WorkerFn, cfg_dict: dict[str, Any], out_dir: str,
                    traceback=traceback.format_exc())
     row["elapsed_s"] = round(time.perf_counter() - start, 2)
     atomic_write_json(cache_file, row)
+    marker.unlink(missing_ok=True)
     return row
 
 
@@ -142,44 +147,88 @@ def run_sweep(configs: list[GeneratorConfig], out_dir: str | Path, *, ls_version
 
 def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, worker: WorkerFn, jobs: int,
              rows: dict[str, dict[str, Any]], run: SweepRun, console: Console) -> None:
+    """Run ``todo`` in a pool of ``jobs`` workers. If a worker process dies (killed, out of memory), the
+    pool breaks: the configurations that were running are then retried one at a time in a pool of
+    their own, so that the one that kills its worker is recorded as failed (not cached: a re-run
+    retries it) and the others go on."""
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
     )
     cached_note = f" ({run.cached} cached)" if run.cached else ""
-    workers = min(jobs, len(todo))
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(max(1, (os.cpu_count() or 1) // workers),))
+    for cfg in todo:  # markers left by a run that was killed
+        _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
+    queue, isolated = list(todo), []
+    executor: list[ProcessPoolExecutor] = []
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    futures: dict[Future, GeneratorConfig] = {}
     try:
         with progress:
             task = progress.add_task(f"sweep{cached_note}", total=len(todo))
-            for cfg in todo:
-                futures[executor.submit(evaluate_and_cache, worker, cfg.to_dict(), str(out_dir), ls_version,
-                                        str(cache_path(out_dir, cfg, ls_version)))] = cfg
             failures = 0
-            for fut in as_completed(futures):
-                cfg = futures[fut]
-                try:
-                    row = fut.result()
-                except BrokenProcessPool as exc:  # a worker process died (killed, out of memory): not cached
-                    row = base_row(cfg, ls_version)
-                    row.update(status="error", stage="worker", error=f"worker process died: {exc}; re-run to retry")
+
+            def finished(cfg: GeneratorConfig, row: dict[str, Any]) -> None:
+                nonlocal failures
                 run.computed += 1
                 rows[cfg.key()] = row
                 failures += row["status"] == "error"
                 failed_note = f", {failures} failed" if failures else ""
                 progress.update(task, advance=1, description=f"sweep{cached_note}{failed_note}: {cfg.name} done")
+
+            while queue or isolated:
+                batch, width = ([isolated.pop(0)], 1) if isolated else (queue, min(jobs, len(queue)))
+                queue = [] if batch is queue else queue
+                executor[:] = [_pool(width, out_dir)]
+                for cfg in _run_pool(executor[0], batch, out_dir, ls_version, worker, finished):
+                    marker = _marker(out_dir, cfg, ls_version)
+                    if len(batch) == 1:  # it ran alone, so it killed its own worker
+                        marker.unlink(missing_ok=True)
+                        row = base_row(cfg, ls_version)
+                        row.update(status="error", stage="worker",
+                                   error="its worker process died (killed; out of memory?); re-run to retry")
+                        finished(cfg, row)
+                    elif marker.exists():  # it was running when the pool broke
+                        marker.unlink()
+                        isolated.append(cfg)
+                    else:
+                        queue.append(cfg)
+                executor[0].shutdown(wait=True)
     except KeyboardInterrupt:
-        _cancel(executor)
+        if executor:
+            _cancel(executor[0])
         done = run.cached + run.computed
         console.print(f"[yellow]interrupted[/]: {done} of {done + len(todo) - run.computed} configurations are "
                       f"cached in {out_dir / 'cache'}; run the same command to resume.", soft_wrap=True)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous_term)
-    executor.shutdown(wait=True)
+
+
+def _pool(workers: int, out_dir: Path) -> ProcessPoolExecutor:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads, str(out_dir / "logs")))
+
+
+def _run_pool(executor: ProcessPoolExecutor, batch: list[GeneratorConfig], out_dir: Path, ls_version: str,
+              worker: WorkerFn, finished: Callable[[GeneratorConfig, dict[str, Any]], None]) -> list[GeneratorConfig]:
+    """Submit ``batch``, report each row as it finishes; return the configs lost to a broken pool."""
+    futures: dict[Future, GeneratorConfig] = {
+        executor.submit(evaluate_and_cache, worker, cfg.to_dict(), str(out_dir), ls_version,
+                        str(cache_path(out_dir, cfg, ls_version))): cfg
+        for cfg in batch
+    }
+    lost = []
+    for fut in as_completed(futures):
+        try:
+            finished(futures[fut], fut.result())
+        except BrokenProcessPool:
+            lost.append(futures[fut])
+    return [cfg for cfg in batch if cfg in lost]  # in grid order
+
+
+def _marker(out_dir: Path, cfg: GeneratorConfig, ls_version: str) -> Path:
+    """Present while a worker evaluates ``cfg``: it tells which configurations were running when a pool broke."""
+    return cache_path(out_dir, cfg, ls_version).with_suffix(".running")
 
 
 def _cancel(executor: ProcessPoolExecutor) -> None:
@@ -193,10 +242,16 @@ def _cancel(executor: ProcessPoolExecutor) -> None:
         proc.join(timeout=5)
 
 
-def _init_worker(threads: int) -> None:
-    """In each worker: leave Ctrl-C to the parent, and use only this worker's share of the cores
-    (TensorFlow and OpenMP read these before they start their thread pools)."""
+def _init_worker(threads: int, log_dir: str) -> None:
+    """In each worker: leave Ctrl-C to the parent, send stdout/stderr (TensorFlow's start-up chatter) to
+    ``DIR/logs/worker-<pid>.log`` so the progress bar stays readable, and use only this worker's share
+    of the cores (TensorFlow and OpenMP read these before they start their thread pools)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -33,6 +33,8 @@ def stage(name: str) -> Iterator[None]:
 
 def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version: str) -> dict[str, Any]:
     """The row fields of one configuration (see ``snapcheck.sweep.outputs`` for the row layout)."""
+    import keras
+
     from snapcheck.api import check_file
     from snapcheck.cost import model_cost
     from snapcheck.gan.export import export_config
@@ -40,6 +42,7 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
     from snapcheck.readers import load_model
     from snapcheck.rules import load_ruleset
 
+    keras.backend.clear_session()  # one worker process builds many models: free the previous one's graph
     with stage("export"):
         sidecar = export_config(cfg, model_dir, formats=FORMATS, fp16=True, gate=False, ls_version=ls_version,
                                 name=cfg.name)

@@ -1,0 +1,160 @@
+"""The `check` and `rules` commands as a user runs them: exit codes, formats, corpus files, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from check_fixtures import CORPUS
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+ENV.pop("SNAPCHECK_DEBUG", None)
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
+MEDIAPIPE = CORPUS / "mediapipe__face_detection_short_range.tflite"
+SUPERRES = CORPUS / "ortx__pytorch_super_resolution.onnx"
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snapcheck", *args], capture_output=True, text=True, env=ENV,
+                          timeout=120)
+
+
+def assert_clean_failure(p: subprocess.CompletedProcess, code: int = 2) -> None:
+    assert p.returncode == code, (p.returncode, p.stdout[-500:], p.stderr[-500:])
+    assert "Traceback" not in p.stderr + p.stdout
+    if code == 2:
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("snapcheck: error:"), p.stderr
+
+
+@needs_corpus
+def test_every_corpus_file_parses_or_is_refused_cleanly():
+    files = sorted(f for f in CORPUS.iterdir() if f.is_file())
+    assert len(files) >= 20
+    codes = {}
+    for f in files:
+        p = run("check", str(f), "--format", "json", "--no-estimates")
+        assert p.returncode in (0, 1, 2), (f.name, p.stderr[-500:])
+        assert "Traceback" not in p.stderr, f.name
+        if p.returncode == 2:
+            assert_clean_failure(p)
+        else:
+            doc = json.loads(p.stdout)
+            assert doc["passed"] == (p.returncode == 0)
+            assert sum(doc["op_counts"]) == len(doc["ops"])
+            codes[f.name] = {x["code"] for x in doc["findings"]}
+    assert "SC102" in codes["litert-testdata__custom_sinh.bin"]  # custom op
+    assert "SC103" in codes["litert-testdata__multi_subgraphs_while.bin"]  # WHILE
+    assert "SC502" in codes["ortx__pytorch_super_resolution.onnx"]  # symbolic batch_size
+    assert "SC506" in codes["tflm__mobilenet_v2_quantized_1x3x224x224.tflite"]  # NCHW input in a .tflite
+    assert "SC508" in codes["litert-testdata__0_subgraphs.bin"]
+    assert "SC120" in codes["ort-examples__mnist.onnx"]  # rank-3 constants in Add
+
+
+@pytest.mark.parametrize("make", ["missing", "directory", "empty", "truncated", "random", "text"])
+def test_unusable_input_is_one_line_and_exit_2(tmp_path, make):
+    path = tmp_path / f"model_{make}.tflite"
+    if make == "directory":
+        path.mkdir()
+    elif make == "empty":
+        path.write_bytes(b"")
+    elif make == "truncated":
+        src = MEDIAPIPE if MEDIAPIPE.exists() else None
+        if src is None:
+            pytest.skip("shared corpus not found")
+        path.write_bytes(src.read_bytes()[:4000])
+    elif make == "random":
+        path.write_bytes(os.urandom(5000))
+    elif make == "text":
+        path.write_text("this is not a model\n" * 50)
+    p = run("check", str(path))
+    assert_clean_failure(p)
+    assert str(path.name) in p.stderr
+
+
+@pytest.mark.parametrize("args", [["--ls-version", "6.x"], ["--backend", "tpu"], ["--format", "yaml"],
+                                  ["--max-size", "ten"]])
+def test_bad_options_are_one_line_and_exit_2(args):
+    p = run("check", str(MEDIAPIPE), *args)
+    assert_clean_failure(p)
+
+
+@needs_corpus
+def test_json_schema_and_exit_code():
+    p = run("check", str(SUPERRES), "--format", "json", "--no-estimates")
+    assert p.returncode == 1
+    doc = json.loads(p.stdout)
+    assert doc["schema_version"] == 1 and doc["ls_version"] == "5.x" and doc["passed"] is False
+    assert {"code", "severity", "message"} <= set(doc["findings"][0])
+    assert {"subgraph", "index", "type", "layer"} <= set(doc["ops"][0])
+    assert {"file_bytes", "fp16_bytes", "budget_bytes", "unit"} <= set(doc["size"])
+    assert doc["size"]["unit"] == "bytes" and doc["size"]["budget_bytes"] == 10_000_000
+    assert all(f["severity"] in ("error", "warning", "info") for f in doc["findings"])
+    assert isinstance(doc["inferred_rules_used"], list) and isinstance(doc["estimates"], list)
+
+
+@needs_corpus
+def test_terminal_verdict_line_first_and_verbose_table():
+    p = run("check", str(MEDIAPIPE), "--ls-version", "5.x", "-v", "--no-estimates")
+    first = p.stdout.splitlines()[0]
+    assert first.startswith("FAIL Lens Studio 5.x") and "error(s)" in first and "fp16 size" in first
+    assert "MB" in p.stdout and "1,000,000 bytes" in p.stdout
+    assert "DEPTHWISE_CONV_2D" in p.stdout and "why:" in p.stdout and "fix:" in p.stdout
+
+
+@needs_corpus
+def test_version_matrix_and_formats_written_atomically(tmp_path):
+    p = run("check", str(MEDIAPIPE), "--ls-version", "all", "--no-estimates")
+    assert p.returncode == 1 and "3.x" in p.stdout and "4.x" in p.stdout and "Findings by version" in p.stdout
+    out = tmp_path / "r.json"
+    p = run("check", str(MEDIAPIPE), "-l", "all", "-f", "json", "-o", str(out), "--no-estimates")
+    doc = json.loads(out.read_text())
+    assert set(doc["versions"]) == {"3.x", "4.x", "5.x"} and doc["passed"] is False
+    junit = tmp_path / "r.xml"
+    run("check", str(MEDIAPIPE), "-f", "junit", "-o", str(junit), "--no-estimates")
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert int(suite.get("failures")) >= 1 and suite.find("testcase/failure") is not None
+    sarif = tmp_path / "r.sarif"
+    run("check", str(MEDIAPIPE), "-f", "sarif", "-o", str(sarif), "--no-estimates")
+    s = json.loads(sarif.read_text())
+    assert s["version"] == "2.1.0" and s["runs"][0]["results"][0]["level"] in ("error", "warning", "note")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@needs_corpus
+def test_max_size_override_and_backend_focus():
+    p = run("check", str(MEDIAPIPE), "-f", "json", "--max-size", "0.1MB", "--backend", "iphone_npu",
+            "--no-estimates")
+    doc = json.loads(p.stdout)
+    assert doc["size"]["budget_bytes"] == 100_000
+    assert "SC301" in {f["code"] for f in doc["findings"]}  # 229 kB, weights already fp16: nothing shrinks
+    assert {f.get("backend") for f in doc["findings"]} <= {None, "iphone_npu"}
+    assert [pl["backend"] for pl in doc["placement"]] == ["iphone_npu"]
+
+
+def test_rules_lists_versions_layers_and_mappings():
+    p = run("rules")
+    assert p.returncode == 0
+    assert "Transposed Convolution" in p.stdout and "CONV_2D" in p.stdout and "3.x" in p.stdout
+    doc = json.loads(run("rules", "--format", "json").stdout)
+    assert set(doc["versions"]) == {"3.x", "4.x", "5.x"} and doc["mapping"]
+
+
+@needs_corpus
+def test_full_check_never_imports_tensorflow_or_onnx_for_tflite():
+    code = (
+        "import sys\n"
+        "from snapcheck.api import check_file\n"
+        f"r = check_file({str(MEDIAPIPE)!r})\n"
+        "assert 'onnx' not in sys.modules, 'onnx imported for a .tflite'\n"
+        f"check_file({str(SUPERRES)!r}, ls_version='3.x')\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'onnxruntime', 'ai_edge_litert') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
