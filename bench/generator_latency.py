@@ -50,9 +50,9 @@ class Timer:
     """One LiteRT interpreter on a fixed random input; ``sample`` adds invoke times (ms) to ``times``."""
 
     def __init__(self, path: Path, threads: int) -> None:
-        from snapcheck.gan.export import _interpreter, quiet_native_logs
+        from snapcheck.gan.export import litert_interpreter, quiet_native_logs
 
-        self.interp = _interpreter(path, threads)
+        self.interp = litert_interpreter(path, threads)
         with quiet_native_logs():
             self.interp.allocate_tensors()
         inp = self.interp.get_input_details()[0]

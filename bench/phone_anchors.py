@@ -60,28 +60,39 @@ def main() -> None:
                                 thread_speedup=backend.thread_speedup if threads == 1 else {1: 1.0, 2: 1.37}[threads])
         return estimate_device(graph(name), b, host).latency_ms
 
-    anchors = {f"{b.device}.{b.backend}": b for b in load_devices(section="anchors")}
-    fitted: dict[str, float] = {}
-    for key, b in anchors.items():
-        spec = b.notes.get("published", [])
-        fit = next((p for p in spec if p["model"] == _fit_model(b)), None)
-        if fit is None:
-            continue
-        lo, hi = 1e-4, 5.0
+    def solve(f, target: float, lo: float, hi: float, falling: bool = True) -> float:
+        """Geometric bisection for f(x) = target, f monotone in x."""
         for _ in range(60):
             mid = (lo * hi) ** 0.5
-            if latency(b, fit["model"], mid) > fit["ms"]:
+            if (f(mid) > target) == falling:
                 lo = mid
             else:
                 hi = mid
-        fitted[key] = (lo * hi) ** 0.5
+        return (lo * hi) ** 0.5
+
+    anchors = {f"{b.device}.{b.backend}": b for b in load_devices(section="anchors")}
+    fitted: dict[str, float] = {}
+    for key, b in list(anchors.items()):
+        spec = {p["model"]: p for p in b.notes.get("published", []) if int(p.get("threads", 1)) == 1}
+        fit, small = spec.get(_raw(b, "fit")), spec.get(_raw(b, "fit_small"))
+        if fit is None:
+            continue
+        for _ in range(1 if small is None else 8):  # alternate: efficiency on the big model, kernel cost on the small
+            e = solve(lambda x: latency(b, fit["model"], x), fit["ms"], 1e-4, 50.0)
+            b = dataclasses.replace(b, efficiency=e)
+            if small is not None:
+                scale = solve(lambda x: estimate_device(graph(small["model"]), dataclasses.replace(b, kernel_us_scale=x),
+                                                        host).latency_ms, small["ms"], 0.01, 1e4, falling=False)
+                b = dataclasses.replace(b, kernel_us_scale=scale)
+        anchors[key] = b
+        fitted[key] = b.efficiency
     for key, b in anchors.items():
-        if key not in fitted and _inherit(b):
-            fitted[key] = fitted[_inherit(b)]
+        if key not in fitted and _raw(b, "inherit"):
+            fitted[key] = fitted[_raw(b, "inherit")]
 
     print("## Fitted efficiencies (copy into rules/devices.toml)\n")
     for key, e in fitted.items():
-        print(f"- {key}: efficiency = {e:.4f}")
+        print(f"- {key}: efficiency = {e:.4f}, kernel_us_scale = {anchors[key].kernel_us_scale:.3f}")
     print("\n## Method check: published vs predicted (efficiency fitted on one figure per family)\n")
     print("| phone | backend | model | threads | published ms | predicted ms | error | role |")
     print("|---|---|---|---|---|---|---|---|")
@@ -89,7 +100,9 @@ def main() -> None:
         for p in b.notes.get("published", []):
             threads = int(p.get("threads", 1))
             pred = latency(b, p["model"], fitted[key], threads)
-            role = "fit" if (p["model"] == _fit_model(b) and threads == 1 and not _inherit(b)) else "check"
+            fits = (_raw(b, "fit"), _raw(b, "fit_small"))
+            role = "fit" if (p["model"] in fits and threads == 1 and not _raw(b, "inherit")) else \
+                "derives thread_speedup" if threads > 1 else "check"
             print(f"| {b.name} | {b.backend} | {p['model']} | {threads} | {p['ms']:.1f} | {pred:.1f} | "
                   f"{100 * (pred / p['ms'] - 1):+.0f}% | {role} |")
 
@@ -103,14 +116,6 @@ def main() -> None:
             pr = estimate_device(graph(m), b, host)
             cells.append(f"{pr.latency_ms:.0f} [{pr.best_ms:.0f}-{pr.worst_ms:.0f}]")
         print(f"| {b.name} | {b.backend} | " + " | ".join(cells) + " |")
-
-
-def _fit_model(b) -> str | None:
-    return b.notes.get("fit") if isinstance(b.notes.get("fit"), str) else _raw(b, "fit")
-
-
-def _inherit(b) -> str | None:
-    return _raw(b, "inherit")
 
 
 def _raw(b, key: str):

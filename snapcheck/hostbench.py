@@ -1,7 +1,8 @@
 """Host latency of a model: LiteRT (``ai_edge_litert``) for .tflite, onnxruntime for .onnx.
 
 Each run times one ``invoke()``/``run()`` call with ``time.perf_counter`` after warm-up; inputs are
-random and set once. Peak RSS is the process high-water mark (``getrusage``) after the runs, and
+random and set once. With one thread the calling thread's CPU time is recorded too (``cpu_*_ms``): on a
+busy machine it stays close to the quiet-machine latency while wall time grows with the load. Peak RSS is the process high-water mark (``getrusage``) after the runs, and
 ``model_rss_mb`` the growth of it from just before the model was loaded.
 
 Per-op times (``profile=True``): onnxruntime's own profiler (``enable_profiling``) gives measured
@@ -41,6 +42,8 @@ class BenchResult:
     load_ms: float
     peak_rss_mb: float
     model_rss_mb: float
+    cpu_median_ms: float | None = None  # CPU time of the calling thread (1 thread only: see time_runs)
+    cpu_min_ms: float | None = None
     profile: list[dict[str, Any]] | None = None
     profile_source: str | None = None  # "measured" (onnxruntime profiler) or "estimated" (see module docs)
     times_ms: list[float] = field(default_factory=list, repr=False)
@@ -48,6 +51,9 @@ class BenchResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("times_ms")
+        if d["cpu_median_ms"] is None:
+            d.pop("cpu_median_ms")
+            d.pop("cpu_min_ms")
         if d["profile"] is None:
             d.pop("profile")
             d.pop("profile_source")
@@ -72,21 +78,28 @@ def _random_input(shape: Any, dtype: Any, rng: np.random.Generator) -> np.ndarra
 
 
 def time_runs(invoke: Callable[[], Any], runs: int, warmup: int, min_seconds: float = 0.0,
-              max_runs: int | None = None) -> list[float]:
-    """Milliseconds of each timed call: ``warmup`` untimed calls, then at least ``runs`` timed calls,
-    more (up to ``max_runs``) until ``min_seconds`` of timed calls have passed."""
+              max_runs: int | None = None) -> tuple[list[float], list[float]]:
+    """Wall-clock and calling-thread CPU milliseconds of each timed call: ``warmup`` untimed calls, then
+    at least ``runs`` timed calls, more (up to ``max_runs``) until ``min_seconds`` of wall time have passed.
+
+    The thread CPU time excludes time the thread was preempted; with one runtime thread (which runs the
+    kernels on the calling thread) it is the figure least disturbed by other processes on a busy machine.
+    """
     for _ in range(warmup):
         invoke()
-    times: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []
     total = 0.0
     limit = max_runs if max_runs is not None else runs
-    while len(times) < runs or (total < min_seconds and len(times) < limit):
+    while len(wall) < runs or (total < min_seconds and len(wall) < limit):
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         invoke()
         dt = time.perf_counter() - t0
-        times.append(dt * 1e3)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        wall.append(dt * 1e3)
         total += dt
-    return times
+    return wall, cpu
 
 
 def litert_interpreter(model: Path | bytes, threads: int):
@@ -102,8 +115,9 @@ def litert_interpreter(model: Path | bytes, threads: int):
     return interp
 
 
-def _summary(path: Path, runtime: str, version: str, threads: int, warmup: int, times: list[float],
-             load_ms: float, rss0: float) -> BenchResult:
+def _summary(path: Path, runtime: str, version: str, threads: int, warmup: int,
+             timed: tuple[list[float], list[float]], load_ms: float, rss0: float) -> BenchResult:
+    times, cpu = timed
     ordered = sorted(times)
     p90 = ordered[min(len(ordered) - 1, int(np.ceil(0.9 * len(ordered))) - 1)]
     return BenchResult(
@@ -111,6 +125,8 @@ def _summary(path: Path, runtime: str, version: str, threads: int, warmup: int, 
         warmup=warmup, median_ms=statistics.median(times), p90_ms=p90, min_ms=ordered[0],
         mean_ms=statistics.fmean(times), max_ms=ordered[-1], load_ms=load_ms,
         peak_rss_mb=_rss_mb(), model_rss_mb=max(0.0, _rss_mb() - rss0), times_ms=times,
+        cpu_median_ms=statistics.median(cpu) if threads == 1 else None,
+        cpu_min_ms=min(cpu) if threads == 1 else None,
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from pathlib import Path
 
 from snapcheck.ir import Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
@@ -57,3 +61,57 @@ def conv_chain(hw: int, channels: list[int], k: int = 3) -> Graph:
     for cin, cout in zip(channels, channels[1:]):
         x = tflite_conv(b, x, hw, cin, cout, k)
     return b.graph([x])
+
+
+def tiny_keras_files(folder: Path) -> dict[str, Path]:
+    """One small Keras net (conv+BN+ReLU, separable conv, nearest resize, concat, dense head) saved as fp32,
+    fp16 and int8 .tflite and as fp32 .onnx (NCHW). Imports TensorFlow: use from a module-scoped fixture."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+    import tf2onnx
+
+    keras = tf.keras
+    L = keras.layers
+    inp = keras.Input((32, 32, 3), batch_size=1, name="x")
+    a = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, 2, padding="same", use_bias=False)(inp)))
+    b = L.SeparableConv2D(24, 3, padding="same", activation="relu")(a)
+    c = L.Conv2D(16, 1)(L.Concatenate()([a, b]))
+    d = L.GlobalAveragePooling2D()(c)
+    model = keras.Model(inp, L.Dense(10)(d))
+    model(np.zeros((1, 32, 32, 3), np.float32))
+    out: dict[str, Path] = {}
+
+    def save(name: str, data: bytes) -> None:
+        out[name] = folder / f"tiny_{name}.{'onnx' if name == 'onnx' else 'tflite'}"
+        out[name].write_bytes(data)
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    save("fp32", conv.convert())
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [tf.float16]
+    save("fp16", conv.convert())
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    conv.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)] for _ in range(8))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    save("int8", conv.convert())
+    serve = tf.function(lambda x: model(x), input_signature=[tf.TensorSpec((1, 32, 32, 3), tf.float32, name="x")])
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature, opset=13,
+                                             inputs_as_nchw=["x"])
+    save("onnx", proto.SerializeToString())
+    return out
+
+
+@functools.cache
+def shared_tiny_files() -> dict[str, Path]:
+    """``tiny_keras_files`` built once per test process (the cost and bench tests share them)."""
+    folder = Path(tempfile.mkdtemp(prefix="snapcheck-cost-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return tiny_keras_files(folder)

@@ -1,4 +1,4 @@
-"""Shared helpers and fixtures for the generator tests (tests/test_gan_*.py).
+"""Shared helpers for the generator tests (tests/test_gan_*.py).
 
 Freshly initialised pix2pix weights (N(0, 0.02), BatchNorm at mean 0 / variance 1) make the outputs
 nearly constant and the BN folding trivial, so equivalence tests would prove little. ``exercise``
@@ -9,11 +9,9 @@ gives a model He-scaled kernels and non-trivial BatchNorm statistics instead: ou
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -58,7 +56,3 @@ def _leaf_layers(model: Any):
 
 def random_outline(size: int, channels: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1, 1, (1, size, size, channels)).astype(np.float32)
-
-
-def export_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    return tmp_path_factory.mktemp(f"gan-export-{name}")

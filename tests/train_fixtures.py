@@ -64,3 +64,21 @@ def make_pairs(folder: Path, n_train: int = 6, n_val: int = 4, size: int = PAIR_
                               target=f"pairs/{rid}_rgba.png")
     write_manifest(folder, records)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """(data folder, run folder, TrainResult) of test-tiny trained 4 steps on synthetic pairs, checkpoint every 2.
+
+    Shared by the trainer and evaluation tests (import it into the test module to use it).
+    """
+    from snapcheck.gan.train import TrainConfig, train
+
+    data = make_pairs(tmp_path_factory.mktemp("pairs"))
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    seen: list[int] = []
+    cfg = TrainConfig(data_dir=str(data), config=TINY.name, size=PAIR_SIZE, batch_size=2, steps=4,
+                      checkpoint_every=2, log_every=1, image_every=3, seed=3, instance_noise=0.1, noise_epochs=1)
+    result = train(cfg, run_dir, export=False, progress=False, on_step=lambda step, model: seen.append(step))
+    result.seen_steps = seen
+    return data, run_dir, result

@@ -350,7 +350,7 @@ def op_facts(view: SubgraphView, op: Op) -> dict[str, Any]:
             _onnx_facts(view, op, f)
         if op.type in ELTWISE_TYPES:
             _eltwise(view, op, f)
-    except (TypeError, ValueError, IndexError, KeyError):
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
         pass  # malformed attributes: the facts derived so far stand, the rest stay unknown
     act = op.attrs.get("fused_activation_function")
     if act is not None:

@@ -198,7 +198,6 @@ def _layer_fix(layer: str) -> str:
 
 def check_ops(graph: Graph, ruleset: Ruleset, views: list[SubgraphView], backend: str | None = None) -> OpsResult:
     """Map every op to layers and judge it per backend; errors for what no backend can run."""
-    mapping = ruleset.mapping
     accels = [b for b in ACCELERATORS if backend in (None, "cpu", b)]
     findings: list[Finding] = []
     agg = _Aggregate()

@@ -161,3 +161,9 @@ def rules(
 def register(app: typer.Typer) -> None:
     app.command("check", cls=FastCommand)(check)
     app.command("rules", cls=FastCommand)(rules)
+    # The root group's own --help would still import Pydantic on every run; FastGroup only changes that
+    # option (see skip_pydantic). Kept here until snapcheck.cli passes cls=FastGroup itself.
+    from typer.models import DefaultPlaceholder
+
+    if app.info.cls is None or isinstance(app.info.cls, DefaultPlaceholder):
+        app.info.cls = FastGroup

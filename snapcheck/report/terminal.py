@@ -24,19 +24,24 @@ def verdict_line(r: CheckReport) -> str:
             f"1 MB = 1,000,000 bytes)")
 
 
-def _findings(console: Console, r: CheckReport) -> None:
+def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
+    """Each finding; why and fix for errors and warnings (for info notes too with -v)."""
     for f in r.findings:
         tag = " [magenta](inferred rule)[/]" if f.inferred else ""
         console.print(f"[{_STYLE[f.severity]}]{f.severity:<7}[/] [bold]{f.code}[/] {escape(f.message)}{tag}",
                       soft_wrap=True)
+        if f.severity == "info" and not verbose:
+            continue
         if f.why:
             console.print(f"        [dim]why:[/] {escape(f.why)}")
         if f.fix:
             console.print(f"        [dim]fix:[/] {escape(f.fix)}")
     n = sum(1 for f in r.findings if f.inferred)
-    if n:
-        console.print(f"[magenta]{n} finding(s) rest on rules marked inferred[/] (not in Snap's docs for "
-                      f"{r.ls_version}); -v lists every inferred rule used.")
+    ops = sum(1 for v in r.ops if v.inferred)
+    if n or r.inferred_rules_used:
+        console.print(f"[magenta]Inferred rules:[/] {n} finding(s) and {ops} op verdict(s) rest on "
+                      f"{len(r.inferred_rules_used)} rule(s) that Snap does not document for {r.ls_version}; "
+                      "-v lists them.", soft_wrap=True)
 
 
 def _estimates(console: Console, r: CheckReport) -> None:
@@ -92,7 +97,7 @@ def render(console: Console, reports: list[CheckReport], verbose: bool = False) 
         return
     r = reports[0]
     console.print(verdict_line(r), soft_wrap=True)
-    _findings(console, r)
+    _findings(console, r, verbose)
     _estimates(console, r)
     if verbose:
         _ops_table(console, r)

@@ -1,0 +1,100 @@
+"""Kernel fusion and classification, and the roofline's monotonicity (hand-built graphs, no runtime)."""
+
+from __future__ import annotations
+
+import pytest
+from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
+
+from snapcheck.estimate import host_prediction
+from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, split_kernels
+from snapcheck.estimate.profiles import load_devices, load_host_profile
+from snapcheck.estimate.roofline import predict_kernels
+
+
+def onnx_conv_bn_act(act: str):
+    b = GraphBuilder("onnx")
+    x = b.input((1, 8, 16, 16))
+    w = b.tensor((16, 8, 3, 3), const=True)
+    y = b.op("Conv", [x, w], (1, 16, 16, 16), group=1)
+    bn = [b.tensor((16,), const=True) for _ in range(4)]
+    y = b.op("BatchNormalization", [y, *bn], (1, 16, 16, 16))
+    y = b.op(act, [y], (1, 16, 16, 16))
+    skip = b.input((1, 16, 16, 16))
+    y = b.op("Add", [y, skip], (1, 16, 16, 16))  # not an epilogue: its other input is an activation
+    return b.graph([y])
+
+
+def test_conv_bn_relu_fuse_into_one_kernel():
+    g = onnx_conv_bn_act("Relu")
+    ks = split_kernels(g, ORT_FUSES)
+    assert [k.kind for k in ks] == ["conv", "eltwise"]
+    assert ks[0].ops == [0, 1, 2]
+    # fused bytes exclude the intermediate tensors: input + weights + BN params + output only
+    assert ks[0].bytes == 4 * (8 * 16 * 16 + 16 * 72 + 4 * 16 + 16 * 16 * 16)
+
+
+def test_fusion_depends_on_runtime():
+    g = onnx_conv_bn_act("LeakyRelu")
+    assert len(split_kernels(g, GPU_FUSES)) == 2  # conv+BN+LeakyReLU, then Add
+    assert len(split_kernels(g, ORT_FUSES)) == 2
+    assert [k.kind for k in split_kernels(g, XNNPACK_FUSES)] == ["conv", "eltwise", "eltwise", "eltwise"]
+
+
+def test_no_fusion_when_intermediate_has_another_reader():
+    b = GraphBuilder()
+    x = b.input((1, 8, 8, 4))
+    y = tflite_conv(b, x, 8, 4, 8, act="NONE")
+    r = b.op("RELU", [y], (1, 8, 8, 8))
+    z = b.op("ADD", [r, y], (1, 8, 8, 8))
+    assert len(split_kernels(b.graph([z]), GPU_FUSES)) == 3
+
+
+def test_kinds():
+    b = GraphBuilder()
+    x = b.input((1, 16, 16, 8))
+    y = tflite_conv(b, x, 16, 8, 8, k=1)  # pointwise
+    w = b.tensor((1, 3, 3, 8), const=True)
+    y = b.op("DEPTHWISE_CONV_2D", [y, w, -1], (1, 16, 16, 8), fused_activation_function="RELU6")
+    y = b.op("RESIZE_NEAREST_NEIGHBOR", [y, b.tensor((2,), "int32", const=True)], (1, 32, 32, 8))
+    y = b.op("RESIZE_BILINEAR", [y, b.tensor((2,), "int32", const=True)], (1, 64, 64, 8))
+    y = b.op("CONCATENATION", [y, y], (1, 64, 64, 16), axis=3)
+    y = b.op("MAX_POOL_2D", [y], (1, 32, 32, 16), filter_height=2, filter_width=2)
+    y = b.op("MEAN", [y, b.tensor((2,), "int32", const=True)], (1, 16))
+    fw = b.tensor((4, 16), const=True)
+    y = b.op("FULLY_CONNECTED", [y, fw, -1], (1, 4))
+    y = b.op("SOFTMAX", [y], (1, 4))
+    kinds = [k.kind for k in split_kernels(b.graph([y]))]
+    assert kinds == ["pointwise", "depthwise", "resize", "resize_bilinear", "concat", "pool", "reduce", "fc",
+                     "eltwise"]
+
+
+def test_channel_padding_raises_work_not_flops():
+    g = conv_chain(16, [8, 17])  # 17 output channels pad to 32 lanes on a 16-wide SIMD
+    k = split_kernels(g, simd=16)[0]
+    assert k.work == pytest.approx(k.flops * 32 / 17)
+
+
+@pytest.mark.parametrize("device", [None, "iphone6", "galaxy_s6"])
+def test_latency_grows_with_channels_and_resolution(device):
+    host = load_host_profile()
+    if device is None:
+        profile = host
+    else:
+        profile = next(b for b in load_devices() if b.device == device and b.backend == "cpu").profile(host)
+
+    def lat(hw: int, width: int) -> float:
+        g = conv_chain(hw, [3, width, width, width])
+        return predict_kernels(split_kernels(g, simd=profile.simd), profile).latency_ms
+
+    widths = [lat(64, w) for w in (16, 32, 64, 128)]
+    sizes = [lat(s, 32) for s in (32, 64, 128, 256)]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+    assert sizes == sorted(sizes) and sizes[-1] > 8 * sizes[0]  # 64x the pixels, well over 8x the time
+
+
+def test_host_prediction_sums_overhead_and_kernels():
+    g = conv_chain(32, [3, 16, 16])
+    kernels, pred = host_prediction(g)
+    assert len(kernels) == 2
+    assert pred.latency_ms == pytest.approx(load_host_profile().overhead_ms + sum(pred.per_kernel_ms))
+    assert pred.best_ms < pred.latency_ms < pred.worst_ms
