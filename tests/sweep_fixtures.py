@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.sweep.worker import stage
 
 FAIL_ALPHA = 0.3
 CRASH_ALPHA = 0.7
@@ -30,7 +31,8 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
     if cfg.alpha_decoder == CRASH_ALPHA:
         os.kill(os.getpid(), signal.SIGKILL)
     if cfg.alpha_encoder == FAIL_ALPHA:
-        raise RuntimeError(f"cannot build {cfg.name}")
+        with stage("export"):
+            raise RuntimeError(f"cannot build {cfg.name}")
     params = int(1_000_000 * (cfg.alpha_encoder + 2 * cfg.alpha_decoder) * (1 if cfg.separable else 8))
     fp16 = 2 * params
     iphone_ms = 5.0 * cfg.alpha_encoder + 20.0 * cfg.alpha_decoder ** 2

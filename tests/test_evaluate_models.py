@@ -9,22 +9,16 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from train_fixtures import TINY, make_pairs  # noqa: E402
+from train_fixtures import tiny_run  # noqa: E402,F401
 
 from snapcheck.gan import evaluate as ev  # noqa: E402
-from snapcheck.gan.train import TrainConfig, train  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    data = make_pairs(tmp_path_factory.mktemp("pairs"))
-    run_dir = tmp_path_factory.mktemp("eval") / "run"
-    cfg = TrainConfig(data_dir=str(data), config=TINY.name, size=32, batch_size=2, steps=2, checkpoint_every=2,
-                      image_every=2, log_every=1)
-    result = train(cfg, run_dir, export=False, progress=False)
-    return data, run_dir, result
+def run(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +26,14 @@ def exported(run):
     from snapcheck.gan.export import export_model
     from snapcheck.gan.registry import GeneratorConfig
 
-    _, run_dir, result = run
+    _, run_dir, result, _ = run
     gen_cfg = GeneratorConfig.from_dict(json.loads((run_dir / "run.json").read_text())["generator"])
     export_model(result.model.generator, gen_cfg, run_dir / "export", fp16=True, name="tiny")
     return run_dir / "export"
 
 
 def test_exports_and_checkpoint_give_the_same_faces(run, exported):
-    data, run_dir, _ = run
+    data, run_dir, _, _ = run
     outlines, _ = ev.load_split(data, "val", 32)
     from_ckpt = ev.load_predictor(run_dir)(outlines)
     for name in ("tiny.tflite", "tiny.onnx"):
@@ -53,7 +47,7 @@ def test_evaluate_json_on_the_validation_split(run, exported, tmp_path):
 
     from snapcheck.cli import app
 
-    data, _, _ = run
+    data, _, _, _ = run
     result = CliRunner().invoke(app, ["evaluate", str(exported / "tiny.tflite"), str(data), "--format", "json",
                                       "--no-freehand", "--sheets", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -67,7 +61,7 @@ def test_evaluate_json_on_the_validation_split(run, exported, tmp_path):
 
 
 def test_a_perfect_generator_scores_perfectly(run):
-    data, _, _ = run
+    data, _, _, _ = run
     outlines, targets = ev.load_split(data, "val", 32)
     m = ev.paired_metrics(outlines, targets, targets.copy())
     assert m["l1"] == 0.0 and m["psnr_db"] == float("inf") and m["ssim"] == pytest.approx(1.0)

@@ -64,6 +64,7 @@ def test_miss_then_hit_and_one_failure_recorded(tmp_path, monkeypatch):
     failed = [r for r in run.rows if r["status"] == "error"]
     assert len(failed) == 2 and all(r["config"]["alpha_encoder"] == FAIL_ALPHA for r in failed)
     assert all("RuntimeError: cannot build" in r["error"] and "Traceback" in r["traceback"] for r in failed)
+    assert all(r["stage"] == "export" for r in failed)
     assert all(r["status"] == "ok" and r["params"] > 0 for r in run.rows if r not in failed)
     assert sorted(run.failed) == sorted(r["label"] for r in failed)
     for cfg in configs:  # every configuration, failed or not, is cached under its hash

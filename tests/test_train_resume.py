@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from train_fixtures import TINY, make_pairs  # noqa: E402
+from train_fixtures import TINY, tiny_run  # noqa: E402,F401
 
 from snapcheck.errors import InputError  # noqa: E402
 from snapcheck.gan.train import TrainConfig, train  # noqa: E402
@@ -22,8 +22,8 @@ class Killed(Exception):
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return make_pairs(tmp_path_factory.mktemp("pairs"))
+def data_dir(tiny_run):
+    return tiny_run[0]
 
 
 def _cfg(data_dir, **kw) -> TrainConfig:
@@ -36,17 +36,8 @@ def _weights(model):
     return [w.copy() for w in model.generator.get_weights()] + [w.copy() for w in model.discriminator.get_weights()]
 
 
-@pytest.fixture(scope="module")
-def trained(data_dir, tmp_path_factory):
-    seen = []
-    run_dir = tmp_path_factory.mktemp("trained") / "run"
-    result = train(_cfg(data_dir, steps=4, instance_noise=0.1, noise_epochs=1), run_dir, export=False,
-                   progress=False, on_step=lambda step, model: seen.append(step))
-    return run_dir, result, seen
-
-
-def test_tiny_config_trains_and_logs(trained):
-    run_dir, result, seen = trained
+def test_tiny_config_trains_and_logs(tiny_run):
+    _, run_dir, result, seen = tiny_run
     assert seen == [1, 2, 3, 4] and result.step == 4
     assert int(result.model.step.numpy()) == 4
     assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 4
@@ -89,8 +80,8 @@ def test_kill_then_resume_continues_from_the_checkpoint(data_dir, tmp_path):
     assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 6
 
 
-def test_resume_guards(data_dir, trained, tmp_path):
-    run_dir = trained[0]
+def test_resume_guards(data_dir, tiny_run, tmp_path):
+    run_dir = tiny_run[1]
     with pytest.raises(InputError, match="nothing to resume"):
         train(_cfg(data_dir), tmp_path / "fresh", resume=True, export=False, progress=False)
     with pytest.raises(InputError, match="already holds a training run"):

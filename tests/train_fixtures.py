@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from snapcheck.gan.registry import GeneratorConfig, register_config
 
@@ -68,7 +69,7 @@ def make_pairs(folder: Path, n_train: int = 6, n_val: int = 4, size: int = PAIR_
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """(data folder, run folder, TrainResult) of test-tiny trained 4 steps on synthetic pairs, checkpoint every 2.
+    """(data folder, run folder, TrainResult, steps seen by ``on_step``) of test-tiny trained 4 steps on synthetic pairs, checkpoint every 2.
 
     Shared by the trainer and evaluation tests (import it into the test module to use it).
     """
@@ -80,5 +81,4 @@ def tiny_run(tmp_path_factory):
     cfg = TrainConfig(data_dir=str(data), config=TINY.name, size=PAIR_SIZE, batch_size=2, steps=4,
                       checkpoint_every=2, log_every=1, image_every=3, seed=3, instance_noise=0.1, noise_epochs=1)
     result = train(cfg, run_dir, export=False, progress=False, on_step=lambda step, model: seen.append(step))
-    result.seen_steps = seen
-    return data, run_dir, result
+    return data, run_dir, result, seen

@@ -11,7 +11,7 @@ kernel reads.
 
 from __future__ import annotations
 
-from snapcheck.ir import Op, Subgraph, Tensor, dtype_nbytes
+from snapcheck.ir import DTYPE_BITS, Op, Subgraph, Tensor
 
 # Ops that only change the representation of a constant (folded at load time when the input is constant).
 CONST_FOLDABLE = frozenset({
@@ -55,7 +55,7 @@ def tensor_bytes(t: Tensor | None) -> int:
         return 0
     if t.is_constant and t.nbytes:
         return t.nbytes
-    return dtype_nbytes(t.dtype, shape_of(t))
+    return (numel(t) * DTYPE_BITS.get(t.dtype, 0) + 7) // 8
 
 
 def numel(t: Tensor | None) -> int:

@@ -58,7 +58,7 @@ def frame_rule(ruleset: Any, device: str) -> FrameRule | None:
 def _kernels_cached(graph: Graph, fuses: str, simd: int, cache: dict) -> list[Kernel]:
     key = (fuses, simd)
     if key not in cache:
-        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd)
+        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd, memo=cache.setdefault("op_costs", {}))
     return cache[key]
 
 

@@ -99,8 +99,13 @@ def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> 
     return flops * pad
 
 
-def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: int = 16) -> list[Kernel]:
-    """Kernels of the main subgraph in execution order (ops folded at load time are dropped)."""
+def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: int = 16,
+                  memo: dict[int, OpCost] | None = None) -> list[Kernel]:
+    """Kernels of the main subgraph in execution order (ops folded at load time are dropped).
+
+    ``memo`` caches op costs between calls on the same graph (e.g. one call per fusion rule set).
+    """
+    memo = {} if memo is None else memo
     sg = graph.main
     if sg is None:
         return []
@@ -116,7 +121,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
     for op in live:
         if op.index in absorbed:
             continue
-        cost = op_cost(sg, op, graph.layout, weights, roots)
+        cost = memo.get(op.index) or memo.setdefault(op.index, op_cost(sg, op, graph.layout, weights, roots))
         geom = conv_geometry(sg, op, graph.layout)
         kind = _kind(sg, op, geom)
         group, costs = [op.index], [cost]
@@ -132,7 +137,8 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
                 if follower.type not in fusable or not all(i in weights for i in others):
                     break
                 group.append(follower.index)
-                costs.append(op_cost(sg, follower, graph.layout, weights, roots))
+                costs.append(memo.get(follower.index) or
+                             memo.setdefault(follower.index, op_cost(sg, follower, graph.layout, weights, roots)))
                 absorbed.add(follower.index)
                 tail = follower
         first, last = by_index[group[0]], by_index[group[-1]]

@@ -20,8 +20,7 @@ def render(reports: list[CheckReport]) -> str:
             rules.setdefault(f.code, {
                 "id": f.code, "name": f.code,
                 "shortDescription": {"text": f.why or f.message},
-                "help": {"text": f.fix or f.why},
-                "helpUri": "docs/check.md#" + f.code.lower(),
+                "help": {"text": f"{f.fix or f.why} (snapcheck docs/check.md#{f.code.lower()})"},
             })
             loc = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
             if f.op or f.tensor:

@@ -1,12 +1,13 @@
-"""Run a sweep: one worker process per configuration at a time, results cached the moment each finishes.
+"""Run a sweep in ``jobs`` worker processes, each configuration's result cached the moment it finishes.
 
 Each configuration's row is written atomically to ``DIR/cache/<hash>.json`` by the worker process
 itself, as soon as it is done, so Ctrl-C, a kill or a crash of the parent loses no finished
 configuration, and a re-run of the same command only does what is missing. The hash covers the
 generator architecture, the snapcheck version and the Lens Studio version. A configuration that
-fails is recorded with its error (and cached, as failures are deterministic; ``retry_failed`` redoes
-them); the others go on. Worker processes use the spawn start method (TensorFlow is not fork-safe)
-and ignore SIGINT: the parent cancels them on Ctrl-C. Importing this module never imports TensorFlow.
+raises is recorded with its error (and cached, as failures are deterministic; ``retry_failed`` redoes
+them); one that kills its worker process is found and recorded (not cached); the others go on.
+Worker processes use the spawn start method (TensorFlow is not fork-safe) and ignore SIGINT: the
+parent cancels them on Ctrl-C or SIGTERM. Importing this module never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def run_sweep(configs: list[GeneratorConfig], out_dir: str | Path, *, ls_version
     for cfg in configs:
         cached = load_cached(cache_path(out_dir, cfg, ls_version))
         if cached is not None and not (retry_failed and cached["status"] == "error"):
-            cached["label"] = cfg.name  # the same architecture may come from a grid with other labels
+            cached.update(label=cfg.name, registered_as=registered_name(cfg))  # names may differ between grids
             rows[cfg.key()] = cached
         else:
             todo.append(cfg)
