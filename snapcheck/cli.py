@@ -13,9 +13,11 @@ import typer
 
 from snapcheck import __version__
 from snapcheck.errors import InputError
+from snapcheck.fastcli import FastGroup
 
 app = typer.Typer(
     name="snapcheck",
+    cls=FastGroup,
     help="Check .tflite and .onnx models against Lens Studio's SnapML rules before import.",
     no_args_is_help=True,
     add_completion=False,

@@ -6,54 +6,11 @@ import re
 from typing import Any, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+
+from snapcheck.fastcli import FastCommand
 
 FORMATS = ("terminal", "json", "junit", "sarif")
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
-
-
-class _RawValue:
-    """Hands click's already-parsed value through unchanged."""
-
-    @staticmethod
-    def coerce(value: Any, param: Any = None, ctx: Any = None) -> Any:
-        return value
-
-
-def skip_pydantic(params: list) -> None:
-    """Let typer parameters hand click's parsed values through instead of building Pydantic adapters.
-
-    Recent typer builds a Pydantic ``TypeAdapter`` for each option as it parses a command line, which
-    imports Pydantic (about 0.1 s of CPU) even for ``str`` and ``bool`` options. Click has already parsed
-    these; where a typer version lacks the ``_runtime_param`` hook, this changes nothing.
-    """
-    for p in params:
-        if getattr(p, "_runtime_param", 0) is None:
-            p._runtime_param = _RawValue()
-
-
-class FastCommand(TyperCommand):
-    """A typer command whose options (all ``str``, ``bool`` or ``None``) skip the Pydantic adapters."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        skip_pydantic(self.params)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        opt = super().get_help_option(ctx)
-        if opt is not None:
-            skip_pydantic([opt])
-        return opt
-
-
-class FastGroup(TyperGroup):
-    """For ``snapcheck.cli``: the root group's ``--help`` also skips the Pydantic adapter (``typer.Typer(cls=...)``)."""
-
-    def get_help_option(self, ctx: Any) -> Any:
-        opt = super().get_help_option(ctx)
-        if opt is not None:
-            skip_pydantic([opt])
-        return opt
 
 
 def parse_size(text: str) -> int:
@@ -161,9 +118,3 @@ def rules(
 def register(app: typer.Typer) -> None:
     app.command("check", cls=FastCommand)(check)
     app.command("rules", cls=FastCommand)(rules)
-    # The root group's own --help would still import Pydantic on every run; FastGroup only changes that
-    # option (see skip_pydantic). Kept here until snapcheck.cli passes cls=FastGroup itself.
-    from typer.models import DefaultPlaceholder
-
-    if app.info.cls is None or isinstance(app.info.cls, DefaultPlaceholder):
-        app.info.cls = FastGroup

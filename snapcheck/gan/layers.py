@@ -108,10 +108,9 @@ def nearest_upsample_class() -> type:
     """The ``NearestUpsample2D`` Keras layer class (created on first use, so Keras loads lazily).
 
     Keras 3's ``UpSampling2D`` becomes ``RESHAPE`` + ``TILE`` in TFLite (via ``tf.repeat``). This layer
-    calls TF's ``ResizeNearestNeighbor`` op with ``align_corners=False, half_pixel_centers=False`` instead, which
-    converts to one ``RESIZE_NEAREST_NEIGHBOR`` in TFLite and to ``Resize(mode=nearest,
-    coordinate_transformation_mode=asymmetric, nearest_mode=floor)`` in ONNX, and gives the same
-    values as ``UpSampling2D`` for integer factors.
+    calls TF's ``ResizeNearestNeighbor`` op (``align_corners=False, half_pixel_centers=False``) instead:
+    one ``RESIZE_NEAREST_NEIGHBOR`` in TFLite, one ``Resize(mode=nearest, coordinate_transformation_mode=
+    asymmetric, nearest_mode=floor)`` in ONNX, and the same values as ``UpSampling2D`` for integer factors.
     """
     import keras
     import tensorflow as tf
@@ -125,7 +124,8 @@ def nearest_upsample_class() -> type:
         def call(self, x):
             h, w = x.shape[1], x.shape[2]
             size = [h * self.factor, w * self.factor] if h and w else tf.shape(x)[1:3] * self.factor
-            return tf.raw_ops.ResizeNearestNeighbor(images=x, size=size, align_corners=False, half_pixel_centers=False)
+            return tf.raw_ops.ResizeNearestNeighbor(images=x, size=size, align_corners=False,
+                                                    half_pixel_centers=False)
 
         def compute_output_shape(self, input_shape):
             n, h, w, c = input_shape
