@@ -7,9 +7,9 @@
    runs of the calling thread's CPU time, which is the figure least disturbed by other load on a
    shared machine: preemption does not count). Finished
    measurements are cached as JSON after each one, so an interrupted run resumes.
-3. ``fit_profile`` fits, per kind, ``kernel_us + max(work / F, bytes / BW_kind)`` by minimising the
-   squared relative error, and the per-inference overhead from the smallest models; the profile is
-   written atomically.
+3. ``fit_profile`` fits, per kind, the six parameters of the roofline in ``estimate.roofline`` (F, k_half,
+   BW, DRAM, c_half, kernel_us) by minimising the squared log error (Nelder-Mead), and takes the
+   per-inference overhead from the smallest model; the profile is written atomically.
 """
 
 from __future__ import annotations
@@ -235,6 +235,8 @@ class Sample:
     kind: str
     work: float
     bytes: float
+    reduction: float
+    channels: float
     ms: float  # measured minus per-inference overhead
     total_ms: float
     flops: float
@@ -245,53 +247,85 @@ class Sample:
         if len(main) != 1:
             return None
         k = main[0]
-        return cls(k.kind, k.work, k.bytes, total_ms - overhead_ms, total_ms, sum(x.flops for x in kernels))
+        return cls(k.kind, k.work, k.bytes, k.reduction, k.channels, total_ms - overhead_ms, total_ms,
+                   sum(x.flops for x in kernels))
 
 
-def fit_kind(samples: list[Sample]) -> tuple[float, float, float]:
-    """Fit ``kernel_us + max(work / F, bytes / BW)`` to one kind's samples; returns (F GFLOP/s, BW GB/s, us).
+# Parameters of one kind, fitted in log space: F, k_half, BW, DRAM, c_half, kernel_us.
+_PARAMS = ("gflops", "k_half", "bandwidth", "dram", "c_half", "kernel_us")
 
-    Grid search on log(F) and log(BW) with the fixed cost solved in closed form (a weighted mean of the
-    residuals, kept >= 0), minimising the squared relative error; then a finer grid around the best.
-    """
-    work = np.array([s.work for s in samples])
-    nbytes = np.array([s.bytes for s in samples])
+
+def kind_model(x: np.ndarray, work, nbytes, red, chans, cache: float) -> np.ndarray:
+    """The roofline of ``snapcheck.estimate.roofline.kernel_ms`` for one kind, vectorised (ms)."""
+    f, kh, bw, dram, ch, a = np.exp(x)
+    compute = work / (f * 1e6) * (red + kh) / red
+    near = np.minimum(nbytes, cache)
+    memory = (near / bw + (nbytes - near) / dram) / 1e6 * (chans + ch) / chans
+    return a / 1e3 + np.maximum(compute, memory)
+
+
+def nelder_mead(f, x0: np.ndarray, steps: np.ndarray, iters: int = 1500) -> np.ndarray:
+    """Minimise ``f`` from ``x0`` (the standard Nelder-Mead simplex; no SciPy in the runtime deps)."""
+    pts = [x0] + [x0 + np.eye(len(x0))[i] * steps[i] for i in range(len(x0))]
+    vals = [f(p) for p in pts]
+    for _ in range(iters):
+        order = np.argsort(vals)
+        pts, vals = [pts[i] for i in order], [vals[i] for i in order]
+        centroid = np.mean(pts[:-1], axis=0)
+        xr = centroid + (centroid - pts[-1])
+        fr = f(xr)
+        if fr < vals[0]:
+            xe = centroid + 2 * (centroid - pts[-1])
+            fe = f(xe)
+            pts[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
+        elif fr < vals[-2]:
+            pts[-1], vals[-1] = xr, fr
+        else:
+            xc = centroid + 0.5 * (pts[-1] - centroid)
+            fc = f(xc)
+            if fc < vals[-1]:
+                pts[-1], vals[-1] = xc, fc
+            else:
+                pts = [pts[0]] + [pts[0] + 0.5 * (p - pts[0]) for p in pts[1:]]
+                vals = [vals[0]] + [f(p) for p in pts[1:]]
+    return pts[int(np.argmin(vals))]
+
+
+def fit_kind(samples: list[Sample], cache: float) -> dict[str, float]:
+    """Fit one kind's six parameters by minimising the squared log error (Nelder-Mead, several starts)."""
+    work = np.array([s.work for s in samples], dtype=float)
+    nbytes = np.array([s.bytes for s in samples], dtype=float)
+    red = np.array([s.reduction for s in samples], dtype=float)
+    chans = np.array([s.channels for s in samples], dtype=float)
     ms = np.maximum(np.array([s.ms for s in samples]), 1e-4)
-    wts = 1.0 / ms ** 2
 
-    def search(f_grid: np.ndarray, b_grid: np.ndarray) -> tuple[float, float, float, float]:
-        best = (np.inf, 0.0, 0.0, 0.0)
-        for f in f_grid:
-            comp = work / (f * 1e6)
-            for b in b_grid:
-                roof = np.maximum(comp, nbytes / (b * 1e6))
-                a = max(0.0, float(np.sum(wts * (ms - roof)) / np.sum(wts)))
-                err = float(np.sum(((a + roof - ms) / ms) ** 2))
-                if err < best[0]:
-                    best = (err, f, b, a)
-        return best
+    def loss(x: np.ndarray) -> float:
+        if np.any(np.abs(x) > 25):
+            return 1e9
+        return float(np.sum(np.log(kind_model(x, work, nbytes, red, chans, cache) / ms) ** 2))
 
-    _, f, b, a = search(np.geomspace(0.2, 2000, 70), np.geomspace(0.5, 500, 60))
-    _, f, b, a = search(np.geomspace(f / 1.15, f * 1.15, 25), np.geomspace(b / 1.15, b * 1.15, 25))
-    return f, b, a * 1e3
+    best, best_loss = None, np.inf
+    for f0, bw0 in ((50.0, 50.0), (100.0, 10.0), (10.0, 100.0), (200.0, 5.0)):
+        x0 = np.log([f0, 1.0, bw0, bw0 / 2, 1.0, 0.5])
+        x = nelder_mead(loss, x0, np.full(6, 1.0))
+        x = nelder_mead(loss, x, np.full(6, 0.3))
+        if loss(x) < best_loss:
+            best, best_loss = x, loss(x)
+    return dict(zip(_PARAMS, (float(v) for v in np.exp(best))))
 
 
-def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict) -> Profile:
+def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict, cache_bytes: float) -> Profile:
     """The host profile from per-kind fits ("other": eltwise compute, median streaming bandwidth)."""
-    gflops, bws, kernel_us = {}, {}, {}
-    for kind in FIT_KINDS:
-        ks = [s for s in samples if s.kind == kind]
-        if len(ks) < 3:
-            continue
-        gflops[kind], bws[kind], kernel_us[kind] = fit_kind(ks)
-    gflops["other"] = gflops["eltwise"]  # kinds without FLOPs (concat, copy, resize) have no meaningful F
-    kernel_us["other"] = float(np.median(list(kernel_us.values())))
-    bws["other"] = float(np.median([bws[k] for k in ("concat", "copy", "resize", "eltwise") if k in bws]))
-    return Profile(device="host", backend="cpu", overhead_ms=round(overhead_ms, 4),
-                   gflops={k: round(v, 3) for k, v in gflops.items()},
-                   bandwidth_gbs={k: round(v, 3) for k, v in bws.items()},
-                   kernel_us={k: round(v, 3) for k, v in kernel_us.items()}, simd=16, fuses="xnnpack",
-                   meta=meta)
+    fits = {kind: fit_kind(ks, cache_bytes) for kind in FIT_KINDS
+            if len(ks := [s for s in samples if s.kind == kind]) >= 4}
+    col = {p: {k: round(v[p], 4) for k, v in fits.items()} for p in _PARAMS}
+    streaming = [k for k in ("concat", "copy", "resize", "eltwise") if k in fits]
+    col["gflops"]["other"] = col["gflops"]["eltwise"]  # kinds without FLOPs (concat, copy, resize) have no meaningful F
+    for p in ("bandwidth", "dram", "c_half", "kernel_us"):
+        col[p]["other"] = round(float(np.median([col[p][k] for k in streaming])), 4)
+    return Profile(device="host", backend="cpu", overhead_ms=round(overhead_ms, 4), gflops=col["gflops"],
+                   bandwidth_gbs=col["bandwidth"], dram_gbs=col["dram"], k_half=col["k_half"], c_half=col["c_half"],
+                   kernel_us=col["kernel_us"], cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta)
 
 
 def profile_to_json(p: Profile) -> dict:
@@ -308,6 +342,19 @@ def flops_baseline(samples: Iterable[Sample]) -> tuple[float, float]:
     a = np.stack([np.ones_like(x), x], axis=1) / y[:, None]
     c, *_ = np.linalg.lstsq(a, np.ones_like(y), rcond=None)
     return float(c[0]), float(c[1])
+
+
+def l2_cache_bytes() -> float:
+    """Per-core L2 size of this machine (Linux sysfs), 1 MiB when it cannot be read."""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for idx in sorted(base.glob("index*")):
+        try:
+            if (idx / "level").read_text().strip() == "2":
+                size = (idx / "size").read_text().strip().upper()
+                return float(size.rstrip("KM")) * (1024 if size.endswith("K") else 1024 * 1024)
+        except (OSError, ValueError):
+            continue
+    return 1024.0 * 1024
 
 
 def default_profile_path() -> Path:
@@ -354,6 +401,6 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int =
         "flops_baseline": {"c0_ms": round(c0, 5), "ms_per_gflop": round(c1, 4)},
         "set": f"micro_specs(seed={seed}, per_kind={per_kind})",
     }
-    profile = fit_profile(samples, overhead, meta)
+    profile = fit_profile(samples, overhead, meta, cache_bytes=l2_cache_bytes())
     atomic_write_json(out, profile_to_json(profile))
     return profile, samples

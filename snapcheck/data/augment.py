@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import cv2
 import numpy as np
 
 
@@ -50,8 +51,6 @@ def sample_np(rng: np.random.Generator, size: int, cfg: AugmentConfig = AugmentC
 
 def augment_pair_np(outline: np.ndarray, target: np.ndarray, matrix: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Apply one transform to a uint8 outline (H, W) and RGBA target (H, W, 4); outside = 0."""
-    import cv2
-
     m = np.array(matrix, np.float64).reshape(2, 3)
     h, w = outline.shape[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP

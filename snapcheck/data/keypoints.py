@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from snapcheck.errors import InputError
@@ -83,8 +84,6 @@ def crop_face(image: np.ndarray, points: np.ndarray, size: int, margin: float = 
     One affine warp does rotation, crop and scaling to ``size``; areas outside the source image are padded
     with the border's colours and marked in ``FaceCrop.valid``.
     """
-    import cv2
-
     angle = eye_angle_deg(points)
     eyes_mid = (points[LEFT_EYE] + points[RIGHT_EYE]) / 2
     rot = cv2.getRotationMatrix2D((float(eyes_mid[0]), float(eyes_mid[1])), angle, 1.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from snapcheck.data.keypoints import LEFT_EAR, LEFT_EYE, MOUTH, RIGHT_EAR, RIGHT_EYE
@@ -24,8 +25,6 @@ def seed_mask(shape: tuple[int, int], points: np.ndarray, valid: np.ndarray | No
     Sure cat: an ellipse over eyes, nose and mouth. Probably cat: the head (``head_polygon``) and the
     the body below it, widening downwards. Probably background: the rest. Sure background: padding.
     """
-    import cv2
-
     h, w = shape
     eye_d = float(np.linalg.norm(points[RIGHT_EYE] - points[LEFT_EYE]))
     mask = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
@@ -69,8 +68,6 @@ def head_polygon(points: np.ndarray) -> np.ndarray:
 
 def grabcut_matte(image: np.ndarray, points: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Alpha matte of ``image`` (RGB uint8) by GrabCut seeded from ``points`` (see ``seed_mask``)."""
-    import cv2
-
     h, w = image.shape[:2]
     scale = GRABCUT_SIDE / max(h, w)
     sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -94,8 +91,6 @@ def grabcut_matte(image: np.ndarray, points: np.ndarray, valid: np.ndarray | Non
 
 def clean_matte(binary: np.ndarray) -> np.ndarray:
     """Keep the largest foreground component and fill its holes (the cat is one piece)."""
-    import cv2
-
     n, labels, stats, _ = cv2.connectedComponentsWithStats((binary > 127).astype(np.uint8), connectivity=8)
     if n <= 1:
         return np.zeros_like(binary)
@@ -109,8 +104,6 @@ def clean_matte(binary: np.ndarray) -> np.ndarray:
 
 def feather(alpha: np.ndarray) -> np.ndarray:
     """Soften a hard matte's edge by about one pixel per 256 so the cut-out does not look jagged."""
-    import cv2
-
     sigma = max(alpha.shape) / 256 * 0.8
     return cv2.GaussianBlur(alpha, (0, 0), sigmaX=sigma)
 
@@ -152,8 +145,6 @@ class OnnxSaliency:
         self._side = tuple(d if isinstance(d, int) and d > 0 else self.default_side for d in dims)
 
     def __call__(self, image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        import cv2
-
         h, w = image.shape[:2]
         x = cv2.resize(image, (self._side[1], self._side[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
         x = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)

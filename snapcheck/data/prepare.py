@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from snapcheck.errors import InputError
@@ -168,8 +169,6 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def _encode_png(array: np.ndarray) -> bytes:
-    import cv2
-
     if array.ndim == 3:
         code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
         array = cv2.cvtColor(array, code)
@@ -206,8 +205,6 @@ class Staged:
 
 def stage_face(job: Job, cfg: PrepareConfig) -> Staged:
     """Read, crop/resize and matte one image; rejections come back with their reason."""
-    import cv2
-
     from snapcheck.data import keypoints as kp
     from snapcheck.data.matte import foreground_share, grabcut_matte
 

@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_text
@@ -52,8 +53,6 @@ def pair_cells(outline: np.ndarray, rgba: np.ndarray, rng: np.random.Generator) 
 
 def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareConfig", sample: int = SAMPLE) -> None:
     """Write ``contact_sheet.png`` and ``contact_sheet.html`` for a random (seeded) sample of kept pairs."""
-    import cv2
-
     kept = sorted(rid for rid, r in records.items() if r.status == "kept")
     chosen = random.Random(0).sample(kept, min(sample, len(kept)))
     rng = np.random.default_rng(0)

@@ -22,7 +22,7 @@ from snapcheck.cost.ops import (
     CONV_TYPES, DECONV_TYPES, ELEMENTWISE_FLOPS, MATMUL_TYPES, POOL_TYPES, REDUCE_TYPES, RESIZE_TYPES,
     ConvGeometry, OpCost, conv_geometry, op_cost, weight_roots,
 )
-from snapcheck.cost.tensors import folded_ops, tensor_bytes, weight_tensors
+from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_tensors
 from snapcheck.ir import Graph, Op, Subgraph
 
 KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise", "pool",
@@ -57,6 +57,8 @@ class Kernel:
     bytes: int  # bytes read (inputs and weights of the fused group) + bytes written (its outputs)
     work: float  # FLOPs with channel dims padded to the runtime's SIMD tile (what the machine executes)
     quantized: bool = False  # int8/uint8 arithmetic
+    reduction: int = 1  # multiply-adds per output element (kh*kw*Cin/groups; kh*kw for depthwise/pool)
+    channels: int = 1  # innermost (channel) dim of the output: short rows waste vector lanes
     geometry: ConvGeometry | None = None
     label: str = ""
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
@@ -97,6 +99,26 @@ def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> 
     c = geom.cout if kind != "depthwise" else geom.cin
     pad = math.ceil(c / simd) * simd / max(c, 1)
     return flops * pad
+
+
+def _reduction(kind: str, geom: ConvGeometry | None, op: Op) -> int:
+    if geom is not None:
+        if kind == "depthwise":
+            return geom.kh * geom.kw
+        if kind == "deconv":
+            return max(1, geom.kh * geom.kw * geom.cin // (4 * max(geom.groups, 1)))  # stride-2 sub-convolutions
+        return geom.macs_per_output
+    if kind == "pool":
+        return max(1, int(op.attrs.get("filter_height", 1)) * int(op.attrs.get("filter_width", 1)))
+    return 1
+
+
+def _channels(t, layout: str) -> int:
+    shape = shape_of(t)
+    if not shape:
+        return 1
+    c = shape[1] if (layout == "NCHW" and len(shape) == 4) else shape[-1]
+    return max(int(c), 1)
 
 
 def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: int = 16,
@@ -149,9 +171,11 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         flops = sum(c.flops for c in costs)
         xin = sg.tensor(first.inputs[0]) if first.inputs and first.inputs[0] >= 0 else None
         quant = xin is not None and xin.dtype in ("int8", "uint8", "int16")
+        out = sg.tensor(last.outputs[0]) if last.outputs and last.outputs[0] >= 0 else None
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
-            work=padded_work(kind, flops, geom, simd), quantized=quant, geometry=geom,
+            work=padded_work(kind, flops, geom, simd), quantized=quant,
+            reduction=_reduction(kind, geom, op), channels=_channels(out, graph.layout), geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
         ))
     return kernels

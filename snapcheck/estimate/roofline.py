@@ -30,6 +30,10 @@ class Profile:
     fuses: str = "xnnpack"  # xnnpack | ort | gpu: which epilogues fuse into conv kernels
     range_factors: tuple[float, float] = (0.85, 1.2)  # best, worst as multiples of the typical estimate
     bytes_scale: float = 1.0  # traffic relative to the file's dtypes (0.5: a GPU that stores fp32 tensors as fp16)
+    dram_gbs: dict[str, float] = field(default_factory=dict)  # bandwidth beyond the cache (default: bandwidth_gbs)
+    k_half: dict[str, float] = field(default_factory=dict)  # reduction length at half compute efficiency
+    c_half: dict[str, float] = field(default_factory=dict)  # channel count at half streaming efficiency
+    cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     meta: dict = field(default_factory=dict)
 
     def compute_gflops(self, kind: str) -> float:
@@ -38,13 +42,23 @@ class Profile:
     def bandwidth(self, kind: str) -> float:
         return self.bandwidth_gbs.get(kind) or self.bandwidth_gbs["other"]
 
+    def dram(self, kind: str) -> float:
+        return self.dram_gbs.get(kind) or self.dram_gbs.get("other") or self.bandwidth(kind)
+
+
+def _util(x: float, half: float) -> float:
+    return x / (x + half) if half > 0 else 1.0
+
 
 def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     """Time of one kernel and which roof bounds it ("compute" or "memory")."""
-    compute = k.work / (p.compute_gflops(k.kind) * 1e6)
+    compute = k.work / (p.compute_gflops(k.kind) * 1e6) / _util(k.reduction, p.k_half.get(k.kind, 0.0))
     if k.quantized:
         compute /= p.int8_speedup
-    memory = k.bytes * p.bytes_scale / (p.bandwidth(k.kind) * 1e6)
+    nbytes = k.bytes * p.bytes_scale
+    near = min(nbytes, p.cache_bytes)
+    memory = (near / p.bandwidth(k.kind) + (nbytes - near) / p.dram(k.kind)) / 1e6
+    memory /= _util(k.channels, p.c_half.get(k.kind, 0.0))
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
     return fixed + max(compute, memory), ("compute" if compute >= memory else "memory")
 
