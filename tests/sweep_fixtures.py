@@ -53,10 +53,13 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
         "checks": checks,
         "host": {"tflite": {"median_ms": iphone_ms / 3, "p90_ms": iphone_ms / 2.8, "threads": 1, "runs": 5}},
         "estimates": [
-            {"device": "iphone6", "device_name": "iPhone 6", "backend": "cpu", "latency_ms": iphone_ms * 1.5, "fps": 1000 / (iphone_ms * 1.5),
-             "max_hz": 10.0},
-            {"device": "iphone6", "device_name": "iPhone 6", "backend": "gpu", "latency_ms": iphone_ms, "fps": 1000 / iphone_ms, "max_hz": 15.0},
-            {"device": "galaxy_s6", "device_name": "Galaxy S6", "backend": "cpu", "latency_ms": iphone_ms * 1.2, "fps": 1000 / (iphone_ms * 1.2),
-             "max_hz": 12.0},
+            _estimate("iphone6", "iPhone 6", "cpu", iphone_ms * 1.5),
+            _estimate("iphone6", "iPhone 6", "gpu", iphone_ms),
+            _estimate("galaxy_s6", "Galaxy S6", "cpu", iphone_ms * 1.2),
         ],
     }
+
+
+def _estimate(device: str, name: str, backend: str, ms: float) -> dict[str, Any]:
+    return {"device": device, "device_name": name, "backend": backend, "latency_ms": ms, "fps": 1000 / ms,
+            "max_hz": min(30.0, 500 / ms)}

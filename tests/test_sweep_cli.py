@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from sweep_fixtures import fake_worker
@@ -66,12 +65,25 @@ def test_bad_grid_file_names_it(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-def test_unknown_device_is_refused(tmp_path):
+def test_unknown_ls_version_is_refused_before_any_work(tmp_path):
+    done = _cli("--ls-version", "9.x", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "9.x" in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_unknown_device_is_refused_before_any_work(tmp_path):
+    done = _cli("--device", "nokia3310", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "nokia3310" in done.stderr and "iphone6" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_device_by_name(tmp_path):
     configs = grid_configs(build_grids({"alpha_encoder": "0.25", "alpha_decoder": "1", "size": "64",
                                         "separable": None, "upsample": None, "out_channels": None,
                                         "in_channels": None}))
     run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1,
               console=Console(file=open(os.devnull, "w")))  # noqa: SIM115
-    done = _cli("--alpha-encoder", "0.25", "--alpha-decoder", "1", "--size", "64", "--device", "nokia3310",
+    done = _cli("--alpha-encoder", "0.25", "--alpha-decoder", "1", "--size", "64", "--device", "Galaxy S6",
                 "--out", str(tmp_path))
-    assert done.returncode == 2 and "nokia3310" in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "results.json").read_text())["device"] == "galaxy_s6"
+    assert "galaxy_s6 ms" in done.stdout

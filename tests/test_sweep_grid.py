@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from snapcheck.errors import InputError
-from snapcheck.sweep.grid import build_grids, grid_configs, load_grid_file, parse_floats, parse_separable, parse_upsample
+from snapcheck.sweep.grid import (
+    build_grids,
+    grid_configs,
+    load_grid_file,
+    parse_floats,
+    parse_separable,
+    parse_upsample,
+)
 
 NO_OPTIONS = dict.fromkeys(("alpha_encoder", "alpha_decoder", "separable", "upsample", "size", "out_channels",
                             "in_channels"))

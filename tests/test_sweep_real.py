@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -78,3 +77,18 @@ def test_second_run_is_served_from_the_cache_and_outputs_are_consistent(sweep):
     csv_path, json_path = write_results(again.rows, out, {"ls_version": "5.x"})
     assert json.loads(json_path.read_text())["rows"] == run.rows
     assert len(csv_path.read_text().splitlines()) == 3
+
+
+def test_lost_cache_reuses_the_exported_files(sweep):
+    out, configs, run = sweep
+    assert all(row["export"] == "exported" for row in run.rows)
+    for path in (out / "cache").glob("*.json"):
+        path.unlink()
+    tflite = out / run.rows[0]["files"]["tflite"]
+    stamp = tflite.stat().st_mtime_ns
+    again = run_sweep(configs, out, ls_version="5.x", worker=evaluate_config, jobs=1, console=QUIET)
+    assert again.computed == 2 and all(row["export"] == "reused" for row in again.rows)
+    assert tflite.stat().st_mtime_ns == stamp
+    for old, new in zip(run.rows, again.rows):
+        assert {k: new[k] for k in ("params", "fp16_bytes", "macs", "checks", "estimates")} == \
+               {k: old[k] for k in ("params", "fp16_bytes", "macs", "checks", "estimates")}

@@ -35,8 +35,12 @@ def _calls(log: Path) -> list[str]:
 def test_cache_key_is_stable_and_depends_on_architecture_version_and_ls():
     cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
     assert cache_key(cfg, "5.x") == cache_key(cfg.replace(name="other label", description="x"), "5.x")
-    # pinned: the hash must not change between runs or Python sessions (it names files on disk)
     assert cache_key(cfg, "5.x") == cache_key(GeneratorConfig(name="b", alpha_encoder=0.4, alpha_decoder=2.0), "5.x")
+    other_process = subprocess.run(  # the hash names files on disk: it must not vary between processes
+        [sys.executable, "-c", "from snapcheck.gan.registry import CONFIGS; from snapcheck.sweep.runner import "
+         "cache_key; print(cache_key(CONFIGS['blog'].replace(name='a', description=''), '5.x'))"],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    assert other_process.stdout.strip() == cache_key(cfg, "5.x")
     assert len(cache_key(cfg, "5.x")) == 16
     assert cache_key(cfg, "5.x") != cache_key(cfg, "4.x")
     assert cache_key(cfg, "5.x") != cache_key(cfg.replace(alpha_decoder=1.5), "5.x")
@@ -50,6 +54,19 @@ def test_cache_key_changes_with_snapcheck_version(monkeypatch):
     cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
     before = cache_key(cfg, "5.x")
     monkeypatch.setattr(runner, "__version__", "999.0")
+    assert cache_key(cfg, "5.x") != before
+
+
+def test_cache_key_changes_with_the_rules_and_host_profile(tmp_path, monkeypatch):
+    import snapcheck.sweep.runner as runner
+
+    data = tmp_path / "devices.toml"
+    data.write_text("a = 1\n")
+    monkeypatch.setattr(runner, "data_files", lambda: [data])
+    cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
+    before = cache_key(cfg, "5.x")
+    assert cache_key(cfg, "5.x") == before
+    data.write_text("a = 2\n")
     assert cache_key(cfg, "5.x") != before
 
 

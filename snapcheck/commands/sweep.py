@@ -11,17 +11,23 @@ import typer
 
 def sweep(
     out: Path = typer.Option(..., "--out", help="Sweep folder: results.csv/json, pareto.png, models/, cache/."),
-    alpha_encoder: Optional[str] = typer.Option(None, "--alpha-encoder", help="Comma list [default: 0.25,0.4,0.5,1.0]."),
-    alpha_decoder: Optional[str] = typer.Option(None, "--alpha-decoder", help="Comma list [default: 0.5,1.0,1.5,2.0]."),
-    separable: Optional[str] = typer.Option(None, "--separable", help="true, false or both [default: true]."),
-    upsample: Optional[str] = typer.Option(None, "--upsample", help="Comma list of nearest, transpose [default: nearest]."),
-    size: Optional[str] = typer.Option(None, "--size", help="Input side(s), comma list [default: 256]."),
-    out_channels: Optional[str] = typer.Option(None, "--out-channels", help="Output channels [default: 4 (RGBA)]."),
-    in_channels: Optional[str] = typer.Option(None, "--in-channels", help="Input channels [default: 1 (outline)]."),
-    grid_file: Optional[Path] = typer.Option(None, "--grid", help="TOML file with the axes (options given here override it)."),
+    alpha_encoder: Optional[str] = typer.Option(None, "--alpha-encoder",
+                                                help="Comma list (default: 0.25,0.4,0.5,1.0)."),
+    alpha_decoder: Optional[str] = typer.Option(None, "--alpha-decoder",
+                                                help="Comma list (default: 0.5,1.0,1.5,2.0)."),
+    separable: Optional[str] = typer.Option(None, "--separable", help="true, false or both (default: true)."),
+    upsample: Optional[str] = typer.Option(None, "--upsample",
+                                           help="Comma list of nearest, transpose (default: nearest)."),
+    size: Optional[str] = typer.Option(None, "--size", help="Input side(s), comma list (default: 256)."),
+    out_channels: Optional[str] = typer.Option(None, "--out-channels",
+                                               help="Output channels, comma list (default: 4, RGBA)."),
+    in_channels: Optional[str] = typer.Option(None, "--in-channels",
+                                              help="Input channels, comma list (default: 1, the outline)."),
+    grid_file: Optional[Path] = typer.Option(None, "--grid",
+                                             help="TOML file with the axes (options given here override it)."),
     ls_version: str = typer.Option("5.x", "--ls-version", help="Lens Studio version the checks and estimates use."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, help="Worker processes."),
-    device: str = typer.Option("iphone6", "--device", help="Reference device for pareto.png's latency axis."),
+    device: str = typer.Option("iphone6", "--device", help="Device (id or name) of pareto.png's latency axis."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo configurations cached as failed."),
 ) -> None:
     """Compare generator configurations by size, latency and Lens compatibility.
@@ -35,6 +41,7 @@ def sweep(
 
     from snapcheck import __version__
     from snapcheck.errors import InputError
+    from snapcheck.rules import load_ruleset
     from snapcheck.sweep.grid import build_grids, grid_configs
     from snapcheck.sweep.outputs import highlights, known_device, plot_pareto, print_table, write_results
     from snapcheck.sweep.runner import run_sweep
@@ -47,6 +54,7 @@ def sweep(
     )
     configs = grid_configs(grids)
     device = known_device(device)
+    budget = load_ruleset(ls_version).size_budget_bytes  # also refuses an unknown version before any work
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out must be a folder")
     console = Console()
@@ -55,7 +63,6 @@ def sweep(
                     retry_failed=retry_failed, console=Console(stderr=True))
     rows = run.rows
     notes = highlights(rows, device)
-    budget = next((r["budget_bytes"] for r in rows if r.get("budget_bytes")), None)
     meta = {"snapcheck_version": __version__, "ls_version": ls_version, "device": device, "budget_bytes": budget,
             "grid": [vars(g) for g in grids], "highlights": notes}
     csv_path, json_path = write_results(rows, out, meta)

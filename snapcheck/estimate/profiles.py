@@ -6,7 +6,7 @@ the host's *relative* efficiencies between kinds:
 
     F_phone[kind] = peak x thread_speedup x efficiency x min(1, F_host[kind] / F_host["conv"])
     BW_phone[kind] = bandwidth x memory_efficiency x DRAM_host[kind] / DRAM_host["other"]  (no cache term)
-    k_half, c_half: the host's (they describe the kernels' shape sensitivity)
+    k_half, cc_half, c_half: the host's (they describe the kernels' shape sensitivity)
     kernel_us_phone[kind] = kernel_us_host[kind] x kernel_us_scale + dispatch_us
 """
 
@@ -70,7 +70,8 @@ class Backend:
             device=self.device, backend=self.backend, overhead_ms=self.overhead_ms,
             gflops={k: self.peak_gflops * self.thread_speedup * self.efficiency * min(1.0, v / conv)
                     for k, v in host.gflops.items()},
-            bandwidth_gbs=bw, dram_gbs=bw, k_half=dict(host.k_half), c_half=dict(host.c_half), cache_bytes=0.0,
+            bandwidth_gbs=bw, dram_gbs=bw, k_half=dict(host.k_half), c_half=dict(host.c_half),
+            cc_half=dict(host.cc_half), cache_bytes=0.0,
             kernel_us={k: v * self.kernel_us_scale + self.dispatch_us for k, v in host.kernel_us.items()},
             simd=self.simd, int8_speedup=self.int8_speedup, fuses=self.fuses, range_factors=self.range_factors,
             bytes_scale=self.bytes_scale,

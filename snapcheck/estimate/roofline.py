@@ -33,6 +33,7 @@ class Profile:
     dram_gbs: dict[str, float] = field(default_factory=dict)  # bandwidth beyond the cache (default: bandwidth_gbs)
     k_half: dict[str, float] = field(default_factory=dict)  # reduction length at half compute efficiency
     c_half: dict[str, float] = field(default_factory=dict)  # channel count at half streaming efficiency
+    cc_half: dict[str, float] = field(default_factory=dict)  # channel count at half compute efficiency
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     meta: dict = field(default_factory=dict)
 
@@ -52,7 +53,8 @@ def _util(x: float, half: float) -> float:
 
 def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     """Time of one kernel and which roof bounds it ("compute" or "memory")."""
-    compute = k.work / (p.compute_gflops(k.kind) * 1e6) / _util(k.reduction, p.k_half.get(k.kind, 0.0))
+    compute = k.work / (p.compute_gflops(k.kind) * 1e6) / _util(k.reduction, p.k_half.get(k.kind, 0.0)) \
+        / _util(k.channels, p.cc_half.get(k.kind, 0.0))
     if k.quantized:
         compute /= p.int8_speedup
     nbytes = k.bytes * p.bytes_scale

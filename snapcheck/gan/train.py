@@ -257,8 +257,8 @@ class TrainResult:
     export: dict[str, Any] | None = None
 
 
-def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> TrainConfig:
-    """Write run.json for a new run, or check it against ``cfg`` for ``--resume``; returns the run's config."""
+def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
+    """Refuse to start over an existing run, or to resume one with settings that ``--resume`` may not change."""
     run_file = run_dir / "run.json"
     if resume:
         if not run_file.is_file():
@@ -269,10 +269,8 @@ def _prepare_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> TrainConf
         if clash:
             raise InputError(run_dir, "--resume with different settings than the run: " + ", ".join(
                 f"{name} {getattr(saved, name)!r} → {getattr(cfg, name)!r}" for name in clash))
-        return cfg
-    if (run_dir / "checkpoints" / "latest.json").is_file():
+    elif (run_dir / "checkpoints" / "latest.json").is_file():
         raise InputError(run_dir, "already holds a training run: add --resume to continue it, or pick a new --out")
-    return cfg
 
 
 def _write_run_file(run_dir: Path, cfg: TrainConfig, gen_cfg: Any, n_train: int, n_val: int) -> None:
@@ -296,7 +294,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
     from snapcheck.gan.evaluate import preview_grid, save_png
 
     run_dir = Path(run_dir)
-    cfg = _prepare_run_dir(run_dir, cfg, resume)
+    _check_run_dir(run_dir, cfg, resume)
     n_train, n_val = len(load_pairs(cfg.data_dir, "train")), len(load_pairs(cfg.data_dir, "val"))
     if n_train == 0:
         raise InputError(cfg.data_dir, "no training pairs (run `snapcheck data prepare` first)")

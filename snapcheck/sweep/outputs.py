@@ -255,8 +255,12 @@ def plot_pareto(rows: list[dict[str, Any]], path: str | Path, *, device: str, bu
                        zorder=4, label=f"{what}: {label}")
     sizes = {r["config"]["size"] for r, _, _ in pts}
     texts = [f"{r['config']['alpha_encoder']:g}/{r['config']['alpha_decoder']:g}"
-             + (f"@{r['config']['size']}" if len(sizes) > 1 else "")
+             + (f" {'sep' if r['config']['separable'] else 'conv'}" if len({s for s, _ in kinds}) > 1 else "")
+             + (f" {r['config']['upsample']}" if len({u for _, u in kinds}) > 1 else "")
+             + (f" @{r['config']['size']}" if len(sizes) > 1 else "")
              + (f" {r['registered_as']}" if r.get("registered_as") else "") for r, _, _ in pts]
+    xs = [x for _, x, _ in pts] + ([budget_bytes / _MB] if budget_bytes else [])
+    ax.set_xlim(min(xs) / 1.25, max(xs) * 1.6)  # room for the labels right of the points
     marker_area = {label: _HIGHLIGHT[what][2] for what, label in notes.items()}
     radii = [(marker_area.get(r["label"], 40) ** 0.5) / 2 for r, _, _ in pts]  # scatter size is area in pt²
     _place_labels(ax, [(x, y) for _, x, y in pts], texts, radii)

@@ -3,7 +3,8 @@
 Each configuration's row is written atomically to ``DIR/cache/<hash>.json`` by the worker process
 itself, as soon as it is done, so Ctrl-C, a kill or a crash of the parent loses no finished
 configuration, and a re-run of the same command only does what is missing. The hash covers the
-generator architecture, the snapcheck version and the Lens Studio version. A configuration that
+generator architecture, the snapcheck version, the Lens Studio version and the data the results
+depend on (the rules files and the calibrated host profile). A configuration that
 raises is recorded with its error (and cached, as failures are deterministic; ``retry_failed`` redoes
 them); one that kills its worker process is found and recorded (not cached); the others go on.
 Worker processes use the spawn start method (TensorFlow is not fork-safe) and ignore SIGINT: the
@@ -39,6 +40,7 @@ from rich.progress import (
 from snapcheck import __version__
 from snapcheck.fsutil import atomic_write_json
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.paths import rules_dir
 from snapcheck.sweep.grid import registered_name
 
 # (config, model folder for its exported files, sweep folder, Lens Studio version) -> the row's measurements.
@@ -55,11 +57,27 @@ class SweepRun:
     failed: list[str] = field(default_factory=list)
 
 
+def data_files() -> list[Path]:
+    """The data a row depends on besides the code: the rules (checks, devices) and the host profile."""
+    from snapcheck.estimate.profiles import HOST_PROFILE
+
+    return [*sorted(rules_dir().glob("*.toml")), HOST_PROFILE]
+
+
+def data_fingerprint() -> str:
+    """A hash of ``data_files()``: editing the rules or recalibrating the host invalidates the cache."""
+    digest = hashlib.sha256()
+    for path in data_files():
+        digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"(missing)") + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def cache_key(cfg: GeneratorConfig, ls_version: str) -> str:
-    """The cache hash of a configuration: its architecture (not its name), snapcheck's version, the LS version."""
+    """The cache hash of a configuration: its architecture (not its name), snapcheck's version, the LS
+    version, and the data fingerprint."""
     arch = {k: v for k, v in cfg.to_dict().items() if k not in ("name", "description")}
-    blob = json.dumps({"config": arch, "snapcheck": __version__, "ls_version": ls_version},
-                      sort_keys=True, separators=(",", ":"))
+    blob = json.dumps({"config": arch, "snapcheck": __version__, "ls_version": ls_version,
+                       "data": data_fingerprint()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -113,6 +131,7 @@ def base_row(cfg: GeneratorConfig, ls_version: str) -> dict[str, Any]:
         "config": cfg.to_dict(),
         "ls_version": ls_version,
         "snapcheck_version": __version__,
+        "data_fingerprint": data_fingerprint(),
     }
 
 

@@ -1,18 +1,22 @@
 """One sweep configuration, end to end, in a worker process.
 
 Build the generator with random weights and export fp16 .tflite and .onnx (``snapcheck.gan.export``,
-gate off: a failing config is a result, not an error), then on the written files run exactly what
-``snapcheck check`` and ``snapcheck bench`` run: the checks with estimates (``snapcheck.api``), the
-cost model (``snapcheck.cost``) and host latency (``snapcheck.hostbench``, 1 thread). A failure in
-any stage raises with ``stage`` set; the runner records it and the sweep goes on.
+gate off: a failing config is a result, not an error; an identical earlier export in the same folder
+is reused), then on the written files run exactly what ``snapcheck check`` and ``snapcheck bench``
+run: the checks with estimates (``snapcheck.api``), the cost model (``snapcheck.cost``) and host
+latency (``snapcheck.hostbench``, 1 thread). A failure in any stage raises with ``stage`` set; the
+runner records it and the sweep goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from snapcheck import __version__
 from snapcheck.gan.registry import GeneratorConfig
 
 FORMATS = ("tflite", "onnx")
@@ -33,8 +37,6 @@ def stage(name: str) -> Iterator[None]:
 
 def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version: str) -> dict[str, Any]:
     """The row fields of one configuration (see ``snapcheck.sweep.outputs`` for the row layout)."""
-    import keras
-
     from snapcheck.api import check_file
     from snapcheck.cost import model_cost
     from snapcheck.gan.export import export_config
@@ -42,10 +44,15 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
     from snapcheck.readers import load_model
     from snapcheck.rules import load_ruleset
 
-    keras.backend.clear_session()  # one worker process builds many models: free the previous one's graph
-    with stage("export"):
-        sidecar = export_config(cfg, model_dir, formats=FORMATS, fp16=True, gate=False, ls_version=ls_version,
-                                name=cfg.name)
+    sidecar = previous_export(cfg, model_dir)
+    exported = sidecar is None
+    if exported:
+        import keras
+
+        keras.backend.clear_session()  # one worker process builds many models: free the previous one's graph
+        with stage("export"):
+            sidecar = export_config(cfg, model_dir, formats=FORMATS, fp16=True, gate=False, ls_version=ls_version,
+                                    name=cfg.name)
     files = {fmt: model_dir / f"{cfg.name}.{fmt}" for fmt in FORMATS}
     with stage("check"):
         reports = {fmt: check_file(path, ls_version, estimates=True).to_dict() for fmt, path in files.items()}
@@ -58,6 +65,7 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
     fp16_bytes = reports["tflite"]["size"]["fp16_bytes"]
     checks = {fmt: _check_summary(report) for fmt, report in reports.items()}
     return {
+        "export": "exported" if exported else "reused",
         "files": {fmt: str(path.relative_to(out_dir)) for fmt, path in files.items()},
         "file_bytes": {fmt: path.stat().st_size for fmt, path in files.items()},
         "params": cost.params,
@@ -73,6 +81,23 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
         "host": host,
         "estimates": reports["tflite"].get("estimates", []),
     }
+
+
+def previous_export(cfg: GeneratorConfig, model_dir: Path) -> dict[str, Any] | None:
+    """The sidecar of an earlier fp16 export of exactly ``cfg`` by this snapcheck version in ``model_dir``,
+    if its files are all there, unchanged (sha256); ``None`` otherwise. A sweep whose cache was invalidated
+    by new rules or a recalibrated host re-checks and re-times these files instead of exporting again."""
+    try:
+        sidecar = json.loads((model_dir / f"{cfg.name}.json").read_text(encoding="utf-8"))
+        files = sidecar["files"]
+        same = (sidecar["config"] == cfg.to_dict() and sidecar["tools"]["snapcheck"] == __version__
+                and sidecar["tools"]["fp16"] is True and set(files) == {f"{cfg.name}.{fmt}" for fmt in FORMATS})
+        if same and all(hashlib.sha256((model_dir / name).read_bytes()).hexdigest() == info["sha256"]
+                        for name, info in files.items()):
+            return sidecar
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def _check_summary(report: dict[str, Any]) -> dict[str, Any]:
