@@ -15,7 +15,6 @@ micro-benchmarks. Models and measurements are cached (``SNAPCHECK_CACHE``), so r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys

@@ -25,16 +25,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def measure(run_dir: Path, data: str, out: Path) -> dict:
     from snapcheck.api import check_file
     from snapcheck.gan.evaluate import evaluate, json_safe
-    from snapcheck.gan.export import export_config
+    import tensorflow as tf
+
+    from snapcheck.gan.export import export_model
+    from snapcheck.gan.generator import build_generator_from_config
     from snapcheck.gan.registry import GeneratorConfig
     from snapcheck.gan.train import CheckpointStore
 
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     gen_cfg = GeneratorConfig.from_dict(run["generator"])
     step, prefix = CheckpointStore(run_dir / "checkpoints").latest()
+    generator = build_generator_from_config(gen_cfg)
+    tf.train.Checkpoint(generator=generator).read(str(prefix)).expect_partial()
     name = run_dir.name.replace("@", "_at_")
     folder = out / name
-    sidecar = export_config(gen_cfg, folder, weights=prefix, formats=("tflite",), fp16=True, gate=False, name=name)
+    sidecar = export_model(generator, gen_cfg, folder, formats=("tflite",), fp16=True, gate=False, name=name)
     tflite = folder / f"{name}.tflite"
     report = check_file(tflite, ls_version="5.x")
     iphone6 = [e for e in report.estimates if e["device"] == "iphone6"]

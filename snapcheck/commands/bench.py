@@ -35,6 +35,9 @@ def bench(
                   f"{res.runs} runs after {res.warmup} warm-up")
     console.print(f"median {res.median_ms:.3f} ms   p90 {res.p90_ms:.3f} ms   min {res.min_ms:.3f} ms   "
                   f"load {res.load_ms:.1f} ms   peak RSS {res.peak_rss_mb:.1f} MB (+{res.model_rss_mb:.1f} MB for the model)")
+    if res.cpu_median_ms is not None:
+        console.print(f"thread CPU time: median {res.cpu_median_ms:.3f} ms   min {res.cpu_min_ms:.3f} ms "
+                      "(close to the quiet-machine latency when the machine is busy)")
     if res.profile:
         title = ("per-op time, measured by onnxruntime's profiler" if res.profile_source == "measured" else
                  "per-kernel time, ESTIMATED: host-profile breakdown scaled to the measured median "

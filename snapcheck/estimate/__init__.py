@@ -100,7 +100,7 @@ def check_estimates(graph: Graph, ruleset: Any) -> tuple[list[dict], list[Findin
         if b.not_faster_than and (b.device, b.not_faster_than) in preds:
             # e.g. iPhone 6 GPU: Caffe2 found the A8's CPU path beats its GPU (devices.toml note)
             other = preds[(b.device, b.not_faster_than)]
-            lat, worst = max(lat, other.latency_ms), max(worst, other.worst_ms)
+            lat, best, worst = max(lat, other.latency_ms), max(best, other.best_ms), max(worst, other.worst_ms)
         rule = frame_rule(ruleset, b.device) if b.reference else None
         target = rule.target_fps if rule else 30.0
         rest_ms = (1 - ML_FRAME_SHARE) * 1000 / target

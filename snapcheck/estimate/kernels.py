@@ -23,7 +23,7 @@ from snapcheck.cost.ops import (
     ConvGeometry, OpCost, conv_geometry, op_cost, weight_roots,
 )
 from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_tensors
-from snapcheck.ir import Graph, Op, Subgraph
+from snapcheck.ir import Graph, Op
 
 KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise", "pool",
          "reduce", "copy", "other")
@@ -64,7 +64,7 @@ class Kernel:
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
 
 
-def _kind(sg: Subgraph, op: Op, geom: ConvGeometry | None) -> str:
+def _kind(op: Op, geom: ConvGeometry | None) -> str:
     t = op.type
     if t in DECONV_TYPES:
         return "deconv"
@@ -92,12 +92,22 @@ def _kind(sg: Subgraph, op: Op, geom: ConvGeometry | None) -> str:
     return "other"
 
 
+# Kernel-tap counts that XNNPACK's depthwise micro-kernels are specialised for; other window sizes run on
+# the next larger one (a 4x4 window, 16 taps, runs as 25), which the calibration data shows (4x4 is ~1.5x
+# slower per FLOP than 3x3 and 5x5).
+DEPTHWISE_TAPS = (3, 4, 9, 25)
+
+
 def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> float:
-    """FLOPs the machine executes when channel dims are padded to ``simd`` lanes (vector tile width)."""
+    """FLOPs the machine executes: channel dims padded to ``simd`` lanes (vector tile width), depthwise
+    windows padded to the next specialised tap count."""
     if geom is None or kind not in ("conv", "pointwise", "fc", "deconv", "depthwise"):
         return float(flops)
     c = geom.cout if kind != "depthwise" else geom.cin
     pad = math.ceil(c / simd) * simd / max(c, 1)
+    if kind == "depthwise":
+        taps = geom.kh * geom.kw
+        pad *= next((t for t in DEPTHWISE_TAPS if t >= taps), taps) / taps
     return flops * pad
 
 
@@ -145,7 +155,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             continue
         cost = memo.get(op.index) or memo.setdefault(op.index, op_cost(sg, op, graph.layout, weights, roots))
         geom = conv_geometry(sg, op, graph.layout)
-        kind = _kind(sg, op, geom)
+        kind = _kind(op, geom)
         group, costs = [op.index], [cost]
         if kind in ("conv", "depthwise", "pointwise", "fc", "deconv"):
             tail = op

@@ -15,15 +15,18 @@ and an optional WGAN-GP loss. A run folder holds everything::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from snapcheck.errors import InputError
 from snapcheck.fsutil import atomic_write_json
@@ -140,14 +143,14 @@ class CheckpointStore:
         name = f"step-{step:07d}"
         tmp = self.folder / f".tmp-{name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        checkpoint.write(str(tmp / "ckpt"))
+        saved = Path(checkpoint.save(str(tmp / "ckpt")))  # save(), not write(): `snapcheck export --weights` reads it
         final = self.folder / name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        atomic_write_json(self.latest_file, {"step": step, "prefix": f"{name}/ckpt",
+        atomic_write_json(self.latest_file, {"step": step, "prefix": f"{name}/{saved.name}",
                                              "train_seconds": round(train_seconds, 1), "time": time.time()})
         self._prune(keep_name=name)
-        return final / "ckpt"
+        return final / saved.name
 
     def _prune(self, keep_name: str) -> None:
         done = sorted(p for p in self.folder.glob("step-*") if p.is_dir())
@@ -284,7 +287,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
     """Train (or resume) a run in ``run_dir``; at the end export, gate and write the model card.
 
     ``on_step(step, model)`` is called after every step (tests use it to simulate a kill).
-    Ctrl-C saves a checkpoint before the ``KeyboardInterrupt`` propagates.
+    Ctrl-C (or SIGTERM, e.g. ``kill`` of a nohup run, which ignores SIGINT) saves a checkpoint before
+    the ``KeyboardInterrupt`` propagates; ``kill -9`` loses at most one checkpoint interval.
     """
     import numpy as np
     import tensorflow as tf
@@ -321,7 +325,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
     sums: dict[str, float] = {}
     t0 = time.time()
     step = start
-    with _Bar(progress, total, start) as bar:
+    with _Bar(progress, total, start) as bar, _sigterm_as_interrupt():
         try:
             for outline, target in dataset.take(max(0, total - start)):
                 sigma = losses.instance_noise_sigma(cfg.instance_noise, step / steps_per_epoch, cfg.noise_epochs)
@@ -359,6 +363,23 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
     if export and step >= total:
         result.export = finish_run(run_dir, cfg, gen_cfg, model.generator)
     return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``KeyboardInterrupt`` while training (main thread only), so it checkpoints too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _preview_batch(cfg: TrainConfig, n_val: int) -> tuple[Any, Any]:

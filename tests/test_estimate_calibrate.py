@@ -1,0 +1,37 @@
+"""Calibration fitting and caching, on synthetic data (no TensorFlow, no timing)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snapcheck.calibrate import (FIT_KINDS, MeasurementCache, Sample, best_ms, fit_kind, kind_model, micro_specs)
+
+
+def test_micro_specs_cover_every_kind_deterministically():
+    a, b = micro_specs(0, 8), micro_specs(0, 8)
+    assert a == b
+    assert {s.kind for s in a} >= set(FIT_KINDS)
+    assert len({s.key() for s in a}) == len(a)
+
+
+def test_fit_recovers_a_known_roofline():
+    rng = np.random.default_rng(1)
+    truth = np.log([80.0, 20.0, 60.0, 12.0, 2.0, 1.5, 4.0])
+    work = rng.uniform(1e5, 1e9, 40)
+    nbytes = rng.uniform(1e4, 3e7, 40)
+    red = rng.integers(1, 2000, 40).astype(float)
+    chans = rng.integers(1, 512, 40).astype(float)
+    ms = kind_model(truth, work, nbytes, red, chans, 2 ** 21)
+    samples = [Sample("conv", w, b, r, c, m, m, w) for w, b, r, c, m in zip(work, nbytes, red, chans, ms)]
+    fit = fit_kind(samples, 2 ** 21)
+    pred = kind_model(np.log(list(fit.values())), work, nbytes, red, chans, 2 ** 21)
+    assert np.max(np.abs(pred / ms - 1)) < 0.05
+
+
+def test_measurement_cache_resumes(tmp_path):
+    path = tmp_path / "cache.json"
+    c = MeasurementCache(path)
+    c.put("a", {"min_ms": 2.0, "cpu_min_ms": 1.5})
+    again = MeasurementCache(path)
+    assert again.get("a") == {"min_ms": 2.0, "cpu_min_ms": 1.5} and again.get("b") is None
+    assert best_ms(again.get("a")) == 1.5
