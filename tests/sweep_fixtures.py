@@ -3,11 +3,13 @@
 It is importable by the runner's spawned worker processes (they inherit ``sys.path``). Environment
 variables steer it: ``SWEEP_FAKE_LOG`` (append ``<label>`` per call), ``SWEEP_FAKE_SLEEP`` (seconds per
 call); a config whose encoder alpha is ``FAIL_ALPHA`` raises, one whose decoder alpha is ``CRASH_ALPHA``
-kills its own worker process (as the kernel's OOM killer would).
+kills its own worker process (as the kernel's OOM killer would). With ``SWEEP_FAKE_BROKEN_WORKERS``
+set, worker processes die as they import this module, before running anything.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import time
@@ -16,6 +18,9 @@ from typing import Any
 
 from snapcheck.gan.registry import GeneratorConfig
 from snapcheck.sweep.worker import stage
+
+if os.environ.get("SWEEP_FAKE_BROKEN_WORKERS") and multiprocessing.parent_process() is not None:
+    os._exit(1)
 
 FAIL_ALPHA = 0.3
 CRASH_ALPHA = 0.7

@@ -118,6 +118,14 @@ def test_a_config_that_kills_its_worker_is_recorded_and_the_others_finish(tmp_pa
     assert all(calls.count(c.name) <= 2 for c in configs)
 
 
+def test_workers_that_cannot_start_fail_the_configs_instead_of_looping(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWEEP_FAKE_BROKEN_WORKERS", "1")
+    configs = _grid("0.25,0.5", "1,2")
+    run = run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=2, console=QUIET)
+    assert run.computed == 4 and all("died before starting" in r["error"] for r in run.rows)
+    assert not list((tmp_path / "cache").glob("*.json"))
+
+
 def test_unreadable_cache_entry_is_redone(tmp_path, monkeypatch):
     configs = _grid("0.25", "1")
     run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1, console=QUIET)
@@ -169,6 +177,31 @@ def test_killed_sweep_resumes_without_redoing_finished_configs(tmp_path):
     assert redone.isdisjoint(finished)
     assert len(redone) == 8 - len(finished)
     assert f"computed {8 - len(finished)} cached {len(finished)}" in stdout
+
+
+def test_workers_stop_when_the_parent_is_killed(tmp_path):
+    out = tmp_path / "sweep"
+    proc = _sweep_process(out, tmp_path / "first.log", "2")
+    deadline = time.monotonic() + 60
+    while len(list((out / "cache").glob("*.running"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    workers = [int(p.read_text()) for p in (out / "cache").glob("*.running")]
+    os.kill(proc.pid, signal.SIGKILL)  # the parent alone: its workers are orphaned
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "orphaned workers kept running"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_ctrl_c_cancels_cleanly_and_keeps_finished_work(tmp_path):

@@ -173,7 +173,7 @@ def _render(sidecar: dict[str, Any], run: dict[str, Any], progress_info: dict[st
     if fh:
         lines += [
             "",
-            f"Freehand ({fh['source']}; {fh['doodles']} doodles, every {3000 // max(1, fh['doodles'])}th of the file): "
+            f"Freehand ({fh['source']}; {fh['doodles']} of the file's {fh['doodles_in_file']} doodles, evenly spaced): "
             f"edge consistency F1 **{_fmt(fh['edge_f1'])}** against **{_fmt(fh['traced_edge_f1'])}** on traced "
             f"validation outlines, a gap of {_fmt(fh['gap'])}; the alpha covers {fh['alpha_coverage']:.0%} of the frame "
             "on average.",

@@ -517,6 +517,7 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
     return {
         "source": "Quick, Draw! cat doodles (CC BY 4.0), 28x28 upscaled, pipeline stroke width",
         "doodles": len(idx),
+        "doodles_in_file": len(doodles),
         "edge_f1": f1,
         "traced_edge_f1": traced_edge_f1,
         "gap": traced_edge_f1 - f1,

@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -198,16 +199,17 @@ def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, worker
                 batch, width = ([isolated.pop(0)], 1) if isolated else (queue, min(jobs, len(queue)))
                 queue = [] if batch is queue else queue
                 executor[:] = [_pool(width, out_dir)]
-                for cfg in _run_pool(executor[0], batch, out_dir, ls_version, worker, finished):
-                    marker = _marker(out_dir, cfg, ls_version)
-                    if len(batch) == 1:  # it ran alone, so it killed its own worker
-                        marker.unlink(missing_ok=True)
+                lost = _run_pool(executor[0], batch, out_dir, ls_version, worker, finished)
+                started = [cfg for cfg in lost if _marker(out_dir, cfg, ls_version).exists()]
+                for cfg in lost:
+                    _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
+                    if len(batch) == 1 or not started:  # it killed its own worker, or no worker could start
                         row = base_row(cfg, ls_version)
-                        row.update(status="error", stage="worker",
-                                   error="its worker process died (killed; out of memory?); re-run to retry")
+                        row.update(status="error", stage="worker", error=(
+                            "its worker process died (killed; out of memory?); re-run to retry" if started else
+                            f"the worker processes died before starting it (see {out_dir / 'logs'})"))
                         finished(cfg, row)
-                    elif marker.exists():  # it was running when the pool broke
-                        marker.unlink()
+                    elif cfg in started:  # it was running when the pool broke
                         isolated.append(cfg)
                     else:
                         queue.append(cfg)
@@ -263,10 +265,13 @@ def _cancel(executor: ProcessPoolExecutor) -> None:
 
 
 def _init_worker(threads: int, log_dir: str) -> None:
-    """In each worker: leave Ctrl-C to the parent, send stdout/stderr (TensorFlow's start-up chatter) to
+    """In each worker: leave Ctrl-C to the parent, exit when the parent dies, send stdout/stderr (TensorFlow's start-up chatter) to
     ``DIR/logs/worker-<pid>.log`` so the progress bar stays readable, and use only this worker's share
     of the cores (TensorFlow and OpenMP read these before they start their thread pools)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a parent killed with -9 cannot stop its workers: they stop themselves
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     Path(log_dir).mkdir(parents=True, exist_ok=True)
     log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
@@ -275,6 +280,11 @@ def _init_worker(threads: int, log_dir: str) -> None:
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[var] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # returns when the parent process has exited
+    os._exit(1)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
