@@ -10,7 +10,7 @@ at all is a pass (exit 0) with a message saying so.
 from __future__ import annotations
 
 import sys
-import tomllib
+from snapcheck.compat import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
+from snapcheck.compat import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path

@@ -13,7 +13,7 @@ the host's *relative* efficiencies between kinds:
 from __future__ import annotations
 
 import json
-import tomllib
+from snapcheck.compat import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path

@@ -9,7 +9,7 @@ field the grid does not vary. Importing this module never imports TensorFlow.
 from __future__ import annotations
 
 import itertools
-import tomllib
+from snapcheck.compat import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
