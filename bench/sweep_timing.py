@@ -21,10 +21,11 @@ SNAPCHECK = [sys.executable, "-m", "snapcheck"]
 DEFAULT_GRID = ["--alpha-encoder", "0.25,0.4,0.5,1.0", "--alpha-decoder", "0.5,1.0,1.5,2.0", "--size", "256"]
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str]) -> tuple[float, str]:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return time.perf_counter() - start
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"})
+    return time.perf_counter() - start, done.stdout
 
 
 def main() -> None:
@@ -36,10 +37,12 @@ def main() -> None:
     sweep = [*SNAPCHECK, "sweep", *(args.extra or DEFAULT_GRID), "--jobs", str(args.jobs), "--out", str(args.out)]
     shutil.rmtree(args.out, ignore_errors=True)
     load = os.getloadavg()
-    fresh = timed(sweep)
-    cached = timed(sweep)
-    startup = timed([*SNAPCHECK, "--version"])
+    fresh, _ = timed(sweep)
+    cached, report = timed(sweep)
+    startup, _ = timed([*SNAPCHECK, "--version"])
     configs = len(list((args.out / "cache").glob("*.json")))
+    if f"0 computed, {configs} cached" not in report:
+        sys.exit("the second run was not fully cached (did rules/ or the host profile change meanwhile?)")
     print(f"command: {' '.join(sweep[2:])}")
     print(f"machine: {os.cpu_count()} cores, load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n")
     print("| run | wall s | ratio |")

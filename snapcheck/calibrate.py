@@ -7,9 +7,11 @@
    runs of the calling thread's CPU time, which is the figure least disturbed by other load on a
    shared machine: preemption does not count). Finished
    measurements are cached as JSON after each one, so an interrupted run resumes.
-3. ``fit_profile`` fits, per kind, the seven parameters of the roofline in ``estimate.roofline`` (F, k_half,
-   cc_half, BW, DRAM, c_half, kernel_us) by minimising the squared log error (Nelder-Mead), and takes the
-   per-inference overhead from the smallest model; the profile is written atomically.
+3. ``fit_profile`` fits, per kind, the roofline of ``estimate.roofline`` (F, BW, DRAM, kernel_us and the
+   utilisation half-points and the log-linear shape slopes of ``COMPUTE_FEATURES``) by minimising the squared log error
+   plus a small ridge on the slopes (Levenberg-Marquardt), records the feature range each kind was
+   calibrated on, and takes the per-inference overhead from the smallest model; the profile is written
+   atomically.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Iterable
 import numpy as np
 
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.roofline import Profile
+from snapcheck.estimate.roofline import Profile, shape_features
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
 
 def best_ms(hit: dict) -> float:
@@ -110,8 +112,33 @@ def micro_specs(seed: int = 0, per_kind: int = 14) -> list[MicroSpec]:
     for _ in range(per_kind // 2):
         pick(1e12, lambda: MicroSpec("copy", rnd.choice(["pad", "transpose"]), *(2 * [rnd.choice(sizes)]),
                                      rnd.choice(chans)))
+    specs += [s for s in GENERATOR_SHAPES if s not in specs]
     specs.append(MicroSpec("eltwise", "add", 1, 1, 4))  # the smallest model: per-inference overhead
     return specs
+
+
+# Single layers at the shapes a pix2pix-style generator uses (4x4 kernels, stride-2 transposed convs on few
+# pixels with wide, skip-concatenated inputs and weights far beyond L2, 1- or 3-channel input layers,
+# 4-channel output layers): the random draw above rarely reaches these corners. One layer each, never a
+# whole network.
+GENERATOR_SHAPES = [
+    MicroSpec("deconv", "deconv", 1, 1, 256, 1024, 4, 2),
+    MicroSpec("deconv", "deconv", 2, 2, 640, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 4, 4, 1024, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 8, 8, 640, 256, 4, 2),
+    MicroSpec("deconv", "deconv", 8, 8, 1280, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 16, 16, 320, 128, 4, 2),
+    MicroSpec("deconv", "deconv", 32, 32, 160, 64, 4, 2),
+    MicroSpec("deconv", "deconv", 32, 32, 640, 256, 4, 2),
+    MicroSpec("deconv", "deconv", 64, 64, 160, 4, 4, 2),
+    MicroSpec("deconv", "deconv", 128, 128, 128, 3, 4, 2),
+    MicroSpec("conv", "conv", 256, 256, 1, 32, 4, 2),
+    MicroSpec("conv", "conv", 128, 128, 3, 64, 4, 2),
+    MicroSpec("conv", "conv", 256, 256, 64, 4, 4, 1),
+    MicroSpec("conv", "conv", 128, 128, 128, 4, 4, 1),
+    MicroSpec("conv", "conv", 16, 16, 1024, 512, 4, 1),
+    MicroSpec("conv", "conv", 4, 4, 512, 512, 4, 2),
+]
 
 
 def build_micro_tflite(spec: MicroSpec) -> bytes:
@@ -246,100 +273,125 @@ class Sample:
     bytes: float
     reduction: float
     channels: float
+    features: dict[str, float]  # estimate.roofline.shape_features of the kernel
     ms: float  # measured minus per-inference overhead
     total_ms: float
     flops: float
 
     @classmethod
-    def from_kernels(cls, kernels: list[Kernel], total_ms: float, overhead_ms: float) -> "Sample | None":
+    def from_kernels(cls, kernels: list[Kernel], total_ms: float, overhead_ms: float,
+                     cache_bytes: float) -> "Sample | None":
         main = [k for k in kernels if k.kind != "copy"] or kernels
         if len(main) != 1:
             return None
         k = main[0]
-        return cls(k.kind, k.work, k.bytes, k.reduction, k.channels, total_ms - overhead_ms, total_ms,
+        return cls(k.kind, k.work, k.bytes, k.reduction, k.channels, shape_features(k, cache_bytes),
+                   total_ms - overhead_ms, total_ms,
                    sum(x.flops for x in kernels))
 
 
-# Parameters of one kind, fitted in log space: F, k_half, BW, DRAM, c_half, kernel_us, within plausible bounds
-# (so that a roof that never binds in the micro-benchmarks still gets a physical value).
-_PARAMS = ("gflops", "k_half", "bandwidth", "dram", "c_half", "kernel_us", "cc_half")
-_BOUNDS = np.log(np.array([(0.5, 500.0), (0.01, 1e4), (1.0, 300.0), (0.5, 100.0), (0.01, 1e4), (1e-3, 1e3),
-                           (0.01, 1e4)]))
+# Shape features each compute kind's efficiency depends on (estimate.roofline.shape_features), on top of the
+# utilisation terms: tile use (channels), reduction length (Cin, window), pixels per call, stride and weights
+# that no longer fit in L2.
+COMPUTE_FEATURES = {
+    "conv": ("lcout", "lcin", "lpix", "lk", "s2", "lw"),
+    "pointwise": ("lcout", "lcin", "lpix", "lw"),
+    "depthwise": ("lcin", "lpix", "lk", "s2"),
+    "deconv": ("lcout", "lcin", "lpix", "lk", "lw"),
+    "fc": ("lcout", "lcin", "lw"),
+}
+RIDGE = 0.05  # penalty on every slope (per unit of squared log error): keeps weakly determined slopes near 0
+# Physical bounds of F (GFLOP/s), BW, DRAM (GB/s), kernel_us, k_half, c_half, cc_half, so that a roof that
+# never binds in the micro-benchmarks still gets a plausible value.
+BASE = ("gflops", "bandwidth", "dram", "kernel_us", "k_half", "c_half", "cc_half", "miss_exp")
+BOUNDS = np.log(np.array([(0.5, 500.0), (1.0, 300.0), (0.5, 100.0), (1e-3, 50.0), (0.01, 1e4), (0.01, 1e4),
+                          (0.01, 1e4), (0.01, 20.0)]))
+NB = len(BASE)
 
 
-def kind_model(x: np.ndarray, work, nbytes, red, chans, cache: float) -> np.ndarray:
-    """The roofline of ``snapcheck.estimate.roofline.kernel_ms`` for one kind, vectorised (ms)."""
-    f, kh, bw, dram, ch, a, cc = np.exp(x)
-    compute = work / (f * 1e6) * (red + kh) / red * (chans + cc) / chans
-    near = np.minimum(nbytes, cache)
-    memory = (near / bw + (nbytes - near) / dram) / 1e6 * (chans + ch) / chans
+def kind_model(x: np.ndarray, work, nbytes, red, chans, z: np.ndarray, cache: float) -> np.ndarray:
+    """The roofline of ``snapcheck.estimate.roofline.kernel_ms`` for one kind, vectorised (ms).
+
+    ``x`` = log of the ``BASE`` parameters, then the compute slopes (one per column of ``z``)."""
+    x = np.clip(x, -40, 40)
+    f, bw, dram, a, kh, ch, cc, q = np.exp(x[:NB])
+    compute = work / (f * 1e6) * (red + kh) / red * (chans + cc) / chans * np.exp(-(z @ x[NB:]))
+    near = np.where(nbytes <= cache, nbytes, cache * (cache / np.maximum(nbytes, cache)) ** q)
+    memory = (near / bw + (nbytes - near) / dram + nbytes * ch / chans / bw) / 1e6
     return a / 1e3 + np.maximum(compute, memory)
 
 
-def nelder_mead(f, x0: np.ndarray, steps: np.ndarray, iters: int = 1500) -> np.ndarray:
-    """Minimise ``f`` from ``x0`` (the standard Nelder-Mead simplex; no SciPy in the runtime deps)."""
-    pts = [x0] + [x0 + np.eye(len(x0))[i] * steps[i] for i in range(len(x0))]
-    vals = [f(p) for p in pts]
+def levenberg_marquardt(res, x0: np.ndarray, iters: int = 200) -> tuple[np.ndarray, float]:
+    """Minimise ``|res(x)|^2`` (finite-difference Jacobian; no SciPy in the runtime deps)."""
+    x, r, mu = x0, res(x0), 1e-2
+    loss = float(r @ r)
     for _ in range(iters):
-        order = np.argsort(vals)
-        pts, vals = [pts[i] for i in order], [vals[i] for i in order]
-        centroid = np.mean(pts[:-1], axis=0)
-        xr = centroid + (centroid - pts[-1])
-        fr = f(xr)
-        if fr < vals[0]:
-            xe = centroid + 2 * (centroid - pts[-1])
-            fe = f(xe)
-            pts[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
-        elif fr < vals[-2]:
-            pts[-1], vals[-1] = xr, fr
-        else:
-            xc = centroid + 0.5 * (pts[-1] - centroid)
-            fc = f(xc)
-            if fc < vals[-1]:
-                pts[-1], vals[-1] = xc, fc
-            else:
-                pts = [pts[0]] + [pts[0] + 0.5 * (p - pts[0]) for p in pts[1:]]
-                vals = [vals[0]] + [f(p) for p in pts[1:]]
-    return pts[int(np.argmin(vals))]
+        jac = np.empty((len(r), len(x)))
+        for j in range(len(x)):
+            e = np.zeros(len(x))
+            e[j] = 1e-6
+            jac[:, j] = (res(x + e) - r) / 1e-6
+        a, g = jac.T @ jac, jac.T @ r
+        while mu < 1e8:
+            step = np.linalg.solve(a + mu * np.diag(np.diag(a) + 1e-9), -g)
+            rn = res(x + step)
+            if float(rn @ rn) < loss:
+                x, r, loss, mu = x + step, rn, float(rn @ rn), max(mu / 3, 1e-7)
+                break
+            mu *= 4
+        if mu >= 1e8 or np.abs(step).max() < 1e-7:
+            break
+    return x, loss
 
 
-def fit_kind(samples: list[Sample], cache: float) -> dict[str, float]:
-    """Fit one kind's seven parameters by minimising the squared log error (Nelder-Mead, several starts)."""
+def fit_kind(samples: list[Sample], cache: float, features: tuple[str, ...] = ()) -> dict:
+    """Fit one kind by minimising the squared log error plus a ridge on the slopes (several starts)."""
     work = np.array([s.work for s in samples], dtype=float)
     nbytes = np.array([s.bytes for s in samples], dtype=float)
     red = np.array([s.reduction for s in samples], dtype=float)
     chans = np.array([s.channels for s in samples], dtype=float)
-    ms = np.maximum(np.array([s.ms for s in samples]), 1e-4)
+    z = np.array([[s.features.get(f, 0.0) for f in features] for s in samples]).reshape(len(samples), -1)
+    y = np.log(np.maximum(np.array([s.ms for s in samples]), 1e-4))
 
-    def loss(x: np.ndarray) -> float:
-        if np.any(x < _BOUNDS[:, 0]) or np.any(x > _BOUNDS[:, 1]):
-            return 1e9
-        return float(np.sum(np.log(kind_model(x, work, nbytes, red, chans, cache) / ms) ** 2))
+    def res(x: np.ndarray) -> np.ndarray:
+        fit = np.log(kind_model(x, work, nbytes, red, chans, z, cache)) - y
+        bound = 10 * (np.maximum(0.0, x[:NB] - BOUNDS[:, 1]) + np.maximum(0.0, BOUNDS[:, 0] - x[:NB]))
+        return np.concatenate([fit, np.sqrt(RIDGE) * x[NB:], bound])
 
     best, best_loss = None, np.inf
-    for f0, bw0, half in ((50.0, 50.0, 1.0), (100.0, 10.0, 0.02), (10.0, 100.0, 10.0), (200.0, 5.0, 0.02),
-                          (100.0, 50.0, 100.0)):
-        x = np.log([f0, half, bw0, bw0 / 4, half, 0.5, half])
-        for step in (1.0, 0.5, 0.2, 0.1):  # restarts shrink the simplex; Nelder-Mead stalls otherwise
-            x = nelder_mead(loss, x, np.full(7, step), iters=2000)
-        if loss(x) < best_loss:
-            best, best_loss = x, loss(x)
-    return dict(zip(_PARAMS, (float(v) for v in np.exp(best))))
+    starts = [(f0, bw0, half, q0) for f0 in (30.0, 150.0) for bw0 in (20.0, 150.0) for half in (0.1, 3.0, 100.0)
+              for q0 in (0.01, 3.0)]
+    for f0, bw0, half, q0 in starts:
+        x0 = np.concatenate([np.log([f0, bw0, bw0 / 4, 0.5, half, half, half, q0]), np.zeros(z.shape[1])])
+        x, loss = levenberg_marquardt(res, x0)
+        if loss < best_loss:
+            best, best_loss = x, loss
+    out = {p: float(v) for p, v in zip(BASE, np.exp(best[:NB]))}
+    out["shape_coef"] = {f: float(v) for f, v in zip(features, best[NB:])}
+    out["shape_range"] = {f: [float(z[:, i].min()), float(z[:, i].max())] for i, f in enumerate(features)}
+    return out
 
 
 def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict, cache_bytes: float) -> Profile:
     """The host profile from per-kind fits ("other": eltwise compute, median streaming bandwidth)."""
-    fits = {kind: fit_kind(ks, cache_bytes) for kind in FIT_KINDS
-            if len(ks := [s for s in samples if s.kind == kind]) >= 4}
-    col = {p: {k: round(v[p], 4) for k, v in fits.items()} for p in _PARAMS}
+    fits = {kind: fit_kind(ks, cache_bytes, COMPUTE_FEATURES.get(kind, ()))
+            for kind in FIT_KINDS if len(ks := [s for s in samples if s.kind == kind]) >= 4}
+
+    def r4(v):
+        return round(v, 4) if isinstance(v, float) else [round(x, 4) for x in v]
+
+    col = {p: {k: round(v[p], 4) for k, v in fits.items()} for p in BASE}
     streaming = [k for k in ("concat", "copy", "resize", "eltwise") if k in fits]
     col["gflops"]["other"] = col["gflops"]["eltwise"]  # kinds without FLOPs (concat, copy, resize) have no meaningful F
-    for p in ("bandwidth", "dram", "c_half", "kernel_us", "cc_half"):
+    for p in ("bandwidth", "dram", "kernel_us", "c_half", "cc_half", "miss_exp"):
         col[p]["other"] = round(float(np.median([col[p][k] for k in streaming])), 4)
+    nested = {p: {k: {f: r4(v) for f, v in fit[p].items()} for k, fit in fits.items() if fit[p]}
+              for p in ("shape_coef", "shape_range")}
     return Profile(device="host", backend="cpu", overhead_ms=round(overhead_ms, 4), gflops=col["gflops"],
-                   bandwidth_gbs=col["bandwidth"], dram_gbs=col["dram"], k_half=col["k_half"], c_half=col["c_half"],
-                   cc_half=col["cc_half"],
-                   kernel_us=col["kernel_us"], cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta)
+                   bandwidth_gbs=col["bandwidth"], dram_gbs=col["dram"], kernel_us=col["kernel_us"],
+                   k_half=col["k_half"], c_half=col["c_half"], cc_half=col["cc_half"], miss_exp=col["miss_exp"],
+                   shape_coef=nested["shape_coef"], shape_range=nested["shape_range"],
+                   cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta)
 
 
 def profile_to_json(p: Profile) -> dict:
@@ -408,13 +460,14 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int =
             rows.append((spec, kernels, hit))
             bar.advance(task)
     overhead = min(best_ms(h) for s, _, h in rows if s.op == "add" and s.h == 1)
-    samples = [s for s in (Sample.from_kernels(k, best_ms(h), overhead) for _, k, h in rows) if s is not None]
+    l2 = l2_cache_bytes()
+    samples = [s for s in (Sample.from_kernels(k, best_ms(h), overhead, l2) for _, k, h in rows) if s is not None]
     c0, c1 = flops_baseline(samples)
     meta = {
         "calibrated_on": fp, "threads": threads, "samples": len(samples), "statistic": "min over runs of min(wall, calling-thread CPU time) (LiteRT, 1 thread)",
         "flops_baseline": {"c0_ms": round(c0, 5), "ms_per_gflop": round(c1, 4)},
         "set": f"micro_specs(seed={seed}, per_kind={per_kind})",
     }
-    profile = fit_profile(samples, overhead, meta, cache_bytes=l2_cache_bytes())
+    profile = fit_profile(samples, overhead, meta, cache_bytes=l2)
     atomic_write_json(out, profile_to_json(profile))
     return profile, samples

@@ -6,9 +6,10 @@ import pytest
 from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 
 from snapcheck.estimate import host_prediction
-from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, split_kernels
+from snapcheck.cost.ops import ConvGeometry
+from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, padded_work, split_kernels
 from snapcheck.estimate.profiles import load_devices, load_host_profile
-from snapcheck.estimate.roofline import predict_kernels
+from snapcheck.estimate.roofline import log_efficiency, predict_kernels, shape_features
 
 
 def onnx_conv_bn_act(act: str):
@@ -98,3 +99,22 @@ def test_host_prediction_sums_overhead_and_kernels():
     assert len(kernels) == 2
     assert pred.latency_ms == pytest.approx(load_host_profile().overhead_ms + sum(pred.per_kernel_ms))
     assert pred.best_ms < pred.latency_ms < pred.worst_ms
+
+
+def test_shape_features_are_clamped_to_the_calibrated_range():
+    host = load_host_profile()
+    g = conv_chain(64, [32, 64])
+    k = split_kernels(g, simd=host.simd)[0]
+    z = shape_features(k, host.feature_cache_bytes)
+    assert z["lcout"] == pytest.approx(0.0) and z["lk"] == pytest.approx(0.0)  # 64 outputs, 3x3: the reference
+    coef = {"lpix": -0.5}
+    inside = log_efficiency(coef, {"lpix": 1.0}, {"lpix": [-2.0, 2.0]})
+    beyond = log_efficiency(coef, {"lpix": 9.0}, {"lpix": [-2.0, 2.0]})
+    assert inside == pytest.approx(-0.5) and beyond == pytest.approx(-1.0)
+
+
+def test_strided_transposed_conv_pads_to_subconvolution_taps():
+    geom = ConvGeometry(3, 3, 16, 32, 1, out_pixels=64 * 64, in_pixels=32 * 32)
+    assert padded_work("deconv", 900, geom, simd=16) == pytest.approx(900 * 16 / 9)
+    geom4 = ConvGeometry(4, 4, 16, 32, 1, out_pixels=64 * 64, in_pixels=32 * 32)
+    assert padded_work("deconv", 900, geom4, simd=16) == pytest.approx(900)

@@ -80,7 +80,7 @@ def test_miss_then_hit_and_one_failure_recorded(tmp_path, monkeypatch):
     failed = [r for r in run.rows if r["status"] == "error"]
     assert len(failed) == 2 and all(r["config"]["alpha_encoder"] == FAIL_ALPHA for r in failed)
     assert all("RuntimeError: cannot build" in r["error"] and "Traceback" in r["traceback"] for r in failed)
-    assert all(r["stage"] == "export" for r in failed)
+    assert all(r["stage"] == "export" and r["verdict"] == "error" for r in failed)
     assert all(r["status"] == "ok" and r["params"] > 0 for r in run.rows if r not in failed)
     assert sorted(run.failed) == sorted(r["label"] for r in failed)
     for cfg in configs:  # every configuration, failed or not, is cached under its hash
@@ -197,11 +197,13 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path):
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper that is not ours to be does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z")
 
 
 def test_ctrl_c_cancels_cleanly_and_keeps_finished_work(tmp_path):

@@ -58,6 +58,8 @@ def sweep(
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out must be a folder")
     console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=200)  # a log file or a pipe: keep the table's columns readable
     console.print(f"snapcheck sweep: {len(configs)} configurations, {jobs} job(s), Lens Studio {ls_version} → {out}")
     run = run_sweep(configs, out, ls_version=ls_version, worker=evaluate_config, jobs=jobs,
                     retry_failed=retry_failed, console=Console(stderr=True))

@@ -98,9 +98,16 @@ def _kind(op: Op, geom: ConvGeometry | None) -> str:
 DEPTHWISE_TAPS = (3, 4, 9, 25)
 
 
+def deconv_stride(geom: ConvGeometry) -> int:
+    """Stride of a transposed convolution, from its output/input pixel ratio."""
+    return max(1, round((geom.out_pixels / max(geom.in_pixels, 1)) ** 0.5))
+
+
 def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> float:
     """FLOPs the machine executes: channel dims padded to ``simd`` lanes (vector tile width), depthwise
-    windows padded to the next specialised tap count."""
+    windows padded to the next specialised tap count, and a stride-s transposed conv run as s x s
+    sub-convolutions of ceil(k/s)^2 taps each (XNNPACK's subconvolution path: a 3x3 stride-2 one executes
+    16 taps per input pixel instead of 9)."""
     if geom is None or kind not in ("conv", "pointwise", "fc", "deconv", "depthwise"):
         return float(flops)
     c = geom.cout if kind != "depthwise" else geom.cin
@@ -108,6 +115,9 @@ def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> 
     if kind == "depthwise":
         taps = geom.kh * geom.kw
         pad *= next((t for t in DEPTHWISE_TAPS if t >= taps), taps) / taps
+    if kind == "deconv":
+        s = deconv_stride(geom)
+        pad *= s * s * math.ceil(geom.kh / s) * math.ceil(geom.kw / s) / (geom.kh * geom.kw)
     return flops * pad
 
 

@@ -4,9 +4,14 @@ A phone backend is described by spec figures (peak GFLOP/s, memory bandwidth) an
 efficiency fitted to published latencies (see ``docs/estimator.md``). Its per-kind throughputs keep
 the host's *relative* efficiencies between kinds:
 
-    F_phone[kind] = peak x thread_speedup x efficiency x min(1, F_host[kind] / F_host["conv"])
+    F_phone[kind] = peak x thread_speedup x efficiency x min(1, E_host[kind] / E_host["conv"]) / U_host[kind]
+    E_host[kind] = F_host[kind] x U_host[kind]: the host throughput of the kind at the reference shape
+    (roofline.REFERENCE, with ``REFERENCE_REDUCTION``), U_host its utilisation terms there; so at the
+    reference shape a phone kind runs at the host's relative efficiency (capped at dense conv's)
     BW_phone[kind] = bandwidth x memory_efficiency x DRAM_host[kind] / DRAM_host["other"]  (no cache term)
-    k_half, cc_half, c_half: the host's (they describe the kernels' shape sensitivity)
+    k_half, cc_half, c_half: the host's utilisation terms (short reductions, thin rows, cost per pixel)
+    no log-linear shape slopes, miss_exp or cache tier: those correct the host's AVX-512 tiles and L2 and were
+        fitted at the host's noise level; phones keep the utilisation terms only (as the anchors check)
     kernel_us_phone[kind] = kernel_us_host[kind] x kernel_us_scale + dispatch_us
 """
 
@@ -19,7 +24,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from snapcheck.estimate.roofline import Profile
+from snapcheck.estimate.roofline import REFERENCE, Profile, _util
+
+# Multiply-adds per output element at the reference shape (3x3 window, 64 input channels).
+REFERENCE_REDUCTION = {"conv": 9 * REFERENCE["cin"], "pointwise": REFERENCE["cin"], "fc": REFERENCE["cin"],
+                       "deconv": 9 * REFERENCE["cin"] // 4, "depthwise": 9, "pool": 9}
+
+
+def reference_utilisation(host: Profile, kind: str) -> float:
+    """The host's utilisation terms of ``kind`` at the reference shape."""
+    return _util(REFERENCE_REDUCTION.get(kind, 1), host.k_half.get(kind, 0.0)) * \
+        _util(REFERENCE["channels"], host.cc_half.get(kind, 0.0))
 from snapcheck.paths import rules_dir
 
 HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"
@@ -63,15 +78,16 @@ class Backend:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def profile(self, host: Profile) -> Profile:
-        conv = host.gflops["conv"]
+        util = {k: reference_utilisation(host, k) for k in host.gflops}
+        conv = host.gflops["conv"] * util["conv"]
         dram = {k: host.dram(k) for k in host.bandwidth_gbs}
         bw = {k: self.bandwidth_gbs * self.memory_efficiency * v / dram["other"] for k, v in dram.items()}
         return Profile(
             device=self.device, backend=self.backend, overhead_ms=self.overhead_ms,
-            gflops={k: self.peak_gflops * self.thread_speedup * self.efficiency * min(1.0, v / conv)
+            gflops={k: self.peak_gflops * self.thread_speedup * self.efficiency * min(1.0, v * util[k] / conv) / util[k]
                     for k, v in host.gflops.items()},
-            bandwidth_gbs=bw, dram_gbs=bw, k_half=dict(host.k_half), c_half=dict(host.c_half),
-            cc_half=dict(host.cc_half), cache_bytes=0.0,
+            bandwidth_gbs=bw, dram_gbs=bw, cache_bytes=0.0, k_half=dict(host.k_half), c_half=dict(host.c_half),
+            cc_half=dict(host.cc_half),
             kernel_us={k: v * self.kernel_us_scale + self.dispatch_us for k, v in host.kernel_us.items()},
             simd=self.simd, int8_speedup=self.int8_speedup, fuses=self.fuses, range_factors=self.range_factors,
             bytes_scale=self.bytes_scale,

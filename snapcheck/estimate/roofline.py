@@ -1,18 +1,50 @@
-"""Latency from kernels: a roofline with calibrated efficiencies per kernel kind.
+"""Latency from kernels: a roofline with calibrated, shape-dependent efficiencies per kernel kind.
 
-    latency = overhead + sum over kernels of [ kernel_us[kind] + max(work / F[kind], bytes / BW[kind]) ]
+    latency = overhead + sum over kernels of [ kernel_us[kind] + max(compute, memory) ]
+    compute = work / (F[kind] x u(reduction, k_half) x u(channels, cc_half) x exp(sum_i shape_coef[kind][i] x z_i))
+    memory  = (near / BW[kind] + (bytes - near) / DRAM[kind] + (bytes / channels) x c_half[kind] / BW[kind])
+    near    = bytes if bytes <= cache else cache x (cache / bytes)^miss_exp[kind]
+    u(x, h) = x / (x + h)
 
-``F[kind]`` is the effective compute throughput of that kind (peak x efficiency), ``BW`` the effective
-memory bandwidth (per kind on the calibrated host: streaming kernels reach different fractions of it), ``work`` the kernel's FLOPs with channels padded to the SIMD tile, ``bytes`` its
-traffic, ``kernel_us`` a fixed cost per kernel (dispatch, setup). int8 kernels divide the compute term
-by ``int8_speedup``.
+``near`` is the traffic served from the cache: all of it while it fits; beyond, a share that falls with
+the overflow (``miss_exp`` 0: the cache still serves its size; large: an LRU cache streamed cyclically
+misses everything). ``F[kind]`` is the effective compute throughput of that kind at the reference shape (``REFERENCE``:
+64 -> 64 channels, 56 x 56 output pixels, 3 x 3 window, stride 1, weights in cache), ``BW``/``DRAM`` the
+bandwidth it streams at from cache and from memory, ``work`` the kernel's FLOPs with channels padded to
+the SIMD tile, ``bytes`` its traffic, ``kernel_us`` a fixed cost per kernel (dispatch, setup). The
+efficiency is log-linear in the shape features ``z`` of ``shape_features`` (log channel counts, log output
+pixels, log window, stride > 1, log of the weights' excess over the cache), each clamped to the range the
+calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
+int8 kernels divide the compute term by ``int8_speedup``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from snapcheck.estimate.kernels import KINDS, Kernel
+
+# The reference shape at which F[kind] is quoted: features are logs relative to it.
+REFERENCE = {"cout": 64, "cin": 64, "pixels": 56 * 56, "taps": 9, "channels": 64}
+
+
+def shape_features(k: Kernel, cache_bytes: float) -> dict[str, float]:
+    """Shape features of a kernel (0 at ``REFERENCE``): ``lcout``, ``lcin`` (per group; depthwise: channels),
+    ``lpix`` (output pixels), ``lk`` (window taps), ``s2`` (stride > 1), ``lw`` (log of fp32 weights over
+    ``cache_bytes``, 0 when they fit), ``lch`` (innermost output dimension)."""
+    z = {"lch": math.log(max(k.channels, 1) / REFERENCE["channels"])}
+    g = k.geometry
+    if g is None:
+        return z
+    groups = max(g.groups, 1)
+    cin = g.cin if groups > 1 and groups == g.cin else g.cin // groups
+    weights = 4.0 * g.kh * g.kw * (g.cin // groups) * g.cout
+    z.update(lcout=math.log(max(g.cout, 1) / REFERENCE["cout"]), lcin=math.log(max(cin, 1) / REFERENCE["cin"]),
+             lpix=math.log(max(g.out_pixels, 1) / REFERENCE["pixels"]),
+             lk=math.log(g.kh * g.kw / REFERENCE["taps"]), s2=float(g.stride > 1 or g.out_pixels > g.in_pixels),
+             lw=max(0.0, math.log(weights / cache_bytes)) if cache_bytes > 0 else 0.0)
+    return z
 
 
 @dataclass
@@ -31,10 +63,14 @@ class Profile:
     range_factors: tuple[float, float] = (0.85, 1.2)  # best, worst as multiples of the typical estimate
     bytes_scale: float = 1.0  # traffic relative to the file's dtypes (0.5: a GPU that stores fp32 tensors as fp16)
     dram_gbs: dict[str, float] = field(default_factory=dict)  # bandwidth beyond the cache (default: bandwidth_gbs)
+    shape_coef: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> feature -> compute log-efficiency slope
     k_half: dict[str, float] = field(default_factory=dict)  # reduction length at half compute efficiency
     c_half: dict[str, float] = field(default_factory=dict)  # channel count at half streaming efficiency
     cc_half: dict[str, float] = field(default_factory=dict)  # channel count at half compute efficiency
+    miss_exp: dict[str, float] = field(default_factory=dict)  # beyond the cache, cache x (cache/bytes)^miss_exp streams from it
+    shape_range: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # kind -> feature -> calibrated [lo, hi]
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
+    feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
     meta: dict = field(default_factory=dict)
 
     def compute_gflops(self, kind: str) -> float:
@@ -48,19 +84,36 @@ class Profile:
 
 
 def _util(x: float, half: float) -> float:
+    """x / (x + half): utilisation of a resource with half-point ``half``."""
     return x / (x + half) if half > 0 else 1.0
+
+
+def log_efficiency(coef: dict[str, float], z: dict[str, float], bounds: dict[str, list[float]]) -> float:
+    """sum_i coef_i x z_i with each feature clamped to its calibrated range."""
+    total = 0.0
+    for name, c in coef.items():
+        x = z.get(name, 0.0)
+        if name in bounds:
+            lo, hi = bounds[name]
+            x = min(max(x, lo), hi)
+        total += c * x
+    return total
 
 
 def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     """Time of one kernel and which roof bounds it ("compute" or "memory")."""
+    z = shape_features(k, p.feature_cache_bytes)
+    bounds = p.shape_range.get(k.kind, {})
     compute = k.work / (p.compute_gflops(k.kind) * 1e6) / _util(k.reduction, p.k_half.get(k.kind, 0.0)) \
-        / _util(k.channels, p.cc_half.get(k.kind, 0.0))
+        / _util(k.channels, p.cc_half.get(k.kind, 0.0)) / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
     if k.quantized:
         compute /= p.int8_speedup
     nbytes = k.bytes * p.bytes_scale
-    near = min(nbytes, p.cache_bytes)
-    memory = (near / p.bandwidth(k.kind) + (nbytes - near) / p.dram(k.kind)) / 1e6
-    memory /= _util(k.channels, p.c_half.get(k.kind, 0.0))
+    near = nbytes if nbytes <= p.cache_bytes else \
+        p.cache_bytes * (p.cache_bytes / nbytes) ** p.miss_exp.get(k.kind, p.miss_exp.get("other", 0.0))
+    # c_half: a fixed cost per output pixel (row of ``channels``), priced like c_half channels from the cache
+    per_pixel = nbytes * p.c_half.get(k.kind, 0.0) / k.channels
+    memory = (near / p.bandwidth(k.kind) + (nbytes - near) / p.dram(k.kind) + per_pixel / p.bandwidth(k.kind)) / 1e6
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
     return fixed + max(compute, memory), ("compute" if compute >= memory else "memory")
 

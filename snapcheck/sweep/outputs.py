@@ -5,9 +5,9 @@ error), cost (``params``, ``fp16_bytes``, ``macs``, ``peak_memory_bytes``), ``fi
 ``checks`` per format (.tflite, .onnx; with a pass/fail per backend), ``host`` latency per format,
 and ``estimates`` (device, backend, latency_ms, fps, max_hz) from the check of the .tflite.
 
-The Pareto front is over capacity and speed: a configuration is on it when no other one has at
-least as many fp16 bytes (parameters) at no more estimated latency, one of them strictly. matplotlib
-is imported only to draw the plot.
+The plot's Pareto front is over capacity and speed among the passing configurations: one is on it
+when no other has at least as many fp16 bytes (parameters) at no more estimated latency, one of
+them strictly. matplotlib is imported only to draw the plot.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def evaluate_and_cache(worker: WorkerFn, cfg_dict: dict[str, Any], out_dir: str,
         row.update(worker(cfg, model_dir(Path(out_dir), cfg), Path(out_dir), ls_version))
         row["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - one failing configuration must not stop the sweep
-        row.update(status="error", stage=getattr(exc, "stage", None), error=one_line(exc),
+        row.update(status="error", verdict="error", stage=getattr(exc, "stage", None), error=one_line(exc),
                    traceback=traceback.format_exc())
     row["elapsed_s"] = round(time.perf_counter() - start, 2)
     atomic_write_json(cache_file, row)
@@ -205,7 +205,7 @@ def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, worker
                     _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
                     if len(batch) == 1 or not started:  # it killed its own worker, or no worker could start
                         row = base_row(cfg, ls_version)
-                        row.update(status="error", stage="worker", error=(
+                        row.update(status="error", verdict="error", stage="worker", error=(
                             "its worker process died (killed; out of memory?); re-run to retry" if started else
                             f"the worker processes died before starting it (see {out_dir / 'logs'})"))
                         finished(cfg, row)
