@@ -300,7 +300,7 @@ COMPUTE_FEATURES = {
     "deconv": ("lcout", "lcin", "lpix", "lk", "lw"),
     "fc": ("lcout", "lcin", "lw"),
 }
-RIDGE = 0.05  # penalty on every slope (per unit of squared log error): keeps weakly determined slopes near 0
+RIDGE = 0.5  # penalty on every slope (per unit of squared log error): keeps weakly determined slopes near 0
 # Physical bounds of F (GFLOP/s), BW, DRAM (GB/s), kernel_us, k_half, c_half, cc_half, so that a roof that
 # never binds in the micro-benchmarks still gets a plausible value.
 BASE = ("gflops", "bandwidth", "dram", "kernel_us", "k_half", "c_half", "cc_half", "miss_exp")
