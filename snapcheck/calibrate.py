@@ -353,9 +353,16 @@ def fit_kind(samples: list[Sample], cache: float, features: tuple[str, ...] = ()
     z = np.array([[s.features.get(f, 0.0) for f in features] for s in samples]).reshape(len(samples), -1)
     y = np.log(np.maximum(np.array([s.ms for s in samples]), 1e-4))
 
+    bounds = BOUNDS.copy()
+    if features:  # compute kinds: the memory roof is plain traffic, no cost per output pixel (c_half = 0)
+        bounds[5] = -40.0
+
     def res(x: np.ndarray) -> np.ndarray:
+        x = x.copy()
+        if features:
+            x[5] = -40.0
         fit = np.log(kind_model(x, work, nbytes, red, chans, z, cache)) - y
-        bound = 10 * (np.maximum(0.0, x[:NB] - BOUNDS[:, 1]) + np.maximum(0.0, BOUNDS[:, 0] - x[:NB]))
+        bound = 10 * (np.maximum(0.0, x[:NB] - bounds[:, 1]) + np.maximum(0.0, bounds[:, 0] - x[:NB]))
         return np.concatenate([fit, np.sqrt(RIDGE) * x[NB:], bound])
 
     best, best_loss = None, np.inf
@@ -367,6 +374,8 @@ def fit_kind(samples: list[Sample], cache: float, features: tuple[str, ...] = ()
         if loss < best_loss:
             best, best_loss = x, loss
     out = {p: float(v) for p, v in zip(BASE, np.exp(best[:NB]))}
+    if features:
+        out["c_half"] = 0.0
     out["shape_coef"] = {f: float(v) for f, v in zip(features, best[NB:])}
     out["shape_range"] = {f: [float(z[:, i].min()), float(z[:, i].max())] for i, f in enumerate(features)}
     return out
