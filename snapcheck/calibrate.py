@@ -2,14 +2,15 @@
 
 1. ``micro_specs()`` draws, with a fixed seed, many shapes of every kernel kind (conv, depthwise,
    pointwise, fc, deconv, resize, resize_bilinear, concat, eltwise, pool, reduce, copy). Each spec is one Keras layer;
-   no whole architecture is used, so the accuracy benchmark's networks stay held out.
+   no whole architecture is used, so the accuracy benchmark's networks stay held out. ``GENERATOR_SHAPES``
+   adds single layers at the corners a pix2pix-style generator reaches and the random draw does not.
 2. Each spec is converted to .tflite and timed with LiteRT (1 thread by default; the minimum over
    runs of the calling thread's CPU time, which is the figure least disturbed by other load on a
    shared machine: preemption does not count). Finished
    measurements are cached as JSON after each one, so an interrupted run resumes.
-3. ``fit_profile`` fits, per kind, the roofline of ``estimate.roofline`` (F, BW, DRAM, kernel_us and the
-   utilisation half-points and the log-linear shape slopes of ``COMPUTE_FEATURES``) by minimising the squared log error
-   plus a small ridge on the slopes (Levenberg-Marquardt), records the feature range each kind was
+3. ``fit_profile`` fits, per kind, the roofline of ``estimate.roofline`` (``BASE``: F, BW, DRAM, kernel_us,
+   the utilisation half-points, miss_exp; and the log-linear shape slopes of ``COMPUTE_FEATURES``) by
+   minimising the squared log error plus a ridge on the slopes (Levenberg-Marquardt), records the feature range each kind was
    calibrated on, and takes the per-inference overhead from the smallest model; the profile is written
    atomically.
 """
@@ -63,7 +64,7 @@ class MicroSpec:
 
 
 def micro_specs(seed: int = 0, per_kind: int = 14) -> list[MicroSpec]:
-    """The calibration set: ``per_kind`` random shapes of each kernel kind (fixed seed)."""
+    """The calibration set: ``per_kind`` random shapes of each kernel kind (fixed seed), then ``GENERATOR_SHAPES``."""
     rnd = random.Random(seed)
     sizes = [8, 16, 32, 64, 128, 256]
     chans = [3, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]

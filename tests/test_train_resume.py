@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -59,8 +61,20 @@ def test_kill_then_resume_continues_from_the_checkpoint(data_dir, tmp_path):
         if step == 5:
             raise Killed
 
+    def terminate_at_3(step, model):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    # SIGTERM (or Ctrl-C) checkpoints on the way out, between the regular checkpoints
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(data_dir), run_dir, export=False, progress=False, on_step=terminate_at_3)
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 3
+    assert signal.getsignal(signal.SIGTERM) is handler  # restored after training
+
+    # a kill -9 saves nothing: the run restarts from the last regular checkpoint (step 4)
     with pytest.raises(Killed):
-        train(_cfg(data_dir), run_dir, export=False, progress=False, on_step=kill_at_5)
+        train(_cfg(data_dir), run_dir, resume=True, export=False, progress=False, on_step=kill_at_5)
     assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 4
 
     # resuming to the checkpoint's own step trains nothing: the restored weights are exactly step 4's

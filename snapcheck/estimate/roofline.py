@@ -32,19 +32,17 @@ REFERENCE = {"cout": 64, "cin": 64, "pixels": 56 * 56, "taps": 9, "channels": 64
 def shape_features(k: Kernel, cache_bytes: float) -> dict[str, float]:
     """Shape features of a kernel (0 at ``REFERENCE``): ``lcout``, ``lcin`` (per group; depthwise: channels),
     ``lpix`` (output pixels), ``lk`` (window taps), ``s2`` (stride > 1), ``lw`` (log of fp32 weights over
-    ``cache_bytes``, 0 when they fit), ``lch`` (innermost output dimension)."""
-    z = {"lch": math.log(max(k.channels, 1) / REFERENCE["channels"])}
+    ``cache_bytes``, 0 when they fit); empty for kernels without a conv/matmul geometry."""
     g = k.geometry
     if g is None:
-        return z
+        return {}
     groups = max(g.groups, 1)
     cin = g.cin if groups > 1 and groups == g.cin else g.cin // groups
     weights = 4.0 * g.kh * g.kw * (g.cin // groups) * g.cout
-    z.update(lcout=math.log(max(g.cout, 1) / REFERENCE["cout"]), lcin=math.log(max(cin, 1) / REFERENCE["cin"]),
-             lpix=math.log(max(g.out_pixels, 1) / REFERENCE["pixels"]),
-             lk=math.log(g.kh * g.kw / REFERENCE["taps"]), s2=float(g.stride > 1 or g.out_pixels > g.in_pixels),
-             lw=max(0.0, math.log(weights / cache_bytes)) if cache_bytes > 0 else 0.0)
-    return z
+    return dict(lcout=math.log(max(g.cout, 1) / REFERENCE["cout"]), lcin=math.log(max(cin, 1) / REFERENCE["cin"]),
+                lpix=math.log(max(g.out_pixels, 1) / REFERENCE["pixels"]),
+                lk=math.log(g.kh * g.kw / REFERENCE["taps"]), s2=float(g.stride > 1 or g.out_pixels > g.in_pixels),
+                lw=max(0.0, math.log(weights / cache_bytes)) if cache_bytes > 0 else 0.0)
 
 
 @dataclass

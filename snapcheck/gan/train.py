@@ -312,7 +312,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
     latest = store.latest() if resume else None
     prior_seconds = float((store.info() or {}).get("train_seconds", 0.0)) if resume else 0.0
     if latest is not None:
-        model.checkpoint.read(str(latest[1])).assert_existing_objects_matched()
+        model.checkpoint.read(str(latest[1])).assert_existing_objects_matched().expect_partial()
     _write_run_file(run_dir, cfg, gen_cfg, n_train, n_val)
     start = int(model.step.numpy())
 
