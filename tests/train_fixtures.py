@@ -1,4 +1,4 @@
-"""Shared fixtures for the training and evaluation tests: a few synthetic cat-like pairs and a tiny config.
+"""Shared fixtures for the training and evaluation tests: a few synthetic cat-like pairs and a tiny run.
 
 The pairs use the prepared-folder layout of ``snapcheck data prepare`` (``manifest.csv`` written by its
 own ``write_manifest``, ``pairs/<id>_outline.png`` white strokes on black, ``pairs/<id>_rgba.png``), so
@@ -12,12 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snapcheck.gan.registry import GeneratorConfig, register_config
+from snapcheck.gan.registry import get_config
 
-TINY = register_config(GeneratorConfig(
-    name="test-tiny", alpha_encoder=0.125, alpha_decoder=0.125, alpha_discriminator=0.125,
-    description="Test-only: the smallest widths, for training a few steps in the tests.",
-))
+TINY = get_config("catface-s")  # our smallest registered config; at 32×32 it trains a step in milliseconds
 PAIR_SIZE = 32
 
 
@@ -69,7 +66,7 @@ def make_pairs(folder: Path, n_train: int = 6, n_val: int = 4, size: int = PAIR_
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """(data folder, run folder, TrainResult, steps seen by ``on_step``) of test-tiny trained 4 steps on synthetic pairs, checkpoint every 2.
+    """(data folder, run folder, TrainResult, steps seen by ``on_step``) of catface-s at 32×32 trained 4 steps on synthetic pairs, checkpoint every 2.
 
     Shared by the trainer and evaluation tests (import it into the test module to use it).
     """
