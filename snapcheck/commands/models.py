@@ -73,7 +73,8 @@ def export(
     from snapcheck.gan.registry import get_config
 
     cfg = get_config(config)
-    if weights is not None and not weights.exists():
+    # A TF checkpoint is named by its prefix (``.../ckpt-48``), which is not itself a file.
+    if weights is not None and not (weights.exists() or Path(f"{weights}.index").is_file()):
         raise InputError(weights, "weights file not found")
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out must be a folder")
