@@ -79,30 +79,26 @@ def registered_name(cfg: GeneratorConfig) -> str | None:
     return None
 
 
-def parse_floats(text: str, option: str) -> list[float]:
+def _parse_numbers(text: str, option: str, cast, noun: str, ok, bound: str) -> list:
+    """Comma list of numbers of type ``cast``; each must satisfy ``ok`` (``bound`` says how, in errors)."""
     values = []
     for item in _items(text, option):
         try:
-            value = float(item)
+            value = cast(item)
         except ValueError:
-            raise InputError(None, f"{option}: {item!r} is not a number") from None
-        if not value > 0:
-            raise InputError(None, f"{option}: {item!r} must be > 0")
+            raise InputError(None, f"{option}: {item!r} is not {noun}") from None
+        if not ok(value):
+            raise InputError(None, f"{option}: {item!r} must be {bound}")
         values.append(value)
     return values
+
+
+def parse_floats(text: str, option: str) -> list[float]:
+    return _parse_numbers(text, option, float, "a number", lambda v: v > 0, "> 0")
 
 
 def parse_ints(text: str, option: str) -> list[int]:
-    values = []
-    for item in _items(text, option):
-        try:
-            value = int(item)
-        except ValueError:
-            raise InputError(None, f"{option}: {item!r} is not a whole number") from None
-        if value < 1:
-            raise InputError(None, f"{option}: {item!r} must be >= 1")
-        values.append(value)
-    return values
+    return _parse_numbers(text, option, int, "a whole number", lambda v: v >= 1, ">= 1")
 
 
 def parse_separable(text: str, option: str = "--separable") -> list[bool]:
