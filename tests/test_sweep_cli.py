@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from sweep_fixtures import fake_worker
@@ -33,12 +34,18 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+def _cache_fake_sweep(out: Path, alpha_encoder: str, alpha_decoder: str) -> list:
+    """Fill ``out``'s cache with fake-worker results for a 64-px grid, so the CLI run after it is all cached."""
+    configs = grid_configs(build_grids({"alpha_encoder": alpha_encoder, "alpha_decoder": alpha_decoder,
+                                        "size": "64", "separable": None, "upsample": None,
+                                        "out_channels": None, "in_channels": None}))
+    with open(os.devnull, "w") as devnull:
+        run_sweep(configs, out, ls_version="5.x", worker=fake_worker, jobs=1, console=Console(file=devnull))
+    return configs
+
+
 def test_cached_rerun_does_no_work_and_never_imports_tensorflow(tmp_path):
-    configs = grid_configs(build_grids({"alpha_encoder": "0.25,0.4", "alpha_decoder": "1,2", "size": "64",
-                                        "separable": None, "upsample": None, "out_channels": None,
-                                        "in_channels": None}))
-    run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1,
-              console=Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    configs = _cache_fake_sweep(tmp_path, "0.25,0.4", "1,2")
     done = _cli(*ARGS, "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "tensorflow imported: False" in done.stdout
@@ -77,11 +84,7 @@ def test_unknown_device_is_refused_before_any_work(tmp_path):
 
 
 def test_device_by_name(tmp_path):
-    configs = grid_configs(build_grids({"alpha_encoder": "0.25", "alpha_decoder": "1", "size": "64",
-                                        "separable": None, "upsample": None, "out_channels": None,
-                                        "in_channels": None}))
-    run_sweep(configs, tmp_path, ls_version="5.x", worker=fake_worker, jobs=1,
-              console=Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    _cache_fake_sweep(tmp_path, "0.25", "1")
     done = _cli("--alpha-encoder", "0.25", "--alpha-decoder", "1", "--size", "64", "--device", "Galaxy S6",
                 "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr

@@ -160,11 +160,7 @@ def _sweep_process(out: Path, log: Path, sleep: str) -> subprocess.Popen:
 def test_killed_sweep_resumes_without_redoing_finished_configs(tmp_path):
     out = tmp_path / "sweep"
     first = _sweep_process(out, tmp_path / "first.log", "0.6")
-    deadline = time.monotonic() + 60
-    while len(list((out / "cache").glob("*.json"))) < 3:
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "the fake sweep did not cache 3 configurations in 60 s"
-        time.sleep(0.05)
+    _wait_for_cache_files(first, out, "*.json", 3)
     os.killpg(first.pid, signal.SIGKILL)  # the parent and its workers, as a crash would
     first.wait()
     finished = {json.loads(p.read_text())["label"] for p in (out / "cache").glob("*.json")}
@@ -182,17 +178,22 @@ def test_killed_sweep_resumes_without_redoing_finished_configs(tmp_path):
 def test_workers_stop_when_the_parent_is_killed(tmp_path):
     out = tmp_path / "sweep"
     proc = _sweep_process(out, tmp_path / "first.log", "2")
-    deadline = time.monotonic() + 60
-    while len(list((out / "cache").glob("*.running"))) < 2:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _wait_for_cache_files(proc, out, "*.running", 2)
     workers = [int(p.read_text()) for p in (out / "cache").glob("*.running")]
     os.kill(proc.pid, signal.SIGKILL)  # the parent alone: its workers are orphaned
     proc.wait()
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in workers):
         assert time.monotonic() < deadline, "orphaned workers kept running"
+        time.sleep(0.05)
+
+
+def _wait_for_cache_files(proc: subprocess.Popen, out: Path, pattern: str, count: int) -> None:
+    """Wait (60 s at most) until the running sweep has ``count`` cache files matching ``pattern``."""
+    deadline = time.monotonic() + 60
+    while len(list((out / "cache").glob(pattern))) < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"the sweep did not write {count} {pattern} cache files in 60 s"
         time.sleep(0.05)
 
 
@@ -209,11 +210,7 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_cancels_cleanly_and_keeps_finished_work(tmp_path):
     out = tmp_path / "sweep"
     proc = _sweep_process(out, tmp_path / "first.log", "0.6")
-    deadline = time.monotonic() + 60
-    while len(list((out / "cache").glob("*.json"))) < 2:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    _wait_for_cache_files(proc, out, "*.json", 2)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground process group
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
