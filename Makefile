@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[all]"
+	$(BIN)/python -m compileall -q snapcheck >/dev/null
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -54,6 +54,9 @@ _register_commands()
 
 def main() -> None:
     """Entry point: run the app; bad input becomes one line on stderr and exit 2, never a traceback."""
+    # numpy's OpenBLAS starts one spinning thread per core when numpy is imported. No command does BLAS work
+    # worth threads, and on a busy 2-core machine those threads only take CPU time from the check.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app()
     except InputError as exc:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from snapcheck.compat import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from snapcheck.compat import tomllib
 from snapcheck.errors import InputError
 from snapcheck.paths import rules_dir
+from snapcheck.tomlread import read_toml
 
 BACKENDS: tuple[str, ...] = ("cpu", "iphone_gpu", "iphone_npu", "android_gpu")
 ACCELERATORS: tuple[str, ...] = ("iphone_gpu", "iphone_npu", "android_gpu")
@@ -166,9 +167,8 @@ def _layer(name: str, raw: dict, where: str) -> Layer:
 
 def _read_toml(path: Path) -> dict:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
+        return read_toml(path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulesError(f"{path.name}: {exc}") from exc
 
 

@@ -40,7 +40,7 @@ def read_onnx(path: Path, buf: Any) -> Graph:
     """Parse ONNX protobuf bytes ``buf`` read from ``path``; refuse anything that is not an ONNX model."""
     model = _parse(path, buf)
     try:
-        model = shape_inference.infer_shapes(model)
+        model = infer_shapes(model)
     except Exception:  # noqa: BLE001 - inference is best effort: keep the declared shapes
         pass
     try:
@@ -49,6 +49,33 @@ def read_onnx(path: Path, buf: Any) -> Graph:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed protobuf content
         raise InputError(path, f"malformed ONNX model ({type(exc).__name__}: {exc})") from None
+
+
+# Initializers up to this size keep their bytes during shape inference (it folds shape constants from them).
+_INFER_KEEP_BYTES = 4096
+
+
+def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``onnx.shape_inference.infer_shapes``, without copying the weights' bytes through it.
+
+    Inference serialises the whole model into C++ and parses the result back, so a 10 MB model costs four
+    10 MB copies. Output shapes depend only on the weights' dims, so the large initializers' ``raw_data`` is
+    taken out for the call and put back into the inferred model (and into ``model``, whatever happens).
+    """
+    stash = {t.name: t for t in model.graph.initializer
+             if t.HasField("raw_data") and len(t.raw_data) > _INFER_KEEP_BYTES}
+    raw = {name: t.raw_data for name, t in stash.items()}
+    for t in stash.values():
+        t.ClearField("raw_data")
+    try:
+        inferred = shape_inference.infer_shapes(model)
+        for t in inferred.graph.initializer:
+            if t.name in raw:
+                t.raw_data = raw[t.name]
+        return inferred
+    finally:
+        for name, t in stash.items():
+            t.raw_data = raw[name]
 
 
 def _parse(path: Path, buf: Any) -> onnx.ModelProto:

@@ -7,28 +7,28 @@ index is a vector (with ``<Name>Length``). Enum-typed fields are turned into the
 
 from __future__ import annotations
 
-import importlib
 import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from tflite.ActivationFunctionType import ActivationFunctionType
-from tflite.BuiltinOptions import BuiltinOptions
-from tflite.BuiltinOptions2 import BuiltinOptions2
-from tflite.CombinerType import CombinerType
-from tflite.CustomOptionsFormat import CustomOptionsFormat
-from tflite.FullyConnectedOptionsWeightsFormat import FullyConnectedOptionsWeightsFormat
-from tflite.LSHProjectionType import LSHProjectionType
-from tflite.LSTMKernelType import LSTMKernelType
-from tflite.MirrorPadMode import MirrorPadMode
-from tflite.Padding import Padding
-from tflite.ReduceWindowFunction import ReduceWindowFunction
-from tflite.RngAlgorithm import RngAlgorithm
-from tflite.StablehloComparisonDirection import StablehloComparisonDirection
-from tflite.StablehloComparisonType import StablehloComparisonType
-from tflite.StablehloPrecisionConfig import StablehloPrecisionConfig
-
+from snapcheck.readers.tflite_package import schema_class
 from snapcheck.readers.tflite_schema import TENSOR_TYPE_NAMES
+
+ActivationFunctionType = schema_class("ActivationFunctionType")
+BuiltinOptions = schema_class("BuiltinOptions")
+BuiltinOptions2 = schema_class("BuiltinOptions2")
+CombinerType = schema_class("CombinerType")
+CustomOptionsFormat = schema_class("CustomOptionsFormat")
+FullyConnectedOptionsWeightsFormat = schema_class("FullyConnectedOptionsWeightsFormat")
+LSHProjectionType = schema_class("LSHProjectionType")
+LSTMKernelType = schema_class("LSTMKernelType")
+MirrorPadMode = schema_class("MirrorPadMode")
+Padding = schema_class("Padding")
+ReduceWindowFunction = schema_class("ReduceWindowFunction")
+RngAlgorithm = schema_class("RngAlgorithm")
+StablehloComparisonDirection = schema_class("StablehloComparisonDirection")
+StablehloComparisonType = schema_class("StablehloComparisonType")
+StablehloPrecisionConfig = schema_class("StablehloPrecisionConfig")
 
 
 def enum_names(enum_cls: type) -> dict[int, str]:
@@ -71,7 +71,7 @@ def snake_case(name: str) -> str:
 @lru_cache(maxsize=None)
 def _options_class(name: str) -> type | None:
     try:
-        return getattr(importlib.import_module(f"tflite.{name}"), name)
+        return schema_class(name)
     except (ImportError, AttributeError):
         return None
 

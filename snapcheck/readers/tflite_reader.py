@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from flatbuffers import flexbuffers
 from flatbuffers.number_types import Int32Flags
-from tflite.Model import Model
 
 from snapcheck.errors import InputError
 from snapcheck.ir import Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
 from snapcheck.readers.tflite_options import read_options
+from snapcheck.readers.tflite_package import schema_class
 from snapcheck.readers.tflite_schema import (
     DETAILS_BLOCKWISE,
     ML_DTYPES,
@@ -59,7 +59,7 @@ class _Reader:
         self.path, self.buf, self.size = path, buf, len(buf)
         if self.size < 8 or struct.unpack_from("<I", buf, 0)[0] + 4 > self.size:
             raise _Corrupt("root table offset lies beyond the end of the file")
-        self.model = Model.GetRootAs(buf, 0)
+        self.model = schema_class("Model").GetRootAs(buf, 0)
         self._spans: dict[int, tuple[int, int] | None] = {}
         self.n_buffers = self._count(self.model.BuffersLength(), "buffer")
         self.n_subgraphs = self._count(self.model.SubgraphsLength(), "subgraph")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from tflite.BuiltinOperator import BuiltinOperator
+
+from snapcheck.readers.tflite_package import schema_class
+
+BuiltinOperator = schema_class("BuiltinOperator")
 
 # TensorType value -> canonical dtype name. Values 19..22 are newer than the ``tflite`` package.
 TENSOR_TYPE_NAMES: dict[int, str] = {
