@@ -21,22 +21,31 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SNAPCHECK_CACHE", Path.home() / ".cache" / "snapcheck"))
 
 
+def _cache_path(data: bytes) -> Path | None:
+    try:
+        return cache_dir() / "toml" / f"{hashlib.blake2b(data, digest_size=16).hexdigest()}.json"
+    except (RuntimeError, KeyError):  # no home folder to keep a cache in
+        return None
+
+
 def read_toml(path: Path) -> dict:
     """``tomllib.load(path)``, from the parse cache when this exact content was parsed before.
 
     Raises ``tomllib.TOMLDecodeError`` or ``UnicodeDecodeError`` for a malformed file, like ``tomllib``.
     """
     data = path.read_bytes()
-    cached = cache_dir() / "toml" / f"{hashlib.blake2b(data, digest_size=16).hexdigest()}.json"
-    try:
-        return json.loads(cached.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
+    cached = _cache_path(data)
+    if cached is not None:
+        try:
+            return json.loads(cached.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
     parsed = tomllib.loads(data.decode("utf-8"))
-    try:
-        text = json.dumps(parsed)  # TypeError for TOML dates and times: such a file is simply not cached
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cached, text)
-    except (TypeError, OSError):
-        pass
+    if cached is not None:
+        try:
+            text = json.dumps(parsed)  # TypeError for TOML dates and times: such a file is simply not cached
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cached, text)
+        except (TypeError, OSError):
+            pass
     return parsed
