@@ -112,9 +112,12 @@ class Op:
     custom_code: str | None = None  # TFLite custom op name; Flex ops start with "Flex"
     subgraphs: list[int] = field(default_factory=list)  # called subgraphs (WHILE/IF/CALL_ONCE, Loop/Scan/If)
     version: int = 1  # TFLite builtin op version, or the ONNX opset of the op's domain
+    function_body: tuple[str, ...] | None = None  # ONNX call of a model-local function: its body's op types
 
     @property
-    def kind(self) -> Literal["builtin", "custom", "flex"]:
+    def kind(self) -> Literal["builtin", "custom", "flex", "function"]:
+        if self.function_body is not None:
+            return "function"
         if self.custom_code is not None:
             return "flex" if self.custom_code.startswith("Flex") else "custom"
         if self.domain not in ("", "ai.onnx"):

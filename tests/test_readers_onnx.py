@@ -81,3 +81,26 @@ def test_every_onnx_dtype_is_named() -> None:
 
     for name, code in TensorProto.DataType.items():
         assert DTYPES[code] in DTYPE_BITS and (DTYPES[code] != "undefined") == (name != "UNDEFINED"), name
+
+
+def test_model_local_function_call_is_sc108_with_its_body(tmp_path: Path) -> None:
+    from snapcheck.api import check_file
+
+    fn = helper.make_function("local.fn", "Act", ["x"], ["y"],
+                              [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Neg", ["r"], ["y"])],
+                              [helper.make_opsetid("", 17)])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["X"], ["A"]), helper.make_node("Act", ["A"], ["Y"], domain="local.fn")], "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    model = helper.make_model(graph, functions=[fn],
+                              opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local.fn", 1)])
+    path = tmp_path / "fn.onnx"
+    path.write_bytes(model.SerializeToString())
+    ops = load_model(path).main.ops
+    assert len(ops) == 2 and ops[0].kind == "builtin"  # the call stays one op: the graph's node count
+    assert ops[1].kind == "function" and ops[1].function_body == ("Relu", "Neg")
+    report = check_file(path, ls_version="5.x", estimates=False)
+    [f] = [f for f in report.findings if f.code == "SC108"]
+    assert f.severity == "error" and f.inferred and "body: Relu, Neg" in f.message and "inline" in f.fix
+    assert not any(f.code == "SC102" for f in report.findings)

@@ -49,7 +49,7 @@ def entry_matches(entry: MappingEntry, facts: dict[str, Any]) -> bool:
 
 
 def hint_key(op: Op) -> str:
-    if op.kind in ("custom", "flex"):
+    if op.kind in ("custom", "flex", "function"):
         return f"*{op.kind}"
     if op.type in CONTROL_FLOW:
         return "*control_flow"

@@ -251,13 +251,18 @@ def _check_op(graph: Graph, ruleset: Ruleset, view: SubgraphView, op: Op, *, cov
             verdict.codes.append("SC104")
             return verdict
         hint = ruleset.mapping.hint(match.hint_key)
-        what = {"SC102": "is a custom op", "SC103": "is control flow"}.get(hint.code, "")
+        what = {"SC102": "is a custom op", "SC103": "is control flow",
+                "SC108": f"calls a model-local ONNX function (body: {', '.join(op.function_body or ()) or 'empty'})"
+                }.get(hint.code, "")
         msg = (f"{label} {what} and has no documented Lens Studio layer" if what
                else f"{label} has no documented Lens Studio layer")
         if hint.code == "SC105":
             msg = f"{label} is not supported in SnapML (no documented Lens Studio layer)"
+        inferred = hint.confidence == "inferred"
+        if inferred:
+            inferred_rules.add(f"hint {match.hint_key} -> {hint.code}")
         findings.append(Finding(code=hint.code, severity="error", message=msg, why=hint.why, fix=hint.fix,
-                                op=label, subgraph=sgi, op_index=op.index))
+                                op=label, subgraph=sgi, op_index=op.index, inferred=inferred))
         verdict.codes.append(hint.code)
         return verdict
     if match.unmapped_activation:

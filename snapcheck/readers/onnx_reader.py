@@ -144,6 +144,7 @@ class _Builder:
         self.path, self.model, self.file_bytes = path, model, file_bytes
         self.external = ExternalData(path)
         self.opsets = {_domain(o.domain): o.version for o in model.opset_import}
+        self.functions = {(f.domain, f.name, f.overload): tuple(n.op_type for n in f.node) for f in model.functions}
         self.subgraphs: list[Subgraph | None] = []
 
     def graph(self) -> Graph:
@@ -239,7 +240,8 @@ class _Builder:
             attrs, called = self._attributes(node, index, scope)
             op = Op(index=k, type=node.op_type, inputs=[tid(n) for n in node.input],
                     outputs=[tid(n) for n in node.output], attrs=attrs, name=node.name, domain=node.domain,
-                    subgraphs=called, version=self.opsets.get(_domain(node.domain), 1))
+                    subgraphs=called, version=self.opsets.get(_domain(node.domain), 1),
+                    function_body=self.functions.get((node.domain, node.op_type, node.overload)))
             if node.op_type == "Constant" and node.domain in _DEFAULT_DOMAINS and op.outputs and op.outputs[0] >= 0:
                 self._mark_constant(tensors[op.outputs[0]], attrs)
             ops.append(op)
