@@ -127,6 +127,27 @@ def test_version_matrix_and_formats_written_atomically(tmp_path):
 
 
 @needs_corpus
+def test_several_models_in_one_run(tmp_path):
+    p = run("check", str(MEDIAPIPE), str(SUPERRES), "--no-estimates")
+    assert p.returncode == 1
+    verdicts = [line for line in p.stdout.splitlines() if line.startswith(("PASS Lens", "FAIL Lens"))]
+    assert len(verdicts) == 2 and "of 2 models pass" in p.stdout.splitlines()[-1]
+    out = tmp_path / "r.json"
+    run("check", str(MEDIAPIPE), str(SUPERRES), "-f", "json", "-o", str(out), "--no-estimates")
+    doc = json.loads(out.read_text())
+    assert doc["passed"] is False and [m["path"] for m in doc["models"]] == [str(MEDIAPIPE), str(SUPERRES)]
+    junit = tmp_path / "r.xml"
+    run("check", str(MEDIAPIPE), str(SUPERRES), "-f", "junit", "-o", str(junit), "--no-estimates")
+    assert len(ET.parse(junit).getroot().findall("testsuite")) == 2
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    late = tmp_path / "late.json"
+    p = run("check", str(MEDIAPIPE), str(bad), "-f", "json", "-o", str(late), "--no-estimates")
+    assert_clean_failure(p)  # one unusable file: its one-line error, exit 2, and no report at all
+    assert "bad.tflite" in p.stderr and not late.exists()
+
+
+@needs_corpus
 def test_max_size_override_and_backend_focus():
     p = run("check", str(MEDIAPIPE), "-f", "json", "--max-size", "0.1MB", "--backend", "iphone_npu",
             "--no-estimates")

@@ -27,7 +27,8 @@ def parse_size(text: str) -> int:
 
 
 def check(
-    model: str = typer.Argument(..., help="A .tflite or .onnx file (recognised by content)."),
+    models: list[str] = typer.Argument(..., metavar="MODEL...",
+                                       help="One or more .tflite or .onnx files (recognised by content)."),
     ls_version: str = typer.Option("5.x", "--ls-version", "-l", help="Lens Studio version: 3.x, 4.x, 5.x or all."),
     backend: Optional[str] = typer.Option(None, "--backend", "-b",
                                           help="Focus on one backend: cpu, iphone_gpu, iphone_npu, android_gpu."),
@@ -38,7 +39,10 @@ def check(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Add the per-op table and the inferred rules."),
     estimates: bool = typer.Option(True, "--estimates/--no-estimates", help="Frame-rate estimates per device."),
 ) -> None:
-    """Check a model against Lens Studio's SnapML rules. Exit 0 pass, 1 error findings, 2 unusable input."""
+    """Check models against Lens Studio's SnapML rules. Exit 0 all pass, 1 error findings, 2 unusable input.
+
+    Every file is read before any is checked: one unusable file stops the run with its error and no report.
+    """
     from snapcheck.api import check_graph, load
     from snapcheck.errors import InputError
     from snapcheck.rules import resolve_backend, resolve_versions
@@ -48,13 +52,14 @@ def check(
     versions = resolve_versions(ls_version)
     backend = resolve_backend(backend)
     budget = parse_size(max_size) if max_size is not None else None
-    graph = load(model)
-    reports = [check_graph(graph, v, backend, budget, estimates) for v in versions]
-    _emit(reports, fmt, out, verbose)
-    raise typer.Exit(0 if all(r.passed for r in reports) else 1)
+    graphs = [load(m) for m in models]
+    groups = [[check_graph(g, v, backend, budget, estimates) for v in versions] for g in graphs]
+    _emit(groups, fmt, out, verbose)
+    raise typer.Exit(0 if all(r.passed for group in groups for r in group) else 1)
 
 
-def _emit(reports, fmt: str, out: str | None, verbose: bool) -> None:
+def _emit(groups: list[list[Any]], fmt: str, out: str | None, verbose: bool) -> None:
+    """Render the reports, one group (a model's versions) after another, to stdout or atomically to ``out``."""
     from snapcheck.fsutil import atomic_write_text
 
     if fmt == "terminal":
@@ -65,19 +70,22 @@ def _emit(reports, fmt: str, out: str | None, verbose: bool) -> None:
         from snapcheck.report import terminal
 
         if out is None:
-            terminal.render(Console(highlight=False), reports, verbose)
+            terminal.render_models(Console(highlight=False), groups, verbose)
             return
         buf = io.StringIO()
-        terminal.render(Console(file=buf, width=120, no_color=True, highlight=False), reports, verbose)
+        terminal.render_models(Console(file=buf, width=120, no_color=True, highlight=False), groups, verbose)
         atomic_write_text(out, buf.getvalue())
         return
     if fmt == "json":
         from snapcheck.report import json as renderer
-    elif fmt == "junit":
-        from snapcheck.report import junit as renderer
+
+        text = renderer.render_models(groups)
     else:
-        from snapcheck.report import sarif as renderer
-    text = renderer.render(reports)
+        if fmt == "junit":
+            from snapcheck.report import junit as renderer
+        else:
+            from snapcheck.report import sarif as renderer
+        text = renderer.render([r for group in groups for r in group])
     if out is None:
         typer.echo(text, nl=False)
     else:

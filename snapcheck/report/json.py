@@ -23,3 +23,12 @@ def document(reports: list[CheckReport]) -> dict[str, Any]:
 
 def render(reports: list[CheckReport]) -> str:
     return json.dumps(document(reports), indent=2) + "\n"
+
+
+def render_models(groups: list[list[CheckReport]]) -> str:
+    """One model as :func:`document`; several as ``{"models": [...]}`` with an overall verdict."""
+    if len(groups) == 1:
+        return render(groups[0])
+    doc = {"schema_version": SCHEMA_VERSION, "passed": all(r.passed for g in groups for r in g),
+           "models": [document(g) for g in groups]}
+    return json.dumps(doc, indent=2) + "\n"

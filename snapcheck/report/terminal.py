@@ -103,6 +103,19 @@ def render(console: Console, reports: list[CheckReport], verbose: bool = False) 
         _ops_table(console, r)
 
 
+def render_models(console: Console, groups: list[list[CheckReport]], verbose: bool = False) -> None:
+    """Each model's report (or version matrix) in turn; with several models, a closing tally."""
+    for i, reports in enumerate(groups):
+        if i:
+            console.print()
+        render(console, reports, verbose)
+    if len(groups) > 1:
+        failed = [g[0].path for g in groups if not all(r.passed for r in g)]
+        word = "[bold red]FAIL[/]" if failed else "[bold green]PASS[/]"
+        console.print(f"\n{word} {len(groups) - len(failed)} of {len(groups)} models pass"
+                      + (f"; failing: {escape(', '.join(failed))}" if failed else ""), soft_wrap=True)
+
+
 def render_matrix(console: Console, reports: list[CheckReport]) -> None:
     """``--ls-version all``: verdict per version, then which finding codes each version raises."""
     worst = "[bold green]PASS[/]" if all(r.passed for r in reports) else "[bold red]FAIL[/]"
