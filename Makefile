@@ -20,7 +20,7 @@ setup: $(STAMP)
 # shipped, export the `blog` configuration and check that).
 demo: $(STAMP)
 	@if ls models/*/*.tflite >/dev/null 2>&1; then \
-	  for m in models/*/*.tflite models/*/*.onnx; do $(BIN)/snapcheck check "$$m" --ls-version 5.x || exit $$?; done; \
+	  $(BIN)/snapcheck check models/*/*.tflite models/*/*.onnx --ls-version 5.x; \
 	else \
 	  $(BIN)/snapcheck export --config blog --fp16 --format both --out $(DEMO_OUT) && \
 	  $(BIN)/snapcheck check $(DEMO_OUT)/blog.tflite --ls-version 5.x; \
