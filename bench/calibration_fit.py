@@ -1,11 +1,13 @@
 """How well the fitted host profile reproduces its own calibration micro-benchmarks, per kernel kind.
 
-    .venv/bin/python bench/calibration_fit.py [--profile PATH] [--cv K]
+    .venv/bin/python bench/calibration_fit.py [--profile PATH] [--cv K] [--nets]
 
 Reads the cached measurements and micro-models of ``snapcheck calibrate`` (run it first). ``--cv K``
 also refits the profile K times, each time without one K-th of every kind's micro-benchmarks, and
 predicts the left-out ones (K-fold cross-validation: the fit's error on shapes it has not seen), and
-does the same for the FLOPs-only baseline.
+does the same for the FLOPs-only baseline. ``--nets`` scores the network stage instead: every
+correction variant on the cached random networks (5-fold CV, 4 shuffles), the chosen one in-sample,
+and how far the random networks are from the held-out architectures (kernel signatures shared).
 """
 
 from __future__ import annotations
@@ -39,8 +41,16 @@ def main() -> None:
     ap.add_argument("--profile", default=None)
     ap.add_argument("--per-kind", type=int, default=24)
     ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation of the fit (0: off)")
+    ap.add_argument("--nets", action="store_true", help="score the network stage on the cached random networks")
+    ap.add_argument("--repeat", type=int, default=0, help="with --nets: re-time the first N random networks and "
+                    "compare with the cached timings (repeatability; run it through /tmp/quiet.sh)")
     args = ap.parse_args()
     profile = load_host_profile(args.profile)
+    if args.nets:
+        return nets_report(profile, args.repeat)
+    import dataclasses
+
+    profile = dataclasses.replace(profile, network={})  # the micro-benchmark fit alone (the kernel model)
     cache = json.loads((cache_dir() / f"calibration-{host_fingerprint(1)}.json").read_text())
     with tempfile.TemporaryDirectory() as td:
         rows = [(spec, micro_kernels((cache_dir() / "micro" / f"{spec.key()}.tflite").read_bytes(),
@@ -73,6 +83,75 @@ def main() -> None:
                 base.setdefault(spec.kind, []).append((c0 + c1 * flops / 1e9) / ms - 1)
     table(cv, f"{args.cv}-fold cross-validation (each micro-benchmark predicted by a fit without it):")
     table(base, f"FLOPs-only baseline, same {args.cv} folds:")
+
+
+def signatures(kernels) -> list[tuple]:
+    """Kernel signatures: kind, FLOPs and traffic (equal for equal layers at equal shapes)."""
+    return [(k.kind, k.flops, k.bytes) for k in kernels]
+
+
+def nets_report(profile, repeat: int = 0) -> None:
+    import dataclasses
+
+    from snapcheck.calibrate_nets import choose, net_key, net_row, predict_row, random_nets, score
+
+    base = dataclasses.replace(profile, network={})
+    cache = json.loads((cache_dir() / f"nets-{host_fingerprint(1)}.json").read_text())
+    n = profile.network.get("meta", {}).get("networks", 480)
+    rows, sigs = [], []
+    with tempfile.TemporaryDirectory() as td:
+        for spec in random_nets(n, 0):
+            key = net_key(spec)
+            path = cache_dir() / "nets" / f"{key}.tflite"
+            if key in cache and path.is_file():
+                kernels = micro_kernels(path.read_bytes(), Path(td) / "n.tflite")
+                rows.append(net_row(key, kernels, best_ms(cache[key]), base))
+                sigs.append(signatures(kernels))
+        zoo = {p.stem: signatures(micro_kernels(p.read_bytes(), Path(td) / "z.tflite"))
+               for p in sorted((cache_dir() / "zoo").glob("*.tflite"))}
+    print(f"random networks timed: {len(rows)}; kernel model: {profile.meta.get('samples')} micro-benchmarks")
+    variant, ridge, table = choose(rows, base.overhead_ms, base.cache_bytes)
+    print("\n| variant | ridge | params | 5-fold CV within ±10% | CV median abs % error | cross-family within ±10% | "
+          "cross-family median |\n|---|---|---|---|---|---|---|")
+    from snapcheck.calibrate_nets import fit_network
+    for v, r, cv, tr in table:
+        fit = fit_network(rows, v, r, base.overhead_ms, base.cache_bytes)
+        params = len(fit.get("kind_factor", {})) + sum(len(c) for c in fit.get("kind_coef", {}).values()) + \
+            len(fit.get("cold_ms_per_mb", {}))
+        mark = " **chosen**" if (v, r) == (variant, ridge) else ""
+        print(f"| {v}{mark} | {r:g} | {params} | {cv['within_10pct']:.0%} | {cv['median_abs_pct']:.1f}% | "
+              f"{tr['within_10pct']:.0%} | {tr['median_abs_pct']:.1f}% |")
+    net = profile.network
+    ins = score([predict_row(r, net, base.overhead_ms) for r in rows], [r.measured_ms for r in rows])
+    raw = score([predict_row(r, {}, base.overhead_ms) for r in rows], [r.measured_ms for r in rows])
+    print(f"\nprofile's correction ({net.get('meta', {}).get('variant', 'none')}) in-sample: "
+          f"{ins['within_10pct']:.0%} within ±10%, median {ins['median_abs_pct']:.1f}%; "
+          f"kernel model alone: {raw['within_10pct']:.0%}, median {raw['median_abs_pct']:.1f}%")
+    print(f"correction: {json.dumps({k: v for k, v in net.items() if k != 'meta'})}")
+    # distance from the held-out set: no random network has a held-out kernel sequence
+    same = [(a, b) for a, sa in zip(rows, sigs) for b, sb in zoo.items() if sa == sb]
+    shared = []
+    for name, sb in zoo.items():
+        hb = set(s for s in sb if s[0] != "copy")
+        shared.append(max(len(hb & set(sa)) / max(len(hb), 1) for sa in sigs))
+    if repeat:
+        from snapcheck.calibrate import measure_tflite
+
+        keys = [net_key(s) for s in random_nets(n, 0)[:repeat] if net_key(s) in cache]
+        again = [best_ms(measure_tflite(cache_dir() / "nets" / f"{k}.tflite", 1, min_seconds=1.0, runs=5)) for k in keys]
+        first = [best_ms(cache[k]) for k in keys]
+        rep = score(again, first)
+        ratio = np.array(again) / np.array(first)
+        print(f"re-timed / cached: median {np.median(ratio):.3f}, 10th-90th percentile {np.percentile(ratio, 10):.3f}-"
+              f"{np.percentile(ratio, 90):.3f}")
+        from snapcheck.fsutil import atomic_write_json
+
+        atomic_write_json(cache_dir() / "nets-repeat.json", dict(zip(keys, again)))
+        print(f"repeatability: {len(keys)} random networks re-timed agree with their cached timing within ±10% for "
+              f"{rep['within_10pct']:.0%} (median difference {rep['median_abs_pct']:.1f}%)")
+    print(f"held-out architectures compared: {len(zoo)}; random networks with a held-out kernel sequence: "
+          f"{len(same)}; largest share of a held-out architecture's distinct kernels found in one random "
+          f"network: {max(shared, default=0):.0%} (median {float(np.median(shared)) if shared else 0:.0%})")
 
 
 if __name__ == "__main__":

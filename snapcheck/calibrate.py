@@ -13,6 +13,8 @@
    minimising the squared log error plus a ridge on the slopes (Levenberg-Marquardt), records the feature range each kind was
    calibrated on, and takes the per-inference overhead from the smallest model; the profile is written
    atomically.
+4. The network stage (``snapcheck.calibrate_nets``) times random multi-layer networks and adds an
+   in-network correction (per-kind factors, cold-cache traffic) to the profile.
 """
 
 from __future__ import annotations
@@ -439,8 +441,10 @@ def default_profile_path() -> Path:
 
 
 def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int = 0,
-                    console=None) -> tuple[Profile, list[Sample]]:
-    """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically."""
+                    console=None, nets: int = 480) -> tuple[Profile, list[Sample]]:
+    """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically; then
+    (``nets`` > 0) the network stage of ``snapcheck.calibrate_nets``: time ``nets`` random networks and add
+    the in-network correction to the profile (the micro-benchmark fit alone is written first)."""
     import tempfile
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -480,4 +484,11 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int =
     }
     profile = fit_profile(samples, overhead, meta, cache_bytes=l2)
     atomic_write_json(out, profile_to_json(profile))
+    if nets > 0:
+        from dataclasses import replace
+
+        from snapcheck.calibrate_nets import run_net_calibration
+
+        net, _ = run_net_calibration(out, out, n=nets, seed=seed, threads=threads, console=console)
+        profile = replace(profile, network=net)
     return profile, samples

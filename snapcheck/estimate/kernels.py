@@ -61,6 +61,9 @@ class Kernel:
     channels: int = 1  # innermost (channel) dim of the output: short rows waste vector lanes
     geometry: ConvGeometry | None = None
     label: str = ""
+    inputs: list[tuple[int, int]] = field(default_factory=list)  # (tensor, bytes) of the activations it reads
+    outputs: list[tuple[int, int]] = field(default_factory=list)  # (tensor, bytes) of the activations it writes
+    weight_bytes: int = 0  # bytes of the weights it reads (at runtime size)
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
 
 
@@ -186,8 +189,10 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         first, last = by_index[group[0]], by_index[group[-1]]
         read = {i for j in group for i in by_index[j].inputs if i >= 0}
         inner = {o for j in group[:-1] for o in by_index[j].outputs}
-        nbytes = sum(tensor_bytes(sg.tensors[i]) for i in read - inner) + \
-            sum(tensor_bytes(sg.tensors[o]) for o in last.outputs if o >= 0)
+        acts = sorted(i for i in read - inner if i not in weights)
+        wbytes = sum(tensor_bytes(sg.tensors[i]) for i in read - inner if i in weights)
+        outs = [(o, tensor_bytes(sg.tensors[o])) for o in last.outputs if o >= 0]
+        nbytes = sum(tensor_bytes(sg.tensors[i]) for i in acts) + wbytes + sum(b for _, b in outs)
         flops = sum(c.flops for c in costs)
         xin = sg.tensor(first.inputs[0]) if first.inputs and first.inputs[0] >= 0 else None
         quant = xin is not None and xin.dtype in ("int8", "uint8", "int16")
@@ -197,5 +202,6 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             work=padded_work(kind, flops, geom, simd), quantized=quant,
             reduction=_reduction(kind, geom, op), channels=_channels(out, graph.layout), geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
+            inputs=[(i, tensor_bytes(sg.tensors[i])) for i in acts], outputs=outs, weight_bytes=wbytes,
         ))
     return kernels

@@ -15,7 +15,9 @@ the SIMD tile, ``bytes`` its traffic, ``kernel_us`` a fixed cost per kernel (dis
 efficiency is log-linear in the shape features ``z`` of ``shape_features`` (log channel counts, log output
 pixels, log window, stride > 1, log of the weights' excess over the cache), each clamped to the range the
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
-int8 kernels divide the compute term by ``int8_speedup``.
+int8 kernels divide the compute term by ``int8_speedup``. A profile's ``network`` entry (calibrated on
+random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache traffic
+a kernel meets in a network but not when timed alone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 
 from snapcheck.estimate.kernels import KINDS, Kernel
+from snapcheck.estimate.network import network_terms
 
 # The reference shape at which F[kind] is quoted: features are logs relative to it.
 REFERENCE = {"cout": 64, "cin": 64, "pixels": 56 * 56, "taps": 9, "channels": 64}
@@ -69,6 +72,7 @@ class Profile:
     shape_range: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # kind -> feature -> calibrated [lo, hi]
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
+    network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     meta: dict = field(default_factory=dict)
 
     def compute_gflops(self, kind: str) -> float:
@@ -128,10 +132,10 @@ class Prediction:
 
 def predict_kernels(kernels: list[Kernel], p: Profile) -> Prediction:
     """Latency of a kernel list on profile ``p``."""
-    per_kernel, per_kind, mem = [], dict.fromkeys(KINDS, 0.0), 0.0
-    for k in kernels:
-        ms, bound = kernel_ms(k, p)
-        per_kernel.append(ms)
+    timed = [kernel_ms(k, p) for k in kernels]
+    per_kernel = network_terms(kernels, [ms for ms, _ in timed], p.network)
+    per_kind, mem = dict.fromkeys(KINDS, 0.0), 0.0
+    for k, ms, (_, bound) in zip(kernels, per_kernel, timed):
         per_kind[k.kind] += ms
         if bound == "memory":
             mem += ms

@@ -1,0 +1,103 @@
+"""Network-level correction of the kernel roofline, calibrated on random multi-layer networks.
+
+A kernel timed alone (a micro-benchmark) runs with its inputs and weights warm in the cache: between two
+runs only its own traffic passes through. In a network the kernels in between evict them. The kernel
+model (``roofline.kernel_ms``) is fitted on micro-benchmarks; this module adds what a whole network costs
+on top of it:
+
+    latency = overhead + sum_k m_k x kernel_ms_k + sum_f cold_ms_per_mb[f] x cold_f / 1e6
+              + n_kernels x kernel_us / 1e3
+    m_k     = kind_factor[kind_k] x exp(sum_i kind_coef[kind_k][i] x clamp(z_ki, feature_range[kind_k][i]))
+
+``kind_factor`` is an in-network multiplier per kernel kind (``all``: kinds without their own; 1 when
+absent); ``kind_coef`` makes it log-linear in the kernel's shape features ``z`` (``kernel_features``: the
+roofline's, plus ``lthin`` = log(16 / output channels) for outputs narrower than a SIMD tile, ``lfewin``,
+the same for the input channels of a dense conv (a network's stem), and ``lwpix``, the weights' overflow
+of the cache times log output pixels), each clamped to the range the random networks covered. ``cold_f``
+are the bytes a kernel finds cold in the network but warm in its micro-benchmark, with an LRU cache of
+``cache_bytes`` (``cold_bytes``): ``cold_weights`` (weights: one inference of traffic passes between two
+reads), ``cold_inputs`` (activations: the traffic of the kernels between their producer and this reader)
+and ``cold_outputs`` (output buffers, warm in the micro-benchmark, reused from the arena in a network).
+Fitted by ``snapcheck.calibrate_nets``; an empty correction changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+from snapcheck.estimate.kernels import Kernel
+
+COLD_FEATURES = ("cold_weights", "cold_inputs", "cold_outputs")
+
+
+def kernel_features(k: Kernel, cache_bytes: float) -> dict[str, float]:
+    """Shape features of a kernel for the in-network factor (empty without a conv/matmul geometry)."""
+    from snapcheck.estimate.roofline import shape_features
+
+    z = shape_features(k, cache_bytes)
+    if z:
+        g = k.geometry
+        z["lthin"] = max(0.0, math.log(16 / max(k.channels, 1)))
+        z["lfewin"] = 0.0 if g.groups > 1 else max(0.0, math.log(16 / max(g.cin, 1)))
+        z["lwpix"] = z["lw"] * z["lpix"]
+    return z
+
+
+def kernel_factor(kind: str, z: dict[str, float], net: dict) -> float:
+    """The in-network multiplier ``m`` of one kernel."""
+    f = net.get("kind_factor", {})
+    coef = net.get("kind_coef", {}).get(kind)
+    m = f.get(kind, f.get("all", 1.0))
+    if coef:
+        rng = net.get("feature_range", {}).get(kind, {})
+        m *= math.exp(sum(c * min(max(z.get(n, 0.0), rng.get(n, (-1e9, 1e9))[0]), rng.get(n, (-1e9, 1e9))[1])
+                          for n, c in coef.items()))
+    return m
+
+
+def _warm(cache: float, distance: float, size: float) -> float:
+    """Bytes of a ``size``-byte tensor still in an LRU cache after ``distance`` other bytes were touched."""
+    return min(max(cache - distance, 0.0), size)
+
+
+def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, float]]:
+    """Per kernel, the bytes that are cold in the network but were warm in its micro-benchmark.
+
+    In a micro-benchmark a tensor of ``s`` bytes of a kernel moving ``B`` bytes in all has ``B - s`` other
+    bytes touched between two uses; in the network, a weight has the whole inference's traffic
+    between two uses, an activation the traffic since it was last written or read (graph inputs: one
+    inference), and an output buffer is taken as cold.
+    """
+    total = float(sum(k.bytes for k in kernels))
+    clock = 0.0
+    last: dict[int, float] = {}
+    out: list[dict[str, float]] = []
+    for k in kernels:
+        own = float(k.bytes)
+        cold = dict.fromkeys(COLD_FEATURES, 0.0)
+        for tid, s in k.inputs:
+            dist = clock - last[tid] if tid in last else total
+            cold["cold_inputs"] += max(0.0, _warm(cache_bytes, own - s, s) - _warm(cache_bytes, dist, s))
+        if k.weight_bytes:
+            w = float(k.weight_bytes)
+            cold["cold_weights"] = max(0.0, _warm(cache_bytes, own - w, w) - _warm(cache_bytes, total - w, w))
+        for _, s in k.outputs:
+            cold["cold_outputs"] += _warm(cache_bytes, own - s, s)
+        clock += own
+        for tid, _ in k.inputs + k.outputs:
+            last[tid] = clock
+        out.append(cold)
+    return out
+
+
+def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict) -> list[float]:
+    """Per-kernel time with the network correction ``net`` (a profile's ``network`` entry) applied."""
+    if not net:
+        return list(base_ms)
+    rate = net.get("cold_ms_per_mb", {})
+    extra_us = float(net.get("kernel_us", 0.0))
+    cache = float(net.get("cache_bytes", 2097152.0))
+    cold = cold_bytes(kernels, cache) if rate else [{} for _ in kernels]
+    return [kernel_factor(k.kind, kernel_features(k, cache), net) * ms + extra_us / 1e3
+            + sum(rate.get(f, 0.0) * c.get(f, 0.0) / 1e6 for f in COLD_FEATURES)
+            for k, ms, c in zip(kernels, base_ms, cold)]
