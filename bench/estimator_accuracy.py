@@ -60,7 +60,8 @@ def main() -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from snapcheck.calibrate import MeasurementCache, best_ms, cache_dir, host_fingerprint, measure_tflite
+    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, measure_tflite
+    from snapcheck.paths import cache_dir
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import load_host_profile

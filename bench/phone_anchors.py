@@ -40,7 +40,7 @@ def zoo_model(name: str) -> Arch:
 
 
 def main() -> None:
-    from snapcheck.calibrate import cache_dir
+    from snapcheck.paths import cache_dir
     from snapcheck.estimate import estimate_device
     from snapcheck.estimate.profiles import load_devices, load_host_profile
     from snapcheck.readers import load_model

@@ -33,6 +33,7 @@ import numpy as np
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.roofline import Profile, shape_features
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
+from snapcheck.paths import cache_dir
 
 def best_ms(hit: dict) -> float:
     """The calibration statistic: the minimum over runs of min(wall, thread CPU time).
@@ -240,11 +241,6 @@ def host_fingerprint(threads: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def cache_dir() -> Path:
-    """Where measurements are cached (``SNAPCHECK_CACHE`` or ``~/.cache/snapcheck``)."""
-    return Path(os.environ.get("SNAPCHECK_CACHE", Path.home() / ".cache" / "snapcheck"))
-
-
 class MeasurementCache:
     """A JSON file of finished measurements, rewritten atomically after each new one."""
 
@@ -440,6 +436,14 @@ def default_profile_path() -> Path:
     return Path(__file__).resolve().parent / "profiles" / "host.json"
 
 
+def progress_bar(label: str, console=None):
+    """The progress bar of a calibration stage: label, bar, done/total, current item, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.description}"), TimeRemainingColumn(), console=console, transient=False)
+
+
 def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int = 0,
                     console=None, nets: int = 480) -> tuple[Profile, list[Sample]]:
     """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically; then
@@ -447,16 +451,11 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int =
     the in-network correction to the profile (the micro-benchmark fit alone is written first)."""
     import tempfile
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     specs = micro_specs(seed, per_kind)
     fp = host_fingerprint(threads)
     cache = MeasurementCache(cache_dir() / f"calibration-{fp}.json")
     rows: list[tuple[MicroSpec, list[Kernel], dict]] = []
-    with tempfile.TemporaryDirectory() as td, Progress(
-        TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        TimeRemainingColumn(), console=console, transient=False,
-    ) as bar:
+    with tempfile.TemporaryDirectory() as td, progress_bar("calibrate", console) as bar:
         task = bar.add_task("", total=len(specs))
         for spec in specs:
             bar.update(task, description=spec.key())

@@ -611,19 +611,15 @@ def measure_nets(specs: list[NetSpec], threads: int = 1, build_only: bool = Fals
     import tempfile
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from snapcheck.calibrate import MeasurementCache, cache_dir, host_fingerprint, measure_tflite
+    from snapcheck.calibrate import MeasurementCache, host_fingerprint, measure_tflite, progress_bar
+    from snapcheck.paths import cache_dir
     from snapcheck.fsutil import atomic_write_bytes
 
     cache = MeasurementCache(cache_dir() / f"nets-{host_fingerprint(threads)}.json")
     folder = cache_dir() / "nets"
     start = time.monotonic()
     rows: list[tuple[NetSpec, list[Kernel], dict]] = []
-    with tempfile.TemporaryDirectory() as td, Progress(
-        TextColumn("[bold]calibrate nets[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        TimeRemainingColumn(), console=console, transient=False,
-    ) as bar:
+    with tempfile.TemporaryDirectory() as td, progress_bar("calibrate nets", console) as bar:
         task = bar.add_task("", total=len(specs))
         try:
             for spec in specs:

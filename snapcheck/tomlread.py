@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from snapcheck.compat import tomllib
 from snapcheck.fsutil import atomic_write_text
-
-
-def cache_dir() -> Path:
-    """Where snapcheck caches derived data (``SNAPCHECK_CACHE`` or ``~/.cache/snapcheck``)."""
-    return Path(os.environ.get("SNAPCHECK_CACHE", Path.home() / ".cache" / "snapcheck"))
+from snapcheck.paths import cache_dir
 
 
 def _cache_path(data: bytes) -> Path | None:

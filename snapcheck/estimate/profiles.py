@@ -18,7 +18,6 @@ the host's *relative* efficiencies between kinds:
 from __future__ import annotations
 
 import json
-from snapcheck.compat import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +35,7 @@ def reference_utilisation(host: Profile, kind: str) -> float:
     return _util(REFERENCE_REDUCTION.get(kind, 1), host.k_half.get(kind, 0.0)) * \
         _util(REFERENCE["channels"], host.cc_half.get(kind, 0.0))
 from snapcheck.paths import rules_dir
+from snapcheck.tomlread import read_toml
 
 HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"
 
@@ -104,7 +104,7 @@ def _value(entry: Any) -> Any:
 def load_devices(path: str | None = None, section: str = "devices") -> tuple[Backend, ...]:
     """Every (device, backend) of ``devices.toml``, in file order (``section="anchors"``: the phones with
     published latencies that the efficiencies are fitted on)."""
-    data = tomllib.loads(Path(path or rules_dir() / "devices.toml").read_text())
+    data = read_toml(Path(path or rules_dir() / "devices.toml"))
     out = []
     for dev_id, dev in data.get(section, {}).items():
         for backend, b in dev.get("backends", {}).items():
