@@ -6,15 +6,17 @@ pipeline (decode, resize to 286/256 of the size with nearest, random crop, rando
 (two tapes, BCE + 100·L1, a ``tf.summary.scalar`` per loss per step) and its
 ``for step, (x, y) in ds.repeat().take(n).enumerate()`` loop, at its batch size of 1.
 
-Ours (``snapcheck``): ``snapcheck.gan.train.Pix2Pix.train_step`` (label smoothing on) fed by
-``snapcheck.data.loader.make_dataset`` (parallel decode + paired augmentation, prefetch), at batch 1
-(the implementation alone) and at the training default of 8.
+Ours (``snapcheck``): ``snapcheck.gan.train.Pix2Pix.train_step`` (label smoothing on, the fast training
+kernels of ``snapcheck.gan.fast_kernels`` on, as ``snapcheck train`` runs it) fed by
+``snapcheck.data.loader.make_dataset`` (parallel decode + paired augmentation, prefetch), at batch 1 and at
+the training default of 8; ``snapcheck-keras`` is the same at batch 8 with Keras's own kernels
+(``--no-fast-kernels``), to show what the kernels add.
 
 Both train the same generator and discriminator (``--config``, default catface-s) on the same prepared
 pairs. Variants alternate over ``--rounds`` rounds and the best round of each is kept, so load from other
 processes hits both alike. "data wait" is the share of the loop spent waiting for the next batch.
 
-    .venv/bin/python bench/train_throughput.py work/data/afhq_canny_128 --sizes 128 256 --seconds 30
+    /tmp/quiet.sh .venv/bin/python bench/train_throughput.py work/data/afhq_canny_128 --sizes 128 --seconds 20
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def run_variant(variant: str, data_dir: str, config: str, size: int, batch: int,
     from snapcheck.data.loader import make_dataset
     from snapcheck.gan.train import Pix2Pix, TrainConfig, build_models
 
-    cfg = TrainConfig(data_dir=data_dir, config=config, size=size, batch_size=batch, steps=1)
+    cfg = TrainConfig(data_dir=data_dir, config=config, size=size, batch_size=batch, steps=1,
+                      fast_kernels=variant != "snapcheck-keras")
     tf.keras.utils.set_random_seed(0)
     _, generator, discriminator = build_models(cfg)
     if variant == "tutorial":
@@ -149,6 +152,10 @@ def run_variant(variant: str, data_dir: str, config: str, size: int, batch: int,
     return {"variant": variant, "size": size, "batch": batch, **result, "images_per_s": result["steps_per_s"] * batch}
 
 
+def _load(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in load)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", help="prepared pairs folder")
@@ -162,7 +169,8 @@ def main() -> int:
 
     import tensorflow as tf
 
-    variants = [("tutorial", 1), ("snapcheck", 1), ("snapcheck", args.batch)]
+    variants = [("tutorial", 1), ("snapcheck", 1), ("snapcheck-keras", args.batch), ("snapcheck", args.batch)]
+    load_before = os.getloadavg()
     best: dict[tuple, dict] = {}
     for size in args.sizes:
         for rnd in range(args.rounds):
@@ -171,10 +179,11 @@ def main() -> int:
                 key = (size, variant, batch)
                 if key not in best or r["images_per_s"] > best[key]["images_per_s"]:
                     best[key] = r
-                print(f"round {rnd + 1} size {size} {variant:9s} batch {batch}: {r['steps_per_s']:.2f} steps/s, "
+                print(f"round {rnd + 1} size {size} {variant:15s} batch {batch}: {r['steps_per_s']:.2f} steps/s, "
                       f"{r['images_per_s']:.1f} img/s, data wait {r['data_wait']:.1%}", file=sys.stderr, flush=True)
+    load_after = os.getloadavg()
     print(f"\nTF {tf.__version__}, {os.cpu_count()} CPU cores, config {args.config}, best of {args.rounds} rounds "
-          f"of {args.seconds:g} s\n")
+          f"of {args.seconds:g} s; load average (1/5/15 min) before {_load(load_before)}, after {_load(load_after)}\n")
     print("| size | loop | batch | steps/s | images/s | data wait | images/s vs tutorial |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     rows = []
@@ -187,7 +196,8 @@ def main() -> int:
             print(f"| {size} | {variant} | {batch} | {r['steps_per_s']:.2f} | {r['images_per_s']:.1f} | "
                   f"{r['data_wait']:.1%} | {r['vs_tutorial']:.2f}× |")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps({"load_before": load_before, "load_after": load_after, "rows": rows},
+                                        indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -29,11 +29,17 @@ def train_command(
     instance_noise: float = typer.Option(0.0, "--instance-noise", help="Gaussian σ added to D's inputs (0: off)."),
     noise_epochs: float = typer.Option(5.0, "--noise-epochs", help="Epochs over which the noise anneals to 0."),
     l1_lambda: float = typer.Option(100.0, "--l1-lambda", help="Weight of the L1 term."),
+    lr_decay_from: Optional[int] = typer.Option(
+        None, "--lr-decay-from", help="Global step from which both learning rates fall linearly to 0 at the last step "
+        "(pix2pix-style; default: constant). May be added when resuming."),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every", help="Steps between atomic checkpoints."),
     log_every: int = typer.Option(25, "--log-every", help="Steps between TensorBoard scalars."),
     image_every: int = typer.Option(500, "--image-every", help="Steps between image grids."),
     seed: int = typer.Option(0, "--seed"),
     xla: bool = typer.Option(False, "--xla/--no-xla", help="Compile the train step with XLA (see docs/training.md)."),
+    fast_kernels: bool = typer.Option(
+        True, "--fast-kernels/--no-fast-kernels",
+        help="Train with faster depthwise-filter gradients and fused BatchNorm (same maths; export unchanged)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     export: bool = typer.Option(True, "--export/--no-export", help="At the end: export, gate and write the card."),
     ls_version: list[str] = typer.Option(["5.x"], "--ls-version", help="Lens Studio versions the card declares."),
@@ -46,9 +52,9 @@ def train_command(
         raise InputError(data, "no such data folder")
     cfg = TrainConfig(
         data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
-        l1_lambda=l1_lambda, label_smoothing=label_smoothing, instance_noise=instance_noise,
+        l1_lambda=l1_lambda, lr_decay_from=lr_decay_from, label_smoothing=label_smoothing, instance_noise=instance_noise,
         noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
-        seed=seed, xla=xla, ls_versions=tuple(ls_version),
+        seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(ls_version),
     )
     result = train(cfg, out, resume=resume, export=export)
     typer.echo(f"trained {result.step}/{result.total_steps} steps in {result.seconds / 60:.1f} min; "

@@ -69,6 +69,25 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _command(t: dict[str, Any]) -> str:
+    """The ``snapcheck train`` command line of a run's settings (as in ``run.json``)."""
+    return (f"snapcheck train {t['data_dir']} --config {t['config']} --size {t['size']} "
+            + (f"--steps {t['steps']}" if t["steps"] is not None else f"--epochs {t['epochs']}")
+            + f" --batch-size {t['batch_size']}"
+            + ("" if t["label_smoothing"] else " --no-label-smoothing")
+            + (f" --instance-noise {t['instance_noise']} --noise-epochs {t['noise_epochs']}" if t["instance_noise"] else "")
+            + (f" --loss {t['loss']}" if t["loss"] != "bce" else "")
+            + (f" --lr-decay-from {t['lr_decay_from']}" if t.get("lr_decay_from") is not None else ""))
+
+
+def _decay(train_cfg: dict[str, Any]) -> str:
+    """How the learning rate was scheduled, for the card's loss line."""
+    start, total = train_cfg.get("lr_decay_from"), train_cfg.get("steps")
+    if start is None:
+        return " (constant)"
+    return f" constant to step {start:,}, then linear to 0 at " + (f"step {total:,}" if total else "the last step")
+
+
 def _machine() -> str:
     return f"{platform.machine()} CPU, {os.cpu_count()} cores ({platform.system()} {platform.release()})"
 
@@ -142,19 +161,14 @@ def _render(sidecar: dict[str, Any], run: dict[str, Any], progress_info: dict[st
         "",
         "## How it was trained",
         "",
-        f"- `snapcheck train {t['data_dir']} --config {t['config']} --size {t['size']} "
-        + (f"--steps {t['steps']}" if t["steps"] is not None else f"--epochs {t['epochs']}")
-        + f" --batch-size {t['batch_size']}`"
-        + ("" if t["label_smoothing"] else " --no-label-smoothing")
-        + (f" --instance-noise {t['instance_noise']} --noise-epochs {t['noise_epochs']}" if t["instance_noise"] else "")
-        + (f" --loss {t['loss']}" if t["loss"] != "bce" else ""),
+        f"- `{_command(t)}`",
         f"- {steps:,} steps of batch {t['batch_size']} ≈ {epochs:.1f} epochs, {seconds / 60:.0f} min of training "
-        f"on {_machine()} (no GPU).",
+        f"(wall time over all resumes) on {_machine()} (no GPU).",
         f"- Loss: {'BCE' if t['loss'] == 'bce' else 'WGAN-GP'} + {t['l1_lambda']:g}·L1; "
         + ("one-sided label smoothing (real labels ~ U(0.8, 1.0), fake 0)" if t["label_smoothing"]
            else "no label smoothing") + (f"; instance noise σ={t['instance_noise']} annealed to 0 over "
                                           f"{t['noise_epochs']} epochs" if t["instance_noise"] else "")
-        + f"; Adam lr {t['learning_rate']:g}, β1 {t['beta_1']}; paired augmentation (flip, small rotation, "
+        + f"; Adam lr {t['learning_rate']:g}{_decay(t)}, β1 {t['beta_1']}; paired augmentation (flip, small rotation, "
         f"scale, crop): {t['augment']}; seed {t['seed']}.",
         f"- Tools: TensorFlow {sidecar['tools']['tensorflow']}, tf2onnx {sidecar['tools']['tf2onnx']}, "
         f"ONNX opset {sidecar['tools']['onnx_opset']}, snapcheck {sidecar['tools']['snapcheck']}.",

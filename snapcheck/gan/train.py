@@ -52,6 +52,7 @@ class TrainConfig:
     instance_noise: float = 0.0
     noise_epochs: float = 5.0
     learning_rate: float = 2e-4
+    lr_decay_from: int | None = None
     beta_1: float = 0.5
     checkpoint_every: int = 250
     log_every: int = 25
@@ -59,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     augment: bool = True
     xla: bool = False
+    fast_kernels: bool = True
     ls_versions: tuple[str, ...] = ("5.x",)
 
     def __post_init__(self) -> None:
@@ -77,12 +79,18 @@ class TrainConfig:
             problems.append("--checkpoint-every, --log-every and --image-every must be >= 1")
         if self.instance_noise < 0:
             problems.append(f"--instance-noise must be >= 0, got {self.instance_noise}")
+        if self.lr_decay_from is not None and self.lr_decay_from < 0:
+            problems.append(f"--lr-decay-from must be >= 0, got {self.lr_decay_from}")
         if problems:
             raise InputError(None, "; ".join(problems))
         self.ls_versions = tuple(self.ls_versions)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         return self.steps if self.steps is not None else math.ceil(self.epochs * steps_per_epoch)
+
+    def learning_rate_at(self, step: int, total: int) -> float:
+        """The learning rate for the update that takes the run from ``step`` to ``step + 1``."""
+        return learning_rate_at(step, self.learning_rate, self.lr_decay_from, total)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,8 +102,24 @@ class TrainConfig:
 
 
 # Fields that --resume may change; every other field must match the run being resumed.
+# (``lr_decay_from`` may be added to a constant-LR run to continue it with a decay; ``fast_kernels``
+# changes the speed, not the maths.)
 RESUMABLE_FIELDS = frozenset({"steps", "epochs", "checkpoint_every", "log_every", "image_every", "data_dir",
-                              "ls_versions"})
+                              "ls_versions", "lr_decay_from", "fast_kernels"})
+
+
+def learning_rate_at(step: int, base: float, decay_from: int | None, total: int) -> float:
+    """Pix2pix-style schedule: ``base`` until ``decay_from``, then linear to 0 at ``total``.
+
+    A pure function of the global step (the one the checkpoint stores), so a killed and resumed run
+    follows exactly the same schedule. The update at ``step`` (0-based) uses this rate; the last
+    update (``step = total - 1``) uses ``base / (total - decay_from)``, never exactly 0.
+    """
+    if decay_from is None or step < decay_from:
+        return base
+    if total <= decay_from:
+        return 0.0
+    return base * max(0.0, (total - step) / (total - decay_from))
 
 
 """
@@ -170,9 +194,11 @@ class CheckpointStore:
 class Pix2Pix:
     """The generator/discriminator pair with their optimisers and a compiled ``train_step``.
 
-    ``train_step(outline, target, noise_sigma)`` runs one D update and one G update on a batch and
-    returns a dict of scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake``
-    (mean sigmoid(D) for BCE, the mean critic score for WGAN-GP).
+    ``train_step(outline, target, noise_sigma, lr)`` runs one D update and one G update on a batch,
+    both optimisers at learning rate ``lr`` (from :func:`learning_rate_at`), and returns a dict of scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake``
+    (mean sigmoid(D) for BCE, the mean critic score for WGAN-GP). With ``cfg.fast_kernels`` the forward
+    passes use ``snapcheck.gan.fast_kernels`` (faster depthwise-filter gradients and fused BatchNorm, same
+    maths); the models themselves, and so their export, are unchanged.
     """
 
     def __init__(self, generator: Any, discriminator: Any, cfg: TrainConfig) -> None:
@@ -186,6 +212,11 @@ class Pix2Pix:
         self.d_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
         self.g_optimizer.build(generator.trainable_variables)
         self.d_optimizer.build(discriminator.trainable_variables)
+        if cfg.fast_kernels:
+            from snapcheck.gan import fast_kernels
+
+            fast_kernels.install(generator)
+            fast_kernels.install(discriminator)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.rng = tf.random.Generator.from_seed(cfg.seed)
         self.checkpoint = tf.train.Checkpoint(
@@ -202,13 +233,22 @@ class Pix2Pix:
             return x
         return x + sigma * self.rng.normal(tf.shape(x))
 
-    def _train_step(self, outline, target, noise_sigma):
+    def _kernels(self) -> contextlib.AbstractContextManager:
+        """The fast training kernels (``fast_kernels.active()``) when the run uses them."""
+        from snapcheck.gan import fast_kernels
+
+        return fast_kernels.active() if self.cfg.fast_kernels else contextlib.nullcontext()
+
+    def _train_step(self, outline, target, noise_sigma, lr=None):
         import tensorflow as tf
 
         from snapcheck.gan import losses
 
         G, D, cfg = self.generator, self.discriminator, self.cfg
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+        if lr is not None:
+            self.g_optimizer.learning_rate.assign(lr)
+            self.d_optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._kernels():
             fake = G(outline, training=True)
             d_outline = self._noisy(outline, noise_sigma)
             real_logits = D([d_outline, self._noisy(target, noise_sigma)], training=True)
@@ -329,7 +369,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
         try:
             for outline, target in dataset.take(max(0, total - start)):
                 sigma = losses.instance_noise_sigma(cfg.instance_noise, step / steps_per_epoch, cfg.noise_epochs)
-                scalars = model.train_step(outline, target, tf.constant(sigma, tf.float32))
+                lr = cfg.learning_rate_at(step, total)
+                scalars = model.train_step(outline, target, tf.constant(sigma, tf.float32),
+                                           tf.constant(lr, tf.float32))
                 step += 1
                 for k, v in scalars.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
@@ -341,6 +383,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
                         for k, v in means.items():
                             tf.summary.scalar(k, v)
                         tf.summary.scalar("instance_noise_sigma", sigma)
+                        tf.summary.scalar("learning_rate", lr)
                     bar.describe(step, means)
                 if step % cfg.image_every == 0 or step == total:
                     grid = preview_grid(*preview, model.generator(preview[0], training=False).numpy())
