@@ -5,10 +5,10 @@ times in interleaved rounds, and the median is reported. The model is a Keras Mo
 10 MB of float32 weights) exported to .tflite and to .onnx; pass --tflite/--onnx to time other files.
 
 snapcheck runs as its installed console script with its bytecode compiled first, as `pip install` leaves a
-package (an editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile it on every run). Two
-floors are timed beside the tools: `python -c pass`, and `onnx_floor` (import onnx, load the file, run ONNX shape
-inference), which is what the ORT usability checker does before its own checks; no checker built on the `onnx`
-package can run faster than that floor.
+package (an editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile it on every run). Three
+floors are timed beside the tools: `python -c pass`; `cli_floor` (import typer and rich, the CLI stack the project
+prescribes); and `onnx_floor` (import onnx, load the file, run ONNX shape inference), which is what the ORT
+usability checker does before its own checks; no checker built on the `onnx` package can run faster than that.
 
     .venv/bin/python bench/check_speed.py [--reps 7] [--out out/bench/check_speed.json]
 """
@@ -110,6 +110,7 @@ def main() -> None:
         "ort_usability_checker": ort,
         "onnx_floor": [PY, "-c", ONNX_FLOOR, str(onx)],
         "python_start": [PY, "-c", "pass"],
+        "cli_floor": [PY, "-c", "import typer, rich.console, rich.table"],
     }, args.reps)
     result = {
         "tflite_file_bytes": tfl.stat().st_size, "onnx_file_bytes": onx.stat().st_size,
@@ -134,6 +135,8 @@ def main() -> None:
     print(f"onnx:   {result['onnx_file_bytes']:,} bytes; snapcheck vs ONNX Runtime usability checker: "
           f"{result['onnx_speedup_vs_ort_checker']:.1f}x (wall), {result['onnx_cpu_speedup_vs_ort_checker']:.1f}x (CPU); "
           f"target >= 5x")
+    print(f"cli floor (python + typer + rich imports): {runs['cli_floor']['median_s']:.3f} s = "
+          f"{runs['ort_usability_checker']['median_s'] / runs['cli_floor']['median_s']:.1f}x under the ORT checker")
     print(f"onnx floor (import onnx + load + shape inference): {runs['onnx_floor']['median_s']:.3f} s; the ORT "
           f"checker takes {result['ort_checker_over_onnx_floor']:.2f}x that floor, the most any onnx-based tool can gain")
     print(f"load average during the run: {result['load_avg_1min']:.2f} on {result['cpu_count']} CPUs; wrote {args.out}")
