@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation of the fit (0: off)")
     ap.add_argument("--nets", action="store_true", help="score the network stage on the cached random networks")
     ap.add_argument("--repeat", type=int, default=0, help="with --nets: re-time the first N random networks and "
-                    "compare with the cached timings (repeatability; run it through /tmp/quiet.sh)")
+                    "compare with the cached timings (repeatability; run it through bench/quiet.sh)")
     args = ap.parse_args()
     profile = load_host_profile(args.profile)
     if args.nets:

@@ -16,7 +16,7 @@ Both train the same generator and discriminator (``--config``, default catface-s
 pairs. Variants alternate over ``--rounds`` rounds and the best round of each is kept, so load from other
 processes hits both alike. "data wait" is the share of the loop spent waiting for the next batch.
 
-    /tmp/quiet.sh .venv/bin/python bench/train_throughput.py work/data/afhq_canny_128 --sizes 128 --seconds 20
+    bench/quiet.sh .venv/bin/python bench/train_throughput.py work/data/afhq_canny_128 --sizes 128 --seconds 20
 """
 
 from __future__ import annotations
