@@ -80,6 +80,41 @@ def test_check_loads_few_tflite_modules_and_the_package_stays_whole() -> None:
     assert (is_class, name, same, version) == ("True", "Model", "0", "True")
 
 
+_LAZY_ONNX_PROBE = """
+import sys
+from snapcheck.api import check_file
+check_file(sys.argv[1], ls_version="5.x")
+heavy = [m for m in ("onnx.helper", "onnx.numpy_helper", "onnx.checker", "onnx.compose") if m in sys.modules]
+import onnx
+model = onnx.load(sys.argv[1])
+onnx.checker.check_model(model)
+print(len(heavy), onnx.__version__ > "1", onnx.ModelProto is sys.modules["onnx.onnx_ml_pb2"].ModelProto,
+      len(model.graph.node) > 0)
+"""
+
+
+def test_check_imports_only_onnx_protobuf_and_the_package_stays_whole() -> None:
+    model = require_corpus() / "ortx__pytorch_super_resolution.onnx"
+    out = subprocess.run([sys.executable, "-c", _LAZY_ONNX_PROBE, str(model)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["0", "True", "True", "True"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",
+                                   "uint32", "int64", "uint64", "bool"])
+def test_raw_tensor_decoding_matches_numpy_helper(tmp_path: Path, dtype: str) -> None:
+    from onnx import numpy_helper
+
+    from snapcheck.readers.onnx_reader import _Builder
+
+    values = (np.random.default_rng(1).standard_normal((2, 3, 4)) * 50).astype(dtype)
+    proto = numpy_helper.from_array(values, "w")
+    assert proto.HasField("raw_data")
+    builder = _Builder(tmp_path / "m.onnx", _wide_reshape_model(), 0)
+    got = builder._array(proto)
+    assert got.dtype == values.dtype and np.array_equal(got, numpy_helper.to_array(proto))
+
+
 def test_toml_cache_keys_on_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNAPCHECK_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "r.toml"

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import onnx
-from onnx import AttributeProto, TensorProto, helper, numpy_helper, shape_inference
 
 from snapcheck.errors import InputError
 from snapcheck.ir import DTYPE_BITS, Graph, Op, Subgraph, Tensor, dtype_nbytes
+from snapcheck.readers.lazy_package import submodule
 from snapcheck.readers.onnx_external import ExternalData
+
+# The protobuf classes only: the rest of ``onnx`` (helpers, checker, numpy_helper) loads when first needed.
+_pb = submodule("onnx", "onnx_ml_pb2")
+AttributeProto, ModelProto, TensorProto = _pb.AttributeProto, _pb.ModelProto, _pb.TensorProto
 
 _NOT_A_MODEL = "not a TFLite model (no 'TFL3' identifier at bytes 4..8) and not an ONNX model"
 _PROTOBUF_LIMIT = 2**31 - 1
@@ -55,7 +58,22 @@ def read_onnx(path: Path, buf: Any) -> Graph:
 _INFER_KEEP_BYTES = 4096
 
 
-def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+def _infer(model: ModelProto) -> ModelProto:
+    """ONNX shape inference (defaults: no type check, not strict, no data propagation).
+
+    Calls the C++ entry point that ``onnx.shape_inference.infer_shapes`` wraps, so that the rest of ``onnx``
+    is not imported; where an ``onnx`` version lacks it, the public function.
+    """
+    try:
+        cpp = submodule("onnx", "onnx_cpp2py_export").shape_inference.infer_shapes
+    except (ImportError, AttributeError):
+        from onnx import shape_inference
+
+        return shape_inference.infer_shapes(model)
+    return ModelProto.FromString(cpp(model.SerializeToString(), False, False, False))
+
+
+def infer_shapes(model: ModelProto) -> ModelProto:
     """``onnx.shape_inference.infer_shapes``, without copying the weights' bytes through it.
 
     Inference serialises the whole model into C++ and parses the result back, so a 10 MB model costs four
@@ -68,7 +86,7 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
     for t in stash.values():
         t.ClearField("raw_data")
     try:
-        inferred = shape_inference.infer_shapes(model)
+        inferred = _infer(model)
         for t in inferred.graph.initializer:
             if t.name in raw:
                 t.raw_data = raw[t.name]
@@ -78,10 +96,10 @@ def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
             t.raw_data = raw[name]
 
 
-def _parse(path: Path, buf: Any) -> onnx.ModelProto:
+def _parse(path: Path, buf: Any) -> ModelProto:
     if len(buf) > _PROTOBUF_LIMIT:
         raise InputError(path, f"{_NOT_A_MODEL} (over 2 GiB, too large for an ONNX protobuf)")
-    model = onnx.ModelProto()
+    model = ModelProto()
     try:
         model.ParseFromString(buf[:])
     except Exception:  # noqa: BLE001 - DecodeError or anything the protobuf runtime raises
@@ -100,6 +118,13 @@ _FIELD_TYPES = {
 }
 # Types kept as attribute values (graphs become subgraphs; sparse tensors are left out).
 _VALUE_TYPES = frozenset(_FIELD_TYPES.values()) - {AttributeProto.GRAPH, AttributeProto.GRAPHS}
+_FIELDS = {kind: name for name, kind in _FIELD_TYPES.items()}
+_REPEATED = frozenset({AttributeProto.FLOATS, AttributeProto.INTS, AttributeProto.STRINGS})
+# TensorProto data types whose raw_data numpy reads as is (little-endian, as ONNX stores it).
+_RAW_NUMPY = {TensorProto.FLOAT: "<f4", TensorProto.DOUBLE: "<f8", TensorProto.FLOAT16: "<f2",
+              TensorProto.INT8: "i1", TensorProto.UINT8: "u1", TensorProto.INT16: "<i2", TensorProto.UINT16: "<u2",
+              TensorProto.INT32: "<i4", TensorProto.UINT32: "<u4", TensorProto.INT64: "<i8",
+              TensorProto.UINT64: "<u8", TensorProto.BOOL: "?"}
 
 
 def _attribute_type(a: AttributeProto) -> int:
@@ -140,7 +165,7 @@ def _dims(type_proto: Any) -> tuple[str, tuple[int, ...] | None, tuple[int | str
 
 
 class _Builder:
-    def __init__(self, path: Path, model: onnx.ModelProto, file_bytes: int) -> None:
+    def __init__(self, path: Path, model: ModelProto, file_bytes: int) -> None:
         self.path, self.model, self.file_bytes = path, model, file_bytes
         self.external = ExternalData(path)
         self.opsets = {_domain(o.domain): o.version for o in model.opset_import}
@@ -175,6 +200,11 @@ class _Builder:
                 del local.external_data[:]
                 local.data_location = TensorProto.DEFAULT
                 tensor = local
+            if tensor.HasField("raw_data") and tensor.data_type in _RAW_NUMPY:
+                dims = tuple(tensor.dims)
+                return np.frombuffer(tensor.raw_data, dtype=_RAW_NUMPY[tensor.data_type]).reshape(dims)
+            from onnx import numpy_helper  # every other encoding (typed fields, strings, 4-bit, ...)
+
             return numpy_helper.to_array(tensor)
         except InputError:
             raise
@@ -279,7 +309,9 @@ class _Builder:
             protos = [a.tp] if a.type == AttributeProto.TYPE_PROTO else list(a.type_protos)
             names = [_dims(tp)[0] for tp in protos]
             return names[0] if a.type == AttributeProto.TYPE_PROTO else names
-        value = helper.get_attribute_value(a)
+        value = getattr(a, _FIELDS[a.type])
+        if a.type in _REPEATED:
+            value = list(value)
         if isinstance(value, bytes):
             return value.decode("utf-8", "replace")
         if isinstance(value, list) and value and isinstance(value[0], bytes):

@@ -11,8 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from snapcheck.readers.tflite_package import schema_class
-from snapcheck.readers.tflite_schema import TENSOR_TYPE_NAMES
+from snapcheck.readers.tflite_schema import TENSOR_TYPE_NAMES, schema_class
 
 ActivationFunctionType = schema_class("ActivationFunctionType")
 BuiltinOptions = schema_class("BuiltinOptions")

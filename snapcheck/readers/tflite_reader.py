@@ -19,13 +19,13 @@ from flatbuffers.number_types import Int32Flags
 from snapcheck.errors import InputError
 from snapcheck.ir import Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
 from snapcheck.readers.tflite_options import read_options
-from snapcheck.readers.tflite_package import schema_class
 from snapcheck.readers.tflite_schema import (
     DETAILS_BLOCKWISE,
     ML_DTYPES,
     NUMPY_DTYPES,
     OPERATOR_NAMES,
     TENSOR_TYPE_NAMES,
+    schema_class,
 )
 
 _CUSTOM = 32  # BuiltinOperator.CUSTOM

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from snapcheck.readers.tflite_package import schema_class
+from snapcheck.readers.lazy_package import submodule
+
+
+def schema_class(name: str) -> type:
+    """Class ``name`` of the ``tflite`` schema module of the same name (``Model``, ``Conv2DOptions``, ...)."""
+    return getattr(submodule("tflite", name), name)
+
 
 BuiltinOperator = schema_class("BuiltinOperator")
 
