@@ -55,17 +55,21 @@ def calibrate(
     threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
     per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
+    nets: int = typer.Option(480, "--nets", help="Random whole networks timed for the in-network correction "
+                                                 "(0: micro-benchmarks only)."),
 ) -> None:
-    """Time single-kernel micro-benchmarks with LiteRT and fit the host's roofline profile (resumable)."""
-    if threads < 1 or per_kind < 3:
-        raise InputError(None, "--threads must be >= 1 and --per-kind >= 3")
+    """Time single-kernel micro-benchmarks, then random whole networks, with LiteRT, and fit the host's
+    roofline profile and its in-network correction (resumable: Ctrl-C keeps every finished timing)."""
+    if threads < 1 or per_kind < 3 or nets < 0:
+        raise InputError(None, "--threads must be >= 1, --per-kind >= 3 and --nets >= 0")
     from rich.console import Console
 
     from snapcheck.calibrate import default_profile_path, run_calibration
 
     console = Console(stderr=True)
     target = out or default_profile_path()
-    profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console)
+    profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console,
+                                       nets=nets)
     console.print(f"fitted {len(samples)} micro-benchmarks; overhead {profile.overhead_ms * 1e3:.1f} us; wrote {target}")
     for kind, f in profile.gflops.items():
         console.print(f"  {kind:16s} {f:8.1f} GFLOP/s  {profile.bandwidth(kind):7.1f} GB/s  "
