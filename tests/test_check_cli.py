@@ -105,6 +105,9 @@ def test_terminal_verdict_line_first_and_verbose_table():
     assert first.startswith("FAIL Lens Studio 5.x") and "error(s)" in first and "fp16 size" in first
     assert "MB" in p.stdout and "1,000,000 bytes" in p.stdout
     assert "DEPTHWISE_CONV_2D" in p.stdout and "why:" in p.stdout and "fix:" in p.stdout
+    lines = p.stdout.splitlines()
+    reasons = [i for i, line in enumerate(lines) if line.startswith("        why: ")]
+    assert reasons and all(lines[i + 1].startswith(("        ", "error", "warning", "info")) for i in reasons)
 
 
 @needs_corpus

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -11,6 +13,7 @@ from snapcheck.checks.size import fmt_mb
 from snapcheck.rules import BACKEND_TITLES, BACKENDS
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_INDENT = 8
 
 
 def verdict_line(r: CheckReport) -> str:
@@ -24,6 +27,15 @@ def verdict_line(r: CheckReport) -> str:
             f"1 MB = 1,000,000 bytes)")
 
 
+def _wrapped(console: Console, label: str, text: str) -> None:
+    """``label: text`` wrapped to the console, every line indented under its finding."""
+    lines = textwrap.wrap(text, width=max(console.width - _INDENT, 40), initial_indent=f"{label}: ",
+                          break_long_words=False, break_on_hyphens=False)
+    for i, line in enumerate(lines):
+        body = f"[dim]{label}:[/] {escape(line[len(label) + 2:])}" if i == 0 else escape(line)
+        console.print(" " * _INDENT + body, soft_wrap=True)
+
+
 def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
     """Each finding; why and fix for errors and warnings (for info notes too with -v)."""
     for f in r.findings:
@@ -32,10 +44,9 @@ def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
                       soft_wrap=True)
         if f.severity == "info" and not verbose:
             continue
-        if f.why:
-            console.print(f"        [dim]why:[/] {escape(f.why)}")
-        if f.fix:
-            console.print(f"        [dim]fix:[/] {escape(f.fix)}")
+        for label, text in (("why", f.why), ("fix", f.fix)):
+            if text:
+                _wrapped(console, label, text)
     n = sum(1 for f in r.findings if f.inferred)
     ops = sum(1 for v in r.ops if v.inferred)
     if n or r.inferred_rules_used:
