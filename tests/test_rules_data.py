@@ -98,3 +98,14 @@ def test_bad_confidence_is_refused(tmp_path):
     p.write_text(p.read_text().replace('confidence = "documented"', 'confidence = "guessed"', 1))
     with pytest.raises(RulesError, match="confidence"):
         load_mapping(d)
+
+
+def test_every_finding_code_is_documented():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.joinpath("snapcheck").rglob("*.py"), *root.joinpath("rules").glob("*.toml")]
+    used = {c for p in sources for c in re.findall(r"\bSC[1-6]\d\d\b", p.read_text(encoding="utf-8"))}
+    documented = {f"SC{n}" for n in re.findall(r'id="sc(\d{3})"', (root / "docs" / "check.md").read_text())}
+    assert used and not used - documented, sorted(used - documented)
