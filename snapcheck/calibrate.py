@@ -35,6 +35,7 @@ from snapcheck.estimate.roofline import Profile, shape_features
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
 from snapcheck.paths import cache_dir
 
+
 def best_ms(hit: dict) -> float:
     """The calibration statistic: the minimum over runs of min(wall, thread CPU time).
 

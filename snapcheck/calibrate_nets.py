@@ -588,12 +588,6 @@ def choose(rows: list[NetRow], overhead_ms: float, cache_bytes: float, folds: in
     return best[0], best[1], table
 
 
-def kernels_of(model: bytes, tmp: Path) -> list[Kernel]:
-    from snapcheck.calibrate import micro_kernels
-
-    return micro_kernels(model, tmp)
-
-
 # ----------------------------------------------------------------------------------------------- running
 
 def net_key(spec: NetSpec) -> str:
@@ -611,9 +605,9 @@ def measure_nets(specs: list[NetSpec], threads: int = 1, build_only: bool = Fals
     import tempfile
     import time
 
-    from snapcheck.calibrate import MeasurementCache, host_fingerprint, measure_tflite, progress_bar
-    from snapcheck.paths import cache_dir
+    from snapcheck.calibrate import MeasurementCache, host_fingerprint, measure_tflite, micro_kernels, progress_bar
     from snapcheck.fsutil import atomic_write_bytes
+    from snapcheck.paths import cache_dir
 
     cache = MeasurementCache(cache_dir() / f"nets-{host_fingerprint(threads)}.json")
     folder = cache_dir() / "nets"
@@ -634,7 +628,7 @@ def measure_nets(specs: list[NetSpec], threads: int = 1, build_only: bool = Fals
                     hit = measure_tflite(path, threads, min_seconds=1.0, runs=5)
                     cache.put(key, hit)
                 if hit is not None:
-                    rows.append((spec, kernels_of(path.read_bytes(), Path(td) / "net.tflite"), hit))
+                    rows.append((spec, micro_kernels(path.read_bytes(), Path(td) / "net.tflite"), hit))
                 bar.advance(task)
         except KeyboardInterrupt:
             if console is not None:

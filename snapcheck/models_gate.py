@@ -10,9 +10,10 @@ at all is a pass (exit 0) with a message saying so.
 from __future__ import annotations
 
 import sys
-from snapcheck.compat import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from snapcheck.compat import tomllib
 
 GATE_FILE = "snapcheck.toml"
 MODEL_SUFFIXES = (".tflite", ".onnx")

@@ -163,10 +163,16 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
     live = [op for op in sg.ops if op.index not in folded]
     absorbed: set[int] = set()
     kernels: list[Kernel] = []
+
+    def cost_of(o: Op) -> OpCost:
+        if o.index not in memo:
+            memo[o.index] = op_cost(sg, o, graph.layout, weights, roots)
+        return memo[o.index]
+
     for op in live:
         if op.index in absorbed:
             continue
-        cost = memo.get(op.index) or memo.setdefault(op.index, op_cost(sg, op, graph.layout, weights, roots))
+        cost = cost_of(op)
         geom = conv_geometry(sg, op, graph.layout)
         kind = _kind(op, geom)
         group, costs = [op.index], [cost]
@@ -182,8 +188,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
                 if follower.type not in fusable or not all(i in weights for i in others):
                     break
                 group.append(follower.index)
-                costs.append(memo.get(follower.index) or
-                             memo.setdefault(follower.index, op_cost(sg, follower, graph.layout, weights, roots)))
+                costs.append(cost_of(follower))
                 absorbed.add(follower.index)
                 tail = follower
         first, last = by_index[group[0]], by_index[group[-1]]

@@ -45,13 +45,13 @@ def kernel_features(k: Kernel, cache_bytes: float) -> dict[str, float]:
 
 def kernel_factor(kind: str, z: dict[str, float], net: dict) -> float:
     """The in-network multiplier ``m`` of one kernel."""
+    from snapcheck.estimate.roofline import log_efficiency  # roofline imports this module
+
     f = net.get("kind_factor", {})
     coef = net.get("kind_coef", {}).get(kind)
     m = f.get(kind, f.get("all", 1.0))
     if coef:
-        rng = net.get("feature_range", {}).get(kind, {})
-        m *= math.exp(sum(c * min(max(z.get(n, 0.0), rng.get(n, (-1e9, 1e9))[0]), rng.get(n, (-1e9, 1e9))[1])
-                          for n, c in coef.items()))
+        m *= math.exp(log_efficiency(coef, z, net.get("feature_range", {}).get(kind, {})))
     return m
 
 

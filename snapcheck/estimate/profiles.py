@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.estimate.roofline import REFERENCE, Profile, _util
+from snapcheck.paths import rules_dir
+from snapcheck.tomlread import read_toml
 
 # Multiply-adds per output element at the reference shape (3x3 window, 64 input channels).
 REFERENCE_REDUCTION = {"conv": 9 * REFERENCE["cin"], "pointwise": REFERENCE["cin"], "fc": REFERENCE["cin"],
@@ -34,8 +36,6 @@ def reference_utilisation(host: Profile, kind: str) -> float:
     """The host's utilisation terms of ``kind`` at the reference shape."""
     return _util(REFERENCE_REDUCTION.get(kind, 1), host.k_half.get(kind, 0.0)) * \
         _util(REFERENCE["channels"], host.cc_half.get(kind, 0.0))
-from snapcheck.paths import rules_dir
-from snapcheck.tomlread import read_toml
 
 HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"
 
