@@ -16,6 +16,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -198,5 +199,4 @@ def dtype_nbytes(dtype: str, shape: tuple[int, ...] | None) -> int:
     """Bytes a dense tensor of this dtype and shape takes (0 when the shape is unknown or dynamic)."""
     if shape is None or any(d < 0 for d in shape):
         return 0
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    return (n * DTYPE_BITS.get(dtype, 0) + 7) // 8
+    return (math.prod(shape) * DTYPE_BITS.get(dtype, 0) + 7) // 8

@@ -11,7 +11,9 @@ kernel reads.
 
 from __future__ import annotations
 
-from snapcheck.ir import DTYPE_BITS, Op, Subgraph, Tensor
+import math
+
+from snapcheck.ir import Op, Subgraph, Tensor, dtype_nbytes
 
 # Ops that only change the representation of a constant (folded at load time when the input is constant).
 CONST_FOLDABLE = frozenset({
@@ -55,7 +57,7 @@ def tensor_bytes(t: Tensor | None) -> int:
         return 0
     if t.is_constant and t.nbytes:
         return t.nbytes
-    return (numel(t) * DTYPE_BITS.get(t.dtype, 0) + 7) // 8
+    return dtype_nbytes(t.dtype, shape_of(t))
 
 
 def numel(t: Tensor | None) -> int:
@@ -63,10 +65,7 @@ def numel(t: Tensor | None) -> int:
     shape = shape_of(t)
     if shape is None or any(d < 0 for d in shape):
         return 0
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    return math.prod(shape)
 
 
 def input_tensor(sg: Subgraph, op: Op, i: int) -> Tensor | None:
