@@ -49,18 +49,35 @@ def metrics(pred: list[float], meas: list[float]) -> dict[str, float]:
             "spearman": spearman(pred, meas), "n": len(err)}
 
 
+def without_shapes(res: dict, kernels: list) -> dict:
+    """The residual table ``res`` without the samples whose kind, group and features equal any of ``kernels``."""
+    if not res:
+        return res
+    from snapcheck.estimate.residual import features
+
+    seen = {(k.kind, g, tuple(round(v, 4) for v in x)) for k in kernels for g, x in [features(k)]}
+    kinds = {}
+    for kind, e in res["kinds"].items():
+        keep = [i for i, (g, x) in enumerate(zip(e["group"], e["x"])) if (kind, g, tuple(x)) not in seen]
+        kinds[kind] = {c: [e[c][i] for i in keep] for c in ("group", "x", "r")}
+    return {**res, "kinds": kinds, "meta": {**res.get("meta", {}), "dropped": sum(len(e["r"]) for e in res["kinds"].values())
+                                           - sum(len(e["r"]) for e in kinds.values())}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default=None, help="host profile JSON (default: the shipped one)")
     ap.add_argument("--json", default=None, help="write per-model results here")
     ap.add_argument("--fresh", action="store_true", help="ignore cached timings")
     ap.add_argument("--only", default="", help="comma-separated name prefixes to run")
+    ap.add_argument("--passes", type=int, default=1, help="time every model this many times, in rounds over the "
+                    "whole list (each round a new interpreter per model), and score against the median; each "
+                    "round's own score is printed too")
     args = ap.parse_args()
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, measure_tflite
+    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, pass_cache, timed_models
     from snapcheck.paths import cache_dir
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
@@ -72,55 +89,84 @@ def main() -> None:
 
     profile = load_host_profile(args.profile)
     kernels_only = dataclasses.replace(profile, network={})
+    roofline_only = dataclasses.replace(profile, network={}, residual={})
     c0 = profile.meta["flops_baseline"]["c0_ms"]
     c1 = profile.meta["flops_baseline"]["ms_per_gflop"]
-    cache = MeasurementCache(cache_dir() / f"accuracy-{host_fingerprint(1)}.json")
+    cache_path = cache_dir() / f"accuracy-{host_fingerprint(1)}.json"
+    if args.fresh:
+        for i in range(args.passes):
+            pass_cache(cache_path, i).unlink(missing_ok=True)
     zoo_dir = cache_dir() / "zoo"
     zoo_dir.mkdir(parents=True, exist_ok=True)
     archs = [a for a in architectures() if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
-    rows = []
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]accuracy[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("", total=len(archs))
-        for arch in archs:
-            bar.update(task, description=arch.name)
-            path = tflite_file(arch, zoo_dir)
-            graph = load_model(path)
-            kernels, pred = host_prediction(graph, profile)
-            bare = predict_kernels(kernels, kernels_only)
-            flops = model_cost(graph).flops
-            hit = None if args.fresh else cache.get(arch.name)
-            if hit is None:
-                hit = measure_tflite(path, threads=1, min_seconds=1.0, runs=5)
-                cache.put(arch.name, hit)
-            rows.append({"name": arch.name, "family": arch.family, "gflops": flops / 1e9,
-                         "predicted_ms": pred.latency_ms, "kernels_only_ms": bare.latency_ms,
-                         "flops_baseline_ms": c0 + c1 * flops / 1e9,
-                         "measured_min_ms": best_ms(hit), "measured_median_ms": hit["cpu_median_ms"],
-                         "wall_min_ms": hit["min_ms"], "wall_median_ms": hit["median_ms"], "runs": hit["runs"]})
-            bar.advance(task)
+    graphs = {a.name: load_model(tflite_file(a, zoo_dir)) for a in archs}
+    # The lookup without any calibrated shape that equals a held-out kernel's (same kind, group and features):
+    # how much of the gain is interpolation between neighbours, not reading off the exact shape.
+    no_exact = dataclasses.replace(profile, residual=without_shapes(
+        profile.residual, [k for g in graphs.values() for k in host_prediction(g, profile)[0]]))
+    timed = timed_models(archs, key=lambda a: a.name, build=lambda a: tflite_file(a, zoo_dir).read_bytes(),
+                         folder=zoo_dir, cache_path=cache_path, label="accuracy", min_seconds=1.0, runs=5,
+                         passes=args.passes, console=console)
+    per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
+    rows = []
+    for arch, _, hit in timed:
+        graph = graphs[arch.name]
+        kernels, pred = host_prediction(graph, profile)
+        flops = model_cost(graph).flops
+        rows.append({"name": arch.name, "family": arch.family, "gflops": flops / 1e9,
+                     "predicted_ms": pred.latency_ms,
+                     "kernels_only_ms": predict_kernels(kernels, kernels_only).latency_ms,
+                     "roofline_only_ms": predict_kernels(kernels, roofline_only).latency_ms,
+                     "no_exact_ms": predict_kernels(kernels, no_exact).latency_ms,
+                     "flops_baseline_ms": c0 + c1 * flops / 1e9,
+                     "measured_min_ms": best_ms(hit), "measured_median_ms": hit["cpu_median_ms"],
+                     "wall_min_ms": hit["min_ms"] if args.passes == 1 else None, "runs": hit["runs"],
+                     "passes_ms": [best_ms(c.get(arch.name)) for c in per_pass]})
 
     meas = [r["measured_min_ms"] for r in rows]
     est = metrics([r["predicted_ms"] for r in rows], meas)
     base = metrics([r["flops_baseline_ms"] for r in rows], meas)
     bare = metrics([r["kernels_only_ms"] for r in rows], meas)
+    roof = metrics([r["roofline_only_ms"] for r in rows], meas)
+    noex = metrics([r["no_exact_ms"] for r in rows], meas)
     est_med = metrics([r["predicted_ms"] for r in rows], [r["measured_median_ms"] for r in rows])
-    est_wall = metrics([r["predicted_ms"] for r in rows], [r["wall_min_ms"] for r in rows])
+    est_wall = metrics([r["predicted_ms"] for r in rows], [r["wall_min_ms"] or r["measured_min_ms"] for r in rows])
     print(f"held-out architectures: {len(rows)}; host profile {profile.meta.get('calibrated_on')} "
-          f"({profile.meta.get('samples')} micro-benchmarks)")
+          f"({profile.meta.get('samples')} micro-benchmarks, {profile.residual.get('meta', {}).get('samples', 0)} "
+          f"lookup kernels; {no_exact.residual.get('meta', {}).get('dropped', 0)} of them share a held-out kernel's "
+          f"exact shape)")
     print("| predictor | within ±10% | median abs % error | Spearman ρ |")
     print("|---|---|---|---|")
     for label, m in (("roofline estimator (vs min of wall/CPU time)", est),
                      ("roofline estimator (vs CPU-time median)", est_med),
                      ("roofline estimator (vs wall-clock min)", est_wall),
                      ("kernel model only, network correction off (vs min of wall/CPU time)", bare),
+                     ("roofline alone: residual lookup and network correction off", roof),
+                     ("estimator, lookup without the held-out kernels' exact shapes", noex),
                      ("FLOPs-only baseline (vs min of wall/CPU time)", base)):
         print(f"| {label} | {m['within_10pct']:.0%} ({round(m['within_10pct'] * m['n'])}/{m['n']}) | "
               f"{m['median_abs_pct']:.1f}% | {m['spearman']:.3f} |")
+    if args.passes > 1:
+        print(f"\nMeasured = the median of {args.passes} timing rounds over the whole list. Each round alone, and how "
+              "well the rounds repeat one another:\n")
+        print("| reference | estimator within ±10% | median abs % error | kernels only within ±10% |")
+        print("|---|---|---|---|")
+        for i in range(args.passes):
+            ref = [r["passes_ms"][i] for r in rows]
+            m = metrics([r["predicted_ms"] for r in rows], ref)
+            k = metrics([r["kernels_only_ms"] for r in rows], ref)
+            print(f"| round {i + 1} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | {k['within_10pct']:.0%} |")
+        for i in range(args.passes):
+            for j in range(i + 1, args.passes):
+                rep = metrics([r["passes_ms"][j] for r in rows], [r["passes_ms"][i] for r in rows])
+                print(f"| round {j + 1} as a predictor of round {i + 1} | {rep['within_10pct']:.0%} | "
+                      f"{rep['median_abs_pct']:.1f}% | - |")
+        print()
     fams = sorted({r["family"] for r in rows})
-    print("\n| family | n | within ±10% | median abs % error | kernels only within ±10% | FLOPs baseline within ±10% |")
-    print("|---|---|---|---|---|---|")
+    print("\n| family | n | within ±10% | median abs % error | kernels only within ±10% | roofline alone within ±10% "
+          "| FLOPs baseline within ±10% |")
+    print("|---|---|---|---|---|---|---|")
     for f in fams:
         sub = [r for r in rows if r["family"] == f]
         if len(sub) < 2:
@@ -128,21 +174,25 @@ def main() -> None:
         m = metrics([r["predicted_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
         b = metrics([r["flops_baseline_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
         k = metrics([r["kernels_only_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
+        o = metrics([r["roofline_only_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
         print(f"| {f} | {len(sub)} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | {k['within_10pct']:.0%} | "
-              f"{b['within_10pct']:.0%} |")
+              f"{o['within_10pct']:.0%} | {b['within_10pct']:.0%} |")
     print("\n| model | GFLOPs | measured ms | CPU median ms | wall min ms | predicted ms | error | kernels-only error | "
-          "FLOPs-only ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "roofline-only error | no-exact-shape error | FLOPs-only ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['gflops']:.2f} | {r['measured_min_ms']:.2f} | {r['measured_median_ms']:.2f} | "
-              f"{r['wall_min_ms']:.2f} | "
+              f"{r['wall_min_ms'] or r['measured_min_ms']:.2f} | "
               f"{r['predicted_ms']:.2f} | {100 * (r['predicted_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
-              f"{100 * (r['kernels_only_ms'] / r['measured_min_ms'] - 1):+.1f}% | {r['flops_baseline_ms']:.2f} |")
+              f"{100 * (r['kernels_only_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
+              f"{100 * (r['roofline_only_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
+              f"{100 * (r['no_exact_ms'] / r['measured_min_ms'] - 1):+.1f}% | {r['flops_baseline_ms']:.2f} |")
     if args.json:
         from snapcheck.fsutil import atomic_write_json
 
         atomic_write_json(args.json, {"estimator": est, "estimator_vs_median": est_med, "estimator_vs_wall": est_wall,
-                                      "kernels_only": bare, "flops_baseline": base,
+                                      "kernels_only": bare, "roofline_only": roof, "no_exact_shapes": noex,
+                                      "flops_baseline": base,
                                       "rows": rows})
 
 

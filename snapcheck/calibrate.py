@@ -24,7 +24,7 @@ import json
 import os
 import platform
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -266,6 +266,61 @@ def micro_kernels(model: bytes, tmp: Path) -> list[Kernel]:
     return split_kernels(load_model(tmp))
 
 
+def pass_cache(path: Path, i: int) -> Path:
+    """The cache file of timing pass ``i`` (0: ``path`` itself; then ``<stem>-2.json``, ``<stem>-3.json``...)."""
+    return path if i == 0 else path.with_name(f"{path.stem}-{i + 1}{path.suffix}")
+
+
+def timed_models(items: list, *, key, build, folder: Path, cache_path: Path, label: str, threads: int = 1,
+                 build_only: bool = False, max_minutes: float = 0.0, min_seconds: float = 0.25, runs: int = 10,
+                 passes: int = 1, console=None) -> list[tuple]:
+    """The loop every calibration stage runs: per item, its .tflite under ``folder`` (``build(item)`` when
+    missing), its kernels and its timing: from the cache at ``cache_path``, else measured with
+    ``measure_tflite`` unless ``build_only`` or past ``max_minutes`` (0: no limit). With ``passes`` > 1 the
+    whole list is timed again that many times, each pass with new interpreters and its own cache
+    (``pass_cache``), and the timing's ``min_ms``/``cpu_min_ms`` become the median over passes of
+    ``best_ms``: one interpreter's minimum varies by a few % between instances. Returns
+    ``(item, kernels, timing)`` for the items every pass has timed. A progress bar shows the current item;
+    Ctrl-C keeps every finished timing (a later call resumes)."""
+    import tempfile
+    import time
+
+    start = time.monotonic()
+    caches = [MeasurementCache(pass_cache(cache_path, i)) for i in range(passes)]
+    kernels: dict[str, list[Kernel]] = {}
+    with tempfile.TemporaryDirectory() as td, progress_bar(label, console) as bar:
+        task = bar.add_task("", total=len(items) * passes)
+        try:
+            for i, cache in enumerate(caches):
+                for item in items:
+                    name = key(item)
+                    bar.update(task, description=name if passes == 1 else f"pass {i + 1}/{passes} {name}")
+                    path = folder / f"{name}.tflite"
+                    if not path.is_file():
+                        atomic_write_bytes(path, build(item))
+                    out_of_time = max_minutes and time.monotonic() - start > 60 * max_minutes
+                    if cache.get(name) is None and not build_only and not out_of_time:
+                        cache.put(name, measure_tflite(path, threads, min_seconds=min_seconds, runs=runs))
+                    if i == 0 and cache.get(name) is not None:
+                        kernels[name] = micro_kernels(path.read_bytes(), Path(td) / "model.tflite")
+                    bar.advance(task)
+        except KeyboardInterrupt:
+            if console is not None:
+                console.print("interrupted: every finished timing is cached; run again to resume")
+            raise
+    rows: list[tuple] = []
+    for item in items:
+        name = key(item)
+        hits = [c.get(name) for c in caches]
+        if name in kernels and all(h is not None for h in hits):
+            hit = dict(hits[0])
+            if passes > 1:
+                ms = float(np.median([best_ms(h) for h in hits]))
+                hit.update(min_ms=ms, cpu_min_ms=ms, passes=passes)
+            rows.append((item, kernels[name], hit))
+    return rows
+
+
 @dataclass
 class Sample:
     kind: str
@@ -445,34 +500,17 @@ def progress_bar(label: str, console=None):
                     TextColumn("{task.description}"), TimeRemainingColumn(), console=console, transient=False)
 
 
-def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int = 0,
-                    console=None, nets: int = 480) -> tuple[Profile, list[Sample]]:
+def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int = 0,
+                    console=None, nets: int = 480, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
     """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically; then
-    (``nets`` > 0) the network stage of ``snapcheck.calibrate_nets``: time ``nets`` random networks and add
-    the in-network correction to the profile (the micro-benchmark fit alone is written first)."""
-    import tempfile
-
+    (``shapes`` > 0) the shapes stage of ``snapcheck.calibrate_shapes``: time ``shapes`` more single layers
+    and add the local residual table; then (``nets`` > 0) the network stage of ``snapcheck.calibrate_nets``:
+    time ``nets`` random networks and add the in-network correction. Each stage writes the profile."""
     specs = micro_specs(seed, per_kind)
     fp = host_fingerprint(threads)
-    cache = MeasurementCache(cache_dir() / f"calibration-{fp}.json")
-    rows: list[tuple[MicroSpec, list[Kernel], dict]] = []
-    with tempfile.TemporaryDirectory() as td, progress_bar("calibrate", console) as bar:
-        task = bar.add_task("", total=len(specs))
-        for spec in specs:
-            bar.update(task, description=spec.key())
-            hit = cache.get(spec.key())
-            stored = cache.path.parent / "micro" / f"{spec.key()}.tflite"
-            if stored.is_file():
-                model = stored.read_bytes()
-            else:
-                model = build_micro_tflite(spec)
-                atomic_write_bytes(stored, model)
-            kernels = micro_kernels(model, Path(td) / "micro.tflite")
-            if hit is None:
-                hit = measure_tflite(model, threads)
-                cache.put(spec.key(), hit)
-            rows.append((spec, kernels, hit))
-            bar.advance(task)
+    rows = timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=cache_dir() / "micro",
+                        cache_path=cache_dir() / f"calibration-{fp}.json", label="calibrate",
+                        threads=threads, console=console)
     overhead = min(best_ms(h) for s, _, h in rows if s.op == "add" and s.h == 1)
     l2 = l2_cache_bytes()
     samples = [s for s in (Sample.from_kernels(k, best_ms(h), overhead, l2) for _, k, h in rows) if s is not None]
@@ -484,9 +522,12 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 14, seed: int =
     }
     profile = fit_profile(samples, overhead, meta, cache_bytes=l2)
     atomic_write_json(out, profile_to_json(profile))
-    if nets > 0:
-        from dataclasses import replace
+    if shapes > 0:
+        from snapcheck.calibrate_shapes import run_shape_calibration
 
+        profile = replace(profile, residual=run_shape_calibration(out, out, n=shapes, seed=seed, threads=threads,
+                                                                  console=console, per_kind=per_kind))
+    if nets > 0:
         from snapcheck.calibrate_nets import run_net_calibration
 
         net, _ = run_net_calibration(out, out, n=nets, seed=seed, threads=threads, console=console)

@@ -38,6 +38,7 @@ BLOCKS = ("conv", "sep", "inv", "res", "pool")
 UP_BLOCKS = ("up_nearest", "up_bilinear", "up_deconv")
 MAX_MACS = 3.5e9  # keeps one timing under ~1 s
 MIN_MACS = 3e6
+PASSES = 2  # timings per network (median over passes, each with a new interpreter)
 
 
 @dataclass(frozen=True)
@@ -577,14 +578,21 @@ def transfer(rows: list[NetRow], variant: str, ridge: float, overhead_ms: float,
 
 
 def choose(rows: list[NetRow], overhead_ms: float, cache_bytes: float, folds: int = 5) -> tuple[str, float, list]:
-    """The variant and ridge with the best cross-family share within +-10% (``transfer``; then its median
-    error). The table lists the in-family K-fold CV beside it: each row is (variant, ridge, cv, transfer)."""
+    """The simplest variant whose cross-family share within +-10% (``transfer``) is within one standard
+    error of the best one's (the one-standard-error rule: a richer correction must beat a simpler one by
+    more than the sampling noise of the share). Simplest: first in ``VARIANTS``, then the strongest ridge;
+    ties on the share go to the lower median error. The table lists the in-family K-fold CV beside it:
+    each row is (variant, ridge, cv, transfer)."""
     table = []
     for variant in VARIANTS:
         for ridge in (RIDGES if VARIANTS[variant] else (0.0,)):
             table.append((variant, ridge, cross_validate(rows, variant, ridge, overhead_ms, cache_bytes, folds),
                           transfer(rows, variant, ridge, overhead_ms, cache_bytes)))
-    best = max(table, key=lambda t: (round(t[3]["within_10pct"], 3), -t[3]["median_abs_pct"]))
+    top = max(t[3]["within_10pct"] for t in table)
+    se = (top * (1 - top) / max(len(rows), 1)) ** 0.5
+    order = list(VARIANTS)
+    best = min((t for t in table if t[3]["within_10pct"] >= top - se - 1e-12),
+               key=lambda t: (order.index(t[0]), -t[1], -t[3]["within_10pct"], t[3]["median_abs_pct"]))
     return best[0], best[1], table
 
 
@@ -598,43 +606,18 @@ def net_key(spec: NetSpec) -> str:
 
 
 def measure_nets(specs: list[NetSpec], threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
-                 console=None) -> list[tuple[NetSpec, list[Kernel], dict]]:
-    """Build (cached .tflite) and time (cached JSON, one entry per network) every spec; returns the timed
-    ones. ``build_only``: convert, do not time (no quiet machine needed). ``max_minutes``: stop timing
-    after that long (0: no limit); a later call resumes. Ctrl-C keeps everything finished so far."""
-    import tempfile
-    import time
-
-    from snapcheck.calibrate import MeasurementCache, host_fingerprint, measure_tflite, micro_kernels, progress_bar
-    from snapcheck.fsutil import atomic_write_bytes
+                 console=None, passes: int = PASSES) -> list[tuple[NetSpec, list[Kernel], dict]]:
+    """Build (cached .tflite) and time (cached JSON, one entry per network and pass; the median over
+    ``passes``, see ``calibrate.timed_models``) every spec; returns the timed ones. ``build_only``: convert,
+    do not time (no quiet machine needed). ``max_minutes``: stop timing after that long (0: no limit); a
+    later call resumes. Ctrl-C keeps everything finished so far."""
+    from snapcheck.calibrate import host_fingerprint, timed_models
     from snapcheck.paths import cache_dir
 
-    cache = MeasurementCache(cache_dir() / f"nets-{host_fingerprint(threads)}.json")
-    folder = cache_dir() / "nets"
-    start = time.monotonic()
-    rows: list[tuple[NetSpec, list[Kernel], dict]] = []
-    with tempfile.TemporaryDirectory() as td, progress_bar("calibrate nets", console) as bar:
-        task = bar.add_task("", total=len(specs))
-        try:
-            for spec in specs:
-                key = net_key(spec)
-                bar.update(task, description=key)
-                path = folder / f"{key}.tflite"
-                if not path.is_file():
-                    atomic_write_bytes(path, build_net_tflite(spec))
-                hit = cache.get(key)
-                out_of_time = max_minutes and time.monotonic() - start > 60 * max_minutes
-                if hit is None and not build_only and not out_of_time:
-                    hit = measure_tflite(path, threads, min_seconds=1.0, runs=5)
-                    cache.put(key, hit)
-                if hit is not None:
-                    rows.append((spec, micro_kernels(path.read_bytes(), Path(td) / "net.tflite"), hit))
-                bar.advance(task)
-        except KeyboardInterrupt:
-            if console is not None:
-                console.print(f"interrupted: {len(rows)} networks timed so far are cached; run again to resume")
-            raise
-    return rows
+    return timed_models(specs, key=net_key, build=build_net_tflite, folder=cache_dir() / "nets",
+                        cache_path=cache_dir() / f"nets-{host_fingerprint(threads)}.json",
+                        label="calibrate nets", threads=threads, build_only=build_only, max_minutes=max_minutes,
+                        min_seconds=1.0, runs=5, passes=passes, console=console)
 
 
 def calibrate_network(base: Profile, rows: list[tuple[NetSpec, list[Kernel], dict]], folds: int = 5,
@@ -653,7 +636,8 @@ def calibrate_network(base: Profile, rows: list[tuple[NetSpec, list[Kernel], dic
                        "cv_median_abs_pct": round(cv["median_abs_pct"], 3),
                        "transfer_within_10pct": round(tr["within_10pct"], 4),
                        "transfer_median_abs_pct": round(tr["median_abs_pct"], 3),
-                       "selection": "best cross-family transfer (calibrate_nets.transfer)",
+                       "selection": "simplest variant within one standard error of the best cross-family "
+                                    "share (calibrate_nets.choose)",
                        "set": f"calibrate_nets.random_nets({len(data)}, seed={seed})"}
     return net, table
 

@@ -39,3 +39,36 @@ def test_measurement_cache_resumes(tmp_path):
     again = MeasurementCache(path)
     assert again.get("a") == {"min_ms": 2.0, "cpu_min_ms": 1.5} and again.get("b") is None
     assert best_ms(again.get("a")) == 1.5
+
+
+def test_timed_models_builds_times_resumes_and_takes_the_median_over_passes(tmp_path, monkeypatch):
+    import snapcheck.calibrate as cal
+
+    built, timed = [], []
+    speeds = iter([1.0, 5.0, 3.0, 4.0, 2.0, 9.0])
+
+    def fake_measure(path, threads, min_seconds, runs):
+        timed.append(path.name)
+        ms = next(speeds)
+        return {"min_ms": ms, "cpu_min_ms": ms + 0.5, "runs": runs}
+
+    monkeypatch.setattr(cal, "measure_tflite", fake_measure)
+    monkeypatch.setattr(cal, "micro_kernels", lambda model, tmp: [model.decode()])
+
+    def build(item):
+        built.append(item)
+        return item.encode()
+
+    kw = dict(key=str, build=build, folder=tmp_path / "m", cache_path=tmp_path / "t.json", label="test")
+    assert cal.timed_models(["a", "b"], build_only=True, passes=2, **kw) == []
+    assert built == ["a", "b"] and timed == []
+    rows = cal.timed_models(["a", "b", "c"], passes=2, **kw)
+    assert built == ["a", "b", "c"] and len(timed) == 6
+    assert cal.pass_cache(tmp_path / "t.json", 1).is_file()
+    # pass 1 timed a, b, c at 1, 5, 3 ms; pass 2 at 4, 2, 9: the median of two is their mean
+    assert [(r[0], r[1], r[2]["min_ms"], r[2]["passes"]) for r in rows] == \
+        [("a", ["a"], 2.5, 2), ("b", ["b"], 3.5, 2), ("c", ["c"], 6.0, 2)]
+    assert cal.best_ms(rows[0][2]) == 2.5
+    # everything cached: a second call measures nothing; one pass returns pass 1's own timing
+    again = cal.timed_models(["a", "b", "c"], passes=1, **kw)
+    assert len(timed) == 6 and [r[2]["min_ms"] for r in again] == [1.0, 5.0, 3.0]

@@ -178,3 +178,18 @@ def test_cross_family_validation_fits_on_one_family_and_predicts_the_other():
     good = transfer(rows, "kinds", 1e-6, 0.01, L2)
     assert good["n"] == 40 and good["within_10pct"] == 1.0
     assert transfer(rows, "none", 0.0, 0.01, L2)["within_10pct"] < 1.0
+
+
+def test_choose_takes_the_simplest_variant_within_one_standard_error(monkeypatch):
+    import snapcheck.calibrate_nets as cn
+
+    share = {"none": 0.60, "scale": 0.72, "kinds": 0.73, "shape": 0.74, "shape+thin": 0.70}
+    monkeypatch.setattr(cn, "cross_validate", lambda rows, v, r, *a, **k: {"within_10pct": 0.5, "median_abs_pct": 9.0})
+    monkeypatch.setattr(cn, "transfer", lambda rows, v, r, *a: {"within_10pct": share.get(v, 0.5),
+                                                                 "median_abs_pct": 8.0})
+    rows = [None] * 480  # one standard error of a 74% share over 480 networks: 2.0 points
+    assert cn.choose(rows, 0.0, L2)[:2] == ("scale", 3.0)  # 72% is within 2 points: the simplest, strongest ridge
+    share["scale"] = 0.70
+    assert cn.choose(rows, 0.0, L2)[:2] == ("kinds", 3.0)
+    share["kinds"] = 0.71
+    assert cn.choose(rows, 0.0, L2)[:2] == ("shape", 3.0)

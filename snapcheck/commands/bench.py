@@ -55,13 +55,16 @@ def calibrate(
     threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
     per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
+    shapes: int = typer.Option(1500, "--shapes", help="More single layers timed for the local residual table "
+                                                       "(0: none)."),
     nets: int = typer.Option(480, "--nets", help="Random whole networks timed for the in-network correction "
-                                                 "(0: micro-benchmarks only)."),
+                                                 "(0: none)."),
 ) -> None:
-    """Time single-kernel micro-benchmarks, then random whole networks, with LiteRT, and fit the host's
-    roofline profile and its in-network correction (resumable: Ctrl-C keeps every finished timing)."""
-    if threads < 1 or per_kind < 3 or nets < 0:
-        raise InputError(None, "--threads must be >= 1, --per-kind >= 3 and --nets >= 0")
+    """Time single-kernel micro-benchmarks, a dense set of single layers, then random whole networks, with
+    LiteRT, and fit the host's roofline profile, its local residual table and its in-network correction
+    (resumable: Ctrl-C keeps every finished timing)."""
+    if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
+        raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
     from rich.console import Console
 
     from snapcheck.calibrate import default_profile_path, run_calibration
@@ -69,7 +72,7 @@ def calibrate(
     console = Console(stderr=True)
     target = out or default_profile_path()
     profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console,
-                                       nets=nets)
+                                       nets=nets, shapes=shapes)
     console.print(f"fitted {len(samples)} micro-benchmarks; overhead {profile.overhead_ms * 1e3:.1f} us; wrote {target}")
     for kind, f in profile.gflops.items():
         console.print(f"  {kind:16s} {f:8.1f} GFLOP/s  {profile.bandwidth(kind):7.1f} GB/s  "

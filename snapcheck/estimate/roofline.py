@@ -17,7 +17,8 @@ pixels, log window, stride > 1, log of the weights' excess over the cache), each
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
 int8 kernels divide the compute term by ``int8_speedup``. A profile's ``network`` entry (calibrated on
 random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache traffic
-a kernel meets in a network but not when timed alone.
+a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
+each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 from snapcheck.estimate.kernels import KINDS, Kernel
 from snapcheck.estimate.network import network_terms
+from snapcheck.estimate.residual import correction
 
 # The reference shape at which F[kind] is quoted: features are logs relative to it.
 REFERENCE = {"cout": 64, "cin": 64, "pixels": 56 * 56, "taps": 9, "channels": 64}
@@ -73,6 +75,7 @@ class Profile:
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
+    residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
     meta: dict = field(default_factory=dict)
 
     def compute_gflops(self, kind: str) -> float:
@@ -117,7 +120,8 @@ def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     per_pixel = nbytes * p.c_half.get(k.kind, 0.0) / k.channels
     memory = (near / p.bandwidth(k.kind) + (nbytes - near) / p.dram(k.kind) + per_pixel / p.bandwidth(k.kind)) / 1e6
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
-    return fixed + max(compute, memory), ("compute" if compute >= memory else "memory")
+    factor = math.exp(correction(k, p.residual)) if p.residual else 1.0
+    return (fixed + max(compute, memory)) * factor, ("compute" if compute >= memory else "memory")
 
 
 @dataclass

@@ -1,0 +1,229 @@
+"""The dense single-kernel set of ``snapcheck calibrate``: many shapes per kind for the local residual table.
+
+The roofline (``estimate.roofline``) is fitted on a small set (``calibrate.micro_specs``); its errors are
+local (tile and cache effects of XNNPACK at particular channel counts, windows and sizes), so the
+estimator adds a lookup of the nearest calibrated kernels (``estimate.residual``), as nn-Meter does with
+its kernel predictors. That needs shapes spread like the ones CNNs use, drawn here with a fixed seed:
+
+- spatial sizes from the sizes CNNs use (1-256: powers of two, the 7 x 2^n and 10 x 2^n ladders, 3/5/6/12/20/24...);
+- channel counts log-uniform, four in five rounded to a multiple of 8 (the rest any integer), with
+  1/3/4-channel stems and heads;
+- windows, strides and expansion as mobile and encoder-decoder networks use them.
+
+Still one layer per model: no network, so the accuracy benchmark's architectures stay held out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+from snapcheck.calibrate import MicroSpec
+
+SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+MAX_MACS = 1.2e9  # ~12 ms on the calibrated host: keeps the whole set under ~15 minutes of timing
+# Share of each kind in the set (compute kinds dominate network time, so they get most of the shapes).
+MIX = {"conv": 0.26, "pointwise": 0.2, "depthwise": 0.14, "deconv": 0.1, "fc": 0.02, "resize": 0.05,
+       "resize_bilinear": 0.03, "concat": 0.05, "eltwise": 0.08, "pool": 0.03, "reduce": 0.02, "copy": 0.02}
+PASSES = 2  # timings per lookup shape (median): one interpreter's minimum varies ~3% between instances
+MIN_SAMPLE_MS = 0.003  # lookup samples faster than this (3 us) are left out
+ELTWISE_OPS = ("add", "mul", "leaky_relu", "tanh", "sigmoid", "relu")
+
+
+def _chan(rnd: random.Random, lo: int, hi: int, odd: float = 0.2) -> int:
+    """A channel count, log-uniform in [lo, hi]; a multiple of 8 unless an ``odd`` draw says otherwise."""
+    c = math.exp(rnd.uniform(math.log(lo), math.log(hi)))
+    if rnd.random() < odd or c < 8:
+        return max(1, round(c))
+    return max(8, 8 * round(c / 8))
+
+
+def _pick(rnd: random.Random, weights: dict) -> int:
+    return rnd.choices(list(weights), list(weights.values()))[0]
+
+
+def _size(rnd: random.Random, lo: int = 1, hi: int = 256) -> int:
+    return rnd.choice([s for s in SIZES if lo <= s <= hi])
+
+
+def _draw(rnd: random.Random, kind: str) -> MicroSpec:
+    if kind == "conv":
+        k = _pick(rnd, {3: 0.55, 4: 0.15, 5: 0.12, 7: 0.06, 2: 0.12})
+        cin = rnd.choice((1, 3, 4)) if rnd.random() < 0.1 else _chan(rnd, 8, 1024)
+        cout = rnd.choice((1, 3, 4)) if rnd.random() < 0.05 else _chan(rnd, 8, 1024)
+        s = _size(rnd, k, 256)
+        return MicroSpec("conv", "conv", s, s, cin, cout, k, _pick(rnd, {1: 0.6, 2: 0.4}))
+    if kind == "pointwise":
+        s = _size(rnd)
+        return MicroSpec("pointwise", "conv", s, s, _chan(rnd, 8, 2048), _chan(rnd, 8, 2048), 1,
+                         _pick(rnd, {1: 0.85, 2: 0.15}) if s > 1 else 1)
+    if kind == "depthwise":
+        c, k = _chan(rnd, 8, 2048), _pick(rnd, {3: 0.7, 5: 0.2, 4: 0.05, 7: 0.05})
+        s = _size(rnd, 2, 256)
+        return MicroSpec("depthwise", "depthwise", s, s, c, c, k, _pick(rnd, {1: 0.6, 2: 0.4}))
+    if kind == "deconv":
+        cout = rnd.choice((1, 3, 4)) if rnd.random() < 0.1 else _chan(rnd, 8, 1024)
+        s = _size(rnd, 1, 128)
+        return MicroSpec("deconv", "deconv", s, s, _chan(rnd, 8, 1280), cout, _pick(rnd, {2: 0.2, 3: 0.3, 4: 0.5}), 2)
+    if kind == "fc":
+        return MicroSpec("fc", "dense", 1, 1, _chan(rnd, 16, 4096), rnd.choice((10, 1000)) if rnd.random() < 0.2
+                         else _chan(rnd, 8, 1024))
+    if kind in ("resize", "resize_bilinear"):
+        s = _size(rnd, 1, 128)
+        return MicroSpec(kind, "nearest" if kind == "resize" else "bilinear", s, s, _chan(rnd, 1, 512))
+    if kind == "concat":
+        s = _size(rnd)
+        return MicroSpec("concat", "concat", s, s, _chan(rnd, 1, 512), _chan(rnd, 1, 512))
+    if kind == "eltwise":
+        s = _size(rnd)
+        return MicroSpec("eltwise", rnd.choice(ELTWISE_OPS), s, s, _chan(rnd, 1, 1024))
+    if kind == "pool":
+        s = _size(rnd, 4, 256)
+        return MicroSpec("pool", rnd.choice(("maxpool", "avgpool")), s, s, _chan(rnd, 8, 512), 0,
+                         rnd.choice((2, 3)), 2)
+    if kind == "reduce":
+        s = _size(rnd, 2, 256)
+        return MicroSpec("reduce", "mean", s, s, _chan(rnd, 8, 2048))
+    s = _size(rnd)
+    return MicroSpec("copy", rnd.choice(("pad", "transpose")), s, s, _chan(rnd, 1, 512))
+
+
+def macs(s: MicroSpec) -> float:
+    """Multiply-adds of a spec's layer (0 for kinds without a window)."""
+    if s.kind in ("conv", "pointwise", "deconv"):
+        return s.h * s.w * s.cin * s.cout * s.k * s.k / (s.stride ** 2 if s.kind != "deconv" else 0.25)
+    if s.kind == "depthwise":
+        return s.h * s.w * s.cin * s.k * s.k / s.stride ** 2
+    if s.kind == "fc":
+        return s.cin * s.cout
+    return s.h * s.w * (s.cin + s.cout)
+
+
+def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset()) -> list[MicroSpec]:
+    """``n`` distinct single-layer specs (fixed seed), kinds in ``MIX`` proportions, none in ``exclude``
+    (the roofline's own set), each at most ``MAX_MACS``."""
+    rnd = random.Random(f"shapes-{seed}")
+    counts = {k: max(1, round(n * w)) for k, w in MIX.items()}
+    counts["conv"] += n - sum(counts.values())
+    out: list[MicroSpec] = []
+    seen = set(exclude)
+    for kind, count in counts.items():
+        got, tries = 0, 0
+        while got < count and tries < 200 * count:
+            tries += 1
+            spec = _draw(rnd, kind)
+            if spec in seen or macs(spec) > MAX_MACS:
+                continue
+            seen.add(spec)
+            out.append(spec)
+            got += 1
+    return out
+
+
+def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24) -> list[MicroSpec]:
+    """What the lookup table is made of: the roofline's own set (``calibrate.micro_specs``, re-timed in this
+    stage so that every lookup sample comes from one session) followed by ``n`` shapes of ``shape_specs``."""
+    from snapcheck.calibrate import micro_specs
+
+    base = micro_specs(seed, per_kind)
+    return base + shape_specs(n, seed, frozenset(base))
+
+
+def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
+                   console=None, passes: int = PASSES) -> list[tuple]:
+    """Build and time the lookup set ``passes`` times (``calibrate.timed_models``; cached apart from the
+    roofline's set, in ``shapes-<host>.json`` and one more file per pass; resumable)."""
+    from snapcheck.calibrate import build_micro_tflite, host_fingerprint, timed_models
+    from snapcheck.paths import cache_dir
+
+    return timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=cache_dir() / "micro",
+                        cache_path=cache_dir() / f"shapes-{host_fingerprint(threads)}.json",
+                        label="calibrate shapes", threads=threads, build_only=build_only,
+                        max_minutes=max_minutes, passes=passes, console=console)
+
+
+def residual_samples(rows: list[tuple], base) -> list[tuple]:
+    """``(kernel, measured_ms, roofline_ms)`` of each timed single-layer model on the roofline ``base``
+    (without its own correction): measured minus the per-inference overhead and minus the roofline time
+    of any helper kernels the converter added (pads, reshapes). Kernels under ``MIN_SAMPLE_MS`` are left
+    out: their time is mostly the clock's resolution and the overhead."""
+    import dataclasses
+
+    from snapcheck.calibrate import best_ms
+    from snapcheck.estimate.roofline import kernel_ms
+
+    bare = dataclasses.replace(base, residual={}, network={})
+    out = []
+    for _, kernels, hit in rows:
+        main = [k for k in kernels if k.kind != "copy"] or kernels
+        if len(main) != 1:
+            continue
+        extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main[0])
+        measured = best_ms(hit) - base.overhead_ms - extra
+        if measured >= MIN_SAMPLE_MS:
+            out.append((main[0], measured, kernel_ms(main[0], bare)[0]))
+    return out
+
+
+def run_shape_calibration(profile_path: Path, out: Path, n: int = 1500, seed: int = 0, threads: int = 1,
+                          build_only: bool = False, max_minutes: float = 0.0, console=None,
+                          per_kind: int = 24) -> dict:
+    """The shapes stage: time the dense set (resumable), fit the residual table on the roofline at
+    ``profile_path`` and write the profile with it to ``out``. Returns the ``residual`` entry ({} until
+    every shape is timed)."""
+    import dataclasses
+    import json
+
+    from snapcheck.calibrate import profile_to_json
+    from snapcheck.estimate import residual
+    from snapcheck.estimate.profiles import profile_from_json
+    from snapcheck.fsutil import atomic_write_json
+
+    base = profile_from_json(json.loads(Path(profile_path).read_text()))
+    specs = lookup_specs(n, seed, per_kind)
+    rows = measure_shapes(specs, threads, build_only, max_minutes, console)
+    if build_only or len(rows) < len(specs):
+        return {}
+    res = residual.fit(residual_samples(rows, base), {"set": f"calibrate_shapes.lookup_specs({n}, seed={seed}, per_kind={per_kind})"})
+    atomic_write_json(out, profile_to_json(dataclasses.replace(base, residual=res)))
+    return res
+
+
+def main() -> None:
+    """``python -m snapcheck.calibrate_shapes``: the shapes stage alone (``snapcheck calibrate`` runs it too)."""
+    import argparse
+
+    from rich.console import Console
+
+    from snapcheck.calibrate import default_profile_path
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--profile", type=Path, default=default_profile_path(), help="roofline profile to correct")
+    ap.add_argument("--out", type=Path, default=None, help="where to write (default: --profile)")
+    ap.add_argument("--n", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--build-only", action="store_true", help="convert the layers, time nothing")
+    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop timing after this long; resume later")
+    ap.add_argument("--part", default="", help="i/n: only build every n-th spec from the i-th (parallel builds)")
+    args = ap.parse_args()
+    console = Console(stderr=True)
+    if args.part:
+        i, k = (int(x) for x in args.part.split("/"))
+        specs = lookup_specs(args.n, args.seed)[i::k]
+        measure_shapes(specs, build_only=True, console=console, passes=1)
+        return
+    res = run_shape_calibration(args.profile, args.out or args.profile, args.n, args.seed,
+                                build_only=args.build_only, max_minutes=args.max_minutes, console=console)
+    if not res:
+        console.print("not every shape is timed yet; run again to finish and fit")
+        return
+    m = res["meta"]
+    console.print(f"{m['samples']} kernels: roofline alone {m['roofline_within_10pct']:.0%} within ±10% "
+                  f"(median {m['roofline_median_abs_pct']:.1f}%), with the lookup (leave-one-out) "
+                  f"{m['loo_within_10pct']:.0%} ({m['loo_median_abs_pct']:.1f}%); bandwidth {res['bandwidth']}, "
+                  f"shrink {res['shrink']}, group penalty {res['group_penalty']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Local residual correction of the kernel roofline: the nearest calibrated kernels of the same kind.
+
+The roofline prices a kernel from a handful of parameters per kind. XNNPACK's real speed also depends on
+which micro-kernel a shape lands on (tile remainders, window specialisations, what fits in the cache),
+which a smooth model does not follow. Like nn-Meter's kernel predictors, the estimator therefore looks
+the shape up among calibrated single kernels (the dense set of ``snapcheck.calibrate_shapes``) and
+corrects the roofline by their measured error:
+
+    kernel_ms = roofline_ms x exp(r_hat)
+    r_hat     = sum_j w_j r_j / (sum_j w_j + shrink),    r_j = log(measured_j / roofline_j)
+    w_j       = exp(-d_j^2 / 2),   d_j^2 = |x - x_j|^2 / bandwidth^2 + group_penalty x [group_j != group]
+
+over the samples ``j`` of the kernel's kind. ``x``: log shape features (``features``); ``group``: what
+selects a different micro-kernel (window and stride of a convolution, the op of an element-wise or pool
+kernel). Far from every sample the weights vanish and ``shrink`` pulls the correction to 0 (the roofline
+alone). ``choose`` picks bandwidth, shrink and penalty by leave-one-out on the samples. Host-specific:
+phone profiles do not inherit it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from snapcheck.estimate.kernels import Kernel, deconv_stride
+
+COMPUTE = ("conv", "pointwise", "deconv", "depthwise", "fc")
+GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1, 0.3, 1.0),
+        "group_penalty": (1.0, 4.0, 16.0)}
+
+
+def features(k: Kernel) -> tuple[str, list[float]]:
+    """The lookup key of a kernel: its group and log shape features."""
+    g = k.geometry
+    if k.kind in COMPUTE and g is not None:
+        cin = g.cin // max(g.groups, 1)
+        if k.kind == "fc":
+            return "fc", [math.log(max(g.cout, 1)), math.log(max(cin, 1))]
+        stride = deconv_stride(g) if k.kind == "deconv" else g.stride
+        group = f"k{g.kh}x{g.kw}s{stride}"
+        if k.kind == "depthwise":
+            return group, [math.log(max(g.cin, 1)), math.log(max(g.out_pixels, 1))]
+        return group, [math.log(max(g.cout, 1)), math.log(max(cin, 1)), math.log(max(g.out_pixels, 1))]
+    anchor = k.label.split(" + ")[0] if k.kind in ("eltwise", "pool", "copy") else ""
+    return anchor, [math.log(max(k.bytes, 1)), math.log(max(k.channels, 1))]
+
+
+class _Table:
+    """One kind's samples as arrays."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.groups = np.array(entry["group"])
+        self.x = np.array(entry["x"], dtype=float)
+        self.r = np.array(entry["r"], dtype=float)
+
+    def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float) -> float:
+        d2 = (((self.x - np.asarray(x)) / bandwidth) ** 2).sum(axis=1) + penalty * (self.groups != group)
+        w = np.exp(-0.5 * d2)
+        return float(w @ self.r / (w.sum() + shrink))
+
+
+_TABLES: dict[int, tuple[dict, dict[str, _Table]]] = {}
+
+
+def correction(k: Kernel, res: dict[str, Any]) -> float:
+    """``r_hat`` of one kernel (log of the factor on its roofline time); 0 without samples of its kind."""
+    kinds = res.get("kinds", {})
+    if k.kind not in kinds:
+        return 0.0
+    cached = _TABLES.get(id(res))
+    if cached is None or cached[0] is not res:
+        cached = (res, {kind: _Table(e) for kind, e in kinds.items()})
+        _TABLES[id(res)] = cached
+    group, x = features(k)
+    table = cached[1][k.kind]
+    if table.x.ndim != 2 or table.x.shape[1] != len(x):  # e.g. a convolution whose geometry is unknown
+        return 0.0
+    return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"])
+
+
+def loo_residuals(groups: np.ndarray, x: np.ndarray, r: np.ndarray, bandwidth: float, shrink: float,
+                  penalty: float) -> np.ndarray:
+    """Leave-one-out error left after the correction, ``r_j - r_hat_(-j)``, for one kind's samples."""
+    d2 = (((x[:, None, :] - x[None, :, :]) / bandwidth) ** 2).sum(axis=2) + penalty * (groups[:, None] != groups[None, :])
+    w = np.exp(-0.5 * d2)
+    np.fill_diagonal(w, 0.0)
+    return r - w @ r / (w.sum(axis=1) + shrink)
+
+
+def score(errors: np.ndarray) -> dict[str, float]:
+    """Share of log errors within ±10% of the measurement and the median absolute % error."""
+    pct = np.abs(np.exp(errors) - 1)
+    return {"within_10pct": float(np.mean(pct <= 0.1)), "median_abs_pct": float(100 * np.median(pct))}
+
+
+def build(samples: list[tuple[Kernel, float, float]]) -> dict[str, dict[str, list]]:
+    """Per kind, the table of ``(kernel, measured_ms, roofline_ms)`` samples."""
+    kinds: dict[str, dict[str, list]] = {}
+    for k, measured, roofline in samples:
+        if measured <= 0 or roofline <= 0:
+            continue
+        group, x = features(k)
+        e = kinds.setdefault(k.kind, {"group": [], "x": [], "r": []})
+        e["group"].append(group)
+        e["x"].append([round(v, 4) for v in x])
+        e["r"].append(round(math.log(measured / roofline), 4))
+    return kinds
+
+
+def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tuple[dict, dict]]]:
+    """Bandwidth, shrink and group penalty with the best leave-one-out share within ±10% (then the lowest
+    median error) over all samples; returns the choice and the whole grid's scores."""
+    tables = {kind: (np.array(e["group"]), np.array(e["x"], dtype=float), np.array(e["r"], dtype=float))
+              for kind, e in kinds.items()}
+    table = []
+    for h in GRID["bandwidth"]:
+        for s in GRID["shrink"]:
+            for pen in GRID["group_penalty"]:
+                errs = np.concatenate([loo_residuals(g, x, r, h, s, pen) for g, x, r in tables.values()])
+                table.append(({"bandwidth": h, "shrink": s, "group_penalty": pen}, score(errs)))
+    best = max(table, key=lambda t: (round(t[1]["within_10pct"], 4), -t[1]["median_abs_pct"]))
+    return best[0], table
+
+
+def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None) -> dict[str, Any]:
+    """The profile's ``residual`` entry from ``(kernel, measured_ms, roofline_ms)`` samples."""
+    kinds = build(samples)
+    if not kinds:
+        return {}
+    params, table = choose(kinds)
+    before = score(np.concatenate([np.array(e["r"]) for e in kinds.values()]))
+    after = next(sc for p, sc in table if p == params)
+    return {**params, "kinds": kinds, "meta": {
+        **(meta or {}), "samples": sum(len(e["r"]) for e in kinds.values()),
+        "roofline_within_10pct": round(before["within_10pct"], 4),
+        "roofline_median_abs_pct": round(before["median_abs_pct"], 3),
+        "loo_within_10pct": round(after["within_10pct"], 4), "loo_median_abs_pct": round(after["median_abs_pct"], 3),
+        "selection": "best leave-one-out share within ±10% (estimate.residual.choose)"}}

@@ -1,0 +1,125 @@
+"""The local residual table (estimate.residual) and the dense shape set (calibrate_shapes): no TensorFlow,
+no timing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from snapcheck.calibrate import micro_specs, profile_to_json
+from snapcheck.calibrate_shapes import MAX_MACS, MIX, macs, residual_samples, shape_specs
+from snapcheck.cost.ops import ConvGeometry
+from snapcheck.estimate import residual
+from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.profiles import HOST_PROFILE, load_host_profile, profile_from_json
+from snapcheck.estimate.roofline import kernel_ms
+
+
+def _conv(cin: int, cout: int, side: int, k: int = 3, stride: int = 1, groups: int = 1) -> Kernel:
+    out = (side // stride) ** 2
+    g = ConvGeometry(kh=k, kw=k, cin=cin, cout=cout, groups=groups, out_pixels=out, in_pixels=side * side,
+                     stride=stride)
+    kind = "depthwise" if groups > 1 else ("pointwise" if k == 1 else "conv")
+    macs = out * cout * k * k * cin // groups
+    return Kernel(kind=kind, ops=[0], flops=2 * macs, macs=macs, bytes=4 * (side * side * cin + out * cout),
+                  work=2.0 * macs, reduction=k * k * cin // groups, channels=cout, geometry=g, label="CONV_2D")
+
+
+def _elt(op: str, nbytes: int, channels: int) -> Kernel:
+    return Kernel(kind="eltwise", ops=[0], flops=nbytes // 4, macs=0, bytes=nbytes, work=nbytes / 4,
+                  channels=channels, label=op)
+
+
+def test_features_key_convs_by_window_and_stride_and_eltwise_by_op():
+    g, x = residual.features(_conv(32, 64, 56, 3, 2))
+    assert g == "k3x3s2" and x == pytest.approx([math.log(64), math.log(32), math.log(28 * 28)])
+    g, x = residual.features(_conv(48, 48, 28, 5, 1, groups=48))
+    assert g == "k5x5s1" and len(x) == 2
+    assert residual.features(_elt("TANH", 4096, 16))[0] == "TANH"
+    assert residual.features(_elt("ADD", 4096, 16))[0] != residual.features(_elt("MUL", 4096, 16))[0]
+
+
+def _synthetic(rng, bias_3x3: float = 0.3, n: int = 160) -> list[tuple[Kernel, float, float]]:
+    """3x3 convs run ``exp(bias_3x3)`` slower than their roofline, 5x5 exactly at it; 2% noise."""
+    out = []
+    for _ in range(n):
+        k = int(rng.choice([3, 5]))
+        kern = _conv(int(rng.choice([16, 32, 64, 128])), int(rng.choice([16, 32, 64, 128])), int(rng.choice([14, 28, 56])), k)
+        roof = float(rng.uniform(0.05, 5.0))
+        out.append((kern, roof * math.exp((bias_3x3 if k == 3 else 0.0) + rng.normal(0, 0.02)), roof))
+    return out
+
+
+def test_fit_learns_a_local_bias_and_leaves_far_shapes_alone():
+    rng = np.random.default_rng(0)
+    res = residual.fit(_synthetic(rng))
+    assert res["meta"]["roofline_within_10pct"] < 0.6
+    assert res["meta"]["loo_within_10pct"] > 0.95
+    assert residual.correction(_conv(64, 64, 28, 3), res) == pytest.approx(0.3, abs=0.03)
+    assert residual.correction(_conv(64, 64, 28, 5), res) == pytest.approx(0.0, abs=0.03)
+    # far outside every sample (4096 channels at 1 pixel): the shrink pulls the correction to 0
+    assert abs(residual.correction(_conv(4096, 4096, 1, 3), res)) < 0.01
+    # a kind without samples is not corrected
+    assert residual.correction(_elt("ADD", 4096, 16), res) == 0.0
+
+
+def test_leave_one_out_matches_a_direct_refit():
+    rng = np.random.default_rng(1)
+    kinds = residual.build(_synthetic(rng, n=30))
+    e = kinds["conv"]
+    g, x, r = np.array(e["group"]), np.array(e["x"]), np.array(e["r"])
+    loo = residual.loo_residuals(g, x, r, 0.3, 0.1, 4.0)
+    for j in (0, 7, 29):
+        keep = [i for i in range(len(r)) if i != j]
+        table = residual._Table({"group": g[keep].tolist(), "x": x[keep].tolist(), "r": r[keep].tolist()})
+        assert r[j] - table.predict(str(g[j]), x[j].tolist(), 0.3, 0.1, 4.0) == pytest.approx(loo[j])
+
+
+def test_kernel_ms_applies_the_table_and_the_profile_round_trips(tmp_path):
+    host = dataclasses.replace(load_host_profile(), residual={}, network={})
+    kern = _conv(64, 64, 28, 3)
+    base, _ = kernel_ms(kern, host)
+    res = residual.fit([(_conv(64, 64, 28, 3), 1.25 * base, base)] * 2 + [(_conv(64, 64, 28, 5), 1.0, 1.0)] * 2)
+    with_table = dataclasses.replace(host, residual=res)
+    got, _ = kernel_ms(kern, with_table)
+    assert got == pytest.approx(base * math.exp(residual.correction(kern, res)))
+    assert got > base
+    path = tmp_path / "host.json"
+    path.write_text(json.dumps(profile_to_json(with_table)))
+    assert load_host_profile(str(path)) == with_table
+    old = json.loads(HOST_PROFILE.read_text())
+    old.pop("residual", None)
+    assert profile_from_json(old).residual == {}
+
+
+def test_residual_samples_subtract_helper_kernels_and_overhead():
+    host = dataclasses.replace(load_host_profile(), residual={}, network={})
+    conv, pad = _conv(32, 32, 32, 3), Kernel(kind="copy", ops=[1], flops=0, macs=0, bytes=8192, work=0.0, label="PAD")
+    pad_ms = kernel_ms(pad, host)[0]
+    rows = [(None, [pad, conv], {"min_ms": 2.0 + host.overhead_ms + pad_ms}),
+            (None, [conv, conv], {"min_ms": 9.0})]  # two main kernels: not a single-layer sample
+    got = residual_samples(rows, dataclasses.replace(host, residual={"kinds": {"conv": {}}}))
+    assert len(got) == 1
+    kern, measured, roof = got[0]
+    assert kern is conv and measured == pytest.approx(2.0) and roof == pytest.approx(kernel_ms(conv, host)[0])
+
+
+def test_shape_specs_are_deterministic_distinct_and_spread():
+    base = frozenset(micro_specs(0, 24))
+    a, b = shape_specs(600, 0, base), shape_specs(600, 0, base)
+    assert a == b and len(set(a)) == 600 and not set(a) & base
+    assert shape_specs(600, 1, base) != a
+    kinds = Counter(s.kind for s in a)
+    assert set(kinds) == set(MIX)
+    assert kinds["conv"] > kinds["pointwise"] > kinds["depthwise"] > kinds["deconv"]
+    assert all(macs(s) <= MAX_MACS for s in a)
+    convs = [s for s in a if s.kind in ("conv", "pointwise")]
+    assert {s.k for s in convs} >= {1, 2, 3, 4, 5, 7} and {s.stride for s in convs} == {1, 2}
+    assert min(s.h for s in convs) == 1 and max(s.h for s in convs) == 256
+    widths = [s.cout for s in convs]
+    assert 0.1 < np.mean([w % 8 != 0 for w in widths]) < 0.4  # mostly multiples of 8, not only
