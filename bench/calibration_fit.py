@@ -50,7 +50,7 @@ def main() -> None:
         return nets_report(profile, args.repeat)
     import dataclasses
 
-    profile = dataclasses.replace(profile, network={})  # the micro-benchmark fit alone (the kernel model)
+    profile = dataclasses.replace(profile, network={}, residual={})  # the micro-benchmark fit alone (the roofline)
     cache = json.loads((cache_dir() / f"calibration-{host_fingerprint(1)}.json").read_text())
     with tempfile.TemporaryDirectory() as td:
         rows = [(spec, micro_kernels((cache_dir() / "micro" / f"{spec.key()}.tflite").read_bytes(),

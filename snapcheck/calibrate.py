@@ -13,8 +13,10 @@
    minimising the squared log error plus a ridge on the slopes (Levenberg-Marquardt), records the feature range each kind was
    calibrated on, and takes the per-inference overhead from the smallest model; the profile is written
    atomically.
-4. The network stage (``snapcheck.calibrate_nets``) times random multi-layer networks and adds an
-   in-network correction (per-kind factors, cold-cache traffic) to the profile.
+4. The shapes stage (``snapcheck.calibrate_shapes``) times ~1,750 single layers (this set again plus 1,500
+   shapes spread like CNNs use them) and adds the local residual lookup (``estimate.residual``).
+5. The network stage (``snapcheck.calibrate_nets``) times random multi-layer networks and adds an
+   in-network correction (a scale, per-kind factors, shape slopes or cold-cache traffic) to the profile.
 """
 
 from __future__ import annotations
