@@ -502,6 +502,21 @@ def progress_bar(label: str, console=None):
                     TextColumn("{task.description}"), TimeRemainingColumn(), console=console, transient=False)
 
 
+def stage_arguments(description: str, n: int, items: str):
+    """The command line shared by the calibration stages that run alone (``python -m snapcheck.calibrate_*``):
+    the profile to correct, where to write it, how many ``items``, the seed, build-only and a time limit."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--profile", type=Path, default=default_profile_path(), help="profile to correct")
+    ap.add_argument("--out", type=Path, default=None, help="where to write (default: --profile)")
+    ap.add_argument("--n", type=int, default=n, help=f"how many {items}")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--build-only", action="store_true", help=f"convert the {items}, time nothing")
+    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop timing after this long; resume later")
+    return ap
+
+
 def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int = 0,
                     console=None, nets: int = 480, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
     """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically; then

@@ -665,19 +665,11 @@ def run_net_calibration(profile_path: Path, out: Path, n: int = 480, seed: int =
 
 def main() -> None:
     """``python -m snapcheck.calibrate_nets``: the nets stage alone (``snapcheck calibrate`` runs it too)."""
-    import argparse
-
     from rich.console import Console
 
-    from snapcheck.calibrate import default_profile_path
+    from snapcheck.calibrate import stage_arguments
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--profile", type=Path, default=default_profile_path(), help="micro-benchmark profile to correct")
-    ap.add_argument("--out", type=Path, default=None, help="where to write (default: --profile)")
-    ap.add_argument("--n", type=int, default=480)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--build-only", action="store_true", help="convert the networks, time nothing")
-    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop timing after this long; resume later")
+    ap = stage_arguments(main.__doc__, 480, "random networks")
     args = ap.parse_args()
     console = Console(stderr=True)
     net, table = run_net_calibration(args.profile, args.out or args.profile, args.n, args.seed,

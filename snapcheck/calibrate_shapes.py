@@ -192,19 +192,11 @@ def run_shape_calibration(profile_path: Path, out: Path, n: int = 1500, seed: in
 
 def main() -> None:
     """``python -m snapcheck.calibrate_shapes``: the shapes stage alone (``snapcheck calibrate`` runs it too)."""
-    import argparse
-
     from rich.console import Console
 
-    from snapcheck.calibrate import default_profile_path
+    from snapcheck.calibrate import stage_arguments
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--profile", type=Path, default=default_profile_path(), help="roofline profile to correct")
-    ap.add_argument("--out", type=Path, default=None, help="where to write (default: --profile)")
-    ap.add_argument("--n", type=int, default=1500)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--build-only", action="store_true", help="convert the layers, time nothing")
-    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop timing after this long; resume later")
+    ap = stage_arguments(main.__doc__, 1500, "single layers")
     ap.add_argument("--part", default="", help="i/n: only build every n-th spec from the i-th (parallel builds)")
     args = ap.parse_args()
     console = Console(stderr=True)
