@@ -77,6 +77,14 @@ def calibrate(
     for kind, f in profile.gflops.items():
         console.print(f"  {kind:16s} {f:8.1f} GFLOP/s  {profile.bandwidth(kind):7.1f} GB/s  "
                       f"{profile.kernel_us.get(kind, 0):6.2f} us/kernel")
+    if profile.residual:
+        m = profile.residual["meta"]
+        console.print(f"lookup: {m['samples']} single layers; roofline alone {m['roofline_within_10pct']:.0%} within "
+                      f"±10% of them, with the lookup (leave-one-out) {m['loo_within_10pct']:.0%}")
+    if profile.network:
+        m = profile.network.get("meta", {})
+        console.print(f"network correction: {m.get('variant')} (ridge {m.get('ridge')}) on {m.get('networks')} random "
+                      f"networks, cross-family {m.get('transfer_within_10pct', 0):.0%} within ±10%")
 
 
 def register(app: typer.Typer) -> None:
