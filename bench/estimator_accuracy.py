@@ -1,15 +1,19 @@
 """Estimator accuracy on held-out architectures: predicted vs measured host latency (LiteRT, 1 thread).
 
     .venv/bin/python bench/estimator_accuracy.py [--profile snapcheck/profiles/host.json] [--json out.json]
+        [--fresh] [--passes 3]
 
 For every architecture of ``bench/zoo.py`` (none used by calibration) it converts the Keras model to
 .tflite, predicts its latency from the calibrated host profile, and times it with LiteRT (3 warm-up
-runs, then >= 5 runs and >= 1 s). The primary measured figure is the calibration statistic, the minimum over
-runs of min(wall, calling-thread CPU time) (on a shared machine preemption does not count); the
-CPU-time median and the wall-clock minimum are reported too. It reports the share within +-10%, the median absolute % error and the Spearman rank
-correlation, next to the FLOPs-only baseline ``c0 + c1 x FLOPs`` fitted on the same calibration
-micro-benchmarks. Models and measurements are cached (``SNAPCHECK_CACHE``), so re-runs are quick;
-``--fresh`` re-times everything.
+runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with a new
+interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is
+the median over rounds of the calibration statistic, the minimum over runs of min(wall, calling-thread
+CPU time) (on a shared machine preemption does not count); each round's own score and how the rounds
+agree are printed too. It reports the share within +-10%, the median absolute % error and the Spearman
+rank correlation, next to the roofline without the lookup and network correction, the lookup without
+samples that share a held-out kernel's exact shape, and the FLOPs-only baseline ``c0 + c1 x FLOPs``
+fitted on the same calibration micro-benchmarks. Models and measurements are cached
+(``SNAPCHECK_CACHE``), so re-runs are quick; ``--fresh`` re-times everything.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write per-model results here")
     ap.add_argument("--fresh", action="store_true", help="ignore cached timings")
     ap.add_argument("--only", default="", help="comma-separated name prefixes to run")
-    ap.add_argument("--passes", type=int, default=1, help="time every model this many times, in rounds over the "
+    ap.add_argument("--passes", type=int, default=3, help="time every model this many times, in rounds over the "
                     "whole list (each round a new interpreter per model), and score against the median; each "
                     "round's own score is printed too")
     args = ap.parse_args()
