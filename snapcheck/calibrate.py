@@ -21,7 +21,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
@@ -213,7 +215,8 @@ def tflite_bytes(model) -> bytes:
         inputs = [keras.Input(tuple(t.shape[1:]), batch_size=1, dtype=t.dtype) for t in model.inputs]
         model = keras.Model(inputs, model(inputs if len(inputs) > 1 else inputs[0]))
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints every signature it saves
+        return converter.convert()
 
 
 def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0.25, runs: int = 10) -> dict[str, float]:
