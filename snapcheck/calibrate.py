@@ -15,8 +15,9 @@
    atomically.
 4. The shapes stage (``snapcheck.calibrate_shapes``) times ~1,750 single layers (this set again plus 1,500
    shapes spread like CNNs use them) and adds the local residual lookup (``estimate.residual``).
-5. The network stage (``snapcheck.calibrate_nets``) times random multi-layer networks and adds an
-   in-network correction (a scale, per-kind factors, shape slopes or cold-cache traffic) to the profile.
+5. Optionally (``nets`` > 0; off by default, see docs/estimator.md) the network stage
+   (``snapcheck.calibrate_nets``) times random multi-layer networks and adds an in-network correction
+   (a scale, per-kind factors, shape slopes or cold-cache traffic) to the profile.
 """
 
 from __future__ import annotations
@@ -521,7 +522,7 @@ def stage_arguments(description: str, n: int, items: str):
 
 
 def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int = 0,
-                    console=None, nets: int = 480, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
+                    console=None, nets: int = 0, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
     """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically; then
     (``shapes`` > 0) the shapes stage of ``snapcheck.calibrate_shapes``: time ``shapes`` more single layers
     and add the local residual table; then (``nets`` > 0) the network stage of ``snapcheck.calibrate_nets``:

@@ -38,7 +38,7 @@ BLOCKS = ("conv", "sep", "inv", "res", "pool")
 UP_BLOCKS = ("up_nearest", "up_bilinear", "up_deconv")
 MAX_MACS = 3.5e9  # keeps one timing under ~1 s
 MIN_MACS = 3e6
-PASSES = 2  # timings per network (median over passes, each with a new interpreter)
+PASSES = 3  # timings per network (median over passes, each with a new interpreter; spread over the host's phases)
 
 
 @dataclass(frozen=True)

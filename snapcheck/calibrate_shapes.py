@@ -26,7 +26,7 @@ MAX_MACS = 1.2e9  # ~12 ms on the calibrated host: keeps the whole set under ~15
 # Share of each kind in the set (compute kinds dominate network time, so they get most of the shapes).
 MIX = {"conv": 0.26, "pointwise": 0.2, "depthwise": 0.14, "deconv": 0.1, "fc": 0.02, "resize": 0.05,
        "resize_bilinear": 0.03, "concat": 0.05, "eltwise": 0.08, "pool": 0.03, "reduce": 0.02, "copy": 0.02}
-PASSES = 2  # timings per lookup shape (median): one interpreter's minimum varies ~3% between instances
+PASSES = 3  # timings per lookup shape (median): the host has faster and slower phases lasting minutes
 MIN_SAMPLE_MS = 0.003  # lookup samples faster than this (3 us) are left out
 ELTWISE_OPS = ("add", "mul", "leaky_relu", "tanh", "sigmoid", "relu")
 
