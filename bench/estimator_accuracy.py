@@ -57,9 +57,9 @@ def without_shapes(res: dict, kernels: list) -> dict:
     """The residual table ``res`` without the samples whose kind, group and features equal any of ``kernels``."""
     if not res:
         return res
-    from snapcheck.estimate.residual import features
+    from snapcheck.estimate.residual import sample_key
 
-    seen = {(k.kind, g, tuple(round(v, 4) for v in x)) for k in kernels for g, x in [features(k)]}
+    seen = {(k.kind, g, tuple(x)) for k in kernels for g, x in [sample_key(k)]}
     kinds = {}
     for kind, e in res["kinds"].items():
         keep = [i for i, (g, x) in enumerate(zip(e["group"], e["x"])) if (kind, g, tuple(x)) not in seen]
@@ -105,19 +105,19 @@ def main() -> None:
     archs = [a for a in architectures() if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
     console = Console(stderr=True)
     graphs = {a.name: load_model(tflite_file(a, zoo_dir)) for a in archs}
+    predicted = {name: host_prediction(g, profile) for name, g in graphs.items()}
     # The lookup without any calibrated shape that equals a held-out kernel's (same kind, group and features):
     # how much of the gain is interpolation between neighbours, not reading off the exact shape.
     no_exact = dataclasses.replace(profile, residual=without_shapes(
-        profile.residual, [k for g in graphs.values() for k in host_prediction(g, profile)[0]]))
+        profile.residual, [k for kernels, _ in predicted.values() for k in kernels]))
     timed = timed_models(archs, key=lambda a: a.name, build=lambda a: tflite_file(a, zoo_dir).read_bytes(),
                          folder=zoo_dir, cache_path=cache_path, label="accuracy", min_seconds=1.0, runs=5,
                          passes=args.passes, console=console)
     per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
     rows = []
     for arch, _, hit in timed:
-        graph = graphs[arch.name]
-        kernels, pred = host_prediction(graph, profile)
-        flops = model_cost(graph).flops
+        kernels, pred = predicted[arch.name]
+        flops = model_cost(graphs[arch.name]).flops
         rows.append({"name": arch.name, "family": arch.family, "gflops": flops / 1e9,
                      "predicted_ms": pred.latency_ms,
                      "kernels_only_ms": predict_kernels(kernels, kernels_only).latency_ms,

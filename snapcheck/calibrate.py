@@ -327,6 +327,13 @@ def timed_models(items: list, *, key, build, folder: Path, cache_path: Path, lab
     return rows
 
 
+def main_kernel(kernels: list[Kernel]) -> Kernel | None:
+    """The one kernel a single-layer model is about (helper copies such as pads aside), or None when the
+    converter made it into more than one."""
+    main = [k for k in kernels if k.kind != "copy"] or kernels
+    return main[0] if len(main) == 1 else None
+
+
 @dataclass
 class Sample:
     kind: str
@@ -342,10 +349,9 @@ class Sample:
     @classmethod
     def from_kernels(cls, kernels: list[Kernel], total_ms: float, overhead_ms: float,
                      cache_bytes: float) -> "Sample | None":
-        main = [k for k in kernels if k.kind != "copy"] or kernels
-        if len(main) != 1:
+        k = main_kernel(kernels)
+        if k is None:
             return None
-        k = main[0]
         return cls(k.kind, k.work, k.bytes, k.reduction, k.channels, shape_features(k, cache_bytes),
                    total_ms - overhead_ms, total_ms,
                    sum(x.flops for x in kernels))

@@ -150,19 +150,19 @@ def residual_samples(rows: list[tuple], base) -> list[tuple]:
     out: their time is mostly the clock's resolution and the overhead."""
     import dataclasses
 
-    from snapcheck.calibrate import best_ms
+    from snapcheck.calibrate import best_ms, main_kernel
     from snapcheck.estimate.roofline import kernel_ms
 
     bare = dataclasses.replace(base, residual={}, network={})
     out = []
     for _, kernels, hit in rows:
-        main = [k for k in kernels if k.kind != "copy"] or kernels
-        if len(main) != 1:
+        main = main_kernel(kernels)
+        if main is None:
             continue
-        extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main[0])
+        extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
         measured = best_ms(hit) - base.overhead_ms - extra
         if measured >= MIN_SAMPLE_MS:
-            out.append((main[0], measured, kernel_ms(main[0], bare)[0]))
+            out.append((main, measured, kernel_ms(main, bare)[0]))
     return out
 
 

@@ -73,7 +73,7 @@ def test_leave_one_out_matches_a_direct_refit():
     kinds = residual.build(_synthetic(rng, n=30))
     e = kinds["conv"]
     g, x, r = np.array(e["group"]), np.array(e["x"]), np.array(e["r"])
-    loo = residual.loo_residuals(g, x, r, 0.3, 0.1, 4.0)
+    loo = residual._Table(e).loo_residuals(0.3, 0.1, 4.0)
     for j in (0, 7, 29):
         keep = [i for i in range(len(r)) if i != j]
         table = residual._Table({"group": g[keep].tolist(), "x": x[keep].tolist(), "r": r[keep].tolist()})

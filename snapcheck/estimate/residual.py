@@ -47,6 +47,19 @@ def features(k: Kernel) -> tuple[str, list[float]]:
     return anchor, [math.log(max(k.bytes, 1)), math.log(max(k.channels, 1))]
 
 
+def sample_key(k: Kernel) -> tuple[str, list[float]]:
+    """``features`` rounded as the table stores them (equal shapes give equal keys)."""
+    group, x = features(k)
+    return group, [round(v, 4) for v in x]
+
+
+def weights(xs: np.ndarray, groups: np.ndarray, xq: np.ndarray, gq: np.ndarray, bandwidth: float,
+            penalty: float) -> np.ndarray:
+    """``w[q, j] = exp(-d^2 / 2)`` between queries ``(xq, gq)`` and samples ``(xs, groups)``."""
+    d2 = (((xq[:, None, :] - xs[None, :, :]) / bandwidth) ** 2).sum(axis=2) + penalty * (gq[:, None] != groups[None, :])
+    return np.exp(-0.5 * d2)
+
+
 class _Table:
     """One kind's samples as arrays."""
 
@@ -56,9 +69,14 @@ class _Table:
         self.r = np.array(entry["r"], dtype=float)
 
     def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float) -> float:
-        d2 = (((self.x - np.asarray(x)) / bandwidth) ** 2).sum(axis=1) + penalty * (self.groups != group)
-        w = np.exp(-0.5 * d2)
+        w = weights(self.x, self.groups, np.asarray([x], dtype=float), np.asarray([group]), bandwidth, penalty)[0]
         return float(w @ self.r / (w.sum() + shrink))
+
+    def loo_residuals(self, bandwidth: float, shrink: float, penalty: float) -> np.ndarray:
+        """Leave-one-out error left after the correction, ``r_j - r_hat_(-j)``, for every sample."""
+        w = weights(self.x, self.groups, self.x, self.groups, bandwidth, penalty)
+        np.fill_diagonal(w, 0.0)
+        return self.r - w @ self.r / (w.sum(axis=1) + shrink)
 
 
 _TABLES: dict[int, tuple[dict, dict[str, _Table]]] = {}
@@ -80,15 +98,6 @@ def correction(k: Kernel, res: dict[str, Any]) -> float:
     return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"])
 
 
-def loo_residuals(groups: np.ndarray, x: np.ndarray, r: np.ndarray, bandwidth: float, shrink: float,
-                  penalty: float) -> np.ndarray:
-    """Leave-one-out error left after the correction, ``r_j - r_hat_(-j)``, for one kind's samples."""
-    d2 = (((x[:, None, :] - x[None, :, :]) / bandwidth) ** 2).sum(axis=2) + penalty * (groups[:, None] != groups[None, :])
-    w = np.exp(-0.5 * d2)
-    np.fill_diagonal(w, 0.0)
-    return r - w @ r / (w.sum(axis=1) + shrink)
-
-
 def score(errors: np.ndarray) -> dict[str, float]:
     """Share of log errors within ±10% of the measurement and the median absolute % error."""
     pct = np.abs(np.exp(errors) - 1)
@@ -101,10 +110,10 @@ def build(samples: list[tuple[Kernel, float, float]]) -> dict[str, dict[str, lis
     for k, measured, roofline in samples:
         if measured <= 0 or roofline <= 0:
             continue
-        group, x = features(k)
+        group, x = sample_key(k)
         e = kinds.setdefault(k.kind, {"group": [], "x": [], "r": []})
         e["group"].append(group)
-        e["x"].append([round(v, 4) for v in x])
+        e["x"].append(x)
         e["r"].append(round(math.log(measured / roofline), 4))
     return kinds
 
@@ -112,13 +121,12 @@ def build(samples: list[tuple[Kernel, float, float]]) -> dict[str, dict[str, lis
 def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tuple[dict, dict]]]:
     """Bandwidth, shrink and group penalty with the best leave-one-out share within ±10% (then the lowest
     median error) over all samples; returns the choice and the whole grid's scores."""
-    tables = {kind: (np.array(e["group"]), np.array(e["x"], dtype=float), np.array(e["r"], dtype=float))
-              for kind, e in kinds.items()}
+    tables = [_Table(e) for e in kinds.values()]
     table = []
     for h in GRID["bandwidth"]:
         for s in GRID["shrink"]:
             for pen in GRID["group_penalty"]:
-                errs = np.concatenate([loo_residuals(g, x, r, h, s, pen) for g, x, r in tables.values()])
+                errs = np.concatenate([t.loo_residuals(h, s, pen) for t in tables])
                 table.append(({"bandwidth": h, "shrink": s, "group_penalty": pen}, score(errs)))
     best = max(table, key=lambda t: (round(t[1]["within_10pct"], 4), -t[1]["median_abs_pct"]))
     return best[0], table
