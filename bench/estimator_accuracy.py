@@ -68,12 +68,50 @@ def without_shapes(res: dict, kernels: list) -> dict:
                                            - sum(len(e["r"]) for e in kinds.values())}}
 
 
+PROBES = 30  # lookup kernels re-timed among the held-out models: the host's phase against its calibration
+
+
+def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
+    """``n`` calibrated single layers (fixed seed) of 20 us-20 ms with their calibration timing (the median of
+    the shapes stage's passes), as ``(spec, calibration_ms)``; [] without those caches."""
+    import random
+
+    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, pass_cache
+    from snapcheck.calibrate_shapes import PASSES, lookup_specs
+    from snapcheck.paths import cache_dir
+
+    caches = [MeasurementCache(pass_cache(cache_dir() / f"shapes-{host_fingerprint(1)}.json", i))
+              for i in range(PASSES)]
+    timed = []
+    for spec in lookup_specs():
+        hits = [c.get(spec.key()) for c in caches]
+        if all(h is not None for h in hits) and (cache_dir() / "micro" / f"{spec.key()}.tflite").is_file():
+            ms = float(np.median([best_ms(h) for h in hits]))
+            if 0.02 <= ms <= 20:
+                timed.append((spec, ms))
+    return sorted(random.Random(seed).sample(timed, min(n, len(timed))), key=lambda t: t[0].key())
+
+
+def with_probes(archs: list, probes: list[tuple]) -> list:
+    """The held-out list with the probes spread evenly through it (each round then samples the phase
+    throughout, not only at its start)."""
+    out, step = [], max(1, len(archs) // max(len(probes), 1))
+    queue = list(probes)
+    for i, a in enumerate(archs):
+        out.append(a)
+        if queue and (i + 1) % step == 0:
+            out.append(queue.pop(0))
+    return out + queue
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default=None, help="host profile JSON (default: the shipped one)")
     ap.add_argument("--json", default=None, help="write per-model results here")
     ap.add_argument("--fresh", action="store_true", help="ignore cached timings")
     ap.add_argument("--only", default="", help="comma-separated name prefixes to run")
+    ap.add_argument("--no-probes", dest="probes", action="store_false",
+                    help=f"do not re-time {PROBES} calibrated single layers among the models (the host's phase)")
     ap.add_argument("--passes", type=int, default=3, help="time every model this many times, in rounds over the "
                     "whole list (each round a new interpreter per model), and score against the median; each "
                     "round's own score is printed too")
@@ -110,12 +148,28 @@ def main() -> None:
     # how much of the gain is interpolation between neighbours, not reading off the exact shape.
     no_exact = dataclasses.replace(profile, residual=without_shapes(
         profile.residual, [k for kernels, _ in predicted.values() for k in kernels]))
-    timed = timed_models(archs, key=lambda a: a.name, build=lambda a: tflite_file(a, zoo_dir).read_bytes(),
-                         folder=zoo_dir, cache_path=cache_path, label="accuracy", min_seconds=1.0, runs=5,
-                         passes=args.passes, console=console)
+    probes = probe_specs() if args.probes else []
+
+    def key(item) -> str:
+        return f"probe-{item[0].key()}" if isinstance(item, tuple) else item.name
+
+    def build(item) -> bytes:
+        if isinstance(item, tuple):
+            return (cache_dir() / "micro" / f"{item[0].key()}.tflite").read_bytes()
+        return tflite_file(item, zoo_dir).read_bytes()
+
+    timed = timed_models(with_probes(archs, probes), key=key, build=build, folder=zoo_dir, cache_path=cache_path,
+                         label="accuracy", min_seconds=1.0, runs=5, passes=args.passes, console=console)
     per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
+    # The host's phase: how fast the probes ran in this run against their calibration (the median ratio).
+    phase = {"rounds": [float(np.median([best_ms(c.get(key(t))) / t[1] for t in probes])) for c in per_pass]
+             if probes else [],
+             "run": float(np.median([best_ms(hit) / item[1] for item, _, hit in timed if isinstance(item, tuple)]))
+             if probes else 1.0}
     rows = []
     for arch, _, hit in timed:
+        if isinstance(arch, tuple):
+            continue
         kernels, pred = predicted[arch.name]
         flops = model_cost(graphs[arch.name]).flops
         rows.append({"name": arch.name, "family": arch.family, "gflops": flops / 1e9,
@@ -144,13 +198,20 @@ def main() -> None:
     print("|---|---|---|---|")
     for label, m in (("roofline estimator (vs min of wall/CPU time)", est),
                      ("roofline estimator (vs CPU-time median)", est_med),
-                     ("roofline estimator (vs wall-clock min)", est_wall),
+                     *((("roofline estimator (vs wall-clock min)", est_wall),) if args.passes == 1 else ()),
                      ("kernel model only, network correction off (vs min of wall/CPU time)", bare),
                      ("roofline alone: residual lookup and network correction off", roof),
                      ("estimator, lookup without the held-out kernels' exact shapes", noex),
                      ("FLOPs-only baseline (vs min of wall/CPU time)", base)):
         print(f"| {label} | {m['within_10pct']:.0%} ({round(m['within_10pct'] * m['n'])}/{m['n']}) | "
               f"{m['median_abs_pct']:.1f}% | {m['spearman']:.3f} |")
+    if probes:
+        scaled = metrics([r["predicted_ms"] * phase["run"] for r in rows], meas)
+        print(f"\nHost phase: {len(probes)} calibrated single layers, re-timed among the models, ran at "
+              f"{phase['run']:.3f}x their calibration timing (per round: "
+              f"{', '.join(f'{x:.3f}' for x in phase['rounds'])}). A diagnostic, not a prediction: the estimator "
+              f"times that factor is within ±10% for {scaled['within_10pct']:.0%} "
+              f"({round(scaled['within_10pct'] * scaled['n'])}/{scaled['n']}), median {scaled['median_abs_pct']:.1f}%.")
     if args.passes > 1:
         print(f"\nMeasured = the median of {args.passes} timing rounds over the whole list. Each round alone, and how "
               "well the rounds repeat one another:\n")
@@ -196,7 +257,7 @@ def main() -> None:
 
         atomic_write_json(args.json, {"estimator": est, "estimator_vs_median": est_med, "estimator_vs_wall": est_wall,
                                       "kernels_only": bare, "roofline_only": roof, "no_exact_shapes": noex,
-                                      "flops_baseline": base,
+                                      "flops_baseline": base, "phase": phase,
                                       "rows": rows})
 
 

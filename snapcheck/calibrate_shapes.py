@@ -10,6 +10,10 @@ its kernel predictors. That needs shapes spread like the ones CNNs use, drawn he
   1/3/4-channel stems and heads;
 - windows, strides and expansion as mobile and encoder-decoder networks use them.
 
+Each layer is at most ``MAX_MACS`` multiply-adds (a quarter of it for a transposed convolution: the cap of
+the first set, kept so that its seeded draw does not change). ``tail_specs`` adds the large convolutions
+and transposed convolutions of 256-pixel generators above that, up to ``TAIL_MACS``.
+
 Still one layer per model: no network, so the accuracy benchmark's architectures stay held out.
 """
 
@@ -23,6 +27,9 @@ from snapcheck.calibrate import MicroSpec
 
 SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
 MAX_MACS = 1.2e9  # ~12 ms on the calibrated host: keeps the whole set under ~15 minutes of timing
+TAIL_MACS = {"conv": 6e9, "pointwise": 6e9, "deconv": 3e9}  # the tail's caps (transposed convs: ~5 GMAC/s)
+TAIL_MIX = {"conv": 0.35, "pointwise": 0.2, "deconv": 0.45}
+TAIL = 240  # shapes in the tail
 # Share of each kind in the set (compute kinds dominate network time, so they get most of the shapes).
 MIX = {"conv": 0.26, "pointwise": 0.2, "depthwise": 0.14, "deconv": 0.1, "fc": 0.02, "resize": 0.05,
        "resize_bilinear": 0.03, "concat": 0.05, "eltwise": 0.08, "pool": 0.03, "reduce": 0.02, "copy": 0.02}
@@ -90,9 +97,12 @@ def _draw(rnd: random.Random, kind: str) -> MicroSpec:
 
 
 def macs(s: MicroSpec) -> float:
-    """Multiply-adds of a spec's layer (0 for kinds without a window)."""
-    if s.kind in ("conv", "pointwise", "deconv"):
-        return s.h * s.w * s.cin * s.cout * s.k * s.k / (s.stride ** 2 if s.kind != "deconv" else 0.25)
+    """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
+    elements read and written)."""
+    if s.kind == "deconv":
+        return s.h * s.w * s.cin * s.cout * s.k * s.k
+    if s.kind in ("conv", "pointwise"):
+        return s.h * s.w * s.cin * s.cout * s.k * s.k / s.stride ** 2
     if s.kind == "depthwise":
         return s.h * s.w * s.cin * s.k * s.k / s.stride ** 2
     if s.kind == "fc":
@@ -100,20 +110,29 @@ def macs(s: MicroSpec) -> float:
     return s.h * s.w * (s.cin + s.cout)
 
 
-def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset()) -> list[MicroSpec]:
-    """``n`` distinct single-layer specs (fixed seed), kinds in ``MIX`` proportions, none in ``exclude``
-    (the roofline's own set), each at most ``MAX_MACS``."""
-    rnd = random.Random(f"shapes-{seed}")
-    counts = {k: max(1, round(n * w)) for k, w in MIX.items()}
-    counts["conv"] += n - sum(counts.values())
+def main_cap(kind: str) -> float:
+    """The first set's MAC cap for a kind (``MAX_MACS``; a quarter of it for transposed convolutions)."""
+    return MAX_MACS / 4 if kind == "deconv" else MAX_MACS
+
+
+def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset(), mix: dict | None = None,
+                tail: bool = False) -> list[MicroSpec]:
+    """``n`` distinct single-layer specs (fixed seed), kinds in ``mix`` (``MIX``) proportions, none in
+    ``exclude`` (the roofline's own set), each at most ``main_cap`` multiply-adds; with ``tail``, above it
+    and at most ``TAIL_MACS``."""
+    mix = mix or MIX
+    rnd = random.Random(f"{'tail' if tail else 'shapes'}-{seed}")
+    counts = {k: max(1, round(n * w)) for k, w in mix.items()}
+    counts[next(iter(counts))] += n - sum(counts.values())
     out: list[MicroSpec] = []
     seen = set(exclude)
     for kind, count in counts.items():
+        lo, hi = (main_cap(kind), TAIL_MACS[kind]) if tail else (0.0, main_cap(kind))
         got, tries = 0, 0
-        while got < count and tries < 200 * count:
+        while got < count and tries < 2000 * count:
             tries += 1
             spec = _draw(rnd, kind)
-            if spec in seen or macs(spec) > MAX_MACS:
+            if spec in seen or not lo < macs(spec) <= hi:
                 continue
             seen.add(spec)
             out.append(spec)
@@ -121,13 +140,15 @@ def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = fr
     return out
 
 
-def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24) -> list[MicroSpec]:
+def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24, tail: int = TAIL) -> list[MicroSpec]:
     """What the lookup table is made of: the roofline's own set (``calibrate.micro_specs``, re-timed in this
-    stage so that every lookup sample comes from one session) followed by ``n`` shapes of ``shape_specs``."""
+    stage so that every lookup sample comes from one session), ``n`` shapes of ``shape_specs`` and ``tail``
+    large ones."""
     from snapcheck.calibrate import micro_specs
 
     base = micro_specs(seed, per_kind)
-    return base + shape_specs(n, seed, frozenset(base))
+    main = shape_specs(n, seed, frozenset(base))
+    return base + main + (shape_specs(tail, seed, frozenset(base + main), TAIL_MIX, tail=True) if tail else [])
 
 
 def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from snapcheck.calibrate import micro_specs, profile_to_json
-from snapcheck.calibrate_shapes import MAX_MACS, MIX, macs, residual_samples, shape_specs
+from snapcheck.calibrate_shapes import (MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, lookup_specs, macs, main_cap,
+                                        residual_samples, shape_specs)
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate import residual
 from snapcheck.estimate.kernels import Kernel
@@ -117,9 +118,56 @@ def test_shape_specs_are_deterministic_distinct_and_spread():
     kinds = Counter(s.kind for s in a)
     assert set(kinds) == set(MIX)
     assert kinds["conv"] > kinds["pointwise"] > kinds["depthwise"] > kinds["deconv"]
-    assert all(macs(s) <= MAX_MACS for s in a)
+    assert all(macs(s) <= main_cap(s.kind) <= MAX_MACS for s in a)
     convs = [s for s in a if s.kind in ("conv", "pointwise")]
     assert {s.k for s in convs} >= {1, 2, 3, 4, 5, 7} and {s.stride for s in convs} == {1, 2}
     assert min(s.h for s in convs) == 1 and max(s.h for s in convs) == 256
     widths = [s.cout for s in convs]
     assert 0.1 < np.mean([w % 8 != 0 for w in widths]) < 0.4  # mostly multiples of 8, not only
+
+
+def test_macs_of_a_transposed_conv_count_its_input_pixels():
+    from snapcheck.calibrate import MicroSpec
+
+    assert macs(MicroSpec("deconv", "deconv", 16, 16, 1280, 512, 4, 2)) == 16 * 16 * 1280 * 512 * 16
+    assert macs(MicroSpec("conv", "conv", 16, 16, 64, 32, 3, 2)) == 8 * 8 * 64 * 32 * 9
+
+
+def test_tail_specs_lie_above_the_main_cap_and_keep_the_main_set_unchanged():
+    base = frozenset(micro_specs(0, 24))
+    main = shape_specs(300, 0, base)
+    tail = shape_specs(60, 0, base | frozenset(main), TAIL_MIX, tail=True)
+    assert len(set(tail)) == 60 and not set(tail) & (base | set(main))
+    assert set(Counter(s.kind for s in tail)) == set(TAIL_MIX)
+    assert all(main_cap(s.kind) < macs(s) <= TAIL_MACS[s.kind] for s in tail)
+    specs = lookup_specs(300, 0, 24, tail=60)
+    assert specs[:len(base) + 300] == micro_specs(0, 24) + main and specs[len(base) + 300:] == tail
+    assert lookup_specs(300, 0, 24, tail=0) == micro_specs(0, 24) + main
+
+
+def test_tile_fill_feature_separates_channel_counts_that_fill_the_tile():
+    x = np.log(np.array([[192.0, 64.0], [200.0, 64.0], [224.0, 64.0]]))
+    got = residual.with_tile_fill("pointwise", x, 32, 10.0)
+    assert got.shape == (3, 3) and got[:, :2] == pytest.approx(x)
+    assert got[0, 2] == pytest.approx(0.0) and got[2, 2] == pytest.approx(0.0)
+    assert got[1, 2] == pytest.approx(10 * math.log(200 / 224))
+    assert residual.with_tile_fill("eltwise", x, 32, 10.0) is x  # bytes, not channels, lead there
+    assert residual.with_tile_fill("conv", x, 0, 0.0) is x
+
+
+def test_fit_chooses_the_tile_when_misfilled_tiles_run_slower():
+    """Output channels off a multiple of 32 run 30% slower than the roofline; full tiles run at it. Without
+    the tile feature, neighbours in log-channel space mix both; the fit must find the tile of 32."""
+    rng = np.random.default_rng(1)
+    samples = []
+    for _ in range(240):
+        cout = int(rng.choice([64, 96, 128, 160, 192, 256])) + int(rng.choice([0, 0, 8, 16]))
+        kern = _conv(int(rng.choice([32, 64, 128])), cout, int(rng.choice([14, 28])), 1)
+        roof = float(rng.uniform(0.05, 2.0))
+        slow = 0.3 if cout % 32 else 0.0
+        samples.append((kern, roof * math.exp(slow + rng.normal(0, 0.02)), roof))
+    res = residual.fit(samples)
+    assert res["align"] == 32 and res["align_weight"] > 0
+    assert residual.correction(_conv(64, 128, 28, 1), res) == pytest.approx(0.0, abs=0.05)
+    assert residual.correction(_conv(64, 136, 28, 1), res) == pytest.approx(0.3, abs=0.05)
+    assert res["meta"]["loo_within_10pct"] > 0.9

@@ -12,9 +12,12 @@ corrects the roofline by their measured error:
 
 over the samples ``j`` of the kernel's kind. ``x``: log shape features (``features``); ``group``: what
 selects a different micro-kernel (window and stride of a convolution, the op of an element-wise or pool
-kernel). Far from every sample the weights vanish and ``shrink`` pulls the correction to 0 (the roofline
-alone). ``choose`` picks bandwidth, shrink and penalty by leave-one-out on the samples. Host-specific:
-phone profiles do not inherit it.
+kernel). For the convolution kinds ``x`` also carries the output channels' tile fill,
+``align_weight x log(c / (ceil(c / align) x align))``: XNNPACK computes whole tiles of output channels, so
+200 channels (7 tiles of 32, 89% full) run unlike 192 or 224 next to them. Far from every sample the
+weights vanish and ``shrink`` pulls the correction to 0 (the roofline alone). ``choose`` picks bandwidth,
+shrink, penalty and the tile (``align``, ``align_weight``; 0: off) by leave-one-out on the samples.
+Host-specific: phone profiles do not inherit it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from snapcheck.estimate.kernels import Kernel, deconv_stride
 COMPUTE = ("conv", "pointwise", "deconv", "depthwise", "fc")
 GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1, 0.3, 1.0),
         "group_penalty": (1.0, 4.0, 16.0)}
+# Output-channel tile and the weight of its fill feature (0: no tile feature).
+ALIGN_GRID = ((0, 0.0), (16, 3.0), (16, 10.0), (32, 3.0), (32, 10.0), (32, 30.0), (64, 10.0))
 
 
 def features(k: Kernel) -> tuple[str, list[float]]:
@@ -60,21 +65,36 @@ def weights(xs: np.ndarray, groups: np.ndarray, xq: np.ndarray, gq: np.ndarray, 
     return np.exp(-0.5 * d2)
 
 
+def with_tile_fill(kind: str, x: np.ndarray, align: int, weight: float) -> np.ndarray:
+    """``x`` (rows of ``features``) plus, for the convolution kinds, the tile fill of the output channels
+    (``x[:, 0]`` is their log): ``weight x log(c / (ceil(c / align) x align))``."""
+    if kind not in COMPUTE or not align or not weight:
+        return x
+    c = np.maximum(np.rint(np.exp(x[:, :1])), 1.0)
+    return np.hstack([x, weight * np.log(c / (np.ceil(c / align) * align))])
+
+
 class _Table:
     """One kind's samples as arrays."""
 
-    def __init__(self, entry: dict[str, Any]) -> None:
+    def __init__(self, entry: dict[str, Any], kind: str = "") -> None:
+        self.kind = kind
         self.groups = np.array(entry["group"])
         self.x = np.array(entry["x"], dtype=float)
         self.r = np.array(entry["r"], dtype=float)
 
-    def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float) -> float:
-        w = weights(self.x, self.groups, np.asarray([x], dtype=float), np.asarray([group]), bandwidth, penalty)[0]
+    def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float,
+                align: int = 0, align_weight: float = 0.0) -> float:
+        xs = with_tile_fill(self.kind, self.x, align, align_weight)
+        xq = with_tile_fill(self.kind, np.asarray([x], dtype=float), align, align_weight)
+        w = weights(xs, self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
         return float(w @ self.r / (w.sum() + shrink))
 
-    def loo_residuals(self, bandwidth: float, shrink: float, penalty: float) -> np.ndarray:
+    def loo_residuals(self, bandwidth: float, shrink: float, penalty: float, align: int = 0,
+                      align_weight: float = 0.0) -> np.ndarray:
         """Leave-one-out error left after the correction, ``r_j - r_hat_(-j)``, for every sample."""
-        w = weights(self.x, self.groups, self.x, self.groups, bandwidth, penalty)
+        x = with_tile_fill(self.kind, self.x, align, align_weight)
+        w = weights(x, self.groups, x, self.groups, bandwidth, penalty)
         np.fill_diagonal(w, 0.0)
         return self.r - w @ self.r / (w.sum(axis=1) + shrink)
 
@@ -89,13 +109,14 @@ def correction(k: Kernel, res: dict[str, Any]) -> float:
         return 0.0
     cached = _TABLES.get(id(res))
     if cached is None or cached[0] is not res:
-        cached = (res, {kind: _Table(e) for kind, e in kinds.items()})
+        cached = (res, {kind: _Table(e, kind) for kind, e in kinds.items()})
         _TABLES[id(res)] = cached
     group, x = features(k)
     table = cached[1][k.kind]
     if table.x.ndim != 2 or table.x.shape[1] != len(x):  # e.g. a convolution whose geometry is unknown
         return 0.0
-    return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"])
+    return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"], res.get("align", 0),
+                         res.get("align_weight", 0.0))
 
 
 def score(errors: np.ndarray) -> dict[str, float]:
@@ -119,15 +140,17 @@ def build(samples: list[tuple[Kernel, float, float]]) -> dict[str, dict[str, lis
 
 
 def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tuple[dict, dict]]]:
-    """Bandwidth, shrink and group penalty with the best leave-one-out share within ±10% (then the lowest
-    median error) over all samples; returns the choice and the whole grid's scores."""
-    tables = [_Table(e) for e in kinds.values()]
+    """Bandwidth, shrink, group penalty and channel tile with the best leave-one-out share within ±10% (then
+    the lowest median error) over all samples; returns the choice and the whole grid's scores."""
+    tables = [_Table(e, kind) for kind, e in kinds.items()]
     table = []
-    for h in GRID["bandwidth"]:
-        for s in GRID["shrink"]:
-            for pen in GRID["group_penalty"]:
-                errs = np.concatenate([t.loo_residuals(h, s, pen) for t in tables])
-                table.append(({"bandwidth": h, "shrink": s, "group_penalty": pen}, score(errs)))
+    for align, aw in ALIGN_GRID:
+        for h in GRID["bandwidth"]:
+            for s in GRID["shrink"]:
+                for pen in GRID["group_penalty"]:
+                    errs = np.concatenate([t.loo_residuals(h, s, pen, align, aw) for t in tables])
+                    table.append(({"bandwidth": h, "shrink": s, "group_penalty": pen, "align": align,
+                                   "align_weight": aw}, score(errs)))
     best = max(table, key=lambda t: (round(t[1]["within_10pct"], 4), -t[1]["median_abs_pct"]))
     return best[0], table
 
