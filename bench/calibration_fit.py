@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcheck.calibrate import (Sample, best_ms, cache_dir, fit_profile, flops_baseline, host_fingerprint,
+from snapcheck.calibrate import (Sample, best_ms, cache_dir, fit_profile, flops_baseline, host_fingerprint, micro_file,
                                  l2_cache_bytes, micro_kernels, micro_specs)
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import predict_kernels
@@ -53,7 +53,7 @@ def main() -> None:
     profile = dataclasses.replace(profile, network={}, residual={})  # the micro-benchmark fit alone (the roofline)
     cache = json.loads((cache_dir() / f"calibration-{host_fingerprint(1)}.json").read_text())
     with tempfile.TemporaryDirectory() as td:
-        rows = [(spec, micro_kernels((cache_dir() / "micro" / f"{spec.key()}.tflite").read_bytes(),
+        rows = [(spec, micro_kernels(micro_file(spec).read_bytes(),
                                      Path(td) / "m.tflite"), best_ms(cache[spec.key()]))
                 for spec in micro_specs(0, args.per_kind)]
     errs: dict[str, list[float]] = {}

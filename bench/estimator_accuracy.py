@@ -76,16 +76,14 @@ def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
     the shapes stage's passes), as ``(spec, calibration_ms)``; [] without those caches."""
     import random
 
-    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, pass_cache
-    from snapcheck.calibrate_shapes import PASSES, lookup_specs
-    from snapcheck.paths import cache_dir
+    from snapcheck.calibrate import MeasurementCache, best_ms, micro_file, pass_cache
+    from snapcheck.calibrate_shapes import PASSES, lookup_specs, shapes_cache
 
-    caches = [MeasurementCache(pass_cache(cache_dir() / f"shapes-{host_fingerprint(1)}.json", i))
-              for i in range(PASSES)]
+    caches = [MeasurementCache(pass_cache(shapes_cache(), i)) for i in range(PASSES)]
     timed = []
     for spec in lookup_specs():
         hits = [c.get(spec.key()) for c in caches]
-        if all(h is not None for h in hits) and (cache_dir() / "micro" / f"{spec.key()}.tflite").is_file():
+        if all(h is not None for h in hits) and micro_file(spec).is_file():
             ms = float(np.median([best_ms(h) for h in hits]))
             if 0.02 <= ms <= 20:
                 timed.append((spec, ms))
@@ -119,7 +117,7 @@ def main() -> None:
 
     from rich.console import Console
 
-    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, pass_cache, timed_models
+    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, micro_file, pass_cache, timed_models
     from snapcheck.paths import cache_dir
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
@@ -155,7 +153,7 @@ def main() -> None:
 
     def build(item) -> bytes:
         if isinstance(item, tuple):
-            return (cache_dir() / "micro" / f"{item[0].key()}.tflite").read_bytes()
+            return micro_file(item[0]).read_bytes()
         return tflite_file(item, zoo_dir).read_bytes()
 
     timed = timed_models(with_probes(archs, probes), key=key, build=build, folder=zoo_dir, cache_path=cache_path,

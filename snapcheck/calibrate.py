@@ -72,6 +72,16 @@ class MicroSpec:
         return f"{self.op}-{self.h}x{self.w}x{self.cin}-o{self.cout}-k{self.k}-s{self.stride}"
 
 
+def micro_dir() -> Path:
+    """The folder of the converted single-layer models (micro-benchmarks and lookup shapes)."""
+    return cache_dir() / "micro"
+
+
+def micro_file(spec: MicroSpec) -> Path:
+    """A single-layer model's converted .tflite (written by ``timed_models`` into ``micro_dir``)."""
+    return micro_dir() / f"{spec.key()}.tflite"
+
+
 def micro_specs(seed: int = 0, per_kind: int = 14) -> list[MicroSpec]:
     """The calibration set: ``per_kind`` random shapes of each kernel kind (fixed seed), then ``GENERATOR_SHAPES``."""
     rnd = random.Random(seed)
@@ -535,7 +545,7 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int =
     time ``nets`` random networks and add the in-network correction. Each stage writes the profile."""
     specs = micro_specs(seed, per_kind)
     fp = host_fingerprint(threads)
-    rows = timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=cache_dir() / "micro",
+    rows = timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=micro_dir(),
                         cache_path=cache_dir() / f"calibration-{fp}.json", label="calibrate",
                         threads=threads, console=console)
     overhead = min(best_ms(h) for s, _, h in rows if s.op == "add" and s.h == 1)

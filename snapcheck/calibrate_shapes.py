@@ -151,15 +151,22 @@ def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24, tail: int = T
     return base + main + (shape_specs(tail, seed, frozenset(base + main), TAIL_MIX, tail=True) if tail else [])
 
 
+def shapes_cache(threads: int = 1) -> Path:
+    """The first pass's timing cache of the lookup set (``calibrate.pass_cache`` names the others)."""
+    from snapcheck.calibrate import host_fingerprint
+    from snapcheck.paths import cache_dir
+
+    return cache_dir() / f"shapes-{host_fingerprint(threads)}.json"
+
+
 def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
                    console=None, passes: int = PASSES) -> list[tuple]:
     """Build and time the lookup set ``passes`` times (``calibrate.timed_models``; cached apart from the
     roofline's set, in ``shapes-<host>.json`` and one more file per pass; resumable)."""
-    from snapcheck.calibrate import build_micro_tflite, host_fingerprint, timed_models
-    from snapcheck.paths import cache_dir
+    from snapcheck.calibrate import build_micro_tflite, micro_dir, timed_models
 
-    return timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=cache_dir() / "micro",
-                        cache_path=cache_dir() / f"shapes-{host_fingerprint(threads)}.json",
+    return timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=micro_dir(),
+                        cache_path=shapes_cache(threads),
                         label="calibrate shapes", threads=threads, build_only=build_only,
                         max_minutes=max_minutes, passes=passes, console=console)
 

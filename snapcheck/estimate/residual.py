@@ -82,18 +82,24 @@ class _Table:
         self.groups = np.array(entry["group"])
         self.x = np.array(entry["x"], dtype=float)
         self.r = np.array(entry["r"], dtype=float)
+        self._tiled: dict[tuple[int, float], np.ndarray] = {}
+
+    def tiled(self, align: int, weight: float) -> np.ndarray:
+        """The samples' features with the tile fill (``with_tile_fill``), computed once per tile."""
+        if (align, weight) not in self._tiled:
+            self._tiled[align, weight] = with_tile_fill(self.kind, self.x, align, weight)
+        return self._tiled[align, weight]
 
     def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float,
                 align: int = 0, align_weight: float = 0.0) -> float:
-        xs = with_tile_fill(self.kind, self.x, align, align_weight)
         xq = with_tile_fill(self.kind, np.asarray([x], dtype=float), align, align_weight)
-        w = weights(xs, self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
+        w = weights(self.tiled(align, align_weight), self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
         return float(w @ self.r / (w.sum() + shrink))
 
     def loo_residuals(self, bandwidth: float, shrink: float, penalty: float, align: int = 0,
                       align_weight: float = 0.0) -> np.ndarray:
         """Leave-one-out error left after the correction, ``r_j - r_hat_(-j)``, for every sample."""
-        x = with_tile_fill(self.kind, self.x, align, align_weight)
+        x = self.tiled(align, align_weight)
         w = weights(x, self.groups, x, self.groups, bandwidth, penalty)
         np.fill_diagonal(w, 0.0)
         return self.r - w @ self.r / (w.sum(axis=1) + shrink)
