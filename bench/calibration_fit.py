@@ -97,7 +97,7 @@ def nets_report(profile, repeat: int = 0) -> None:
 
     base = dataclasses.replace(profile, network={})
     cache = json.loads((cache_dir() / f"nets-{host_fingerprint(1)}.json").read_text())
-    n = profile.network.get("meta", {}).get("networks", 480)
+    n = profile.network.get("meta", {}).get("networks", 600)
     rows, sigs = [], []
     with tempfile.TemporaryDirectory() as td:
         for spec in random_nets(n, 0):

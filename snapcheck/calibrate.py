@@ -538,7 +538,7 @@ def stage_arguments(description: str, n: int, items: str):
 
 
 def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int = 0,
-                    console=None, nets: int = 480, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
+                    console=None, nets: int = 600, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
     """Measure every micro-benchmark (resuming from the cache), fit, and write the profile atomically; then
     (``shapes`` > 0) the shapes stage of ``snapcheck.calibrate_shapes``: time ``shapes`` more single layers
     and add the local residual table; then (``nets`` > 0) the network stage of ``snapcheck.calibrate_nets``:

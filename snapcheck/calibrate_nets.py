@@ -2,10 +2,12 @@
 snapcheck.calibrate_nets``): random whole networks, timed, and a small correction of the kernel model
 fitted on them (``snapcheck.estimate.network``).
 
-1. ``random_nets(n, seed)`` draws ``n`` random networks as plain data (no TensorFlow). Two thirds are
-   "mixed": a classifier (strided stages, global pool, dense head) or an encoder-decoder (down-sampling,
-   up-sampling by nearest or bilinear resize or a transposed conv, skip concatenations or additions, an
-   output head); one third "deep" (``_deep``: mobile-style stacks, wide bottlenecks); 32-256 px.
+1. ``random_nets(n, seed)`` draws ``n`` random networks as plain data (no TensorFlow), in three
+   families: "mixed" (8/15), a classifier (strided stages, global pool, dense head) or an encoder-decoder
+   (down-sampling, up-sampling by nearest or bilinear resize or a transposed conv, skip concatenations or
+   additions, an output head); "deep" (4/15, ``_deep``: mobile-style stacks, wide bottlenecks); "sep"
+   (3/15, ``_separable``: separable and inverted-residual classifiers, where pointwise convs take most of
+   the time); 32-256 px.
    Every block draws its own recipe from ``BLOCKS`` (plain conv, separable, inverted residual, residual,
    pool) or ``UP_BLOCKS``, with its own kernel size, activation and width (log-uniform, a multiple of 4,
    not a width ladder), so no network repeats a held-out architecture (``bench/zoo.py``: MobileNet v1/v2,
@@ -16,8 +18,8 @@ fitted on them (``snapcheck.estimate.network``).
 3. ``fit_network`` fits, on top of the micro-benchmark profile, an in-network factor per kernel kind
    (log-linear in shape features for the compute kinds) and cold-cache rates, by least squares of the log
    error with a ridge towards "no correction"; ``choose`` picks the variant (``VARIANTS``) and the ridge
-   on the random networks only, by cross-family validation (``transfer``: fit on the mixed networks,
-   predict the deep ones, and back), with in-family K-fold CV reported beside it.
+   on the random networks only, by cross-family validation (``transfer``: fit on two families, predict
+   the third, each in turn), with in-family K-fold CV reported beside it.
 """
 
 from __future__ import annotations
@@ -265,27 +267,57 @@ def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
     return b, recipes
 
 
+def _separable(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
+    """A separable classifier: after a dense stem, only separable and inverted-residual blocks, one to six per
+    stage, widths growing to 300-1280 channels at a few pixels; each network draws its own mix of the two
+    (from nearly all separable to nearly all inverted residual). Pointwise convs take most of its time, as in
+    the mobile backbones a Lens runs; the other generators seldom give them more than 40%."""
+    b = _Builder(res, cin)
+    w = rnd.uniform(8, 48)
+    b.add(Layer("conv", _width(rnd, w), 3, 2, _act(rnd), True))
+    recipes = ["conv"]
+    p_sep = rnd.random()
+    for _ in range(rnd.randint(3, 5)):
+        if b.side < 2:
+            break
+        w = min(w * rnd.uniform(1.4, 2.3), 1024)
+        for i in range(rnd.randint(1, 6)):
+            recipe = "sep" if rnd.random() < p_sep else "inv"
+            cout = b.c if (i > 0 and rnd.random() < 0.7) else _width(rnd, w, hi=1280)
+            _block(b, rnd, recipe, cout, 2 if i == 0 and b.side > 2 else 1)
+            recipes.append(recipe)
+    if rnd.random() < 0.5:
+        b.add(Layer("pw", _width(rnd, rnd.uniform(400, 1500), hi=1536), 1, 1, _act(rnd), True))
+    b.add(Layer("gap"))
+    b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
+    return b, recipes
+
+
 def is_held_out_safe(spec: NetSpec) -> bool:
     """At least two block recipes and one hidden width of 4 mod 8: the held-out architectures of
     ``bench/zoo.py`` use one recipe per stage and multiples of 8 only."""
     return len(set(spec.recipes)) >= 2 and any(w % 8 == 4 for w in spec.widths())
 
 
-def random_nets(n: int = 480, seed: int = 0) -> list[NetSpec]:
-    """``n`` random networks (deterministic in ``seed``), each within ``MIN_MACS``-``MAX_MACS``: two of
-    every three from the mixed generator (classifier / encoder-decoder), one of three from ``_deep``
-    (its own random stream, so either kind's first networks do not depend on ``n``)."""
-    n_deep = n // 3
-    return _mixed_nets(n - n_deep, seed) + _deep_nets(n_deep, seed)
+def random_nets(n: int = 600, seed: int = 0) -> list[NetSpec]:
+    """``n`` random networks (deterministic in ``seed``), each within ``MIN_MACS``-``MAX_MACS``: one in five
+    from ``_separable``, of the rest one in three from ``_deep`` and two in three from the mixed generator
+    (classifier / encoder-decoder). Each generator has its own random stream, so a family's first networks do
+    not depend on ``n``."""
+    n_sep = n // 5
+    n_deep = (n - n_sep) // 3
+    return (_mixed_nets(n - n_sep - n_deep, seed) + _family_nets(_deep, "deep", n_deep, seed + 1_000_003, seed)
+            + _family_nets(_separable, "sep", n_sep, seed + 2_000_003, seed))
 
 
-def _deep_nets(n: int, seed: int) -> list[NetSpec]:
-    rnd = random.Random(seed + 1_000_003)
+def _family_nets(make, label: str, n: int, stream: int, seed: int) -> list[NetSpec]:
+    """``n`` networks from the generator ``make`` on the random stream ``stream``, named ``rnd{seed}-{label}-...``."""
+    rnd = random.Random(stream)
     nets: list[NetSpec] = []
     while len(nets) < n:
         res, cin = 16 * rnd.randint(2, 16), rnd.choice((1, 3, 3, 4))
-        b, recipes = _deep(rnd, res, cin)
-        spec = NetSpec(f"rnd{seed}-deep-{len(nets):03d}-{res}", res, cin, tuple(b.layers), tuple(recipes), b.macs)
+        b, recipes = make(rnd, res, cin)
+        spec = NetSpec(f"rnd{seed}-{label}-{len(nets):03d}-{res}", res, cin, tuple(b.layers), tuple(recipes), b.macs)
         if MIN_MACS <= b.macs <= MAX_MACS and is_held_out_safe(spec):
             nets.append(spec)
     return nets
@@ -556,13 +588,14 @@ RIDGES = (0.001, 0.01, 0.1, 1.0, 3.0)
 
 
 def family(row: NetRow) -> str:
-    """``deep`` (``_deep``'s mobile-style networks) or ``mixed`` (classifiers and encoder-decoders)."""
-    return "deep" if "-deep-" in row.name else "mixed"
+    """``deep`` (``_deep``'s mobile-style networks), ``sep`` (``_separable``'s) or ``mixed`` (classifiers and
+    encoder-decoders)."""
+    return next((f for f in ("deep", "sep") if f"-{f}-" in row.name), "mixed")
 
 
 def transfer(rows: list[NetRow], variant: str, ridge: float, overhead_ms: float, cache_bytes: float) -> dict:
-    """Cross-family validation: fit on one family of random networks, predict the other, both ways; the
-    score pools both directions. It asks what in-family K-fold CV cannot: whether the correction carries
+    """Cross-family validation: fit on the other families of random networks, predict one, each family in
+    turn; the score pools all predictions. It asks what in-family K-fold CV cannot: whether the correction carries
     over to networks built differently (as the held-out architectures are)."""
     fams = sorted({family(r) for r in rows})
     if len(fams) < 2:
@@ -642,7 +675,7 @@ def calibrate_network(base: Profile, rows: list[tuple[NetSpec, list[Kernel], dic
     return net, table
 
 
-def run_net_calibration(profile_path: Path, out: Path, n: int = 480, seed: int = 0, threads: int = 1,
+def run_net_calibration(profile_path: Path, out: Path, n: int = 600, seed: int = 0, threads: int = 1,
                         build_only: bool = False, max_minutes: float = 0.0, console=None) -> tuple[dict, list]:
     """The nets stage: time the random networks (resumable), fit the correction on the micro-benchmark
     profile at ``profile_path`` (its own ``network`` entry ignored), write the profile with it to ``out``."""
@@ -669,7 +702,7 @@ def main() -> None:
 
     from snapcheck.calibrate import stage_arguments
 
-    ap = stage_arguments(main.__doc__, 480, "random networks")
+    ap = stage_arguments(main.__doc__, 600, "random networks")
     args = ap.parse_args()
     console = Console(stderr=True)
     net, table = run_net_calibration(args.profile, args.out or args.profile, args.n, args.seed,

@@ -48,6 +48,22 @@ def test_random_nets_cover_the_held_out_kinds_and_stay_apart():
     assert not is_held_out_safe(one)
 
 
+def test_separable_family_is_mobile_style_and_families_keep_their_streams():
+    nets = random_nets(600, 0)
+    fams = Counter(n.name.split("-")[1] if n.name.split("-")[1] in ("deep", "sep") else "mixed" for n in nets)
+    assert fams == {"mixed": 320, "deep": 160, "sep": 120}
+    sep = [n for n in nets if "-sep-" in n.name]
+    assert all(set(n.recipes) <= {"conv", "sep", "inv"} and n.recipes.count("conv") == 1 for n in sep)
+    assert {ly.op for n in sep for ly in n.layers} == {"conv", "pw", "dw", "add", "gap", "dense"}
+    assert max(ly.cout for n in sep for ly in n.layers if ly.op == "pw") >= 1024
+    # a family's first networks do not depend on how many are drawn
+    small = random_nets(300, 0)
+    for label in ("-deep-", "-sep-"):
+        few = [n for n in small if label in n.name]
+        assert few == [n for n in nets if label in n.name][:len(few)]
+    assert small[:20] == nets[:20]
+
+
 def test_random_net_joins_have_matching_shapes():
     from snapcheck.calibrate_nets import _Builder
 
@@ -173,8 +189,8 @@ def test_cross_family_validation_fits_on_one_family_and_predicts_the_other():
     truth = {"kind_factor": {"conv": 1.3, "all": 1.0}}
     rows = _rows(rng, truth, 40)
     for i, r in enumerate(rows):
-        r.name = f"rnd0-deep-{i:03d}-64" if i % 2 else f"rnd0-{i:03d}-cla-64"
-    assert {family(r) for r in rows} == {"deep", "mixed"}
+        r.name = (f"rnd0-deep-{i:03d}-64", f"rnd0-sep-{i:03d}-64", f"rnd0-{i:03d}-cla-64")[i % 3]
+    assert {family(r) for r in rows} == {"deep", "sep", "mixed"}
     good = transfer(rows, "kinds", 1e-6, 0.01, L2)
     assert good["n"] == 40 and good["within_10pct"] == 1.0
     assert transfer(rows, "none", 0.0, 0.01, L2)["within_10pct"] < 1.0

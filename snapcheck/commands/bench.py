@@ -57,7 +57,7 @@ def calibrate(
     seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
     shapes: int = typer.Option(1500, "--shapes", help="More single layers timed for the local residual table "
                                                        "(0: none)."),
-    nets: int = typer.Option(480, "--nets", help="Random whole networks timed for the in-network correction "
+    nets: int = typer.Option(600, "--nets", help="Random whole networks timed for the in-network correction "
                                                  "(0: none; halves the calibration time)."),
 ) -> None:
     """Time single-kernel micro-benchmarks, a dense set of single layers and random whole networks with
