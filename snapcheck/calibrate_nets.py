@@ -222,19 +222,7 @@ def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
     if rnd.random() < 0.5:
         w = rnd.uniform(8, 48)
         b.add(Layer("conv", _width(rnd, w), 3, 2, _act(rnd), True))
-        for stage in range(rnd.randint(3, 5)):
-            if b.side < 2:
-                break
-            w = min(w * rnd.uniform(1.4, 2.3), 1024)
-            for i in range(rnd.randint(1, 5)):
-                recipe = rnd.choice(mobile)
-                cout = b.c if (i > 0 and rnd.random() < 0.6) else _width(rnd, w, hi=1280)
-                _block(b, rnd, recipe, cout, 2 if i == 0 and b.side > 2 else 1)
-                recipes.append(recipe)
-        if rnd.random() < 0.6:
-            b.add(Layer("pw", _width(rnd, rnd.uniform(400, 1500), hi=1536), 1, 1, _act(rnd), True))
-        b.add(Layer("gap"))
-        b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
+        _mobile_body(b, rnd, w, recipes, pick=lambda: rnd.choice(mobile), blocks=5, keep=0.6, head=0.6)
         return b, recipes
     w = rnd.uniform(8, 64)
     b.add(Layer("conv", _width(rnd, w), rnd.choice((3, 4)), 2, _act(rnd), rnd.random() < 0.5))
@@ -277,20 +265,30 @@ def _separable(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[s
     b.add(Layer("conv", _width(rnd, w), 3, 2, _act(rnd), True))
     recipes = ["conv"]
     p_sep = rnd.random()
+    _mobile_body(b, rnd, w, recipes, pick=lambda: "sep" if rnd.random() < p_sep else "inv", blocks=6, keep=0.7,
+                 head=0.5)
+    return b, recipes
+
+
+def _mobile_body(b: _Builder, rnd: random.Random, w: float, recipes: list[str], *, pick, blocks: int, keep: float,
+                 head: float) -> None:
+    """A mobile classifier after its stem: 3-5 stages (until a few pixels) of 1 to ``blocks`` blocks of the
+    recipe ``pick()`` draws, the first strided, the others keeping the width with probability ``keep``;
+    widths grow 1.4-2.3x a stage (up to 1280 channels); then, with probability ``head``, a wide 1x1 conv;
+    a global pool and a dense layer."""
     for _ in range(rnd.randint(3, 5)):
         if b.side < 2:
             break
         w = min(w * rnd.uniform(1.4, 2.3), 1024)
-        for i in range(rnd.randint(1, 6)):
-            recipe = "sep" if rnd.random() < p_sep else "inv"
-            cout = b.c if (i > 0 and rnd.random() < 0.7) else _width(rnd, w, hi=1280)
+        for i in range(rnd.randint(1, blocks)):
+            recipe = pick()
+            cout = b.c if (i > 0 and rnd.random() < keep) else _width(rnd, w, hi=1280)
             _block(b, rnd, recipe, cout, 2 if i == 0 and b.side > 2 else 1)
             recipes.append(recipe)
-    if rnd.random() < 0.5:
+    if rnd.random() < head:
         b.add(Layer("pw", _width(rnd, rnd.uniform(400, 1500), hi=1536), 1, 1, _act(rnd), True))
     b.add(Layer("gap"))
     b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
-    return b, recipes
 
 
 def is_held_out_safe(spec: NetSpec) -> bool:
