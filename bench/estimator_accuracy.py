@@ -76,7 +76,7 @@ def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
     the shapes stage's passes), as ``(spec, calibration_ms)``; [] without those caches."""
     import random
 
-    from snapcheck.calibrate import MeasurementCache, best_ms, micro_file, pass_cache
+    from snapcheck.calibrate import MeasurementCache, micro_file, pass_cache, pass_median_ms
     from snapcheck.calibrate_shapes import PASSES, lookup_specs, shapes_cache
 
     caches = [MeasurementCache(pass_cache(shapes_cache(), i)) for i in range(PASSES)]
@@ -84,7 +84,7 @@ def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
     for spec in lookup_specs():
         hits = [c.get(spec.key()) for c in caches]
         if all(h is not None for h in hits) and micro_file(spec).is_file():
-            ms = float(np.median([best_ms(h) for h in hits]))
+            ms = pass_median_ms(hits)
             if 0.02 <= ms <= 20:
                 timed.append((spec, ms))
     return sorted(random.Random(seed).sample(timed, min(n, len(timed))), key=lambda t: t[0].key())

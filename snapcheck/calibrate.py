@@ -13,11 +13,12 @@
    minimising the squared log error plus a ridge on the slopes (Levenberg-Marquardt), records the feature range each kind was
    calibrated on, and takes the per-inference overhead from the smallest model; the profile is written
    atomically.
-4. The shapes stage (``snapcheck.calibrate_shapes``) times ~1,750 single layers (this set again plus 1,500
-   shapes spread like CNNs use them) and adds the local residual lookup (``estimate.residual``).
-5. Optionally (``nets`` > 0; off by default, see docs/estimator.md) the network stage
-   (``snapcheck.calibrate_nets``) times random multi-layer networks and adds an in-network correction
-   (a scale, per-kind factors, shape slopes or cold-cache traffic) to the profile.
+4. The shapes stage (``snapcheck.calibrate_shapes``) times ~2,000 single layers (this set again, 1,500
+   shapes spread like CNNs use them and 240 large ones) and adds the local residual lookup
+   (``estimate.residual``).
+5. The network stage (``snapcheck.calibrate_nets``; ``nets`` = 0 leaves it out) times random multi-layer
+   networks and adds an in-network correction (a scale, per-kind factors, shape slopes or cold-cache
+   traffic, chosen by cross-family validation) to the profile.
 """
 
 from __future__ import annotations
@@ -282,6 +283,11 @@ def micro_kernels(model: bytes, tmp: Path) -> list[Kernel]:
     return split_kernels(load_model(tmp))
 
 
+def pass_median_ms(hits: list[dict]) -> float:
+    """One model's timing over several passes: the median over passes of ``best_ms``."""
+    return float(np.median([best_ms(h) for h in hits]))
+
+
 def pass_cache(path: Path, i: int) -> Path:
     """The cache file of timing pass ``i`` (0: ``path`` itself; then ``<stem>-2.json``, ``<stem>-3.json``...)."""
     return path if i == 0 else path.with_name(f"{path.stem}-{i + 1}{path.suffix}")
@@ -295,7 +301,7 @@ def timed_models(items: list, *, key, build, folder: Path, cache_path: Path, lab
     ``measure_tflite`` unless ``build_only`` or past ``max_minutes`` (0: no limit). With ``passes`` > 1 the
     whole list is timed again that many times, each pass with new interpreters and its own cache
     (``pass_cache``), and the timing's ``min_ms``/``cpu_min_ms`` become the median over passes of
-    ``best_ms``: one interpreter's minimum varies by a few % between instances. Returns
+    ``best_ms`` (``pass_median_ms``): one interpreter's minimum varies by a few % between instances. Returns
     ``(item, kernels, timing)`` for the items every pass has timed. A progress bar shows the current item;
     Ctrl-C keeps every finished timing (a later call resumes)."""
     import tempfile
@@ -331,7 +337,7 @@ def timed_models(items: list, *, key, build, folder: Path, cache_path: Path, lab
         if name in kernels and all(h is not None for h in hits):
             hit = dict(hits[0])
             if passes > 1:
-                ms = float(np.median([best_ms(h) for h in hits]))
+                ms = pass_median_ms(hits)
                 hit.update(min_ms=ms, cpu_min_ms=ms, passes=passes)
             rows.append((item, kernels[name], hit))
     return rows

@@ -212,7 +212,7 @@ def _encdec(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]
     return b, recipes
 
 
-def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
+def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
     """A deep, mobile-style network: mostly separable and inverted-residual blocks, several per stage,
     widths growing to 300-1500 channels at a few pixels; or an encoder-decoder whose bottleneck is that wide
     and whose decoder up-samples by wide transposed convs (weights beyond L2) or nearest resizes."""
@@ -223,7 +223,7 @@ def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
         w = rnd.uniform(8, 48)
         b.add(Layer("conv", _width(rnd, w), 3, 2, _act(rnd), True))
         _mobile_body(b, rnd, w, recipes, pick=lambda: rnd.choice(mobile), blocks=5, keep=0.6, head=0.6)
-        return b, recipes
+        return b, recipes, "deep"
     w = rnd.uniform(8, 64)
     b.add(Layer("conv", _width(rnd, w), rnd.choice((3, 4)), 2, _act(rnd), rnd.random() < 0.5))
     skips = [0]
@@ -252,10 +252,10 @@ def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
     recipes.append(rnd.choice(UP_BLOCKS[:1] + UP_BLOCKS[2:]))
     _up(b, rnd, recipes[-1], rnd.choice((3, 4)))
     b.add(Layer("act", act=rnd.choice(("tanh", "sigmoid"))))
-    return b, recipes
+    return b, recipes, "deep"
 
 
-def _separable(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
+def _separable(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
     """A separable classifier: after a dense stem, only separable and inverted-residual blocks, one to six per
     stage, widths growing to 300-1280 channels at a few pixels; each network draws its own mix of the two
     (from nearly all separable to nearly all inverted residual). Pointwise convs take most of its time, as in
@@ -267,7 +267,7 @@ def _separable(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[s
     p_sep = rnd.random()
     _mobile_body(b, rnd, w, recipes, pick=lambda: "sep" if rnd.random() < p_sep else "inv", blocks=6, keep=0.7,
                  head=0.5)
-    return b, recipes
+    return b, recipes, "sep"
 
 
 def _mobile_body(b: _Builder, rnd: random.Random, w: float, recipes: list[str], *, pick, blocks: int, keep: float,
@@ -304,33 +304,28 @@ def random_nets(n: int = 600, seed: int = 0) -> list[NetSpec]:
     not depend on ``n``."""
     n_sep = n // 5
     n_deep = (n - n_sep) // 3
-    return (_mixed_nets(n - n_sep - n_deep, seed) + _family_nets(_deep, "deep", n_deep, seed + 1_000_003, seed)
-            + _family_nets(_separable, "sep", n_sep, seed + 2_000_003, seed))
+    return (_family_nets(_mixed, n - n_sep - n_deep, seed, f"rnd{seed}-{{i:03d}}-{{tag}}-{{res}}")
+            + _family_nets(_deep, n_deep, seed + 1_000_003, f"rnd{seed}-{{tag}}-{{i:03d}}-{{res}}")
+            + _family_nets(_separable, n_sep, seed + 2_000_003, f"rnd{seed}-{{tag}}-{{i:03d}}-{{res}}"))
 
 
-def _family_nets(make, label: str, n: int, stream: int, seed: int) -> list[NetSpec]:
-    """``n`` networks from the generator ``make`` on the random stream ``stream``, named ``rnd{seed}-{label}-...``."""
+def _mixed(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
+    """A classifier (tag ``cla``) or, twice as often, an encoder-decoder (``enc``)."""
+    topo = rnd.choice(("classifier", "encdec", "encdec"))
+    b, recipes = (_classifier if topo == "classifier" else _encdec)(rnd, res, cin)
+    return b, recipes, topo[:3]
+
+
+def _family_nets(make, n: int, stream: int, name: str) -> list[NetSpec]:
+    """The first ``n`` networks of the generator ``make`` (``(builder, recipes, tag)`` from ``(rnd, res,
+    cin)``) on the random stream ``stream`` that lie within ``MIN_MACS``-``MAX_MACS`` and are held-out safe;
+    ``name`` is formatted with the network's index ``i``, ``tag`` and ``res``."""
     rnd = random.Random(stream)
     nets: list[NetSpec] = []
     while len(nets) < n:
         res, cin = 16 * rnd.randint(2, 16), rnd.choice((1, 3, 3, 4))
-        b, recipes = make(rnd, res, cin)
-        spec = NetSpec(f"rnd{seed}-{label}-{len(nets):03d}-{res}", res, cin, tuple(b.layers), tuple(recipes), b.macs)
-        if MIN_MACS <= b.macs <= MAX_MACS and is_held_out_safe(spec):
-            nets.append(spec)
-    return nets
-
-
-def _mixed_nets(n: int, seed: int) -> list[NetSpec]:
-    rnd = random.Random(seed)
-    nets: list[NetSpec] = []
-    while len(nets) < n:
-        res = 16 * rnd.randint(2, 16)
-        cin = rnd.choice((1, 3, 3, 4))
-        topo = rnd.choice(("classifier", "encdec", "encdec"))
-        b, recipes = (_classifier if topo == "classifier" else _encdec)(rnd, res, cin)
-        spec = NetSpec(f"rnd{seed}-{len(nets):03d}-{topo[:3]}-{res}", res, cin, tuple(b.layers), tuple(recipes),
-                       b.macs)
+        b, recipes, tag = make(rnd, res, cin)
+        spec = NetSpec(name.format(i=len(nets), tag=tag, res=res), res, cin, tuple(b.layers), tuple(recipes), b.macs)
         if MIN_MACS <= b.macs <= MAX_MACS and is_held_out_safe(spec):
             nets.append(spec)
     return nets
