@@ -255,13 +255,19 @@ def _marker(out_dir: Path, cfg: GeneratorConfig, ls_version: str) -> Path:
 
 def _cancel(executor: ProcessPoolExecutor) -> None:
     """Stop now: cancel queued work and terminate the running workers (what Python 3.14's
-    ``terminate_workers`` does; earlier versions only expose the processes privately)."""
+    ``terminate_workers`` does; earlier versions only expose the processes privately). Then wait for the
+    pool's manager thread: it closes the pool's wake-up pipe, and Python 3.11's exit hook writes to that
+    pipe without a lock, so a manager still closing it at exit made the hook print an ``OSError`` traceback
+    (``Bad file descriptor``) now and then."""
     processes = list((executor._processes or {}).values())
+    manager = executor._executor_manager_thread  # shutdown() drops the reference
     executor.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         proc.terminate()
     for proc in processes:
         proc.join(timeout=5)
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def _init_worker(threads: int, log_dir: str) -> None:
