@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcheck.calibrate import (Sample, best_ms, cache_dir, fit_profile, flops_baseline, host_fingerprint, micro_file,
+from snapcheck.calibrate import (Sample, cache_dir, fit_profile, flops_baseline, host_fingerprint, micro_file, typical_ms,
                                  l2_cache_bytes, micro_kernels, micro_specs)
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import predict_kernels
@@ -54,7 +54,7 @@ def main() -> None:
     cache = json.loads((cache_dir() / f"calibration-{host_fingerprint(1)}.json").read_text())
     with tempfile.TemporaryDirectory() as td:
         rows = [(spec, micro_kernels(micro_file(spec).read_bytes(),
-                                     Path(td) / "m.tflite"), best_ms(cache[spec.key()]))
+                                     Path(td) / "m.tflite"), typical_ms(cache[spec.key()]))
                 for spec in micro_specs(0, args.per_kind)]
     errs: dict[str, list[float]] = {}
     for spec, kernels, ms in rows:
@@ -105,7 +105,7 @@ def nets_report(profile, repeat: int = 0) -> None:
             path = cache_dir() / "nets" / f"{key}.tflite"
             if key in cache and path.is_file():
                 kernels = micro_kernels(path.read_bytes(), Path(td) / "n.tflite")
-                rows.append(net_row(key, kernels, best_ms(cache[key]), base))
+                rows.append(net_row(key, kernels, typical_ms(cache[key]), base))
                 sigs.append(signatures(kernels))
         zoo = {p.stem: signatures(micro_kernels(p.read_bytes(), Path(td) / "z.tflite"))
                for p in sorted((cache_dir() / "zoo").glob("*.tflite"))}
@@ -138,8 +138,8 @@ def nets_report(profile, repeat: int = 0) -> None:
         from snapcheck.calibrate import measure_tflite
 
         keys = [net_key(s) for s in random_nets(n, 0)[:repeat] if net_key(s) in cache]
-        again = [best_ms(measure_tflite(cache_dir() / "nets" / f"{k}.tflite", 1, min_seconds=1.0, runs=5)) for k in keys]
-        first = [best_ms(cache[k]) for k in keys]
+        again = [typical_ms(measure_tflite(cache_dir() / "nets" / f"{k}.tflite", 1, min_seconds=1.0, runs=5)) for k in keys]
+        first = [typical_ms(cache[k]) for k in keys]
         rep = score(again, first)
         ratio = np.array(again) / np.array(first)
         print(f"re-timed / cached: median {np.median(ratio):.3f}, 10th-90th percentile {np.percentile(ratio, 10):.3f}-"

@@ -7,9 +7,10 @@ For every architecture of ``bench/zoo.py`` (none used by calibration) it convert
 .tflite, predicts its latency from the calibrated host profile, and times it with LiteRT (3 warm-up
 runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with a new
 interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is
-the median over rounds of the calibration statistic, the minimum over runs of min(wall, calling-thread
-CPU time) (on a shared machine preemption does not count); each round's own score and how the rounds
-agree are printed too. It reports the share within +-10%, the median absolute % error and the Spearman
+the median over rounds of the calibration statistic (``calibrate.typical_ms``: the median over runs of
+wall or calling-thread CPU time, whichever is lower; on a shared machine preemption does not count), the
+figure ``snapcheck bench`` reports first; the score against the minimum over runs, each round's own score
+and how the rounds agree are printed too. It reports the share within +-10%, the median absolute % error and the Spearman
 rank correlation, next to the roofline without the lookup and network correction, the lookup without
 samples that share a held-out kernel's exact shape, and the FLOPs-only baseline ``c0 + c1 x FLOPs``
 fitted on the same calibration micro-benchmarks. Models and measurements are cached
@@ -81,7 +82,7 @@ def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
 
     caches = [MeasurementCache(pass_cache(shapes_cache(), i)) for i in range(PASSES)]
     timed = []
-    for spec in lookup_specs():
+    for spec in lookup_specs(heavy=0):  # the probes of looks before the heavy set
         hits = [c.get(spec.key()) for c in caches]
         if all(h is not None for h in hits) and micro_file(spec).is_file():
             ms = pass_median_ms(hits)
@@ -117,7 +118,8 @@ def main() -> None:
 
     from rich.console import Console
 
-    from snapcheck.calibrate import MeasurementCache, best_ms, host_fingerprint, micro_file, pass_cache, timed_models
+    from snapcheck.calibrate import (MeasurementCache, best_ms, host_fingerprint, micro_file, pass_cache, timed_models,
+                                     typical_ms)
     from snapcheck.paths import cache_dir
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
@@ -160,9 +162,9 @@ def main() -> None:
                          label="accuracy", min_seconds=1.0, runs=5, passes=args.passes, console=console)
     per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
     # The host's phase: how fast the probes ran in this run against their calibration (the median ratio).
-    phase = {"rounds": [float(np.median([best_ms(c.get(key(t))) / t[1] for t in probes])) for c in per_pass]
+    phase = {"rounds": [float(np.median([typical_ms(c.get(key(t))) / t[1] for t in probes])) for c in per_pass]
              if probes else [],
-             "run": float(np.median([best_ms(hit) / item[1] for item, _, hit in timed if isinstance(item, tuple)]))
+             "run": float(np.median([typical_ms(hit) / item[1] for item, _, hit in timed if isinstance(item, tuple)]))
              if probes else 1.0}
     rows = []
     for arch, _, hit in timed:
@@ -176,31 +178,28 @@ def main() -> None:
                      "roofline_only_ms": predict_kernels(kernels, roofline_only).latency_ms,
                      "no_exact_ms": predict_kernels(kernels, no_exact).latency_ms,
                      "flops_baseline_ms": c0 + c1 * flops / 1e9,
-                     "measured_min_ms": best_ms(hit), "measured_median_ms": hit["cpu_median_ms"],
-                     "wall_min_ms": hit["min_ms"] if args.passes == 1 else None, "runs": hit["runs"],
-                     "passes_ms": [best_ms(c.get(arch.name)) for c in per_pass]})
+                     "measured_ms": typical_ms(hit), "measured_min_ms": best_ms(hit), "runs": hit["runs"],
+                     "passes_ms": [typical_ms(c.get(arch.name)) for c in per_pass]})
 
-    meas = [r["measured_min_ms"] for r in rows]
+    meas = [r["measured_ms"] for r in rows]
     est = metrics([r["predicted_ms"] for r in rows], meas)
     base = metrics([r["flops_baseline_ms"] for r in rows], meas)
     bare = metrics([r["kernels_only_ms"] for r in rows], meas)
     roof = metrics([r["roofline_only_ms"] for r in rows], meas)
     noex = metrics([r["no_exact_ms"] for r in rows], meas)
-    est_med = metrics([r["predicted_ms"] for r in rows], [r["measured_median_ms"] for r in rows])
-    est_wall = metrics([r["predicted_ms"] for r in rows], [r["wall_min_ms"] or r["measured_min_ms"] for r in rows])
+    est_min = metrics([r["predicted_ms"] for r in rows], [r["measured_min_ms"] for r in rows])
     print(f"held-out architectures: {len(rows)}; host profile {profile.meta.get('calibrated_on')} "
           f"({profile.meta.get('samples')} micro-benchmarks, {profile.residual.get('meta', {}).get('samples', 0)} "
           f"lookup kernels; {no_exact.residual.get('meta', {}).get('dropped', 0)} of them share a held-out kernel's "
           f"exact shape)")
     print("| predictor | within ±10% | median abs % error | Spearman ρ |")
     print("|---|---|---|---|")
-    for label, m in (("roofline estimator (vs min of wall/CPU time)", est),
-                     ("roofline estimator (vs CPU-time median)", est_med),
-                     *((("roofline estimator (vs wall-clock min)", est_wall),) if args.passes == 1 else ()),
-                     ("kernel model only, network correction off (vs min of wall/CPU time)", bare),
+    for label, m in (("roofline estimator", est),
+                     ("roofline estimator, against the minimum over runs instead", est_min),
+                     ("kernel model only, network correction off", bare),
                      ("roofline alone: residual lookup and network correction off", roof),
                      ("estimator, lookup without the held-out kernels' exact shapes", noex),
-                     ("FLOPs-only baseline (vs min of wall/CPU time)", base)):
+                     ("FLOPs-only baseline", base)):
         print(f"| {label} | {m['within_10pct']:.0%} ({round(m['within_10pct'] * m['n'])}/{m['n']}) | "
               f"{m['median_abs_pct']:.1f}% | {m['spearman']:.3f} |")
     if probes:
@@ -234,26 +233,26 @@ def main() -> None:
         sub = [r for r in rows if r["family"] == f]
         if len(sub) < 2:
             continue
-        m = metrics([r["predicted_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
-        b = metrics([r["flops_baseline_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
-        k = metrics([r["kernels_only_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
-        o = metrics([r["roofline_only_ms"] for r in sub], [r["measured_min_ms"] for r in sub])
+        m = metrics([r["predicted_ms"] for r in sub], [r["measured_ms"] for r in sub])
+        b = metrics([r["flops_baseline_ms"] for r in sub], [r["measured_ms"] for r in sub])
+        k = metrics([r["kernels_only_ms"] for r in sub], [r["measured_ms"] for r in sub])
+        o = metrics([r["roofline_only_ms"] for r in sub], [r["measured_ms"] for r in sub])
         print(f"| {f} | {len(sub)} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | {k['within_10pct']:.0%} | "
               f"{o['within_10pct']:.0%} | {b['within_10pct']:.0%} |")
-    print("\n| model | GFLOPs | measured ms | CPU median ms | wall min ms | predicted ms | error | kernels-only error | "
+    print("\n| model | GFLOPs | measured ms | min ms | rounds ms | predicted ms | error | kernels-only error | "
           "roofline-only error | no-exact-shape error | FLOPs-only ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['name']} | {r['gflops']:.2f} | {r['measured_min_ms']:.2f} | {r['measured_median_ms']:.2f} | "
-              f"{r['wall_min_ms'] or r['measured_min_ms']:.2f} | "
-              f"{r['predicted_ms']:.2f} | {100 * (r['predicted_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
-              f"{100 * (r['kernels_only_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
-              f"{100 * (r['roofline_only_ms'] / r['measured_min_ms'] - 1):+.1f}% | "
-              f"{100 * (r['no_exact_ms'] / r['measured_min_ms'] - 1):+.1f}% | {r['flops_baseline_ms']:.2f} |")
+        err = {c: f"{100 * (r[c] / r['measured_ms'] - 1):+.1f}%"
+               for c in ("predicted_ms", "kernels_only_ms", "roofline_only_ms", "no_exact_ms")}
+        print(f"| {r['name']} | {r['gflops']:.2f} | {r['measured_ms']:.2f} | {r['measured_min_ms']:.2f} | "
+              f"{' '.join(f'{x:.2f}' for x in r['passes_ms'])} | {r['predicted_ms']:.2f} | {err['predicted_ms']} | "
+              f"{err['kernels_only_ms']} | {err['roofline_only_ms']} | {err['no_exact_ms']} | "
+              f"{r['flops_baseline_ms']:.2f} |")
     if args.json:
         from snapcheck.fsutil import atomic_write_json
 
-        atomic_write_json(args.json, {"estimator": est, "estimator_vs_median": est_med, "estimator_vs_wall": est_wall,
+        atomic_write_json(args.json, {"estimator": est, "estimator_vs_min": est_min,
                                       "kernels_only": bare, "roofline_only": roof, "no_exact_shapes": noex,
                                       "flops_baseline": base, "phase": phase,
                                       "rows": rows})

@@ -14,7 +14,7 @@ fitted on them (``snapcheck.estimate.network``).
    ResNet, U-Net and the generator each use one fixed recipe per stage and widths that are multiples of
    8; ``is_held_out_safe``: every random net mixes at least two recipes and has a width of 4 mod 8).
 2. ``build_net_tflite`` builds one with Keras (random weights) and converts it; the timing is the
-   calibration statistic (``calibrate.best_ms``) with the held-out protocol (>= 5 runs and >= 1 s).
+   calibration statistic (``calibrate.typical_ms``) with the held-out protocol (>= 5 runs and >= 1 s).
 3. ``fit_network`` fits, on top of the micro-benchmark profile, an in-network factor per kernel kind
    (log-linear in shape features for the compute kinds) and cold-cache rates, by least squares of the log
    error with a ridge towards "no correction"; ``choose`` picks the variant (``VARIANTS``) and the ridge
@@ -650,9 +650,9 @@ def calibrate_network(base: Profile, rows: list[tuple[NetSpec, list[Kernel], dic
                       seed: int = 0) -> tuple[dict, list]:
     """Choose the correction variant and ridge by cross-validation on ``rows``, then fit it on all of them.
     Returns the profile's ``network`` entry and the CV table."""
-    from snapcheck.calibrate import best_ms
+    from snapcheck.calibrate import typical_ms
 
-    data = [net_row(net_key(s), k, best_ms(h), base) for s, k, h in rows]
+    data = [net_row(net_key(s), k, typical_ms(h), base) for s, k, h in rows]
     variant, ridge, table = choose(data, base.overhead_ms, base.cache_bytes, folds)
     net = fit_network(data, variant, ridge, base.overhead_ms, base.cache_bytes)
     _, _, cv, tr = next(t for t in table if t[0] == variant and t[1] == ridge)

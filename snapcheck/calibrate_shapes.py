@@ -30,6 +30,8 @@ MAX_MACS = 1.2e9  # ~12 ms on the calibrated host: keeps the whole set under ~15
 TAIL_MACS = {"conv": 6e9, "pointwise": 6e9, "deconv": 3e9}  # the tail's caps (transposed convs: ~5 GMAC/s)
 TAIL_MIX = {"conv": 0.35, "pointwise": 0.2, "deconv": 0.45}
 TAIL = 240  # shapes in the tail
+HEAVY = 60  # transposed convolutions with weights beyond the last-level cache (``heavy_specs``)
+HEAVY_WEIGHT_BYTES = 8e6  # their least fp32 weight size
 # Share of each kind in the set (compute kinds dominate network time, so they get most of the shapes).
 MIX = {"conv": 0.26, "pointwise": 0.2, "depthwise": 0.14, "deconv": 0.1, "fc": 0.02, "resize": 0.05,
        "resize_bilinear": 0.03, "concat": 0.05, "eltwise": 0.08, "pool": 0.03, "reduce": 0.02, "copy": 0.02}
@@ -140,15 +142,36 @@ def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = fr
     return out
 
 
-def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24, tail: int = TAIL) -> list[MicroSpec]:
+def heavy_specs(n: int = HEAVY, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset()) -> list[MicroSpec]:
+    """``n`` distinct transposed convolutions (stride 2, 256-1536 channels, inputs of 1-64 pixels) with at
+    least ``HEAVY_WEIGHT_BYTES`` of fp32 weights and at most ``TAIL_MACS`` multiply-adds: wide decoders. There
+    the kernel re-reads weights that no cache holds, and its speed swings 3x at equal FLOPs with the
+    number of input pixels, which the main set and the tail (channels drawn from 8) reach only now and then."""
+    rnd = random.Random(f"heavy-{seed}")
+    out: list[MicroSpec] = []
+    seen = set(exclude)
+    while len(out) < n:
+        cin, cout = _chan(rnd, 256, 1536, odd=0.1), _chan(rnd, 256, 1536, odd=0.1)
+        k = _pick(rnd, {2: 0.2, 3: 0.3, 4: 0.5})
+        spec = MicroSpec("deconv", "deconv", s := _size(rnd, 1, 64), s, cin, cout, k, 2)
+        if spec in seen or 4 * cin * cout * k * k < HEAVY_WEIGHT_BYTES or macs(spec) > TAIL_MACS["deconv"]:
+            continue
+        seen.add(spec)
+        out.append(spec)
+    return out
+
+
+def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24, tail: int = TAIL,
+                 heavy: int = HEAVY) -> list[MicroSpec]:
     """What the lookup table is made of: the roofline's own set (``calibrate.micro_specs``, re-timed in this
-    stage so that every lookup sample comes from one session), ``n`` shapes of ``shape_specs`` and ``tail``
-    large ones."""
+    stage so that every lookup sample comes from one session), ``n`` shapes of ``shape_specs``, ``tail``
+    large ones and ``heavy`` weight-heavy transposed convolutions (``heavy_specs``)."""
     from snapcheck.calibrate import micro_specs
 
     base = micro_specs(seed, per_kind)
     main = shape_specs(n, seed, frozenset(base))
-    return base + main + (shape_specs(tail, seed, frozenset(base + main), TAIL_MIX, tail=True) if tail else [])
+    big = shape_specs(tail, seed, frozenset(base + main), TAIL_MIX, tail=True) if tail else []
+    return base + main + big + (heavy_specs(heavy, seed, frozenset(base + main + big)) if heavy else [])
 
 
 def shapes_cache(threads: int = 1) -> Path:
@@ -178,7 +201,7 @@ def residual_samples(rows: list[tuple], base) -> list[tuple]:
     out: their time is mostly the clock's resolution and the overhead."""
     import dataclasses
 
-    from snapcheck.calibrate import best_ms, main_kernel
+    from snapcheck.calibrate import main_kernel, typical_ms
     from snapcheck.estimate.roofline import kernel_ms
 
     bare = dataclasses.replace(base, residual={}, network={})
@@ -188,7 +211,7 @@ def residual_samples(rows: list[tuple], base) -> list[tuple]:
         if main is None:
             continue
         extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
-        measured = best_ms(hit) - base.overhead_ms - extra
+        measured = typical_ms(hit) - base.overhead_ms - extra
         if measured >= MIN_SAMPLE_MS:
             out.append((main, measured, kernel_ms(main, bare)[0]))
     return out

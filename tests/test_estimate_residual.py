@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from snapcheck.calibrate import micro_specs, profile_to_json
-from snapcheck.calibrate_shapes import (MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, lookup_specs, macs, main_cap,
-                                        residual_samples, shape_specs)
+from snapcheck.calibrate_shapes import (HEAVY_WEIGHT_BYTES, MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, heavy_specs,
+                                       lookup_specs, macs, main_cap, residual_samples, shape_specs)
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate import residual
 from snapcheck.estimate.kernels import Kernel
@@ -102,8 +102,8 @@ def test_residual_samples_subtract_helper_kernels_and_overhead():
     host = dataclasses.replace(load_host_profile(), residual={}, network={})
     conv, pad = _conv(32, 32, 32, 3), Kernel(kind="copy", ops=[1], flops=0, macs=0, bytes=8192, work=0.0, label="PAD")
     pad_ms = kernel_ms(pad, host)[0]
-    rows = [(None, [pad, conv], {"min_ms": 2.0 + host.overhead_ms + pad_ms}),
-            (None, [conv, conv], {"min_ms": 9.0})]  # two main kernels: not a single-layer sample
+    rows = [(None, [pad, conv], {"median_ms": 2.0 + host.overhead_ms + pad_ms}),
+            (None, [conv, conv], {"median_ms": 9.0})]  # two main kernels: not a single-layer sample
     got = residual_samples(rows, dataclasses.replace(host, residual={"kinds": {"conv": {}}}))
     assert len(got) == 1
     kern, measured, roof = got[0]
@@ -140,9 +140,21 @@ def test_tail_specs_lie_above_the_main_cap_and_keep_the_main_set_unchanged():
     assert len(set(tail)) == 60 and not set(tail) & (base | set(main))
     assert set(Counter(s.kind for s in tail)) == set(TAIL_MIX)
     assert all(main_cap(s.kind) < macs(s) <= TAIL_MACS[s.kind] for s in tail)
-    specs = lookup_specs(300, 0, 24, tail=60)
+    specs = lookup_specs(300, 0, 24, tail=60, heavy=0)
     assert specs[:len(base) + 300] == micro_specs(0, 24) + main and specs[len(base) + 300:] == tail
-    assert lookup_specs(300, 0, 24, tail=0) == micro_specs(0, 24) + main
+    assert lookup_specs(300, 0, 24, tail=0, heavy=0) == micro_specs(0, 24) + main
+
+
+def test_heavy_specs_are_wide_transposed_convs_beyond_the_cache_and_come_last():
+    first = lookup_specs(300, 0, 24, tail=60, heavy=0)
+    specs = lookup_specs(300, 0, 24, tail=60, heavy=20)
+    heavy = specs[len(first):]
+    assert specs[:len(first)] == first and len(set(heavy)) == 20 and not set(heavy) & set(first)
+    assert heavy == heavy_specs(20, 0, frozenset(first))  # a fixed seed
+    for s in heavy:
+        assert s.kind == "deconv" and s.stride == 2 and 256 <= min(s.cin, s.cout)
+        assert 4 * s.cin * s.cout * s.k ** 2 >= HEAVY_WEIGHT_BYTES and macs(s) <= TAIL_MACS["deconv"]
+    assert len({s.h for s in heavy}) >= 6  # input sizes spread, not one corner
 
 
 def test_tile_fill_feature_separates_channel_counts_that_fill_the_tile():

@@ -57,12 +57,12 @@ def calibrate(
     seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
     shapes: int = typer.Option(1500, "--shapes", help="More single layers timed for the local residual table "
                                                        "(0: none)."),
-    nets: int = typer.Option(600, "--nets", help="Random whole networks timed for the in-network correction "
-                                                 "(0: none; halves the calibration time)."),
+    nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
+                                               "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
 ) -> None:
-    """Time single-kernel micro-benchmarks, a dense set of single layers and random whole networks with
-    LiteRT, and fit the host's roofline profile, its local residual lookup and the in-network correction
-    (resumable: Ctrl-C keeps every finished timing)."""
+    """Time single-kernel micro-benchmarks and a dense set of single layers with LiteRT (with --nets, random
+    whole networks too), and fit the host's roofline profile, its local residual lookup (and the in-network
+    correction). Resumable: Ctrl-C keeps every finished timing."""
     if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
         raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
     from rich.console import Console

@@ -23,6 +23,7 @@ CARD = "README.md"
 GATE_FILE = "snapcheck.toml"
 NOTES = "notes.md"
 EVALUATION = "evaluation.json"
+REPORT_START, REPORT_END = "## Estimated phone frame rates", "## Quality, honestly"  # the sections check writes
 LICENCE = (
     "The training photos are AFHQ (NAVER / StarGAN v2, CC BY-NC 4.0), so this model is for "
     "**non-commercial use only**, with credit to AFHQ (Choi et al., StarGAN v2, CVPR 2020). The freehand "
@@ -115,6 +116,46 @@ def write_card(model_dir: str | Path, *, run_dir: str | Path, sidecar: dict[str,
     notes = (model_dir / NOTES).read_text(encoding="utf-8").strip() if (model_dir / NOTES).is_file() else ""
     text = _render(sidecar, run, progress_info, evaluation, latency, reports, notes)
     atomic_write_text(model_dir / CARD, text)
+    return model_dir / CARD
+
+
+def estimate_sections(reports: dict[tuple[str, str], tuple[dict[str, Any], str]]) -> list[str]:
+    """The card's "Estimated phone frame rates" and "snapcheck report" sections (``check_report`` per file
+    and version), as lines."""
+    lines = [REPORT_START, ""]
+    for (f, v), (report, _) in reports.items():
+        if not f.endswith(".tflite"):
+            continue
+        est = report.get("estimates") or []
+        lines += [f"From `snapcheck check {f} --ls-version {v}` (estimates, not measurements):", "",
+                  "| device | backend | latency ms | FPS (every frame) | max Hz |", "| --- | --- | --- | ---: | ---: |"]
+        for e in est:
+            lat = e.get("latency_ms")
+            lat_s = "–".join(f"{x:.1f}" for x in lat) if isinstance(lat, (list, tuple)) else _fmt(lat, 3)
+            lines.append(f"| {e.get('device')} | {e.get('backend')} | {lat_s} | {_fmt(e.get('fps'), 3)} | "
+                         f"{_fmt(e.get('max_hz'), 3)} |")
+        lines.append("")
+    lines += ["## snapcheck report", ""]
+    for (f, v), (report, text) in reports.items():
+        lines += [f"`snapcheck check {f} --ls-version {v}`: **{'PASS' if report.get('passed') else 'FAIL'}**", "",
+                  "```text", text, "```", ""]
+    return lines
+
+
+def refresh_estimates(model_dir: str | Path) -> Path:
+    """Re-run ``snapcheck check`` on the card's files and rewrite its estimate and report sections (after
+    ``snapcheck calibrate`` or a rules change); the rest of the card is kept as it is."""
+    from snapcheck.compat import tomllib
+
+    model_dir = Path(model_dir)
+    card = (model_dir / CARD).read_text(encoding="utf-8")
+    versions = tomllib.loads((model_dir / GATE_FILE).read_text(encoding="utf-8"))["ls_versions"]
+    files = sorted(p.name for p in model_dir.iterdir() if p.suffix in (".tflite", ".onnx"))
+    reports = {(f, v): check_report(model_dir / f, v) for f in files for v in versions}
+    head, rest = card.split(REPORT_START, 1)
+    tail = rest[rest.index(REPORT_END):] if REPORT_END in rest else ""
+    text = head + "\n".join(estimate_sections(reports)) + ("\n" + tail if tail else "")
+    atomic_write_text(model_dir / CARD, text.rstrip() + "\n")
     return model_dir / CARD
 
 
@@ -217,23 +258,7 @@ def _render(sidecar: dict[str, Any], run: dict[str, Any], progress_info: dict[st
         for n, r in per_thread.items():
             lines.append(f"| `{f}` | {n} | {r['median_ms']:.2f} | {r['p90_ms']:.2f} |")
     lines += [f"", f"Measured with `snapcheck bench FILE --threads N` on {_machine()}."]
-    lines += ["", "## Estimated phone frame rates", ""]
-    for (f, v), (report, _) in reports.items():
-        if not f.endswith(".tflite"):
-            continue
-        est = report.get("estimates") or []
-        lines += [f"From `snapcheck check {f} --ls-version {v}` (estimates, not measurements):", "",
-                  "| device | backend | latency ms | FPS (every frame) | max Hz |", "| --- | --- | --- | ---: | ---: |"]
-        for e in est:
-            lat = e.get("latency_ms")
-            lat_s = "–".join(f"{x:.1f}" for x in lat) if isinstance(lat, (list, tuple)) else _fmt(lat, 3)
-            lines.append(f"| {e.get('device')} | {e.get('backend')} | {lat_s} | {_fmt(e.get('fps'), 3)} | "
-                         f"{_fmt(e.get('max_hz'), 3)} |")
-        lines.append("")
-    lines += ["## snapcheck report", ""]
-    for (f, v), (report, text) in reports.items():
-        lines += [f"`snapcheck check {f} --ls-version {v}`: **{'PASS' if report.get('passed') else 'FAIL'}**", "",
-                  "```text", text, "```", ""]
+    lines += ["", *estimate_sections(reports)]
     if notes:
-        lines += ["## Quality, honestly", "", notes, ""]
+        lines += [REPORT_END, "", notes, ""]
     return "\n".join(lines).rstrip() + "\n"

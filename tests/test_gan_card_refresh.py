@@ -1,0 +1,29 @@
+"""The shipped model card's estimate sections can be refreshed after a recalibration, the rest kept."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from snapcheck.gan.card import CARD, REPORT_END, REPORT_START, refresh_estimates
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "catface"
+
+
+def test_refresh_rewrites_only_the_estimate_and_report_sections(tmp_path):
+    folder = tmp_path / "catface"
+    shutil.copytree(SHIPPED, folder)
+    card = (folder / CARD).read_text(encoding="utf-8")
+    head, rest = card.split(REPORT_START, 1)
+    tail = rest[rest.index(REPORT_END):]
+    stale = head + REPORT_START + "\n\n| iphone6 | cpu | 999 | 1 | 1 |\n\n" + tail
+    (folder / CARD).write_text(stale, encoding="utf-8")
+
+    refresh_estimates(folder)
+    new = (folder / CARD).read_text(encoding="utf-8")
+    assert new.startswith(head + REPORT_START) and new.endswith(tail)
+    middle = new[len(head):-len(tail)]
+    assert "| 999 |" not in middle and "| iphone6 | cpu |" in middle
+    for f in ("catface-s.tflite", "catface-s.onnx"):
+        assert f"`snapcheck check {f} --ls-version 5.x`: **PASS**" in middle
+    assert new == card  # the committed card is up to date with the shipped profile and rules
