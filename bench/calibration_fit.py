@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcheck.calibrate import (Sample, cache_dir, fit_profile, flops_baseline, host_fingerprint, micro_file, typical_ms,
-                                 l2_cache_bytes, micro_kernels, micro_specs)
+from snapcheck.calibrate import (Sample, cache_dir, fit_profile, flops_baseline, host_fingerprint, l2_cache_bytes,
+                                 micro_file, micro_kernels, micro_specs, typical_ms)
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import predict_kernels
 

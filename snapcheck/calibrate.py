@@ -15,8 +15,7 @@
    atomically.
 4. The shapes stage (``snapcheck.calibrate_shapes``) times ~2,000 single layers (this set again, 1,500
    shapes spread like CNNs use them, 240 large ones and 60 weight-heavy transposed convolutions) and adds
-   the local residual lookup
-   (``estimate.residual``).
+   the local residual lookup (``estimate.residual``).
 5. Opt-in (``nets`` > 0), the network stage (``snapcheck.calibrate_nets``) times random multi-layer
    networks and adds an in-network correction (a scale, per-kind factors, shape slopes or cold-cache
    traffic, chosen by cross-family validation) to the profile. Off by default: on the median statistic the

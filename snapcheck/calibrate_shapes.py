@@ -11,8 +11,9 @@ its kernel predictors. That needs shapes spread like the ones CNNs use, drawn he
 - windows, strides and expansion as mobile and encoder-decoder networks use them.
 
 Each layer is at most ``MAX_MACS`` multiply-adds (a quarter of it for a transposed convolution: the cap of
-the first set, kept so that its seeded draw does not change). ``tail_specs`` adds the large convolutions
-and transposed convolutions of 256-pixel generators above that, up to ``TAIL_MACS``.
+the first set, kept so that its seeded draw does not change). ``shape_specs(tail=True)`` adds the large
+convolutions and transposed convolutions of 256-pixel generators above that, up to ``TAIL_MACS``, and
+``heavy_specs`` the transposed convolutions whose weights no cache holds.
 
 Still one layer per model: no network, so the accuracy benchmark's architectures stay held out.
 """
@@ -150,7 +151,9 @@ def heavy_specs(n: int = HEAVY, seed: int = 0, exclude: frozenset[MicroSpec] = f
     rnd = random.Random(f"heavy-{seed}")
     out: list[MicroSpec] = []
     seen = set(exclude)
-    while len(out) < n:
+    tries = 0
+    while len(out) < n and tries < 2000 * n:
+        tries += 1
         cin, cout = _chan(rnd, 256, 1536, odd=0.1), _chan(rnd, 256, 1536, odd=0.1)
         k = _pick(rnd, {2: 0.2, 3: 0.3, 4: 0.5})
         spec = MicroSpec("deconv", "deconv", s := _size(rnd, 1, 64), s, cin, cout, k, 2)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.fsutil import atomic_write_json, atomic_write_text
+from snapcheck.models_gate import GATE_FILE, declared_versions, model_folders
 
 CARD = "README.md"
-GATE_FILE = "snapcheck.toml"
 NOTES = "notes.md"
 EVALUATION = "evaluation.json"
 REPORT_START, REPORT_END = "## Estimated phone frame rates", "## Quality, honestly"  # the sections check writes
@@ -145,13 +145,10 @@ def estimate_sections(reports: dict[tuple[str, str], tuple[dict[str, Any], str]]
 def refresh_estimates(model_dir: str | Path) -> Path:
     """Re-run ``snapcheck check`` on the card's files and rewrite its estimate and report sections (after
     ``snapcheck calibrate`` or a rules change); the rest of the card is kept as it is."""
-    from snapcheck.compat import tomllib
-
     model_dir = Path(model_dir)
     card = (model_dir / CARD).read_text(encoding="utf-8")
-    versions = tomllib.loads((model_dir / GATE_FILE).read_text(encoding="utf-8"))["ls_versions"]
-    files = sorted(p.name for p in model_dir.iterdir() if p.suffix in (".tflite", ".onnx"))
-    reports = {(f, v): check_report(model_dir / f, v) for f in files for v in versions}
+    files = [p.name for p in model_folders(model_dir).get(model_dir, [])]
+    reports = {(f, v): check_report(model_dir / f, v) for f in files for v in declared_versions(model_dir)}
     head, rest = card.split(REPORT_START, 1)
     tail = rest[rest.index(REPORT_END):] if REPORT_END in rest else ""
     text = head + "\n".join(estimate_sections(reports)) + ("\n" + tail if tail else "")
