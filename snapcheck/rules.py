@@ -48,6 +48,7 @@ class Constraint:
     allowed: tuple[Any, ...] = ()
     code: str = ""  # finding code override ("" = SC110 / SC111)
     importer: str = ""  # Lens Studio's own message for this rule, verbatim
+    advice: bool = False  # a recommendation: reported with ``code``, changes no backend's support
 
     @property
     def unconfirmed(self) -> bool:
@@ -178,8 +179,10 @@ def _constraint(raw: dict, where: str) -> dict[str, Any]:
     kind = _need(raw, "kind", where)
     if kind not in CONSTRAINT_KINDS:
         raise RulesError(f"{where}: unknown constraint kind {kind!r} (known: {', '.join(CONSTRAINT_KINDS)})")
-    for key in ("id", "text", "fix"):
+    for key in ("id", "text"):
         _need(raw, key, where)
+    if raw.get("advice") and not raw.get("code"):
+        raise RulesError(f"{where}: advice needs the 'code' it is reported with")
     backends = tuple(raw.get("backends", BACKENDS))
     bad = set(backends) - set(BACKENDS)
     if bad:
@@ -189,7 +192,7 @@ def _constraint(raw: dict, where: str) -> dict[str, Any]:
     if kind in ("value_in", "broadcast_in") and not raw.get("allowed"):
         raise RulesError(f"{where}: constraint {kind} needs 'allowed'")
     unknown = set(raw) - {"id", "kind", "text", "fix", "backends", "fact", "allowed", "code", "importer",
-                          "confidence", "source"}
+                          "advice", "confidence", "source"}
     if unknown:
         raise RulesError(f"{where}: unknown keys {sorted(unknown)}")
     return {**raw, "backends": backends, "allowed": tuple(raw.get("allowed", ()))}
@@ -209,10 +212,11 @@ def _layer(name: str, shared: dict, raw: dict, sources: dict[str, str], where: s
     for cid, c in merged.items():
         cw = f"{where} constraint {cid}"
         cons.append(Constraint(
-            id=cid, kind=c["kind"], text=c["text"], backends=c["backends"], fix=c["fix"],
+            id=cid, kind=c["kind"], text=c["text"], backends=c["backends"], fix=c.get("fix", ""),
             confidence=_confidence(c.get("confidence", confidence), cw),
             source=_cites(c.get("source", source), sources, f"{cw} source"), fact=c.get("fact", ""),
-            allowed=c["allowed"], code=c.get("code", ""), importer=c.get("importer", "")))
+            allowed=c["allowed"], code=c.get("code", ""), importer=c.get("importer", ""),
+            advice=bool(c.get("advice", False))))
     doubt = None
     if "doubt" in raw:
         d = raw["doubt"]

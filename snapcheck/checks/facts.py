@@ -197,10 +197,11 @@ def axis_fact(shape: tuple[int, ...] | None, axes: list[int], layout: str, reduc
     return named[pick], "; ".join(notes)
 
 
-def _set_axis(f: dict[str, Any], key: str, got: tuple[str, str] | None) -> None:
+def _set_axis(f: dict[str, Any], key: str, shape: tuple[int, ...] | None, got: tuple[str, str] | None) -> None:
     if got is None:
         return
     f[key] = got[0]
+    f["axis_shape"] = tuple(shape or ())
     if got[1]:
         f["reading"] = got[1]
 
@@ -303,7 +304,7 @@ def _tflite_facts(view: SubgraphView, op: Op, f: dict[str, Any]) -> None:
         if pads is not None:
             f["pads"] = pads
     elif t == "SOFTMAX":
-        _set_axis(f, "axis", axis_fact(in_shape, [-1], "NHWC"))
+        _set_axis(f, "axis", in_shape, axis_fact(in_shape, [-1], "NHWC"))
     elif t in ("ARG_MAX", "ARG_MIN", "CONCATENATION"):
         axis = a.get("axis") if t == "CONCATENATION" else None
         if axis is None:
@@ -311,11 +312,12 @@ def _tflite_facts(view: SubgraphView, op: Op, f: dict[str, Any]) -> None:
             axis = int(v.reshape(-1)[0]) if v is not None and v.size else None
         shape = view.shape(op.outputs[0]) if t == "CONCATENATION" and op.outputs else in_shape
         if axis is not None:
-            _set_axis(f, "axis", axis_fact(shape, [int(axis)], "NHWC"))
+            _set_axis(f, "axis", shape, axis_fact(shape, [int(axis)], "NHWC"))
     elif t in ("MEAN", "REDUCE_MAX", "SUM", "REDUCE_MIN", "REDUCE_PROD"):
         v = view.value(_input(op, 1))
         if v is not None:
-            _set_axis(f, "reduce_axes", axis_fact(in_shape, [int(x) for x in v.reshape(-1)], "NHWC", reduce=True))
+            axes = [int(x) for x in v.reshape(-1)]
+            _set_axis(f, "reduce_axes", in_shape, axis_fact(in_shape, axes, "NHWC", reduce=True))
     elif t in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
         f["align_corners"] = bool(a.get("align_corners", False))
         f["half_pixel_centers"] = bool(a.get("half_pixel_centers", False))
@@ -401,7 +403,7 @@ def _onnx_facts(view: SubgraphView, op: Op, f: dict[str, Any]) -> None:
         axis = _onnx_attr(op, "axis", default)
         shape = view.shape(op.outputs[0]) if t == "Concat" and op.outputs else in_shape
         if axis is not None:
-            _set_axis(f, "axis", axis_fact(shape, [int(axis)], "NCHW"))
+            _set_axis(f, "axis", shape, axis_fact(shape, [int(axis)], "NCHW"))
     elif t in ("ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin"):
         axes = _onnx_attr(op, "axes")
         if axes is None:
@@ -411,7 +413,7 @@ def _onnx_facts(view: SubgraphView, op: Op, f: dict[str, Any]) -> None:
                 return  # axes computed at run time
         if in_shape is not None:
             axes = list(range(len(in_shape))) if not axes else axes
-            _set_axis(f, "reduce_axes", axis_fact(in_shape, axes, "NCHW", reduce=True))
+            _set_axis(f, "reduce_axes", in_shape, axis_fact(in_shape, axes, "NCHW", reduce=True))
     elif t in ("Resize", "Upsample"):
         _onnx_resize(view, op, f, in_shape)
     elif t == "Clip":

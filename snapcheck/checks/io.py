@@ -90,7 +90,7 @@ def check_io(graph: Graph, ruleset: Ruleset, view: SubgraphView | None = None,
                 continue
             dyn = [i for i, d in enumerate(dims) if _is_dynamic(d)]
             if dyn and resolved is not None and role == "output":
-                findings.append(emit("SC512", name=name, dims=", ".join(str(dims[i]) for i in dyn),
+                findings.append(emit("SC512", name=name, dims="[" + ", ".join(str(d) for d in dims) + "]",
                                      shape=list(resolved), tensor=t.name, origin=origin))
                 dims = tuple(resolved)
             elif dyn:
@@ -103,7 +103,7 @@ def check_io(graph: Graph, ruleset: Ruleset, view: SubgraphView | None = None,
                 findings.append(emit("SC501", name=name, batch=dims[0], tensor=t.name))
             if len(dims) == 4:
                 findings.extend(_image_io(graph, main, ti, role, name, dims, t))
-    findings.extend(_rank(graph, covered, folded or {}))
+    findings.extend(_rank(graph, covered, folded or {}, view))
     return findings
 
 
@@ -121,7 +121,8 @@ def _image_io(graph: Graph, main: Subgraph, ti: int, role: str, name: str, dims:
     return out
 
 
-def _rank(graph: Graph, covered: set[tuple[int, int]], folded: dict[int, set[int]]) -> list[Finding]:
+def _rank(graph: Graph, covered: set[tuple[int, int]], folded: dict[int, set[int]], main: SubgraphView
+          ) -> list[Finding]:
     out = []
     for sg in graph.subgraphs:
         prod = sg.producers()
@@ -131,8 +132,9 @@ def _rank(graph: Graph, covered: set[tuple[int, int]], folded: dict[int, set[int
                 continue
             p = prod.get(ti)
             op = sg.ops[p] if p is not None else None
+            shape = main.shapes.get(ti) if sg.index == 0 else None
             out.append(emit(
-                "SC503", tensor=t.name, rank=t.rank, shape=list(_dims(t)),
+                "SC503", tensor=t.name, rank=t.rank, shape=list(shape or _dims(t)),
                 source=f" (from {op_label(sg.index, op)})" if op is not None else "",
                 op=op_label(sg.index, op) if op is not None else None, subgraph=sg.index,
                 op_index=op.index if op is not None else None))

@@ -134,7 +134,10 @@ def _axes_text(axes: str) -> str:
 def describe(c: Constraint, facts: dict[str, Any]) -> str:
     """What the op does against the rule, as the end of a sentence ("... but it runs along W")."""
     v = facts.get(c.fact) if c.fact else None
-    reading = f" ({facts['reading']})" if facts.get("reading") and c.fact in ("axis", "reduce_axes") else ""
+    reading = ""
+    if c.fact in ("axis", "reduce_axes"):
+        reading = f" ({facts['reading']})" if facts.get("reading") else (
+            f" of {list(facts['axis_shape'])}" if facts.get("axis_shape") else "")
     if c.kind == "pad_le_kernel":
         kernel, dil = facts.get("kernel", (0, 0)), facts.get("dilation", (1, 1))
         text = f"its padding {_pads_text(facts.get('pads'))} exceeds the {kernel[0]}x{kernel[1]} kernel"
@@ -170,7 +173,13 @@ def describe(c: Constraint, facts: dict[str, Any]) -> str:
     if c.fact == "pad_mode":
         return f"it pads in {v} mode"
     if c.fact == "align_corners":
-        return "it uses align_corners=True"
+        if v:
+            return "it uses align_corners=True"
+        if facts.get("coord_mode"):
+            return f"it resizes without align_corners (coordinate_transformation_mode {facts['coord_mode']})"
+        if facts.get("half_pixel_centers"):
+            return "it resizes without align_corners (half_pixel_centers, TF 2's default)"
+        return "it resizes without align_corners"
     if c.fact == "dilation":
         return f"its dilation is {v[0]}x{v[1]}"
     if c.fact == "const_ranks":
@@ -187,7 +196,8 @@ class _Groups:
 
     def add(self, key: tuple, label: str, sg: int, idx: int, **kw: Any) -> None:
         g = self.groups.setdefault(key, {"labels": [], "sg": sg, "idx": idx, **kw})
-        g["labels"].append(label)
+        if label not in g["labels"]:
+            g["labels"].append(label)
 
     @staticmethod
     def shown(labels: list[str]) -> str:
@@ -312,8 +322,9 @@ class _OpsCheck:
         code = hint.code
         common = dict(op=label, subgraph=sgi, op_index=op.index, origin=self.origin,
                       why=hint.why or None, fix=hint.fix or None, confidence=hint.confidence or None)
-        if code == "SC117":
+        if code == "SC117":  # weight decompression, not per-frame work: it counts for no backend in placement
             self.groups.add(("SC117",), label, sgi, op.index, origin=self.origin)
+            verdict.plumbing = True
         elif code == "SC109":
             self.compiled = True
             self.findings.append(emit(code, accelerator=hint.accelerator, **common))
@@ -379,25 +390,35 @@ class _OpsCheck:
         if c.confidence != "documented" or j.reading:
             self.inferred_rules.add(f"layer {layer.name}: {c.text}" + (f" ({j.reading})" if j.reading else ""))
             verdict.inferred = True
+        if j.reading and j.ok:
+            self.groups.add(("SC119", None, layer.name, j.reading), label, sgi, op.index, layer=layer.name,
+                            rule=c.text, reading=j.reading)
+            verdict.codes.append("SC119")
         if j.ok:
             return
         why = f"Lens Studio {rs.version} runs {layer.name} only {c.text} ({c.source})."
+        if c.advice:
+            self.findings.append(emit(c.code, op=label, subgraph=sgi, op_index=op.index, version=rs.version,
+                                      layer=layer.name, rule=c.text, detail=describe(c, facts), fix=c.fix or None,
+                                      origin=self.origin, confidence=c.confidence))
+            verdict.codes.append(c.code)
+            return
         if "cpu" in applies:
             code = c.code or "SC110"
             if not c.unconfirmed:
                 for b in BACKENDS:
                     support[b] = False
             self.findings.append(emit(code, op=label, subgraph=sgi, op_index=op.index, version=rs.version,
-                                      layer=layer.name, rule=c.text, detail=describe(c, facts), why=why, fix=c.fix,
-                                      confidence=c.confidence))
+                                      layer=layer.name, rule=c.text, detail=describe(c, facts), why=why,
+                                      fix=c.fix or None, origin=self.origin, confidence=c.confidence))
             verdict.codes.append(code)
             return
         for b in applies:
             support[b] = c.unconfirmed and support[b]
             code = "SC111"
             self.groups.add((code, b, layer.name, c.id), label, sgi, op.index, backend=b, layer=layer.name,
-                            rule=c.text, importer=_importer(rs, c.importer), why=why, fix=c.fix,
-                            confidence=c.confidence)
+                            rule=c.text, importer=_importer(rs, c.importer), why=why, fix=c.fix or None,
+                            origin=self.origin, confidence=c.confidence)
             verdict.codes.append(code)
 
 

@@ -44,6 +44,13 @@ def fmt_mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
+def fmt_bytes(n: int) -> str:
+    """A size read at a glance: MB, kB or bytes (1 MB = 1,000,000 bytes)."""
+    if n >= 1_000_000:
+        return fmt_mb(n)
+    return f"{n / 1000:.1f} kB" if n >= 1000 else f"{n} bytes"
+
+
 def check_size(graph: Graph, ruleset: Ruleset, max_size: int | None = None) -> tuple[SizeReport, list[Finding]]:
     budget = max_size if max_size is not None else ruleset.size_budget_bytes
     fp16, weights = fp16_size(graph)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from snapcheck.checks import op_label
-from snapcheck.checks.size import fmt_mb
+from snapcheck.checks.size import fmt_bytes
 from snapcheck.findings import Finding
 from snapcheck.ir import Graph
 from snapcheck.registry import emit
@@ -29,16 +29,32 @@ def _range_attr(attrs: dict, name: str) -> float | None:
     return None
 
 
+def _blockwise(graph: Graph) -> set[tuple[int, int]]:
+    """(subgraph, tensor) of constants that an ONNX DequantizeLinear reads block by block (``block_size``)."""
+    out = set()
+    for sg, op in graph.all_ops():
+        if op.type == "DequantizeLinear" and op.inputs and op.inputs[0] >= 0:
+            try:
+                blocked = int(op.attrs.get("block_size", 0) or 0) > 0
+            except (TypeError, ValueError):
+                blocked = False
+            t = sg.tensor(op.inputs[0])
+            if blocked and t is not None and t.is_constant:
+                out.add((sg.index, op.inputs[0]))
+    return out
+
+
 def check_weights(graph: Graph) -> list[Finding]:
     findings: list[Finding] = []
+    blocked = _blockwise(graph)
     for sg in graph.subgraphs:
         consumers = None
         for ti, t in enumerate(sg.tensors):
             if not t.is_constant:
                 continue
             q = t.quantization
-            storage = ("block-wise quantized" + (f" {t.dtype}" if t.dtype else "")
-                       if q is not None and q.kind == "blockwise" else t.dtype if t.dtype in FOUR_BIT else "")
+            is_blocked = (q is not None and q.kind == "blockwise") or (sg.index, ti) in blocked
+            storage = (f"block-wise quantized {t.dtype}" if is_blocked else t.dtype if t.dtype in FOUR_BIT else "")
             if not storage:
                 continue
             consumers = consumers if consumers is not None else sg.consumers()
@@ -66,5 +82,5 @@ def _snap_ranges(graph: Graph) -> list[Finding]:
                   if t.is_constant and t.dtype in ("float32", "float16", "float64"))
     first_sg, first = ranges[0]
     out.insert(0, emit("SC412", op=op_label(first_sg.index, first), subgraph=first_sg.index, op_index=first.index,
-                       count=len(ranges), int8=f"{fmt_mb(weights)} ({weights:,} weights at one byte each)"))
+                       count=len(ranges), int8=f"{fmt_bytes(weights)} ({weights:,} weights at one byte each)"))
     return out
