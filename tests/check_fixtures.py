@@ -200,24 +200,6 @@ def grouped_query_attention():
     return keras.Model(inp, out)
 
 
-def pruned_mlp(layers: int = 3, width: int = 256):
-    """Dense layers whose weights are 90% zeros in 4x1 blocks: what pruning leaves for the sparsity converter."""
-    import numpy as np
-
-    keras = _keras()
-    inp = keras.Input((width,), batch_size=1)
-    x = inp
-    for _ in range(layers):
-        x = keras.layers.Dense(width, activation="relu")(x)
-    model = keras.Model(inp, x)
-    rng = np.random.default_rng(0)
-    for layer in model.layers[1:]:
-        w, b = layer.get_weights()
-        keep = rng.random((w.shape[0] // 4, w.shape[1])) < 0.1
-        layer.set_weights([w * np.repeat(keep, 4, axis=0), b])
-    return model
-
-
 def keras_layer_norm():
     keras = _keras()
     inp = keras.Input((16, 32), batch_size=1)
@@ -232,3 +214,21 @@ def bilinear_resize():
     x = keras.layers.Resizing(32, 32, interpolation="bilinear")(inp)
     out = keras.layers.Conv2D(4, 3, padding="same")(x)
     return keras.Model(inp, out)
+
+
+def pruned_convs(layers: int = 3, width: int = 64):
+    """3x3 convs whose weights are 90% zeros: what magnitude pruning leaves before the sparsity converter."""
+    import numpy as np
+
+    keras = _keras()
+    inp = keras.Input((32, 32, 4), batch_size=1)
+    x = inp
+    for _ in range(layers):
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    out = keras.layers.Conv2D(4, 1)(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    for layer in model.layers[1:layers + 1]:
+        w, b = layer.get_weights()
+        layer.set_weights([w * (rng.random(w.shape) < 0.1), b])
+    return model
