@@ -178,7 +178,7 @@ def test_depthwise_grouped_pooling_and_hardswish_from_the_pytorch_exporter():
     pool = next(v for v in r.ops if v.type == "ReduceMean")
     assert pool.layers == ["Pooling Global Average"] and all(pool.support.values())
     swish = hits(r, "SC105")
-    assert len(swish) == 2 and all("HardSwish (HardSigmoid times its input" in f.message for f in swish)
+    assert len(swish) == 2 and all("Mul compute HardSwish (HardSigmoid times its input" in f.message for f in swish)
     assert errors(r) == {"SC105"}
 
 

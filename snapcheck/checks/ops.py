@@ -334,7 +334,7 @@ class _OpsCheck:
                 kind = f"custom-domain ({op.domain})"
             self.findings.append(emit(code, kind=kind, **common))
         elif code == "SC105":
-            self.findings.append(emit(code, what=op.type, **common))
+            self.findings.append(emit(code, what="", **common))
         elif code == "SC108":
             self.findings.append(emit(code, body=", ".join(op.function_body or ()) or "empty", **common))
         else:
@@ -438,10 +438,12 @@ def _unknown_reason(view: SubgraphView, op: Op, c: Constraint) -> str:
 
 
 def _counts(items) -> list[tuple[str, int]]:
+    """(item, count), most frequent first, then in order of first appearance."""
     out: dict[str, int] = {}
     for x in items:
         out[x] = out.get(x, 0) + 1
-    return sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+    order = {x: i for i, x in enumerate(out)}
+    return sorted(out.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
 
 def check_ops(graph: Graph, ruleset: Ruleset, views: list[SubgraphView], backend: str | None = None) -> OpsResult:

@@ -131,8 +131,8 @@ def _hard_swish(view: SubgraphView) -> list[Pattern]:
             if mul.type == "Mul" and sorted(mul.inputs) == sorted([x, op.outputs[0]]):
                 out.append(Pattern(
                     code="SC105", ops=[op.index, j], anchor=op.index, covers={op.index, j},
-                    fields={"what": f"HardSwish (HardSigmoid times its input in {op_label(view.sg.index, mul)}, "
-                                    "as torch.onnx exports nn.Hardswish before opset 14)"}))
+                    fields={"what": f" and {op_label(view.sg.index, mul)} compute HardSwish (HardSigmoid times its "
+                                    "input, as torch.onnx exports nn.Hardswish before opset 14)"}))
     return out
 
 
