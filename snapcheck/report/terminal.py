@@ -88,7 +88,7 @@ def _ops_table(console: Console, r: CheckReport) -> None:
     for v in r.ops:
         if v.plumbing:
             marks = ["-"] * len(BACKENDS)
-            layer = "[dim](plumbing)[/]"
+            layer = f"[dim]({v.role})[/]"
         else:
             marks = ["[green]y[/]" if v.support.get(b) else "[red]n[/]" for b in BACKENDS]
             layer = escape(", ".join(v.layers)) if v.layers else "[red]none[/]"
