@@ -10,6 +10,7 @@ real mouse (snapcheck.preview.drive). Every request to another host is refused (
   after the paint); the inference period (1000 / rate) is the floor it cannot beat while drawing goes
   on, and is the same-run baseline; the first event of a stroke drawn after an idle moment is reported
   apart (no wait for a rate slot);
+- finger lifted → the painted picture of the whole stroke (0 when it was already shown);
 - the model's own time (server side), the WebSocket round trip, the inference rate while drawing and idle.
 
 With `--ort-web DIR` (a folder holding onnxruntime-web's `ort.wasm.min.js`, `ort-wasm-simd-threaded.mjs`
@@ -118,6 +119,7 @@ def drawing(page, url: str, rounds: int) -> dict:
         "drawing_s": active_s,
         "event_to_picture_ms": summary(s["latencies"]),
         "stroke_start_to_picture_ms": summary(s["strokeLatencies"]) if s["strokeLatencies"] else None,
+        "stroke_end_to_picture_ms": summary(s["strokeEndLatencies"]),
         "round_trip_ms": summary(s["rtts"]),
         "model_ms": summary(s["modelMs"]),
         "start_to_painted_ms": summary([t["shown"] for t in s["timeline"]]),
@@ -220,6 +222,9 @@ def main() -> None:
         s = d["stroke_start_to_picture_ms"]
         row(f"stroke start after idle → painted picture, ms ({s['n']})", s, "model alone",
             f"{s['median'] / d['model_ms']['median']:.1f}× at median")
+    s = d["stroke_end_to_picture_ms"]
+    row(f"finger lifted → picture of the whole stroke, ms ({s['n']} strokes)", s, f"inference period {period:.0f} ms",
+        f"{s['p95'] / period:.2f}× at p95")
     row("inference start → painted, ms", d["start_to_painted_ms"], "", "")
     row("WebSocket round trip, ms", d["round_trip_ms"], "model alone (server)",
         f"{d['round_trip_ms']['median'] / d['model_ms']['median']:.1f}×")

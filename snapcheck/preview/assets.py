@@ -27,8 +27,8 @@ BACKGROUND = "background.jpg"
 BACKGROUND_SIZE = (1024, 768)
 EXAMPLE_SIZE = 128
 EXAMPLES_PER_SOURCE = 4
-VAL_CREDIT = "AFHQ validation photo, outline by snapcheck data prepare (CC BY-NC 4.0, NAVER / StarGAN v2)"
-QUICKDRAW_CREDIT = "Quick, Draw! doodle (CC BY 4.0, Google Creative Lab)"
+VAL_CREDIT = "outline of an AFHQ photo by snapcheck data prepare; CC BY-NC 4.0, NAVER / StarGAN v2"
+QUICKDRAW_CREDIT = "CC BY 4.0, Google Creative Lab"
 
 
 def examples() -> list[dict[str, Any]]:
@@ -38,7 +38,7 @@ def examples() -> list[dict[str, Any]]:
         kind, _, name = path.stem.partition("-")
         val = kind == "val"
         out.append({"id": path.stem, "url": f"/assets/examples/{path.name}", "kind": kind,
-                    "label": f"{'validation' if val else 'Quick, Draw!'} {name}",
+                    "label": f"AFHQ validation {name}" if val else f"Quick, Draw! doodle #{int(name)}",
                     "credit": VAL_CREDIT if val else QUICKDRAW_CREDIT})
     return out
 

@@ -24,6 +24,8 @@
     starts: [],             // when each inference started (performance.now())
     latencies: [],          // change → picture on screen, ms, one per pointer event that changed the drawing
     strokeLatencies: [],    // first change of a stroke after idle → picture, ms
+    strokeEnds: [],         // {v, t}: lifted strokes whose last change is not shown yet
+    strokeEndLatencies: [], // finger lifted → picture showing the whole stroke, ms
     modelMs: [],
     rtts: [],
     timeline: [],           // {start, rtt, shown} per inference
@@ -143,6 +145,9 @@
   const endStroke = (e) => {
     if (e.pointerId !== state.pointer) return;
     state.pointer = null; state.current = null;
+    // the finger is lifted: how long until the picture shows the whole stroke (0 if it already does)
+    if (state.pending.length) state.strokeEnds.push({ v: state.version, t: e.timeStamp });
+    else push(state.strokeEndLatencies, 0);
   };
   els.draw.addEventListener("pointerup", endStroke);
   els.draw.addEventListener("pointercancel", endStroke);
@@ -186,7 +191,8 @@
 
   function schedule() {
     if (state.timer !== null || state.inflight || !state.dirty) return;
-    const wait = Math.max(0, state.lastStart + period() - performance.now());
+    const wait = state.lastStart + period() - performance.now();
+    if (wait <= 0) { state.timer = 0; tick(); return; }  // a free slot: run now, not a timer turn later
     state.timer = setTimeout(tick, wait);
   }
 
@@ -294,6 +300,8 @@
         push(state.latencies, shown - p.t);
         if (p.first) push(state.strokeLatencies, shown - p.t);
       }
+      for (const p of state.strokeEnds.filter((x) => x.v <= version)) push(state.strokeEndLatencies, shown - p.t);
+      state.strokeEnds = state.strokeEnds.filter((x) => x.v > version);
       push(state.modelMs, out.ms);
       push(state.rtts, rtt);
       push(state.timeline, { start: now, rtt, drawn: drawn - now, shown: shown - now, after: after - now });
@@ -568,7 +576,7 @@
     els.trace.classList.toggle("off", !on);
     $("thumbs").classList.toggle("disabled", !on);
     const ex = state.trace.example;
-    $("trace-credit").textContent = on && ex ? `${ex.label}: ${ex.credit}` : "Trace off: draw freehand";
+    $("trace-credit").textContent = on && ex ? `${ex.label} (${ex.credit})` : "Trace off: draw freehand";
   }
 
   async function chooseExample(ex) {
@@ -721,6 +729,7 @@
     stats: () => ({
       readyAt: state.readyAt, rate: state.config && state.config.rate, inferences: state.starts.length,
       starts: state.starts.slice(), latencies: state.latencies.slice(), strokeLatencies: state.strokeLatencies.slice(),
+      strokeEndLatencies: state.strokeEndLatencies.slice(),
       modelMs: state.modelMs.slice(), rtts: state.rtts.slice(), timeline: state.timeline.slice(), errors: state.errors, version: state.version,
       pending: state.pending.length, inflight: state.inflight, dirty: state.dirty, model: state.model && state.model.id,
       traceOn: state.trace.on, traceExample: state.trace.example && state.trace.example.id, hasOutput: state.hasOutput,
