@@ -71,17 +71,6 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"n": len(values), "median": statistics.median(values), "p95": pct(values, 0.95), "max": max(values)}
 
 
-def offline(page, url: str, foreign: list[str]) -> None:
-    def route(r):
-        if r.request.url.startswith(url):
-            r.continue_()
-        else:
-            foreign.append(r.request.url)
-            r.abort()
-
-    page.context.route("**/*", route)
-
-
 def page_loads(page, url: str, loads: int) -> list[float]:
     out = []
     for _ in range(loads):
@@ -196,10 +185,9 @@ def main() -> None:
     extra = [args.model] if args.model else []
     result: dict = {"host": f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
                     "chromium": drive.CHROMIUM, "rate": args.rate}
-    foreign: list[str] = []
     with drive.preview_process(*extra, "--rate", str(args.rate)) as url, drive.chromium() as page:
         result["chromium_version"] = page.context.browser.version if page.context.browser else "?"
-        offline(page, url, foreign)
+        foreign = drive.offline(page, url)
         result["load_to_interactive_ms"] = summary(page_loads(page, url, args.loads))
         result["drawing"] = drawing(page, url, args.rounds)
         if args.ort_web:

@@ -37,16 +37,7 @@ def pw():
 def session(pw):
     """(page, url, foreign requests) on one preview server and one browser for the whole module."""
     with drive.preview_process("--rate", str(RATE)) as url, drive.chromium(pw=pw) as page:
-        foreign: list[str] = []
-
-        def offline(route):
-            if route.request.url.startswith(url):
-                route.continue_()
-            else:
-                foreign.append(route.request.url)
-                route.abort()
-
-        page.context.route("**/*", offline)
+        foreign = drive.offline(page, url)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         load_ms = drive.open_page(page, url)

@@ -102,6 +102,21 @@ def chromium(viewport: dict[str, int] | None = None, flags: tuple[str, ...] = ()
         yield context.pages[0] if context.pages else context.new_page()
 
 
+def offline(page: Any, url: str) -> list[str]:
+    """Refuse every request of ``page``'s context that is not to ``url``; returns the list of those refused."""
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    page.context.route("**/*", route)
+    return refused
+
+
 def open_page(page: Any, url: str, timeout_ms: float = 30_000) -> float:
     """Load the page and wait until it is interactive; returns the page's own load-to-ready milliseconds."""
     page.goto(url)
