@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -86,24 +88,27 @@ def val_sources(images_dir: Path, count: int = EXAMPLES_PER_SOURCE) -> list[str]
 
 
 def val_outlines(images_dir: Path, count: int = EXAMPLES_PER_SOURCE) -> dict[str, np.ndarray]:
-    """Outlines (uint8, 255 = stroke) of the chosen validation photos, made by ``snapcheck data prepare``."""
-    from PIL import Image
+    """Outlines (uint8, 255 = stroke) of the chosen validation photos, made by ``snapcheck data prepare``.
 
-    from snapcheck.data.prepare import PrepareConfig, prepare
+    The command runs in a fresh process: its GrabCut matte draws from OpenCV's per-thread random state,
+    so in a process that used OpenCV before, the same photo can get another matte.
+    """
+    from PIL import Image
 
     names = val_sources(images_dir, count)
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "src"
+        src, out = Path(tmp) / "src", Path(tmp) / "out"
         src.mkdir()
         for n in names:
             (src / n).symlink_to((images_dir / n).resolve())
-        prepare(src, Path(tmp) / "out", PrepareConfig(size=EXAMPLE_SIZE, edges="canny"))
-        out = {}
+        subprocess.run([sys.executable, "-m", "snapcheck", "data", "prepare", str(src), str(out),
+                        "--size", str(EXAMPLE_SIZE), "--edges", "canny"], check=True, capture_output=True)
+        outlines = {}
         for n in names:
             stem = n.rsplit(".", 1)[0]
-            with Image.open(Path(tmp) / "out" / "pairs" / f"{stem}_outline.png") as im:
-                out[stem] = np.asarray(im.convert("L"))
-        return out
+            with Image.open(out / "pairs" / f"{stem}_outline.png") as im:
+                outlines[stem] = np.asarray(im.convert("L"))
+        return outlines
 
 
 def doodle_examples(npy: Path, count: int = EXAMPLES_PER_SOURCE) -> dict[str, np.ndarray]:

@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -161,7 +161,7 @@ def _same_origin(request: Any) -> bool:
     return origin is None or urlsplit(origin).netloc == host
 
 
-def http_routes(state: PreviewState):
+def http_routes(state: PreviewState) -> Callable[[Any, Any], Any]:
     """``process_request`` for websockets: answer plain GETs, let ``/ws`` upgrade."""
 
     def process_request(connection: Any, request: Any) -> Any:
@@ -196,7 +196,7 @@ def http_routes(state: PreviewState):
     return process_request
 
 
-def inference_handler(state: PreviewState):
+def inference_handler(state: PreviewState) -> Callable[[Any], None]:
     """The ``/ws`` handler: model selection (text) and outlines (binary), answered in order."""
 
     from websockets.exceptions import ConnectionClosed

@@ -610,9 +610,10 @@
   // ---------------------------------------------------------------- models and numbers
 
   const fmtBytes = (n) => n.toLocaleString("en-US");
+  const esc = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);  // names come from model files
 
   function showModelFacts(m) {
-    $("n-file").innerHTML = `<code>${m.file}</code> <span class="muted">${m.group}/ · ${m.describe}</span>`;
+    $("n-file").innerHTML = `<code>${esc(m.file)}</code> <span class="muted">${esc(m.group)}/ · ${esc(m.describe)}</span>`;
     $("n-runtime").textContent = `${m.runtime} on this computer, this exact file`;
     $("out-kind").textContent = m.alpha ? "RGBA over a checkerboard" : "RGB (no alpha)";
     $("foot-model").textContent = "";
@@ -627,14 +628,14 @@
     bar.style.width = `${Math.min(100, Math.max(1.5, share * 100)).toFixed(1)}%`;
     bar.classList.toggle("over", share > 1);
     const verdict = r.passed ? '<span class="badge pass">PASS</span>' : '<span class="badge fail">FAIL</span>';
-    const issues = r.findings.slice(0, 3).map((f) => `<div class="muted">${f.code} ${f.message}</div>`).join("");
-    $("n-verdict").innerHTML = `${verdict}Lens Studio ${r.ls_version} · ${r.errors} error(s), ${r.warnings} warning(s)${issues}`;
+    const issues = r.findings.slice(0, 3).map((f) => `<div class="muted">${esc(f.code)} ${esc(f.message)}</div>`).join("");
+    $("n-verdict").innerHTML = `${verdict}Lens Studio ${esc(r.ls_version)} · ${r.errors} error(s), ${r.warnings} warning(s)${issues}`;
     $("check-version").textContent = `snapcheck check --ls-version ${r.ls_version}`;
     const rate = state.config.rate;
     const rows = r.estimates.map((e) => {
       const cls = e.model_fps >= rate ? "ok" : "low";
       const [lo, hi] = e.latency_range_ms;
-      return `<tr><td>${e.device_name}</td><td>${e.backend.replace("_", " ")}</td>` +
+      return `<tr><td>${esc(e.device_name)}</td><td>${esc(e.backend.replace("_", " "))}</td>` +
         `<td>${e.latency_ms.toFixed(1)} <span class="range">${lo.toFixed(0)}–${hi.toFixed(0)}</span></td>` +
         `<td class="${cls}">${e.model_fps.toFixed(0)}</td><td>${e.fps.toFixed(0)}</td></tr>`;
     });
@@ -657,6 +658,11 @@
   function selectModel(id) {
     const m = state.config.models.find((x) => x.id === id);
     if (!m) return;
+    if (state.model && state.model !== m) {  // the figures describe the model on show
+      for (const k of ["latencies", "strokeLatencies", "strokeEndLatencies", "modelMs", "rtts", "timeline"]) state[k] = [];
+      $("latency").textContent = "Stroke → picture: draw to measure";
+      $("model-ms").textContent = $("rtt").textContent = "–";
+    }
     state.model = m;
     $("model").value = id;
     modelCanvas.width = modelCanvas.height = m.size;
