@@ -49,7 +49,8 @@ def test_sidecar_ranges_scale_input_and_output(tmp_path):
 
 
 def test_generator_matches_evaluate_runner_on_the_shipped_model():
-    from snapcheck.gan.evaluate import load_predictor, to_unit
+    from snapcheck.gan.evaluate import load_predictor
+    from snapcheck.gan.preview import to_unit
 
     gen = Generator.open(CATFACE / "catface-s.tflite")
     strokes = np.zeros((128, 128), bool)

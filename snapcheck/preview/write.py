@@ -38,11 +38,12 @@ def output_names(sources: list[Path]) -> list[str]:
 def contact_sheet(outlines: list[np.ndarray], rgba: list[np.ndarray]) -> np.ndarray:
     """Pairs of (outline, output over a checkerboard), four pairs a row, as uint8 RGB.
 
-    The evaluation's doodle sheet, fed with outlines resized to the output's size.
+    The freehand evaluation's doodle sheet (``snapcheck.gan.preview.doodle_sheet``), fed with outlines resized to
+    the output's size.
     """
     import cv2
 
-    from snapcheck.gan.evaluate import doodle_sheet
+    from snapcheck.gan.preview import doodle_sheet
 
     h, w = rgba[0].shape[:2]
     ins = np.stack([cv2.resize(o, (w, h), interpolation=cv2.INTER_NEAREST) for o in outlines])
