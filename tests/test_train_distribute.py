@@ -1,0 +1,146 @@
+"""Training on two localhost workers (``--strategy multiworker``, two processes, TF_CONFIG with 127.0.0.1
+ports) against one process with the same seed and global batch: the generator's weights agree after the
+same steps, and a run whose two workers are killed resumes from the chief's checkpoint with the same step
+counting as a single process.
+
+Tolerance: the two layouts compute the same maths in a different order (two half-batch gradients summed
+vs one full-batch gradient; BatchNorm's synchronized moments vs the fused kernel), so they agree to float
+rounding, which Adam's normalised first steps can blow up to about one learning rate (2e-4) on weights
+whose gradient is near 0. The test requires every weight within ``ATOL`` = 1e-3 (5 learning rates) and
+the whole difference under 1% of how far the weights moved from their initial values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from train_fixtures import TINY, make_pairs  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ATOL = 1e-3
+RELATIVE = 0.01
+BATCH = 4  # global: 2 pairs per worker
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_pairs(tmp_path_factory.mktemp("pairs"), n_train=8, n_val=2)
+
+
+def _train_cmd(data: Path, out: Path, steps: int, strategy: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "snapcheck", "train", str(data), "--out", str(out), "--config", TINY.name,
+            "--size", "32", "--batch-size", str(BATCH), "--steps", str(steps), "--checkpoint-every", "2",
+            "--log-every", "1", "--image-every", "1000", "--seed", "3", "--no-export", "--strategy", strategy, *extra]
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _workers(data: Path, out: Path, steps: int, *extra: str) -> list[subprocess.Popen]:
+    """Two worker processes of one multi-worker run (worker 0 is the chief)."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    return [subprocess.Popen(_train_cmd(data, out, steps, "multiworker", *extra), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                             env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                                                         "task": {"type": "worker", "index": i}})})
+            for i in range(2)]
+
+
+def _finish(procs: list[subprocess.Popen], timeout: float = 300) -> None:
+    try:
+        for proc in procs:
+            out, _ = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, out[-3000:]
+    finally:
+        _kill(procs)
+
+
+def _kill(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _single(data: Path, out: Path, steps: int, *extra: str) -> None:
+    done = subprocess.run(_train_cmd(data, out, steps, "default", *extra), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def _step(run: Path) -> int:
+    return json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
+
+
+def _generator_weights(run: Path) -> list[np.ndarray]:
+    from snapcheck.gan.checkpoints import restore_generator
+
+    return [w.copy() for w in restore_generator(run)[1].get_weights()]
+
+
+def _initial_weights() -> list[np.ndarray]:
+    import keras
+
+    from snapcheck.gan.generator import create_generator
+
+    keras.utils.set_random_seed(3)
+    return create_generator(TINY.name, size=32, in_channels=1, out_channels=4).get_weights()
+
+
+def _assert_same_weights(multi: Path, single: Path) -> None:
+    a, b, start = _generator_weights(multi), _generator_weights(single), _initial_weights()
+    diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+    gap = np.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(a, b)))
+    moved = np.sqrt(sum(float(np.sum((y - s) ** 2)) for y, s in zip(b, start)))
+    assert moved > 0.01, "the single-process run did not train"
+    assert diff <= ATOL and gap <= RELATIVE * moved, (diff, gap, moved)
+
+
+def test_two_workers_match_one_process_with_the_same_global_batch(data, tmp_path):
+    multi, single = tmp_path / "multi", tmp_path / "single"
+    _finish(_workers(data, multi, 6))
+    _single(data, single, 6)
+    assert _step(multi) == _step(single) == 6
+    assert sorted(p.name for p in (multi / "checkpoints").iterdir()) == ["latest.json", "step-0000004",
+                                                                          "step-0000006"]  # the chief's only
+    assert len(list((multi / "tb").glob("events.out.tfevents.*"))) == 1  # the other worker wrote none
+    _assert_same_weights(multi, single)
+
+
+def test_both_workers_killed_then_resumed_count_steps_as_one_process(data, tmp_path):
+    multi, single = tmp_path / "multi", tmp_path / "single"
+    procs = _workers(data, multi, 100_000)
+    try:
+        deadline = time.monotonic() + 300
+        while not ((multi / "checkpoints" / "latest.json").is_file() and _step(multi) >= 4):
+            assert all(p.poll() is None for p in procs), procs[0].communicate()[0][-3000:]
+            assert time.monotonic() < deadline, "no checkpoint at step 4 in 300 s"
+            time.sleep(0.02)
+    finally:
+        _kill(procs)  # kill -9 of both workers: nothing is saved on the way out
+    killed_at = _step(multi)
+    _finish(_workers(data, multi, killed_at + 3, "--resume"))
+    assert _step(multi) == killed_at + 3
+
+    _single(data, single, killed_at)  # the same history in one process: to the checkpoint, then resumed
+    _single(data, single, killed_at + 3, "--resume")
+    _assert_same_weights(multi, single)
