@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -38,6 +39,9 @@ from snapcheck.sweep.runner import (Finished, SweepRun, WorkerFn, base_row, cach
 try:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # A task's worker process (or its node) went away: Ray has retried it, and it died again.
+    _WORKER_DEATHS = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError)
 except ImportError:  # pragma: no cover - exercised by installs without the extra
     ray = None
 
@@ -89,10 +93,12 @@ class RayEngine:
         """The row of a finished task; files and cache entry written here when the node could not."""
         try:
             result = ray.get(ref)
-        except ray.exceptions.RayError as exc:  # its worker (or node) died twice: not cached, a re-run retries
+        except ray.exceptions.RayError as exc:  # not cached: a re-run tries again
             row = base_row(cfg, self.ls_version)
+            died = isinstance(exc, _WORKER_DEATHS)
             row.update(status="error", verdict="error", stage="worker", error=(
-                f"its Ray worker died {RETRIES + 1} times ({_reason(exc)}); re-run to retry"))
+                f"its Ray worker died {RETRIES + 1} times ({_reason(exc)}); re-run to retry" if died else
+                f"the Ray task failed on its node ({_reason(exc)}); re-run to retry"))
             return row
         row = result["row"]
         if result["cache"] == "driver":
@@ -217,9 +223,9 @@ def _node_key(node: dict[str, Any] | None) -> tuple[Any, Any]:
 
 
 def _reason(exc: BaseException) -> str:
-    """Ray's error, in one line: its type and the first sentence of its message."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:200]}"
+    """Ray's error in one line: its type and the start of its message (without colour codes)."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 def _read(path: Path) -> str | None:
