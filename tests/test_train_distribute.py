@@ -145,3 +145,17 @@ def test_both_workers_killed_then_resumed_count_steps_as_one_process(data, tmp_p
     _single(data, single, killed_at)  # the same history in one process: to the checkpoint, then resumed
     _single(data, single, killed_at + 3, "--resume")
     _assert_same_weights(multi, single)
+
+
+@pytest.mark.parametrize("strategy, tf_config, message", [
+    ("spark", None, "--strategy must be one of default, mirrored, multiworker, got 'spark'"),
+    ("multiworker", None, "--strategy multiworker needs TF_CONFIG"),
+    ("multiworker", '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+     "TF_CONFIG is not a valid cluster description"),
+])
+def test_bad_strategy_settings_are_one_line_errors(data, tmp_path, strategy, tf_config, message):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"} | ({"TF_CONFIG": tf_config} if tf_config else {})
+    done = subprocess.run(_train_cmd(data, tmp_path / "run", 1, strategy), capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "run").exists()
