@@ -118,7 +118,6 @@ def run_loop(model: Pix2Pix, batches: Any, cfg: TrainConfig, plan: RunPlan, log:
     import tensorflow as tf
 
     from snapcheck.gan import losses
-
     from snapcheck.gan.distribute import split_batch
 
     total, store = plan.total, plan.store
