@@ -82,10 +82,13 @@ def _kill(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _single(data: Path, out: Path, steps: int, *extra: str) -> None:
-    done = subprocess.run(_train_cmd(data, out, steps, "default", *extra), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+def _single(data: Path, out: Path, steps: int, resume: bool = False) -> None:
+    """The same run in this process (what ``_train_cmd`` with ``--strategy default`` runs)."""
+    from snapcheck.gan.train import TrainConfig, train
+
+    cfg = TrainConfig(data_dir=str(data), config=TINY.name, size=32, batch_size=BATCH, steps=steps,
+                      checkpoint_every=2, log_every=1, image_every=1000, seed=3)
+    train(cfg, out, resume=resume, export=False, progress=False)
 
 
 def _step(run: Path) -> int:
@@ -118,8 +121,9 @@ def _assert_same_weights(multi: Path, single: Path) -> None:
 
 def test_two_workers_match_one_process_with_the_same_global_batch(data, tmp_path):
     multi, single = tmp_path / "multi", tmp_path / "single"
-    _finish(_workers(data, multi, 6))
-    _single(data, single, 6)
+    workers = _workers(data, multi, 6)
+    _single(data, single, 6)  # meanwhile
+    _finish(workers)
     assert _step(multi) == _step(single) == 6
     assert sorted(p.name for p in (multi / "checkpoints").iterdir()) == ["latest.json", "step-0000004",
                                                                           "step-0000006"]  # the chief's only
@@ -143,7 +147,7 @@ def test_both_workers_killed_then_resumed_count_steps_as_one_process(data, tmp_p
     assert _step(multi) == killed_at + 3
 
     _single(data, single, killed_at)  # the same history in one process: to the checkpoint, then resumed
-    _single(data, single, killed_at + 3, "--resume")
+    _single(data, single, killed_at + 3, resume=True)
     _assert_same_weights(multi, single)
 
 
