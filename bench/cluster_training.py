@@ -12,16 +12,16 @@ largest difference of the logged losses from the one-process run) and draws the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from snapcheck.gan.distribute import localhost_cluster, tf_config
 
 TAGS = ("g_loss", "g_l1", "d_loss")
 
@@ -31,16 +31,6 @@ def train_cmd(args: argparse.Namespace, out: Path, seed: int, strategy: str) -> 
             "--size", str(args.size), "--batch-size", str(args.batch_size), "--steps", str(args.steps),
             "--log-every", str(args.log_every), "--checkpoint-every", str(args.steps), "--image-every",
             str(args.steps), "--seed", str(seed), "--no-export", "--strategy", strategy]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def run(cmds: list[tuple[list[str], dict[str, str]]]) -> float:
@@ -81,12 +71,12 @@ def main() -> None:
     args = ap.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     single, multi, noise = args.out / "single", args.out / "two-workers", args.out / "single-seed1"
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    cluster = localhost_cluster(2)
     walls = {
         "one process, seed 0": run([(train_cmd(args, single, 0, "default"), {})]),
         "two workers on 127.0.0.1, seed 0": run([
             (train_cmd(args, multi, 0, "multiworker"),
-             {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}) for i in range(2)]),
+             {"TF_CONFIG": tf_config(cluster, i)}) for i in range(2)]),
         "one process, seed 1 (noise reference)": run([(train_cmd(args, noise, 1, "default"), {})]),
     }
     c = {name: curves(d) for name, d in zip(walls, (single, multi, noise))}

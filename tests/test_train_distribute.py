@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,23 +45,14 @@ def _train_cmd(data: Path, out: Path, steps: int, strategy: str, *extra: str) ->
             "--log-every", "1", "--image-every", "1000", "--seed", "3", "--no-export", "--strategy", strategy, *extra]
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _workers(data: Path, out: Path, steps: int, *extra: str) -> list[subprocess.Popen]:
     """Two worker processes of one multi-worker run (worker 0 is the chief)."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    from snapcheck.gan.distribute import localhost_cluster, tf_config
+
+    cluster = localhost_cluster(2)
     return [subprocess.Popen(_train_cmd(data, out, steps, "multiworker", *extra), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                             env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                                         "task": {"type": "worker", "index": i}})})
+                             env={**os.environ, "TF_CONFIG": tf_config(cluster, i)})
             for i in range(2)]
 
 

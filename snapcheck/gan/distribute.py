@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from typing import Any, Callable
 
 from snapcheck.errors import InputError
@@ -64,6 +65,24 @@ def check_tf_config() -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(None, f"TF_CONFIG is not a valid cluster description ({exc})") from None
     return config
+
+
+def localhost_cluster(workers: int) -> dict[str, list[str]]:
+    """A ``TF_CONFIG`` cluster of ``workers`` processes on 127.0.0.1, on ports free at the time of asking
+    (for trying multi-worker training on one machine, and for the tests)."""
+    socks = [socket.socket() for _ in range(workers)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return {"worker": [f"127.0.0.1:{sock.getsockname()[1]}" for sock in socks]}
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def tf_config(cluster: dict[str, list[str]], index: int, task_type: str = "worker") -> str:
+    """The ``TF_CONFIG`` value of task ``index`` of ``cluster``."""
+    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
 
 
 def is_chief(strategy: Any) -> bool:
