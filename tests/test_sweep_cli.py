@@ -25,6 +25,7 @@ try:
     main()
 finally:
     print("tensorflow imported:", "tensorflow" in sys.modules)
+    print("ray imported:", "ray" in sys.modules)
 """
 
 
@@ -48,13 +49,30 @@ def test_cached_rerun_does_no_work_and_never_imports_tensorflow(tmp_path):
     configs = _cache_fake_sweep(tmp_path, "0.25,0.4", "1,2")
     done = _cli(*ARGS, "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert "tensorflow imported: False" in done.stdout
+    assert "tensorflow imported: False" in done.stdout and "ray imported: False" in done.stdout
     assert "0 computed, 4 cached, 0 failed" in done.stdout
     assert "sorted by estimated iPhone 6 latency" in done.stdout and "(blog)" in done.stdout
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     with (tmp_path / "results.csv").open() as fh:
         assert [r["label"] for r in csv.DictReader(fh)] == [r["label"] for r in rows] == [c.name for c in configs]
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cached_rerun_on_ray_does_not_start_ray(tmp_path):
+    _cache_fake_sweep(tmp_path, "0.25,0.4", "1,2")
+    done = _cli(*ARGS, "--engine", "ray", "--address", "auto", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "ray imported: False" in done.stdout and "0 computed, 4 cached, 0 failed" in done.stdout
+    assert json.loads((tmp_path / "results.json").read_text())["engine"] == "ray"
+
+
+def test_engine_options_are_checked_before_any_work(tmp_path):
+    for args, message in ((["--engine", "spark"], "--engine must be one of local, ray, got 'spark'"),
+                          (["--address", "auto"], "--address needs --engine ray"),
+                          (["--bench-on-head"], "--bench-on-head needs --engine ray")):
+        done = _cli(*args, "--out", str(tmp_path / "out"))
+        assert done.returncode == 2 and done.stderr.strip() == f"snapcheck: error: {message}", done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_option_is_one_line_exit_2(tmp_path):

@@ -40,7 +40,6 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
     from snapcheck.api import check_file
     from snapcheck.cost import model_cost
     from snapcheck.gan.export import export_config
-    from snapcheck.hostbench import bench_model
     from snapcheck.readers import load_model
     from snapcheck.rules import load_ruleset
 
@@ -59,8 +58,7 @@ def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_ver
     with stage("cost"):
         cost = model_cost(load_model(files["tflite"]))
     with stage("bench"):
-        host = {fmt: _bench_summary(bench_model(path, threads=BENCH_THREADS, runs=BENCH_RUNS, warmup=BENCH_WARMUP))
-                for fmt, path in files.items()}
+        host = host_latency(files)
     budget = load_ruleset(ls_version).size_budget_bytes
     fp16_bytes = reports["tflite"]["size"]["fp16_bytes"]
     checks = {fmt: _check_summary(report) for fmt, report in reports.items()}
@@ -114,6 +112,15 @@ def _check_summary(report: dict[str, Any]) -> dict[str, Any]:
         "backends": {b: "fail" if any(f.get("backend") in (None, b) for f in errors) else "pass" for b in BACKENDS},
         "placement": {p["backend"]: p["verdict"] for p in report["placement"]},
     }
+
+
+def host_latency(files: dict[str, Path]) -> dict[str, Any]:
+    """What ``snapcheck bench --threads 1 --runs 15 --warmup 3`` measures, per format: runtime, threads, runs,
+    median, p90 and min (ms)."""
+    from snapcheck.hostbench import bench_model
+
+    return {fmt: _bench_summary(bench_model(path, threads=BENCH_THREADS, runs=BENCH_RUNS, warmup=BENCH_WARMUP))
+            for fmt, path in files.items()}
 
 
 def _bench_summary(result: Any) -> dict[str, Any]:
