@@ -243,10 +243,12 @@ def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0
     """Latency (ms) of a model with LiteRT: 3 warm-up calls, >= ``runs`` timed calls and at least
     ``min_seconds`` of them (up to 400). Wall-clock min/median and, with 1 thread, the calling thread's
     CPU-time min/median (see ``hostbench.time_runs``; ``typical_ms`` is the calibration statistic)."""
-    from snapcheck.hostbench import litert_interpreter, time_runs
+    from snapcheck.hostbench import time_runs
+    from snapcheck.runner import open_model
 
-    interp = litert_interpreter(model, threads)
-    wall, cpu = time_runs(interp.invoke, runs=runs, warmup=3, min_seconds=min_seconds, max_runs=400)
+    runner = open_model(model, threads)
+    runner.feed_random()
+    wall, cpu = time_runs(runner.invoke, runs=runs, warmup=3, min_seconds=min_seconds, max_runs=400)
     return {"min_ms": float(min(wall)), "median_ms": float(np.median(wall)), "cpu_min_ms": float(min(cpu)),
             "cpu_median_ms": float(np.median(cpu)), "runs": len(wall)}
 

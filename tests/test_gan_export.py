@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from gan_fixtures import exercise, random_outline
-from snapcheck.gan.export import FP16_MIN_PSNR_DB, FP32_MAX_ABS_DIFF, psnr_db, run_model_file
+from snapcheck.data.images import psnr
+from snapcheck.gan.export import FP16_MIN_PSNR_DB, FP32_MAX_ABS_DIFF, TANH_RANGE
 from snapcheck.gan.profile import profile_config
 from snapcheck.gan.registry import CONFIGS, GeneratorConfig, get_config, num_levels
+from snapcheck.runner import open_model
 
 pytestmark = pytest.mark.slow
 
@@ -150,8 +152,8 @@ def _compare(exp: Exported, fmt: str, seed: int = 7) -> tuple[float, float]:
     x = random_outline(exp.cfg.size, exp.cfg.in_channels, seed=seed)
     expected = np.asarray(exp.model(x, training=False))
     assert expected.std() > 0.1  # the exercised weights give outputs spread over [-1, 1]
-    got = run_model_file(exp.path(fmt), fmt, x)
-    return float(np.max(np.abs(expected - got))), psnr_db(expected, got)
+    got = open_model(exp.path(fmt), threads=2).run_nhwc(x)
+    return float(np.max(np.abs(expected - got))), psnr(expected, got, TANH_RANGE)
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
@@ -171,8 +173,8 @@ def test_fp16_exports_match_keras(exports, name):
 def test_fp16_onnx_and_tflite_agree(exports):
     exp = exports["catface-m"]
     x = random_outline(exp.cfg.size, 1, seed=3)
-    assert psnr_db(run_model_file(exp.path("tflite"), "tflite", x), run_model_file(exp.path("onnx"), "onnx", x)) \
-        >= FP16_MIN_PSNR_DB
+    tflite, onnx = (open_model(exp.path(fmt), threads=2).run_nhwc(x) for fmt in ("tflite", "onnx"))
+    assert psnr(tflite, onnx, TANH_RANGE) >= FP16_MIN_PSNR_DB
 
 
 # --- sidecar ---------------------------------------------------------------------------------------------------
@@ -277,7 +279,7 @@ def test_export_loads_trained_weights(tmp_path):
     sidecar = export_config(cfg, tmp_path / "out", weights=weights, formats=("tflite",), fp16=False)
     assert sidecar["weights"] == str(weights)
     x = random_outline(32, 1)
-    got = run_model_file(tmp_path / "out" / "catface-s.tflite", "tflite", x)
+    got = open_model(tmp_path / "out" / "catface-s.tflite", threads=2).run_nhwc(x)
     assert np.max(np.abs(got - np.asarray(trained(x, training=False)))) <= FP32_MAX_ABS_DIFF
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from snapcheck.fsutil import atomic_write_bytes, atomic_write_text
+from snapcheck.data.images import checkerboard, write_png
+from snapcheck.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
     from snapcheck.data.prepare import PrepareConfig, Record
@@ -24,16 +25,12 @@ CELL = 128
 PAIRS_PER_ROW = 2
 
 
-def _checker(side: int) -> np.ndarray:
-    tile = max(4, side // 16)
-    yy, xx = np.indices((side, side)) // tile
-    return np.where((yy + xx) % 2 == 0, 205, 155).astype(np.float32)[..., None]
-
-
 def over_checker(rgba: np.ndarray) -> np.ndarray:
     """RGB uint8 of an RGBA image composited over a grey checkerboard."""
+    side = rgba.shape[0]
     a = rgba[..., 3:4].astype(np.float32) / 255
-    return np.round(rgba[..., :3] * a + _checker(rgba.shape[0]) * (1 - a)).astype(np.uint8)
+    board = 255 * checkerboard(side, square=max(4, side // 16))
+    return np.round(rgba[..., :3] * a + board * (1 - a)).astype(np.uint8)
 
 
 def overlay(outline: np.ndarray, rgba: np.ndarray) -> np.ndarray:
@@ -70,10 +67,7 @@ def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareCo
         tiles.append(blank)
     rows = [np.hstack(tiles[i:i + PAIRS_PER_ROW]) for i in range(0, len(tiles), PAIRS_PER_ROW)]
     sheet = np.vstack(rows)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    atomic_write_bytes(out / "contact_sheet.png", buf.tobytes())
+    write_png(out / "contact_sheet.png", sheet)
     atomic_write_text(out / "contact_sheet.html", _html(records, chosen, cfg))
 
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -28,9 +27,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from snapcheck import __version__
+from snapcheck.data.images import psnr
 from snapcheck.errors import InputError
 from snapcheck.gan.profile import profile_config
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.runner import open_model, quiet_native_logs
 
 FORMATS: tuple[str, ...] = ("tflite", "onnx")
 ONNX_OPSET = 13
@@ -204,24 +205,6 @@ def serving_function(model: Any, cfg: GeneratorConfig):
     return serve
 
 
-@contextlib.contextmanager
-def quiet_native_logs():
-    """Point file descriptor 2 at /dev/null: TensorFlow's and LiteRT's C++ loggers print INFO lines
-    there (oneDNN, CUDA stubs, XNNPACK) whatever TF_CPP_MIN_LOG_LEVEL says. Python exceptions still
-    propagate; they are printed after the descriptor is restored."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def import_tensorflow() -> Any:
     """Import TensorFlow and Keras without their start-up log lines."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -249,14 +232,6 @@ def _quiet_converters():
         for n, level in levels.items():
             logging.getLogger(n).setLevel(level)
         absl.logging.set_verbosity(absl_level)
-
-
-def litert_interpreter(path: Path, num_threads: int | None = None) -> Any:
-    """A LiteRT interpreter for ``path``, without its start-up log lines."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    with quiet_native_logs():
-        return Interpreter(model_path=str(path), num_threads=num_threads)
 
 
 def to_tflite(serve: Any, *, fp16: bool) -> bytes:
@@ -399,31 +374,6 @@ def _to_float16(proto: Any) -> Any:
     return proto
 
 
-def run_model_file(path: Path, fmt: str, x: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
-    """Run one exported file on an NHWC float32 batch-1 input; returns NHWC float32."""
-    if fmt == "tflite":
-        interp = litert_interpreter(path, num_threads)
-        with quiet_native_logs():  # XNNPACK announces itself on first allocation
-            interp.allocate_tensors()
-        interp.set_tensor(interp.get_input_details()[0]["index"], x.astype(np.float32))
-        interp.invoke()
-        return interp.get_tensor(interp.get_output_details()[0]["index"]).astype(np.float32)
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = num_threads
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    inp = session.get_inputs()[0]
-    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
-    (y,) = session.run(None, {inp.name: x.transpose(0, 3, 1, 2).astype(dtype)})
-    return y.transpose(0, 2, 3, 1).astype(np.float32)
-
-
-def psnr_db(reference: np.ndarray, other: np.ndarray, data_range: float = TANH_RANGE) -> float:
-    mse = float(np.mean((reference.astype(np.float64) - other.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(data_range**2 / mse))
-
-
 def measure_tolerances(model: Any, cfg: GeneratorConfig, files: dict[str, tuple[Path, Artifact]], *,
                        samples: int = TOLERANCE_SAMPLES, seed: int = TOLERANCE_SEED) -> dict[str, dict[str, Any]]:
     """Keras vs each file on ``samples`` uniform [-1, 1] inputs: max abs diff and PSNR (range 2), and
@@ -433,11 +383,12 @@ def measure_tolerances(model: Any, cfg: GeneratorConfig, files: dict[str, tuple[
     expected = [np.asarray(model(x, training=False)) for x in inputs]
     result = {}
     for filename, (path, art) in files.items():
-        got = [run_model_file(path, art.fmt, x) for x in inputs]
+        runner = open_model(path, threads=2)
+        got = [runner.run_nhwc(x) for x in inputs]
         max_abs = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got))
-        psnr = min(psnr_db(e, g) for e, g in zip(expected, got))
-        ok = psnr >= FP16_MIN_PSNR_DB if art.precision == "fp16" else max_abs <= FP32_MAX_ABS_DIFF
-        result[filename] = {"max_abs_diff": max_abs, "psnr_db": round(psnr, 2) if np.isfinite(psnr) else None,
+        low = min(psnr(e, g, TANH_RANGE) for e, g in zip(expected, got))
+        ok = low >= FP16_MIN_PSNR_DB if art.precision == "fp16" else max_abs <= FP32_MAX_ABS_DIFF
+        result[filename] = {"max_abs_diff": max_abs, "psnr_db": round(low, 2) if np.isfinite(low) else None,
                             "samples": samples, "within_tolerance": bool(ok)}
     return result
 

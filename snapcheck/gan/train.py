@@ -335,7 +335,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
 
     from snapcheck.data.loader import load_pairs, make_dataset
     from snapcheck.gan import losses
-    from snapcheck.gan.evaluate import preview_grid, save_png
+    from snapcheck.data.images import write_png
+    from snapcheck.gan.evaluate import preview_grid
 
     run_dir = Path(run_dir)
     _check_run_dir(run_dir, cfg, resume)
@@ -390,7 +391,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
                     with writer.as_default(step=step):
                         tf.summary.image("outline | generated over checkerboard | target | generated alpha",
                                          grid[None].astype(np.float32) / 255.0)
-                    save_png(run_dir / "samples" / f"step-{step:07d}.png", grid)
+                    write_png(run_dir / "samples" / f"step-{step:07d}.png", grid)
                 if step % cfg.checkpoint_every == 0 or step == total:
                     ckpt_path = store.save(model.checkpoint, step, prior_seconds + time.time() - t0)
                 bar.advance(step)
