@@ -13,6 +13,7 @@ tf2onnx leaves behind are removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -27,10 +28,16 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from snapcheck import __version__
+from snapcheck.api import CheckReport, check_graph
 from snapcheck.data.images import psnr
 from snapcheck.errors import InputError
+from snapcheck.gan.generator import build_generator_from_config
+from snapcheck.gan.layers import custom_objects
 from snapcheck.gan.profile import profile_config
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.ir import Graph
+from snapcheck.readers import load_model
+from snapcheck.rules import load_ruleset
 from snapcheck.runner import open_model, quiet_native_logs
 
 FORMATS: tuple[str, ...] = ("tflite", "onnx")
@@ -57,6 +64,17 @@ class ExportGateError(Exception):
         super().__init__(f"snapcheck rejected {', '.join(failed)} (Lens Studio {sidecar['snapcheck']['ls_version']})")
 
 
+@dataclass
+class Export:
+    """What an export wrote: the sidecar (also saved as ``NAME.json``) and, per file name, the graph snapcheck's
+    reader built from it and the gate's report on it (naming the written file), so that a caller neither reads
+    nor checks the files again."""
+
+    sidecar: dict[str, Any]
+    graphs: dict[str, Graph]
+    reports: dict[str, CheckReport]
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One staged model file: its format, precision and bytes."""
@@ -69,10 +87,8 @@ class Artifact:
 
 def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | Path | None = None,
                   formats: Iterable[str] = FORMATS, fp16: bool = True, gate: bool = True, ls_version: str = "5.x",
-                  name: str | None = None, size: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Build ``cfg``'s generator (random init, or ``weights``), export it and return the sidecar dict."""
-    from snapcheck.gan.generator import build_generator_from_config
-
+                  name: str | None = None, size: int | None = None, progress: Progress | None = None) -> Export:
+    """Build ``cfg``'s generator (random init, or ``weights``) and export it (``export_model``)."""
     if size is not None and size != cfg.size:
         cfg = cfg.replace(size=size)
     _step(progress, f"building {cfg.name} at {cfg.size}×{cfg.size}")
@@ -86,13 +102,12 @@ def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | P
 
 def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, formats: Iterable[str] = FORMATS,
                  fp16: bool = True, gate: bool = True, ls_version: str = "5.x", name: str | None = None,
-                 weights: str | Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Export a built Keras generator whose architecture is ``cfg``; return the sidecar dict.
+                 weights: str | Path | None = None, progress: Progress | None = None) -> Export:
+    """Export a built Keras generator whose architecture is ``cfg``: the files, their sidecar, their graphs and
+    gate reports.
 
     Raises ``ExportGateError`` (nothing written) when ``gate`` is on and snapcheck rejects a file.
     """
-    from snapcheck.rules import load_ruleset
-
     load_ruleset(ls_version)  # an unknown Lens Studio version is refused before any conversion
     formats = _validate_formats(formats)
     name = name or cfg.name
@@ -121,8 +136,9 @@ def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, forma
         _step(progress, "measuring against Keras")
         tolerances = measure_tolerances(model, cfg, {a.filename: (staging / a.filename, a) for a in artifacts})
         _step(progress, f"checking with snapcheck (Lens Studio {ls_version})")
-        reports = {a.filename: run_checker(staging / a.filename, ls_version) for a in artifacts}
-        sidecar = build_sidecar(cfg, name, model, artifacts, staging, tolerances, reports,
+        graphs = {a.filename: load_model(staging / a.filename) for a in artifacts}
+        reports = {f: run_checker(g, ls_version) for f, g in graphs.items()}
+        sidecar = build_sidecar(cfg, name, model, artifacts, graphs, tolerances, reports,
                                 fp16=fp16, gate=gate, ls_version=ls_version, weights=weights)
         if gate and not sidecar["snapcheck"]["passed"]:
             raise ExportGateError(sidecar, reports)
@@ -130,7 +146,7 @@ def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, forma
         for art in artifacts:
             os.replace(staging / art.filename, out_dir / art.filename)
         os.replace(staging / f"{name}.json", out_dir / f"{name}.json")
-        return sidecar
+        return Export(sidecar, graphs, {f: dataclasses.replace(r, path=str(out_dir / f)) for f, r in reports.items()})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         for folder in created:
@@ -169,8 +185,6 @@ def load_weights(model: Any, path: str | Path) -> None:
     (prefix or folder) holding the generator under the key ``generator``."""
     import keras
     import tensorflow as tf
-
-    from snapcheck.gan.layers import custom_objects
 
     path = Path(path)
     try:
@@ -393,22 +407,18 @@ def measure_tolerances(model: Any, cfg: GeneratorConfig, files: dict[str, tuple[
     return result
 
 
-def run_checker(path: Path, ls_version: str) -> Any:
-    """snapcheck's verdict on one file (``snapcheck.api.check_file``)."""
-    from snapcheck.api import check_file
-
-    return check_file(path, ls_version=ls_version)
+def run_checker(graph: Graph, ls_version: str) -> CheckReport:
+    """snapcheck's verdict on one exported file (``snapcheck.api.check_graph``)."""
+    return check_graph(graph, ls_version)
 
 
-def file_ops(path: Path) -> dict[str, int]:
+def op_counts(graph: Graph) -> dict[str, int]:
     """Op type → count in every subgraph, as snapcheck's reader sees the file (TFLite builtin names or
     ONNX op types)."""
-    from snapcheck.readers import load_model
-
-    return dict(sorted(Counter(op.type for sg in load_model(path).subgraphs for op in sg.ops).items()))
+    return dict(sorted(Counter(op.type for sg in graph.subgraphs for op in sg.ops).items()))
 
 
-def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[Artifact], staging: Path,
+def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[Artifact], graphs: dict[str, Graph],
                   tolerances: dict[str, Any], reports: dict[str, Any], *, fp16: bool, gate: bool,
                   ls_version: str, weights: str | Path | None) -> dict[str, Any]:
     """The JSON sidecar: config, sizes and compute, and per file its bytes, hash, ops, verdict and tolerance."""
@@ -418,14 +428,13 @@ def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[A
     prof = profile_config(cfg)
     files = {}
     for art in artifacts:
-        path = staging / art.filename
         report = reports[art.filename]
         files[art.filename] = {
             "format": art.fmt,
             "precision": art.precision,
-            "bytes": path.stat().st_size,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "ops": file_ops(path),
+            "bytes": len(art.data),
+            "sha256": hashlib.sha256(art.data).hexdigest(),
+            "ops": op_counts(graphs[art.filename]),
             "snapcheck": {"passed": bool(report.passed), "findings": sorted({f.code for f in report.findings}),
                           "errors": sorted({f.code for f in report.findings if f.severity == "error"})},
             "tolerance": tolerances[art.filename],

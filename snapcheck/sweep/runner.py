@@ -13,6 +13,7 @@ parent cancels them on Ctrl-C or SIGTERM. Importing this module never imports Te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -25,7 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -48,6 +49,17 @@ from snapcheck.sweep.grid import registered_name
 WorkerFn = Callable[[GeneratorConfig, Path, Path, str], dict[str, Any]]
 
 
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Tag any exception raised inside with the stage it came from (export, check, cost, bench): a worker wraps
+    its stages in it, and the row of a failed configuration names the stage."""
+    try:
+        yield
+    except Exception as exc:
+        exc.stage = name  # type: ignore[attr-defined]
+        raise
+
+
 @dataclass
 class SweepRun:
     """What ``run_sweep`` did: every configuration's row in grid order, and how each was obtained."""
@@ -60,7 +72,7 @@ class SweepRun:
 
 def data_files() -> list[Path]:
     """The data a row depends on besides the code: the rules (checks, devices) and the host profile."""
-    from snapcheck.estimate.profiles import HOST_PROFILE
+    from snapcheck.estimate.profiles import HOST_PROFILE  # the estimator (numpy, cost model): not for every worker
 
     return [*sorted(rules_dir().glob("*.toml")), HOST_PROFILE]
 
