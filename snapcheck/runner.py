@@ -100,7 +100,7 @@ class ModelRunner:
     # --- LiteRT ---------------------------------------------------------------------------------------------
 
     def _open_litert(self, model: str | Path | bytes, threads: int) -> None:
-        import ai_edge_litert
+        import ai_edge_litert  # the runtime extra, imported only when a TFLite model is opened
         from ai_edge_litert.interpreter import Interpreter
 
         source = {"model_path": str(model)} if self.path is not None else {"model_content": bytes(model)}
@@ -121,7 +121,7 @@ class ModelRunner:
     # --- onnxruntime ----------------------------------------------------------------------------------------
 
     def _open_onnx(self, model: str | Path | bytes, threads: int, profile: bool) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # the runtime extra, imported only when an ONNX model is opened
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

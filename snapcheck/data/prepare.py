@@ -479,12 +479,12 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     final = {rid: r for rid, r in records.items() if rid in current}
     write_manifest(out, final)
     (out / RECORDS).unlink(missing_ok=True)
-    write_contact_sheet(out, final, cfg)
     rejected: dict[str, int] = {}
     for r in final.values():
         if r.status == "rejected":
             key = reason_kind(r.reason)
             rejected[key] = rejected.get(key, 0) + 1
+    write_contact_sheet(out, final, cfg, rejected)
     unreadable = [r.source for r in final.values() if reason_kind(r.reason) == "unreadable"]
     kept = sum(r.status == "kept" for r in final.values())
     return Summary(total=len(jobs), done_before=done_before, kept=kept, rejected=rejected, unreadable=unreadable, out=out)

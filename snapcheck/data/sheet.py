@@ -48,8 +48,10 @@ def pair_cells(outline: np.ndarray, rgba: np.ndarray, rng: np.random.Generator) 
     return [np.dstack([outline] * 3), over_checker(rgba), overlay(outline, rgba), overlay(aug_o, aug_t)]
 
 
-def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareConfig", sample: int = SAMPLE) -> None:
-    """Write ``contact_sheet.png`` and ``contact_sheet.html`` for a random (seeded) sample of kept pairs."""
+def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareConfig", rejected: dict[str, int],
+                        sample: int = SAMPLE) -> None:
+    """Write ``contact_sheet.png`` and ``contact_sheet.html`` for a random (seeded) sample of kept pairs;
+    ``rejected`` counts the rejected images by reason."""
     kept = sorted(rid for rid, r in records.items() if r.status == "kept")
     chosen = random.Random(0).sample(kept, min(sample, len(kept)))
     rng = np.random.default_rng(0)
@@ -68,17 +70,11 @@ def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareCo
     rows = [np.hstack(tiles[i:i + PAIRS_PER_ROW]) for i in range(0, len(tiles), PAIRS_PER_ROW)]
     sheet = np.vstack(rows)
     write_png(out / "contact_sheet.png", sheet)
-    atomic_write_text(out / "contact_sheet.html", _html(records, chosen, cfg))
+    atomic_write_text(out / "contact_sheet.html", _html(records, chosen, cfg, rejected))
 
 
-def _html(records: dict[str, "Record"], chosen: list[str], cfg: "PrepareConfig") -> str:
+def _html(records: dict[str, "Record"], chosen: list[str], cfg: "PrepareConfig", reasons: dict[str, int]) -> str:
     kept = sum(r.status == "kept" for r in records.values())
-    from snapcheck.data.prepare import reason_kind
-
-    reasons: dict[str, int] = {}
-    for r in records.values():
-        if r.status == "rejected":
-            reasons[reason_kind(r.reason)] = reasons.get(reason_kind(r.reason), 0) + 1
     split = {s: sum(r.split == s and r.status == "kept" for r in records.values()) for s in ("train", "val")}
     items = "\n".join(
         f'<li><code>{html.escape(rid)}</code> <a href="{html.escape(records[rid].outline)}">outline</a> '
