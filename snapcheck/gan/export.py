@@ -31,10 +31,10 @@ from snapcheck import __version__
 from snapcheck.api import CheckReport, check_graph
 from snapcheck.data.images import psnr
 from snapcheck.errors import InputError
-from snapcheck.gan.generator import build_generator_from_config
+from snapcheck.gan.generator import create_generator
 from snapcheck.gan.layers import custom_objects
 from snapcheck.gan.profile import profile_config
-from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.gan.registry import GeneratorConfig, resolve_config
 from snapcheck.ir import Graph
 from snapcheck.readers import load_model
 from snapcheck.rules import load_ruleset
@@ -89,11 +89,10 @@ def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | P
                   formats: Iterable[str] = FORMATS, fp16: bool = True, gate: bool = True, ls_version: str = "5.x",
                   name: str | None = None, size: int | None = None, progress: Progress | None = None) -> Export:
     """Build ``cfg``'s generator (random init, or ``weights``) and export it (``export_model``)."""
-    if size is not None and size != cfg.size:
-        cfg = cfg.replace(size=size)
+    cfg = resolve_config(cfg, size=size)
     _step(progress, f"building {cfg.name} at {cfg.size}×{cfg.size}")
     import_tensorflow()
-    model = build_generator_from_config(cfg)
+    model = create_generator(cfg)
     if weights is not None:
         load_weights(model, weights)
     return export_model(model, cfg, out_dir, formats=formats, fp16=fp16, gate=gate, ls_version=ls_version,
