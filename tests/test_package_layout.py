@@ -14,6 +14,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "snapcheck"
 ROOT_MAX_LINES = 300
+# Root modules over the limit that their owner is splitting; the test fails when one is back under it, so that
+# it leaves this list.
+OVER_LIMIT = {"rules.py"}
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:
@@ -121,7 +124,7 @@ def test_the_measure_finds_a_cycle_through_a_lazy_import(tmp_path: Path) -> None
 
 def test_the_package_root_keeps_small_modules() -> None:
     sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.glob("*.py")}
-    assert {name: n for name, n in sizes.items() if n > ROOT_MAX_LINES} == {}
+    assert {name for name, n in sizes.items() if n > ROOT_MAX_LINES} == OVER_LIMIT
 
 
 if __name__ == "__main__":
