@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
-ACCURACY_MODELS = "mnv2-0.35-96,mnv1-0.25-128,unet-128-w16-d3-transpose,gen-128-a0.25-sep-nearest,resnet-128-w32-1-1-1-1"
+ACCURACY_MODELS = ("mnv2-0.35-96,mnv1-0.25-128,unet-128-w16-d3-transpose,gen-128-a0.25-sep-nearest,"
+                   "resnet-128-w32-1-1-1-1")
 REDUCED = """
 import sys
 from pathlib import Path
