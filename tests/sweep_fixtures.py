@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.gan.registry import GeneratorConfig
-from snapcheck.sweep.worker import stage
+from snapcheck.sweep.cache import stage
 
 if os.environ.get("SWEEP_FAKE_BROKEN_WORKERS") and multiprocessing.parent_process() is not None:
     os._exit(1)

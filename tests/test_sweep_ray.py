@@ -28,9 +28,9 @@ import pytest
 from rich.console import Console
 from sweep_fixtures import CRASH_ALPHA, env_worker
 
+from snapcheck.sweep.cache import cache_path
 from snapcheck.sweep.grid import build_grids, grid_configs
-from snapcheck.sweep.runner import cache_path, run_sweep
-
+from snapcheck.sweep.runner import run_sweep
 
 TESTS = Path(__file__).resolve().parent
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - kept for the session

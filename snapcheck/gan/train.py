@@ -244,6 +244,6 @@ def finish_run(run_dir: Path, cfg: TrainConfig, gen_cfg: Any, generator: Any) ->
 
     out = run_dir / "export"
     sidecar = export_model(generator, gen_cfg, out, fp16=True, formats=("tflite", "onnx"), gate=True,
-                           name=cfg.config)
+                           name=cfg.config).sidecar
     write_card(out, run_dir=run_dir, sidecar=sidecar)
     return sidecar

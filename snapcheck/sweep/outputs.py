@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from snapcheck.errors import InputError
+from snapcheck.estimate.profiles import load_devices
 from snapcheck.fsutil import atomic_path, atomic_write_json, atomic_write_text
 
 FORMATS = ("tflite", "onnx")
@@ -40,8 +41,6 @@ def device_estimate(row: dict[str, Any], device: str) -> dict[str, Any] | None:
 def known_device(device: str) -> str:
     """The ``rules/devices.toml`` id of ``--device`` (given as an id or a name, case and spaces ignored);
     ``InputError`` listing the known ids otherwise."""
-    from snapcheck.estimate.profiles import load_devices
-
     ids = list(dict.fromkeys(b.device for b in load_devices()))
     for b in load_devices():
         if _norm(device) in (_norm(b.device), _norm(b.name)):

@@ -33,8 +33,17 @@ from snapcheck import __version__
 from snapcheck.errors import InputError
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
 from snapcheck.gan.registry import GeneratorConfig
-from snapcheck.sweep.runner import (Finished, SweepRun, WorkerFn, base_row, cache_path, data_fingerprint,
-                                    evaluate_and_cache, node_info, one_line)
+from snapcheck.sweep.cache import (
+    Finished,
+    SweepRun,
+    WorkerFn,
+    base_row,
+    cache_path,
+    data_fingerprint,
+    evaluate_and_cache,
+    node_info,
+    one_line,
+)
 
 try:
     import ray
