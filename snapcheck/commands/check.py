@@ -55,7 +55,19 @@ def check(
     graphs = [load(m) for m in models]
     groups = [[check_graph(g, v, backend, budget, estimates) for v in versions] for g in graphs]
     _emit(groups, fmt, out, verbose)
+    if estimates and fmt == "terminal":
+        _host_profile_note()
     raise typer.Exit(0 if all(r.passed for group in groups for r in group) else 1)
+
+
+def _host_profile_note() -> None:
+    """On stderr (the report stays as it is): when the host profile was fitted on another CPU, say so and what
+    ``calibrate --quick`` would change (host estimates only: the phone estimates derive from the shipped one)."""
+    from snapcheck.estimate.profiles import host_profile_status
+
+    status = host_profile_status()
+    if not status.here:
+        typer.echo(status.note(), err=True)
 
 
 def _emit(groups: list[list[Any]], fmt: str, out: str | None, verbose: bool) -> None:
