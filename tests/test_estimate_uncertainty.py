@@ -1,0 +1,48 @@
+"""The estimate's range: each kernel's measured error, and the calibrated envelope (hand-built graphs)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
+
+from snapcheck.estimate.kernels import split_kernels
+from snapcheck.estimate.profiles import load_host_profile
+from snapcheck.estimate.roofline import predict_kernels
+from snapcheck.estimate.uncertainty import OUTSIDE_ERROR, KernelError, kernel_errors, spread, why_outside
+
+
+def test_spread_adds_within_a_kind_and_in_quadrature_across_kinds():
+    g = conv_chain(32, [8, 16, 16])
+    ks = split_kernels(g)
+    assert [k.kind for k in ks] == ["conv", "conv"]
+    same = spread(ks, [1.0, 1.0], [KernelError(0.1, True), KernelError(0.1, True)])
+    assert same == pytest.approx(0.1)  # one kind: its error is shared, not averaged away
+    ks[1].kind = "pointwise"
+    mixed = spread(ks, [1.0, 1.0], [KernelError(0.1, True), KernelError(0.1, True)])
+    assert mixed == pytest.approx(math.sqrt(2) * 0.1 / 2)
+
+
+def test_an_uncalibrated_window_is_outside_and_widens_the_range():
+    host = load_host_profile()
+    b = GraphBuilder()
+    x = b.input((1, 128, 128, 8))
+    y = tflite_conv(b, x, 128, 8, 16, k=15)  # no calibrated conv has a 15x15 window
+    ks = split_kernels(b.graph([y]))
+    errors = kernel_errors(ks, host.residual)
+    assert not errors[0].inside and errors[0].sigma == OUTSIDE_ERROR
+    assert "15x15" in why_outside(ks[0], host.residual)
+    wide = predict_kernels(ks, host)
+    assert wide.outside == [0] and wide.outside_share == pytest.approx(1.0)
+    inside = predict_kernels(split_kernels(conv_chain(64, [32, 32])), host)
+    assert inside.outside == [] and wide.worst_ms / wide.latency_ms > 1.5 * inside.worst_ms / inside.latency_ms
+
+
+def test_an_unknown_kind_is_outside():
+    b = GraphBuilder()
+    x = b.input((1, 64, 64, 8))
+    y = b.op("CUMSUM", [x, b.tensor((1,), "int32", const=True)], (1, 64, 64, 8))
+    ks = split_kernels(b.graph([y]))
+    assert ks[0].kind == "other"
+    assert kernel_errors(ks, load_host_profile().residual) == [KernelError(OUTSIDE_ERROR, False)]
