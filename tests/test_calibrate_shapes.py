@@ -78,7 +78,8 @@ def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
     assert set(end) <= set(extra_specs(0)) | set(PROBES) and set(PROBES) <= set(specs)
     extra = extra_specs(0)
     assert extra == extra_specs(0) and {s.op for s in extra} == {"conv", "reshape", "slice"}
-    assert all(s.groups > 1 and s.cin % s.groups == 0 for s in extra if s.op == "conv")
+    assert all((s.groups > 1 and s.cin % s.groups == 0) or s.kw for s in extra if s.op == "conv")
+    assert {(s.k, s.kw) for s in extra if s.kw} >= {(1, 7), (7, 1), (1, 3), (3, 1)}
 
 
 def test_heavy_specs_are_wide_transposed_convs_beyond_the_cache_and_come_last():

@@ -39,9 +39,11 @@ class MicroSpec:
     stride: int = 1
     dilation: int = 1
     groups: int = 1  # a grouped convolution (ResNeXt, RegNet): cin / groups input channels per output
+    kw: int = 0  # the window's width when it differs from its height ``k`` (Inception's 1x7 and 7x1)
 
     def key(self) -> str:
         tail = (f"-d{self.dilation}" if self.dilation != 1 else "") + (f"-g{self.groups}" if self.groups != 1 else "")
+        tail += f"-w{self.kw}" if self.kw else ""
         return f"{self.op}-{self.h}x{self.w}x{self.cin}-o{self.cout}-k{self.k}-s{self.stride}{tail}"
 
 
@@ -413,7 +415,7 @@ def macs(s: MicroSpec) -> float:
     if s.kind == "deconv":
         return s.h * s.w * s.cin * s.cout * s.k * s.k
     if s.kind in ("conv", "pointwise"):
-        return s.h * s.w * s.cin * s.cout * s.k * s.k / s.stride ** 2 / s.groups
+        return s.h * s.w * s.cin * s.cout * s.k * (s.kw or s.k) / s.stride ** 2 / s.groups
     if s.kind in ("depthwise", "depthwise_large"):
         return s.h * s.w * s.cin * s.k * s.k / s.stride ** 2
     if s.kind in ("fc", "matmul"):
@@ -451,7 +453,7 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
     inputs = [x]
     op = spec.op
     if op == "conv":
-        y = layers.Conv2D(spec.cout, spec.k, spec.stride, padding="same", activation="relu",
+        y = layers.Conv2D(spec.cout, (spec.k, spec.kw or spec.k), spec.stride, padding="same", activation="relu",
                           dilation_rate=spec.dilation, groups=spec.groups)(x)
     elif op == "depthwise":
         y = layers.DepthwiseConv2D(spec.k, spec.stride, padding="same", activation="relu",

@@ -102,8 +102,9 @@ GROUP_WIDTHS = (8, 16, 24, 32, 48, 64, 128)  # input channels per group of RegNe
 
 
 def extra_specs(seed: int = 0) -> list[MicroSpec]:
-    """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels)
-    and the copies transformers and crops add (reshape pixels to tokens, strided slices)."""
+    """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
+    the copies transformers and crops add (reshape pixels to tokens, strided slices) and Inception's
+    factorised windows (1x3, 3x1, 1x7, 7x1)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
     while len(out) < 60:
@@ -118,6 +119,12 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
             spec = MicroSpec("copy", op, s, s, channels(rnd, 8, 512))
             if spec not in out:
                 out.append(spec)
+    while sum(x.kw > 0 for x in out) < 40:
+        kh, kw = rnd.choice(((1, 3), (3, 1), (1, 7), (7, 1), (1, 5), (5, 1)))
+        s = side(rnd, max(kh, kw), 64)
+        spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
+        if macs(spec) <= MAX_MACS and spec not in out:
+            out.append(spec)
     return out
 
 
