@@ -10,7 +10,9 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from snapcheck.estimate.kernels import split_kernels
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import predict_kernels
-from snapcheck.estimate.uncertainty import OUTSIDE_ERROR, KernelError, kernel_errors, spread, why_outside
+from snapcheck.estimate.uncertainty import (
+    OUTSIDE_ERROR, SHARED_GRID, Z, KernelError, choose_shared, kernel_errors, spread, why_outside,
+)
 
 
 def test_spread_adds_within_a_kind_and_in_quadrature_across_kinds():
@@ -23,6 +25,32 @@ def test_spread_adds_within_a_kind_and_in_quadrature_across_kinds():
     mixed = spread(ks, [1.0, 1.0], [KernelError(0.1, True), KernelError(0.1, True)])
     assert mixed == pytest.approx(math.sqrt(2) * 0.1 / 2)
 
+
+
+def test_an_unshared_error_averages_out_over_a_kinds_kernels():
+    ks = split_kernels(conv_chain(32, [8, 16, 16]))
+    errs = [KernelError(0.1, True), KernelError(0.1, True)]
+    assert spread(ks, [1.0, 1.0], errs, shared=0.0) == pytest.approx(0.1 / math.sqrt(2))
+    half = spread(ks, [1.0, 1.0], errs, shared=0.5)
+    assert half == pytest.approx(math.sqrt(0.5 * 0.2 ** 2 + 0.5 * 2 * 0.1 ** 2) / 2)
+    assert spread(ks, [1.0, 1.0], errs, shared=0.0) < half < spread(ks, [1.0, 1.0], errs, shared=1.0)
+
+
+def test_choose_shared_takes_the_smallest_share_whose_ranges_hold_the_networks():
+    ks = split_kernels(conv_chain(32, [8, 16, 16]))
+    errs = [KernelError(0.1, True), KernelError(0.1, True)]
+
+    def net(log_err: float) -> tuple:
+        return ks, [1.0, 1.0], 2.0 * math.exp(log_err), 2.0, errs
+
+    assert choose_shared([net(0.0)] * 10) == SHARED_GRID[0]  # exact predictions: the narrowest ranges do
+    # errors just inside the fully shared range (Z x 0.1) need every kernel's error shared
+    assert choose_shared([net(0.99 * Z * 0.1)] * 10) == 1.0
+    # an error that only a share of 0.5 covers, on every network
+    need = Z * spread(ks, [1.0, 1.0], errs, 0.5) * 0.999
+    assert choose_shared([net(need)] * 10) == 0.5
+    # one network in ten outside every range still leaves 90% covered at the smallest share
+    assert choose_shared([net(0.0)] * 9 + [net(1.0)]) == SHARED_GRID[0]
 
 def test_an_uncalibrated_window_is_outside_and_widens_the_range():
     host = load_host_profile()

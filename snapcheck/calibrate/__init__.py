@@ -13,7 +13,8 @@ once, at the end, by ``snapcheck.estimate.profiles.write_profile``:
    statistic the correction it picks does not carry over from random networks to real ones
    (docs/estimator.md);
 4. the probes (``quick.reference``): time the probe set of ``--quick`` in this session, so that ``snapcheck
-   calibrate --quick`` on another machine can compare its timings with these (``Profile.quick_reference``).
+   calibrate --quick`` on another machine can compare its timings with these (``Profile.quick_reference``),
+   and choose on its networks how widely to draw the estimate's range (``estimate.uncertainty``).
 
 ``quick.calibrate_quick`` (``snapcheck calibrate --quick``) is the other entry point: it adapts a profile
 made by the stages above to a new CPU from the probes alone.
@@ -51,6 +52,6 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int =
     if nets > 0:
         network, _ = calibrate_network(profile, nets, seed, threads, console=console)
         profile = dataclasses.replace(profile, network=network)
-    profile = dataclasses.replace(profile, quick_reference=quick.reference(threads, console))
+    profile = quick.reference(profile, threads, console)
     write_profile(out, profile)
     return profile, samples

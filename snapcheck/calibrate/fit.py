@@ -159,7 +159,8 @@ def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict, cache_byt
                    bandwidth_gbs=col["bandwidth"], dram_gbs=col["dram"], kernel_us=col["kernel_us"],
                    k_half=col["k_half"], c_half=col["c_half"], cc_half=col["cc_half"], miss_exp=col["miss_exp"],
                    shape_coef=nested["shape_coef"], shape_range=nested["shape_range"],
-                   cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta)
+                   cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta,
+                   range_factors=(1.0, 1.0))  # the host's range is its kernels' measured error (estimate.uncertainty)
 
 
 def flops_baseline(samples: Iterable[Sample]) -> tuple[float, float]:

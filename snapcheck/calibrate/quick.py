@@ -39,7 +39,8 @@ from snapcheck.calibrate.micro import OVERHEAD_PROBE, PROBES, MicroSpec, build_m
 from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, probe_nets
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import cpu_name
-from snapcheck.estimate.roofline import Profile, kernel_terms
+from snapcheck.estimate.roofline import Profile, kernel_terms, predict_kernels
+from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
 PASSES = 3  # timing passes over the probe set (median)
@@ -65,11 +66,20 @@ def probe_dir() -> Path:
     return cache_dir() / "probes"
 
 
-def reference(threads: int = 1, console: Any = None) -> dict[str, float]:
-    """The full calibration's probe stage: time the probes as ``--quick`` will (ms, ``typical_ms``), for the
-    profile's ``quick_reference``."""
+def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profile:
+    """The full calibration's probe stage: time the probes as ``--quick`` will (``typical_ms``) for the profile's
+    ``quick_reference``, and choose on the network probes how much of a kind's error its kernels share
+    (``uncertainty.choose_shared``: the ranges then hold 90% of those networks)."""
     rows = measure_probes(threads, console, cache_path=cache_dir() / f"probes-{host_fingerprint(threads)}.json")
-    return {spec.key(): round(typical_ms(hit), 5) for spec, _, hit in rows}
+    nets = []
+    for spec, kernels, hit in rows:
+        if isinstance(spec, NetSpec) and profile.residual:
+            pred = predict_kernels(kernels, profile)
+            nets.append((kernels, pred.per_kernel_ms, pred.latency_ms, typical_ms(hit),
+                         kernel_errors(kernels, profile.residual)))
+    residual = {**profile.residual, "error_shared": choose_shared(nets)} if nets else profile.residual
+    return dataclasses.replace(profile, residual=residual,
+                               quick_reference={spec.key(): round(typical_ms(hit), 5) for spec, _, hit in rows})
 
 
 @dataclass

@@ -94,7 +94,7 @@ def estimate_device(graph: Graph, backend: Backend, host: Profile | None = None,
     cache = cache if cache is not None else {}
     p = backend.profile(host)
     kernels = _kernels_cached(graph, p.fuses, p.simd, cache)
-    return predict_kernels(kernels, p, _errors_cached(kernels, host, cache))
+    return predict_kernels(kernels, p, _errors_cached(kernels, host, cache), host.residual.get("error_shared"))
 
 
 def _ram_mb(cost, backend: str) -> float:

@@ -128,9 +128,11 @@ class Prediction:
         return sum(self.per_kernel_ms[i] for i in self.outside) / body if body else 0.0
 
 
-def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError] | None = None) -> Prediction:
+def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError] | None = None,
+                    shared: float | None = None) -> Prediction:
     """Latency of a kernel list on profile ``p``. The range is ``p.range_factors`` widened by the kernels'
-    measured errors (``errors``; default: from ``p``'s own lookup, none for a profile without one)."""
+    measured errors (``errors`` with their ``shared`` part, ``estimate.uncertainty``; default: from ``p``'s own
+    lookup, none for a profile without one)."""
     timed = [kernel_ms(k, p) for k in kernels]
     per_kernel = network_terms(kernels, [ms for ms, _ in timed], p.network)
     per_kind, mem = dict.fromkeys(KINDS, 0.0), 0.0
@@ -142,7 +144,9 @@ def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError]
     body = sum(per_kernel)
     if errors is None:
         errors = kernel_errors(kernels, p.residual) if p.residual else [KernelError(0.0, True)] * len(kernels)
-    sigma = spread(kernels, per_kernel, errors)
+    if shared is None:
+        shared = p.residual.get("error_shared", 1.0) if p.residual else 1.0
+    sigma = spread(kernels, per_kernel, errors, shared)
     lo, hi = p.range_factors
     return Prediction(
         latency_ms=total, best_ms=total * lo * math.exp(-Z * sigma), worst_ms=total * hi * math.exp(Z * sigma),

@@ -7,12 +7,14 @@ the lookup's kernel weight of the nearest sample is at least ``MIN_SUPPORT`` (ab
 shape features). Its error is then its kind's ``kind_error``; outside (an unknown kind, a window or op never
 calibrated, a shape far from every sample) it is ``OUTSIDE_ERROR`` (a factor of e^0.5 = 1.65 either way).
 
-A network's spread adds the kernels' errors up within a kind (a kind's error is mostly shared by its kernels:
-the same micro-kernel, the same fit) and in quadrature across kinds:
+A network's spread: a share ``rho`` of each kernel's error is shared with the other kernels of its kind (the
+same micro-kernels, the same fit), the rest is its own and averages out over many kernels:
 
-    sigma = sqrt(sum_kind (sum_{j in kind} t_j sigma_j)^2) / sum_j t_j
+    sigma^2 = sum_kind [ rho (sum_{j in kind} t_j sigma_j)^2 + (1 - rho) sum_{j in kind} (t_j sigma_j)^2 ] / T^2
 
-and the reported range is widened by ``exp(±Z x sigma)`` around the backend's own ``range_factors``.
+with ``T = sum_j t_j``; the reported range is ``exp(±Z x sigma)`` around the backend's own ``range_factors``
+(1 for the host). ``rho`` is the profile's ``residual.error_shared``, chosen by the full calibration on its
+network probes (``choose_shared``: the smallest share whose ranges hold 90% of them), 1 when absent.
 """
 
 from __future__ import annotations
@@ -73,12 +75,30 @@ def kernel_errors(kernels: list[Kernel], res: dict) -> list[KernelError]:
     return out
 
 
-def spread(kernels: list[Kernel], per_kernel_ms: list[float], errors: list[KernelError]) -> float:
+SHARED_GRID = (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+
+
+def spread(kernels: list[Kernel], per_kernel_ms: list[float], errors: list[KernelError], shared: float = 1.0) -> float:
     """The network's log error sigma (module docs) from its kernels' times and errors."""
     total = sum(per_kernel_ms)
     if total <= 0:
         return 0.0
-    by_kind: dict[str, float] = {}
+    summed: dict[str, float] = {}
+    squares: dict[str, float] = {}
     for k, ms, e in zip(kernels, per_kernel_ms, errors):
-        by_kind[k.kind] = by_kind.get(k.kind, 0.0) + ms * e.sigma
-    return math.sqrt(sum(v * v for v in by_kind.values())) / total
+        summed[k.kind] = summed.get(k.kind, 0.0) + ms * e.sigma
+        squares[k.kind] = squares.get(k.kind, 0.0) + (ms * e.sigma) ** 2
+    var = sum(shared * summed[k] ** 2 + (1 - shared) * squares[k] for k in summed)
+    return math.sqrt(var) / total
+
+
+def choose_shared(nets: list[tuple[list[Kernel], list[float], float, float, list[KernelError]]],
+                  coverage: float = 0.9) -> float:
+    """The smallest shared share ``rho`` of ``SHARED_GRID`` whose ranges ``exp(±Z sigma)`` hold ``coverage`` of
+    ``nets``: (kernels, per-kernel predicted ms, predicted ms, measured ms, ``kernel_errors``) of timed networks
+    priced by one profile."""
+    for rho in SHARED_GRID:
+        inside = [abs(math.log(pred / meas)) <= Z * spread(ks, per, errs, rho) for ks, per, pred, meas, errs in nets]
+        if inside and sum(inside) >= coverage * len(inside):
+            return rho
+    return 1.0
