@@ -18,7 +18,8 @@ calibrate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 @calibrate_app.callback(invoke_without_command=True)
 def calibrate(
     ctx: typer.Context,
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host profile)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host "
+                                       "profile; with --quick, this machine's: ~/.config/snapcheck/hosts)."),
     threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
     per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
@@ -26,13 +27,13 @@ def calibrate(
                                                        "(0: none)."),
     nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
                                                "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
-    quick: bool = typer.Option(False, "--quick", help="On a new machine: time 60 probes (~3 minutes) and adapt the "
+    quick: bool = typer.Option(False, "--quick", help="On a new machine: time 60 probes (~1-2 minutes) and adapt the "
                                                       "shipped profile's kernel speeds to this CPU (saved for this "
                                                       "machine; phone estimates do not change)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="With --quick: the profile to adapt (default: "
                                                                     "the shipped one)."),
 ) -> None:
-    """Fit the host latency profile. On a new machine, `--quick` (about 3 minutes) adapts the shipped profile to
+    """Fit the host latency profile. On a new machine, `--quick` (1-2 minutes) adapts the shipped profile to
     this CPU. Without it (profile authors, about an hour): time single-kernel micro-benchmarks and a dense set
     of single layers with LiteRT (with --nets, random whole networks too), and fit the roofline profile, its
     local residual lookup (and the in-network correction). Resumable: Ctrl-C keeps every finished timing."""
