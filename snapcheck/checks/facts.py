@@ -19,6 +19,7 @@ from snapcheck.ir import Graph, Op, Subgraph, Tensor
 
 DEQUANTIZE_OPS = frozenset({"DEQUANTIZE", "DequantizeLinear"})
 AXIS_ORDER = "NDHWC"  # canonical order for joined axis sets ("HW", "HWC")
+VALUE_ELEMENTS = 4096  # constants read as facts (axes, sizes, scales, shapes) have at most this many values
 
 
 def axis_names(rank: int, layout: str) -> list[str]:
@@ -81,8 +82,8 @@ class SubgraphView:
     def value(self, i: int) -> np.ndarray | None:
         """The value of a constant input (small tensors: axes, sizes, scales), or None."""
         t = self.const_tensor(i)
-        if t is None:
-            return None
+        if t is None or t.numel is None or t.numel > VALUE_ELEMENTS:
+            return None  # a large constant is no axis list or size; reading it would cost for nothing
         try:
             v = t.data()
         except Exception:  # noqa: BLE001 - unreadable constant data: the fact is simply unknown

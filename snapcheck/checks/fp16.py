@@ -8,7 +8,7 @@ import numpy as np
 
 from snapcheck.checks import op_label
 from snapcheck.findings import Finding
-from snapcheck.ir import Graph
+from snapcheck.ir import Graph, Tensor
 from snapcheck.rules import Ruleset
 
 FP16_MAX = 65504.0
@@ -48,23 +48,32 @@ def fp16_stats(w: np.ndarray) -> Fp16Stats:
     return Fp16Stats(nonzero=b.size - zeros, overflow=overflow, flushed=flushed, subnormal=subnormal, max_abs=max_abs)
 
 
+def tensor_fp16_stats(t: Tensor) -> Fp16Stats | None:
+    """``fp16_stats`` of a constant, read piece by piece (external data never whole); None when it has no values."""
+    total = None
+    for piece in t.chunks():
+        s = fp16_stats(piece)
+        total = s if total is None else Fp16Stats(
+            total.nonzero + s.nonzero, total.overflow + s.overflow, total.flushed + s.flushed,
+            total.subnormal + s.subnormal, max(total.max_abs, s.max_abs))
+    return total
+
+
 def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
     flush_limit = float(ruleset.fp16["flush_share"])
     sub_limit = float(ruleset.fp16["subnormal_share"])
     findings: list[Finding] = []
+    seen: dict = {}  # stored bytes shared by several constants are read once
     for sg in graph.subgraphs:
         consumers = None
         for ti, t in enumerate(sg.tensors):
             if not (t.is_constant and t.dtype in ("float32", "float64") and t.loader is not None):
                 continue
-            try:
-                data = t.data()
-            except Exception:  # noqa: BLE001 - unreadable data is the reader's finding, not this check's
-                continue
-            if data is None or data.size == 0:
-                continue
-            s = fp16_stats(data)
-            if not (s.overflow or s.flushed or s.subnormal):
+            key = t.data_key
+            s = seen[key] if key is not None and key in seen else tensor_fp16_stats(t)
+            if key is not None:
+                seen[key] = s
+            if s is None or not (s.overflow or s.flushed or s.subnormal):
                 continue
             if consumers is None:
                 consumers = sg.consumers()
