@@ -23,13 +23,13 @@ from snapcheck.errors import InputError
 
 @dataclass(frozen=True)
 class Limits:
-    ops: int = 200_000  # operators, all subgraphs together
-    tensors: int = 1_000_000  # tensors, all subgraphs together
+    ops: int = 30_000  # operators, all subgraphs together (a check costs about 0.2 ms of CPU per op)
+    tensors: int = 100_000  # tensors, all subgraphs together
     subgraphs: int = 4_096  # subgraphs (TFLite) or graphs, nested ones included (ONNX)
     nesting: int = 32  # depth of graphs nested in node attributes (ONNX If/Loop/Scan)
     rank: int = 32  # dims of one tensor
     tensor_elements: int = 2**40  # elements one tensor may declare (4 TB of float32: beyond any runtime)
-    elements_read: int = 2**24  # shape, index and option values decoded from the file, each reference counted
+    elements_read: int = 2**21  # dims, op input/output indices and option values, each reference counted
     weight_bytes: int = 4 * 2**30  # constant data of the model file and its external-data files
     timeout_s: float = 300.0  # default --timeout
 
@@ -48,8 +48,8 @@ def limits_help() -> str:
     lim = LIMITS
     return (f"Limits (a file over one is refused with exit 2, \"too large to check\"): {_count(lim.ops)} ops, "
             f"{_count(lim.tensors)} tensors, {_count(lim.subgraphs)} subgraphs, graphs nested {lim.nesting} deep, "
-            f"rank {lim.rank}, {_count(lim.tensor_elements)} elements per tensor, {_count(lim.elements_read)} shape "
-            f"and index values read, {lim.weight_bytes // 2**30} GiB of weights. --timeout stops a check with exit 2 "
+            f"rank {lim.rank}, {_count(lim.tensor_elements)} elements per tensor, {_count(lim.elements_read)} dims, "
+            f"op inputs and outputs, {lim.weight_bytes // 2**30} GiB of weights. --timeout stops a check with exit 2 "
             f"(default {lim.timeout_s:g} s). See docs/readers.md.")
 
 
@@ -82,14 +82,16 @@ def _message(seconds: float, stage: Stage) -> str:
 
 
 @contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[Stage]:
+def deadline(seconds: float | None, what: str = "") -> Iterator[Stage]:
     """Stop the work inside after ``seconds`` of wall-clock time with ``InputError`` (exit 2, one line).
+
+    The message names ``what`` the work is doing (the yielded ``Stage`` lets it say so as it moves on).
 
     A SIGALRM raises ``CheckTimeout`` where Python code runs; should native code hold the interpreter past a
     short grace period, a watchdog thread writes the same line and ends the process with exit 2. Outside the
     main thread, or with ``seconds`` None or 0, there is no budget.
     """
-    stage = Stage()
+    stage = Stage(what)
     if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread() \
             or not hasattr(signal, "setitimer"):
         yield stage
@@ -106,13 +108,20 @@ def deadline(seconds: float | None) -> Iterator[Stage]:
     previous = signal.signal(signal.SIGALRM, on_alarm)
     watchdog = threading.Timer(seconds + _GRACE_S, hard_stop)
     watchdog.daemon = True
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    watchdog.start()
-    try:
-        yield stage
-    except CheckTimeout:
-        raise InputError(None, _message(seconds, stage)) from None
-    finally:
+
+    def disarm() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         watchdog.cancel()
+
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            watchdog.start()
+            yield stage
+        finally:
+            disarm()
+    except CheckTimeout:  # also when the alarm comes between the end of the work and the disarm
+        disarm()
+        raise InputError(None, _message(seconds, stage)) from None
+    finally:
         signal.signal(signal.SIGALRM, previous)

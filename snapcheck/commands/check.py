@@ -72,7 +72,7 @@ def check(
     versions = resolve_versions(ls_version)
     backend = resolve_backend(backend)
     budget = parse_size(max_size) if max_size is not None else None
-    with deadline(parse_seconds(timeout)) as stage:
+    with deadline(parse_seconds(timeout), models[0]) as stage:
         graphs = []
         for m in models:
             stage.what = m

@@ -160,7 +160,7 @@ def _node_label(node: Any) -> str:
 def _check_nodes(path: Path, model: ModelProto) -> None:
     """Before shape inference: the graph limits, and every node of a standard domain against its schema."""
     opsets = {_domain(o.domain): o.version for o in model.opset_import}
-    graphs, nodes = 0, 0
+    graphs, nodes, read = 0, 0, 0
     stack = [(model.graph, 1)]
     while stack:
         g, depth = stack.pop()
@@ -172,7 +172,13 @@ def _check_nodes(path: Path, model: ModelProto) -> None:
             raise too_large(path, f"more than {LIMITS.ops:,} nodes", LIMITS.ops)
         if depth > LIMITS.nesting:
             raise too_large(path, f"graphs nested {depth} deep", LIMITS.nesting)
+        read += sum(len(vi.type.tensor_type.shape.dim) for vi in (*g.input, *g.output, *g.value_info))
+        read += sum(len(t.dims) for t in g.initializer)
         for node in g.node:
+            read += len(node.input) + len(node.output)
+            if read > LIMITS.elements_read:
+                raise too_large(path, f"more than {LIMITS.elements_read:,} dims and node inputs and outputs",
+                                LIMITS.elements_read)
             kinds = {a.name: _attribute_type(a) for a in node.attribute}
             op_schema = schema(node.op_type, node.domain, opsets.get(_domain(node.domain), 1))
             if op_schema is not None:

@@ -30,6 +30,7 @@ from flatbuffers.number_types import Int32Flags
 from snapcheck.errors import InputError
 from snapcheck.ir import DTYPE_BITS, Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
 from snapcheck.limits import LIMITS, too_large
+from snapcheck.readers.names import MAX_NAME
 from snapcheck.readers.names import text as _text
 from snapcheck.readers.tflite_options import read_options
 from snapcheck.readers.tflite_schema import (
@@ -65,6 +66,19 @@ class _Corrupt(Exception):
     """A structural inconsistency found by the bound checks."""
 
 
+def _slot(table: str, getter: str) -> int:
+    """The vtable slot a generated getter reads (the constant it passes to ``Table.Offset``)."""
+    fn = getattr(schema_class(table), getter)
+    return next(c for c in fn.__code__.co_consts if isinstance(c, int) and not isinstance(c, bool) and c >= 4)
+
+
+# String fields, read through their slots so that a string shared by many tables is decoded once and only
+# its first MAX_NAME characters are read.
+_STRINGS = {key: _slot(*key) for key in (("Tensor", "Name"), ("SubGraph", "Name"), ("OperatorCode", "CustomCode"),
+                                         ("SignatureDef", "SignatureKey"), ("TensorMap", "Name"), ("Metadata", "Name"),
+                                         ("Model", "Description"))}
+
+
 def read_tflite(path: Path, buf: Any) -> Graph:
     """Parse TFLite flatbuffer bytes ``buf`` (``bytes`` or ``mmap``) read from ``path``."""
     try:
@@ -87,6 +101,7 @@ class _Reader:
         self.model = schema_class("Model").GetRootAs(buf, 0)
         self._spans: dict[int, tuple[int, int] | None] = {}
         self._vectors: dict[tuple, tuple] = {}  # (address, length, dtype) -> values: shared vectors decoded once
+        self._strings: dict[int, str] = {}  # address -> shown text: shared strings decoded once
         self._read = 0  # values decoded or handed out, every use of a shared vector counted
         self.n_buffers = self._count(self.model.BuffersLength(), "buffer")
         self.n_subgraphs = self._count(self.model.SubgraphsLength(), "subgraph")
@@ -106,8 +121,9 @@ class _Reader:
     def _spend(self, n: int) -> None:
         self._read += n
         if self._read > LIMITS.elements_read:
-            raise too_large(self.path, f"more than {LIMITS.elements_read:,} shape, index and option values to read "
-                                       "(a vector shared by many tables counts at each use)", LIMITS.elements_read)
+            raise too_large(self.path, f"more than {LIMITS.elements_read:,} dims, op inputs and outputs and option "
+                                       "values (a vector shared by many tables counts at each use)",
+                            LIMITS.elements_read)
 
     def _vector(self, obj: Any, getter: str, n: int) -> tuple:
         """The values of a numeric vector field, decoded once however many tables share it."""
@@ -118,6 +134,21 @@ class _Reader:
         if values is None:
             values = self._vectors[key] = tuple(arr.tolist())
         return values
+
+    def _string(self, obj: Any, table: str, getter: str) -> str:
+        """A string field, decoded once per address, its display capped at ``MAX_NAME`` characters."""
+        tab = obj._tab
+        o = tab.Offset(_STRINGS[(table, getter)])
+        if not o:
+            return ""
+        start, n = tab.Vector(o), tab.VectorLen(o)
+        self._spend(1)
+        shown = self._strings.get(start)
+        if shown is None:
+            if start + n > self.size:
+                raise _Corrupt(f"a {table} string ends past the end of the file")
+            shown = self._strings[start] = _text(bytes(self.buf[start:start + min(n, 4 * MAX_NAME + 4)]))
+        return shown
 
     def _ints(self, obj: Any, field: str) -> tuple:
         n = self._count(getattr(obj, f"{field}Length")(), field)
@@ -149,7 +180,8 @@ class _Reader:
     def graph(self) -> Graph:
         m = self.model
         self._check_counts()
-        self.opcodes = [self._opcode(j) for j in range(self._count(m.OperatorCodesLength(), "operator code"))]
+        self.n_opcodes = self._count(m.OperatorCodesLength(), "operator code")
+        self.opcodes: dict[int, tuple[str, str | None, int]] = {}  # read when an op uses one
         subgraphs = [self._subgraph(i) for i in range(self.n_subgraphs)]
         return Graph(
             path=self.path,
@@ -157,7 +189,7 @@ class _Reader:
             file_bytes=self.size,
             subgraphs=subgraphs,
             layout="NHWC",
-            producer=_text(m.Description()),
+            producer=self._string(m, "Model", "Description"),
             version=str(m.Version()),
             metadata=self._metadata(),
             signatures=self._signatures(subgraphs),
@@ -180,23 +212,28 @@ class _Reader:
         keys = []
         for j in range(self._count(self.model.SignatureDefsLength(), "signature")):
             sig = self.model.SignatureDefs(j)
-            key = _text(sig.SignatureKey())
+            key = self._string(sig, "SignatureDef", "SignatureKey")
             index = sig.SubgraphIndex()
             if not 0 <= index < len(subgraphs):
                 raise self._refuse(f"signature {key!r} names subgraph {index}; the model has {len(subgraphs)}")
             n_tensors = len(subgraphs[index].tensors)
             for kind in ("Inputs", "Outputs"):
-                for k in range(self._count(getattr(sig, f"{kind}Length")(), "signature tensor")):
+                count = self._count(getattr(sig, f"{kind}Length")(), "signature tensor")
+                self._spend(count)
+                for k in range(count):
                     entry = getattr(sig, kind)(k)
                     if not 0 <= entry.TensorIndex() < n_tensors:
-                        raise self._refuse(f"signature {key!r} maps {kind.lower()[:-1]} {_text(entry.Name())!r} to "
-                                           f"tensor {entry.TensorIndex()}; subgraph {index} has {n_tensors}")
+                        name = self._string(entry, "TensorMap", "Name")
+                        raise self._refuse(f"signature {key!r} maps {kind.lower()[:-1]} {name!r} to tensor "
+                                           f"{entry.TensorIndex()}; subgraph {index} has {n_tensors}")
             keys.append(key)
         return keys
 
     def _metadata(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for j in range(self._count(self.model.MetadataLength(), "metadata")):
+        count = self._count(self.model.MetadataLength(), "metadata")
+        self._spend(count)
+        for j in range(count):
             entry = self.model.Metadata(j)
             span = self._span(self._index(entry.Buffer(), self.n_buffers, "metadata buffer"))
             raw = bytes(self.buf[span[0]:span[0] + span[1]]) if span and span[1] <= _TEXT_METADATA_MAX else b""
@@ -207,13 +244,13 @@ class _Reader:
                 value = value_text.decode()
             else:
                 value = f"<{span[1] if span else 0} bytes>"
-            out[_text(entry.Name())] = value
+            out[self._string(entry, "Metadata", "Name")] = value
         return out
 
     def _opcode(self, j: int) -> tuple[str, str | None, int]:
         oc = self.model.OperatorCodes(j)
         code = max(oc.DeprecatedBuiltinCode(), oc.BuiltinCode())
-        custom = _text(oc.CustomCode()) if code == _CUSTOM else None
+        custom = self._string(oc, "OperatorCode", "CustomCode") if code == _CUSTOM else None
         return OPERATOR_NAMES.get(code, f"BUILTIN_{code}"), custom, oc.Version()
 
     def _subgraph(self, i: int) -> Subgraph:
@@ -228,10 +265,13 @@ class _Reader:
         inputs = [self._index(t, n_tensors, "subgraph input") for t in self._ints(sg, "Inputs")]
         outputs = [self._index(t, n_tensors, "subgraph output") for t in self._ints(sg, "Outputs")]
         ops = [self._op(sg.Operators(k), k, n_tensors, i) for k in range(self._count(sg.OperatorsLength(), "operator"))]
-        return Subgraph(index=i, name=_text(sg.Name()), tensors=tensors, ops=ops, inputs=inputs, outputs=outputs)
+        return Subgraph(index=i, name=self._string(sg, "SubGraph", "Name"), tensors=tensors, ops=ops, inputs=inputs, outputs=outputs)
 
     def _op(self, op: Any, index: int, n_tensors: int, sg_index: int) -> Op:
-        name, custom, version = self.opcodes[self._index(op.OpcodeIndex(), len(self.opcodes), "operator code")]
+        j = self._index(op.OpcodeIndex(), self.n_opcodes, "operator code")
+        if j not in self.opcodes:
+            self.opcodes[j] = self._opcode(j)
+        name, custom, version = self.opcodes[j]
         inputs = [self._index(t, n_tensors, "operator input", optional=True) for t in self._ints(op, "Inputs")]
         outputs = [self._index(t, n_tensors, "operator output", optional=True) for t in self._ints(op, "Outputs")]
         max_len = self.size // 4
@@ -281,6 +321,7 @@ class _Reader:
         key = ("custom", arr.__array_interface__["data"][0], n)
         values = self._vectors.get(key)
         if values is None:
+            self._spend(n // 4)  # decoding is linear in the bytes, each vector once
             values = self._vectors[key] = tuple(_flexbuffer_map(arr.tobytes()))
         self._spend(len(values) + 1)
         return dict(values)
@@ -288,7 +329,7 @@ class _Reader:
     # -- tensors ------------------------------------------------------------------------------
 
     def _tensor(self, t: Any, k: int) -> Tensor:
-        name = _text(t.Name())
+        name = self._string(t, "Tensor", "Name")
         dtype = TENSOR_TYPE_NAMES.get(t.Type(), "undefined")
         rank = t.ShapeLength()
         if rank > LIMITS.rank or t.ShapeSignatureLength() > LIMITS.rank:
