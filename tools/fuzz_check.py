@@ -479,6 +479,8 @@ def run_check(path: Path, fmt: str, timeout_s: float, slow_s: float, max_mb: flo
             fd_out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             os.dup2(fd_err, 2)
             os.dup2(fd_out, 1)
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the streams of this process from now on
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
             sys.argv = ["snapcheck", "check", str(path), "--ls-version", "5.x", "--format", fmt]
             try:
                 cli.main()
@@ -610,15 +612,15 @@ class Campaign:
         return path
 
 
-def run_campaign(campaign: Campaign, seeds: list[Path], examples: int, seed: int) -> None:
+def run_campaign(campaign: Campaign, seeds: list[Path], examples: int, seed: int, shrink: bool = True) -> None:
     """One hypothesis run of ``examples`` inputs from ``seed``; raises AssertionError on a broken contract
-    (after hypothesis has shrunk it; ``campaign.last`` holds the minimal input)."""
+    (after hypothesis has shrunk it, unless ``shrink`` is off; ``campaign.last`` holds the minimal input)."""
     blobs = [(p.name, p.read_bytes()) for p in seeds]
+    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
 
     @hypothesis_seed(seed)
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False, print_blob=False,
-              phases=[Phase.generate, Phase.shrink], report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck))
+              phases=phases, report_multiple_bugs=False, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def one(data: Any) -> None:
         name, seed_bytes = data.draw(st.sampled_from(blobs), label="seed")

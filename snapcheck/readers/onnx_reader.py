@@ -179,8 +179,12 @@ def _check_nodes(path: Path, model: ModelProto) -> None:
             if read > LIMITS.elements_read:
                 raise too_large(path, f"more than {LIMITS.elements_read:,} dims and node inputs and outputs",
                                 LIMITS.elements_read)
+            domain = _domain(node.domain)
+            if domain not in opsets:
+                raise InputError(path, f"{_node_label(node)} is in domain {domain!r}, for which the model imports no "
+                                       "opset")
             kinds = {a.name: _attribute_type(a) for a in node.attribute}
-            op_schema = schema(node.op_type, node.domain, opsets.get(_domain(node.domain), 1))
+            op_schema = schema(node.op_type, node.domain, opsets[domain])
             if op_schema is not None:
                 by_name = {a.name: a for a in node.attribute}
                 problem = node_problem(node, kinds, op_schema) or value_problem(node.op_type, _window_values(by_name))

@@ -60,6 +60,7 @@ _LEADING_INPUTS = {
     "RESIZE_NEAREST_NEIGHBOR": 2, "TRANSPOSE": 2, "SELECT": 3, "SELECT_V2": 3, "PRELU": 2,
 }
 _NO_INPUTS = frozenset({"CALL_ONCE", "WHILE", "IF", "CALL", "VAR_HANDLE"})  # inputs are passed through as given
+SCHEMA_VERSION = 3  # the one schema version the runtime reads (TFLITE_SCHEMA_VERSION)
 
 
 class _Corrupt(Exception):
@@ -179,6 +180,10 @@ class _Reader:
 
     def graph(self) -> Graph:
         m = self.model
+        if m.Version() != SCHEMA_VERSION:
+            raise self._refuse(f"schema version {m.Version()}; TFLite reads version {SCHEMA_VERSION} only")
+        if self.n_subgraphs and m.BuffersIsNone():
+            raise self._refuse("the model has no buffers vector, which TFLite requires")
         self._check_counts()
         self.n_opcodes = self._count(m.OperatorCodesLength(), "operator code")
         self.opcodes: dict[int, tuple[str, str | None, int]] = {}  # read when an op uses one
@@ -200,6 +205,8 @@ class _Reader:
         ops = tensors = 0
         for i in range(self.n_subgraphs):
             sg = self.model.Subgraphs(i)
+            if sg.TensorsIsNone():
+                raise self._refuse(f"subgraph {i} has no tensors vector, which TFLite requires")
             ops += self._count(sg.OperatorsLength(), "operator")
             tensors += self._count(sg.TensorsLength(), "tensor")
         if ops > LIMITS.ops:
@@ -212,7 +219,11 @@ class _Reader:
         keys = []
         for j in range(self._count(self.model.SignatureDefsLength(), "signature")):
             sig = self.model.SignatureDefs(j)
+            if not sig._tab.Offset(_STRINGS[("SignatureDef", "SignatureKey")]):
+                raise self._refuse(f"signature {j} has no key (method name), which TFLite requires")
             key = self._string(sig, "SignatureDef", "SignatureKey")
+            if sig.InputsIsNone() or sig.OutputsIsNone():
+                raise self._refuse(f"signature {key!r} has no inputs or outputs vector, which TFLite requires")
             index = sig.SubgraphIndex()
             if not 0 <= index < len(subgraphs):
                 raise self._refuse(f"signature {key!r} names subgraph {index}; the model has {len(subgraphs)}")
@@ -330,7 +341,9 @@ class _Reader:
 
     def _tensor(self, t: Any, k: int) -> Tensor:
         name = self._string(t, "Tensor", "Name")
-        dtype = TENSOR_TYPE_NAMES.get(t.Type(), "undefined")
+        dtype = TENSOR_TYPE_NAMES.get(t.Type())
+        if dtype is None:
+            raise self._refuse(f"tensor {name!r} has tensor type {t.Type()}, which TFLite does not know")
         rank = t.ShapeLength()
         if rank > LIMITS.rank or t.ShapeSignatureLength() > LIMITS.rank:
             raise too_large(self.path, f"tensor {name!r} has rank {max(rank, t.ShapeSignatureLength()):,}",
@@ -348,7 +361,7 @@ class _Reader:
         span = self._span(buffer) if self.n_buffers else None
         sparsity = t.Sparsity()
         sparse = sparsity is not None
-        if sparse:
+        if sparse and span is not None:  # the runtime reads sparsity of constants only
             self._check_sparsity(name, sparsity, raw_shape)
         if span is not None:
             self._check_constant(name, dtype, raw_shape, span[1], sparse, bool(t.IsVariable()))
