@@ -19,11 +19,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from process_stats import run_process
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -82,19 +82,13 @@ def build_tflite(path: Path, layers: int) -> Path:
 
 def measure(cmd: list[str], reps: int) -> dict:
     """Median wall seconds and max RSS (MiB) of ``reps`` runs, and the exit code of the last."""
-    walls, rss, rc = [], [], None
-    for _ in range(reps):
-        with tempfile.NamedTemporaryFile(suffix=".time") as f:
-            t0 = time.perf_counter()
-            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f.name, *cmd], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, cwd=ROOT)
-            walls.append(time.perf_counter() - t0)
-            rss.append(int(Path(f.name).read_text().split()[-1]) / 1024)
-        rc = proc.returncode
-        if rc not in (0, 1):
-            raise SystemExit(f"{' '.join(cmd)} exited {rc}: {proc.stderr.decode(errors='replace')[-300:]}")
+    runs = [run_process(cmd, ROOT, timeout=600) for _ in range(reps)]
+    for r in runs:
+        if r["rc"] not in (0, 1):
+            raise SystemExit(f"{' '.join(cmd)} exited {r['rc']}: {r['stderr'][-300:]}")
+    walls = [r["wall_s"] for r in runs]
     return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
-            "max_rss_mb": round(max(rss), 1), "rc": rc, "reps": reps,
+            "max_rss_mb": round(max(r["rss_mb"] for r in runs), 1), "rc": runs[-1]["rc"], "reps": reps,
             "cmd": " ".join(Path(c).name if c in (PY, str(_SCRIPT)) else c for c in cmd)}
 
 

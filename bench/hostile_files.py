@@ -24,11 +24,11 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+from process_stats import run_process
 
 ROOT = Path(__file__).resolve().parents[1]
 REPRO = ROOT.parent / "shared" / "fuzz-repro"
@@ -39,23 +39,10 @@ MB = 1 << 20
 
 
 def run(cmd: list[str], timeout: float = 60.0) -> dict:
-    """Exit code, wall seconds and max RSS (MiB) of one process; 'timeout' when it runs past ``timeout``.
-
-    The max RSS comes from GNU time (``/usr/bin/time -f %M``), which reads the measured process's own
-    ``wait4``: a process forked straight from this one would count this one's memory in its high-water mark.
-    """
-    with tempfile.NamedTemporaryFile(suffix=".rss") as rss_file:
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, cwd=ROOT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"rc": "timeout", "wall_s": timeout, "rss_mb": float("nan"), "message": "", "traceback": False}
-        wall = time.perf_counter() - t0
-        lines = Path(rss_file.name).read_text().split()
-    err = proc.stderr.decode("utf-8", "replace").strip()
-    return {"rc": proc.returncode, "wall_s": round(wall, 3), "rss_mb": round(int(lines[-1]) / 1024, 1),
-            "message": err.splitlines()[-1] if err else "", "traceback": "Traceback" in err}
+    """Exit code, wall seconds, max RSS (MiB), the last line on stderr, and whether it holds a traceback."""
+    r = run_process(cmd, ROOT, timeout)
+    err = r.pop("stderr")
+    return {**r, "message": err.splitlines()[-1] if err else "", "traceback": "Traceback" in err}
 
 
 # -- builders -----------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def test_fixed_seed_campaign_keeps_the_contract(tmp_path: Path) -> None:
         pytest.fail(f"{exc} (input saved as {saved})")
     stats = campaign.stats
     assert stats["inputs"] >= 30, stats  # most draws make an input
+    assert stats["inputs onnx"] >= 10 and stats["inputs tflite"] >= 10, stats  # of both formats
     assert stats["exit 2"] and stats["exit 0"] + stats["exit 1"], stats  # refusals and reports both
     assert time.monotonic() - t0 < 60, stats
 

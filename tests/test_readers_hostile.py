@@ -192,8 +192,9 @@ def test_nodes_are_checked_against_their_schema(tmp_path: Path, node, pattern: s
 
 def test_unknown_ops_and_custom_domains_are_left_to_the_checks(tmp_path: Path) -> None:
     nodes = [helper.make_node("QuantizeSnap", ["X"], ["q"], min=-1.0, max="oops"),  # no schema: not judged here
-             helper.make_node("Conv", ["q", "q"], ["Y"], domain="com.example", group="abc")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4])],
+             helper.make_node("Conv", ["q", "q"], ["Y"], domain="com.example", group="abc", strides=[0, 0],
+                              auto_pad="SAME_UPPER", kernel_shape=[3, 3])]  # not the builtin Conv: no facts
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 3, 8, 8])],
                               [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
     path = tmp_path / "custom.onnx"
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
@@ -343,3 +344,13 @@ def test_external_length_must_match_the_dims(tmp_path: Path) -> None:
     model = path.read_bytes().replace(b"256", b"512")
     path.write_bytes(model)
     refused(path, r"tensor 'W0' has 512 bytes of external data; its dims \[8, 8\] of float32 need 256")
+
+
+@pytest.mark.parametrize(("version", "outcome"), [(0, r"imports opset 0 of domain 'ai.onnx'; opsets start at 1"),
+                                                  (2**40, None)])
+def test_opset_versions_out_of_range(tmp_path: Path, version: int, outcome: str | None) -> None:
+    path = save_onnx(tmp_path, [helper.make_node("Relu", ["X"], ["Y"])], opset=version)
+    if outcome:
+        refused(path, outcome)
+    else:  # a version past every schema: the latest schema judges the node
+        assert load_model(path).main.ops[0].version == 2**40

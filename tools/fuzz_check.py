@@ -34,7 +34,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -118,7 +118,7 @@ def onnx_sites(model: Any) -> tuple[list[Site], dict[str, list[Any]], list[str]]
         msg = stack.pop()
         by_type.setdefault(msg.DESCRIPTOR.full_name, []).append(msg)
         for fd in msg.DESCRIPTOR.fields:
-            repeated = fd.label == fd.LABEL_REPEATED
+            repeated = _repeated(fd)
             if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
                 continue
             sites.append(Site(msg, fd, None))
@@ -137,6 +137,12 @@ def onnx_sites(model: Any) -> tuple[list[Site], dict[str, list[Any]], list[str]]
             elif fd.type == fd.TYPE_STRING and getattr(msg, fd.name):
                 names.append(getattr(msg, fd.name))
     return sites, by_type, sorted(set(names))
+
+
+def _repeated(fd: Any) -> bool:
+    """Whether a protobuf field is repeated (``is_repeated`` in protobuf 6+, ``label`` before)."""
+    flag = getattr(fd, "is_repeated", None)
+    return bool(flag) if flag is not None else fd.label == fd.LABEL_REPEATED
 
 
 def _int_range(fd: Any) -> tuple[int, int]:
@@ -177,7 +183,7 @@ def mutate_onnx(model: Any, data: Any) -> None:
     site = sites[data.draw(st.integers(0, len(sites) - 1), label="site")]
     kind = data.draw(st.sampled_from(ONNX_KINDS), label="kind")
     msg, fd = site.msg, site.fd
-    repeated = fd.label == fd.LABEL_REPEATED
+    repeated = _repeated(fd)
     if kind == "external":
         _make_external(data, by_type)
         return
@@ -245,7 +251,7 @@ def _mutate_inside(msg: Any, data: Any, names: list[str]) -> None:
     fd = fields[data.draw(st.integers(0, len(fields) - 1))]
     if fd.type == fd.TYPE_MESSAGE or (fd.message_type is not None):
         msg.ClearField(fd.name)
-    elif fd.label == fd.LABEL_REPEATED:
+    elif _repeated(fd):
         getattr(msg, fd.name).append(_scalar(data, fd, names))
     else:
         setattr(msg, fd.name, _scalar(data, fd, names))
@@ -274,7 +280,7 @@ def onnx_input(seed: bytes, data: Any) -> bytes | None:
     for _ in range(data.draw(st.integers(1, 6), label="mutations")):
         try:
             mutate_onnx(model, data)
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError, RecursionError):
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError):
             return None  # a value the field cannot hold: not an input
     try:
         out = model.SerializeToString()
@@ -585,6 +591,7 @@ class Campaign:
         path.write_bytes(blob)
         o = run_check(path, fmt, self.timeout_s, self.slow_s, self.max_mb)
         self.stats["inputs"] += 1
+        self.stats[f"inputs {suffix[1:]}"] += 1
         self.stats[f"exit {o.rc}"] += 1
         if o.rc == 2:
             self.refusals[o.signature().split("|", 2)[2][:60]] += 1

@@ -344,6 +344,8 @@ ELTWISE_TYPES = frozenset({"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "AD
 def op_facts(view: SubgraphView, op: Op) -> dict[str, Any]:
     """Canonical facts of one op (see the module docstring)."""
     f: dict[str, Any] = {}
+    if op.kind != "builtin":
+        return f  # a custom op that shares a builtin's name (com.example::Conv) has none of its attributes' meaning
     try:
         if view.graph.format == "tflite":
             _tflite_facts(view, op, f)

@@ -160,6 +160,9 @@ def _node_label(node: Any) -> str:
 def _check_nodes(path: Path, model: ModelProto) -> None:
     """Before shape inference: the graph limits, and every node of a standard domain against its schema."""
     opsets = {_domain(o.domain): o.version for o in model.opset_import}
+    for domain, version in opsets.items():
+        if version < 1:
+            raise InputError(path, f"the model imports opset {version} of domain {domain!r}; opsets start at 1")
     graphs, nodes, read = 0, 0, 0
     stack = [(model.graph, 1)]
     while stack:

@@ -26,6 +26,7 @@ _VARIADIC = int(_defs.OpSchema.FormalParameterOption.Variadic)
 _POSITIVE_INTS = ("strides", "dilations", "kernel_shape")
 _AUTO_PAD = frozenset({"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"})
 _TYPE_NAMES = {v: k for k, v in AttributeProto.AttributeType.items()}
+_MAX_VERSION = 2**31 - 1  # onnx.defs takes an int32 opset version; a larger one finds the latest schema
 
 
 @lru_cache(maxsize=4096)
@@ -35,7 +36,7 @@ def schema(op_type: str, domain: str, version: int) -> Any | None:
     if canonical is None or not isinstance(op_type, str):
         return None
     try:
-        return _defs.get_schema(op_type, version, canonical)
+        return _defs.get_schema(op_type, min(version, _MAX_VERSION), canonical)
     except _defs.SchemaError:
         return None
 
