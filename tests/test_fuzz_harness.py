@@ -24,6 +24,7 @@ def test_fixed_seed_campaign_keeps_the_contract(tmp_path: Path) -> None:
     pytest.importorskip("hypothesis")
     pytest.importorskip("ai_edge_litert")
     fuzz = _harness()
+    fuzz.warm()
     seeds = fuzz.seed_files(small=True)
     assert any(p.suffix == ".onnx" for p in seeds) and any(p.suffix == ".tflite" for p in seeds)
     work = tmp_path / "work"

@@ -643,6 +643,17 @@ def run_campaign(campaign: Campaign, seeds: list[Path], examples: int, seed: int
     one()
 
 
+def warm() -> None:
+    """Import what a check imports, once, before the children fork: each child then starts at the check itself
+    (and a campaign keeps checking the code it started with, whatever is edited meanwhile)."""
+    import importlib
+
+    for name in ("snapcheck.cli", "snapcheck.api", "snapcheck.readers.onnx_reader", "snapcheck.readers.tflite_reader",
+                 "snapcheck.estimate", "snapcheck.report.json", "snapcheck.report.sarif", "snapcheck.report.junit",
+                 "snapcheck.report.terminal", "rich.console"):
+        importlib.import_module(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=0.0, help="run campaigns until this much time has passed")
@@ -651,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "fuzz", help="where minimal failures are saved")
     ap.add_argument("--small", action="store_true", help="only seed files up to 300 KB")
     args = ap.parse_args(argv)
+    warm()
     seeds = seed_files(args.small)
     work = Path(tempfile.mkdtemp(prefix="snapcheck-fuzz-"))
     prepare_folder(work)
@@ -661,9 +673,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             try:
                 run_campaign(campaign, seeds, args.examples, args.seed + run)
-            except AssertionError as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken contract (AssertionError), or one hypothesis saw flake
                 saved = campaign.save()
-                print(f"run {run}: {str(exc).splitlines()[0][:200]} -> {saved}", flush=True)
+                print(f"run {run}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]} -> {saved}", flush=True)
             run += 1
             print(f"run {run} done: {dict(campaign.stats)}", flush=True)
             if time.time() >= stop:

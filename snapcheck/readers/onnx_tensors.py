@@ -17,6 +17,7 @@ import numpy as np
 
 from snapcheck.errors import InputError
 from snapcheck.ir import CHUNKED_BYTES, DTYPE_BITS
+from snapcheck.readers.detect import mapped_pieces
 from snapcheck.readers.lazy_package import submodule
 from snapcheck.readers.names import text
 from snapcheck.readers.onnx_external import ExternalData, ExternalSpan
@@ -152,6 +153,9 @@ class Constant:
             dt = NUMPY[self.code]
             for piece in self.external.stream(self.ext, max_elements * dt.itemsize):
                 yield np.frombuffer(piece, dtype=dt)
+            return
+        if self.mapped is not None and self.code in NUMPY:
+            yield from mapped_pieces(self.buf, self.mapped[0], self.n, NUMPY[self.code], max_elements)
             return
         data = self()
         if data is None:

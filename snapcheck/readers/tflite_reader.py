@@ -30,6 +30,7 @@ from flatbuffers.number_types import Int32Flags
 from snapcheck.errors import InputError
 from snapcheck.ir import DTYPE_BITS, Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
 from snapcheck.limits import LIMITS, too_large
+from snapcheck.readers.detect import mapped_pieces
 from snapcheck.readers.names import MAX_NAME
 from snapcheck.readers.names import text as _text
 from snapcheck.readers.tflite_options import read_options
@@ -496,6 +497,18 @@ class _Loader:
     @property
     def key(self) -> tuple:
         return ("tflite", self.start, self.length, self.dtype)
+
+    def chunks(self, max_elements: int) -> Iterator[np.ndarray]:
+        """Flat pieces of the values; the pages of a mapped file are released piece by piece."""
+        dt = NUMPY_DTYPES.get(self.dtype)
+        n = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        if dt is None or any(d < 0 for d in self.shape) or n * dt.itemsize != self.length:
+            data = self()
+            if data is not None:
+                flat = data.reshape(-1)
+                yield from (flat[i:i + max_elements] for i in range(0, flat.size, max_elements))
+            return
+        yield from mapped_pieces(self.buf, self.start, n, dt, max_elements)
 
     def __call__(self) -> np.ndarray | None:
         if any(d < 0 for d in self.shape):
