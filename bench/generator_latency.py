@@ -36,11 +36,11 @@ THREADS = (1, 2)
 def fp16_tflite(name: str, size: int, folder: Path) -> Path:
     """The fp16 .tflite that `snapcheck export --fp16` would write (same converter path, no gate)."""
     from snapcheck.gan.export import import_tensorflow, serving_function, to_tflite
-    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.generator import create_generator
 
     import_tensorflow()
     cfg = get_config(name).replace(size=size)
-    model = build_generator_from_config(cfg)
+    model = create_generator(cfg)
     path = folder / f"{name}.tflite"
     path.write_bytes(to_tflite(serving_function(model, cfg), fp16=True))
     return path

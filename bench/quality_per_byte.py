@@ -24,19 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def measure(run_dir: Path, data: str, out: Path) -> dict:
     from snapcheck.api import check_file
+    from snapcheck.gan.checkpoints import CheckpointStore, restore_generator
     from snapcheck.gan.evaluate import evaluate, json_safe
-    import tensorflow as tf
-
     from snapcheck.gan.export import export_model
-    from snapcheck.gan.generator import build_generator_from_config
-    from snapcheck.gan.registry import GeneratorConfig
-    from snapcheck.gan.train import CheckpointStore
 
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    gen_cfg = GeneratorConfig.from_dict(run["generator"])
-    step, prefix = CheckpointStore(run_dir / "checkpoints").latest()
-    generator = build_generator_from_config(gen_cfg)
-    tf.train.Checkpoint(generator=generator).read(str(prefix)).expect_partial()
+    step, _ = CheckpointStore(run_dir / "checkpoints").latest()
+    gen_cfg, generator = restore_generator(run_dir)
     name = run_dir.name.replace("@", "_at_")
     folder = out / name
     sidecar = export_model(generator, gen_cfg, folder, formats=("tflite",), fp16=True, gate=False, name=name)

@@ -131,7 +131,8 @@ def run_variant(variant: str, data_dir: str, config: str, size: int, batch: int,
     import tensorflow as tf
 
     from snapcheck.data.loader import make_dataset
-    from snapcheck.gan.train import Pix2Pix, TrainConfig, build_models
+    from snapcheck.gan.pix2pix import Pix2Pix, build_models
+    from snapcheck.gan.train_config import TrainConfig
 
     cfg = TrainConfig(data_dir=data_dir, config=config, size=size, batch_size=batch, steps=1,
                       fast_kernels=variant != "snapcheck-keras")

@@ -167,6 +167,50 @@ def test_rules_lists_versions_layers_and_mappings():
     assert "Transposed Convolution" in p.stdout and "CONV_2D" in p.stdout and "3.x" in p.stdout
     doc = json.loads(run("rules", "--format", "json").stdout)
     assert set(doc["versions"]) == {"3.x", "4.x", "5.x"} and doc["mapping"]
+    codes = json.loads(run("rules", "--codes", "--format", "json").stdout)
+    assert codes[0]["code"] == "SC101" and codes[0]["help_uri"] == "docs/check.md#sc101"
+    assert "no-layer" in run("rules", "--codes").stdout
+
+
+@needs_corpus
+def test_verbose_version_matrix_has_a_per_op_table_per_version_and_cuts_no_word():
+    p = run("check", str(MEDIAPIPE), "--ls-version", "all", "-v", "--no-estimates")
+    out = p.stdout
+    assert p.returncode == 1 and "Findings by version" in out
+    for version in ("3.x", "4.x", "5.x"):
+        assert f"Lens Studio {version}" in out
+    assert out.count("DEPTHWISE_CONV_2D") >= 3  # one per-op table per version
+
+
+
+@needs_corpus
+def test_version_matrix_shortens_examples_at_word_boundaries():
+    import io
+
+    from rich.console import Console
+
+    from snapcheck.api import check_file
+    from snapcheck.report.terminal import render_matrix
+
+    reports = [check_file(MEDIAPIPE, v, estimates=False) for v in ("3.x", "4.x", "5.x")]
+    buf = io.StringIO()
+    render_matrix(Console(file=buf, width=100, no_color=True), reports)
+    rows: dict[str, list[str]] = {}
+    code = ""
+    for line in buf.getvalue().splitlines():
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        if len(cells) == 5 and line.startswith("│"):
+            code = cells[0] or code
+            rows.setdefault(code, []).append(cells[-1])
+    messages: dict[str, str] = {}
+    for r in reports:
+        for f in r.findings:
+            messages.setdefault(f.code, f.message)  # the matrix shows a code's first message
+    assert set(rows) == set(messages)
+    for code, parts in rows.items():
+        text, message = " ".join(p for p in parts if p), messages[code]
+        shown = text.removesuffix(" ...")
+        assert message.startswith(shown) and (shown == message or message[len(shown)] == " "), (code, text)
 
 
 @needs_corpus

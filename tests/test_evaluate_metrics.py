@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from snapcheck.gan import evaluate as ev
+from snapcheck.gan import preview
 
 
 def _image(seed: int = 0, size: int = 32) -> np.ndarray:
@@ -75,11 +76,11 @@ def test_composite_and_preview_grid():
     rgba = np.zeros((2, 8, 8, 4), np.float32)
     rgba[..., 0] = 1.0  # red
     rgba[0, ..., 3] = 1.0  # first fully opaque, second fully transparent
-    out = ev.composite(rgba)
+    out = preview.composite(rgba)
     np.testing.assert_allclose(out[0], np.broadcast_to([1.0, 0.0, 0.0], (8, 8, 3)))
-    np.testing.assert_allclose(out[1], np.broadcast_to(ev.BACKGROUND, (8, 8, 3)))
+    np.testing.assert_allclose(out[1], np.broadcast_to(preview.BACKGROUND, (8, 8, 3)))
     signed = rgba * 2 - 1
-    grid = ev.preview_grid(signed[:, :, :, :1], signed, signed)
+    grid = preview.preview_grid(signed[:, :, :, :1], signed, signed)
     assert grid.dtype == np.uint8 and grid.shape == (2 * 8 + 2, 4 * 8 + 3 * 2, 3)
 
 

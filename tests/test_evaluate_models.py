@@ -40,6 +40,11 @@ def test_exports_and_checkpoint_give_the_same_faces(run, exported):
         out = ev.load_predictor(exported / name)(outlines)
         assert out.shape == from_ckpt.shape == (4, 32, 32, 4)
         assert np.max(np.abs(out - from_ckpt)) < 0.02, name  # fp16 files vs the fp32 checkpoint
+    # the newest checkpoint named by its step folder or its prefix gives the run folder's faces exactly
+    step_dir = run_dir / "checkpoints" / "step-0000004"
+    prefix = next(step_dir.glob("*.index")).with_suffix("")
+    for path in (step_dir, prefix):
+        np.testing.assert_array_equal(ev.load_predictor(path)(outlines), from_ckpt)
 
 
 def test_evaluate_json_on_the_validation_split(run, exported, tmp_path):

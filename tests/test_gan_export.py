@@ -48,9 +48,9 @@ class Exported:
 
 def _export(tmp_path_factory, cfg: GeneratorConfig, *, fp16: bool, formats: tuple[str, ...], name: str) -> Exported:
     from snapcheck.gan.export import export_model
-    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.generator import create_generator
 
-    model = exercise(build_generator_from_config(cfg))
+    model = exercise(create_generator(cfg))
     out_dir = tmp_path_factory.mktemp(f"export-{name}")
     sidecar = export_model(model, cfg, out_dir, fp16=fp16, formats=formats, gate=False, name=name)
     return Exported(cfg, model, out_dir, sidecar)
@@ -268,10 +268,10 @@ def test_cli_export_blog_fp16_both_is_clean_or_names_the_overshoot(tmp_path):
 
 def test_export_loads_trained_weights(tmp_path):
     from snapcheck.gan.export import export_config
-    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.generator import create_generator
 
     cfg = get_config("catface-s").replace(size=32)
-    trained = exercise(build_generator_from_config(cfg), seed=5)
+    trained = exercise(create_generator(cfg), seed=5)
     weights = tmp_path / "g.weights.h5"
     trained.save_weights(weights)
     sidecar = export_config(cfg, tmp_path / "out", weights=weights, formats=("tflite",), fp16=False)

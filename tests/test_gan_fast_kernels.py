@@ -9,7 +9,7 @@ tf = pytest.importorskip("tensorflow")
 
 from snapcheck.gan import fast_kernels  # noqa: E402
 from snapcheck.gan.discriminator import build_discriminator_from_config  # noqa: E402
-from snapcheck.gan.generator import build_generator_from_config  # noqa: E402
+from snapcheck.gan.generator import create_generator  # noqa: E402
 from snapcheck.gan.registry import get_config  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def test_depthwise_gradients_match_tf(shape, kernel, stride):
 def _models():
     cfg = get_config("catface-s").replace(size=32, in_channels=1, out_channels=4)
     tf.keras.utils.set_random_seed(1)
-    generator, discriminator = build_generator_from_config(cfg), build_discriminator_from_config(cfg)
+    generator, discriminator = create_generator(cfg), build_discriminator_from_config(cfg)
     for layer in fast_kernels._layers(generator):
         if type(layer).__name__ == "Dropout":
             layer.rate = 0.0  # deterministic, so the two paths see the same network

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gan_fixtures import random_outline
+from snapcheck.errors import InputError
 from snapcheck.gan.profile import profile_config
 from snapcheck.gan.registry import CONFIGS, GeneratorConfig, get_config
 
@@ -24,12 +25,23 @@ def test_pix2pix_reference_has_exactly_the_tutorial_parameter_count():
 
 @pytest.mark.parametrize("name", [n for n in CONFIGS if n != "pix2pix"])
 def test_registered_configs_match_the_analytic_profile(name):
-    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.generator import create_generator
 
     cfg = get_config(name)
-    model = build_generator_from_config(cfg)
+    model = create_generator(cfg)
     assert model.count_params() == profile_config(cfg).params
     assert model.output_shape == (None, cfg.size, cfg.size, cfg.out_channels)
+
+
+def test_create_generator_takes_a_name_and_overrides():
+    from snapcheck.gan.generator import create_generator
+
+    model = create_generator("catface-m", size=64, alpha_decoder=0.5, upsample=None)  # None: keep the config's
+    cfg = get_config("catface-m").replace(size=64, alpha_decoder=0.5)
+    assert model.count_params() == profile_config(cfg).params
+    assert model.input_shape == (None, 64, 64, 1) and model.name == "catface_m"
+    with pytest.raises(InputError, match="unknown generator config"):
+        create_generator("nope")
 
 
 @pytest.mark.parametrize(("size", "a_enc", "a_dec", "separable", "upsample"), [
@@ -39,11 +51,11 @@ def test_registered_configs_match_the_analytic_profile(name):
     (32, 1.0, 1.0, False, "transpose"),
 ])
 def test_any_alphas_join_skips_at_equal_resolution(size, a_enc, a_dec, separable, upsample):
-    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.generator import create_generator
 
     cfg = GeneratorConfig(name="t", alpha_encoder=a_enc, alpha_decoder=a_dec, separable=separable,
                           upsample=upsample, size=size)
-    model = build_generator_from_config(cfg)
+    model = create_generator(cfg)
     assert model.count_params() == profile_config(cfg).params
     y = np.asarray(model(random_outline(size, 1), training=False))
     assert y.shape == (1, size, size, 4)

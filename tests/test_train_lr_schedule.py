@@ -7,7 +7,7 @@ import json
 import pytest
 
 from snapcheck.errors import InputError
-from snapcheck.gan.train import learning_rate_at
+from snapcheck.gan.train_config import learning_rate_at
 
 
 def test_constant_then_linear_to_zero_at_the_last_step():
@@ -25,7 +25,7 @@ def test_without_decay_the_rate_is_constant_and_degenerate_decay_is_zero():
 
 
 def test_negative_decay_start_is_an_input_error(tmp_path):
-    from snapcheck.gan.train import TrainConfig
+    from snapcheck.gan.train_config import TrainConfig
 
     with pytest.raises(InputError, match="--lr-decay-from"):
         TrainConfig(data_dir=str(tmp_path), steps=10, lr_decay_from=-1)

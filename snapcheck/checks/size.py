@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from snapcheck.checks.mapping import model_origin
 from snapcheck.findings import Finding
 from snapcheck.ir import Graph
+from snapcheck.registry import emit
 from snapcheck.rules import Ruleset
 
 # Bytes saved per stored byte when a float constant becomes float16.
@@ -42,6 +44,13 @@ def fmt_mb(n: int) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
+def fmt_bytes(n: int) -> str:
+    """A size read at a glance: MB, kB or bytes (1 MB = 1,000,000 bytes)."""
+    if n >= 1_000_000:
+        return fmt_mb(n)
+    return f"{n / 1000:.1f} kB" if n >= 1000 else f"{n} bytes"
+
+
 def check_size(graph: Graph, ruleset: Ruleset, max_size: int | None = None) -> tuple[SizeReport, list[Finding]]:
     budget = max_size if max_size is not None else ruleset.size_budget_bytes
     fp16, weights = fp16_size(graph)
@@ -50,22 +59,9 @@ def check_size(graph: Graph, ruleset: Ruleset, max_size: int | None = None) -> t
     findings = []
     limit = f"{fmt_mb(budget)} ({budget:,} bytes, 1 MB = 1,000,000 bytes)"
     if fp16 > budget:
-        findings.append(Finding(
-            code="SC301", severity="error",
-            message=f"model is {fmt_mb(fp16)} after fp16 weight conversion ({fp16:,} bytes), over the {limit} "
-                    f"ML asset budget",
-            why=f"A Lens can hold at most {fmt_mb(budget)} of SnapML assets ({source}).",
-            fix="Shrink the model: fewer channels (a width multiplier), separable convolutions, or int8 "
-                "quantization (SnapML supports TFLite 8-bit quantization).",
-            inferred=ruleset.size["confidence"] == "inferred"))
+        findings.append(emit("SC301", fp16=fmt_mb(fp16), fp16_bytes=f"{fp16:,}", limit=limit, budget=fmt_mb(budget),
+                             source=source, confidence=ruleset.size["confidence"]))
     elif graph.file_bytes > budget:
-        findings.append(Finding(
-            code="SC302", severity="warning",
-            message=f"file is {fmt_mb(graph.file_bytes)} ({graph.file_bytes:,} bytes), over the {limit} budget; "
-                    f"it fits only after fp16 weight conversion ({fmt_mb(fp16)})",
-            why="The budget holds only if Lens Studio converts float32 weights to fp16 on import, which Snap does "
-                "not document.",
-            fix="Export with float16 weights (TFLite: converter.target_spec.supported_types = [tf.float16]) so "
-                "the file itself fits.",
-            inferred=True))
+        findings.append(emit("SC302", file=fmt_mb(graph.file_bytes), file_bytes=f"{graph.file_bytes:,}", limit=limit,
+                             fp16=fmt_mb(fp16), origin=model_origin(graph)))
     return report, findings

@@ -123,13 +123,17 @@ def _emit(groups: list[list[Any]], fmt: str, out: str | None, verbose: bool) -> 
 def rules(
     fmt: str = typer.Option("terminal", "--format", "-f", help="terminal or json."),
     ls_version: str = typer.Option("all", "--ls-version", "-l", help="3.x, 4.x, 5.x or all."),
+    codes: bool = typer.Option(False, "--codes", help="List the finding codes (the registry) instead."),
 ) -> None:
-    """List the Lens Studio versions, their layers per backend, and the op -> layer mappings."""
+    """List the Lens Studio versions, their layers per backend, and the op -> layer mappings (or the codes)."""
     from snapcheck.errors import InputError
     from snapcheck.rules import load_mapping, load_ruleset, resolve_versions
 
     if fmt not in ("terminal", "json"):
         raise InputError(None, f"unknown --format {fmt!r} (choose terminal or json)")
+    if codes:
+        _codes(fmt)
+        return
     sets = [load_ruleset(v) for v in resolve_versions(ls_version)]
     mapping = load_mapping()
     if fmt == "json":
@@ -149,6 +153,22 @@ def rules(
     from snapcheck.report.rules_table import render_rules
 
     render_rules(sets, mapping)
+
+
+def _codes(fmt: str) -> None:
+    """``snapcheck rules --codes``: every code of the registry."""
+    from snapcheck.registry import load_codes
+
+    if fmt == "json":
+        import json
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([{**asdict(c), "family": c.family, "help_uri": c.help_uri()}
+                               for c in load_codes().values()], indent=2))
+        return
+    from snapcheck.report.rules_table import render_codes
+
+    render_codes(list(load_codes().values()))
 
 
 def register(app: typer.Typer) -> None:

@@ -46,7 +46,8 @@ def train_command(
 ) -> None:
     """Train a Pix2Pix cat generator (outline → RGBA), resumably; then export, gate and write its model card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from snapcheck.gan.train import TrainConfig, train
+    from snapcheck.gan.train import train
+    from snapcheck.gan.train_config import TrainConfig
 
     if not data.is_dir():
         raise InputError(data, "no such data folder")

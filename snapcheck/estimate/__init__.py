@@ -28,6 +28,7 @@ from snapcheck.estimate.profiles import Backend, load_devices, load_host_profile
 from snapcheck.estimate.roofline import Prediction, Profile, predict_kernels
 from snapcheck.findings import Finding
 from snapcheck.ir import Graph
+from snapcheck.registry import emit
 
 ML_FRAME_SHARE = 0.5  # share of each frame at the target rate left to the model; the rest is for the Lens
 FUSION_SETS = {"xnnpack": XNNPACK_FUSES, "ort": ORT_FUSES, "gpu": GPU_FUSES}
@@ -129,26 +130,13 @@ def _findings(rows: list[dict], ram_budget: float) -> list[Finding]:
         if ruled and not any(r["meets_floor"] for r in ruled):
             best = min(ruled, key=lambda r: r["latency_ms"])
             floor_ms = 1000 / best["floor_fps"]
-            findings.append(Finding(
-                code="SC601", severity="warning", inferred=True, backend=best["backend"],
-                message=(f"{best['device_name']}: estimated {best['latency_ms']:.0f} ms per inference "
-                         f"(range {best['latency_range_ms'][0]:.0f}-{best['latency_range_ms'][1]:.0f} ms) on its "
-                         f"fastest backend ({best['backend']}); a frame that runs it drops below "
-                         f"{best['floor_fps']:g} FPS even at a reduced inference rate"),
-                why=(f"A frame that runs the model needs the inference plus the rest of the Lens "
-                     f"({(1 - ML_FRAME_SHARE) * 1000 / best['target_fps']:.0f} ms); that must fit in "
-                     f"{floor_ms:.0f} ms to stay at {best['floor_fps']:g} FPS."),
-                fix=("Shrink the model: lower the input resolution, use separable convolutions, narrow the "
-                     "widest layers (decoder widths dominate U-Nets), or run it asynchronously."),
-            ))
+            findings.append(emit(
+                "SC601", backend=best["backend"], device=best["device_name"], latency=f"{best['latency_ms']:.0f}",
+                low=f"{best['latency_range_ms'][0]:.0f}", high=f"{best['latency_range_ms'][1]:.0f}",
+                floor=f"{best['floor_fps']:g}", floor_ms=f"{floor_ms:.0f}",
+                rest=f"{(1 - ML_FRAME_SHARE) * 1000 / best['target_fps']:.0f}"))
     cpu = [r for r in rows if r["backend"] == "cpu"]
     ram = max((r["ram_mb"] for r in cpu), default=0.0)
     if ram > ram_budget:
-        findings.append(Finding(
-            code="SC602", severity="warning", inferred=True,
-            message=(f"the model needs about {ram:.0f} MB of RAM on a CPU backend (weights after dequantize + "
-                     f"peak activations with buffer reuse), over the {ram_budget:.0f} MB Lens budget"),
-            why="The whole Lens must stay under the RAM budget; the model alone exceeds it.",
-            fix="Lower the input resolution or the widths of the largest layers, or quantize the weights.",
-        ))
+        findings.append(emit("SC602", ram=f"{ram:.0f}", budget=f"{ram_budget:.0f}"))
     return findings

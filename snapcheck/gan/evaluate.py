@@ -31,14 +31,12 @@ from typing import Any, Callable
 import numpy as np
 
 from snapcheck.errors import InputError
-from snapcheck.fsutil import atomic_write_bytes
+from snapcheck.gan.preview import BACKGROUND, composite, doodle_sheet, preview_grid, save_png, to_unit
 
-BACKGROUND = (0.5, 0.5, 0.5)  # the fixed background of the RGB metrics (mid grey)
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 100
 FREEHAND_COUNT = 300  # doodles scored: every (3000 // 300)-th of the file, in file order
 SHEET_COUNT = 16  # doodles shown on the freehand sheet: evenly spaced over the file, in file order
-CHECKER = 8  # checkerboard square (pixels) behind RGBA previews
 METRIC_LABELS = {
     "l1": "L1 (RGB over grey, lower is better)",
     "psnr_db": "PSNR dB (RGB over grey)",
@@ -47,74 +45,6 @@ METRIC_LABELS = {
     "vgg_kid": "VGG-HED KID-style x1000 (not standard KID/FID; lower is better)",
     "edge_f1": "edge consistency F1 (outline recovered from output vs input)",
 }
-
-
-"""
-## Image helpers: [-1, 1] tensors to pictures, composites, grids
-"""
-
-
-def to_unit(x: np.ndarray) -> np.ndarray:
-    """[-1, 1] → [0, 1], clipped."""
-    return np.clip((np.asarray(x, np.float32) + 1.0) / 2.0, 0.0, 1.0)
-
-
-def composite(rgba: np.ndarray, background: tuple[float, float, float] | np.ndarray = BACKGROUND) -> np.ndarray:
-    """RGBA in [0, 1] (..., H, W, 4) over ``background`` (a colour or an (H, W, 3) image) → RGB in [0, 1]."""
-    alpha = rgba[..., 3:4]
-    return rgba[..., :3] * alpha + np.asarray(background, np.float32) * (1.0 - alpha)
-
-
-def checkerboard(size: int, square: int = CHECKER) -> np.ndarray:
-    """A light grey checkerboard (H, W, 3) in [0, 1], the usual stand-in for transparency."""
-    idx = (np.arange(size) // square) % 2
-    board = np.where((idx[:, None] + idx[None, :]) % 2 == 0, 0.8, 0.6).astype(np.float32)
-    return np.repeat(board[..., None], 3, axis=-1)
-
-
-def preview_grid(outline: np.ndarray, target: np.ndarray | None, generated: np.ndarray) -> np.ndarray:
-    """One row per example: outline | generated RGBA over a checkerboard | target over it | generated alpha.
-
-    Inputs are batches in [-1, 1] (outline B×H×W×1, RGBA B×H×W×4); without targets the target column is
-    left out. Returns uint8 RGB with 2-pixel white gutters.
-    """
-    size = outline.shape[1]
-    board = checkerboard(size)
-    rows = []
-    for i in range(len(outline)):
-        cells = [np.repeat(to_unit(outline[i]), 3, axis=-1), composite(to_unit(generated[i]), board)]
-        if target is not None:
-            cells.append(composite(to_unit(target[i]), board))
-        cells.append(np.repeat(to_unit(generated[i])[..., 3:4], 3, axis=-1))
-        rows.append(_hstack(cells))
-    return (_vstack(rows) * 255.0 + 0.5).astype(np.uint8)
-
-
-def _hstack(cells: list[np.ndarray], gutter: int = 2) -> np.ndarray:
-    h = cells[0].shape[0]
-    gap = np.ones((h, gutter, 3), np.float32)
-    parts: list[np.ndarray] = []
-    for c in cells:
-        parts += [c, gap]
-    return np.concatenate(parts[:-1], axis=1)
-
-
-def _vstack(rows: list[np.ndarray], gutter: int = 2) -> np.ndarray:
-    gap = np.ones((gutter, rows[0].shape[1], 3), np.float32)
-    parts: list[np.ndarray] = []
-    for r in rows:
-        parts += [r, gap]
-    return np.concatenate(parts[:-1], axis=0)
-
-
-def save_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write a uint8 RGB image atomically."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    atomic_write_bytes(path, buf.tobytes())
 
 
 def json_safe(obj: Any) -> Any:
@@ -371,31 +301,12 @@ def _onnx_predictor(path: Path) -> Predictor:
 
 
 def _checkpoint_predictor(path: Path) -> Predictor:
-    """A run folder (``run.json`` + ``checkpoints/``) or a checkpoint prefix ``RUN/checkpoints/step-N/ckpt``."""
-    import json
-
+    """A run folder (``run.json`` + ``checkpoints/``) or a checkpoint inside one."""
     import tensorflow as tf
 
-    from snapcheck.gan.generator import build_generator_from_config
-    from snapcheck.gan.registry import GeneratorConfig
-    from snapcheck.gan.train import CheckpointStore
+    from snapcheck.gan.checkpoints import restore_generator
 
-    run_dir = path if (path / "run.json").is_file() else next(
-        (p for p in path.parents if (p / "run.json").is_file()), None)
-    if run_dir is None:
-        raise InputError(path, "not a .tflite, .onnx, training run folder or checkpoint inside one")
-    if path == run_dir:
-        latest = CheckpointStore(run_dir / "checkpoints").latest()
-        if latest is None:
-            raise InputError(path, "this training run has no checkpoint yet")
-        prefix = latest[1]
-    else:
-        prefix = path
-    if not Path(f"{prefix}.index").is_file():
-        raise InputError(path, "no checkpoint at this path (expected PREFIX.index)")
-    gen_cfg = GeneratorConfig.from_dict(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["generator"])
-    generator = build_generator_from_config(gen_cfg)
-    tf.train.Checkpoint(generator=generator).read(str(prefix)).expect_partial()
+    gen_cfg, generator = restore_generator(path)
     call = tf.function(lambda x: generator(x, training=False), reduce_retracing=True)
     return Predictor(path, "checkpoint", gen_cfg.size, lambda x: call(tf.constant(x)).numpy())
 
@@ -523,14 +434,3 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
         "gap": traced_edge_f1 - f1,
         "alpha_coverage": alpha_cover,
     }
-
-
-def doodle_sheet(outlines: np.ndarray, generated: np.ndarray, columns: int = 4) -> np.ndarray:
-    """Pairs of (doodle input, output over a checkerboard), ``columns`` pairs per row, as uint8 RGB."""
-    board = checkerboard(outlines.shape[1])
-    cells = [_hstack([np.repeat(to_unit(o), 3, axis=-1), composite(to_unit(g), board)])
-             for o, g in zip(outlines, generated)]
-    blank = np.ones_like(cells[0])
-    cells += [blank] * (-len(cells) % columns)
-    rows = [_hstack(cells[r:r + columns], gutter=8) for r in range(0, len(cells), columns)]
-    return (_vstack(rows, gutter=8) * 255.0 + 0.5).astype(np.uint8)

@@ -70,13 +70,13 @@ def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | P
                   formats: Iterable[str] = FORMATS, fp16: bool = True, gate: bool = True, ls_version: str = "5.x",
                   name: str | None = None, size: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Build ``cfg``'s generator (random init, or ``weights``), export it and return the sidecar dict."""
-    from snapcheck.gan.generator import build_generator_from_config
+    from snapcheck.gan.generator import create_generator
+    from snapcheck.gan.registry import resolve_config
 
-    if size is not None and size != cfg.size:
-        cfg = cfg.replace(size=size)
+    cfg = resolve_config(cfg, size=size)
     _step(progress, f"building {cfg.name} at {cfg.size}×{cfg.size}")
     import_tensorflow()
-    model = build_generator_from_config(cfg)
+    model = create_generator(cfg)
     if weights is not None:
         load_weights(model, weights)
     return export_model(model, cfg, out_dir, formats=formats, fp16=fp16, gate=gate, ls_version=ls_version,

@@ -7,9 +7,11 @@ blocks, an ``up_stack`` of ×2 blocks, skip concatenations at equal resolutions,
 
 from __future__ import annotations
 
+from typing import Any
+
 from snapcheck.gan import layers as blocks
 from snapcheck.gan.layers import scaled
-from snapcheck.gan.registry import UPSAMPLE_MODES, GeneratorConfig, num_levels
+from snapcheck.gan.registry import UPSAMPLE_MODES, GeneratorConfig, num_levels, resolve_config
 
 ENCODER_BASE = (64, 128, 256, 512, 512, 512, 512, 512)  # repeated 512 beyond 8 levels (size > 256)
 DROPOUT_LEVELS = 3  # pix2pix: Dropout(0.5) in the first three decoder blocks
@@ -77,10 +79,15 @@ def build_generator(size: int = 256, in_channels: int = 1, out_channels: int = 4
     return keras.Model(inputs=inputs, outputs=outputs, name=name)
 
 
-def build_generator_from_config(cfg: GeneratorConfig, *, size: int | None = None):
-    """``build_generator`` with a registered config's settings (``size`` overrides ``cfg.size``)."""
+def create_generator(config: str | GeneratorConfig, **overrides: Any):
+    """The generator of a registered config name (or a ``GeneratorConfig``) with ``overrides`` applied.
+
+    The one way the trainer, the exporter, the evaluation and the benchmarks build a generator, as timm's
+    ``create_model``: ``create_generator("catface-m", size=128)``.
+    """
+    cfg = resolve_config(config, **overrides)
     return build_generator(
-        size=size or cfg.size,
+        size=cfg.size,
         in_channels=cfg.in_channels,
         out_channels=cfg.out_channels,
         alpha_encoder=cfg.alpha_encoder,

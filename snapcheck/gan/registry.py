@@ -113,6 +113,13 @@ def get_config(name: str) -> GeneratorConfig:
         raise InputError(None, f"unknown generator config {name!r}; known: {', '.join(CONFIGS)}") from None
 
 
+def resolve_config(config: str | GeneratorConfig, **overrides: Any) -> GeneratorConfig:
+    """A registered config by name (or ``config`` itself) with ``overrides`` applied (``None`` values ignored)."""
+    cfg = get_config(config) if isinstance(config, str) else config
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return cfg.replace(**changes) if changes else cfg
+
+
 register_config(GeneratorConfig(
     name="pix2pix",
     alpha_encoder=1.0,

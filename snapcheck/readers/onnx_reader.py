@@ -100,15 +100,42 @@ def infer_shapes(model: ModelProto) -> ModelProto:
     raw = {name: t.raw_data for name, t in stash.items()}
     for t in stash.values():
         t.ClearField("raw_data")
+    passed = _pass_through(model)
     try:
         inferred = _infer(model)
         for t in inferred.graph.initializer:
             if t.name in raw:
                 t.raw_data = raw[t.name]
+        _restore(inferred, passed)
         return inferred
     finally:
         for name, t in stash.items():
             t.raw_data = raw[name]
+        _restore(model, passed)
+
+
+# Ops of the default domain that ONNX does not define but whose output has their first input's shape: Snap's
+# quantizer (snapml-auto-quantization) writes QuantizeSnap range nodes. Inference sees them as Identity.
+_SHAPE_PRESERVING = frozenset({"QuantizeSnap"})
+
+
+def _pass_through(model: ModelProto) -> list[tuple[int, Any]]:
+    """Turn the main graph's shape-preserving custom nodes into Identity; returns what ``_restore`` puts back."""
+    saved = []
+    for i, node in enumerate(model.graph.node):
+        if node.op_type in _SHAPE_PRESERVING and node.domain in _DEFAULT_DOMAINS and node.input:
+            copy = type(node)()
+            copy.CopyFrom(node)
+            saved.append((i, copy))
+            node.op_type = "Identity"
+            del node.attribute[:]
+            del node.input[1:]
+    return saved
+
+
+def _restore(model: ModelProto, saved: list[tuple[int, Any]]) -> None:
+    for i, node in saved:
+        model.graph.node[i].CopyFrom(node)
 
 
 def _parse(path: Path, buf: Any) -> ModelProto:

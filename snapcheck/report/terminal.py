@@ -21,8 +21,10 @@ def verdict_line(r: CheckReport) -> str:
     word = "[bold green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
     s = r.size
     focus = f" ({BACKEND_TITLES[r.backend]})" if r.backend else ""
+    extra = (f", {r.not_judged} rule(s) not judged" if r.not_judged else "") + (
+        f", {len(r.suppressed)} suppressed" if r.suppressed else "")
     return (f"{word} Lens Studio {r.ls_version}{focus}  {escape(r.path)}  "
-            f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info  "
+            f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info{extra}  "
             f"fp16 size {fmt_mb(s.fp16_bytes)} of {fmt_mb(s.budget_bytes)} (file {fmt_mb(s.file_bytes)}; "
             f"1 MB = 1,000,000 bytes)")
 
@@ -39,7 +41,7 @@ def _wrapped(console: Console, label: str, text: str) -> None:
 def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
     """Each finding; why and fix for errors and warnings (for info notes too with -v)."""
     for f in r.findings:
-        tag = " [magenta](inferred rule)[/]" if f.inferred else ""
+        tag = " [magenta](inferred rule)[/]" if f.inferred and f.confidence != "unconfirmed" else ""
         console.print(f"[{_STYLE[f.severity]}]{f.severity:<7}[/] [bold]{f.code}[/] {escape(f.message)}{tag}",
                       soft_wrap=True)
         if f.severity == "info" and not verbose:
@@ -105,6 +107,10 @@ def _ops_table(console: Console, r: CheckReport) -> None:
 def render(console: Console, reports: list[CheckReport], verbose: bool = False) -> None:
     if len(reports) > 1:
         render_matrix(console, reports)
+        if verbose:
+            for r in reports:
+                console.print(f"\n[bold]Lens Studio {r.ls_version}[/]")
+                _ops_table(console, r)
         return
     r = reports[0]
     console.print(verdict_line(r), soft_wrap=True)
@@ -133,12 +139,13 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
     console.print(f"{worst} {escape(reports[0].path)} against Lens Studio {', '.join(r.ls_version for r in reports)}",
                   soft_wrap=True)
     t = Table(title="Versions", title_justify="left")
-    for col in ("version", "verdict", "errors", "warnings", "info", "fp16 size (MB)", "inferred findings"):
+    for col in ("version", "verdict", "errors", "warnings", "info", "not judged", "fp16 size (MB)",
+                "inferred findings"):
         t.add_column(col)
     for r in reports:
         c = r.counts()
         t.add_row(r.ls_version, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", str(c["error"]),
-                  str(c["warning"]), str(c["info"]), f"{r.size.fp16_bytes / 1e6:.2f}",
+                  str(c["warning"]), str(c["info"]), str(r.not_judged), f"{r.size.fp16_bytes / 1e6:.2f}",
                   str(sum(1 for f in r.findings if f.inferred)))
     console.print(t)
     codes = sorted({f.code for r in reports for f in r.findings})
@@ -148,7 +155,7 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
     m.add_column("code")
     for r in reports:
         m.add_column(r.ls_version)
-    m.add_column("example")
+    m.add_column("example", overflow="fold")
     for code in codes:
         cells, example = [], ""
         for r in reports:
@@ -158,5 +165,5 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
                 cells.append(f"[{_STYLE[hits[0].severity]}]{hits[0].severity} x{len(hits)}[/]")
             else:
                 cells.append("-")
-        m.add_row(code, *cells, escape(example[:90]))
+        m.add_row(code, *cells, escape(textwrap.shorten(example, width=90, placeholder=" ...")))
     console.print(m)
