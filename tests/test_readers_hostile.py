@@ -354,3 +354,23 @@ def test_opset_versions_out_of_range(tmp_path: Path, version: int, outcome: str 
         refused(path, outcome)
     else:  # a version past every schema: the latest schema judges the node
         assert load_model(path).main.ops[0].version == 2**40
+
+
+def test_constant_folding_computes_only_small_values_and_a_bounded_number(tmp_path: Path) -> None:
+    """A 4-byte shape constant must not make folding allocate 2^30 values, nor 30,000 foldable ops take minutes."""
+    from snapcheck.checks.fold import MAX_EVALUATIONS, fold_graph
+
+    big = helper.make_node("ConstantOfShape", ["s"], ["big"], value=numpy_helper.from_array(np.array([1.0], np.float32)))
+    shape = numpy_helper.from_array(np.array([32768, 32768], np.int64), "s")
+    g = load_model(save_onnx(tmp_path, [big, helper.make_node("Add", ["X", "big"], ["Y"])], inits=[shape]))
+    folding = fold_graph(g)[0]
+    out = g.main.ops[0].outputs[0]
+    assert 0 in folding.folded and out not in folding.values  # folded, without computing its 2^30 values
+
+    n = MAX_EVALUATIONS + 50
+    one = numpy_helper.from_array(np.ones((1, 4), np.float32), "c")
+    chain = [helper.make_node("Add", ["c" if i == 0 else f"t{i}", "c"], [f"t{i + 1}"]) for i in range(n)]
+    g = load_model(save_onnx(tmp_path, [*chain, helper.make_node("Add", ["X", f"t{n}"], ["Y"])], inits=[one],
+                             name="chain.onnx"))
+    folding = fold_graph(g)[0]
+    assert len(folding.folded) == n and len(folding.values) == MAX_EVALUATIONS

@@ -60,11 +60,11 @@ MAX_INPUT_BYTES = 16 << 20
 # -- seeds --------------------------------------------------------------------------------------------
 
 
-def seed_files(small: bool = False) -> list[Path]:
-    """Real models to start from: the shipped ones, the third-party corpus, the fuzz-repro files (those the
-    mutators can take apart)."""
+def seed_files(small: bool = False, real_only: bool = False) -> list[Path]:
+    """Real models to start from: the shipped ones, the third-party corpus, and (unless ``real_only``) the
+    fuzz-repro files; those the mutators can take apart."""
     files = sorted((ROOT / "models").glob("*/*.onnx")) + sorted((ROOT / "models").glob("*/*.tflite"))
-    for folder in (SHARED / "corpus", SHARED / "fuzz-repro"):
+    for folder in (SHARED / "corpus",) + (() if real_only else (SHARED / "fuzz-repro",)):
         if folder.is_dir():
             files += sorted(p for p in folder.iterdir() if p.suffix in (".onnx", ".tflite", ".bin")
                             and p.stat().st_size <= (300_000 if small else 5_000_000))
@@ -661,9 +661,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "fuzz", help="where minimal failures are saved")
     ap.add_argument("--small", action="store_true", help="only seed files up to 300 KB")
+    ap.add_argument("--real-only", action="store_true", help="no fuzz-repro files among the seeds")
     args = ap.parse_args(argv)
     warm()
-    seeds = seed_files(args.small)
+    seeds = seed_files(args.small, args.real_only)
     work = Path(tempfile.mkdtemp(prefix="snapcheck-fuzz-"))
     prepare_folder(work)
     campaign = Campaign(work, args.out)
