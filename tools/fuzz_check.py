@@ -174,7 +174,8 @@ def _scalar(data: Any, fd: Any, names: list[str]) -> Any:
     return data.draw(st.sampled_from([v for v in INTS if lo <= v <= hi]) | st.integers(max(lo, -64), min(hi, 64)))
 
 
-ONNX_KINDS = ("set", "delete", "duplicate", "copy_other", "clear", "append", "reverse", "bytes", "external")
+ONNX_KINDS = ("set", "delete", "duplicate", "copy_other", "clear", "append", "reverse", "bytes", "external",
+              "custom_domain")
 
 
 def mutate_onnx(model: Any, data: Any) -> None:
@@ -186,6 +187,13 @@ def mutate_onnx(model: Any, data: Any) -> None:
     repeated = _repeated(fd)
     if kind == "external":
         _make_external(data, by_type)
+        return
+    if kind == "custom_domain":  # a node of a builtin's name in a domain the model imports: not that builtin
+        nodes = by_type.get("onnx.NodeProto", [])
+        if nodes:
+            nodes[data.draw(st.integers(0, len(nodes) - 1))].domain = "com.example"
+            if not any(o.domain == "com.example" for o in model.opset_import):
+                model.opset_import.add(domain="com.example", version=1)
         return
     if kind == "bytes" and fd.type == fd.TYPE_BYTES and not repeated:
         raw = getattr(msg, fd.name)
