@@ -61,9 +61,10 @@ MAX_INPUT_BYTES = 16 << 20
 
 
 def seed_files(small: bool = False, real_only: bool = False) -> list[Path]:
-    """Real models to start from: the shipped ones, the third-party corpus, and (unless ``real_only``) the
-    fuzz-repro files; those the mutators can take apart."""
+    """Real models to start from: the shipped ones, the test fixtures exported by PyTorch and Snap's quantizer,
+    the third-party corpus, and (unless ``real_only``) the fuzz-repro files; those the mutators can take apart."""
     files = sorted((ROOT / "models").glob("*/*.onnx")) + sorted((ROOT / "models").glob("*/*.tflite"))
+    files += sorted((ROOT / "tests" / "data").glob("*/*.onnx")) + sorted((ROOT / "tests" / "data").glob("*/*.tflite"))
     for folder in (SHARED / "corpus",) + (() if real_only else (SHARED / "fuzz-repro",)):
         if folder.is_dir():
             files += sorted(p for p in folder.iterdir() if p.suffix in (".onnx", ".tflite", ".bin")
