@@ -5,8 +5,9 @@ Runs `snapcheck check FILE --ls-version 5.x --format json` as a whole process on
 - every file of ../shared/fuzz-repro/ (minimal inputs of a structure-aware fuzzing campaign);
 - the two large cases its README describes, built here (too large to keep in the repository):
   an ONNX model whose one float32 initializer (and one whose Constant node) is a 2.2 GB external tensor in a
-  sparse file, an 18 KB model whose 300 initializers all point at one 64 MB file, and 15 levels of If whose
-  then/else branches are copies (2^15 duplicated innermost graphs), beside 30 levels without duplication;
+  sparse file, an 18 KB model whose 300 initializers all point at one 64 MB file, and 30 levels of If where
+  every other level's then/else branches are copies (2^15 copies of the innermost graphs, 17 MB), beside 30
+  levels without copies;
 - 10,000-op chains in execution order, reversed and shuffled, as .onnx and as .tflite;
 
 and reports per file the exit code, wall time and the process's max RSS (from ``wait4``), against the
@@ -112,8 +113,9 @@ def build_shared_external(folder: Path) -> Path:
                  folder / "external_300_tensors_one_64mb_file.onnx")
 
 
-def nested_if(levels: int, duplicated: bool):
-    """``levels`` of If nested in the then-branch; with ``duplicated`` the else-branch is a copy of it."""
+def nested_if(levels: int, duplicated_levels: int):
+    """``levels`` of If nested in the then-branch; at ``duplicated_levels`` of them (every other one from the
+    innermost) the else-branch is a copy of the then-branch, so the innermost graph is written 2^k times."""
     TensorProto, helper = _onnx()
     leaf = helper.make_graph([helper.make_node("Relu", ["X"], ["out"])], "leaf", [],
                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
@@ -121,7 +123,8 @@ def nested_if(levels: int, duplicated: bool):
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
     body = leaf
     for k in range(levels):
-        node = helper.make_node("If", ["C"], ["out"], then_branch=body, else_branch=body if duplicated else plain)
+        dup = k % 2 == 0 and k // 2 < duplicated_levels
+        node = helper.make_node("If", ["C"], ["out"], then_branch=body, else_branch=body if dup else plain)
         body = helper.make_graph([node], f"level{k}", [], [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
     graph = helper.make_graph(list(body.node), "main",
                               [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4]),
@@ -131,8 +134,8 @@ def nested_if(levels: int, duplicated: bool):
 
 
 def build_nested(folder: Path) -> list[Path]:
-    return [_save(nested_if(15, True), folder / "nested_if_15_duplicated.onnx"),
-            _save(nested_if(30, False), folder / "nested_if_30_plain.onnx")]
+    return [_save(nested_if(30, 15), folder / "nested_if_30_levels_2e15_copies.onnx"),
+            _save(nested_if(30, 0), folder / "nested_if_30_levels_plain.onnx")]
 
 
 def onnx_chain(n: int, order: str):
