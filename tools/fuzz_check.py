@@ -283,6 +283,21 @@ def _make_external(data: Any, by_type: dict[str, list[Any]]) -> None:
         t.external_data.add(key="length", value=str(data.draw(st.sampled_from([0, 4, 16, 4096, 2**31, -1]))))
 
 
+def _depth(msg: Any, limit: int) -> int:
+    """Nesting depth of a message, counted without recursion (protobuf's C code recurses, and a message copied
+    into its own descendant can nest deeper than the C stack holds); stops counting past ``limit``."""
+    deepest, stack = 0, [(msg, 1)]
+    while stack:
+        m, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        for fd, value in m.ListFields():
+            if fd.type == fd.TYPE_MESSAGE:
+                stack.extend((v, d + 1) for v in (value if _repeated(fd) else [value]))
+    return deepest
+
+
 def onnx_input(seed: bytes, data: Any) -> bytes | None:
     pb = _onnx_pb()
     model = pb.ModelProto.FromString(seed)
@@ -291,6 +306,8 @@ def onnx_input(seed: bytes, data: Any) -> bytes | None:
             mutate_onnx(model, data)
         except (ValueError, TypeError, IndexError, KeyError, OverflowError, RecursionError):
             return None  # a value the field cannot hold: not an input
+        if _depth(model, 90) > 90:
+            return None  # past protobuf's parse limit (100): refused on read; too deep to serialise here
     try:
         out = model.SerializeToString()
     except (ValueError, RecursionError):
