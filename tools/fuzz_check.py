@@ -209,10 +209,13 @@ def mutate_onnx(model: Any, data: Any) -> None:
             if kind == "delete" and site.index is not None:
                 del target[site.index]
             elif kind in ("duplicate", "append") and site.index is not None:
+                source = copy.deepcopy(target[site.index])
                 for _ in range(data.draw(st.integers(1, 3))):
-                    target.add().CopyFrom(target[site.index])
+                    target.add().CopyFrom(source)
             elif kind == "copy_other" and others:
-                target.add().CopyFrom(others[data.draw(st.integers(0, len(others) - 1))])
+                # A snapshot first: the message copied may hold the very list it is copied into.
+                source = copy.deepcopy(others[data.draw(st.integers(0, len(others) - 1))])
+                target.add().CopyFrom(source)
             elif kind == "reverse" and len(target) > 1:
                 items = [copy.deepcopy(x) for x in target][::-1]
                 del target[:]
