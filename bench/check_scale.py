@@ -88,6 +88,7 @@ def measure(cmd: list[str], reps: int) -> dict:
             raise SystemExit(f"{' '.join(cmd)} exited {r['rc']}: {r['stderr'][-300:]}")
     walls = [r["wall_s"] for r in runs]
     return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
+            "median_cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 3),
             "max_rss_mb": round(max(r["rss_mb"] for r in runs), 1), "rc": runs[-1]["rc"], "reps": reps,
             "cmd": " ".join(Path(c).name if c in (PY, str(_SCRIPT)) else c for c in cmd)}
 

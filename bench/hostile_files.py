@@ -219,7 +219,7 @@ def main() -> None:
         wall_max, rss_max = target(path.name)
         ok = r["rc"] in (0, 1, 2) and not r.get("traceback") and r["wall_s"] <= wall_max and r["rss_mb"] <= rss_max
         rows.append({"file": path.name, **r, "target_s": wall_max, "target_rss_mb": rss_max, "met": ok})
-        print(f"{path.name:48s} rc={r['rc']!s:7s} {r['wall_s']:6.2f} s {r['rss_mb']:7.1f} MiB "
+        print(f"{path.name:48s} rc={r['rc']!s:7s} {r['wall_s']:6.2f} s (CPU {r['cpu_s']:5.2f} s) {r['rss_mb']:7.1f} MiB "
               f"{'ok ' if ok else 'MISS'} {r['message'][:110]}")
     result = {"python_start_s": baseline["wall_s"], "load_avg_1min": os.getloadavg()[0], "rows": rows,
               "all_met": all(r["met"] for r in rows)}

@@ -13,15 +13,17 @@ from pathlib import Path
 
 
 def run_process(cmd: list[str], cwd: Path, timeout: float = 60.0) -> dict:
-    """``{"rc", "wall_s", "rss_mb", "stderr"}`` of ``cmd``; rc is "timeout" when it runs past ``timeout``."""
+    """``{"rc", "wall_s", "cpu_s", "rss_mb", "stderr"}`` of ``cmd`` (CPU: user + system, which load on a shared
+    machine does not inflate as it does wall time); rc is "timeout" when it runs past ``timeout``."""
     with tempfile.NamedTemporaryFile(suffix=".rss") as rss_file:
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd], stdout=subprocess.DEVNULL,
+            proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file.name, *cmd], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, cwd=cwd, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {"rc": "timeout", "wall_s": timeout, "rss_mb": float("nan"), "stderr": ""}
+            return {"rc": "timeout", "wall_s": timeout, "cpu_s": float("nan"), "rss_mb": float("nan"), "stderr": ""}
         wall = time.perf_counter() - t0
         lines = Path(rss_file.name).read_text().split()
-    return {"rc": proc.returncode, "wall_s": round(wall, 3), "rss_mb": round(int(lines[-1]) / 1024, 1),
+    return {"rc": proc.returncode, "wall_s": round(wall, 3), "cpu_s": round(float(lines[-2]) + float(lines[-1]), 2),
+            "rss_mb": round(int(lines[-3]) / 1024, 1),
             "stderr": proc.stderr.decode("utf-8", "replace").strip()}
