@@ -247,7 +247,7 @@ def test_limits_are_stated_in_the_help(capsys: pytest.CaptureFixture) -> None:
         assert figure in text
 
 
-def test_too_many_ops_is_too_large_to_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_ops_or_tensors_is_too_large_to_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from snapcheck import limits
 
     monkeypatch.setattr(limits, "LIMITS", limits.Limits(ops=50))
@@ -255,6 +255,11 @@ def test_too_many_ops_is_too_large_to_check(tmp_path: Path, monkeypatch: pytest.
         monkeypatch.setattr(f"{module}.LIMITS", limits.LIMITS)
     nodes = [helper.make_node("Relu", ["X" if i == 0 else f"t{i}"], [f"t{i + 1}" if i < 59 else "Y"]) for i in range(60)]
     refused(save_onnx(tmp_path, nodes), r"too large to check: more than 50 nodes \(limit 50\)")
+    monkeypatch.setattr(limits, "LIMITS", limits.Limits(tensors=10))
+    for module in ("snapcheck.readers.onnx_reader", "snapcheck.readers.validate"):
+        monkeypatch.setattr(f"{module}.LIMITS", limits.LIMITS)
+    model = save_onnx(tmp_path, [helper.make_node("Relu", ["X"], ["Y"])], inputs=[f"i{k}" for k in range(12)] + ["X"])
+    refused(model, r"too large to check: more than 10 declared tensors \(limit 10\)")
 
 
 def test_timeout_stops_with_exit_2_and_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

@@ -190,12 +190,15 @@ def _check_nodes(path: Path, model: ModelProto) -> None:
     for domain, version in opsets.items():
         if version < 1:
             raise InputError(path, f"the model imports opset {version} of domain {domain!r}; opsets start at 1")
-    graphs, nodes, read = 0, 0, 0
+    graphs, nodes, read, declared = 0, 0, 0, 0
     stack = [(model.graph, 1)]
     while stack:
         g, depth = stack.pop()
         graphs += 1
         nodes += len(g.node)
+        declared += len(g.input) + len(g.output) + len(g.value_info) + len(g.initializer) + len(g.sparse_initializer)
+        if declared > LIMITS.tensors:
+            raise too_large(path, f"more than {LIMITS.tensors:,} declared tensors", LIMITS.tensors)
         if graphs > LIMITS.subgraphs:
             raise too_large(path, f"more than {LIMITS.subgraphs:,} graphs", LIMITS.subgraphs)
         if nodes > LIMITS.ops:
