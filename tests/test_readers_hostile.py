@@ -379,3 +379,26 @@ def test_constant_folding_computes_only_small_values_and_a_bounded_number(tmp_pa
                              name="chain.onnx"))
     folding = fold_graph(g)[0]
     assert len(folding.folded) == n and len(folding.values) == MAX_EVALUATIONS
+
+
+def test_control_characters_in_names_keep_every_report_valid(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """XML 1.0 forbids most control characters: a name holding one must not break the JUnit report."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    shipped = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-s.tflite"
+    model = S.ModelT.InitFromPackedBuf(shipped.read_bytes(), 0)
+    sg = model.subgraphs[0]
+    sg.tensors[sg.inputs[0]].name = b"in\x01put\x0b\xff"
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    path = tmp_path / "names.tflite"
+    path.write_bytes(bytes(b.Output()))
+    for fmt in ("junit", "json", "sarif", "terminal"):
+        rc, out, err = check(capsys, "check", str(path), "--format", fmt, "-v")
+        assert rc in (0, 1) and err == "", err
+        if fmt == "junit":
+            ET.fromstring(out.encode())
+        elif fmt != "terminal":
+            json.loads(out)
+    assert load_model(path).main.tensors[load_model(path).main.inputs[0]].name == "in\ufffdput\ufffd\ufffd"
