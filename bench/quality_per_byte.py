@@ -23,7 +23,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def measure(run_dir: Path, data: str, out: Path) -> dict:
-    from snapcheck.api import check_file
     from snapcheck.gan.checkpoints import CheckpointStore, restore_generator
     from snapcheck.gan.evaluate import evaluate, json_safe
     from snapcheck.gan.export import export_model
@@ -33,9 +32,10 @@ def measure(run_dir: Path, data: str, out: Path) -> dict:
     gen_cfg, generator = restore_generator(run_dir)
     name = run_dir.name.replace("@", "_at_")
     folder = out / name
-    sidecar = export_model(generator, gen_cfg, folder, formats=("tflite",), fp16=True, gate=False, name=name)
+    exported = export_model(generator, gen_cfg, folder, formats=("tflite",), fp16=True, gate=False, name=name)
+    sidecar = exported.sidecar
     tflite = folder / f"{name}.tflite"
-    report = check_file(tflite, ls_version="5.x")
+    report = exported.reports[tflite.name]  # the export's own check, against 5.x
     iphone6 = [e for e in report.estimates if e["device"] == "iphone6"]
     result = evaluate(run_dir, data, sheet_dir=folder)
     (folder / "evaluation.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", encoding="utf-8")

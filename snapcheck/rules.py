@@ -13,10 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from snapcheck.compat import tomllib
 from snapcheck.errors import InputError
 from snapcheck.paths import rules_dir
-from snapcheck.tomlread import read_toml
+from snapcheck.tomlread import TOMLDecodeError, read_toml
 
 BACKENDS: tuple[str, ...] = ("cpu", "iphone_gpu", "iphone_npu", "android_gpu")
 ACCELERATORS: tuple[str, ...] = ("iphone_gpu", "iphone_npu", "android_gpu")
@@ -233,7 +232,7 @@ def _layer(name: str, shared: dict, raw: dict, sources: dict[str, str], where: s
 def _read_toml(path: Path) -> dict:
     try:
         return read_toml(path)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulesError(f"{path.name}: {exc}") from exc
 
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from check_fixtures import CORPUS
+from helpers import HEAVY, assert_not_imported
+from helpers import run_cli as run
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-ENV.pop("SNAPCHECK_DEBUG", None)
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 MEDIAPIPE = CORPUS / "mediapipe__face_detection_short_range.tflite"
 SUPERRES = CORPUS / "ortx__pytorch_super_resolution.onnx"
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snapcheck", *args], capture_output=True, text=True, env=ENV,
-                          timeout=120)
 
 
 def assert_clean_failure(p: subprocess.CompletedProcess, code: int = 2) -> None:
@@ -215,14 +209,6 @@ def test_version_matrix_shortens_examples_at_word_boundaries():
 
 @needs_corpus
 def test_full_check_never_imports_tensorflow_or_onnx_for_tflite():
-    code = (
-        "import sys\n"
-        "from snapcheck.api import check_file\n"
-        f"r = check_file({str(MEDIAPIPE)!r})\n"
-        "assert 'onnx' not in sys.modules, 'onnx imported for a .tflite'\n"
-        f"check_file({str(SUPERRES)!r}, ls_version='3.x')\n"
-        "bad = [m for m in ('tensorflow', 'keras', 'onnxruntime', 'ai_edge_litert') if m in sys.modules]\n"
-        "assert not bad, bad\n"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
-    assert p.returncode == 0, p.stderr[-2000:]
+    check = "from snapcheck.api import check_file\ncheck_file(sys.argv[1], ls_version=sys.argv[2])"
+    assert_not_imported(check, MEDIAPIPE, "5.x", modules=(*HEAVY, "onnx"))
+    assert_not_imported(check, SUPERRES, "3.x")

@@ -351,7 +351,7 @@ def test_an_unknown_shape_is_not_judged_and_counted(tmp_path):
     assert r.not_judged == 1 and r.to_dict()["not_judged"] == 1
 
 
-# ------------------------------------------------------------------ Lens Studio 4.x's own verdicts (lens_studio.md §6a)
+# ------------------------------------------------------------- Lens Studio 4.x's own verdicts (lens_studio.md §6a)
 
 def test_4x_importer_verdicts_and_messages(tmp_path):
     gelu = M.unary(tmp_path, "gelu", "Gelu", opset=20)

@@ -40,7 +40,7 @@ class OpVerdict:
     covered: bool = False  # explained by a pattern finding (e.g. Keras UpSampling2D)
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
-    role: str = "layer"  # layer | plumbing | folded | quantization | none
+    role: str = "layer"  # layer | plumbing | folded | quantization | weights (sparse decompression) | none
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -324,7 +324,7 @@ class _OpsCheck:
                       why=hint.why or None, fix=hint.fix or None, confidence=hint.confidence or None)
         if code == "SC117":  # weight decompression, not per-frame work: it counts for no backend in placement
             self.groups.add(("SC117",), label, sgi, op.index, origin=self.origin)
-            verdict.plumbing = True
+            verdict.plumbing, verdict.role = True, "weights"
         elif code == "SC109":
             self.compiled = True
             self.findings.append(emit(code, accelerator=hint.accelerator, **common))

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from snapcheck.fastcli import FastCommand
+from snapcheck.commands import FastCommand
 from snapcheck.limits import LIMITS, limits_help
 
 FORMATS = ("terminal", "json", "junit", "sarif")
@@ -91,18 +91,14 @@ def _emit(groups: list[list[Any]], fmt: str, out: str | None, verbose: bool) -> 
     from snapcheck.fsutil import atomic_write_text
 
     if fmt == "terminal":
-        import io
-
         from rich.console import Console
 
         from snapcheck.report import terminal
 
         if out is None:
             terminal.render_models(Console(highlight=False), groups, verbose)
-            return
-        buf = io.StringIO()
-        terminal.render_models(Console(file=buf, width=120, no_color=True, highlight=False), groups, verbose)
-        atomic_write_text(out, buf.getvalue())
+        else:
+            atomic_write_text(out, terminal.render_text(groups, verbose))
         return
     if fmt == "json":
         from snapcheck.report import json as renderer

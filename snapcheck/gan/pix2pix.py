@@ -17,7 +17,8 @@ from snapcheck.gan.train_config import TrainConfig
 class Pix2Pix:
     """The generator/discriminator pair with their optimisers and a compiled ``train_step``.
 
-    ``train_step(outline, target, noise_sigma, lr)`` runs one D update and one G update on a batch,
+    ``train_step(outline, target, noise_sigma, lr)`` runs one D update and one G update on a batch (on
+    every replica of ``strategy``, each on its slice of the global batch: ``snapcheck.gan.distribute``),
     both optimisers at learning rate ``lr`` (from ``TrainConfig.learning_rate_at``), and returns a dict of
     scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake`` (mean sigmoid(D) for
     BCE, the mean critic score for WGAN-GP). With ``cfg.fast_kernels`` the forward passes use
@@ -25,29 +26,33 @@ class Pix2Pix:
     models themselves, and so their export, are unchanged.
     """
 
-    def __init__(self, generator: Any, discriminator: Any, cfg: TrainConfig) -> None:
+    def __init__(self, generator: Any, discriminator: Any, cfg: TrainConfig, strategy: Any = None) -> None:
         import keras
         import tensorflow as tf
+
+        from snapcheck.gan.distribute import GlobalBatchRandom
 
         self.generator = generator
         self.discriminator = discriminator
         self.cfg = cfg
-        self.g_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
-        self.d_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
-        self.g_optimizer.build(generator.trainable_variables)
-        self.d_optimizer.build(discriminator.trainable_variables)
+        self.strategy = strategy or tf.distribute.get_strategy()  # the models were built in its scope
+        self.rng = GlobalBatchRandom(tf.random.Generator.from_seed(cfg.seed))  # outside the scope: one stream
+        with self.strategy.scope():
+            self.g_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
+            self.d_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
+            self.g_optimizer.build(generator.trainable_variables)
+            self.d_optimizer.build(discriminator.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         if cfg.fast_kernels:
             from snapcheck.gan import fast_kernels
 
             fast_kernels.install(generator)
             fast_kernels.install(discriminator)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.rng = tf.random.Generator.from_seed(cfg.seed)
         self.checkpoint = tf.train.Checkpoint(
             generator=generator, discriminator=discriminator, g_optimizer=self.g_optimizer,
-            d_optimizer=self.d_optimizer, step=self.step, rng=self.rng,
+            d_optimizer=self.d_optimizer, step=self.step, rng=self.rng.generator,
         )
-        self.train_step = tf.function(self._train_step, jit_compile=cfg.xla, reduce_retracing=True)
+        self.train_step = tf.function(self._distributed_step, jit_compile=cfg.xla, reduce_retracing=True)
 
     def _noisy(self, x, sigma):
         """Instance noise on a discriminator input (traced only when the run uses instance noise)."""
@@ -63,15 +68,24 @@ class Pix2Pix:
 
         return fast_kernels.active() if self.cfg.fast_kernels else contextlib.nullcontext()
 
-    def _train_step(self, outline, target, noise_sigma, lr=None):
-        import tensorflow as tf
-
-        from snapcheck.gan import losses
-
-        G, D, cfg = self.generator, self.discriminator, self.cfg
+    def _distributed_step(self, outline, target, noise_sigma, lr=None):
+        """One step of every replica on its slice of the global batch (``snapcheck.gan.distribute``); the
+        scalars are their means over the global batch."""
         if lr is not None:
             self.g_optimizer.learning_rate.assign(lr)
             self.d_optimizer.learning_rate.assign(lr)
+        scalars = self.strategy.run(self._train_step, args=(outline, target, noise_sigma))
+        self.step.assign_add(1)
+        return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in scalars.items()}
+
+    def _train_step(self, outline, target, noise_sigma):
+        """One replica's D and G updates; losses are local means, ``replica_share`` makes them the global ones."""
+        import tensorflow as tf
+
+        from snapcheck.gan import losses
+        from snapcheck.gan.distribute import replica_share
+
+        G, D, cfg = self.generator, self.discriminator, self.cfg
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._kernels():
             fake = G(outline, training=True)
             d_outline = self._noisy(outline, noise_sigma)
@@ -89,11 +103,11 @@ class Pix2Pix:
                 g_gan = losses.wgan_generator_adversarial_loss(fake_logits)
                 d_real, d_fake = tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits)
             g_loss = g_gan + cfg.l1_lambda * g_l1
-        d_grads = d_tape.gradient(d_loss, D.trainable_variables)
-        g_grads = g_tape.gradient(g_loss, G.trainable_variables)
+            d_share, g_share = replica_share(d_loss), replica_share(g_loss)
+        d_grads = d_tape.gradient(d_share, D.trainable_variables)
+        g_grads = g_tape.gradient(g_share, G.trainable_variables)
         self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
-        self.step.assign_add(1)
         return {"g_loss": g_loss, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss, "d_real": d_real,
                 "d_fake": d_fake}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import textwrap
 
 from rich.console import Console
@@ -88,7 +89,7 @@ def _ops_table(console: Console, r: CheckReport) -> None:
     for v in r.ops:
         if v.plumbing:
             marks = ["-"] * len(BACKENDS)
-            layer = "[dim](plumbing)[/]"
+            layer = f"[dim]({v.role})[/]"
         else:
             marks = ["[green]y[/]" if v.support.get(b) else "[red]n[/]" for b in BACKENDS]
             layer = escape(", ".join(v.layers)) if v.layers else "[red]none[/]"
@@ -167,3 +168,11 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
                 cells.append("-")
         m.add_row(code, *cells, escape(textwrap.shorten(example, width=90, placeholder=" ...")))
     console.print(m)
+
+
+def render_text(groups: list[list[CheckReport]], verbose: bool = False, width: int = 120) -> str:
+    """``render_models`` as plain text ``width`` columns wide, with no colours or styles (``check --out``, the
+    model card)."""
+    buf = io.StringIO()
+    render_models(Console(file=buf, width=width, no_color=True, highlight=False, force_terminal=False), groups, verbose)
+    return buf.getvalue()
