@@ -8,6 +8,7 @@ from typing import Any, Optional
 import typer
 
 from snapcheck.commands import FastCommand
+from snapcheck.limits import LIMITS, limits_help
 
 FORMATS = ("terminal", "json", "junit", "sarif")
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
@@ -26,6 +27,21 @@ def parse_size(text: str) -> int:
     return n
 
 
+def parse_seconds(text: str | None) -> float:
+    """``--timeout`` as seconds (the default when not given)."""
+    from snapcheck.errors import InputError
+
+    if text is None:
+        return LIMITS.timeout_s
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise InputError(None, f"--timeout {text!r} is not a number of seconds (0 for no limit)")
+    return seconds
+
+
 def check(
     models: list[str] = typer.Argument(..., metavar="MODEL...",
                                        help="One or more .tflite or .onnx files (recognised by content)."),
@@ -38,6 +54,9 @@ def check(
                                            help="ML size budget instead of the rules' (bytes; or 10MB, 9.5MiB)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Add the per-op table and the inferred rules."),
     estimates: bool = typer.Option(True, "--estimates/--no-estimates", help="Frame-rate estimates per device."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", metavar="SECONDS",
+                                          help=f"Stop with exit 2 after this many seconds (default {LIMITS.timeout_s:g}; "
+                                               "0: no limit)."),
 ) -> None:
     """Check models against Lens Studio's SnapML rules. Exit 0 all pass, 1 error findings, 2 unusable input.
 
@@ -45,6 +64,7 @@ def check(
     """
     from snapcheck.api import check_graph, load
     from snapcheck.errors import InputError
+    from snapcheck.limits import deadline
     from snapcheck.rules import resolve_backend, resolve_versions
 
     if fmt not in FORMATS:
@@ -52,9 +72,17 @@ def check(
     versions = resolve_versions(ls_version)
     backend = resolve_backend(backend)
     budget = parse_size(max_size) if max_size is not None else None
-    graphs = [load(m) for m in models]
-    groups = [[check_graph(g, v, backend, budget, estimates) for v in versions] for g in graphs]
-    _emit(groups, fmt, out, verbose)
+    with deadline(parse_seconds(timeout), models[0]) as stage:
+        graphs = []
+        for m in models:
+            stage.what = m
+            graphs.append(load(m))
+        groups = []
+        for g in graphs:
+            stage.what = str(g.path)
+            groups.append([check_graph(g, v, backend, budget, estimates) for v in versions])
+        stage.what = "the report"
+        _emit(groups, fmt, out, verbose)
     raise typer.Exit(0 if all(r.passed for group in groups for r in group) else 1)
 
 
@@ -140,5 +168,5 @@ def _codes(fmt: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("check", cls=FastCommand)(check)
+    app.command("check", cls=FastCommand, epilog=limits_help())(check)
     app.command("rules", cls=FastCommand)(rules)
