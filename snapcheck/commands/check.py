@@ -38,6 +38,15 @@ def check(
                                            help="ML size budget instead of the rules' (bytes; or 10MB, 9.5MiB)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Add the per-op table and the inferred rules."),
     estimates: bool = typer.Option(True, "--estimates/--no-estimates", help="Frame-rate estimates per device."),
+    target: Optional[str] = typer.Option(None, "--target", "-t",
+                                         help="Where the Lens runs: snapchat (default) or spectacles "
+                                              "(its ML budget, frame-rate rule and devices)."),
+    numerics: bool = typer.Option(False, "--numerics",
+                                  help="Run the model in float32 and float16 on this machine (onnxruntime or "
+                                       "LiteRT) and report the drift: PSNR, max abs error, where it jumps."),
+    sample: Optional[str] = typer.Option(None, "--sample", metavar="FILE.npy",
+                                         help="With --numerics: your own input (.npy, or .npz by input name) "
+                                              "instead of random ones."),
 ) -> None:
     """Check models against Lens Studio's SnapML rules. Exit 0 all pass, 1 error findings, 2 unusable input.
 
@@ -46,14 +55,19 @@ def check(
     from snapcheck.api import check_graph, load
     from snapcheck.errors import InputError
     from snapcheck.rules import resolve_backend, resolve_versions
+    from snapcheck.targets import resolve_target
 
     if fmt not in FORMATS:
         raise InputError(None, f"unknown --format {fmt!r} (choose one of {', '.join(FORMATS)})")
     versions = resolve_versions(ls_version)
     backend = resolve_backend(backend)
     budget = parse_size(max_size) if max_size is not None else None
+    where = resolve_target(target).name
     graphs = [load(m) for m in models]
-    groups = [[check_graph(g, v, backend, budget, estimates) for v in versions] for g in graphs]
+    if sample is not None and not numerics:
+        raise InputError(None, "--sample is the input of --numerics: give --numerics too")
+    groups = [[check_graph(g, v, backend, budget, estimates, target=where, numerics=numerics, sample=sample)
+               for v in versions] for g in graphs]
     _emit(groups, fmt, out, verbose)
     raise typer.Exit(0 if all(r.passed for group in groups for r in group) else 1)
 
