@@ -224,6 +224,10 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
         refused = (f"float16 weights move the outputs beyond the {approx.allowed} (PSNR {approx.psnr_db:.1f} dB, "
                    f"max abs {approx.max_abs:.3g}, {approx.worst}); the float32 fix is kept out too: run without "
                    "--fp16")
+    elif any(f.code in ("SC404", "SC405") for f in extra):
+        bad = next(f for f in extra if f.code in ("SC404", "SC405"))
+        refused = (f"float16 breaks the model on GPUs and NPUs ({bad.code}: {bad.message}); nothing is written: "
+                   "fix the layer it names, or run without --fp16")
     result = FixReport(path=str(path), out=None if out is None else str(out), dry_run=dry_run, before=before,
                        after=after, applied=applied, exact=exact, fp16=approx, numerics=numerics, refused=refused,
                        rules=rules)

@@ -1,6 +1,6 @@
 """The rewrites that well-kept libraries do: inlining (onnx.inliner), opset conversion (onnx.version_converter),
-freezing input dims (onnxruntime's make_input_shape_fixed, onnxslim for a static batch), folding and BatchNorm
-fusion (onnxslim) and float16 weights (onnxruntime's float16 converter). Each takes the model and the fix's
+freezing input dims (onnx.tools.update_model_dims; onnxslim for a static batch), folding and BatchNorm fusion
+(onnxslim) and float16 weights (onnxruntime's float16 converter). Each takes the model and the fix's
 context and returns the rewritten model and what it did, or ``None`` when it had nothing to do."""
 
 from __future__ import annotations
@@ -98,29 +98,36 @@ def static_shape(name: str, dims: list[int | str | None], ctx: Context) -> list[
     shape = [d if isinstance(d, int) else (1 if i == 0 else None) for i, d in enumerate(dims)]
     open_dims = [f"dim {i} ({dims[i] or '?'})" for i, d in enumerate(shape) if d is None]
     if open_dims:
-        example = ",".join(str(d) if d is not None else "H" for d in shape)
+        example = ",".join(str(d) if d is not None else str(dims[i] or f"D{i}").upper() for i, d in enumerate(shape))
         raise InputError(ctx.path, f"input '{name}' has dynamic {', '.join(open_dims)}: give its static shape with "
                                    f"--input-shape {name}={example} (or --sample FILE.npy)")
     return [int(d) for d in shape]
 
 
 def freeze_dims(model: Any, ctx: Context) -> tuple[Any, str | None]:
-    from onnxruntime.tools.onnx_model_utils import make_input_shape_fixed
+    """Dynamic input dims become static; the stale symbolic shapes of intermediates are dropped (the fold
+    infers them again)."""
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
     unknown = sorted(set(ctx.input_shapes) - {vi.name for vi in graph_inputs(model)})
     if unknown:
         names = ", ".join(vi.name for vi in graph_inputs(model))
         raise InputError(ctx.path, f"--input-shape names no input of the model: {', '.join(unknown)} "
                                    f"(inputs: {names})")
-    notes = []
+    notes, inputs = [], {}
     for vi in graph_inputs(model):
         dims = _dims(vi)
         if all(isinstance(d, int) for d in dims):
+            inputs[vi.name] = dims
             continue
-        shape = static_shape(vi.name, dims, ctx)
-        make_input_shape_fixed(model.graph, vi.name, shape)
-        notes.append(f"{vi.name}: {[d if d is not None else '?' for d in dims]} -> {shape}")
-    return model, ("; ".join(notes) or None)
+        inputs[vi.name] = static_shape(vi.name, dims, ctx)
+        notes.append(f"{vi.name}: {[d if d is not None else '?' for d in dims]} -> {inputs[vi.name]}")
+    if not notes:
+        return model, None
+    outputs = {vi.name: [d if d is not None else -1 for d in _dims(vi)] for vi in model.graph.output}
+    model = update_inputs_outputs_dims(model, inputs, outputs)
+    del model.graph.value_info[:]
+    return model, "; ".join(notes)
 
 
 def batch_one(model: Any, ctx: Context) -> tuple[Any, str | None]:
@@ -172,14 +179,18 @@ def fold(model: Any, ctx: Context) -> tuple[Any, str | None]:
 
 
 def _static_outputs(model: Any) -> None:
-    """Output dims that shape inference can state become static (onnxruntime's fix_output_shapes)."""
-    from onnxruntime.tools.onnx_model_utils import fix_output_shapes
+    """Output dims that shape inference states become static in the declared outputs."""
+    from onnx import shape_inference
 
     try:
-        with _quiet():
-            fix_output_shapes(model)
-    except Exception:  # noqa: BLE001 - a model onnx's checker rejects keeps its declared output shapes
-        pass
+        inferred = {o.name: o for o in shape_inference.infer_shapes(model, strict_mode=False).graph.output}
+    except Exception:  # noqa: BLE001 - a model onnx cannot infer keeps its declared output shapes
+        return
+    for o in model.graph.output:
+        new = inferred.get(o.name)
+        dims = new.type.tensor_type.shape.dim if new is not None else []
+        if dims and all(d.HasField("dim_value") for d in dims):
+            o.type.tensor_type.shape.CopyFrom(new.type.tensor_type.shape)
 
 
 def to_fp16(model: Any, ctx: Context) -> tuple[Any, str | None]:

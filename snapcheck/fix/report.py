@@ -57,12 +57,15 @@ def render_fix(console: Console, r: FixReport) -> None:
                   f"{_change(before_err, after_err)}" + (f" ({share:.0%} resolved)" if share is not None else ""),
                   soft_wrap=True)
     unresolved, manual = r.remaining()
+    rules = r.rules
     for label, found in (("Left with a mechanical fix that did not apply", unresolved),
                          ("Left for you (no mechanical fix; see snapcheck check for why and how)", manual)):
         if found:
             console.print(f"[bold]{label}:[/]")
             for f in found:
-                console.print(f"  {f.severity:<7} {f.code} {escape(f.message)}", soft_wrap=True)
+                by = ", ".join(rules.by_code(f.code)) if rules is not None and f in unresolved else ""
+                hint = " [dim](give --fp16)[/]" if by == "fp16" else (f" [dim]({escape(by)})[/]" if by else "")
+                console.print(f"  {f.severity:<7} {f.code} {escape(f.message)}{hint}", soft_wrap=True)
     if r.refused:
         console.print(f"[bold red]Not written:[/] {escape(r.refused)}", soft_wrap=True)
     elif r.dry_run:

@@ -26,8 +26,8 @@ def verdict_line(r: CheckReport) -> str:
     where = f" ({escape(r.target.title)})" if r.target is not None else ""
     return (f"{word} Lens Studio {r.ls_version}{focus}{where}  {escape(r.path)}  "
             f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info{extra}  "
-            f"stored size {fmt_mb(s.stored_bytes)} of {fmt_mb(s.budget_bytes)} (fp16 weights, constants folded; "
-            f"file {fmt_mb(s.file_bytes)}; 1 MB = 1,000,000 bytes)")
+            f"fp16 size {fmt_mb(s.stored_bytes)} of {fmt_mb(s.budget_bytes)} (as Lens Studio stores it: fp16 "
+            f"weights, constants folded; file {fmt_mb(s.file_bytes)}; 1 MB = 1,000,000 bytes)")
 
 
 def _wrapped(console: Console, label: str, text: str) -> None:
