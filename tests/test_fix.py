@@ -65,6 +65,7 @@ CASES = [  # fixture, --input-shape, rewrite expected, codes it must resolve
     (FIX / "hardswish_opset14.onnx", None, "hard-swish", {"SC105"}),
     (FIX / "opset9_upsample.onnx", None, "opset", {"SC502"}),
     (TORCH / "token_layernorm_opset17.onnx", None, "layer-norm", {"SC101"}),
+    (FIX / "gelu_erf_opset13.onnx", None, "gelu", {"SC101"}),
     (TORCH / "classifier_dynamic_axes.onnx", None, "freeze-dims", {"SC502", "SC101"}),
 ]
 

@@ -123,6 +123,18 @@ class EnergyNorm(nn.Module):
         return y / torch.sqrt((y * y).sum(dim=(2, 3), keepdim=True))
 
 
+class GeluBlock(nn.Module):
+    """A conv block with nn.GELU, which torch.onnx writes with Erf before opset 20."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.head = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(F.gelu(self.conv(x)))
+
+
 def export(model: nn.Module, name: str, shape: tuple[int, ...], *, opset: int = 11,
            dynamic: dict[int, str] | None = None, fold: bool = True) -> None:
     path = OUT / f"{name}.onnx"
@@ -146,6 +158,7 @@ FIXTURES: dict[str, Callable[[], None]] = {
     "opset9_upsample": lambda: export(Opset9Upsample(), "opset9_upsample", (1, 3, 8, 8), opset=9,
                                       dynamic={0: "batch"}),
     "fp16_energy_norm": lambda: export(EnergyNorm(), "fp16_energy_norm", (1, 3, 64, 64)),
+    "gelu_erf_opset13": lambda: export(GeluBlock(), "gelu_erf_opset13", (1, 3, 8, 8), opset=13),
 }
 
 

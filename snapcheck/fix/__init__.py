@@ -20,7 +20,7 @@ from typing import Any, Callable
 from snapcheck.api import CheckReport, check_graph, load
 from snapcheck.errors import InputError
 from snapcheck.fix import passes
-from snapcheck.fix.decompose import depth_to_space, hard_swish, layer_norm
+from snapcheck.fix.decompose import depth_to_space, gelu, hard_swish, layer_norm
 from snapcheck.fix.passes import Context
 from snapcheck.fix.ranks import constant_ranks
 from snapcheck.fix.rules import FixRules, Rewrite, load_fix_rules
@@ -33,10 +33,10 @@ Pass = Callable[[Any, Context], tuple[Any, "str | None"]]
 PASSES: dict[str, Pass] = {
     "inline-functions": passes.inline_functions, "opset": passes.convert_opset, "freeze-dims": passes.freeze_dims,
     "batch-one": passes.batch_one, "fold": passes.fold, "upsampling": nearest_upsampling,
-    "hard-swish": hard_swish, "layer-norm": layer_norm, "depth-to-space": depth_to_space,
+    "hard-swish": hard_swish, "layer-norm": layer_norm, "gelu": gelu, "depth-to-space": depth_to_space,
     "constant-rank": constant_ranks, "fp16": passes.to_fp16,
 }
-HAND_WRITTEN = ("upsampling", "hard-swish", "layer-norm", "depth-to-space", "constant-rank")  # fold runs after
+HAND_WRITTEN = ("upsampling", "hard-swish", "layer-norm", "gelu", "depth-to-space", "constant-rank")  # fold after
 
 
 class ExportTimeOnly(InputError):

@@ -6,6 +6,9 @@
   torch.onnx writes at opset 16 and below, each op with a layer.
 - ``DepthToSpace`` (PixelShuffle) -> a ConvTranspose with kernel and stride equal to the block size whose weights
   pick one input channel per output pixel (a 0/1 matrix: every output is one input times 1.0, exactly).
+- GELU written with ``Erf`` (torch.onnx before opset 20: ``x * 0.5 * (1 + erf(x / sqrt(2)))``) -> one ``Gelu`` op,
+  after converting the model to opset 20 (onnx.version_converter), where GELU is one op: Lens Studio has a GELU
+  layer and no Erf one.
 """
 
 from __future__ import annotations
@@ -148,3 +151,82 @@ def depth_to_space(model: Any, ctx: Context) -> tuple[Any, str | None]:
         return model, None
     _replace(model, rewrite)
     return model, f"{len(rewrite)} DepthToSpace -> ConvTranspose (0/1 weights, kernel = stride = block size)"
+
+
+GELU_OPSET = 20
+_SQRT2 = float(np.sqrt(2.0))
+
+
+def _scalar(inits: dict[str, Any], name: str) -> float | None:
+    from onnx import numpy_helper
+
+    t = inits.get(name)
+    if t is None:
+        return None
+    v = numpy_helper.to_array(t)
+    return float(v.reshape(-1)[0]) if v.size == 1 else None
+
+
+def _gelu_patterns(model: Any) -> list[tuple[str, str, list[int]]]:
+    """(x, y, node indices) of each ``Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5)`` (either operand order)."""
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    by_output = {o: i for i, n in enumerate(g.node) for o in n.output}
+    readers: dict[str, list[int]] = {}
+    for i, n in enumerate(g.node):
+        for t in n.input:
+            readers.setdefault(t, []).append(i)
+
+    def only_reader(tensor: str, op: str) -> int | None:
+        rs = readers.get(tensor, [])
+        return rs[0] if len(rs) == 1 and g.node[rs[0]].op_type == op else None
+
+    def other(node: Any, tensor: str) -> str | None:
+        rest = [t for t in node.input if t != tensor]
+        return rest[0] if len(rest) == 1 else None
+
+    found = []
+    for e, n in enumerate(g.node):
+        if n.op_type != "Erf":
+            continue
+        d = by_output.get(n.input[0])
+        if d is None or g.node[d].op_type not in ("Div", "Mul"):
+            continue
+        div = g.node[d]
+        x, k = div.input[0], _scalar(inits, div.input[1])
+        if k is None or abs((k if div.op_type == "Div" else 1 / k) - _SQRT2) > 1e-5:
+            continue
+        a = only_reader(n.output[0], "Add")
+        if a is None or _scalar(inits, other(g.node[a], n.output[0]) or "") != 1.0:
+            continue
+        m1 = only_reader(g.node[a].output[0], "Mul")
+        if m1 is None or other(g.node[m1], g.node[a].output[0]) != x:
+            continue
+        m2 = only_reader(g.node[m1].output[0], "Mul")
+        if m2 is None or _scalar(inits, other(g.node[m2], g.node[m1].output[0]) or "") != 0.5:
+            continue
+        if len(readers.get(div.output[0], [])) != 1:
+            continue
+        found.append((x, g.node[m2].output[0], [d, e, a, m1, m2]))
+    return found
+
+
+def gelu(model: Any, ctx: Context) -> tuple[Any, str | None]:
+    from onnx import helper, version_converter
+
+    if not _gelu_patterns(model):
+        return model, None
+    current = opset(model)
+    if current < GELU_OPSET:
+        try:
+            model = version_converter.convert_version(model, GELU_OPSET)
+        except Exception:  # noqa: BLE001 - no adapter for some op: the Erf form stays
+            return model, None
+    patterns = _gelu_patterns(model)
+    drop = {i for _, _, members in patterns for i in members}
+    rewrite: dict[int, list[Any]] = {members[-1]: [helper.make_node("Gelu", [x], [y])] for x, y, members in patterns}
+    nodes = [n for i, n in enumerate(model.graph.node) for n in rewrite.get(i, [n] if i not in drop else [])]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    upgraded = f"; opset {current} -> {GELU_OPSET}" if current < GELU_OPSET else ""
+    return model, f"{len(patterns)} GELU written with Erf -> Gelu{upgraded}"
