@@ -6,15 +6,22 @@
   F.pad to the skip's size, concat, a 1x1 head; 4 levels down) at ``--base`` channels (16: 7.8 MB fp32; 29:
   25.5 MB, the size of the speed target).
 
-Weights are random (``torch.manual_seed(0)``); BatchNorm running statistics are random too, so that folding them is
-not trivial. Needs torch (the ``fixtures`` extra); the benchmark and the tests read the .onnx files.
+With ``--zoo``, six small architectures more (a MobileNetV3-like block with Hardswish and a Hardsigmoid gate, a
+token-attention block with LayerNorm and GELU, a PixelShuffle super-resolution head with InstanceNorm, a bilinear
+decoder, MobileNetV2 0.5 and a 3-level U-Net), each exported five ways: the TorchScript exporter at opsets 11, 13
+and 17, with dynamic batch/height/width, and the dynamo exporter: what creators send, none of it in the tests.
 
-    .venv/bin/python bench/fix_models.py OUT_DIR [--base 16] [--size 256]
+Weights are random (``torch.manual_seed(0)``); BatchNorm running statistics are random too, so that folding them is
+not trivial. Needs torch (the ``fixtures`` extra; the dynamo exports also onnxscript); the benchmark and the tests
+read the .onnx files.
+
+    .venv/bin/python bench/fix_models.py OUT_DIR [--base 16] [--size 256] [--zoo]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
@@ -111,23 +118,121 @@ class UNet(nn.Module):
         return self.outc(x)
 
 
+class SqueezeExcite(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.reduce, self.expand = nn.Conv2d(channels, channels // 4, 1), nn.Conv2d(channels // 4, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * F.hardsigmoid(self.expand(F.relu(self.reduce(F.adaptive_avg_pool2d(x, 1)))))
+
+
+class MobileV3Block(nn.Module):
+    """A MobileNetV3-like stem and block: Hardswish, a depthwise conv, a Hardsigmoid squeeze-excite gate."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = conv_bn(3, 16, stride=2, act=False)
+        self.dw = nn.Conv2d(16, 16, 3, 1, 1, groups=16)
+        self.se = SqueezeExcite(16)
+        self.pw = nn.Conv2d(16, 24, 1)
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.se(F.hardswish(self.dw(F.hardswish(self.stem(x)))))
+        return self.fc(self.pw(x).mean((2, 3)))
+
+
+class TokenAttention(nn.Module):
+    """Patches as tokens: LayerNorm, one attention head, GELU, back to an image, nearest upsampling."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, width, 4, 4)
+        self.norm = nn.LayerNorm(width)
+        self.q, self.k, self.v = (nn.Linear(width, width) for _ in range(3))
+        self.out = nn.Conv2d(width, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.patch(x)
+        n, c, h, w = y.shape
+        t = self.norm(y.flatten(2).transpose(1, 2))
+        a = torch.softmax(self.q(t) @ self.k(t).transpose(1, 2) / c ** 0.5, -1) @ self.v(t)
+        y = a.transpose(1, 2).reshape(n, c, h, w)
+        return F.interpolate(self.out(F.gelu(y)), scale_factor=4, mode="nearest")
+
+
+class PixelShuffleSR(nn.Module):
+    """Super-resolution: conv, InstanceNorm, conv to 3 x 2^2 channels, PixelShuffle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1), nn.InstanceNorm2d(32, affine=True), nn.ReLU(),
+                                  nn.Conv2d(32, 12, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(F.pixel_shuffle(self.body(x), 2))
+
+
+class BilinearDecoder(nn.Module):
+    """A strided conv and a bilinear resize back to the input size (F.interpolate(size=x.shape[-2:]))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = conv_bn(3, 8, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.down(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+ZOO = {"mobilev3_block": MobileV3Block, "token_attention": TokenAttention, "pixel_shuffle_sr": PixelShuffleSR,
+       "bilinear_decoder": BilinearDecoder, "mobilenet_v2_050": lambda: MobileNetV2(width=0.5, classes=20),
+       "unet_8x3": lambda: UNet(base=8, depth=3)}
+
+
+def build_zoo(out: Path, size: int = 64) -> dict[str, Path]:
+    """Each ZOO model exported five ways (opsets 11/13/17, dynamic dims, dynamo) at ``size`` x ``size``."""
+    torch.manual_seed(0)
+    paths = {}
+    x = torch.rand(1, 3, size, size)
+    for name, make in ZOO.items():
+        model = randomise_batchnorm(make())
+        with torch.no_grad():
+            for opset in (11, 13, 17):
+                paths[f"{name}_o{opset}"] = _torchscript(model, x, out / f"{name}_o{opset}.onnx", opset)
+            paths[f"{name}_dynamic"] = _torchscript(model, x, out / f"{name}_dynamic.onnx", 13,
+                                                    {"input": {0: "n", 2: "h", 3: "w"}, "output": {0: "n"}})
+        try:
+            torch.onnx.export(model, (x,), str(out / f"{name}_dynamo.onnx"), dynamo=True, input_names=["input"],
+                              output_names=["output"])
+            paths[f"{name}_dynamo"] = out / f"{name}_dynamo.onnx"
+        except Exception as exc:  # noqa: BLE001 - the dynamo exporter needs onnxscript; the rest stands
+            print(f"{name}: dynamo export failed: {' '.join(str(exc).split())[:120]}", file=sys.stderr)
+    return paths
+
+
+def _torchscript(model: nn.Module, x: torch.Tensor, path: Path, opset: int, dynamic: dict | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, (x,), str(path), opset_version=opset, dynamo=False, input_names=["input"],
+                      output_names=["output"], dynamic_axes=dynamic)
+    return path
+
+
 def randomise_batchnorm(model: nn.Module) -> nn.Module:
     """Running statistics and affine parameters as a trained model has them (not the identity)."""
     for m in model.modules():
+        if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
     return model.eval()
 
 
 def export(model: nn.Module, shape: tuple[int, ...], path: Path) -> Path:
     """The standard (TorchScript) exporter at opset 11 with a static input shape, as Snap's PyTorch guide does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, (torch.rand(shape),), str(path), opset_version=11, dynamo=False,
-                      input_names=["input"], output_names=["output"])
-    return path
+    return _torchscript(model, torch.rand(shape), path, 11)
 
 
 def build(out: Path, *, base: int = 16, size: int = 256) -> dict[str, Path]:
@@ -143,8 +248,12 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--base", type=int, default=16, help="U-Net width (16: 7.8 MB; 29: 25.5 MB)")
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--zoo", action="store_true", help="also the six small architectures, five exports each")
     args = ap.parse_args()
-    for name, path in build(args.out, base=args.base, size=args.size).items():
+    paths = build(args.out, base=args.base, size=args.size)
+    if args.zoo:
+        paths.update(build_zoo(args.out / "zoo"))
+    for name, path in paths.items():
         print(f"{name}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 

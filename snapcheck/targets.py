@@ -14,7 +14,7 @@ from typing import Any
 
 from snapcheck.errors import InputError
 from snapcheck.paths import rules_dir
-from snapcheck.rules import CONFIDENCES, Ruleset, RulesError, _cites, load_sources
+from snapcheck.rules import Ruleset, RulesError, check_evidence, load_sources
 from snapcheck.tomlread import read_toml
 
 LEGACY_FLOOR = "legacy floor"
@@ -57,12 +57,7 @@ def _section(raw: Any, where: str, sources: dict[str, str], required: tuple[str,
         return None
     if not isinstance(raw, dict):
         raise RulesError(f"{where}: give \"version\" or a table")
-    for key in (*required, "source", "confidence"):
-        if key not in raw:
-            raise RulesError(f"{where}: missing '{key}'")
-    _cites(raw["source"], sources, f"{where} source")
-    if raw["confidence"] not in CONFIDENCES:
-        raise RulesError(f"{where}: confidence must be one of {CONFIDENCES}")
+    check_evidence(raw, sources, where)
     for key in required:
         if not isinstance(raw[key], (int, float)) or raw[key] <= 0:
             raise RulesError(f"{where}: {key} must be a positive number")
@@ -87,9 +82,9 @@ def load_targets(folder: Path | None = None) -> tuple[dict[str, Target], str]:
             raise RulesError(f"{where}: devices not in devices.toml: {', '.join(unknown)}")
         if not devices:
             raise RulesError(f"{where}: at least one device")
-        _cites(t.get("devices_source", ""), sources, f"{where} devices_source")
+        check_evidence(t, sources, where, "devices_source")
         if legacy:
-            _cites(t.get("legacy_source", ""), sources, f"{where} legacy_source")
+            check_evidence(t, sources, where, "legacy_source")
         out[name] = Target(
             name=name, title=t.get("title", name),
             size=_section(t.get("size", "version"), f"{where} size", sources, ("budget_bytes",)),

@@ -261,3 +261,22 @@ def test_parse_input_shapes():
 
 def test_corpus_is_found():
     assert CORPUS.is_dir() or pytest.skip("corpus not found")
+
+
+@pytest.mark.parametrize("old,new,problem", [
+    ('resolves = ["SC108"]', 'resolves = ["SC999"]', "not in codes.toml"),
+    ('exactness = "exact"\ntool = "onnx.inliner', 'exactness = "nearly"\ntool = "onnx.inliner', "exactness"),
+    ('evidence = "S-COMPAT5 (no function layer); S-ORTOPT (ONNX Runtime inlines them on load)"',
+     'evidence = "the docs"', "cites no key"),
+])
+def test_a_broken_fixes_file_is_a_rules_error(tmp_path, old, new, problem):
+    import snapcheck.paths
+    from snapcheck.rules import RulesError
+
+    folder = tmp_path / "rules"
+    shutil.copytree(snapcheck.paths.rules_dir(), folder)
+    p = folder / "fixes.toml"
+    assert old in p.read_text()
+    p.write_text(p.read_text().replace(old, new, 1))
+    with pytest.raises(RulesError, match=problem):
+        load_fix_rules(folder)

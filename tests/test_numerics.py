@@ -145,3 +145,18 @@ def test_plain_check_imports_no_runtime():
         out = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True, check=True,
                              env=ENV, timeout=120)
         assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_broken_numerics_file_is_a_rules_error(tmp_path):
+    import shutil
+
+    import snapcheck.paths
+    from snapcheck.rules import RulesError
+
+    folder = tmp_path / "rules"
+    shutil.copytree(snapcheck.paths.rules_dir(), folder)
+    p = folder / "numerics.toml"
+    p.write_text(p.read_text().replace('{ name = "[0, 1]", low = 0.0, high = 1.0 }',
+                                       '{ name = "[1, 0]", low = 1.0, high = 0.0 }'))
+    with pytest.raises(RulesError, match="low < high"):
+        load_tolerance(folder)

@@ -167,7 +167,7 @@ def fold(model: Any, ctx: Context) -> tuple[Any, str | None]:
         slim = onnxslim.slim(model, skip_fusion_patterns=sorted(set(DEFAULT_FUSION_PATTERNS) - allowed))
     if slim is None:
         return model, None
-    _static_outputs(slim)
+    static_outputs(slim)
     after = _node_counts(slim)
     if after == before:
         return model, None  # nothing folded: keep the model as it was (no re-inferred shapes added)
@@ -178,7 +178,7 @@ def fold(model: Any, ctx: Context) -> tuple[Any, str | None]:
     return slim, ", ".join(p for p in parts if p) or "shapes re-inferred"
 
 
-def _static_outputs(model: Any) -> None:
+def static_outputs(model: Any) -> None:
     """Output dims that shape inference states become static in the declared outputs."""
     from onnx import shape_inference
 
@@ -193,6 +193,21 @@ def _static_outputs(model: Any) -> None:
             o.type.tensor_type.shape.CopyFrom(new.type.tensor_type.shape)
 
 
+def declare_output_shapes(model: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Outputs with a dynamic or missing shape get the one they ran with, when every input is static (so the
+    shape cannot change between runs)."""
+    if any(not all(isinstance(d, int) for d in _dims(vi)) for vi in graph_inputs(model)):
+        return
+    for o in model.graph.output:
+        shape = shapes.get(o.name)
+        dims = _dims(o)
+        if shape is None or (dims and all(isinstance(d, int) for d in dims)):
+            continue
+        o.type.tensor_type.shape.Clear()
+        for d in shape:
+            o.type.tensor_type.shape.dim.add().dim_value = int(d)
+
+
 def to_fp16(model: Any, ctx: Context) -> tuple[Any, str | None]:
     if not ctx.fp16:
         return model, None
@@ -201,8 +216,11 @@ def to_fp16(model: Any, ctx: Context) -> tuple[Any, str | None]:
     floats = sum(t.data_type == 1 for t in model.graph.initializer)
     if not floats:
         return model, None
+    import onnxslim.third_party.onnx_graphsurgeon as gs
+
     with _quiet():
         out = convert_float_to_float16(model, keep_io_types=True)
+        out = gs.export_onnx(gs.import_onnx(out).toposort())  # the converter appends its input Casts at the end
     return out, f"{floats} float32 weight tensor(s) -> float16 (inputs and outputs stay float32)"
 
 

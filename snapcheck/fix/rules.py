@@ -10,7 +10,7 @@ from typing import Any
 
 from snapcheck.paths import rules_dir
 from snapcheck.registry import load_codes
-from snapcheck.rules import CONFIDENCES, RulesError, _cites, load_sources
+from snapcheck.rules import RulesError, check_evidence, load_sources
 from snapcheck.tomlread import read_toml
 
 EXACTNESS = ("exact", "approximate")
@@ -63,21 +63,19 @@ def load_fix_rules(folder: Path | None = None) -> FixRules:
     sources = load_sources(folder)
     codes = load_codes(folder)
     verify = raw.get("verify", {})
-    _cites(verify.get("source", ""), sources, "fixes.toml [verify] source")
+    check_evidence(verify, sources, "fixes.toml [verify]")
     out = {}
     for rid, r in raw.get("rewrites", {}).items():
         where = f"fixes.toml [rewrites.{rid}]"
-        missing = [k for k in ("title", "resolves", "exactness", "tool", "evidence", "confidence") if k not in r]
+        missing = [k for k in ("title", "resolves", "exactness", "tool") if k not in r]
         if missing:
             raise RulesError(f"{where}: missing {', '.join(missing)}")
         if r["exactness"] not in EXACTNESS:
             raise RulesError(f"{where}: exactness must be one of {EXACTNESS}")
-        if r["confidence"] not in CONFIDENCES:
-            raise RulesError(f"{where}: confidence must be one of {CONFIDENCES}")
         unknown = sorted(set(r["resolves"]) - set(codes))
         if unknown:
             raise RulesError(f"{where}: resolves codes not in codes.toml: {', '.join(unknown)}")
-        _cites(r["evidence"], sources, f"{where} evidence")
+        check_evidence(r, sources, where, "evidence")
         out[rid] = Rewrite(id=rid, title=r["title"], resolves=tuple(r["resolves"]), exactness=r["exactness"],
                            tool=r["tool"], evidence=r["evidence"], confidence=r["confidence"], also=r.get("also", ""),
                            options={k: v for k, v in r.items() if k not in _KEYS})

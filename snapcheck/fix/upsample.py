@@ -37,21 +37,16 @@ def _shapes(model: Any) -> dict[str, tuple[int, ...]]:
 
 
 def _groups(nodes: list[Any]) -> list[list[int]]:
-    """Connected groups (through their data inputs) of reshape and repeat nodes that contain a repeat."""
+    """Trees of reshape and repeat nodes linked through their data input (each has one), that contain a repeat,
+    grouped by the node at their root."""
     member = {i for i, n in enumerate(nodes) if n.op_type in RESHAPES | REPEATS}
     producer = {o: i for i, n in enumerate(nodes) for o in n.output}
-    parent = {i: i for i in member}
 
     def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
+        while nodes[i].input and producer.get(nodes[i].input[0]) in member:
+            i = producer[nodes[i].input[0]]
         return i
 
-    for i in member:
-        src = producer.get(nodes[i].input[0]) if nodes[i].input else None
-        if src in member:
-            parent[root(i)] = root(src)
     groups: dict[int, list[int]] = {}
     for i in sorted(member):
         groups.setdefault(root(i), []).append(i)

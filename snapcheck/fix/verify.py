@@ -28,6 +28,7 @@ class Agreement:
     ok: bool
     worst: str  # "output 'y' on random [0, 1]"
     psnr_db: float = float("inf")  # the worst PSNR (approximate rewrites)
+    shapes: dict[str, tuple[int, ...]] | None = None  # the rewritten model's output shapes, as it ran
 
     def to_dict(self) -> dict[str, Any]:
         from snapcheck.numerics.compare import _num
@@ -47,11 +48,13 @@ def agreement(original: bytes, rewritten: Any, tol: Tolerance, sample: dict[str,
     names = [n for n, _, _ in specs]
     fixed = rewritten.SerializeToString()
     worst_abs, worst_where, worst_psnr, ok = 0.0, "", float("inf"), True
+    shapes: dict[str, tuple[int, ...]] = {}
     for label, arrays in input_sets(specs, tol, sample):
         feeds = dict(zip(names, arrays))
         base = {n: (np.repeat(a, batch_from[n], axis=0) if n in batch_from else a) for n, a in feeds.items()}
         ref = run_outputs(original, base, path)
         got = run_outputs(fixed, feeds, path)
+        shapes = {k: tuple(np.shape(v)) for k, v in got.items()}
         for name, want in ref.items():
             have = got.get(name)
             if batch_from:
@@ -73,4 +76,4 @@ def agreement(original: bytes, rewritten: Any, tol: Tolerance, sample: dict[str,
             else:
                 ok &= not d.beyond(tol.psnr_min_db, tol.max_abs_share)
     allowed = f"max abs {atol:g} + {rtol:g} x |output|" if exact else tol.describe()
-    return Agreement(exact, worst_abs, allowed, ok, worst_where, worst_psnr)
+    return Agreement(exact, worst_abs, allowed, ok, worst_where, worst_psnr, shapes)

@@ -30,7 +30,7 @@ from snapcheck.ir import Graph
 from snapcheck.numerics.compare import Drift, Step, drift, layer_steps
 from snapcheck.paths import rules_dir
 from snapcheck.registry import emit
-from snapcheck.rules import CONFIDENCES, RulesError, _cites, load_sources
+from snapcheck.rules import RulesError, check_evidence, load_sources
 from snapcheck.tomlread import read_toml
 
 __all__ = ["NumericsReport", "Skip", "Tolerance", "check_numerics", "input_sets", "load_sample", "load_tolerance",
@@ -62,9 +62,7 @@ def load_tolerance(folder: Path | None = None) -> Tolerance:
     sources = load_sources(folder)
     tol, inputs = raw.get("tolerance", {}), raw.get("inputs", {})
     for where, sec in (("[tolerance]", tol), ("[inputs]", inputs)):
-        _cites(sec.get("source", ""), sources, f"numerics.toml {where} source")
-        if sec.get("confidence") not in CONFIDENCES:
-            raise RulesError(f"numerics.toml {where}: confidence must be one of {CONFIDENCES}")
+        check_evidence(sec, sources, f"numerics.toml {where}")
     try:
         ranges = tuple((str(r["name"]), float(r["low"]), float(r["high"])) for r in inputs["ranges"])
         values = {k: float(tol[k]) for k in ("psnr_min_db", "max_abs_share", "jump_min", "jump_factor", "fp16_max")}
@@ -238,7 +236,8 @@ def measure_onnx(model: Any, tol: Tolerance, sample_path: str | Path | None, pat
     return runs
 
 
-def _measure_tflite(path: Path, tol: Tolerance, sample_path: str | Path | None) -> list[Run]:
+def _measure_tflite(path: Path, tol: Tolerance, sample_path: str | Path | None,
+                    names_out: list[str] | None = None) -> list[Run]:
     from snapcheck.numerics.runtime import run_tflite, tflite_input_types
     from snapcheck.numerics.tflite_fp16 import tflite_variants
 
@@ -252,8 +251,9 @@ def _measure_tflite(path: Path, tol: Tolerance, sample_path: str | Path | None) 
         ref_out, ref = run_tflite(buf, arrays, [p.ref for p in v.probes], str(path))
         cpu_out, _ = run_tflite(v.cpu, arrays, (), str(path))
         gpu_out, gpu = run_tflite(v.gpu, _round_inputs(arrays), [p.gpu for p in v.probes], str(path))
-        outs = [OutputDrift(f"output {i}", drift(r, c), drift(r, g))
-                for i, (r, c, g) in enumerate(zip(ref_out, cpu_out, gpu_out))]
+        labels = names_out or [f"output {i}" for i in range(len(ref_out))]
+        outs = [OutputDrift(label_, drift(r, c), drift(r, g))
+                for label_, r, c, g in zip(labels, ref_out, cpu_out, gpu_out)]
         steps = layer_steps(((p.label, p.ref, p.inputs, ref[p.ref], gpu[p.gpu]) for p in v.probes),
                             tol.jump_min, tol.jump_factor, tol.fp16_max)
         runs.append(Run(label, outs, *steps))
@@ -267,8 +267,12 @@ def measure(graph: Graph, sample: str | Path | None = None, tol: Tolerance | Non
     t0 = time.perf_counter()
     report = NumericsReport(runtime=runtime)
     try:
-        fn = _measure_tflite if graph.format == "tflite" else _measure_onnx
-        report.runs = fn(Path(graph.path), tol, sample)
+        if graph.format == "tflite":
+            main = graph.subgraphs[0] if graph.subgraphs else None
+            outs = [main.tensors[i].name for i in main.outputs] if main is not None else None
+            report.runs = _measure_tflite(Path(graph.path), tol, sample, outs)
+        else:
+            report.runs = _measure_onnx(Path(graph.path), tol, sample)
     except Skip as exc:
         report.skipped = str(exc)
     report.seconds = time.perf_counter() - t0
