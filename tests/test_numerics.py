@@ -69,7 +69,6 @@ def test_the_cpu_path_rounds_weights_only(tmp_path):
 
 def test_a_float16_model_is_compared_with_its_float32_twin():
     """catface-s.onnx computes in float16: the reference is its float32 twin, so the drift is not zero."""
-    pytest.importorskip("onnxslim")
     rep = measure(load(MODELS / "catface-s.onnx"))
     gpu = [o.gpu.psnr_db for run in rep.runs for o in run.outputs]
     assert all(40 < p < 120 for p in gpu), gpu
@@ -77,24 +76,15 @@ def test_a_float16_model_is_compared_with_its_float32_twin():
 
 def test_tflite_runs_on_litert_with_the_same_method():
     pytest.importorskip("ai_edge_litert")
-    onnx_rep = measure(load(MODELS / "catface-s.onnx")) if _has("onnxslim") else None
+    onnx_rep = measure(load(MODELS / "catface-s.onnx"))
     rep, findings = check_numerics(load(MODELS / "catface-s.tflite"))
     assert rep.runtime == "litert" and not rep.skipped
     assert [f.code for f in findings] == ["SC406"]
     for run in rep.runs:
         assert 40 < run.outputs[0].gpu.psnr_db < 120
         assert run.jump is None or "TANH" in run.jump.label or run.jump.label.startswith("#")
-    if onnx_rep is not None:  # one generator, two formats: the same drift within a few dB
-        for a, b in zip(rep.runs, onnx_rep.runs):
-            assert abs(a.outputs[0].gpu.psnr_db - b.outputs[0].gpu.psnr_db) < 3
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
+    for a, b in zip(rep.runs, onnx_rep.runs):  # one generator, two formats: the same drift within a few dB
+        assert abs(a.outputs[0].gpu.psnr_db - b.outputs[0].gpu.psnr_db) < 3
 
 
 def test_sample_replaces_the_random_inputs(tmp_path):

@@ -10,6 +10,8 @@ where an activation first overflows float16. The tolerance is ``rules/numerics.t
 - SC405 (warning): an output beyond tolerance on a path, with no overflow;
 - SC406 (info): the measured drift of each output; SC407 (info): the model could not be run as it is.
 
+A model that already computes in float16 is compared with its float32 twin.
+
 The runtimes are imported only here (``runtime``), never by the plain check.
 """
 
@@ -260,9 +262,23 @@ def _measure_tflite(path: Path, tol: Tolerance, sample_path: str | Path | None,
     return runs
 
 
+_MEASURED: dict[tuple[Any, ...], NumericsReport] = {}  # one measurement per file and sample (e.g. --ls-version all)
+
+
 def measure(graph: Graph, sample: str | Path | None = None, tol: Tolerance | None = None) -> NumericsReport:
-    """Run ``graph``'s file float32 and float16 side by side (see the module docs)."""
+    """Run ``graph``'s file float32 and float16 side by side (see the module docs); a model the runtime cannot run
+    is reported as skipped, with the runtime's reason."""
+    from snapcheck.numerics.runtime import RuntimeFailure
+
     tol = tol or load_tolerance()
+    path = Path(graph.path)
+    try:
+        stat = path.stat()
+        key: tuple[Any, ...] | None = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(sample), tol)
+    except OSError:
+        key = None
+    if key in _MEASURED:
+        return _MEASURED[key]
     runtime = "litert" if graph.format == "tflite" else "onnxruntime"
     t0 = time.perf_counter()
     report = NumericsReport(runtime=runtime)
@@ -270,12 +286,16 @@ def measure(graph: Graph, sample: str | Path | None = None, tol: Tolerance | Non
         if graph.format == "tflite":
             main = graph.subgraphs[0] if graph.subgraphs else None
             outs = [main.tensors[i].name for i in main.outputs] if main is not None else None
-            report.runs = _measure_tflite(Path(graph.path), tol, sample, outs)
+            report.runs = _measure_tflite(path, tol, sample, outs)
         else:
-            report.runs = _measure_onnx(Path(graph.path), tol, sample)
+            report.runs = _measure_onnx(path, tol, sample)
     except Skip as exc:
         report.skipped = str(exc)
+    except RuntimeFailure as exc:
+        report.skipped = exc.problem
     report.seconds = time.perf_counter() - t0
+    if key is not None:
+        _MEASURED[key] = report
     return report
 
 

@@ -15,6 +15,10 @@ import numpy as np
 from snapcheck.errors import InputError
 
 
+class RuntimeFailure(InputError):
+    """The runtime cannot load or run the model (the check reports it; fix cannot prove a rewrite without it)."""
+
+
 def _one_line(exc: BaseException, limit: int = 300) -> str:
     return " ".join(str(exc).split())[:limit]
 
@@ -34,7 +38,7 @@ def run_onnx(model: bytes, feeds: dict[str, np.ndarray], outputs: Sequence[str] 
         names = list(outputs) if outputs is not None else [o.name for o in sess.get_outputs()]
         values = sess.run(names, feeds)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise InputError(path, f"onnxruntime cannot run the model: {_one_line(exc)}") from None
+        raise RuntimeFailure(path, f"onnxruntime cannot run the model: {_one_line(exc)}") from None
     return dict(zip(names, values))
 
 
@@ -71,7 +75,7 @@ def run_tflite(model: bytes, inputs: Sequence[np.ndarray], tensors: Sequence[int
         outs = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
         probes = {i: interp.get_tensor(i) for i in tensors}
     except (ValueError, RuntimeError) as exc:
-        raise InputError(path, f"LiteRT cannot run the model: {_one_line(exc)}") from None
+        raise RuntimeFailure(path, f"LiteRT cannot run the model: {_one_line(exc)}") from None
     return outs, probes
 
 
