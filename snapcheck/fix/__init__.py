@@ -156,37 +156,10 @@ def _graph_of(model: Any, path: Path) -> Any:
     return read_onnx(path, model.SerializeToString())
 
 
-def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: str = "5.x", target: str | None = None,
-              input_shapes: dict[str, list[int]] | None = None, fp16: bool = False, dry_run: bool = False,
-              sample: str | Path | None = None) -> FixReport:
-    """Fix ``path`` into ``out`` (nothing is written with ``dry_run``, nor when the proof fails)."""
-    from snapcheck.fsutil import atomic_path
-    from snapcheck.numerics import Skip, load_sample, load_tolerance, measure_onnx, numerics_findings
-    from snapcheck.numerics import NumericsReport
-
-    t0 = time.perf_counter()
-    load_ruleset(ls_version)
-    where = resolve_target(target)
-    if out is None and not dry_run:
-        raise InputError(path, "give the output file with -o FIXED.onnx (or --dry-run to write nothing)")
-    path = Path(path)
-    graph = load(path)
-    before = check_graph(graph, ls_version, estimates=False, target=where.name)
-    if graph.format != "onnx":
-        raise ExportTimeOnly(path, _advice(before))
-    rules, tol = load_fix_rules(), load_tolerance()
-    model = _load_onnx(path)
-    original = model.SerializeToString()
-    work = type(model)()
-    work.CopyFrom(model)
-    names = [vi.name for vi in passes.graph_inputs(work)]
-    dims = {vi.name: passes._dims(vi) for vi in passes.graph_inputs(work)}
-    arrays = load_sample(sample, names, [tuple(d if isinstance(d, int) else None for d in dims[n]) for n in names]) \
-        if sample else None
-    ctx = Context(rules=rules, path=str(path), input_shapes=dict(input_shapes or {}), fp16=fp16,
-                  sample_shapes=passes.sample_shapes(arrays or {}))
-    applied: list[Applied] = []
-    exact_model = work
+def _rewrite(model: Any, rules: FixRules, ctx: Context) -> tuple[Any, Any, list[Applied]]:
+    """Every rewrite in the rules' order (fold again after a hand-written one): (the result, the result before
+    the approximate fp16 rewrite, what was applied)."""
+    work, exact_model, applied = model, model, []
     for rid, rewrite in rules.rewrites.items():
         if rid == "fp16":  # the last rewrite: everything before it is proven exact
             exact_model = type(work)()
@@ -198,42 +171,82 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
             work, again = passes.fold(work, ctx)
             if again:
                 applied.append(Applied(rules.rewrites["fold"], f"after {rid}: {again}"))
+    return work, exact_model, applied
+
+
+def _measure_fp16(exact_model: Any, fp16_model: Any, feeds: dict | None, sample: str | Path | None,
+                  path: str) -> tuple[Agreement, dict[str, Any], list[Any]]:
+    """The float16 model against the float32 fix on the host, and the numerics check of the float32 fix (the
+    GPU path, where float16 activations overflow): (agreement, the measurement, its findings)."""
+    from snapcheck.numerics import NumericsReport, Skip, load_tolerance, measure_onnx, numerics_findings
+
+    tol = load_tolerance()
+    approx = agreement(exact_model.SerializeToString(), fp16_model, tol, feeds, exact=False, atol=0.0, rtol=0.0,
+                       batch_from={}, path=path)
+    report = NumericsReport(runtime="onnxruntime")
+    try:
+        report.runs = measure_onnx(exact_model, tol, sample, path)
+    except Skip as exc:
+        report.skipped = str(exc)
+    return approx, report.to_dict(), numerics_findings(report, tol)
+
+
+def _refusal(exact: Agreement, approx: Agreement | None, numerics: list[Any]) -> str:
+    """Why nothing may be written ("" when the proof holds)."""
+    if not exact.ok:
+        return (f"the rewritten model's outputs differ from the original's beyond {exact.allowed} "
+                f"(max abs {exact.max_abs:.3g}, {exact.worst})")
+    if approx is not None and not approx.ok:
+        return (f"float16 weights move the outputs beyond the {approx.allowed} (PSNR {approx.psnr_db:.1f} dB, "
+                f"max abs {approx.max_abs:.3g}, {approx.worst}); the float32 fix is kept out too: run without --fp16")
+    bad = next((f for f in numerics if f.code in ("SC404", "SC405")), None)
+    if bad is not None:
+        return (f"float16 breaks the model on GPUs and NPUs ({bad.code}: {bad.message}); nothing is written: fix "
+                "the layer it names, or run without --fp16")
+    return ""
+
+
+def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: str = "5.x", target: str | None = None,
+              input_shapes: dict[str, list[int]] | None = None, fp16: bool = False, dry_run: bool = False,
+              sample: str | Path | None = None) -> FixReport:
+    """Fix ``path`` into ``out`` (nothing is written with ``dry_run``, nor when the proof fails)."""
+    from snapcheck.fsutil import atomic_path
+    from snapcheck.numerics import load_sample, load_tolerance
+
+    t0 = time.perf_counter()
+    load_ruleset(ls_version)
+    where = resolve_target(target)
+    if out is None and not dry_run:
+        raise InputError(path, "give the output file with -o FIXED.onnx (or --dry-run to write nothing)")
+    path = Path(path)
+    graph = load(path)
+    before = check_graph(graph, ls_version, estimates=False, target=where.name)
+    if graph.format != "onnx":
+        raise ExportTimeOnly(path, _advice(before))
+    rules = load_fix_rules()
+    model = _load_onnx(path)
+    original = model.SerializeToString()
+    inputs = passes.graph_inputs(model)
+    arrays = load_sample(sample, [vi.name for vi in inputs],
+                         [tuple(d if isinstance(d, int) else None for d in passes.dims_of(vi)) for vi in inputs]) \
+        if sample else None
     feeds = None if arrays is None else {k: v for k, v in arrays.items() if not k.startswith("__")}
-    exact = agreement(original, exact_model, tol, feeds, exact=True, atol=rules.exact_atol, rtol=rules.exact_rtol,
-                      batch_from=ctx.batch_from, path=str(path))
-    approx = numerics = None
-    extra: list[Any] = []
-    if fp16 and work is not exact_model:
-        approx = agreement(exact_model.SerializeToString(), work, tol, feeds, exact=False, atol=0.0, rtol=0.0,
-                           batch_from={}, path=str(path))
-        report = NumericsReport(runtime="onnxruntime")
-        try:
-            report.runs = measure_onnx(exact_model, tol, sample, str(path))
-        except Skip as exc:
-            report.skipped = str(exc)
-        numerics = report.to_dict()
-        extra = numerics_findings(report, tol)
+    ctx = Context(rules=rules, path=str(path), input_shapes=dict(input_shapes or {}), fp16=fp16,
+                  sample_shapes=passes.sample_shapes(feeds or {}))
+    work, exact_model, applied = _rewrite(model, rules, ctx)
+    exact = agreement(original, exact_model, load_tolerance(), feeds, exact=True, atol=rules.exact_atol,
+                      rtol=rules.exact_rtol, batch_from=ctx.batch_from, path=str(path))
+    approx, numerics, extra = (_measure_fp16(exact_model, work, feeds, sample, str(path))
+                               if fp16 and work is not exact_model else (None, None, []))
     if exact.ok and exact.shapes:  # outputs declared with the static shape they ran with (static inputs)
         passes.declare_output_shapes(work, exact.shapes)
     target_path = Path(out) if out is not None else path
     after = check_graph(_graph_of(work, target_path), ls_version, estimates=False, target=where.name)
     after.findings += extra
-    refused = ""
-    if not exact.ok:
-        refused = (f"the rewritten model's outputs differ from the original's beyond {exact.allowed} "
-                   f"(max abs {exact.max_abs:.3g}, {exact.worst})")
-    elif approx is not None and not approx.ok:
-        refused = (f"float16 weights move the outputs beyond the {approx.allowed} (PSNR {approx.psnr_db:.1f} dB, "
-                   f"max abs {approx.max_abs:.3g}, {approx.worst}); the float32 fix is kept out too: run without "
-                   "--fp16")
-    elif any(f.code in ("SC404", "SC405") for f in extra):
-        bad = next(f for f in extra if f.code in ("SC404", "SC405"))
-        refused = (f"float16 breaks the model on GPUs and NPUs ({bad.code}: {bad.message}); nothing is written: "
-                   "fix the layer it names, or run without --fp16")
     result = FixReport(path=str(path), out=None if out is None else str(out), dry_run=dry_run, before=before,
-                       after=after, applied=applied, exact=exact, fp16=approx, numerics=numerics, refused=refused,
-                       rules=rules)
-    if not refused and not dry_run:
+                       after=after, applied=applied, exact=exact, fp16=approx, numerics=numerics,
+                       refused=_refusal(exact, approx, extra), rules=rules)
+    if not result.refused and not dry_run:
         with atomic_path(target_path) as tmp:
             tmp.write_bytes(work.SerializeToString())
         result.written = True

@@ -70,7 +70,8 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160]
 
 
-def _dims(vi: Any) -> list[int | str | None]:
+def dims_of(vi: Any) -> list[int | str | None]:
+    """The dims of a ValueInfo: ints where static, the symbolic name (or None) where not."""
     out: list[int | str | None] = []
     for d in vi.type.tensor_type.shape.dim:
         out.append(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or None))
@@ -116,7 +117,7 @@ def freeze_dims(model: Any, ctx: Context) -> tuple[Any, str | None]:
                                    f"(inputs: {names})")
     notes, inputs = [], {}
     for vi in graph_inputs(model):
-        dims = _dims(vi)
+        dims = dims_of(vi)
         if all(isinstance(d, int) for d in dims):
             inputs[vi.name] = dims
             continue
@@ -124,7 +125,7 @@ def freeze_dims(model: Any, ctx: Context) -> tuple[Any, str | None]:
         notes.append(f"{vi.name}: {[d if d is not None else '?' for d in dims]} -> {inputs[vi.name]}")
     if not notes:
         return model, None
-    outputs = {vi.name: [d if d is not None else -1 for d in _dims(vi)] for vi in model.graph.output}
+    outputs = {vi.name: [d if d is not None else -1 for d in dims_of(vi)] for vi in model.graph.output}
     model = update_inputs_outputs_dims(model, inputs, outputs)
     del model.graph.value_info[:]
     return model, "; ".join(notes)
@@ -134,7 +135,7 @@ def batch_one(model: Any, ctx: Context) -> tuple[Any, str | None]:
     """A static batch other than 1 on the 4-D inputs becomes 1 (the outputs' batch follows; fix checks it)."""
     changes = []
     for vi in graph_inputs(model):
-        dims = _dims(vi)
+        dims = dims_of(vi)
         wanted = ctx.input_shapes.get(vi.name)
         if len(dims) == 4 and isinstance(dims[0], int) and dims[0] > 1 and (wanted is None or wanted[0] == 1):
             changes.append((vi.name, [1, *dims[1:]], dims[0]))
@@ -196,11 +197,11 @@ def static_outputs(model: Any) -> None:
 def declare_output_shapes(model: Any, shapes: dict[str, tuple[int, ...]]) -> None:
     """Outputs with a dynamic or missing shape get the one they ran with, when every input is static (so the
     shape cannot change between runs)."""
-    if any(not all(isinstance(d, int) for d in _dims(vi)) for vi in graph_inputs(model)):
+    if any(not all(isinstance(d, int) for d in dims_of(vi)) for vi in graph_inputs(model)):
         return
     for o in model.graph.output:
         shape = shapes.get(o.name)
-        dims = _dims(o)
+        dims = dims_of(o)
         if shape is None or (dims and all(isinstance(d, int) for d in dims)):
             continue
         o.type.tensor_type.shape.Clear()
