@@ -23,12 +23,13 @@ def fix(
                                          help="Your own input (.npy, or .npz by input name), run beside random ones."),
     fmt: str = typer.Option("terminal", "--format", "-f", help="terminal or json."),
 ) -> None:
-    """Fix an ONNX model for Lens Studio: freeze dynamic dims, fold shape chains, inline functions, BatchNorm into
-    convolutions, nearest upsampling as Resize, rank-4 constants, the opset, fp16 weights.
+    """Apply the mechanical fixes of rules/fixes.toml to an ONNX model, prove them, re-check the result.
 
-    Both models run with onnxruntime on the same inputs: outputs that differ beyond the stated tolerance mean
-    nothing is written. Exit 0 when the written (or dry-run) model passes the check, 1 when errors with no
-    mechanical fix remain or the proof failed, 2 for unusable input or a .tflite (export-time advice is printed).
+    Both models run with onnxruntime on the same inputs; beyond the stated tolerance nothing is written.
+
+    Exit 0: the fixed model passes the check. 1: errors with no mechanical fix remain, or the proof failed.
+
+    Exit 2: unusable input, or a .tflite (the export-time change for each finding is printed instead).
     """
     import json
 
