@@ -218,6 +218,8 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
     where = resolve_target(target)
     if out is None and not dry_run:
         raise InputError(path, "give the output file with -o FIXED.onnx (or --dry-run to write nothing)")
+    if out is not None and Path(out).is_dir():
+        raise InputError(out, "is a directory: give -o the output file's name")
     path = Path(path)
     graph = load(path)
     before = check_graph(graph, ls_version, estimates=False, target=where.name)
@@ -247,8 +249,11 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
                        after=after, applied=applied, exact=exact, fp16=approx, numerics=numerics,
                        refused=_refusal(exact, approx, extra), rules=rules)
     if not result.refused and not dry_run:
-        with atomic_path(target_path) as tmp:
-            tmp.write_bytes(work.SerializeToString())
+        try:
+            with atomic_path(target_path) as tmp:
+                tmp.write_bytes(work.SerializeToString())
+        except OSError as exc:
+            raise InputError(target_path, f"cannot write it: {exc.strerror or exc}") from None
         result.written = True
     result.seconds = time.perf_counter() - t0
     return result
