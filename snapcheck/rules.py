@@ -173,6 +173,12 @@ def _cites(text: Any, sources: dict[str, str], where: str) -> str:
     return text
 
 
+def check_evidence(entry: dict, sources: dict[str, str], where: str, key: str = "source") -> None:
+    """An entry of a rules file states its evidence: ``key`` cites known source keys, ``confidence`` is known."""
+    _cites(entry.get(key, ""), sources, f"{where} {key}")
+    _confidence(entry.get("confidence"), where)
+
+
 def _constraint(raw: dict, where: str) -> dict[str, Any]:
     """A constraint as the shared file states it (confidence and source may still come from the version)."""
     kind = _need(raw, "kind", where)

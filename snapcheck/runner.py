@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from snapcheck.errors import InputError
+from snapcheck.errors import InputError, one_line
 from snapcheck.readers.detect import TFLITE_IDENTIFIER
 
 # onnxruntime's input types as numpy dtypes (the ones a Lens model can have as inputs).
@@ -71,10 +71,6 @@ def random_input(shape: tuple[int | None, ...], dtype: Any, rng: np.random.Gener
     raise ValueError(f"unsupported input dtype {dt}")
 
 
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    return " ".join(str(exc).split())[:limit]
-
-
 class ModelRunner:
     """A loaded model on its runtime. ``feed`` sets the inputs, ``invoke`` runs one inference on them (what a
     benchmark times), ``results`` reads the outputs; ``run`` does all three."""
@@ -109,7 +105,7 @@ class ModelRunner:
                 interp = Interpreter(num_threads=threads, **source)
                 interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise InputError(self.path, f"LiteRT cannot load the model: {_one_line(exc)}") from None
+            raise InputError(self.path, f"LiteRT cannot load the model: {one_line(exc)}") from None
         self.runtime, self.runtime_version = "litert", getattr(ai_edge_litert, "__version__", "?")
         self._interp = interp
         self._in = interp.get_input_details()
@@ -135,7 +131,7 @@ class ModelRunner:
             problem = "onnxruntime cannot load the model"
             if self.path is not None and self.path.suffix.lower() != ".onnx":
                 problem = f"not a TFLite model (no {TFLITE_IDENTIFIER.decode()} identifier) and {problem}"
-            raise InputError(self.path, f"{problem}: {_one_line(exc)}") from None
+            raise InputError(self.path, f"{problem}: {one_line(exc)}") from None
         self.runtime, self.runtime_version = "onnxruntime", ort.__version__
         self._sess = sess
         self.inputs = [_ort_port(i) for i in sess.get_inputs()]

@@ -57,6 +57,15 @@ def check(
     timeout: Optional[str] = typer.Option(None, "--timeout", metavar="SECONDS",
                                           help=f"Stop with exit 2 after this many seconds (default {LIMITS.timeout_s:g}; "
                                                "0: no limit)."),
+    target: Optional[str] = typer.Option(None, "--target", "-t",
+                                         help="Where the Lens runs: snapchat (default) or spectacles "
+                                              "(its ML budget, frame-rate rule and devices)."),
+    numerics: bool = typer.Option(False, "--numerics",
+                                  help="Run the model in float32 and float16 on this machine (onnxruntime or "
+                                       "LiteRT) and report the drift: PSNR, max abs error, where it jumps."),
+    sample: Optional[str] = typer.Option(None, "--sample", metavar="FILE.npy",
+                                         help="With --numerics: your own input (.npy, or .npz by input name) "
+                                              "instead of random ones."),
 ) -> None:
     """Check models against Lens Studio's SnapML rules. Exit 0 all pass, 1 error findings, 2 unusable input.
 
@@ -66,12 +75,16 @@ def check(
     from snapcheck.errors import InputError
     from snapcheck.limits import deadline
     from snapcheck.rules import resolve_backend, resolve_versions
+    from snapcheck.targets import resolve_target
 
     if fmt not in FORMATS:
         raise InputError(None, f"unknown --format {fmt!r} (choose one of {', '.join(FORMATS)})")
     versions = resolve_versions(ls_version)
     backend = resolve_backend(backend)
     budget = parse_size(max_size) if max_size is not None else None
+    where = resolve_target(target).name
+    if sample is not None and not numerics:
+        raise InputError(None, "--sample is the input of --numerics: give --numerics too")
     with deadline(parse_seconds(timeout), models[0]) as stage:
         graphs = []
         for m in models:
@@ -80,7 +93,8 @@ def check(
         groups = []
         for g in graphs:
             stage.what = str(g.path)
-            groups.append([check_graph(g, v, backend, budget, estimates) for v in versions])
+            groups.append([check_graph(g, v, backend, budget, estimates, target=where, numerics=numerics,
+                                       sample=sample) for v in versions])
         stage.what = "the report"
         _emit(groups, fmt, out, verbose)
     raise typer.Exit(0 if all(r.passed for group in groups for r in group) else 1)

@@ -24,10 +24,11 @@ def verdict_line(r: CheckReport) -> str:
     focus = f" ({BACKEND_TITLES[r.backend]})" if r.backend else ""
     extra = (f", {r.not_judged} rule(s) not judged" if r.not_judged else "") + (
         f", {len(r.suppressed)} suppressed" if r.suppressed else "")
-    return (f"{word} Lens Studio {r.ls_version}{focus}  {escape(r.path)}  "
+    where = f" ({escape(r.target.title)})" if r.target is not None else ""
+    return (f"{word} Lens Studio {r.ls_version}{focus}{where}  {escape(r.path)}  "
             f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info{extra}  "
-            f"fp16 size {fmt_mb(s.fp16_bytes)} of {fmt_mb(s.budget_bytes)} (file {fmt_mb(s.file_bytes)}; "
-            f"1 MB = 1,000,000 bytes)")
+            f"fp16 size {fmt_mb(s.stored_bytes)} of {fmt_mb(s.budget_bytes)} (as Lens Studio stores it: fp16 "
+            f"weights, constants folded; file {fmt_mb(s.file_bytes)}; 1 MB = 1,000,000 bytes)")
 
 
 def _wrapped(console: Console, label: str, text: str) -> None:
@@ -58,20 +59,48 @@ def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
                       "-v lists them.", soft_wrap=True)
 
 
+def _top_kernels(e: dict) -> str:
+    """The kernels that dominate one estimate: ``#12 Conv 41%, #30 ConvTranspose 22%, ...``."""
+    return ", ".join(f"{k['op']} {k['share']:.0%}" for k in e.get("top_kernels") or ())
+
+
+def _device_label(e: dict) -> str:
+    name = escape(str(e.get("device_name", e.get("device", ""))))
+    return name + (" [dim](legacy floor)[/]" if e.get("tier") == "legacy floor" else "")
+
+
 def _estimates(console: Console, r: CheckReport) -> None:
-    """Frame-rate estimates from ``snapcheck.estimate`` (dicts with device, backend, latency_ms, fps, max_hz)."""
+    """Frame-rate estimates from ``snapcheck.estimate`` (dicts with device, backend, latency_ms, fps, max_hz,
+    top_kernels): the target's devices, its legacy floor labelled as such; then the three kernels that dominate
+    each device's estimate on its fastest backend."""
     if not r.estimates:
         return
-    t = Table(title="Estimated frame rate per device and backend (Lens at every-frame inference; max Hz keeps "
-                    "the version's frame-rate rule)", title_justify="left")
+    where = f" on {escape(r.target.title)}" if r.target is not None else ""
+    t = Table(title=f"Estimated frame rate per device and backend{where} (Lens at every-frame inference; max Hz "
+                    "keeps the frame-rate rule)", title_justify="left")
     for col in ("device", "backend", "latency ms", "FPS", "max Hz", "RAM MB"):
         t.add_column(col)
     for e in r.estimates:
         rng = e.get("latency_range_ms")
         lat = f"{rng[0]}-{rng[1]}" if rng else str(e.get("latency_ms", ""))
-        t.add_row(escape(str(e.get("device_name", e.get("device", "")))), BACKEND_TITLES.get(e.get("backend"), ""),
-                  lat, str(e.get("fps", "")), str(e.get("max_hz", "")), str(e.get("ram_mb", "")))
+        t.add_row(_device_label(e), BACKEND_TITLES.get(e.get("backend"), ""), lat, str(e.get("fps", "")),
+                  str(e.get("max_hz", "")), str(e.get("ram_mb", "")))
     console.print(t)
+    fastest: dict[str, dict] = {}
+    for e in r.estimates:
+        if e.get("top_kernels") and (e["device"] not in fastest or e["latency_ms"] < fastest[e["device"]]["latency_ms"]):
+            fastest[e["device"]] = e
+    if not fastest:
+        return
+    k = Table(title="What dominates each device's estimate (its fastest backend): shrink these first",
+              title_justify="left")
+    k.add_column("device")
+    k.add_column("backend")
+    k.add_column("top kernels (share of the estimate)", overflow="fold")
+    for e in fastest.values():
+        k.add_row(_device_label(e), BACKEND_TITLES.get(e.get("backend"), ""),
+                  escape(", ".join(f"{x['op']} {x['share']:.0%}" for x in e["top_kernels"])))
+    console.print(k)
 
 
 _SHORT = {"cpu": "CPU", "iphone_gpu": "iGPU", "iphone_npu": "iNPU", "android_gpu": "aGPU"}
