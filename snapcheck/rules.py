@@ -16,13 +16,13 @@ from typing import Any
 from snapcheck.errors import InputError
 from snapcheck.paths import rules_dir
 from snapcheck.tomlread import TOMLDecodeError, read_toml
+from snapcheck.versions import VERSIONS
 
 BACKENDS: tuple[str, ...] = ("cpu", "iphone_gpu", "iphone_npu", "android_gpu")
 ACCELERATORS: tuple[str, ...] = ("iphone_gpu", "iphone_npu", "android_gpu")
 BACKEND_TITLES: dict[str, str] = {
     "cpu": "CPU", "iphone_gpu": "iPhone GPU", "iphone_npu": "iPhone NPU", "android_gpu": "Android GPU",
 }
-VERSIONS: tuple[str, ...] = ("3.x", "4.x", "5.x")
 CONFIDENCES = ("documented", "inferred", "unconfirmed")
 CONSTRAINT_KINDS = ("value_in", "equal_hw", "pad_le_kernel", "broadcast_in", "first_largest")
 _SOURCE_KEY = re.compile(r"\bS-[A-Z0-9]+\b")

@@ -1,0 +1,367 @@
+"""Project settings for ``snapcheck check`` and the CI gate, found as ruff finds its configuration.
+
+The settings of a model file come from the nearest ``snapcheck.toml`` or ``pyproject.toml`` with a
+``[tool.snapcheck]`` table, looking in the model's folder and then in each folder above it (in one folder
+``snapcheck.toml`` wins). Keys are kebab-case; options given on the command line override them. Every key is
+validated: a bad one is an ``InputError`` naming the file, the key and the problem (exit 2).
+
+```toml
+[tool.snapcheck]
+ls-version = "5.x"              # or a list, or "all"
+backend = "iphone_npu"          # focus on one backend
+target = "snapchat"             # snapchat | spectacles
+max-size = "8MB"                # bytes, or with a unit
+select = ["ALL"]
+ignore = ["SC505"]
+extend-ignore = ["SC403"]
+per-file-ignores = { "legacy/*.onnx" = ["SC1"] }
+severity = { SC202 = "info" }
+fail-on = "warning"             # error (default) | warning
+no-estimates = true
+
+[[tool.snapcheck.suppress]]     # accepted findings, each with its reason
+code = "SC112"                  # a code, a prefix or a list (default: every code)
+op = "model/concat_1"           # the Netron name: ONNX node name or TFLite op's first output tensor name
+reason = "runs once per frame; measured at 0.2 ms on the CPU"
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from snapcheck.errors import InputError
+from snapcheck.findings import SEVERITY_ORDER
+from snapcheck.registry import Policy, Suppression, check_selector
+from snapcheck.tomlread import TOMLDecodeError, read_toml
+from snapcheck.versions import expand_versions, normalise_version
+
+CONFIG_NAMES: tuple[str, ...] = ("snapcheck.toml", "pyproject.toml")  # in one folder the first wins
+BACKENDS: tuple[str, ...] = ("cpu", "iphone_gpu", "iphone_npu", "android_gpu")
+TARGETS: tuple[str, ...] = ("snapchat", "spectacles")
+FAIL_ON: tuple[str, ...] = ("error", "warning")
+DEFAULT = "default"
+COMMAND_LINE = "command line"
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+_SUPPRESS_KEYS = ("code", "op", "op-type", "tensor", "path", "reason")
+
+
+def parse_size(text: str | int, what: str = "--max-size") -> int:
+    """``10000000``, ``10MB``, ``9.5MiB`` -> bytes (MB = 1,000,000 bytes)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        n = text
+    else:
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?i?[bB]?)\s*", str(text))
+        if not m or m.group(2).lower() not in _UNITS:
+            raise InputError(None, f"{what} {text!r} is not a size (e.g. 10000000, 10MB, 9.5MiB)")
+        n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if n <= 0:
+        raise InputError(None, f"{what} {text!r} must be positive")
+    return n
+
+
+@dataclass
+class Settings:
+    """The resolved settings of one model file, and where each came from (``sources``: key -> a config file,
+    ``command line`` or ``default``)."""
+
+    ls_versions: list[str] = field(default_factory=lambda: ["5.x"])
+    backend: str | None = None
+    target: str | None = None
+    max_size: int | None = None
+    select: tuple[str, ...] = ("ALL",)
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "error"
+    estimates: bool = True
+    suppress: tuple[Suppression, ...] = ()
+    config: Path | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def policy(self) -> Policy:
+        return Policy.build(self.select, self.ignore, self.severity, self.suppress,
+                            ignore_reason=f"ignored ({self.sources.get('ignore', DEFAULT)})")
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, DEFAULT)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """``(key, value, where it came from)`` rows for ``check --show-settings``."""
+        rows = [
+            ("ls-version", ", ".join(self.ls_versions), self.source("ls-version")),
+            ("backend", self.backend or "all", self.source("backend")),
+            ("target", self.target or "snapchat", self.source("target")),
+            ("max-size", f"{self.max_size:,} bytes" if self.max_size else "the version's budget",
+             self.source("max-size")),
+            ("select", ", ".join(self.select), self.source("select")),
+            ("ignore", ", ".join(self.ignore) or "none", self.source("ignore")),
+            ("severity", ", ".join(f"{k}={v}" for k, v in self.severity.items()) or "none", self.source("severity")),
+            ("fail-on", self.fail_on, self.source("fail-on")),
+            ("no-estimates", str(not self.estimates).lower(), self.source("no-estimates")),
+        ]
+        for s in self.suppress:
+            where = s.op and f"op {s.op}" or s.op_type and f"op type {s.op_type}" or s.tensor and f"tensor {s.tensor}"
+            rows.append(("suppress", f"{', '.join(s.codes)}{' at ' + where if where else ''}: {s.reason}",
+                         self.source("suppress")))
+        return rows
+
+
+class _Reader:
+    """Validates one config table; every error names the file and the key."""
+
+    def __init__(self, path: Path, table: str) -> None:
+        self.path, self.table = path, table
+
+    def fail(self, key: str, problem: str) -> InputError:
+        return InputError(self.path, f"{self.table}{key}: {problem}")
+
+    def string(self, key: str, value: Any, choices: tuple[str, ...] | None = None) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, not {type(value).__name__}")
+        if choices is not None and value not in choices:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def codes(self, key: str, value: Any) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
+            raise self.fail(key, "must be a list of finding codes or prefixes, e.g. [\"SC112\", \"SC5\"]")
+        out = []
+        for c in items:
+            try:
+                out.append(check_selector(c.strip().upper()))
+            except InputError as exc:
+                raise self.fail(key, exc.problem) from None
+        return tuple(out)
+
+    def versions(self, key: str, value: Any, notes: list[str]) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+            raise self.fail(key, "must be a version or a list of them, e.g. \"5.x\" or [\"4.x\", \"5.x\"]")
+        out: list[str] = []
+        for v in items:
+            try:
+                version, note = normalise_version(v, what=f"{self.path}: {key}")
+            except InputError:
+                raise self.fail(key, f"unknown Lens Studio version {v!r} (3.x, 4.x, 5.x or all)") from None
+            if note:
+                notes.append(note)
+            out += [x for x in expand_versions(version) if x not in out]
+        return out
+
+
+def _suggest(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+
+
+KNOWN_KEYS: tuple[str, ...] = ("ls-version", "backend", "target", "max-size", "select", "ignore", "extend-ignore",
+                               "per-file-ignores", "severity", "fail-on", "no-estimates", "suppress")
+
+
+def parse_config(path: Path, raw: Mapping[str, Any], table: str = "") -> dict[str, Any]:
+    """Validate a config table (``raw``) into canonical values; ``InputError`` naming ``path`` and the key."""
+    r = _Reader(path, table)
+    out: dict[str, Any] = {"notes": []}
+    for key, value in raw.items():
+        if key not in KNOWN_KEYS:
+            raise r.fail(key, f"unknown key{_suggest(key, KNOWN_KEYS)}")
+        if key == "ls-version":
+            out[key] = r.versions(key, value, out["notes"])
+        elif key == "backend":
+            out[key] = r.string(key, value, BACKENDS)
+        elif key == "target":
+            out[key] = r.string(key, value, TARGETS)
+        elif key == "max-size":
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise r.fail(key, "must be a number of bytes or a size such as \"8MB\"")
+            try:
+                out[key] = parse_size(value, what="")
+            except InputError as exc:
+                raise r.fail(key, exc.problem.strip()) from None
+        elif key in ("select", "ignore", "extend-ignore"):
+            out[key] = r.codes(key, value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise r.fail(key, "must be a table of glob = [codes], e.g. { \"legacy/*.onnx\" = [\"SC1\"] }")
+            out[key] = {str(glob): r.codes(f"{key}.{glob}", codes) for glob, codes in value.items()}
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise r.fail(key, "must be a table of code = severity, e.g. { SC202 = \"info\" }")
+            for code, sev in value.items():
+                r.codes(f"{key}.{code}", code)
+                r.string(f"{key}.{code}", sev, tuple(SEVERITY_ORDER))
+            out[key] = {str(k).upper(): v for k, v in value.items()}
+        elif key == "fail-on":
+            out[key] = r.string(key, value, FAIL_ON)
+        elif key == "no-estimates":
+            if not isinstance(value, bool):
+                raise r.fail(key, "must be true or false")
+            out[key] = value
+        elif key == "suppress":
+            out[key] = _suppressions(r, value)
+    return out
+
+
+def _suppressions(r: _Reader, value: Any) -> list[tuple[Suppression, tuple[str, ...]]]:
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise r.fail("suppress", "must be [[suppress]] tables with a code, op, op-type or tensor and a reason")
+    out = []
+    for i, entry in enumerate(value):
+        key = f"suppress[{i}]"
+        unknown = [k for k in entry if k not in _SUPPRESS_KEYS]
+        if unknown:
+            raise r.fail(f"{key}.{unknown[0]}", f"unknown key{_suggest(unknown[0], _SUPPRESS_KEYS)}")
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise r.fail(f"{key}.reason", "missing: every suppression says why (reason = \"...\")")
+        if not any(k in entry for k in ("code", "op", "op-type", "tensor")):
+            raise r.fail(key, "names nothing to suppress: give a code, op, op-type or tensor")
+        codes = r.codes(f"{key}.code", entry["code"]) if "code" in entry else ("ALL",)
+        names = {k: r.string(f"{key}.{k}", entry[k]) for k in ("op", "op-type", "tensor") if k in entry}
+        paths = entry.get("path", ())
+        paths = (paths,) if isinstance(paths, str) else tuple(paths)
+        if not all(isinstance(p, str) for p in paths):
+            raise r.fail(f"{key}.path", "must be a glob or a list of globs")
+        out.append((Suppression(reason=" ".join(reason.split()), codes=codes, op=names.get("op"),
+                                op_type=names.get("op-type"), tensor=names.get("tensor")), paths))
+    return out
+
+
+@dataclass
+class ConfigFile:
+    path: Path
+    values: dict[str, Any]
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def read_config(path: Path) -> ConfigFile | None:
+    """A ``snapcheck.toml`` (its whole table) or a ``pyproject.toml`` (its ``[tool.snapcheck]``; None without one)."""
+    try:
+        raw = read_toml(path)
+    except (TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid TOML: {' '.join(str(exc).split())}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if path.name == "pyproject.toml":
+        tool = raw.get("tool", {})
+        if not isinstance(tool, dict) or "snapcheck" not in tool:
+            return None
+        table = tool["snapcheck"]
+        if not isinstance(table, dict):
+            raise InputError(path, "[tool.snapcheck] must be a table")
+        return ConfigFile(path, parse_config(path, table, "[tool.snapcheck] "))
+    return ConfigFile(path, parse_config(path, raw))
+
+
+class ConfigFinder:
+    """Finds the nearest config of a path, once per folder (a run over many models reads each file once)."""
+
+    def __init__(self, explicit: Path | None = None, isolated: bool = False) -> None:
+        self.explicit = read_config(explicit) if explicit is not None else None
+        if explicit is not None and self.explicit is None:
+            raise InputError(explicit, "has no [tool.snapcheck] table")
+        self.isolated = isolated
+        self._cache: dict[Path, ConfigFile | None] = {}
+
+    def find(self, model: Path) -> ConfigFile | None:
+        if self.explicit is not None or self.isolated:
+            return self.explicit
+        start = model.resolve()
+        folder = start if start.is_dir() else start.parent
+        seen: list[Path] = []
+        found: ConfigFile | None = None
+        for d in (folder, *folder.parents):
+            if d in self._cache:
+                found = self._cache[d]
+                break
+            seen.append(d)
+            found = next((c for c in (read_config(d / n) for n in CONFIG_NAMES if (d / n).is_file()) if c), None)
+            if found is not None:
+                break
+        for d in seen:
+            self._cache[d] = found
+        return found
+
+
+def _glob_match(pattern: str, rel: str) -> bool:
+    """A per-file glob: against the path relative to the config's folder, or the file name when it has no ``/``."""
+    if "/" not in pattern:
+        return fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern)
+    return fnmatch.fnmatch(rel, pattern.lstrip("./"))
+
+
+def resolve_settings(model: Path, finder: ConfigFinder, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The settings for ``model``: defaults, then its nearest config, then ``overrides`` (the command line's
+    options, by config key; ``select`` replaces the config's select and ignores, ``ignore`` adds to them)."""
+    cfg = finder.find(model)
+    s = Settings(config=cfg.path if cfg else None)
+    overrides = dict(overrides or {})
+    if cfg is not None:
+        where = str(cfg.path)
+        v = cfg.values
+        s.notes += v["notes"]
+        simple: dict[str, Callable[[Any], None]] = {
+            "ls-version": lambda x: setattr(s, "ls_versions", list(x)),
+            "backend": lambda x: setattr(s, "backend", x),
+            "target": lambda x: setattr(s, "target", x),
+            "max-size": lambda x: setattr(s, "max_size", x),
+            "select": lambda x: setattr(s, "select", tuple(x)),
+            "severity": lambda x: setattr(s, "severity", dict(x)),
+            "fail-on": lambda x: setattr(s, "fail_on", x),
+            "no-estimates": lambda x: setattr(s, "estimates", not x),
+        }
+        for key, setter in simple.items():
+            if key in v:
+                setter(v[key])
+                s.sources[key] = where
+        rel = _relative(model, cfg.folder)
+        ignore = [*v.get("ignore", ()), *v.get("extend-ignore", ())]
+        ignore += [c for glob, codes in v.get("per-file-ignores", {}).items() if _glob_match(glob, rel) for c in codes]
+        if ignore:
+            s.ignore = tuple(dict.fromkeys(ignore))
+            s.sources["ignore"] = where
+        sup = [sup for sup, globs in v.get("suppress", ()) if not globs or any(_glob_match(g, rel) for g in globs)]
+        if sup:
+            s.suppress = tuple(sup)
+            s.sources["suppress"] = where
+    _apply_overrides(s, overrides)
+    return s
+
+
+def _apply_overrides(s: Settings, overrides: Mapping[str, Any]) -> None:
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "ls-version":
+            s.ls_versions = list(value)
+        elif key == "select":
+            s.select, s.ignore = tuple(value), ()
+            s.sources["ignore"] = COMMAND_LINE
+        elif key == "ignore":
+            s.ignore = tuple(dict.fromkeys([*s.ignore, *value]))
+        elif key == "no-estimates":
+            s.estimates = not value
+        elif key in ("backend", "target", "max-size", "fail-on"):
+            setattr(s, key.replace("-", "_"), value)
+        else:
+            raise KeyError(key)
+        s.sources[key] = COMMAND_LINE
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path.name
