@@ -18,6 +18,19 @@ TEXT, JSON = "text", "json"
 FORMAT_ALIASES = {"terminal": TEXT, "table": TEXT}
 
 
+_ON_INTERRUPT: list[str] = []
+
+
+def on_interrupt(kept: str) -> None:
+    """What Ctrl-C leaves behind from here on, and how to resume (``interrupted_line`` says it)."""
+    _ON_INTERRUPT[:] = [kept]
+
+
+def interrupted_line() -> str:
+    return "snapcheck: interrupted; " + (_ON_INTERRUPT[0] if _ON_INTERRUPT else
+                                        "stopped before finishing; files are written whole or not at all")
+
+
 def note(message: str) -> None:
     """A one-line note on stderr (``snapcheck: note: ...``)."""
     typer.echo(f"snapcheck: note: {message}", err=True)

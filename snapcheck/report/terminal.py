@@ -262,7 +262,7 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
         for r in reports:
             hits = [f for f in r.findings if f.code == code]
             if hits:
-                example = example or located_message(hits[:1])
+                example = example or hits[0].message
                 cells.append(f"[{_STYLE[hits[0].severity]}]{hits[0].severity} x{len(hits)}[/]")
             else:
                 cells.append("-")
