@@ -122,3 +122,22 @@ def existing_file(path: Path, what: str) -> Path:
     if path.is_dir():
         raise InputError(path, f"{what} must be a file, not a folder")
     return path
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow and Keras with their start-up lines silenced (oneDNN, CUDA stubs, absl's "All log messages
+    before absl::InitializeLog()"), and their Python loggers at ERROR from then on. The commands that use
+    TensorFlow call this before any of their own work imports it."""
+    import logging
+
+    from snapcheck.runner import quiet_native_logs
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_native_logs():
+        import absl.logging
+        import keras  # noqa: F401
+        import tensorflow as tf
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel(logging.ERROR)
+    for name in ("tensorflow", "keras", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -7,7 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from snapcheck.errors import InputError
 
 
 def generate(
@@ -28,8 +27,9 @@ def generate(
     from snapcheck.preview.strokes import outline_from_file
     from snapcheck.preview.write import contact_sheet, output_names, write_png
 
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder")
+    from snapcheck.commands._common import writable_folder
+
+    writable_folder(out)
     gen = Generator.open(resolve_model(model))
     spec = gen.spec
     typer.echo(f"{spec.path}: {spec.describe()}")
