@@ -46,18 +46,34 @@ def print_table(console: Console, title: str, cols: list[Col], rows: list[list[s
         each = max(left // len(flex), 10)
         cols = [Col(c.header, c.justify, max_width=min(each, c.max_width or each)) if c.flex else c for c in cols]
     rows = [[_cut(c, cell) for c, cell in zip(cols, row)] for row in rows]
-    words = _word_widths(cols, rows)
-    need = sum(words) + _BORDER * len(cols) + 1
-    if need > console.width:
+    widths = fit_widths(_word_widths(cols, rows), _widest(cols, rows), console.width - _BORDER * len(cols) - 1)
+    if widths is None:
         _print_records(console, title, cols, rows, caption)
         return
     t = Table(title=title or None, title_justify="left", caption=caption or None, caption_justify="left",
               box=box.HEAVY_HEAD)
-    for c, w in zip(cols, words):
-        t.add_column(c.header, justify=c.justify, min_width=w, overflow="fold")  # type: ignore[arg-type]
+    for c, w in zip(cols, widths):
+        t.add_column(c.header, justify=c.justify, width=w, overflow="fold")  # type: ignore[arg-type]
     for r in rows:
         t.add_row(*r)
     console.print(t)
+
+
+def fit_widths(least: list[int], most: list[int], room: int) -> list[int] | None:
+    """Column widths that fill at most ``room``: each column's widest cell where they fit, else the widest columns
+    narrowed in turn (never below their longest word, ``least``); None when even the words do not fit."""
+    if sum(least) > room:
+        return None
+    widths = [max(a, b) for a, b in zip(least, most)]
+    while sum(widths) > room:
+        top = max(w for w, lo in zip(widths, least) if w > lo)
+        i = next(i for i, (w, lo) in enumerate(zip(widths, least)) if w == top and w > lo)
+        widths[i] -= 1
+    return widths
+
+
+def _widest(cols: list[Col], rows: list[list[str]]) -> list[int]:
+    return [max([len(_plain(c.header))] + [len(_plain(r[i])) for r in rows]) for i, c in enumerate(cols)]
 
 
 def _word_widths(cols: list[Col], rows: list[list[str]]) -> list[int]:
