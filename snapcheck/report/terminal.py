@@ -39,8 +39,7 @@ def verdict_line(r: CheckReport) -> str:
         " (warnings fail)" if r.fail_on == "warning" else "")
     return (f"{word} Lens Studio {r.ls_version}{focus}  {escape(r.path)}  "
             f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info{extra}  "
-            f"fp16 size {fmt_mb(s.fp16_bytes)} of {fmt_mb(s.budget_bytes)} (file {fmt_mb(s.file_bytes)}; "
-            f"1 MB = 1,000,000 bytes)")
+            f"fp16 size {fmt_mb(s.fp16_bytes)} of {fmt_mb(s.budget_bytes)} (file {fmt_mb(s.file_bytes)})")
 
 
 def _wrapped(console: Console, label: str, text: str) -> None:
@@ -104,7 +103,7 @@ def _summary(console: Console, r: CheckReport) -> None:
     if not s:
         return
     console.print(f"[bold]Model[/] {s['ops']} ops, {s['params']:,} parameters, {s['macs'] / 1e6:,.1f} M MACs, "
-                  f"fp16 {fmt_mb(s['fp16_bytes'])}")
+                  f"fp16 {fmt_mb(s['fp16_bytes'])} (1 MB = 1,000,000 bytes)")
     for side, label in (("inputs", "in "), ("outputs", "out")):
         for p in s[side]:
             shape = "?" if p["shape"] is None else "[" + ", ".join(str(d) for d in p["shape"]) + "]"
@@ -120,16 +119,17 @@ def _num(v: float | list[float]) -> str:
 
 
 def _estimates_line(console: Console, r: CheckReport) -> None:
-    """The estimates in one paragraph: each device's best backend and frame rate."""
+    """The estimates in one line: the slowest and the fastest device, each on its best backend."""
     best: dict[str, dict] = {}
     for e in r.estimates:
         d = str(e.get("device_name", e.get("device", "")))
         if d not in best or (e.get("fps") or 0) > (best[d].get("fps") or 0):
             best[d] = e
     if best:
-        parts = [f"{d} {e.get('fps')} FPS ({BACKEND_TITLES.get(e.get('backend'), '')})" for d, e in best.items()]
-        console.print(f"[bold]Frame rate[/] (estimate, best backend): {escape(', '.join(parts))}; "
-                      "-v or --output-format full for the table")
+        ranked = sorted(best.items(), key=lambda kv: kv[1].get("fps") or 0)
+        (slow, e0), (fast, e1) = ranked[0], ranked[-1]
+        console.print(f"[bold]Estimated FPS[/]: {escape(slow)} {e0.get('fps')} (slowest) to {escape(fast)} "
+                      f"{e1.get('fps')} (fastest); -v: all")
 
 
 def _estimates(console: Console, r: CheckReport) -> None:
