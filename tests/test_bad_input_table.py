@@ -192,3 +192,17 @@ def test_ctrl_c_in_data_prepare_with_workers_keeps_what_is_done(tmp_path):
     line = _one_interrupt_line(p)
     assert str(out) in line and "run the same command again" in line and took < 5
     assert (out / "manifest.csv").is_file()  # what is done is kept: the same command resumes
+
+
+def test_an_internal_error_is_one_line_exit_2_and_the_traceback_goes_to_a_log(ws, tmp_path):
+    code = ("import snapcheck.api as api\n"
+            "def broken(*a, **k):\n    raise ZeroDivisionError('a bug')\n"
+            "api.check_graph = broken\n"
+            "from snapcheck.cli import main\nmain(['check', r'%s'])\n" % (ws / "m.onnx"))
+    env = {k: v for k, v in os.environ.items() if k != "SNAPCHECK_DEBUG"}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**env, "SNAPCHECK_CACHE": str(tmp_path)})
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    (line,) = p.stderr.strip().splitlines()
+    assert line.startswith("snapcheck: error: internal error: ZeroDivisionError: a bug") and "crash.log" in line
+    assert "ZeroDivisionError" in (tmp_path / "crash.log").read_text()

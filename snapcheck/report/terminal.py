@@ -103,7 +103,7 @@ def _summary(console: Console, r: CheckReport) -> None:
     if not s:
         return
     console.print(f"[bold]Model[/] {s['ops']} ops, {s['params']:,} parameters, {s['macs'] / 1e6:,.1f} M MACs, "
-                  f"fp16 {fmt_mb(s['fp16_bytes'])} (1 MB = 1,000,000 bytes)")
+                  f"fp16 {fmt_mb(s['fp16_bytes'])} (1 MB = 1,000,000 bytes)", soft_wrap=True)
     for side, label in (("inputs", "in "), ("outputs", "out")):
         for p in s[side]:
             shape = "?" if p["shape"] is None else "[" + ", ".join(str(d) for d in p["shape"]) + "]"
@@ -111,7 +111,8 @@ def _summary(console: Console, r: CheckReport) -> None:
                 sb = "Scale/Bias unknown"
             else:
                 sb = f"Scale {_num(p['scale'])} Bias {_num(p['bias'])} ({p['source']})"
-            console.print(f"  {label} {escape(p['name'])} {shape} {p['dtype']} {p['layout']}  {escape(sb)}")
+            console.print(f"  {label} {escape(p['name'])} {shape} {p['dtype']} {p['layout']}  {escape(sb)}",
+                          soft_wrap=True)
 
 
 def _num(v: float | list[float]) -> str:
