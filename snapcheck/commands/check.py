@@ -50,7 +50,7 @@ def _overrides(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
         if values["backend"] not in BACKENDS:
             raise InputError(None, f"unknown --backend {values['backend']!r} (choose one of {', '.join(BACKENDS)})")
         out["backend"] = values["backend"]
-    if given("target") and values.get("target") is not None:
+    if values.get("target") is not None and given("target"):
         if values["target"] not in TARGETS:
             raise InputError(None, f"unknown --target {values['target']!r} (choose one of {', '.join(TARGETS)})")
         out["target"] = values["target"]
@@ -135,7 +135,8 @@ def check(
             raise InputError(None, f"--{'quiet' if quiet else 'statistics'} is a terminal style; it does not go "
                                    f"with --output-format {style}")
         style = "quiet" if quiet else "statistics"
-    overrides = _overrides(ctx, locals())
+    overrides = _overrides(ctx, {"ls_version": ls_version, "backend": backend, "max_size": max_size,
+                                 "select": select, "ignore": ignore, "fail_on": fail_on, "estimates": estimates})
     finder = ConfigFinder(Path(config) if config else None, isolated)
     files, errors = expand_models(models)
     settings = {p: resolve_settings(p, finder, overrides) for p in files}

@@ -28,8 +28,13 @@ def prepare_cmd(
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from snapcheck.commands._common import (existing_file, existing_folder, on_interrupt, quiet_tensorflow,
-                                            writable_folder)
+    from snapcheck.commands._common import (
+        existing_file,
+        existing_folder,
+        on_interrupt,
+        quiet_tensorflow,
+        writable_folder,
+    )
     from snapcheck.data.prepare import PrepareConfig, prepare
     from snapcheck.errors import InputError
 

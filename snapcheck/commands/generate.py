@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 
 
-
 def generate(
     outlines: List[Path] = typer.Argument(..., help="Outline pictures (any format Pillow reads; any size)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
@@ -23,11 +22,10 @@ def generate(
     NAME_rgba.png. Pictures are binarised, squared, resized and redrawn at the training stroke width first."""
     import numpy as np
 
+    from snapcheck.commands._common import writable_folder
     from snapcheck.preview.model import Generator, resolve_model
     from snapcheck.preview.strokes import outline_from_file
     from snapcheck.preview.write import contact_sheet, output_names, write_png
-
-    from snapcheck.commands._common import writable_folder
 
     writable_folder(out)
     gen = Generator.open(resolve_model(model))

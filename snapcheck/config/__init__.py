@@ -207,7 +207,10 @@ def _apply_overrides(s: Settings, overrides: Mapping[str, Any]) -> None:
             s.select, s.ignore = tuple(value), ()
             s.sources["ignore"] = COMMAND_LINE
         elif key == "ignore":
+            before = s.sources.get("ignore")
             s.ignore = tuple(dict.fromkeys([*s.ignore, *value]))
+            s.sources["ignore"] = f"{before} + {COMMAND_LINE}" if before else COMMAND_LINE
+            continue
         elif key == "no-estimates":
             s.estimates = not value
         elif key in ("backend", "target", "max-size", "fail-on"):

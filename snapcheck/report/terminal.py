@@ -20,7 +20,7 @@ from snapcheck.api import CheckReport
 from snapcheck.checks.size import fmt_mb
 from snapcheck.findings import Finding
 from snapcheck.registry import load_codes
-from snapcheck.report.grouping import display_op, group_findings, located_message
+from snapcheck.report.grouping import group_findings, located_message
 from snapcheck.report.tables import Col, print_table
 from snapcheck.rules import BACKEND_TITLES, BACKENDS
 
@@ -280,7 +280,3 @@ def render_text(groups: list[list[CheckReport]], verbose: bool = False, width: i
     render_models(Console(file=buf, width=width, no_color=True, highlight=False, force_terminal=False), groups,
                   verbose, style)
     return buf.getvalue()
-
-
-__all__ = ["STYLES", "concise_lines", "display_op", "render", "render_matrix", "render_models", "render_text",
-           "verdict_line"]
