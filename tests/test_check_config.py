@@ -132,3 +132,21 @@ def test_the_model_gate_reads_the_same_settings(tmp_path):
     p = run("gate", tmp_path)
     assert p.returncode == 0 and "suppressed" in p.stdout, p.stdout + p.stderr
     assert model.is_file()
+
+
+def test_an_ignore_with_a_reason_and_a_baseline_named_in_the_config(tmp_path):
+    model = hardswish_chain(tmp_path / "models" / "hs.onnx", n=2)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.snapcheck]\nls-version = "5.x"\nbaseline = "snapcheck-baseline.json"\n'
+        'ignore = ["SC2", { code = "SC505", reason = "NCHW input: Lens Studio converts it" }]\n')
+    line = one_line_exit_2(run("check", model))
+    assert "snapcheck-baseline.json" in line and "no such baseline file" in line
+    p = run("check", tmp_path / "models", "--write-baseline", tmp_path / "snapcheck-baseline.json")
+    assert p.returncode == 0
+    doc = doc_of(run("check", model, "-f", "json", "--no-estimates"))
+    assert doc["passed"] and {f["code"] for f in doc["findings"]} <= {"SC201"}
+    reasons = {f["code"]: f["reason"] for f in doc["suppressed_findings"]}
+    assert reasons["SC505"] == "NCHW input: Lens Studio converts it" and reasons["SC105"] == (
+        "in baseline snapcheck-baseline.json") and reasons["SC202"].startswith("ignored")
+    shown = run("check", "--show-settings", model).stdout
+    assert "baseline" in shown and "snapcheck-baseline.json" in shown

@@ -70,6 +70,8 @@ def _overrides(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
         out["fail-on"] = values["fail_on"]
     if values["estimates"] is not None:
         out["no-estimates"] = not values["estimates"]
+    if values["baseline"] is not None:
+        out["baseline"] = values["baseline"]
     return out
 
 
@@ -106,7 +108,8 @@ def check(
                                 help="error (default) or warning: the least severe finding that fails."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings fail the check."),
     baseline: Optional[str] = typer.Option(None, "--baseline", metavar="FILE",
-                                           help="Fail only on findings that this baseline does not record."),
+                                           help="Fail only on findings that this baseline does not record "
+                                                "(default: the config's baseline, if any)."),
     write_baseline: Optional[str] = typer.Option(None, "--write-baseline", metavar="FILE",
                                                  help="Record today's findings in FILE (then exit 0)."),
     config: Optional[str] = typer.Option(None, "--config", metavar="FILE",
@@ -136,7 +139,8 @@ def check(
                                    f"with --output-format {style}")
         style = "quiet" if quiet else "statistics"
     overrides = _overrides(ctx, {"ls_version": ls_version, "backend": backend, "max_size": max_size,
-                                 "select": select, "ignore": ignore, "fail_on": fail_on, "estimates": estimates})
+                                 "select": select, "ignore": ignore, "fail_on": fail_on, "estimates": estimates,
+                                 "baseline": baseline})
     finder = ConfigFinder(Path(config) if config else None, isolated)
     files, errors = expand_models(models)
     settings = {p: resolve_settings(p, finder, overrides) for p in files}
@@ -149,11 +153,13 @@ def check(
     writable_file(write_baseline, "--write-baseline")
     from snapcheck.baseline import Baseline
 
-    known = Baseline(baseline) if baseline else None
+    wanted = [] if write_baseline else [s.baseline for s in settings.values() if s.baseline is not None]
+    baselines = {b: Baseline(b) for b in dict.fromkeys(wanted)}  # --write-baseline records everything found now
     groups = []
     for path in files:
         try:
-            groups.append(_check_one(path, settings[path], known))
+            s = settings[path]
+            groups.append(_check_one(path, s, baselines.get(s.baseline)))
         except InputError as exc:
             errors[str(path)] = exc.problem if exc.path else str(exc)
     reports = [r for g in groups for r in g]

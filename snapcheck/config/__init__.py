@@ -61,6 +61,7 @@ class Settings:
     fail_on: str = "error"
     estimates: bool = True
     suppress: tuple[Suppression, ...] = ()
+    baseline: Path | None = None
     config: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -85,6 +86,7 @@ class Settings:
             ("severity", ", ".join(f"{k}={v}" for k, v in self.severity.items()) or "none", self.source("severity")),
             ("fail-on", self.fail_on, self.source("fail-on")),
             ("no-estimates", str(not self.estimates).lower(), self.source("no-estimates")),
+            ("baseline", str(self.baseline) if self.baseline else "none", self.source("baseline")),
         ]
         for s in self.suppress:
             where = s.op and f"op {s.op}" or s.op_type and f"op type {s.op_type}" or s.tensor and f"tensor {s.tensor}"
@@ -189,6 +191,9 @@ def resolve_settings(model: Path, finder: ConfigFinder, overrides: Mapping[str, 
         if ignore:
             s.ignore = tuple(dict.fromkeys(ignore))
             s.sources["ignore"] = where
+        if "baseline" in v:
+            s.baseline = cfg.folder / v["baseline"]
+            s.sources["baseline"] = where
         sup = [sup for sup, globs in v.get("suppress", ()) if not globs or any(_glob_match(g, rel) for g in globs)]
         if sup:
             s.suppress = tuple(sup)
@@ -213,6 +218,8 @@ def _apply_overrides(s: Settings, overrides: Mapping[str, Any]) -> None:
             continue
         elif key == "no-estimates":
             s.estimates = not value
+        elif key == "baseline":
+            s.baseline = Path(value)
         elif key in ("backend", "target", "max-size", "fail-on"):
             setattr(s, key.replace("-", "_"), value)
         else:

@@ -84,7 +84,7 @@ def _suggest(key: str, known: tuple[str, ...]) -> str:
 
 
 KNOWN_KEYS: tuple[str, ...] = ("ls-version", "backend", "target", "max-size", "select", "ignore", "extend-ignore",
-                               "per-file-ignores", "severity", "fail-on", "no-estimates", "suppress")
+                               "per-file-ignores", "severity", "fail-on", "no-estimates", "suppress", "baseline")
 
 
 def parse_config(path: Path, raw: Mapping[str, Any], table: str = "") -> dict[str, Any]:
@@ -107,8 +107,17 @@ def parse_config(path: Path, raw: Mapping[str, Any], table: str = "") -> dict[st
                 out[key] = parse_size(value, what="")
             except InputError as exc:
                 raise r.fail(key, exc.problem.strip()) from None
-        elif key in ("select", "ignore", "extend-ignore"):
+        elif key == "select":
             out[key] = r.codes(key, value)
+        elif key in ("ignore", "extend-ignore"):
+            # a plain code, or { code = "SC505", reason = "..." }: an ignore that says why is a suppression
+            items = value if isinstance(value, list) else [value]
+            tables = [v for v in items if isinstance(v, dict)]
+            out[key] = r.codes(key, [v for v in items if not isinstance(v, dict)])
+            if tables:
+                out.setdefault("suppress", []).extend(_suppressions(r, tables, key))
+        elif key == "baseline":
+            out[key] = r.string(key, value)
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise r.fail(key, "must be a table of glob = [codes], e.g. { \"legacy/*.onnx\" = [\"SC1\"] }")
@@ -127,18 +136,18 @@ def parse_config(path: Path, raw: Mapping[str, Any], table: str = "") -> dict[st
                 raise r.fail(key, "must be true or false")
             out[key] = value
         elif key == "suppress":
-            out[key] = _suppressions(r, value)
+            out.setdefault(key, []).extend(_suppressions(r, value))
     return out
 
 
-def _suppressions(r: _Reader, value: Any) -> list[tuple[Suppression, tuple[str, ...]]]:
+def _suppressions(r: _Reader, value: Any, where: str = "suppress") -> list[tuple[Suppression, tuple[str, ...]]]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise r.fail("suppress", "must be [[suppress]] tables with a code, op, op-type or tensor and a reason")
+        raise r.fail(where, "must be [[suppress]] tables with a code, op, op-type or tensor and a reason")
     out = []
     for i, entry in enumerate(value):
-        key = f"suppress[{i}]"
+        key = f"{where}[{i}]"
         unknown = [k for k in entry if k not in _SUPPRESS_KEYS]
         if unknown:
             raise r.fail(f"{key}.{unknown[0]}", f"unknown key{_suggest(unknown[0], _SUPPRESS_KEYS)}")
