@@ -114,6 +114,7 @@ def test_folders_are_searched_and_an_unusable_file_does_not_stop_the_others(tmp_
     clean_conv(tmp_path / "a" / "deep" / "clean.onnx")
     (tmp_path / "a" / ".hidden").mkdir()
     clean_conv(tmp_path / "a" / ".hidden" / "skipped.onnx")
+    clean_conv(tmp_path / "a" / "venv" / "lib" / "site-packages" / "onnx" / "test.onnx")  # skipped as ruff would
     bad = tmp_path / "a" / "broken.tflite"
     bad.write_bytes(b"\x00" * 64)
     p = run("check", tmp_path / "a", "-f", "json", "--no-estimates")

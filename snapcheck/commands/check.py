@@ -12,18 +12,23 @@ from snapcheck.commands import FastCommand
 
 FORMATS = ("grouped", "full", "concise", "json", "junit", "sarif")
 MODEL_SUFFIXES = (".tflite", ".onnx")
+# Folders a search never enters (as ruff's default excludes): environments and packages hold test models of their
+# own (onnx ships hundreds), build outputs hold copies.
+SKIPPED_FOLDERS = frozenset({"venv", "env", "node_modules", "site-packages", "__pypackages__", "build", "dist"})
 
 
 def expand_models(args: list[str]) -> tuple[list[Path], dict[str, str]]:
-    """The model files the arguments name (a folder: every .tflite and .onnx under it, hidden folders skipped), and
-    the arguments that name none, with the problem (a missing path, a folder without models)."""
+    """The model files the arguments name (a folder: every .tflite and .onnx under it; hidden folders and those of
+    ``SKIPPED_FOLDERS`` skipped), and the arguments that name none, with the problem (a missing path, a folder
+    without models)."""
     files: list[Path] = []
     errors: dict[str, str] = {}
     for arg in args:
         p = Path(arg)
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.suffix.lower() in MODEL_SUFFIXES and f.is_file()
-                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
+                           and not any(part.startswith(".") or part in SKIPPED_FOLDERS
+                                       for part in f.relative_to(p).parts[:-1]))
             if not found:
                 errors[arg] = "no .tflite or .onnx files in this folder"
             files += [f for f in found if f not in files]
