@@ -206,3 +206,19 @@ def test_an_internal_error_is_one_line_exit_2_and_the_traceback_goes_to_a_log(ws
     (line,) = p.stderr.strip().splitlines()
     assert line.startswith("snapcheck: error: internal error: ZeroDivisionError: a bug") and "crash.log" in line
     assert "ZeroDivisionError" in (tmp_path / "crash.log").read_text()
+
+
+def test_a_stopped_sweep_leaves_no_staging_folder(tmp_path):
+    from snapcheck.gan.registry import get_config
+    from snapcheck.sweep.cache import model_dir
+    from snapcheck.sweep.runner import _clear_staging
+
+    cfg, done = get_config("catface-s"), get_config("blog")
+    staging = model_dir(tmp_path, cfg) / f".{cfg.name}.export-abc123"
+    staging.mkdir(parents=True)
+    (staging / f"{cfg.name}.tflite").write_bytes(b"half")
+    kept = model_dir(tmp_path, done) / f"{done.name}.tflite"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"a finished export")
+    _clear_staging(tmp_path, [cfg, done])
+    assert not model_dir(tmp_path, cfg).exists() and kept.read_bytes() == b"a finished export"
