@@ -203,4 +203,4 @@ def check_file(path: str | Path, ls_version: str = "5.x", backend: str | None = 
                estimates: bool = True, policy: Policy = DEFAULT_POLICY, fail_on: str = "error") -> CheckReport:
     """Read ``path`` (.tflite or .onnx) and check it against the rules of ``ls_version``."""
     load_ruleset(ls_version)  # an unknown version is refused before reading the file
-    return check_graph(load(path), ls_version, backend, max_size, estimates, policy, fail_on)
+    return check_graph(load(path), ls_version, backend, max_size, estimates, policy=policy, fail_on=fail_on)

@@ -196,7 +196,7 @@ def _check_one(path: Path, s: Any, known: Any) -> list[Any]:
     out = []
     for v in s.ls_versions:
         t1 = time.perf_counter()
-        r = check_graph(graph, v, s.backend, s.max_size, s.estimates, policy, s.fail_on)
+        r = check_graph(graph, v, s.backend, s.max_size, s.estimates, policy=policy, fail_on=s.fail_on)
         r = dataclasses.replace(r, seconds=load_s + time.perf_counter() - t1)
         out.append(known.apply(r) if known is not None else r)
     return out
