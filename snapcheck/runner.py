@@ -122,7 +122,7 @@ class ModelRunner:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4  # failures come back as exceptions (one line); no coloured log lines on stderr
         opts.enable_profiling = profile
         source = str(model) if self.path is not None else bytes(model)
         try:
@@ -164,6 +164,16 @@ class ModelRunner:
             if port.dtype is None:
                 raise InputError(self.path, f"input {port.name!r} has unsupported type {self._ort_type(port.name)}")
         self.feed(*(random_input(p.shape, p.dtype, rng) for p in self.inputs))
+
+    def try_invoke(self) -> None:
+        """One ``invoke`` on the inputs fed last, a failure of the runtime (a dynamic shape it cannot resolve, a
+        Loop whose outputs change shape) as an ``InputError`` naming the model, in one line."""
+        try:
+            with quiet_native_logs():
+                self.invoke()
+        except Exception as exc:  # noqa: BLE001 - LiteRT and onnxruntime raise their own exception types
+            raise InputError(self.path, f"{self.runtime} cannot run the model on random inputs (open dims set to 1): "
+                                        f"{one_line(exc, 200)}") from None
 
     def results(self) -> list[np.ndarray]:
         """The outputs of the last ``invoke``, in order."""

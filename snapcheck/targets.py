@@ -98,6 +98,12 @@ def load_targets(folder: Path | None = None) -> tuple[dict[str, Target], str]:
     return out, default
 
 
+def target_names() -> tuple[str, ...]:
+    """The targets ``rules/targets.toml`` defines, the default first."""
+    targets, default = load_targets()
+    return (default, *(t for t in targets if t != default))
+
+
 def resolve_target(name: str | None) -> Target:
     """The target called ``name`` (None: the default); an unknown name is an ``InputError`` listing the known ones."""
     targets, default = load_targets()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import os
 import shutil
 import subprocess
@@ -120,7 +121,12 @@ def test_unknown_target_is_one_line_exit_2(tmp_path):
 
 
 def test_terminal_labels_the_legacy_floor_and_names_the_top_kernels(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "snapcheck", "check", str(M.heavy_conv(tmp_path))],
+    model = str(M.heavy_conv(tmp_path))
+    p = subprocess.run([sys.executable, "-m", "snapcheck", "check", model, "--output-format", "full"],
                        capture_output=True, text=True, env={**ENV, "COLUMNS": "160"}, timeout=120)
     assert "iPhone 6 (legacy floor)" in p.stdout and "iPhone 12" in p.stdout
     assert "What dominates each device's estimate" in p.stdout and "#0 Conv" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "snapcheck", "check", model],  # the default: one estimates line
+                       capture_output=True, text=True, env={**ENV, "COLUMNS": "160"}, timeout=120)
+    assert re.search(r"Estimated FPS: [0-9.]+ on iPhone 6 \(legacy floor\) to ", p.stdout)
+    assert "What dominates" not in p.stdout

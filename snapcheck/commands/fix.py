@@ -21,7 +21,8 @@ def fix(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
     sample: Optional[str] = typer.Option(None, "--sample", metavar="FILE.npy",
                                          help="Your own input (.npy, or .npz by input name), run beside random ones."),
-    fmt: str = typer.Option("terminal", "--format", "-f", help="terminal or json."),
+    fmt: str = typer.Option("text", "--format", "--output-format", "-f", metavar="FORMAT",
+                            help="text (default) or json."),
 ) -> None:
     """Apply the mechanical fixes of rules/fixes.toml to an ONNX model, prove them, re-check the result.
 
@@ -35,16 +36,16 @@ def fix(
 
     from rich.console import Console
 
-    from snapcheck.errors import InputError
+    from snapcheck.commands._common import JSON, ls_version as one_version, report_format
     from snapcheck.fix import ExportTimeOnly, fix_model, parse_input_shapes
 
-    if fmt not in ("terminal", "json"):
-        raise InputError(None, f"unknown --format {fmt!r} (choose terminal or json)")
+    fmt = report_format(fmt)
+    version = one_version(ls_version)
     try:
-        report = fix_model(model, out, ls_version=ls_version, target=target,
+        report = fix_model(model, out, ls_version=version, target=target,
                            input_shapes=parse_input_shapes(input_shape), fp16=fp16, dry_run=dry_run, sample=sample)
     except ExportTimeOnly as exc:
-        if fmt == "json":
+        if fmt == JSON:
             typer.echo(json.dumps({"path": model, "rewritten": False, "export_time_changes": [
                 {"code": c, "message": m, "change": f} for c, m, f in exc.advice]}, indent=2))
         else:
@@ -52,7 +53,7 @@ def fix(
 
             render_advice(Console(highlight=False), model, exc.advice)
         raise
-    if fmt == "json":
+    if fmt == JSON:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         from snapcheck.fix.report import render_fix
