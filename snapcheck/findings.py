@@ -26,6 +26,9 @@ class Finding:
     backend: str | None = None  # cpu | iphone_gpu | iphone_npu | android_gpu, where it applies to one
     inferred: bool = False  # True when the verdict rests on a rule that Snap does not document
     confidence: str | None = None  # documented | inferred | unconfirmed (the rule's evidence)
+    node: str | None = None  # the op as Netron names it: the ONNX node name, else the op's first output tensor name
+    op_type: str | None = None  # the op's type as the file writes it (``CONV_2D``, ``Conv``)
+    reason: str | None = None  # why a suppressed finding was suppressed (config, --ignore, baseline)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

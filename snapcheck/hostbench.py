@@ -119,6 +119,7 @@ def bench_model(path: str | Path, threads: int = 1, runs: int = 50, warmup: int 
     rss0 = _rss_mb()
     runner = open_model(path, threads, profile=profile)
     runner.feed_random()
+    runner.try_invoke()
     times = time_runs(runner.invoke, runs, warmup)
     res = _summary(path, runner.runtime, runner.runtime_version, threads, warmup, times, runner.load_ms, rss0)
     if profile and runner.runtime == "litert":

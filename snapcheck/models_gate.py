@@ -1,10 +1,10 @@
 """The gate for shipped models (``snapcheck gate models``; CI runs it as ``python -m snapcheck.models_gate models``).
 
-Every folder under the given directory that holds a .tflite or .onnx file must declare, in its
-``snapcheck.toml``, the Lens Studio versions it targets (``ls_versions = ["5.x"]``). Each model
-file is checked (``snapcheck.api.check_file``) against each declared version; any error-level
-finding, an unreadable file, or a folder without a declaration fails the gate. The model card
-(``snapcheck.gan.card``) writes and reads the same declaration.
+Every model under the given directory must have settings that declare the Lens Studio versions it targets: its
+nearest ``snapcheck.toml`` (or ``pyproject.toml`` ``[tool.snapcheck]``), read by ``snapcheck.config`` exactly as
+``snapcheck check`` reads it (``ls-version = ["5.x"]``, and any select/ignore/suppress/severity/fail-on). Each
+model file is checked against each declared version; any failing finding, an unreadable file, a bad config or a
+model without a declaration fails the gate. The model card (``snapcheck.gan.card``) writes the same file.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snapcheck.api import check_file
+from snapcheck.config import ConfigFinder, resolve_settings
 from snapcheck.errors import InputError
-from snapcheck.tomlread import TOMLDecodeError, read_toml
 
 GATE_FILE = "snapcheck.toml"
 MODEL_SUFFIXES = (".tflite", ".onnx")
@@ -40,43 +40,48 @@ def model_folders(models_dir: Path) -> dict[Path, list[Path]]:
     return folders
 
 
-def declared_versions(folder: Path) -> list[str]:
-    """The ``ls_versions`` list of ``folder/snapcheck.toml``; ``ValueError`` naming the problem otherwise."""
-    path = folder / GATE_FILE
-    if not path.is_file():
-        raise ValueError(f"{path}: missing; declare the Lens Studio versions, e.g. ls_versions = [\"5.x\"]")
+def declared_versions(folder: Path, finder: ConfigFinder | None = None) -> list[str]:
+    """The Lens Studio versions the settings of ``folder``'s models declare; ``ValueError`` naming the problem."""
+    finder = finder or ConfigFinder()
     try:
-        data = read_toml(path)
-    except (TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from None
-    versions = data.get("ls_versions")
-    if not isinstance(versions, list) or not versions or not all(isinstance(v, str) for v in versions):
-        raise ValueError(f"{path}: ls_versions must be a non-empty list of version strings, e.g. [\"5.x\"]")
-    return versions
+        cfg = finder.find(folder / GATE_FILE)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    if cfg is None or "ls-version" not in cfg.values:
+        where = cfg.path if cfg is not None else folder / GATE_FILE
+        raise ValueError(f"{where}: missing ls-version; declare the Lens Studio versions, e.g. ls-version = [\"5.x\"]")
+    return list(cfg.values["ls-version"])
 
 
 def run_gate(models_dir: str | Path) -> GateResult:
-    """Check every model under ``models_dir`` against its folder's declared versions."""
+    """Check every model under ``models_dir`` against its declared versions, with its settings."""
     result = GateResult()
+    finder = ConfigFinder()
     for folder, files in model_folders(Path(models_dir)).items():
         try:
-            versions = declared_versions(folder)
+            declared_versions(folder, finder)
         except ValueError as exc:
             result.failures.append(str(exc))
             continue
         for path in files:
-            for version in versions:
+            settings = resolve_settings(path, finder)
+            policy = settings.policy()
+            for version in settings.ls_versions:
                 try:
-                    report = check_file(path, ls_version=version)
+                    report = check_file(path, ls_version=version, backend=settings.backend,
+                                        max_size=settings.max_size, estimates=settings.estimates, policy=policy,
+                                        fail_on=settings.fail_on)
                 except InputError as exc:
                     result.failures.append(f"{path} @ {version}: unusable ({exc})")
                     continue
-                errors = [f for f in report.findings if f.severity == "error"]
-                warnings = sum(f.severity == "warning" for f in report.findings)
-                line = f"{path} @ {version}: {'FAIL' if errors else 'PASS'} ({len(errors)} errors, {warnings} warnings)"
+                failing = report.failing
+                counts = report.counts()
+                line = (f"{path} @ {version}: {'FAIL' if failing else 'PASS'} ({counts['error']} errors, "
+                        f"{counts['warning']} warnings" + (f", {len(report.suppressed)} suppressed" if report.suppressed
+                                                          else "") + ")")
                 result.checked.append(line)
-                if errors:
-                    result.failures.append(line + "".join(f"\n    {f.code} {f.message}" for f in errors))
+                if failing:
+                    result.failures.append(line + "".join(f"\n    {f.code} {f.message}" for f in failing))
     return result
 
 

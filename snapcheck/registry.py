@@ -168,31 +168,56 @@ def _matches(selector: str, code: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """A finding accepted for a reason: the codes it covers (code or prefix), optionally only at one op (its Netron
+    name: the ONNX node name or the TFLite op's first output tensor name), at ops of one type, or at one tensor."""
+
+    reason: str
+    codes: tuple[str, ...] = ("ALL",)
+    op: str | None = None
+    op_type: str | None = None
+    tensor: str | None = None
+
+    def matches(self, f: Finding) -> bool:
+        if not any(_matches(c, f.code) for c in self.codes):
+            return False
+        if self.op is not None and self.op not in (f.node, f.tensor):
+            return False
+        if self.op_type is not None and (f.op_type or "").lower() != self.op_type.lower():
+            return False
+        return self.tensor is None or self.tensor == f.tensor
+
+
+@dataclass(frozen=True)
 class Policy:
-    """Which codes a run reports and at what severity: ruff's ``select``/``ignore``, plus severity overrides.
+    """Which codes a run reports and at what severity: ruff's ``select``/``ignore``, plus severity overrides and
+    suppressions that say why.
 
     For each code the most specific matching selector (``ALL`` < ``SC1`` < ``SC11`` < ``SC112``) decides between
     ``select`` and ``ignore``; at equal specificity ``ignore`` wins. ``severity`` maps a code or prefix to a new
-    severity; the most specific one applies.
+    severity; the most specific one applies. A finding a ``Suppression`` matches is suppressed with its reason.
     """
 
     select: tuple[str, ...] = ("ALL",)
     ignore: tuple[str, ...] = ()
     severity: tuple[tuple[str, Severity], ...] = ()
+    suppress: tuple[Suppression, ...] = ()
+    ignore_reason: str = "ignored"
 
     @classmethod
     def build(cls, select: Iterable[str] = ("ALL",), ignore: Iterable[str] = (),
-              severity: Mapping[str, str] | None = None) -> "Policy":
+              severity: Mapping[str, str] | None = None, suppress: Iterable[Suppression] = (),
+              ignore_reason: str = "ignored") -> "Policy":
         """A validated policy; an unknown code, prefix or severity is an ``InputError`` naming it."""
         sel, ign = tuple(s.strip().upper() for s in select), tuple(s.strip().upper() for s in ignore)
         sev = tuple((k.strip().upper(), v) for k, v in (severity or {}).items())
-        for s in (*sel, *ign, *(k for k, _ in sev)):
-            if not codes_matching(s):
-                raise InputError(None, f"unknown finding code or prefix {s!r} (codes: `snapcheck rules --codes`)")
+        sup = tuple(suppress)
+        for s in (*sel, *ign, *(k for k, _ in sev), *(c for x in sup for c in x.codes)):
+            check_selector(s)
         for k, v in sev:
             if v not in SEVERITY_ORDER:
                 raise InputError(None, f"severity for {k} must be one of {', '.join(SEVERITY_ORDER)}, not {v!r}")
-        return cls(select=sel, ignore=ign, severity=sev)  # type: ignore[arg-type]
+        return cls(select=sel, ignore=ign, severity=sev, suppress=sup, ignore_reason=ignore_reason)  # type: ignore[arg-type]
 
     def selects(self, code: str) -> bool:
         best_sel = max((_specificity(s) for s in self.select if _matches(s, code)), default=-1)
@@ -204,15 +229,26 @@ class Policy:
         return max(hits)[1] if hits else current
 
     def apply(self, findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
-        """(kept findings with overridden severities, suppressed findings)."""
+        """(kept findings with overridden severities, suppressed findings, each with its ``reason``)."""
         kept, dropped = [], []
         for f in findings:
             if not self.selects(f.code):
-                dropped.append(f)
+                dropped.append(replace(f, reason=self.ignore_reason))
+                continue
+            why = next((s.reason for s in self.suppress if s.matches(f)), None)
+            if why is not None:
+                dropped.append(replace(f, reason=why))
                 continue
             sev = self.severity_of(f.code, f.severity)
             kept.append(f if sev == f.severity else replace(f, severity=sev))
         return kept, dropped
+
+
+def check_selector(selector: str) -> str:
+    """``selector`` when it names at least one code (``ALL``, a code, a prefix); else an ``InputError``."""
+    if not codes_matching(selector):
+        raise InputError(None, f"unknown finding code or prefix {selector!r} (codes: `snapcheck rules --codes`)")
+    return selector
 
 
 DEFAULT_POLICY = Policy()

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from snapcheck.errors import InputError
+from snapcheck.errors import InputError, one_line
 from snapcheck.readers.detect import TFLITE_IDENTIFIER
 
 # onnxruntime's input types as numpy dtypes (the ones a Lens model can have as inputs).
@@ -71,10 +71,6 @@ def random_input(shape: tuple[int | None, ...], dtype: Any, rng: np.random.Gener
     raise ValueError(f"unsupported input dtype {dt}")
 
 
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    return " ".join(str(exc).split())[:limit]
-
-
 class ModelRunner:
     """A loaded model on its runtime. ``feed`` sets the inputs, ``invoke`` runs one inference on them (what a
     benchmark times), ``results`` reads the outputs; ``run`` does all three."""
@@ -109,7 +105,7 @@ class ModelRunner:
                 interp = Interpreter(num_threads=threads, **source)
                 interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise InputError(self.path, f"LiteRT cannot load the model: {_one_line(exc)}") from None
+            raise InputError(self.path, f"LiteRT cannot load the model: {one_line(exc)}") from None
         self.runtime, self.runtime_version = "litert", getattr(ai_edge_litert, "__version__", "?")
         self._interp = interp
         self._in = interp.get_input_details()
@@ -126,7 +122,7 @@ class ModelRunner:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4  # failures come back as exceptions (one line); no coloured log lines on stderr
         opts.enable_profiling = profile
         source = str(model) if self.path is not None else bytes(model)
         try:
@@ -135,7 +131,7 @@ class ModelRunner:
             problem = "onnxruntime cannot load the model"
             if self.path is not None and self.path.suffix.lower() != ".onnx":
                 problem = f"not a TFLite model (no {TFLITE_IDENTIFIER.decode()} identifier) and {problem}"
-            raise InputError(self.path, f"{problem}: {_one_line(exc)}") from None
+            raise InputError(self.path, f"{problem}: {one_line(exc)}") from None
         self.runtime, self.runtime_version = "onnxruntime", ort.__version__
         self._sess = sess
         self.inputs = [_ort_port(i) for i in sess.get_inputs()]
@@ -168,6 +164,16 @@ class ModelRunner:
             if port.dtype is None:
                 raise InputError(self.path, f"input {port.name!r} has unsupported type {self._ort_type(port.name)}")
         self.feed(*(random_input(p.shape, p.dtype, rng) for p in self.inputs))
+
+    def try_invoke(self) -> None:
+        """One ``invoke`` on the inputs fed last, a failure of the runtime (a dynamic shape it cannot resolve, a
+        Loop whose outputs change shape) as an ``InputError`` naming the model, in one line."""
+        try:
+            with quiet_native_logs():
+                self.invoke()
+        except Exception as exc:  # noqa: BLE001 - LiteRT and onnxruntime raise their own exception types
+            raise InputError(self.path, f"{self.runtime} cannot run the model on random inputs (open dims set to 1): "
+                                        f"{one_line(exc, 200)}") from None
 
     def results(self) -> list[np.ndarray]:
         """The outputs of the last ``invoke``, in order."""

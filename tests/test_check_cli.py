@@ -140,8 +140,10 @@ def test_several_models_in_one_run(tmp_path):
     bad.write_bytes(b"not a model")
     late = tmp_path / "late.json"
     p = run("check", str(MEDIAPIPE), str(bad), "-f", "json", "-o", str(late), "--no-estimates")
-    assert_clean_failure(p)  # one unusable file: its one-line error, exit 2, and no report at all
-    assert "bad.tflite" in p.stderr and not late.exists()
+    assert_clean_failure(p)  # one unusable file: its one-line error and exit 2; the others are still reported
+    doc = json.loads(late.read_text())
+    assert doc["passed"] is False and doc["models"][0]["path"] == str(MEDIAPIPE)
+    assert doc["models"][1] == {"path": str(bad), "error": p.stderr.split(f"{bad}: ", 1)[1].strip()}
 
 
 @needs_corpus

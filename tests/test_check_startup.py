@@ -84,21 +84,6 @@ def test_check_imports_only_onnx_protobuf_and_the_package_stays_whole() -> None:
     assert proc.stdout.split() == ["True", "True", "True"]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",
-                                   "uint32", "int64", "uint64", "bool"])
-def test_raw_tensor_decoding_matches_numpy_helper(tmp_path: Path, dtype: str) -> None:
-    from onnx import numpy_helper
-
-    from snapcheck.readers.onnx_reader import _Builder
-
-    values = (np.random.default_rng(1).standard_normal((2, 3, 4)) * 50).astype(dtype)
-    proto = numpy_helper.from_array(values, "w")
-    assert proto.HasField("raw_data")
-    builder = _Builder(tmp_path / "m.onnx", _wide_reshape_model(), 0)
-    got = builder._array(proto)
-    assert got.dtype == values.dtype and np.array_equal(got, numpy_helper.to_array(proto))
-
-
 def test_toml_cache_keys_on_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNAPCHECK_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "r.toml"

@@ -23,6 +23,7 @@ from snapcheck.api import check_file, check_graph
 from snapcheck.registry import load_codes
 
 TORCH = Path(__file__).resolve().parent / "data" / "torch"
+FIX = Path(__file__).resolve().parent / "data" / "fix"
 SNAPQ = Path(__file__).resolve().parent / "data" / "snapq"
 F32 = "float32"
 
@@ -35,6 +36,8 @@ class Row:
     severity: str | None = None  # None: the registry's severity
     estimates: bool = False
     rules: Callable[[Path], None] | None = None  # edits a copy of rules/ for this row
+    target: str | None = None  # rules/targets.toml (None: the default)
+    numerics: bool = False  # run the model (check --numerics)
 
 
 def _tflite(path: Path, data: bytes) -> Path:
@@ -75,6 +78,12 @@ def _weights(nbytes: int, file_bytes: int):
         return ir_graph("onnx", [("x", (1, 4), F32, None), ("w", w.shape, F32, w), ("y", (1, 4), F32, None)],
                         [("Relu", [0], [2], {})], [0], [2], file_bytes=file_bytes)
     return build
+
+
+def _cancellation(folder: Path) -> Path:
+    """(x + 1000) - 1000: exact in float32; float16 holds 1000 + x only to 0.5 (no overflow, large drift)."""
+    return M.onnx_file(folder, "cancellation", [M.node("Add", ["x", "k"], ["s"]), M.node("Sub", ["s", "k"], ["y"])],
+                       [("x", "FLOAT", [1, 4, 8, 8])], [("y", "FLOAT", [1, 4, 8, 8])], [M.init("k", [1000.0])])
 
 
 def _edit(file: str, old: str, new: str) -> Callable[[Path], None]:
@@ -127,9 +136,14 @@ ROWS = [
     Row("SC202", lambda d: M.eltwise(d, "sub", "Sub", (1, 4, 8, 8))),
     Row("SC301", _weights(24_000_000, 25_000_000)),
     Row("SC302", _weights(12_000_000, 15_000_000)),
+    Row("SC303", lambda d: M.conv(d), estimates=True, target="spectacles"),
     Row("SC401", lambda d: M.conv(d, weight=_BIG)),
     Row("SC402", lambda d: M.conv(d, weight=_TINY)),
     Row("SC403", lambda d: M.conv(d, weight=_SUBNORMAL)),
+    Row("SC404", lambda _: FIX / "fp16_energy_norm.onnx", numerics=True),
+    Row("SC405", _cancellation, numerics=True),
+    Row("SC406", lambda d: M.conv(d), numerics=True),
+    Row("SC407", lambda _: FIX / "unet_dynamic.onnx", numerics=True),
     Row("SC410", M.where_mask),
     Row("SC411", M.int4_weights),
     Row("SC412", lambda _: SNAPQ / "quantized_mobile_block.onnx"),
@@ -192,9 +206,9 @@ def test_code(row: Row, tmp_path, patched_rules):
         patched_rules(row.rules)
     model = row.build(tmp_path)
     if isinstance(model, Path):
-        report = check_file(model, row.version, estimates=row.estimates)
+        report = check_file(model, row.version, estimates=row.estimates, target=row.target, numerics=row.numerics)
     else:
-        report = check_graph(model, row.version, estimates=row.estimates)
+        report = check_graph(model, row.version, estimates=row.estimates, target=row.target, numerics=row.numerics)
     hits = [f for f in report.findings if f.code == row.code]
     assert hits, f"{row.code} not raised; got {sorted(report.codes)}"
     expected = row.severity or load_codes()[row.code].severity

@@ -149,7 +149,7 @@ def test_cat_source_is_detected_and_crops_with_marks(tmp_path):
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, cli):
     res = cli("data", "prepare", tmp_path / "missing", tmp_path / "out")
     assert res.returncode == 2
-    assert res.stderr.strip().count("\n") == 0 and "source folder not found" in res.stderr
+    assert res.stderr.strip().count("\n") == 0 and "no such source folder" in res.stderr
     res = cli("data", "prepare", need(CAT_DIR), tmp_path / "out", "--edges", "sobel")
     assert res.returncode == 2 and "--edges must be hed or canny" in res.stderr
 

@@ -93,7 +93,7 @@ def test_generate_refuses_a_file_as_out_and_a_bad_model(tmp_path):
     taken = tmp_path / "file.txt"
     taken.write_text("x")
     p = run_cli("generate", str(src), "-o", str(taken))
-    assert p.returncode == 2 and "not a folder" in p.stderr
+    assert p.returncode == 2 and "give a folder" in p.stderr
     p = run_cli("generate", str(src), "-o", str(tmp_path / "o"), "--model", str(taken))
     assert p.returncode == 2 and str(taken) in p.stderr and "Traceback" not in p.stderr
 

@@ -42,7 +42,7 @@ def test_no_models_is_a_clear_pass(tmp_path):
 
 def test_a_model_with_an_error_finding_fails_the_gate(tmp_path):
     _cumsum_onnx(tmp_path / "bad" / "bad.onnx")
-    (tmp_path / "bad" / "snapcheck.toml").write_text('ls_versions = ["5.x"]\n')
+    (tmp_path / "bad" / "snapcheck.toml").write_text('ls-version = ["5.x"]\n')
     result = gate(tmp_path)
     assert result.exit_code == 1
     assert "bad.onnx @ 5.x: FAIL" in result.stderr and "SC101" in result.stderr
@@ -52,7 +52,7 @@ def test_a_model_folder_must_declare_its_versions(tmp_path):
     _cumsum_onnx(tmp_path / "undeclared" / "m.onnx")
     result = gate(tmp_path)
     assert result.exit_code == 1 and "snapcheck.toml: missing" in result.stderr
-    (tmp_path / "undeclared" / "snapcheck.toml").write_text("ls_versions = []\n")
+    (tmp_path / "undeclared" / "snapcheck.toml").write_text("ls-version = []\n")
     assert not run_gate(tmp_path).passed
 
 

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "snapcheck"
 ROOT_MAX_LINES = 300
 # Root modules over the limit that their owner is splitting; the test fails when one is back under it, so that
 # it leaves this list.
-OVER_LIMIT = {"rules.py"}
+OVER_LIMIT: set[str] = set()
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:

@@ -24,6 +24,7 @@ from snapcheck.ir import Graph, Op, Subgraph, Tensor
 
 DEQUANTIZE_OPS = frozenset({"DEQUANTIZE", "DequantizeLinear"})
 AXIS_ORDER = "NDHWC"  # canonical order for joined axis sets ("HW", "HWC")
+VALUE_ELEMENTS = 4096  # constants read as facts (axes, sizes, scales, shapes) have at most this many values
 _NHWC = {1: ["C"], 2: ["N", "C"], 3: ["N", "W", "C"], 4: ["N", "H", "W", "C"], 5: ["N", "D", "H", "W", "C"]}
 _NCHW = {1: ["C"], 2: ["N", "C"], 3: ["N", "C", "W"], 4: ["N", "C", "H", "W"], 5: ["N", "C", "D", "H", "W"]}
 
@@ -116,8 +117,8 @@ class SubgraphView:
         if i in self.values:
             return self.values[i]
         t = self.const_tensor(i)
-        if t is None:
-            return None
+        if t is None or t.numel is None or t.numel > VALUE_ELEMENTS:
+            return None  # a large constant is no axis list or size; reading it would cost for nothing
         try:
             v = t.data()
         except Exception:  # noqa: BLE001 - unreadable constant data: the fact is simply unknown
@@ -452,6 +453,8 @@ ELTWISE_TYPES = frozenset({"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "AD
 def op_facts(view: SubgraphView, op: Op) -> dict[str, Any]:
     """Canonical facts of one op (see the module docstring)."""
     f: dict[str, Any] = {}
+    if op.kind != "builtin":
+        return f  # a custom op that shares a builtin's name (com.example::Conv) has none of its attributes' meaning
     try:
         if view.graph.format == "tflite":
             _tflite_facts(view, op, f)

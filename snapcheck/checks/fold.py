@@ -24,6 +24,11 @@ NEVER_FOLD = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLi
                         "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
                         "Bernoulli", "Dropout"})
 MAX_VALUE_ELEMENTS = 1 << 20  # values computed up to this size; larger constants are folded without a value
+MAX_EVALUATIONS = 1_000  # ops run by the reference runtime per subgraph (about 1 ms each); the rest fold without one
+# Ops whose output has no more values than their first input: run even where inference left the output shape unknown.
+_NOT_GROWING = frozenset({"Identity", "Cast", "CastLike", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose",
+                          "Slice", "Neg", "Abs", "Relu", "Sigmoid", "Tanh", "Sqrt", "Exp", "Log", "Floor", "Ceil",
+                          "Not", "Sign", "Reciprocal"})
 _MAX_ROUNDS = 3
 
 
@@ -51,6 +56,7 @@ class _Folder:
         self.graph, self.sg = graph, sg
         self.out = Folding()
         self.constant: set[int] = {i for i, t in enumerate(sg.tensors) if t.is_constant}
+        self.evaluations = 0
 
     def value(self, i: int) -> np.ndarray | None:
         if i in self.out.values:
@@ -102,7 +108,21 @@ class _Folder:
             return None
         if op.type == "Identity":
             return [args[0]]
+        if self.evaluations >= MAX_EVALUATIONS or not self._small_outputs(op):
+            return None  # a value computed only where its size and the time it takes stay bounded
+        self.evaluations += 1
         return _run_node(self.graph, self.sg, op, args)
+
+    def _small_outputs(self, op: Op) -> bool:
+        """Whether every output is known to hold at most MAX_VALUE_ELEMENTS values (or cannot outgrow its input)."""
+        for t in op.outputs:
+            shape = self.out.shape(self.sg, t) if t >= 0 else ()
+            if _static(shape):
+                if int(np.prod(shape, dtype=np.float64)) > MAX_VALUE_ELEMENTS:
+                    return False
+            elif op.type not in _NOT_GROWING:
+                return False
+        return True
 
 
 def _run_node(graph: Graph, sg: Subgraph, op: Op, args: list[np.ndarray | None]) -> list[np.ndarray | None] | None:

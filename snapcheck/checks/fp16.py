@@ -11,7 +11,7 @@ import numpy as np
 
 from snapcheck.checks import op_label
 from snapcheck.findings import Finding
-from snapcheck.ir import Graph, Op
+from snapcheck.ir import Graph, Op, Tensor
 from snapcheck.registry import emit
 from snapcheck.rules import Ruleset
 
@@ -52,10 +52,22 @@ def fp16_stats(w: np.ndarray) -> Fp16Stats:
     return Fp16Stats(nonzero=b.size - zeros, overflow=overflow, flushed=flushed, subnormal=subnormal, max_abs=max_abs)
 
 
+def tensor_fp16_stats(t: Tensor) -> Fp16Stats | None:
+    """``fp16_stats`` of a constant, read piece by piece (external data never whole); None when it has no values."""
+    total = None
+    for piece in t.chunks():
+        s = fp16_stats(piece)
+        total = s if total is None else Fp16Stats(
+            total.nonzero + s.nonzero, total.overflow + s.overflow, total.flushed + s.flushed,
+            total.subnormal + s.subnormal, max(total.max_abs, s.max_abs))
+    return total
+
+
 # Ops through which an attention mask's fill value reaches the scores: a select, or mask arithmetic.
 MASK_OPS = frozenset({"SELECT", "SELECT_V2", "Where", "ADD", "Add", "SUB", "Sub", "MUL", "Mul", "MINIMUM", "Min",
                       "MAXIMUM", "Max"})
 MULTIPLY_OPS = frozenset({"MUL", "Mul"})
+MASK_ELEMENTS = 1 << 24  # attention masks are at most a few thousand squared
 FILL_MIN = 1e9  # Keras fills masks with -1e9, PyTorch code with finfo.min (-3.4e38) or -inf
 
 
@@ -76,19 +88,17 @@ def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
     flush_limit = float(ruleset.fp16["flush_share"])
     sub_limit = float(ruleset.fp16["subnormal_share"])
     findings: list[Finding] = []
+    seen: dict = {}  # stored bytes shared by several constants are read once
     for sg in graph.subgraphs:
         consumers = None
         for ti, t in enumerate(sg.tensors):
             if not (t.is_constant and t.dtype in ("float32", "float64") and t.loader is not None):
                 continue
-            try:
-                data = t.data()
-            except Exception:  # noqa: BLE001 - unreadable data is the reader's finding, not this check's
-                continue
-            if data is None or data.size == 0:
-                continue
-            s = fp16_stats(data)
-            if not (s.overflow or s.flushed or s.subnormal):
+            key = t.data_key
+            s = seen[key] if key is not None and key in seen else tensor_fp16_stats(t)
+            if key is not None:
+                seen[key] = s
+            if s is None or not (s.overflow or s.flushed or s.subnormal):
                 continue
             if consumers is None:
                 consumers = sg.consumers()
@@ -97,7 +107,9 @@ def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
             where = f"weight '{t.name}'" + (f" of {op_label(sg.index, op)}" if op is not None else "")
             common = dict(op=op_label(sg.index, op) if op else None, subgraph=sg.index,
                           op_index=op.index if op else None, tensor=t.name)
-            fill = mask_fill(data, users) if s.overflow else None
+            # None also for external data too large to hold at once; a mask is no larger than MASK_ELEMENTS
+            data = t.data() if s.overflow and (t.numel or 0) <= MASK_ELEMENTS else None
+            fill = mask_fill(data, users) if data is not None else None
             if fill is not None:
                 where = f"constant '{t.name}' of {op_label(sg.index, op)}" if op is not None else where
                 detail = ("; it is multiplied by a 0/1 mask, and 0 x inf is NaN in float16"

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapcheck.checks import op_label
+from snapcheck.checks import netron_name, op_label
 from snapcheck.checks.facts import SubgraphView, op_facts
 from snapcheck.checks.mapping import OpMatch, match_op, model_origin
 from snapcheck.checks.patterns import Pattern, find_patterns
@@ -41,10 +41,11 @@ class OpVerdict:
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
     role: str = "layer"  # layer | plumbing | folded | quantization | weights (sparse decompression) | none
+    name: str = ""  # the op as Netron names it (ONNX node name, else its first output tensor's name)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "subgraph": self.subgraph, "index": self.index, "type": self.type,
+            "subgraph": self.subgraph, "index": self.index, "type": self.type, "name": self.name,
             "layer": self.layers[0] if self.layers else None, "layers": self.layers, "plumbing": self.plumbing,
             "role": self.role, "support": self.support, "codes": sorted(set(self.codes)), "inferred": self.inferred,
             "facts": {k: _jsonable(v) for k, v in self.facts.items()},
@@ -269,7 +270,7 @@ class _OpsCheck:
         return OpVerdict(subgraph=view.sg.index, index=op.index, type=op.display_type,
                          label=op_label(view.sg.index, op), layers=layers or [], plumbing=counts_for_none,
                          facts=facts, inputs=list(op.inputs), outputs=list(op.outputs), role=role,
-                         support={b: counts_for_none for b in BACKENDS})
+                         support={b: counts_for_none for b in BACKENDS}, name=netron_name(view.sg, op))
 
     def _op(self, view: SubgraphView, op: Op, pattern: Pattern | None, note: str) -> OpVerdict:
         rs = self.ruleset

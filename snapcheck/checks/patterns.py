@@ -185,7 +185,7 @@ def _layer_norms(view: SubgraphView) -> list[Pattern]:
 def _channel_mean(view: SubgraphView, op) -> str | None:
     """The axis name when ``op`` is a mean over the last axis alone (a LayerNorm's), else None."""
     shape = view.shape(op.inputs[0]) if op.inputs else None
-    if shape is None:
+    if not shape or op.kind != "builtin":  # a scalar has no last axis; a custom op's attributes mean nothing here
         return None
     axes = op.attrs.get("axes")
     if axes is None and len(op.inputs) > 1:

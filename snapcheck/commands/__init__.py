@@ -8,6 +8,7 @@ functions: every one of them is imported when the CLI starts, and ``snapcheck ch
 from __future__ import annotations
 
 import pkgutil
+import sys
 from typing import Any
 
 from typer.core import TyperCommand, TyperGroup
@@ -52,7 +53,17 @@ class FastCommand(TyperCommand):
 
 
 class FastGroup(TyperGroup):
-    """For ``snapcheck.cli``: the root group's ``--help`` also skips the Pydantic adapter (``typer.Typer(cls=...)``)."""
+    """For ``snapcheck.cli``: the root group's ``--help`` also skips the Pydantic adapter (``typer.Typer(cls=...)``),
+    and Ctrl-C anywhere below it ends the run with one line that says what was kept (exit 130)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            from snapcheck.commands._common import interrupted_line
+
+            sys.stderr.write(interrupted_line() + "\n")
+            raise SystemExit(130) from None
 
     def get_help_option(self, ctx: Any) -> Any:
         opt = super().get_help_option(ctx)

@@ -16,12 +16,19 @@ def bench(
     threads: int = typer.Option(1, "--threads", help="CPU threads for the runtime."),
     runs: int = typer.Option(50, "--runs", help="Timed runs."),
     warmup: int = typer.Option(5, "--warmup", help="Untimed runs first."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = typer.Option("text", "--format", "--output-format", "-f", metavar="FORMAT",
+                            help="text (default) or json."),
     profile: bool = typer.Option(False, "--profile", help="Per-op time table (measured for .onnx, estimated for .tflite)."),
 ) -> None:
-    """Measure host latency with LiteRT (.tflite) or onnxruntime (.onnx): median, p90, min, peak RSS."""
-    if fmt not in ("text", "json"):
-        raise InputError(None, f"--format must be text or json, got {fmt!r}")
+    """Measure host latency with LiteRT (.tflite) or onnxruntime (.onnx), told apart by content: median, p90, min,
+    peak RSS. Open input dims are set to 1."""
+    from snapcheck.commands._common import existing_file, on_interrupt, report_format
+
+    fmt = report_format(fmt)
+    if threads < 1 or runs < 1 or warmup < 0:
+        raise InputError(None, "--threads and --runs must be >= 1 and --warmup >= 0")
+    existing_file(model, "model file")
+    on_interrupt("nothing was written; run the same command again")
     from snapcheck.hostbench import bench_model
 
     res = bench_model(model, threads=threads, runs=runs, warmup=warmup, profile=profile)

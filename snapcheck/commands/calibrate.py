@@ -45,10 +45,12 @@ def calibrate(
     if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
         raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
     from snapcheck.calibrate import run_calibration
+    from snapcheck.commands._common import on_interrupt, writable_file
     from snapcheck.estimate.profiles import HOST_PROFILE
 
     console = _console()
-    target = out or HOST_PROFILE
+    target = writable_file(out or HOST_PROFILE)
+    on_interrupt("every finished timing is cached; run the same command again to resume")
     profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console,
                                        nets=nets, shapes=shapes)
     console.print(f"fitted {len(samples)} micro-benchmarks; overhead {profile.overhead_ms * 1e3:.1f} us; wrote {target}")
@@ -179,7 +181,9 @@ def _part(text: str) -> tuple[int, int]:
 
 
 def _stage_profile(profile: Path | None, out: Path | None) -> tuple[Any, Path]:
-    """The profile a stage corrects and where the result goes (``InputError`` for an unreadable profile)."""
+    """The profile a stage corrects and where the result goes (``InputError`` for an unreadable profile or an
+    unwritable destination)."""
+    from snapcheck.commands._common import on_interrupt, writable_file
     from snapcheck.estimate.profiles import HOST_PROFILE, read_profile
 
     source = profile or HOST_PROFILE
@@ -187,8 +191,12 @@ def _stage_profile(profile: Path | None, out: Path | None) -> tuple[Any, Path]:
         base = read_profile(source)
     except FileNotFoundError:
         raise InputError(source, "no such profile") from None
-    except (ValueError, TypeError) as exc:
+    except IsADirectoryError:
+        raise InputError(source, "is a folder, not a profile") from None
+    except (ValueError, TypeError, OSError) as exc:
         raise InputError(source, f"not a snapcheck profile ({exc})") from None
+    writable_file(out or source)
+    on_interrupt("every finished timing is cached; run the same command again to resume")
     return base, out or source
 
 

@@ -12,11 +12,14 @@ def gate(
     models_dir: Path = typer.Argument(..., metavar="MODELS_DIR", help="Folder of shipped models (e.g. models/)."),
 ) -> None:
     """Check every .tflite and .onnx under MODELS_DIR against the Lens Studio versions its folder's snapcheck.toml
-    declares. Exit 0 when all pass (or there are no models yet), 1 on any error finding, unusable file or
-    missing declaration."""
+    declares (the same settings as `snapcheck check`: ls-version, select, ignore, suppress, fail-on). Exit 0 when
+    all pass (or there are no models yet), 1 on any failing finding, unusable file or missing declaration, 2 when
+    MODELS_DIR is not a folder or a config is bad."""
+    from snapcheck.commands._common import existing_folder
     from snapcheck.models_gate import model_folders, run_gate
 
-    if not models_dir.is_dir() or not model_folders(models_dir):
+    existing_folder(models_dir, "models folder")
+    if not model_folders(models_dir):
         typer.echo(f"models gate: no .tflite or .onnx models under {models_dir}/ yet; nothing to check (pass)")
         return
     result = run_gate(models_dir)

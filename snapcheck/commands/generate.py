@@ -7,8 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from snapcheck.errors import InputError
-
 
 def generate(
     outlines: List[Path] = typer.Argument(..., help="Outline pictures (any format Pillow reads; any size)."),
@@ -24,12 +22,12 @@ def generate(
     NAME_rgba.png. Pictures are binarised, squared, resized and redrawn at the training stroke width first."""
     import numpy as np
 
+    from snapcheck.commands._common import writable_folder
     from snapcheck.preview.model import Generator, resolve_model
     from snapcheck.preview.strokes import outline_from_file
     from snapcheck.preview.write import contact_sheet, output_names, write_png
 
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder")
+    writable_folder(out)
     gen = Generator.open(resolve_model(model))
     spec = gen.spec
     typer.echo(f"{spec.path}: {spec.describe()}")

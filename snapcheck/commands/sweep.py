@@ -27,7 +27,8 @@ def sweep(
                                               help="Input channels, comma list (default: 1, the outline)."),
     grid_file: Optional[Path] = typer.Option(None, "--grid",
                                              help="TOML file with the axes (options given here override it)."),
-    ls_version: str = typer.Option("5.x", "--ls-version", help="Lens Studio version the checks and estimates use."),
+    ls_version: str = typer.Option("5.x", "--ls-version", metavar="VERSION",
+                                   help="Lens Studio version the checks and estimates use (5, 5.18 mean 5.x)."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, help="Worker processes."),
     device: str = typer.Option("iphone6", "--device", help="Device (id or name) of pareto.png's latency axis."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo configurations cached as failed."),
@@ -52,6 +53,8 @@ def sweep(
     from rich.console import Console
 
     from snapcheck import __version__
+    from snapcheck.commands._common import ls_version as one_version
+    from snapcheck.commands._common import writable_folder
     from snapcheck.errors import InputError
     from snapcheck.rules import load_ruleset
     from snapcheck.sweep.grid import build_grids, grid_configs
@@ -59,6 +62,8 @@ def sweep(
     from snapcheck.sweep.runner import run_sweep
     from snapcheck.sweep.worker import evaluate_config
 
+    ls_version = one_version(ls_version)
+    writable_folder(out)
     grids = build_grids(
         {"alpha_encoder": alpha_encoder, "alpha_decoder": alpha_decoder, "separable": separable,
          "upsample": upsample, "size": size, "out_channels": out_channels, "in_channels": in_channels},
@@ -67,20 +72,19 @@ def sweep(
     configs = grid_configs(grids)
     device = known_device(device)
     budget = load_ruleset(ls_version).size_budget_bytes  # also refuses an unknown version before any work
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "--out must be a folder")
     if engine not in ENGINES:
         raise InputError(None, f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine != "ray" and (address is not None or bench_on_head):
         raise InputError(None, f"{'--address' if address is not None else '--bench-on-head'} needs --engine ray")
     console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=200)  # a log file or a pipe: keep the table's columns readable
     where = f"{jobs} job(s)" if engine == "local" else f"Ray at {address}" if address else f"Ray here, {jobs} CPU(s)"
     console.print(f"snapcheck sweep: {len(configs)} configurations, {where}, Lens Studio {ls_version} → {out}")
-    run = run_sweep(configs, out, ls_version=ls_version, worker=evaluate_config, jobs=jobs,
-                    retry_failed=retry_failed, console=Console(stderr=True), engine=engine, address=address,
-                    bench_on_head=bench_on_head)
+    try:
+        run = run_sweep(configs, out, ls_version=ls_version, worker=evaluate_config, jobs=jobs,
+                        retry_failed=retry_failed, console=Console(stderr=True), engine=engine, address=address,
+                        bench_on_head=bench_on_head)
+    except KeyboardInterrupt:  # the runner has said what is cached and how to resume, in one line
+        raise SystemExit(130) from None
     rows = run.rows
     notes = highlights(rows, device)
     meta = {"snapcheck_version": __version__, "ls_version": ls_version, "device": device, "budget_bytes": budget,

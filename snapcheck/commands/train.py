@@ -46,16 +46,25 @@ def train_command(
         help="default (one process), mirrored (this machine's devices) or multiworker (one process per worker, "
              "cluster in TF_CONFIG; see docs/cluster.md). --batch-size is the global batch."),
     export: bool = typer.Option(True, "--export/--no-export", help="At the end: export, gate and write the card."),
-    ls_version: list[str] = typer.Option(["5.x"], "--ls-version", help="Lens Studio versions the card declares."),
+    ls_version: list[str] = typer.Option(["5.x"], "--ls-version", metavar="VERSION",
+                                         help="Lens Studio versions the card declares (repeat for several)."),
 ) -> None:
-    """Train a Pix2Pix cat generator (outline → RGBA), resumably; then export, gate and write its model card."""
+    """Train a Pix2Pix cat generator (outline → RGBA), resumably; then export, gate and write its model card.
+
+    Every argument is checked before TensorFlow starts; Ctrl-C keeps the last checkpoint (--resume continues)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from snapcheck.commands._common import existing_folder, ls_versions, on_interrupt, quiet_tensorflow, writable_folder
     from snapcheck.gan.distribute import STRATEGIES, check_tf_config
-    from snapcheck.gan.train import train
+    from snapcheck.gan.registry import get_config
+    from snapcheck.gan.train import check_run_dir, train
     from snapcheck.gan.train_config import TrainConfig
 
-    if not data.is_dir():
-        raise InputError(data, "no such data folder")
+    existing_folder(data, "data folder")
+    if not (data / "manifest.csv").is_file():
+        raise InputError(data / "manifest.csv", "not found: prepare the folder with `snapcheck data prepare` first")
+    get_config(config)
+    versions = ls_versions(ls_version)
+    writable_folder(out)
     if strategy not in STRATEGIES:
         raise InputError(None, f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if strategy == "multiworker":
@@ -64,8 +73,12 @@ def train_command(
         data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
         l1_lambda=l1_lambda, lr_decay_from=lr_decay_from, label_smoothing=label_smoothing, instance_noise=instance_noise,
         noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
-        seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(ls_version),
+        seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(versions),
     )
+    check_run_dir(out, cfg, resume)
+    on_interrupt(f"the last checkpoint in {out / 'checkpoints'} is kept; run the same command with --resume to "
+                 "continue from it")
+    quiet_tensorflow()
     result = train(cfg, out, resume=resume, export=export, strategy=strategy)
     typer.echo(f"trained {result.step}/{result.total_steps} steps in {result.seconds / 60:.1f} min; "
                f"last checkpoint {result.checkpoint}")
@@ -82,18 +95,31 @@ def evaluate_command(
     split: str = typer.Option("val", "--split", help="val or train."),
     freehand: bool = typer.Option(True, "--freehand/--no-freehand", help="Also run the Quick, Draw! doodle test."),
     sheets: Optional[Path] = typer.Option(None, "--sheets", help="Write samples_val.png / samples_freehand.png here."),
-    fmt: str = typer.Option("text", "--format", help="text or json."),
+    fmt: str = typer.Option("text", "--format", "--output-format", "-f", metavar="FORMAT",
+                            help="text (default) or json."),
 ) -> None:
     """Metrics of a trained generator: L1/PSNR/SSIM over grey, alpha IoU, VGG KID-style, edge consistency, freehand."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if fmt not in ("text", "json"):
-        raise InputError(None, f"--format must be text or json, got {fmt!r}")
+    from snapcheck.commands._common import (
+        existing_folder,
+        on_interrupt,
+        quiet_tensorflow,
+        report_format,
+        writable_folder,
+    )
+
+    fmt = report_format(fmt)
     if split not in ("val", "train"):
         raise InputError(None, f"--split must be val or train, got {split!r}")
-    if not model.exists():
-        raise InputError(model, "no such model file or folder")
-    if not data.is_dir():
-        raise InputError(data, "no such data folder")
+    if not model.exists() and not Path(f"{model}.index").is_file():
+        raise InputError(model, "no such model file, run folder or checkpoint")
+    existing_folder(data, "data folder")
+    if not (data / "manifest.csv").is_file():
+        raise InputError(data / "manifest.csv", "not found: prepare the folder with `snapcheck data prepare` first")
+    if sheets is not None:
+        writable_folder(sheets, "--sheets")
+    on_interrupt("nothing was written (the sheets are written at the end); run the same command again")
+    quiet_tensorflow()
     from snapcheck.gan.evaluate import evaluate, json_safe
 
     result = evaluate(model, data, split=split, freehand=freehand, sheet_dir=sheets)

@@ -134,8 +134,14 @@ class OnnxSaliency:
         except InputError as exc:
             raise InputError(self.path, f"not a usable ONNX model ({exc.problem})") from exc
         shape = self._runner.inputs[0].shape
-        if len(shape) != 4:
-            raise InputError(self.path, f"matte model input must be NCHW, got shape {list(shape)}")
+        if len(shape) != 4 or shape[1] not in (3, None):
+            raise InputError(self.path, f"not a saliency model: its input must be an NCHW RGB image [1, 3, H, W], "
+                                        f"got {list(shape)}")
+        out = self._runner.outputs[0].shape
+        channels = [d for d in out[:-2] if d not in (1, None)]
+        if len(out) < 2 or channels:
+            raise InputError(self.path, f"not a saliency model: its first output must be a one-channel map "
+                                        f"([1, 1, H, W] or [1, H, W]), got {list(out)}")
         dims = shape[2:]
         self._side = tuple(d if isinstance(d, int) and d > 0 else self.default_side for d in dims)
 

@@ -325,6 +325,11 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them and keeps what is done (no worker tracebacks)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # ---------------------------------------------------------------- state on disk
 
 
@@ -427,7 +432,7 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     if cfg.jobs > 1 and todo:
         import multiprocessing as mp
 
-        pool = mp.get_context("spawn" if cfg.edges == "hed" else "fork").Pool(cfg.jobs)
+        pool = mp.get_context("spawn" if cfg.edges == "hed" else "fork").Pool(cfg.jobs, initializer=_worker_init)
     hed = None
     if cfg.edges == "hed" and todo:
         from snapcheck.data.outline import HedBatch

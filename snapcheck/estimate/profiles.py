@@ -232,3 +232,16 @@ def load_devices(path: str | None = None, section: str = "devices") -> tuple[Bac
                 notes={k: v for k, v in b.items() if isinstance(v, (dict, list))},
             ))
     return tuple(out)
+
+
+@lru_cache(maxsize=8)
+def device_info(path: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every device of ``devices.toml`` (with or without backends) by id: its name, soc, tier and, for a device
+    that cannot be estimated, why (``no_estimate``)."""
+    data = read_toml(Path(path or rules_dir() / "devices.toml"))
+    return {dev_id: {k: v for k, v in dev.items() if k != "backends"} for dev_id, dev in data.get("devices", {}).items()}
+
+
+def device_ids(path: str | None = None) -> tuple[str, ...]:
+    """The ids of the devices of ``devices.toml``, in file order."""
+    return tuple(device_info(path))

@@ -36,9 +36,9 @@ def write_gate_file(model_dir: str | Path, ls_versions: list[str] | tuple[str, .
     """``snapcheck.toml``: the Lens Studio versions every model file in ``model_dir`` must pass."""
     versions = ", ".join(f'"{v}"' for v in ls_versions)
     atomic_write_text(Path(model_dir) / GATE_FILE, (
-        "# Read by `python -m snapcheck.models_gate models` (CI): every .tflite / .onnx in this folder\n"
-        "# must pass `snapcheck check` with no error-level finding for each version listed.\n"
-        f"ls_versions = [{versions}]\n"))
+        "# The settings of the models in this folder (snapcheck.config). The CI gate (`snapcheck gate models`)\n"
+        "# checks every .tflite / .onnx here against each version listed; `snapcheck check` reads it too.\n"
+        f"ls-version = [{versions}]\n"))
 
 
 def check_report(path: Path, ls_version: str) -> tuple[dict[str, Any], str]:

@@ -201,8 +201,26 @@ def load_weights(model: Any, path: str | Path) -> None:
         raise
     except FileNotFoundError:
         raise InputError(path, "weights file not found") from None
+    except OSError as exc:  # h5py: not an HDF5 file, truncated
+        raise InputError(path, f"cannot read the weights: {_gist(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - Keras/TF raise many types for a mismatched file
-        raise InputError(path, f"cannot load weights into {model.name}: {type(exc).__name__}: {exc}") from None
+        raise InputError(path, f"these weights do not fit {model.name}: {_gist(exc)} (--config and --size must be "
+                               "the training run's: see its run.json)") from None
+
+
+def _gist(exc: BaseException, limit: int = 240) -> str:
+    """A Keras/TF loading error in one short line: tensor values and long lists dropped, the rest cut."""
+    import re
+
+    text = " ".join(str(exc).split())
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
+    where = re.search(r"Variable path=([^,]+)", text)
+    if shapes:  # Keras 3: name the first mismatched variable and both shapes
+        return (f"{where.group(1) if where else 'a variable'} has shape {shapes.group(1)} in the model and "
+                f"{shapes.group(2)} in the file")
+    text = re.sub(r"(tf\.Tensor|array)\(.*?\)(?=[,.;]|$)", "<values>", text)
+    text = re.sub(r"\[[^\[\]]{60,}\]", "[...]", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def serving_function(model: Any, cfg: GeneratorConfig):

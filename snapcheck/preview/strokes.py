@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcheck.errors import InputError
+from snapcheck.errors import InputError, one_line
 
 MIN_CONTRAST = 32  # grey levels between the darkest and lightest pixel below which there is no drawing
 FIT_MARGIN = 0.06  # blank border around the drawing after cropping, per side, as a share of the square
@@ -49,7 +49,7 @@ def read_image(path: Path) -> np.ndarray:
     except IsADirectoryError:
         raise InputError(path, "is a folder, not an image") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        detail = one_line(exc, 120) or type(exc).__name__
         raise InputError(path, f"not a readable image ({detail})") from None
 
 

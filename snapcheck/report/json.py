@@ -25,10 +25,12 @@ def render(reports: list[CheckReport]) -> str:
     return json.dumps(document(reports), indent=2) + "\n"
 
 
-def render_models(groups: list[list[CheckReport]]) -> str:
-    """One model as :func:`document`; several as ``{"models": [...]}`` with an overall verdict."""
-    if len(groups) == 1:
+def render_models(groups: list[list[CheckReport]], errors: dict[str, str] | None = None) -> str:
+    """One model as :func:`document`; several (or any unusable file) as ``{"models": [...]}`` with an overall
+    verdict, an unusable file as ``{"path": ..., "error": ...}`` after the checked ones."""
+    errors = errors or {}
+    if len(groups) == 1 and not errors:
         return render(groups[0])
-    doc = {"schema_version": SCHEMA_VERSION, "passed": all(r.passed for g in groups for r in g),
-           "models": [document(g) for g in groups]}
+    doc = {"schema_version": SCHEMA_VERSION, "passed": not errors and all(r.passed for g in groups for r in g),
+           "models": [document(g) for g in groups] + [{"path": p, "error": e} for p, e in errors.items()]}
     return json.dumps(doc, indent=2) + "\n"

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from snapcheck.errors import InputError
 from snapcheck.estimate.profiles import load_devices
 from snapcheck.fsutil import atomic_path, atomic_write_json, atomic_write_text
+from snapcheck.report.tables import Col
+from snapcheck.report.tables import print_table as print_fitted
 
 FORMATS = ("tflite", "onnx")
 TABLE_DEVICE = "iphone6"  # the table is always sorted by this device's estimate
@@ -178,17 +180,12 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
     """The rows sorted by estimated iPhone 6 latency (failed configs last), with pass/fail per backend;
     host latency only for rows measured on ``reference``'s host fingerprint."""
     backends = backends_in(rows)
-    table = Table(title=f"snapcheck sweep: {len(rows)} configurations, sorted by estimated iPhone 6 latency")
-    for name, justify in (("config", "left"), ("params", "right"), ("fp16 MB", "right"), ("GMACs", "right"),
-                          ("host ms", "right"), ("iPhone 6 ms", "right"), ("FPS", "right")):
-        table.add_column(name, justify=justify)
+    cols = [Col("config"), *(Col(name, "right") for name in ("params", "fp16 MB", "GMACs", "host ms", "iPhone 6 ms",
+                                                               "FPS"))]
     if _norm(device) != TABLE_DEVICE:
-        table.add_column(f"{device} ms", justify="right")
-        table.add_column(f"{device} FPS", justify="right")
-    for backend in backends:
-        table.add_column(backend, justify="center")
-    table.add_column("verdict")
-    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=60)
+        cols += [Col(f"{device} ms", "right"), Col(f"{device} FPS", "right")]
+    cols += [*(Col(backend, "center") for backend in backends), Col("verdict"), Col("note", flex=True, max_width=60)]
+    table: list[list[str]] = []
     by_label = {label: [] for label in notes.values()}
     for what, label in notes.items():
         by_label[label].append(what)
@@ -218,9 +215,10 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
         verdict = row.get("verdict", "error")
         colour = {"pass": "green", "fail": "red"}.get(verdict, "yellow")
         cells.append(f"[{colour}]{verdict}[/]")
-        cells.append(", ".join(by_label.get(row["label"], [])) or (row.get("error") or ""))
-        table.add_row(*cells)
-    console.print(table)
+        cells.append(escape(", ".join(by_label.get(row["label"], [])) or (row.get("error") or "")))
+        table.append(cells)
+    print_fitted(console, f"snapcheck sweep: {len(rows)} configurations, sorted by estimated iPhone 6 latency",
+                cols, table)
     foreign = sum(r.get("status") == "ok" and not host_comparable(r, reference) for r in rows)
     if foreign:
         console.print(f"host ms: {foreign} configuration(s) were timed on another host fingerprint than this "

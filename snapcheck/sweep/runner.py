@@ -45,6 +45,7 @@ from snapcheck.sweep.cache import (
     cache_path,
     evaluate_and_cache,
     load_cached,
+    model_dir,
     node_info,
 )
 from snapcheck.sweep.grid import registered_name
@@ -129,8 +130,9 @@ def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, engine
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
     )
     cached_note = f" ({run.cached} cached)" if run.cached else ""
-    for cfg in todo:  # markers left by a run that was killed
+    for cfg in todo:  # markers and half-made exports left by a run that was killed
         _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
+    _clear_staging(out_dir, todo)
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with progress:
@@ -149,6 +151,7 @@ def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, engine
                 engine.run(todo, finished)
     except KeyboardInterrupt:
         stopped = engine.cancel()
+        _clear_staging(out_dir, todo)
         done = run.cached + run.computed
         console.print(f"[yellow]interrupted[/] ({stopped}): {done} of {done + len(todo) - run.computed} "
                       f"configurations are cached in {out_dir / 'cache'}; run the same command to resume.",
@@ -229,6 +232,21 @@ def _run_pool(executor: ProcessPoolExecutor, batch: list[GeneratorConfig], out_d
         except BrokenProcessPool:
             lost.append(futures[fut])
     return [cfg for cfg in batch if cfg in lost]  # in grid order
+
+
+def _clear_staging(out_dir: Path, cfgs: list[GeneratorConfig]) -> None:
+    """Remove what a stopped worker left of an export: its staging folder, and the model folder if that is then
+    empty (an export lands whole or not at all, so nothing finished is lost)."""
+    import shutil
+
+    for cfg in cfgs:
+        folder = model_dir(out_dir, cfg)
+        if not folder.is_dir():
+            continue
+        for staging in folder.glob(f".{cfg.name}.export-*"):
+            shutil.rmtree(staging, ignore_errors=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _marker(out_dir: Path, cfg: GeneratorConfig, ls_version: str) -> Path:
