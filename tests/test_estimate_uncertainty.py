@@ -74,3 +74,21 @@ def test_an_unknown_kind_is_outside():
     ks = split_kernels(b.graph([y]))
     assert ks[0].kind == "other"
     assert kernel_errors(ks, load_host_profile().residual) == [KernelError(OUTSIDE_ERROR, False)]
+
+
+def test_sc603_names_a_slow_kernel_outside_the_envelope_but_not_a_tiny_one():
+    from snapcheck.estimate import check_estimates
+    from snapcheck.rules import load_ruleset
+
+    def graph(side: int, cin: int, cout: int):
+        b = GraphBuilder()
+        x = b.input((1, side, side, cin))
+        return b.graph([tflite_conv(b, x, side, cin, cout, k=15)])  # no calibrated conv has a 15x15 window
+
+    big = [f for f in check_estimates(graph(128, 8, 16), load_ruleset("5.x"))[1] if f.code == "SC603"]
+    assert len(big) == 1 and "15x15" in big[0].message
+    tiny = graph(8, 4, 4)  # as far outside, but microseconds: a 2x error changes no frame rate
+    host = load_host_profile()
+    pred = predict_kernels(split_kernels(tiny), host)
+    assert pred.outside_share == pytest.approx(1.0) and pred.latency_ms < 0.1
+    assert not [f for f in check_estimates(tiny, load_ruleset("5.x"))[1] if f.code == "SC603"]

@@ -409,6 +409,7 @@ PROBES: tuple[MicroSpec, ...] = (
 )
 OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the per-inference overhead
 
+
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
     elements read and written)."""

@@ -59,8 +59,6 @@ def _build(spec: MicroSpec | NetSpec) -> bytes:
     return build_net_tflite(spec) if isinstance(spec, NetSpec) else build_micro_tflite(spec)
 
 
-
-
 def probe_dir() -> Path:
     """Where the probe models are converted (once per machine, with TensorFlow) and kept."""
     return cache_dir() / "probes"
