@@ -3,7 +3,8 @@
 The runtime is picked by content (the flatbuffer's ``TFL3`` identifier), never by the file name. One
 ``ModelRunner`` serves every caller that executes a model: ``snapcheck bench`` and calibration (which time
 ``invoke``), export's equivalence check against Keras and ``snapcheck evaluate`` (which call ``run`` or
-``run_nhwc``). The runtimes are optional dependencies (the ``runtime`` extra) and heavy to import, so they
+``run_nhwc``), and the numerics check and ``snapcheck fix`` (``exact=True``: optimisations off, every
+intermediate readable). The runtimes are optional dependencies (the ``runtime`` extra) and heavy to import, so they
 are imported when a model is opened, never by the check path.
 """
 
@@ -15,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -82,24 +83,29 @@ class ModelRunner:
     load_ms: float  # creating the interpreter or session and allocating its tensors
     invoke: Callable[[], None]  # one inference on the inputs fed last
 
-    def __init__(self, model: str | Path | bytes, threads: int = 1, *, profile: bool = False) -> None:
+    def __init__(self, model: str | Path | bytes, threads: int = 1, *, profile: bool = False,
+                 exact: bool = False) -> None:
         self.path = None if isinstance(model, (bytes, bytearray)) else Path(model)
         head = bytes(model[:8]) if self.path is None else _head(self.path)
         t0 = time.perf_counter()
         if head[4:8] == TFLITE_IDENTIFIER:
-            self._open_litert(model, threads)
+            self._open_litert(model, threads, exact)
         else:
-            self._open_onnx(model, threads, profile)
+            self._open_onnx(model, threads, profile, exact)
         self.load_ms = (time.perf_counter() - t0) * 1e3
         self._results: list[np.ndarray] = []
 
     # --- LiteRT ---------------------------------------------------------------------------------------------
 
-    def _open_litert(self, model: str | Path | bytes, threads: int) -> None:
+    def _open_litert(self, model: str | Path | bytes, threads: int, exact: bool) -> None:
         import ai_edge_litert  # the runtime extra, imported only when a TFLite model is opened
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        source = {"model_path": str(model)} if self.path is not None else {"model_content": bytes(model)}
+        source: dict[str, Any] = ({"model_path": str(model)} if self.path is not None
+                                  else {"model_content": bytes(model)})
+        if exact:  # the builtin kernels, without XNNPACK (which fuses ops and hides intermediates), every tensor kept
+            source.update(experimental_preserve_all_tensors=True,
+                          experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         try:
             with quiet_native_logs():  # XNNPACK announces itself when the tensors are allocated
                 interp = Interpreter(num_threads=threads, **source)
@@ -116,10 +122,12 @@ class ModelRunner:
 
     # --- onnxruntime ----------------------------------------------------------------------------------------
 
-    def _open_onnx(self, model: str | Path | bytes, threads: int, profile: bool) -> None:
+    def _open_onnx(self, model: str | Path | bytes, threads: int, profile: bool, exact: bool) -> None:
         import onnxruntime as ort  # the runtime extra, imported only when an ONNX model is opened
 
         opts = ort.SessionOptions()
+        if exact:  # each op as the graph writes it (no fusion of the float16 round trips the numerics insert)
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 4  # failures come back as exceptions (one line); no coloured log lines on stderr
@@ -187,6 +195,25 @@ class ModelRunner:
         self.invoke()
         return self.results()
 
+    def run_named(self, feeds: dict[str, np.ndarray], outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """ONNX: one inference on ``feeds`` (by input name), ``outputs`` (default: the graph's) by name;
+        a runtime failure as one ``InputError`` line."""
+        names = list(outputs) if outputs is not None else [o.name for o in self.outputs]
+        try:
+            return dict(zip(names, self._sess.run(names, feeds)))
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise InputError(self.path, f"onnxruntime cannot run the model: {one_line(exc)}") from None
+
+    def run_probed(self, arrays: Sequence[np.ndarray], tensors: Sequence[int] = ()) -> tuple[
+            list[np.ndarray], dict[int, np.ndarray]]:
+        """LiteRT opened with ``exact``: (the outputs, the tensors of index ``tensors``) of one inference on
+        ``arrays``; a runtime failure as one ``InputError`` line."""
+        try:
+            outs = self.run(*arrays)
+            return outs, {i: self._interp.get_tensor(i) for i in tensors}
+        except (ValueError, RuntimeError) as exc:
+            raise InputError(self.path, f"LiteRT cannot run the model: {one_line(exc)}") from None
+
     @property
     def channels_first(self) -> bool:
         """Whether the first input is an NCHW image: ONNX's layout, unless its last dimension is smaller than
@@ -237,7 +264,9 @@ def _head(path: Path) -> bytes:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
-def open_model(model: str | Path | bytes, threads: int = 1, *, profile: bool = False) -> ModelRunner:
+def open_model(model: str | Path | bytes, threads: int = 1, *, profile: bool = False,
+               exact: bool = False) -> ModelRunner:
     """Load ``model`` (a file or its bytes) on its runtime with ``threads`` CPU threads; ``profile``: record
-    onnxruntime's per-node profile (``ModelRunner.end_profiling``). ``InputError`` for an unusable file."""
-    return ModelRunner(model, threads, profile=profile)
+    onnxruntime's per-node profile (``ModelRunner.end_profiling``); ``exact``: optimisations and delegates off,
+    every intermediate readable (numerics, fix's proofs). ``InputError`` for an unusable file."""
+    return ModelRunner(model, threads, profile=profile, exact=exact)
