@@ -158,11 +158,13 @@ def _name_ops(graph: Graph, findings: list[Finding]) -> list[Finding]:
 
 def check_graph(graph: Graph, ls_version: str = "5.x", backend: str | None = None, max_size: int | None = None,
                 estimates: bool = True, policy: Policy = DEFAULT_POLICY, fail_on: str = "error",
-                target: str | None = None, numerics: bool = False, sample: str | Path | None = None) -> CheckReport:
+                target: str | None = None, numerics: bool | tuple[Any, list[Finding]] = False,
+                sample: str | Path | None = None) -> CheckReport:
     """Run every check on an already loaded graph; ``policy`` selects, ignores, re-grades and suppresses codes;
     ``fail_on="warning"`` makes warnings fail the check too; ``target`` (``rules/targets.toml``, default snapchat)
     sets the ML budget, frame-rate rule and devices; ``numerics`` runs the model in float32 and float16 on the
-    host (``snapcheck.numerics``; ``sample``: the user's input)."""
+    host (``snapcheck.numerics``; ``sample``: the user's input), or takes the ``(report, findings)`` that
+    ``check_numerics`` gave, so that one measurement serves every version."""
     lap = _Laps()
     ruleset = load_ruleset(ls_version)
     backend = resolve_backend(backend)
@@ -187,10 +189,12 @@ def check_graph(graph: Graph, ls_version: str = "5.x", backend: str | None = Non
         findings += est_findings
         lap("performance")
     measured = None
-    if numerics:  # runs the model: onnxruntime or LiteRT are imported here only
+    if numerics is True:  # runs the model: onnxruntime or LiteRT are imported here only
         from snapcheck.numerics import check_numerics
 
-        report, numeric_findings = check_numerics(graph, sample)
+        numerics = check_numerics(graph, sample)
+    if numerics:
+        report, numeric_findings = numerics
         measured = report.to_dict()
         findings += numeric_findings
         lap("numerics")

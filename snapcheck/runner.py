@@ -11,6 +11,7 @@ are imported when a model is opened, never by the check path.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import time
@@ -133,8 +134,11 @@ class ModelRunner:
         opts.log_severity_level = 4  # failures come back as exceptions (one line); no coloured log lines on stderr
         opts.enable_profiling = profile
         source = str(model) if self.path is not None else bytes(model)
-        try:
-            sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        try:  # onnxruntime prints its provider fallback ("EP Error ... Falling back") on stdout: kept off it
+            with contextlib.redirect_stdout(io.StringIO()):
+                sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+            inputs = [_ort_port(i) for i in sess.get_inputs()]  # a name that is not UTF-8 fails here
+            outputs = [_ort_port(o) for o in sess.get_outputs()]
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             problem = "onnxruntime cannot load the model"
             if self.path is not None and self.path.suffix.lower() != ".onnx":
@@ -142,8 +146,7 @@ class ModelRunner:
             raise InputError(self.path, f"{problem}: {one_line(exc)}") from None
         self.runtime, self.runtime_version = "onnxruntime", ort.__version__
         self._sess = sess
-        self.inputs = [_ort_port(i) for i in sess.get_inputs()]
-        self.outputs = [_ort_port(o) for o in sess.get_outputs()]
+        self.inputs, self.outputs = inputs, outputs
         self._feeds: dict[str, np.ndarray] = {}
 
         def invoke() -> None:

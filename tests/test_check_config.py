@@ -150,3 +150,15 @@ def test_an_ignore_with_a_reason_and_a_baseline_named_in_the_config(tmp_path):
         "in baseline snapcheck-baseline.json") and reasons["SC202"].startswith("ignored")
     shown = run("check", "--show-settings", model).stdout
     assert "baseline" in shown and "snapcheck-baseline.json" in shown
+
+
+def test_the_configs_target_is_applied_and_the_option_overrides_it(tmp_path):
+    model = hardswish_chain(tmp_path / "m" / "hs.onnx", n=2)
+    (tmp_path / "snapcheck.toml").write_text('target = "spectacles"\n')
+    doc = doc_of(run("check", model, "-f", "json", "--no-estimates"))
+    assert doc["target"]["name"] == "spectacles" and doc["size"]["target"] == "spectacles"
+    doc = doc_of(run("check", model, "-f", "json", "--no-estimates", "--target", "snapchat"))
+    assert doc["target"]["name"] == "snapchat"
+    p = run("check", model, "--no-estimates")
+    assert p.stdout.startswith("FAIL Lens Studio 5.x (Spectacles")
+    assert "target" in run("check", "--show-settings", model).stdout

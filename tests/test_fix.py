@@ -282,3 +282,28 @@ def test_a_broken_fixes_file_is_a_rules_error(tmp_path, old, new, problem):
     p.write_text(p.read_text().replace(old, new, 1))
     with pytest.raises(RulesError, match=problem):
         load_fix_rules(folder)
+
+
+REPRO = CORPUS.parent / "fuzz-repro"
+
+
+@pytest.mark.skipif(not REPRO.is_dir(), reason=f"fuzz-repro files not found at {REPRO}")
+@pytest.mark.parametrize("name, code, says", [
+    ("onnx_identity_chain1500_reversed.onnx", 0, "Skipped fold: onnxslim"),  # onnxslim recurses per op
+    ("onnx_input_name_invalid_utf8.onnx", 2, "onnxruntime cannot load the model: 'utf-8' codec"),
+    ("onnx_op_type_invalid_utf8.onnx", 2, "onnxruntime cannot load the model: 'utf-8' codec"),
+])
+def test_hostile_files_keep_fixs_contract(tmp_path, name, code, says):
+    """A library failing inside a rewrite skips that rewrite (the rest is proven as usual); a model the runtime
+    cannot load is one line and exit 2, with nothing of onnxruntime's on stdout."""
+    out = tmp_path / "fixed.onnx"
+    p = run_cli("fix", str(REPRO / name), "-o", str(out))
+    assert p.returncode == code, p.stderr[-600:]
+    assert "internal error" not in p.stderr and "Traceback" not in p.stderr
+    if code == 2:
+        assert p.stdout == "" and len(p.stderr.strip().splitlines()) == 1 and says in p.stderr
+        assert not out.exists()
+    else:
+        assert says in " ".join(p.stdout.split()) and out.exists()
+        doc = json.loads(run_cli("fix", str(REPRO / name), "--dry-run", "--format", "json").stdout)
+        assert [s["id"] for s in doc["skipped"]] == ["fold"] and "RecursionError" in doc["skipped"][0]["why"]

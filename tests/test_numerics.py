@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -150,3 +151,17 @@ def test_a_broken_numerics_file_is_a_rules_error(tmp_path):
                                        '{ name = "[1, 0]", low = 1.0, high = 0.0 }'))
     with pytest.raises(RulesError, match="low < high"):
         load_tolerance(folder)
+
+
+def test_one_measurement_serves_every_version(monkeypatch, capsys):
+    import snapcheck.numerics as numerics
+    from snapcheck.cli import main
+
+    runs = []
+    real = numerics.measure
+    monkeypatch.setattr(numerics, "measure", lambda *a, **k: runs.append(a) or real(*a, **k))
+    with pytest.raises(SystemExit) as done:
+        main(["check", str(MODELS / "catface-s.onnx"), "--numerics", "--ls-version", "all", "-f", "json"])
+    assert done.value.code == 0 and len(runs) == 1
+    versions = json.loads(capsys.readouterr().out)["versions"]
+    assert sorted(versions) == ["3.x", "4.x", "5.x"] and all(v["numerics"] for v in versions.values())

@@ -112,6 +112,21 @@ def test_websocket_inference_protocol(served):
     assert stats["inferences"] == before + 2  # the refused request did not count
 
 
+def test_the_server_keeps_the_rate_on_its_own_clock(served):
+    """Outlines sent back to back (a page whose timer fires early, or two tabs) start a period apart."""
+    from websockets.sync.client import connect
+
+    strokes = np.zeros((SIDE, SIDE), np.uint8)
+    before = len(served["state"].starts)
+    with connect(served["ws"]) as ws:
+        for seq in range(4):
+            ws.send(REQUEST.pack(seq) + strokes.tobytes())
+        assert [REPLY.unpack_from(ws.recv())[0] for _ in range(4)] == [0, 1, 2, 3]
+    starts = list(served["state"].starts)[before:]
+    period = 1.0 / served["state"].rate
+    assert len(starts) == 4 and min(b - a for a, b in zip(starts, starts[1:])) >= period
+
+
 def test_cross_origin_websocket_is_refused(served):
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect

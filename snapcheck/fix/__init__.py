@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from snapcheck.api import CheckReport, check_graph, load
-from snapcheck.errors import InputError
+from snapcheck.errors import InputError, one_line
 from snapcheck.fix import passes
 from snapcheck.fix.decompose import depth_to_space, gelu, hard_swish, layer_norm
 from snapcheck.fix.passes import Context
@@ -64,6 +64,7 @@ class FixReport:
     after: CheckReport
     applied: list[Applied]
     exact: Agreement
+    skipped: list[Applied] = field(default_factory=list)  # rewrites whose library failed on this model (note: why)
     fp16: Agreement | None = None
     numerics: dict[str, Any] | None = None
     written: bool = False
@@ -104,6 +105,7 @@ class FixReport:
             "refused": self.refused or None, "seconds": round(self.seconds, 3),
             "rewrites": [{"id": a.rewrite.id, "resolves": list(a.rewrite.resolves), "exactness": a.rewrite.exactness,
                           "tool": a.rewrite.tool, "did": a.note} for a in self.applied],
+            "skipped": [{"id": a.rewrite.id, "tool": a.rewrite.tool, "why": a.note} for a in self.skipped],
             "agreement": self.exact.to_dict(), "fp16_agreement": None if self.fp16 is None else self.fp16.to_dict(),
             "numerics": self.numerics,
             "codes": [{"code": c, "before": b, "after": a, "resolved_by": r} for c, b, a, r in self.codes()],
@@ -156,22 +158,34 @@ def _graph_of(model: Any, path: Path) -> Any:
     return read_onnx(path, model.SerializeToString())
 
 
-def _rewrite(model: Any, rules: FixRules, ctx: Context) -> tuple[Any, Any, list[Applied]]:
+def _run_pass(rid: str, work: Any, ctx: Context, skipped: list[Applied]) -> tuple[Any, str | None]:
+    """One rewrite; should its library fail on this model (onnxslim recursing through a 1,500-op chain, a name
+    that is not UTF-8), the model stays as it was and the failure is recorded: what is applied is proven anyway."""
+    try:
+        return PASSES[rid](work, ctx)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - onnxslim and the onnx tools raise whatever their code meets
+        skipped.append(Applied(ctx.rules.rewrites[rid], f"{type(exc).__name__}: {one_line(exc, 160)}"))
+        return work, None
+
+
+def _rewrite(model: Any, rules: FixRules, ctx: Context) -> tuple[Any, Any, list[Applied], list[Applied]]:
     """Every rewrite in the rules' order (fold again after a hand-written one): (the result, the result before
-    the approximate fp16 rewrite, what was applied)."""
-    work, exact_model, applied = model, model, []
+    the approximate fp16 rewrite, what was applied, what was skipped and why)."""
+    work, exact_model, applied, skipped = model, model, [], []
     for rid, rewrite in rules.rewrites.items():
         if rid == "fp16":  # the last rewrite: everything before it is proven exact
             exact_model = type(work)()
             exact_model.CopyFrom(work)
-        work, note = PASSES[rid](work, ctx)
+        work, note = _run_pass(rid, work, ctx, skipped)
         if note:
             applied.append(Applied(rewrite, note))
         if rid in HAND_WRITTEN and note:
-            work, again = passes.fold(work, ctx)
+            work, again = _run_pass("fold", work, ctx, skipped)
             if again:
                 applied.append(Applied(rules.rewrites["fold"], f"after {rid}: {again}"))
-    return work, exact_model, applied
+    return work, exact_model, applied, skipped
 
 
 def _measure_fp16(exact_model: Any, fp16_model: Any, feeds: dict | None, sample: str | Path | None,
@@ -235,7 +249,7 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
     feeds = None if arrays is None else {k: v for k, v in arrays.items() if not k.startswith("__")}
     ctx = Context(rules=rules, path=str(path), input_shapes=dict(input_shapes or {}), fp16=fp16,
                   sample_shapes=passes.sample_shapes(feeds or {}))
-    work, exact_model, applied = _rewrite(model, rules, ctx)
+    work, exact_model, applied, skipped = _rewrite(model, rules, ctx)
     exact = agreement(original, exact_model, load_tolerance(), feeds, exact=True, atol=rules.exact_atol,
                       rtol=rules.exact_rtol, batch_from=ctx.batch_from, path=str(path))
     approx, numerics, extra = (_measure_fp16(exact_model, work, feeds, sample, str(path))
@@ -246,7 +260,7 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
     after = check_graph(_graph_of(work, target_path), ls_version, estimates=False, target=where.name)
     after.findings += extra
     result = FixReport(path=str(path), out=None if out is None else str(out), dry_run=dry_run, before=before,
-                       after=after, applied=applied, exact=exact, fp16=approx, numerics=numerics,
+                       after=after, applied=applied, skipped=skipped, exact=exact, fp16=approx, numerics=numerics,
                        refused=_refusal(exact, approx, extra), rules=rules)
     if not result.refused and not dry_run:
         try:

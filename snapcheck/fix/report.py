@@ -30,8 +30,11 @@ def render_fix(console: Console, r: FixReport) -> None:
                   escape(a.note))
     if r.applied:
         console.print(t)
-    else:
+    elif not r.skipped:
         console.print("No rewrite applies: the model has nothing a mechanical fix changes.")
+    for a in r.skipped:
+        console.print(f"[yellow]Skipped[/] {a.rewrite.id}: {escape(a.rewrite.tool)} failed on this model "
+                      f"({escape(a.note)}); the model is kept as it was before it", soft_wrap=True)
     e = r.exact
     verdict = "[green]agree[/]" if e.ok else "[bold red]differ[/]"
     console.print(f"Proof (onnxruntime, same inputs): outputs {verdict} within {escape(e.allowed)}: worst max abs "

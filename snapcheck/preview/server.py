@@ -16,8 +16,9 @@ docs/preview.md). Messages:
   height (u16), the model's own milliseconds (f32), then the RGBA image (H×W×4 bytes); little-endian.
   A failed inference answers text ``{"seq": N, "error": ...}``.
 
-The page throttles inference to the configured rate; the server runs what it is sent, one call at a time
-per model.
+The page throttles inference to the configured rate; the server runs what it is sent, one call at a time,
+and holds a call that arrives early (network jitter, another tab) until a period after the last one started, so
+the rate also holds on its own clock.
 """
 
 from __future__ import annotations
@@ -128,6 +129,10 @@ class PreviewState:
         if len(outline) != side * side:
             raise ValueError(f"expected {side}×{side} = {side * side} bytes, got {len(outline)}")
         with self.lock:
+            if self.rate > 0 and self.starts:
+                early = self.starts[-1] + 1.0 / self.rate - time.monotonic()
+                if early > 0:
+                    time.sleep(early)
             self.starts.append(time.monotonic())
         return gen(np.frombuffer(outline, np.uint8).reshape(side, side) > 127)
 
