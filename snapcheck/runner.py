@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import sys
 import time
@@ -23,6 +24,8 @@ import numpy as np
 
 from snapcheck.errors import InputError, one_line
 from snapcheck.readers.detect import TFLITE_IDENTIFIER
+
+MAX_INPUT_BYTES = 2**30  # a random input beyond this is refused (a Lens model's input is a few MB)
 
 # onnxruntime's input types as numpy dtypes (the ones a Lens model can have as inputs).
 ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
@@ -174,6 +177,11 @@ class ModelRunner:
         for port in self.inputs:
             if port.dtype is None:
                 raise InputError(self.path, f"input {port.name!r} has unsupported type {self._ort_type(port.name)}")
+            size = math.prod(d if isinstance(d, int) and d > 0 else 1 for d in port.shape) * port.dtype.itemsize
+            if size > MAX_INPUT_BYTES:
+                need = f"{size / 2**30:,.1f} GiB" if size < 2**60 else "more than any memory"
+                raise InputError(self.path, f"input {port.name!r} is too large to fill with random data ({need}; "
+                                            f"the limit is {MAX_INPUT_BYTES / 2**30:g} GiB)")
         self.feed(*(random_input(p.shape, p.dtype, rng) for p in self.inputs))
 
     def try_invoke(self) -> None:

@@ -111,6 +111,8 @@ CASES = [
      "cannot run the model", None),
     ("bench-loop", ["bench", str(CORPUS / "onnx-node__test_loop11.onnx"), "--runs", "1"], "cannot run the model", None),
     ("bench-not-a-model", ["bench", "{ws}/afile"], "cannot load the model", None),
+    ("bench-huge-input", ["bench", str(CORPUS.parent / "fuzz-repro" / "onnx_relu_rank20_dims2e62.onnx"), "--runs", "1"],
+     "too large to fill with random data", None),
     # the parser: unknown options and commands, missing arguments, bad numbers
     ("check-no-model", ["check"], "Missing argument", None),
     ("check-unknown-option", ["check", "{ws}/m.onnx", "--colour"], "No such option", None),
