@@ -1,28 +1,42 @@
-"""Estimator accuracy on held-out architectures: predicted vs measured host latency (LiteRT, 1 thread).
+"""Estimator accuracy on real architectures: predicted vs measured host latency (LiteRT, 1 thread).
 
-    .venv/bin/python bench/estimator_accuracy.py [--profile snapcheck/profiles/host.json] [--json out.json]
-        [--fresh] [--passes 3]
+    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation] [--profile PROFILE.json]
+        [--quick] [--contend N] [--fresh] [--passes 3] [--json out.json]
 
-For every architecture of ``bench/zoo.py`` (none used by calibration) it converts the Keras model to
-.tflite, predicts its latency from the calibrated host profile, and times it with LiteRT (3 warm-up
-runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with a new
-interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is
-the median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
-wall or calling-thread CPU time, whichever is lower; on a shared machine preemption does not count), the
-figure ``snapcheck bench`` reports first; the score against the minimum over runs, each round's own score
-and how the rounds agree are printed too. It reports the share within +-10%, the median absolute % error and the Spearman
-rank correlation, next to the roofline without the lookup and network correction, the lookup without
-samples that share a held-out kernel's exact shape, and the FLOPs-only baseline ``c0 + c1 x FLOPs``
-fitted on the same calibration micro-benchmarks. Models and measurements are cached
-(``SNAPCHECK_CACHE``), so re-runs are quick; ``--fresh`` re-times everything.
+Two sets of architectures, neither used by calibration (which times single layers and random networks only):
+``heldout``, the 44 of ``bench/zoo.py`` (the generator grid, MobileNet v1/v2, ResNets, U-Nets), and
+``validation``, 14 other real architectures (``zoo.validation``: keras.applications models and five Keras
+builds of published designs). Each is converted to .tflite, predicted from the host profile and timed with
+LiteRT (3 warm-up runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with
+a new interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is the
+median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
+wall or calling-thread CPU time, whichever is lower), what ``snapcheck bench`` reports first.
+
+The profile is ``--profile``, else the one host estimates use on this machine (``calibrate --quick``'s, if it
+was run, else the shipped one). ``--quick`` runs ``snapcheck calibrate --quick`` first (timed) on the base
+profile and scores the adapted one. ``--contend N`` runs N memory-streaming processes on the other cores for the
+whole run, the quick calibration included: a host whose caches and memory bandwidth differ from the profile's
+("another CPU" on a machine with one CPU type; docs/bench/estimator.md).
+
+Reported, per set: the share within ±10%, the median absolute and signed % error, Spearman's rank correlation,
+how often the measured time lies inside the reported range, next to the roofline without its lookup, the
+lookup without samples that share an evaluated kernel's exact shape, and two FLOPs-only baselines ``c0 + c1 x
+FLOPs``: the profile's (fitted on its calibration micro-benchmarks) and one refitted on the quick probes timed
+on this host. The host's phase: the probes of ``--quick``, re-timed among the models, against their timing when
+the profile was fitted. Models and timings are cached (``SNAPCHECK_CACHE``); ``--fresh`` re-times everything.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -30,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from zoo import architectures, tflite_file  # noqa: E402
+from zoo import architectures, tflite_file, validation  # noqa: E402
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -44,14 +58,14 @@ def spearman(a: list[float], b: list[float]) -> float:
             m = x == v
             r[m] = r[m].mean()
         return r
-    ra, rb = ranks(a), ranks(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
 
 
 def metrics(pred: list[float], meas: list[float]) -> dict[str, float]:
-    err = [abs(p - m) / m for p, m in zip(pred, meas)]
-    return {"within_10pct": sum(e <= 0.10 for e in err) / len(err), "median_abs_pct": 100 * statistics.median(err),
-            "spearman": spearman(pred, meas), "n": len(err)}
+    err = [p / m - 1 for p, m in zip(pred, meas)]
+    return {"within_10pct": sum(abs(e) <= 0.10 for e in err) / len(err),
+            "median_abs_pct": 100 * statistics.median(abs(e) for e in err),
+            "median_signed_pct": 100 * statistics.median(err), "spearman": spearman(pred, meas), "n": len(err)}
 
 
 def without_shapes(res: dict, kernels: list) -> dict:
@@ -65,199 +79,236 @@ def without_shapes(res: dict, kernels: list) -> dict:
     for kind, e in res["kinds"].items():
         keep = [i for i, (g, x) in enumerate(zip(e["group"], e["x"])) if (kind, g, tuple(x)) not in seen]
         kinds[kind] = {c: [e[c][i] for i in keep] for c in ("group", "x", "r")}
-    return {**res, "kinds": kinds, "meta": {**res.get("meta", {}), "dropped": sum(len(e["r"]) for e in res["kinds"].values())
-                                           - sum(len(e["r"]) for e in kinds.values())}}
+    dropped = sum(len(e["r"]) for e in res["kinds"].values()) - sum(len(e["r"]) for e in kinds.values())
+    return {**res, "kinds": kinds, "meta": {**res.get("meta", {}), "dropped": dropped}}
 
 
-PROBES = 30  # lookup kernels re-timed among the held-out models: the host's phase against its calibration
+def _stream(seconds: float) -> None:
+    """One memory-streaming process: copy 64 MB arrays back and forth (shared cache and DRAM bandwidth)."""
+    a, b = np.ones(16 << 20, np.float32), np.empty(16 << 20, np.float32)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        np.copyto(b, a)
+        np.copyto(a, b)
 
 
-def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
-    """``n`` calibrated single layers (fixed seed) of 20 us-20 ms with their calibration timing (the median of
-    the shapes stage's passes), as ``(spec, calibration_ms)``; [] without those caches."""
-    import random
-
-    from snapcheck.calibrate.harness import MeasurementCache, pass_cache, pass_median_ms
-    from snapcheck.calibrate.micro import micro_file
-    from snapcheck.calibrate.shapes import PASSES, lookup_specs, shapes_cache
-
-    caches = [MeasurementCache(pass_cache(shapes_cache(), i)) for i in range(PASSES)]
-    timed = []
-    for spec in lookup_specs(heavy=0):  # the probes of looks before the heavy set
-        hits = [c.get(spec.key()) for c in caches]
-        if all(h is not None for h in hits) and micro_file(spec).is_file():
-            ms = pass_median_ms(hits)
-            if 0.02 <= ms <= 20:
-                timed.append((spec, ms))
-    return sorted(random.Random(seed).sample(timed, min(n, len(timed))), key=lambda t: t[0].key())
+@contextlib.contextmanager
+def contention(n: int, seconds: float = 7200.0):
+    """``n`` memory-streaming processes for the duration of the block (none for ``n`` = 0)."""
+    procs = [multiprocessing.Process(target=_stream, args=(seconds,), daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.terminate()
+            p.join()
 
 
-def with_probes(archs: list, probes: list[tuple]) -> list:
-    """The held-out list with the probes spread evenly through it (each round then samples the phase
-    throughout, not only at its start)."""
-    out, step = [], max(1, len(archs) // max(len(probes), 1))
-    queue = list(probes)
-    for i, a in enumerate(archs):
-        out.append(a)
+def with_probes(models: list, probes: list) -> list:
+    """The models with the probes spread evenly through the list (each round then samples the phase all along)."""
+    if not probes:
+        return list(models)
+    out, queue = [], list(probes)
+    step = max(1, len(models) // len(probes))
+    for i, m in enumerate(models):
+        out.append(m)
         if queue and (i + 1) % step == 0:
             out.append(queue.pop(0))
     return out + queue
 
 
+def probe_flops_baseline(timings: dict[str, float]) -> tuple[float, float] | None:
+    """``c0 + c1 x GFLOPs`` refitted (relative least squares) on the quick probes timed on this host."""
+    from snapcheck.calibrate.quick import probe_dir, probe_specs
+    from snapcheck.cost import model_cost
+    from snapcheck.readers import load_model
+
+    xs, ys = [], []
+    for spec in probe_specs():
+        path = probe_dir() / f"{spec.key()}.tflite"
+        if spec.key() in timings and path.is_file():
+            xs.append(model_cost(load_model(path)).flops / 1e9)
+            ys.append(timings[spec.key()])
+    if len(xs) < 2:
+        return None
+    x, y = np.array(xs), np.array(ys)
+    c, *_ = np.linalg.lstsq(np.stack([np.ones_like(x), x], axis=1) / y[:, None], np.ones_like(y), rcond=None)
+    return float(c[0]), float(c[1])
+
+
+def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) -> dict[str, dict]:
+    meas = [r["measured_ms"] for r in rows]
+    print(f"\n### {title}\n")
+    print("| predictor | within ±10% | median abs % error | median signed % | Spearman ρ | measured inside range |")
+    print("|---|---|---|---|---|---|")
+    out = {}
+    for col, label in columns:
+        if any(r.get(col) is None for r in rows):
+            continue
+        m = metrics([r[col] for r in rows], meas)
+        inside = ""
+        if col == "predicted_ms":
+            m["inside_range"] = float(np.mean([r["best_ms"] <= r["measured_ms"] <= r["worst_ms"] for r in rows]))
+            inside = f"{m['inside_range']:.0%}"
+        print(f"| {label} | {m['within_10pct']:.0%} ({round(m['within_10pct'] * m['n'])}/{m['n']}) | "
+              f"{m['median_abs_pct']:.1f}% | {m['median_signed_pct']:+.1f}% | {m['spearman']:.3f} | {inside} |")
+        out[col] = m
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", default=None, help="host profile JSON (default: the shipped one)")
+    ap.add_argument("--set", default="all", choices=("all", "heldout", "validation"))
+    ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
+    ap.add_argument("--quick", action="store_true", help="run `snapcheck calibrate --quick` first (on --profile or "
+                    "the shipped profile) and score the adapted profile")
+    ap.add_argument("--contend", type=int, default=0, help="memory-streaming processes run alongside (quick "
+                    "calibration and timings)")
     ap.add_argument("--json", default=None, help="write per-model results here")
     ap.add_argument("--fresh", action="store_true", help="ignore cached timings")
     ap.add_argument("--only", default="", help="comma-separated name prefixes to run")
-    ap.add_argument("--no-probes", dest="probes", action="store_false",
-                    help=f"do not re-time {PROBES} calibrated single layers among the models (the host's phase)")
+    ap.add_argument("--no-probes", dest="probes", action="store_false", help="do not re-time the quick probes among "
+                    "the models (the host's phase)")
     ap.add_argument("--passes", type=int, default=3, help="time every model this many times, in rounds over the "
-                    "whole list (each round a new interpreter per model), and score against the median; each "
-                    "round's own score is printed too")
+                    "whole list (each round a new interpreter per model), and score against the median")
     args = ap.parse_args()
 
     from rich.console import Console
 
-    from snapcheck.calibrate.harness import (MeasurementCache, best_ms, host_fingerprint, pass_cache, timed_models,
-                                             typical_ms)
-    from snapcheck.calibrate.micro import micro_file
-    from snapcheck.paths import cache_dir
+    from snapcheck.calibrate.harness import MeasurementCache, host_fingerprint, pass_cache, timed_models, typical_ms
+    from snapcheck.calibrate.quick import calibrate_quick, probe_dir
+    from snapcheck.calibrate.micro import PROBES, MicroSpec
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
-    from snapcheck.estimate.profiles import load_host_profile
+    from snapcheck.estimate.profiles import active_host_profile, load_host_profile, read_profile
     from snapcheck.estimate.roofline import predict_kernels
+    from snapcheck.paths import cache_dir
     from snapcheck.readers import load_model
 
-    import dataclasses
-
-    profile = load_host_profile(args.profile)
-    kernels_only = dataclasses.replace(profile, network={})
-    roofline_only = dataclasses.replace(profile, network={}, residual={})
-    c0 = profile.meta["flops_baseline"]["c0_ms"]
-    c1 = profile.meta["flops_baseline"]["ms_per_gflop"]
-    cache_path = cache_dir() / f"accuracy-{host_fingerprint(1)}.json"
+    console = Console(stderr=True)
+    sets = {"heldout": architectures(), "validation": validation()}
+    chosen = list(sets) if args.set == "all" else [args.set]
+    archs = [a for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
+    set_of = {a.name: s for s in chosen for a in sets[s]}
+    tag = f"-contend{args.contend}" if args.contend else ""
+    cache_path = cache_dir() / f"accuracy-{host_fingerprint(1)}{tag}.json"
     if args.fresh:
         for i in range(args.passes):
             pass_cache(cache_path, i).unlink(missing_ok=True)
-    zoo_dir = cache_dir() / "zoo"
-    zoo_dir.mkdir(parents=True, exist_ok=True)
-    archs = [a for a in architectures() if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
-    console = Console(stderr=True)
-    graphs = {a.name: load_model(tflite_file(a, zoo_dir)) for a in archs}
+    folders = {"heldout": cache_dir() / "zoo", "validation": cache_dir() / "validation"}
+    for f in folders.values():
+        f.mkdir(parents=True, exist_ok=True)
+    files = {a.name: tflite_file(a, folders[set_of[a.name]]) for a in archs}
+    graphs = {name: load_model(path) for name, path in files.items()}
+
+    with contention(args.contend):
+        quick_minutes = None
+        if args.quick:
+            base = read_profile(args.profile) if args.profile else load_host_profile()
+            t0 = time.monotonic()
+            profile, _, _ = calibrate_quick(base, console=console)
+            quick_minutes = (time.monotonic() - t0) / 60
+        else:
+            profile = read_profile(args.profile) if args.profile else active_host_profile()
+        quick_meta = profile.meta.get("quick", {})
+        baseline = quick_meta.get("timings") or profile.quick_reference  # the probes when the profile was fitted
+        probes = [s for s in PROBES if s.key() in baseline and (probe_dir() / f"{s.key()}.tflite").is_file()] \
+            if args.probes else []
+
+        def key(item) -> str:
+            return f"probe-{item.key()}" if isinstance(item, MicroSpec) else item.name
+
+        def build(item) -> bytes:
+            return (probe_dir() / f"{item.key()}.tflite").read_bytes() if isinstance(item, MicroSpec) \
+                else files[item.name].read_bytes()
+
+        with tempfile.TemporaryDirectory() as td:  # timed_models reads <folder>/<key>.tflite: link the files there
+            for a in archs:
+                (Path(td) / f"{a.name}.tflite").symlink_to(files[a.name])
+            for s in probes:
+                (Path(td) / f"{key(s)}.tflite").symlink_to(probe_dir() / f"{s.key()}.tflite")
+            timed = timed_models(with_probes(archs, probes), key=key, build=build, folder=Path(td),
+                                 cache_path=cache_path, label="accuracy", min_seconds=1.0, runs=5, passes=args.passes,
+                                 console=console)
+    per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
+    probe_ratios = [typical_ms(hit) / baseline[item.key()] for item, _, hit in timed if isinstance(item, MicroSpec)]
+    phase = float(np.median(probe_ratios)) if probe_ratios else 1.0
+
+    kernels_only = dataclasses.replace(profile, network={})
+    roofline_only = dataclasses.replace(profile, network={}, residual={})
     predicted = {name: host_prediction(g, profile) for name, g in graphs.items()}
-    # The lookup without any calibrated shape that equals a held-out kernel's (same kind, group and features):
-    # how much of the gain is interpolation between neighbours, not reading off the exact shape.
     no_exact = dataclasses.replace(profile, residual=without_shapes(
         profile.residual, [k for kernels, _ in predicted.values() for k in kernels]))
-    probes = probe_specs() if args.probes else []
+    fb = profile.meta.get("flops_baseline", {})
+    c0, c1 = fb.get("c0_ms", 0.0), fb.get("ms_per_gflop", 0.0)
+    refit = probe_flops_baseline(quick_meta.get("timings", {})) if quick_meta.get("timings") else None
 
-    def key(item) -> str:
-        return f"probe-{item[0].key()}" if isinstance(item, tuple) else item.name
-
-    def build(item) -> bytes:
-        if isinstance(item, tuple):
-            return micro_file(item[0]).read_bytes()
-        return tflite_file(item, zoo_dir).read_bytes()
-
-    timed = timed_models(with_probes(archs, probes), key=key, build=build, folder=zoo_dir, cache_path=cache_path,
-                         label="accuracy", min_seconds=1.0, runs=5, passes=args.passes, console=console)
-    per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
-    # The host's phase: how fast the probes ran in this run against their calibration (the median ratio).
-    phase = {"rounds": [float(np.median([typical_ms(c.get(key(t))) / t[1] for t in probes])) for c in per_pass]
-             if probes else [],
-             "run": float(np.median([typical_ms(hit) / item[1] for item, _, hit in timed if isinstance(item, tuple)]))
-             if probes else 1.0}
     rows = []
     for arch, _, hit in timed:
-        if isinstance(arch, tuple):
+        if isinstance(arch, MicroSpec):
             continue
         kernels, pred = predicted[arch.name]
-        flops = model_cost(graphs[arch.name]).flops
-        rows.append({"name": arch.name, "family": arch.family, "gflops": flops / 1e9,
-                     "predicted_ms": pred.latency_ms,
+        gflops = model_cost(graphs[arch.name]).flops / 1e9
+        rows.append({"name": arch.name, "set": set_of[arch.name], "family": arch.family, "gflops": gflops,
+                     "kernels": len(kernels), "predicted_ms": pred.latency_ms, "best_ms": pred.best_ms,
+                     "worst_ms": pred.worst_ms, "outside_share": pred.outside_share,
                      "kernels_only_ms": predict_kernels(kernels, kernels_only).latency_ms,
                      "roofline_only_ms": predict_kernels(kernels, roofline_only).latency_ms,
                      "no_exact_ms": predict_kernels(kernels, no_exact).latency_ms,
-                     "flops_baseline_ms": c0 + c1 * flops / 1e9,
-                     "measured_ms": typical_ms(hit), "measured_min_ms": best_ms(hit), "runs": hit["runs"],
-                     "passes_ms": [typical_ms(c.get(arch.name)) for c in per_pass]})
+                     "flops_baseline_ms": c0 + c1 * gflops,
+                     "flops_refit_ms": refit[0] + refit[1] * gflops if refit else None,
+                     "measured_ms": typical_ms(hit), "passes_ms": [typical_ms(c.get(arch.name)) for c in per_pass]})
 
-    meas = [r["measured_ms"] for r in rows]
-    est = metrics([r["predicted_ms"] for r in rows], meas)
-    base = metrics([r["flops_baseline_ms"] for r in rows], meas)
-    bare = metrics([r["kernels_only_ms"] for r in rows], meas)
-    roof = metrics([r["roofline_only_ms"] for r in rows], meas)
-    noex = metrics([r["no_exact_ms"] for r in rows], meas)
-    est_min = metrics([r["predicted_ms"] for r in rows], [r["measured_min_ms"] for r in rows])
-    print(f"held-out architectures: {len(rows)}; host profile {profile.meta.get('calibrated_on')} "
-          f"({profile.meta.get('samples')} micro-benchmarks, {profile.residual.get('meta', {}).get('samples', 0)} "
-          f"lookup kernels; {no_exact.residual.get('meta', {}).get('dropped', 0)} of them share a held-out kernel's "
-          f"exact shape)")
-    print("| predictor | within ±10% | median abs % error | Spearman ρ |")
-    print("|---|---|---|---|")
-    for label, m in (("roofline estimator", est),
-                     ("roofline estimator, against the minimum over runs instead", est_min),
-                     ("kernel model only, network correction off", bare),
-                     ("roofline alone: residual lookup and network correction off", roof),
-                     ("estimator, lookup without the held-out kernels' exact shapes", noex),
-                     ("FLOPs-only baseline", base)):
-        print(f"| {label} | {m['within_10pct']:.0%} ({round(m['within_10pct'] * m['n'])}/{m['n']}) | "
-              f"{m['median_abs_pct']:.1f}% | {m['spearman']:.3f} |")
+    q = f"; adapted by --quick on {profile.meta.get('cpu')} ({quick_meta.get('date')})" if quick_meta else ""
+    print(f"Host profile: {profile.meta.get('calibrated_on')}{q}. {profile.residual.get('meta', {}).get('samples', 0)} "
+          f"lookup kernels ({no_exact.residual.get('meta', {}).get('dropped', 0)} share an evaluated kernel's exact shape).")
+    if quick_minutes is not None:
+        print(f"`calibrate --quick` took {quick_minutes:.1f} min (factors: {quick_meta.get('speed')}, in-network "
+              f"x{quick_meta.get('network')}).")
+    if args.contend:
+        print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:
-        scaled = metrics([r["predicted_ms"] * phase["run"] for r in rows], meas)
-        print(f"\nHost phase: {len(probes)} calibrated single layers, re-timed among the models, ran at "
-              f"{phase['run']:.3f}x their calibration timing (per round: "
-              f"{', '.join(f'{x:.3f}' for x in phase['rounds'])}). A diagnostic, not a prediction: the estimator "
-              f"times that factor is within ±10% for {scaled['within_10pct']:.0%} "
-              f"({round(scaled['within_10pct'] * scaled['n'])}/{scaled['n']}), median {scaled['median_abs_pct']:.1f}%.")
-    if args.passes > 1:
-        print(f"\nMeasured = the median of {args.passes} timing rounds over the whole list. Each round alone, and how "
-              "well the rounds repeat one another:\n")
-        print("| reference | estimator within ±10% | median abs % error | kernels only within ±10% |")
-        print("|---|---|---|---|")
-        for i in range(args.passes):
-            ref = [r["passes_ms"][i] for r in rows]
-            m = metrics([r["predicted_ms"] for r in rows], ref)
-            k = metrics([r["kernels_only_ms"] for r in rows], ref)
-            print(f"| round {i + 1} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | {k['within_10pct']:.0%} |")
-        for i in range(args.passes):
-            for j in range(i + 1, args.passes):
-                rep = metrics([r["passes_ms"][j] for r in rows], [r["passes_ms"][i] for r in rows])
-                print(f"| round {j + 1} as a predictor of round {i + 1} | {rep['within_10pct']:.0%} | "
-                      f"{rep['median_abs_pct']:.1f}% | - |")
-        print()
-    fams = sorted({r["family"] for r in rows})
-    print("\n| family | n | within ±10% | median abs % error | kernels only within ±10% | roofline alone within ±10% "
-          "| FLOPs baseline within ±10% |")
-    print("|---|---|---|---|---|---|---|")
-    for f in fams:
-        sub = [r for r in rows if r["family"] == f]
-        if len(sub) < 2:
+        print(f"Host phase: {len(probes)} quick probes re-timed among the models ran at {phase:.3f}x their timing "
+              "when the profile was fitted (a diagnostic, not part of any prediction).")
+    columns = [("predicted_ms", "**estimator**"), ("kernels_only_ms", "kernel model only, network correction off"),
+               ("roofline_only_ms", "roofline alone: lookup and network correction off"),
+               ("no_exact_ms", "estimator, lookup without the evaluated kernels' exact shapes"),
+               ("flops_baseline_ms", "FLOPs-only baseline of the profile"),
+               ("flops_refit_ms", "FLOPs-only baseline refitted on the quick probes timed here")]
+    summary = {}
+    for s in chosen:
+        sub = [r for r in rows if r["set"] == s]
+        if not sub:
             continue
-        m = metrics([r["predicted_ms"] for r in sub], [r["measured_ms"] for r in sub])
-        b = metrics([r["flops_baseline_ms"] for r in sub], [r["measured_ms"] for r in sub])
-        k = metrics([r["kernels_only_ms"] for r in sub], [r["measured_ms"] for r in sub])
-        o = metrics([r["roofline_only_ms"] for r in sub], [r["measured_ms"] for r in sub])
-        print(f"| {f} | {len(sub)} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | {k['within_10pct']:.0%} | "
-              f"{o['within_10pct']:.0%} | {b['within_10pct']:.0%} |")
-    print("\n| model | GFLOPs | measured ms | min ms | rounds ms | predicted ms | error | kernels-only error | "
-          "roofline-only error | no-exact-shape error | FLOPs-only ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        err = {c: f"{100 * (r[c] / r['measured_ms'] - 1):+.1f}%"
-               for c in ("predicted_ms", "kernels_only_ms", "roofline_only_ms", "no_exact_ms")}
-        print(f"| {r['name']} | {r['gflops']:.2f} | {r['measured_ms']:.2f} | {r['measured_min_ms']:.2f} | "
-              f"{' '.join(f'{x:.2f}' for x in r['passes_ms'])} | {r['predicted_ms']:.2f} | {err['predicted_ms']} | "
-              f"{err['kernels_only_ms']} | {err['roofline_only_ms']} | {err['no_exact_ms']} | "
-              f"{r['flops_baseline_ms']:.2f} |")
+        summary[s] = print_table(f"{s} ({len(sub)} architectures)", sub, columns)
+        if args.passes > 1:
+            reps = [metrics([r["passes_ms"][j] for r in sub], [r["passes_ms"][i] for r in sub])["within_10pct"]
+                    for i in range(args.passes) for j in range(i + 1, args.passes)]
+            print(f"\nRounds as predictors of one another: {', '.join(f'{x:.0%}' for x in reps)} within ±10%.")
+        print("\n| family | n | within ±10% | median abs % error | median signed % | FLOPs-only within ±10% |")
+        print("|---|---|---|---|---|---|")
+        for fam in sorted({r["family"] for r in sub}):
+            fr = [r for r in sub if r["family"] == fam]
+            m = metrics([r["predicted_ms"] for r in fr], [r["measured_ms"] for r in fr])
+            b = metrics([r["flops_baseline_ms"] for r in fr], [r["measured_ms"] for r in fr])
+            print(f"| {fam} | {len(fr)} | {m['within_10pct']:.0%} | {m['median_abs_pct']:.1f}% | "
+                  f"{m['median_signed_pct']:+.1f}% | {b['within_10pct']:.0%} |")
+        print("\n| model | GFLOPs | kernels | measured ms | rounds ms | predicted ms [range] | error | outside envelope "
+              "| roofline-only error | FLOPs-only ms |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in sub:
+            print(f"| {r['name']} | {r['gflops']:.2f} | {r['kernels']} | {r['measured_ms']:.2f} | "
+                  f"{' '.join(f'{x:.2f}' for x in r['passes_ms'])} | {r['predicted_ms']:.2f} [{r['best_ms']:.1f}-"
+                  f"{r['worst_ms']:.1f}] | {100 * (r['predicted_ms'] / r['measured_ms'] - 1):+.1f}% | "
+                  f"{r['outside_share']:.0%} | {100 * (r['roofline_only_ms'] / r['measured_ms'] - 1):+.1f}% | "
+                  f"{r['flops_baseline_ms']:.2f} |")
     if args.json:
         from snapcheck.fsutil import atomic_write_json
 
-        atomic_write_json(args.json, {"estimator": est, "estimator_vs_min": est_min,
-                                      "kernels_only": bare, "roofline_only": roof, "no_exact_shapes": noex,
-                                      "flops_baseline": base, "phase": phase,
-                                      "rows": rows})
+        atomic_write_json(args.json, {"summary": summary, "phase": phase, "quick_minutes": quick_minutes,
+                                      "contend": args.contend, "profile": profile.meta, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Fit the phone efficiencies of rules/devices.toml to published latencies, and check the method.
 
-    .venv/bin/python bench/phone_anchors.py
+    .venv/bin/python bench/phone_anchors.py [--kernel-us-scale X]
 
 1. For every [anchors.*] backend with ``fit = MODEL``, find the dense-conv ``efficiency`` at which the
    estimator reproduces the published latency of MODEL on that phone (bisection; latency falls
@@ -10,7 +10,9 @@
 3. Print the reference devices' estimates for MobileNet v1/v2 and the pix2pix/blog generators.
 
 The fitted values are to be copied into the ``efficiency`` rows of rules/devices.toml (the script prints
-them); re-run after ``snapcheck calibrate`` changes the host profile.
+them); re-run after ``snapcheck calibrate`` changes the host profile. ``--kernel-us-scale X`` holds the phone
+CPUs' per-kernel cost scale at X instead of fitting it on the smallest model (the efficiencies are then fitted
+with it).
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def zoo_model(name: str) -> Arch:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kernel-us-scale", type=float, default=None,
+                    help="hold kernel_us_scale at this value instead of fitting it on fit_small")
+    args = ap.parse_args()
+
     from snapcheck.paths import cache_dir
     from snapcheck.estimate import estimate_device
     from snapcheck.estimate.profiles import load_devices, load_host_profile
@@ -77,6 +86,8 @@ def main() -> None:
         fit, small = spec.get(_raw(b, "fit")), spec.get(_raw(b, "fit_small"))
         if fit is None:
             continue
+        if args.kernel_us_scale is not None and small is not None:
+            small, b = None, dataclasses.replace(b, kernel_us_scale=args.kernel_us_scale)
         for _ in range(1 if small is None else 8):  # alternate: efficiency on the big model, kernel cost on the small
             e = solve(lambda x: latency(b, fit["model"], x), fit["ms"], 1e-4, 50.0)
             b = dataclasses.replace(b, efficiency=e)
@@ -100,7 +111,7 @@ def main() -> None:
         for p in b.notes.get("published", []):
             threads = int(p.get("threads", 1))
             pred = latency(b, p["model"], fitted[key], threads)
-            fits = (_raw(b, "fit"), _raw(b, "fit_small"))
+            fits = (_raw(b, "fit"), _raw(b, "fit_small") if args.kernel_us_scale is None else None)
             role = "fit" if (p["model"] in fits and threads == 1 and not _raw(b, "inherit")) else \
                 "derives thread_speedup" if threads > 1 else "check"
             print(f"| {b.name} | {b.backend} | {p['model']} | {threads} | {p['ms']:.1f} | {pred:.1f} | "

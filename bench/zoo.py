@@ -134,3 +134,167 @@ def tflite_file(arch: Arch, folder: Path) -> Path:
 
         atomic_write_bytes(path, tflite_bytes(arch.build()))
     return path
+
+
+# --- the validation family ---------------------------------------------------------------------------------------
+# Real architectures kept apart from both calibration and the held-out set above: the estimator's choices are
+# scored on them, never fitted on them. keras.applications models with random weights (weights=None), plus five
+# small Keras builds of published designs that keras.applications lacks.
+
+
+def _app(name: str, res: int, **kw) -> Callable:
+    def build():
+        import keras
+
+        return getattr(keras.applications, name)(input_shape=(res, res, 3), weights=None, **kw)
+    return build
+
+
+def _vit(res: int = 224, patch: int = 16, dim: int = 192, depth: int = 6, heads: int = 3, mlp: int = 768) -> Callable:
+    """A ViT-Ti/16-style encoder (Dosovitskiy et al.), ``depth`` blocks: pre-norm attention and a GELU MLP."""
+    def build():
+        import keras
+        from keras import layers
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.Conv2D(dim, patch, patch)(x)
+        x = layers.Reshape(((res // patch) ** 2, dim))(x)
+        for _ in range(depth):
+            y = layers.LayerNormalization(epsilon=1e-6)(x)
+            y = layers.MultiHeadAttention(heads, dim // heads)(y, y)
+            x = layers.Add()([x, y])
+            y = layers.LayerNormalization(epsilon=1e-6)(x)
+            y = layers.Dense(mlp, activation="gelu")(y)
+            x = layers.Add()([x, layers.Dense(dim)(y)])
+        x = layers.GlobalAveragePooling1D()(layers.LayerNormalization(epsilon=1e-6)(x))
+        return keras.Model(inp, layers.Dense(1000)(x))
+    return build
+
+
+def _style_transfer(res: int = 256, width: int = 32, blocks: int = 5) -> Callable:
+    """Johnson et al.'s fast style-transfer network: 9x9 stem, two stride-2 convs, residual blocks, two
+    stride-2 transposed convs, 9x9 output conv; instance normalisation."""
+    def build():
+        import keras
+        from keras import layers
+
+        def norm(x):
+            return layers.GroupNormalization(groups=-1)(x)  # instance norm
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.ReLU()(norm(layers.Conv2D(width, 9, padding="same")(x)))
+        for w in (2 * width, 4 * width):
+            x = layers.ReLU()(norm(layers.Conv2D(w, 3, 2, padding="same")(x)))
+        for _ in range(blocks):
+            y = layers.ReLU()(norm(layers.Conv2D(4 * width, 3, padding="same")(x)))
+            x = layers.Add()([x, norm(layers.Conv2D(4 * width, 3, padding="same")(y))])
+        for w in (2 * width, width):
+            x = layers.ReLU()(norm(layers.Conv2DTranspose(w, 3, 2, padding="same")(x)))
+        return keras.Model(inp, layers.Conv2D(3, 9, padding="same", activation="tanh")(x))
+    return build
+
+
+def _segnet(res: int = 224, width: int = 32, depth: int = 4, classes: int = 12) -> Callable:
+    """A SegNet-style encoder-decoder (VGG blocks with max-pool; bilinear upsampling and convs, no skips)."""
+    def build():
+        import keras
+        from keras import layers
+
+        def block(x, w, n):
+            for _ in range(n):
+                x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(w, 3, padding="same")(x)))
+            return x
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        w = width
+        for d in range(depth):
+            x = layers.MaxPooling2D(2)(block(x, w, 2 if d < 2 else 3))
+            w *= 2
+        for d in reversed(range(depth)):
+            w //= 2
+            x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+            x = block(x, w, 2 if d < 2 else 3)
+        return keras.Model(inp, layers.Conv2D(classes, 1, activation="softmax")(x))
+    return build
+
+
+def _hourglass(res: int = 256, width: int = 128, stacks: int = 2, depth: int = 4, joints: int = 16) -> Callable:
+    """Newell et al.'s stacked hourglass: a stride-4 stem, then ``stacks`` hourglasses of bottleneck residual
+    modules (max-pool down, nearest upsampling and addition up) with intermediate heatmap heads."""
+    def build():
+        import keras
+        from keras import layers
+
+        def residual(x, w):
+            y = layers.ReLU()(layers.BatchNormalization()(x))
+            y = layers.Conv2D(w // 2, 1)(y)
+            y = layers.Conv2D(w // 2, 3, padding="same")(layers.ReLU()(layers.BatchNormalization()(y)))
+            y = layers.Conv2D(w, 1)(layers.ReLU()(layers.BatchNormalization()(y)))
+            skip = x if x.shape[-1] == w else layers.Conv2D(w, 1)(x)
+            return layers.Add()([skip, y])
+
+        def hourglass(x, n):
+            up = residual(x, width)
+            low = residual(layers.MaxPooling2D(2)(x), width)
+            low = hourglass(low, n - 1) if n > 1 else residual(low, width)
+            low = layers.UpSampling2D(2)(residual(low, width))
+            return layers.Add()([up, low])
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(64, 7, 2, padding="same")(x)))
+        x = layers.MaxPooling2D(2)(residual(x, width))
+        x = residual(x, width)
+        outs = []
+        for s in range(stacks):
+            y = residual(hourglass(x, depth), width)
+            y = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(width, 1)(y)))
+            heat = layers.Conv2D(joints, 1)(y)
+            outs.append(heat)
+            if s < stacks - 1:
+                x = layers.Add()([x, layers.Conv2D(width, 1)(y), layers.Conv2D(width, 1)(heat)])
+        return keras.Model(inp, outs[-1])
+    return build
+
+
+def _dilated_dw(res: int = 224, width: int = 32, blocks: tuple[int, ...] = (1, 2, 3, 3)) -> Callable:
+    """A separable network of 5x5 depthwise convs whose later stages trade stride for dilation (DeepLab-style
+    atrous separable blocks): stages 1-2 downsample, stages 3-4 keep the resolution at dilation 2 and 4."""
+    def build():
+        import keras
+        from keras import layers
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.ReLU(6.0)(layers.BatchNormalization()(layers.Conv2D(width, 3, 2, padding="same")(x)))
+        w = width
+        for stage, n in enumerate(blocks):
+            w *= 2
+            for i in range(n):
+                stride = 2 if (i == 0 and stage < 2) else 1
+                rate = 1 if stage < 2 else 2 ** (stage - 1)
+                y = layers.DepthwiseConv2D(5, stride, padding="same", dilation_rate=rate)(x)
+                y = layers.ReLU(6.0)(layers.BatchNormalization()(y))
+                y = layers.BatchNormalization()(layers.Conv2D(w, 1)(y))
+                x = layers.Add()([x, y]) if x.shape[-1] == w and stride == 1 else layers.ReLU(6.0)(y)
+        x = layers.Conv2D(19, 1)(x)
+        return keras.Model(inp, layers.UpSampling2D(8, interpolation="bilinear")(x))
+    return build
+
+
+def validation() -> list[Arch]:
+    """The validation family: 14 real architectures outside the held-out set and outside calibration."""
+    return [
+        Arch("efficientnet-b0", "convolutional", _app("EfficientNetB0", 224)),
+        Arch("efficientnetv2-b0", "convolutional", _app("EfficientNetV2B0", 224)),
+        Arch("mobilenetv3-small", "convolutional", _app("MobileNetV3Small", 224)),
+        Arch("mobilenetv3-large", "convolutional", _app("MobileNetV3Large", 224)),
+        Arch("densenet121", "many-small-kernels", _app("DenseNet121", 224)),
+        Arch("resnet50v2", "convolutional", _app("ResNet50V2", 224)),
+        Arch("nasnetmobile", "many-small-kernels", _app("NASNetMobile", 224)),
+        Arch("xception", "convolutional", _app("Xception", 299)),
+        Arch("convnext-tiny", "transformer-like", _app("ConvNeXtTiny", 224)),
+        Arch("vit-ti16-d6", "transformer-like", _vit()),
+        Arch("style-transfer-256", "encoder-decoder", _style_transfer()),
+        Arch("segnet-bilinear-224", "encoder-decoder", _segnet()),
+        Arch("hourglass2-256", "encoder-decoder", _hourglass()),
+        Arch("dilated-dw5-224", "convolutional", _dilated_dw()),
+    ]

@@ -169,3 +169,11 @@ def heavy_conv(folder: Path) -> Path:
                                             node("Conv", ["r", "w2"], ["y"], pads=[1, 1, 1, 1])],
                      [("x", "FLOAT", [1, 3, 1024, 1024])], [("y", "FLOAT", [1, 64, 1024, 1024])],
                      [init("w1", w1), init("w2", w2)])
+
+
+def wide_window_conv(folder: Path) -> Path:
+    """A 15x15 dense conv over a 128x128 map: a window no calibrated layer has, most of the estimated time."""
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((16, 8, 15, 15)) * 0.01).astype(np.float32)
+    return onnx_file(folder, "wide_window_conv", [node("Conv", ["x", "w"], ["y"], pads=[7, 7, 7, 7])],
+                     [("x", "FLOAT", [1, 8, 128, 128])], [("y", "FLOAT", [1, 16, 128, 128])], [init("w", w)])

@@ -26,6 +26,12 @@ def test_bench_json(files, name, cli):
     assert 0 < d["min_ms"] <= d["median_ms"] <= d["p90_ms"]
     assert d["runtime"] == ("onnxruntime" if name == "onnx" else "litert")
     assert d["cpu_min_ms"] > 0
+    if name == "onnx":  # the estimator prices LiteRT (XNNPACK) kernels only
+        assert "estimate" not in d
+    else:  # the host estimate next to the measurement, and the profile it comes from
+        est = d["estimate"]
+        assert est["range_ms"][0] < est["latency_ms"] < est["range_ms"][1]
+        assert est["profile"].endswith(".json") and isinstance(est["fitted_here"], bool) and est["note"]
 
 
 def test_onnx_profile_is_measured(files):

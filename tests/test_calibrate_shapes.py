@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from cost_fixtures import conv_kernel as _conv
 
-from snapcheck.calibrate.micro import MicroSpec, macs, micro_specs
-from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, heavy_specs,
+from snapcheck.calibrate.micro import PROBES, MicroSpec, macs, micro_specs
+from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, extra_specs, heavy_specs,
                                         lookup_specs, main_cap, residual_samples, shape_specs)
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import load_host_profile
@@ -58,14 +58,33 @@ def test_tail_specs_lie_above_the_main_cap_and_keep_the_main_set_unchanged():
     assert len(set(tail)) == 60 and not set(tail) & (base | set(main))
     assert set(Counter(s.kind for s in tail)) == set(TAIL_MIX)
     assert all(main_cap(s.kind) < macs(s) <= TAIL_MACS[s.kind] for s in tail)
-    specs = lookup_specs(300, 0, 24, tail=60, heavy=0)
+    specs = _drawn(lookup_specs(300, 0, 24, tail=60, heavy=0))
     assert specs[:len(base) + 300] == micro_specs(0, 24) + main and specs[len(base) + 300:] == tail
-    assert lookup_specs(300, 0, 24, tail=0, heavy=0) == micro_specs(0, 24) + main
+    assert _drawn(lookup_specs(300, 0, 24, tail=0, heavy=0)) == micro_specs(0, 24) + main
+
+
+def _drawn(specs: list[MicroSpec]) -> list[MicroSpec]:
+    """The lookup set without what every set ends with: ``extra_specs`` and the quick probes."""
+    end = set(extra_specs(0)) | set(PROBES)
+    cut = len(specs)
+    while cut and specs[cut - 1] in end:
+        cut -= 1
+    return specs[:cut]
+
+
+def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
+    specs = lookup_specs(300, 0, 24, tail=0, heavy=0)
+    end = specs[len(_drawn(specs)):]
+    assert set(end) <= set(extra_specs(0)) | set(PROBES) and set(PROBES) <= set(specs)
+    extra = extra_specs(0)
+    assert extra == extra_specs(0) and {s.op for s in extra} == {"conv", "reshape", "slice"}
+    assert all((s.groups > 1 and s.cin % s.groups == 0) or s.kw for s in extra if s.op == "conv")
+    assert {(s.k, s.kw) for s in extra if s.kw} >= {(1, 7), (7, 1), (1, 3), (3, 1)}
 
 
 def test_heavy_specs_are_wide_transposed_convs_beyond_the_cache_and_come_last():
-    first = lookup_specs(300, 0, 24, tail=60, heavy=0)
-    specs = lookup_specs(300, 0, 24, tail=60, heavy=20)
+    first = _drawn(lookup_specs(300, 0, 24, tail=60, heavy=0))
+    specs = _drawn(lookup_specs(300, 0, 24, tail=60, heavy=20))
     heavy = specs[len(first):]
     assert specs[:len(first)] == first and len(set(heavy)) == 20 and not set(heavy) & set(first)
     assert heavy == heavy_specs(20, 0, frozenset(first))  # a fixed seed

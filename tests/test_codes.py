@@ -168,6 +168,7 @@ ROWS = [
     Row("SC512", lambda _: TORCH / "style_transfer_opset11.onnx"),
     Row("SC601", M.heavy_conv, estimates=True),
     Row("SC602", M.heavy_conv, estimates=True),
+    Row("SC603", M.wide_window_conv, estimates=True),
 ]
 
 

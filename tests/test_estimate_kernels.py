@@ -119,3 +119,35 @@ def test_strided_transposed_conv_pads_to_subconvolution_taps():
     assert padded_work("deconv", 900, geom, simd=16) == pytest.approx(900 * 16 / 9)
     geom4 = ConvGeometry(4, 4, 16, 32, 1, out_pixels=64 * 64, in_pixels=32 * 32)
     assert padded_work("deconv", 900, geom4, simd=16) == pytest.approx(900)
+
+
+def test_transformer_kernels_classify_by_operand_and_window():
+    b = GraphBuilder()
+    x = b.input((1, 196, 192))
+    w = b.tensor((768, 192), const=True)
+    h = b.op("FULLY_CONNECTED", [x, w, -1], (1, 196, 768), keep_num_dims=True)  # 196 token rows
+    q = b.input((1, 3, 196, 64))
+    kt = b.input((1, 3, 64, 196))
+    s = b.op("BATCH_MATMUL", [q, kt], (1, 3, 196, 196))  # both operands are activations: attention
+    m = b.op("MEAN", [h, b.tensor((1,), "int32", const=True)], (1, 196, 1))  # layer norm's mean over channels
+    img = b.input((1, 28, 28, 64))
+    dw7 = b.op("DEPTHWISE_CONV_2D", [img, b.tensor((1, 7, 7, 64), const=True), -1], (1, 28, 28, 64))
+    dw5 = b.op("DEPTHWISE_CONV_2D", [img, b.tensor((1, 5, 5, 64), const=True), -1], (1, 28, 28, 64))
+    ks = split_kernels(b.graph([s, m, dw7, dw5]))
+    assert [k.kind for k in ks] == ["fc", "matmul", "reduce", "depthwise_large", "depthwise"]
+    assert ks[0].geometry.out_pixels == 196 and ks[1].geometry.out_pixels == 3 * 196
+    assert ks[2].channels == 768  # a reduction's row is its input's: 196 rows of 768, not of 1
+
+
+def test_fc_rows_change_the_host_estimate_per_flop():
+    """Many-row matrix products run far closer to GEMM speed than one-row ones: the profile must not price a
+    196-row FC at 196 times the one-row time."""
+    host = load_host_profile()
+
+    def fc(rows: int) -> float:
+        b = GraphBuilder()
+        x = b.input((1, rows, 192))
+        y = b.op("FULLY_CONNECTED", [x, b.tensor((768, 192), const=True), -1], (1, rows, 768), keep_num_dims=True)
+        return predict_kernels(split_kernels(b.graph([y])), host).latency_ms
+
+    assert fc(196) < 0.5 * 196 * fc(1)

@@ -11,7 +11,13 @@ once, at the end, by ``snapcheck.estimate.profiles.write_profile``:
 3. the network correction (``nets.calibrate_network``, ``nets`` > 0, off by default): time random networks
    (``random_nets``) and fit an in-network correction (``estimate.network``). Off by default: on the median
    statistic the correction it picks does not carry over from random networks to real ones
-   (docs/estimator.md).
+   (docs/estimator.md);
+4. the probes (``quick.reference``): time the probe set of ``--quick`` in this session, so that ``snapcheck
+   calibrate --quick`` on another machine can compare its timings with these (``Profile.quick_reference``),
+   and choose on its networks how widely to draw the estimate's range (``estimate.uncertainty``).
+
+``quick.calibrate_quick`` (``snapcheck calibrate --quick``) is the other entry point: it adapts a profile
+made by the stages above to a new CPU from the probes alone.
 
 ``harness`` holds what every stage shares: the timing statistic, the measurement cache (so an interrupted
 stage resumes), the host fingerprint and the progress bar.
@@ -23,9 +29,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from snapcheck.calibrate import quick
 from snapcheck.calibrate.fit import Sample, calibrate_roofline
 from snapcheck.calibrate.nets import calibrate_network
-from snapcheck.calibrate.shapes import calibrate_lookup
+from snapcheck.calibrate.shapes import SHAPES, calibrate_lookup
 from snapcheck.estimate.profiles import write_profile
 from snapcheck.estimate.roofline import Profile
 
@@ -33,10 +40,11 @@ __all__ = ["run_calibration"]
 
 
 def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int = 0, console: Any = None,
-                    nets: int = 0, shapes: int = 1500) -> tuple[Profile, list[Sample]]:
+                    nets: int = 0, shapes: int = SHAPES) -> tuple[Profile, list[Sample]]:
     """Run the stages (resuming from their caches) and write the profile to ``out``: the roofline on the
     single-kernel set (``per_kind`` shapes of each kind), then the lookup on ``shapes`` more single layers,
-    then the network correction on ``nets`` random networks. Returns the profile and the roofline's samples."""
+    then the network correction on ``nets`` random networks, then the probes of ``--quick``. Returns the profile
+    and the roofline's samples."""
     profile, samples = calibrate_roofline(threads, per_kind, seed, console)
     if shapes > 0:
         profile = dataclasses.replace(profile, residual=calibrate_lookup(
@@ -44,5 +52,6 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int =
     if nets > 0:
         network, _ = calibrate_network(profile, nets, seed, threads, console=console)
         profile = dataclasses.replace(profile, network=network)
+    profile = quick.reference(profile, threads, console)
     write_profile(out, profile)
     return profile, samples

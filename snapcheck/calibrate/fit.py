@@ -20,10 +20,12 @@ from snapcheck.calibrate.micro import KINDS, MicroSpec, build_micro_tflite, micr
 from snapcheck.estimate.features import shape_features
 from snapcheck.estimate.kernels import KINDS as ESTIMATOR_KINDS
 from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.roofline import Profile
 from snapcheck.paths import cache_dir
 
 FIT_KINDS = tuple(k for k in ESTIMATOR_KINDS if k in KINDS)  # in the estimator's order, as the profile lists them
+PASSES = 3  # timings of each micro-benchmark (median; new interpreters each pass): the host has phases of minutes
 RIDGE = 0.5  # penalty on every slope (per unit of squared log error): keeps weakly determined slopes near 0
 # Physical bounds of F (GFLOP/s), BW, DRAM (GB/s), kernel_us, k_half, c_half, cc_half, so that a roof that
 # never binds in the micro-benchmarks still gets a plausible value.
@@ -157,7 +159,8 @@ def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict, cache_byt
                    bandwidth_gbs=col["bandwidth"], dram_gbs=col["dram"], kernel_us=col["kernel_us"],
                    k_half=col["k_half"], c_half=col["c_half"], cc_half=col["cc_half"], miss_exp=col["miss_exp"],
                    shape_coef=nested["shape_coef"], shape_range=nested["shape_range"],
-                   cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta)
+                   cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta,
+                   range_factors=(1.0, 1.0))  # the host's range is its kernels' measured error (estimate.uncertainty)
 
 
 def flops_baseline(samples: Iterable[Sample]) -> tuple[float, float]:
@@ -177,19 +180,20 @@ def calibration_cache(threads: int = 1) -> Path:
 
 def calibrate_roofline(threads: int = 1, per_kind: int = 24, seed: int = 0,
                        console: Any = None) -> tuple[Profile, list[Sample]]:
-    """The roofline stage: time ``micro_specs(seed, per_kind)`` (resuming from the cache) and fit the host
-    profile on it; returns the profile and its samples."""
+    """The roofline stage: time ``micro_specs(seed, per_kind)`` in ``PASSES`` passes (resuming from the cache) and
+    fit the host profile on it; returns the profile and its samples."""
     specs = micro_specs(seed, per_kind)
     rows = timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=micro_dir(),
-                        cache_path=calibration_cache(threads), label="calibrate", threads=threads, console=console)
+                        cache_path=calibration_cache(threads), label="calibrate", threads=threads, passes=PASSES,
+                        console=console)
     overhead = min(typical_ms(h) for s, _, h in rows if s.op == "add" and s.h == 1)
     l2 = l2_cache_bytes()
     samples = [s for s in (Sample.from_kernels(k, typical_ms(h), overhead, l2) for _, k, h in rows) if s is not None]
     c0, c1 = flops_baseline(samples)
     meta = {
-        "calibrated_on": host_fingerprint(threads), "threads": threads, "samples": len(samples),
+        "calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads, "samples": len(samples),
         "statistic": "min(median over runs of wall time, of calling-thread CPU time) (LiteRT, 1 thread)",
         "flops_baseline": {"c0_ms": round(c0, 5), "ms_per_gflop": round(c1, 4)},
-        "set": f"micro_specs(seed={seed}, per_kind={per_kind})",
+        "set": f"micro_specs(seed={seed}, per_kind={per_kind}), {PASSES} passes",
     }
     return fit_profile(samples, overhead, meta, cache_bytes=l2), samples

@@ -8,10 +8,7 @@ after each one, so an interrupted stage resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any, Callable, Hashable
 import numpy as np
 
 from snapcheck.estimate.kernels import Kernel, split_kernels
+from snapcheck.estimate.profiles import host_fingerprint  # noqa: F401 (the key of every cache here)
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
 from snapcheck.hostbench import time_runs
 from snapcheck.readers import load_model
@@ -51,31 +49,15 @@ def pass_median_ms(hits: list[dict], stat: Callable[[dict], float] = typical_ms)
 def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0.25,
                    runs: int = 10) -> dict[str, float]:
     """Latency (ms) of a model with LiteRT: 3 warm-up calls, >= ``runs`` timed calls and at least
-    ``min_seconds`` of them (up to 400). Wall-clock min/median and, with 1 thread, the calling thread's
+    ``min_seconds`` of them (up to 400). Wall-clock min/median and, with 1 thread only, the calling thread's
     CPU-time min/median (see ``hostbench.time_runs``; ``typical_ms`` is the calibration statistic)."""
     runner = open_model(model, threads)
     runner.feed_random()
     wall, cpu = time_runs(runner.invoke, runs=runs, warmup=3, min_seconds=min_seconds, max_runs=400)
-    return {"min_ms": float(min(wall)), "median_ms": float(np.median(wall)), "cpu_min_ms": float(min(cpu)),
-            "cpu_median_ms": float(np.median(cpu)), "runs": len(wall)}
-
-
-def host_fingerprint(threads: int) -> str:
-    """Identifies the machine, runtime and thread count a cache of measurements belongs to."""
-    try:  # the runtime extra's version, read from its metadata without importing it
-        litert = importlib.metadata.version("ai-edge-litert")
-    except importlib.metadata.PackageNotFoundError:
-        litert = "?"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    blob = f"{cpu}|{litert}|{threads}|thread-cpu-time"
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    out = {"min_ms": float(min(wall)), "median_ms": float(np.median(wall)), "runs": len(wall)}
+    if threads == 1:  # with more threads the calling thread's CPU time misses the workers' share
+        out.update(cpu_min_ms=float(min(cpu)), cpu_median_ms=float(np.median(cpu)))
+    return out
 
 
 def l2_cache_bytes() -> float:

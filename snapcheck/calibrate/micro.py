@@ -37,9 +37,14 @@ class MicroSpec:
     cout: int = 0
     k: int = 1
     stride: int = 1
+    dilation: int = 1
+    groups: int = 1  # a grouped convolution (ResNeXt, RegNet): cin / groups input channels per output
+    kw: int = 0  # the window's width when it differs from its height ``k`` (Inception's 1x7 and 7x1)
 
     def key(self) -> str:
-        return f"{self.op}-{self.h}x{self.w}x{self.cin}-o{self.cout}-k{self.k}-s{self.stride}"
+        tail = (f"-d{self.dilation}" if self.dilation != 1 else "") + (f"-g{self.groups}" if self.groups != 1 else "")
+        tail += f"-w{self.kw}" if self.kw else ""
+        return f"{self.op}-{self.h}x{self.w}x{self.cin}-o{self.cout}-k{self.k}-s{self.stride}{tail}"
 
 
 # --- drawing shapes --------------------------------------------------------------------------------------------
@@ -48,7 +53,12 @@ MICRO_SIZES = (8, 16, 32, 64, 128, 256)  # the roofline's set: square inputs of 
 MICRO_CHANS = (3, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 # The lookup's set: the spatial sizes CNNs use (powers of two, the 7 x 2^n and 10 x 2^n ladders, 3/5/6/12/20/24...).
 SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
-ELTWISE_OPS = ("add", "mul", "leaky_relu", "tanh", "sigmoid", "relu")
+ELTWISE_OPS = ("add", "mul", "leaky_relu", "tanh", "sigmoid", "relu",
+               # attention, layer norm and the newer activations
+               "gelu", "hard_swish", "softmax", "sub", "sqdiff", "mul_bcast", "rsqrt", "neg")
+# Ops whose single-layer model reads a [rows, channels] matrix (``h x w`` rows): the pieces of attention and layer norm.
+ROW_OPS = frozenset({"dense", "softmax", "gelu", "hard_swish", "rsqrt", "neg", "sub", "sqdiff", "mul_bcast",
+                     "mean_last"})
 
 
 def square(side: int) -> tuple[int, int]:
@@ -94,6 +104,7 @@ class Kind:
     micro_extra: int = 0
     micro_cap: float = 1e12
     features: tuple[str, ...] = ()
+    lookup_cap: float = 0.0  # the lookup's MAC cap for this kind (0: ``shapes.main_cap``'s default)
 
 
 def _micro_conv(rnd: random.Random) -> Maker:
@@ -102,7 +113,7 @@ def _micro_conv(rnd: random.Random) -> Maker:
 
 
 def _lookup_conv(rnd: random.Random) -> MicroSpec:
-    k = weighted(rnd, {3: 0.55, 4: 0.15, 5: 0.12, 7: 0.06, 2: 0.12})
+    k = weighted(rnd, {3: 0.53, 4: 0.15, 5: 0.12, 7: 0.06, 2: 0.12, 9: 0.02})
     cin = rnd.choice((1, 3, 4)) if rnd.random() < 0.1 else channels(rnd, 8, 1024)
     cout = rnd.choice((1, 3, 4)) if rnd.random() < 0.05 else channels(rnd, 8, 1024)
     s = side(rnd, k, 256)
@@ -127,9 +138,10 @@ def _micro_depthwise(rnd: random.Random) -> Maker:
 
 
 def _lookup_depthwise(rnd: random.Random) -> MicroSpec:
-    c, k = channels(rnd, 8, 2048), weighted(rnd, {3: 0.7, 5: 0.2, 4: 0.05, 7: 0.05})
-    s = side(rnd, 2, 256)
-    return MicroSpec("depthwise", "depthwise", s, s, c, c, k, weighted(rnd, {1: 0.6, 2: 0.4}))
+    c, k = channels(rnd, 8, 2048), weighted(rnd, {3: 0.65, 5: 0.3, 4: 0.05})
+    s, stride = side(rnd, 2, 256), weighted(rnd, {1: 0.6, 2: 0.4})
+    dilation = weighted(rnd, {1: 0.85, 2: 0.1, 4: 0.05}) if stride == 1 and s >= 8 else 1  # atrous (DeepLab)
+    return MicroSpec("depthwise", "depthwise", s, s, c, c, k, stride, dilation)
 
 
 def _micro_deconv(rnd: random.Random) -> Maker:
@@ -143,12 +155,26 @@ def _lookup_deconv(rnd: random.Random) -> MicroSpec:
     return MicroSpec("deconv", "deconv", s, s, channels(rnd, 8, 1280), cout, weighted(rnd, {2: 0.2, 3: 0.3, 4: 0.5}), 2)
 
 
+ROWS = (4, 16, 49, 64, 196, 256, 784, 1024, 3136)  # token / pixel counts of transformer and MLP layers
+FC_CHANS = (32, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
 def _micro_fc(rnd: random.Random) -> Maker:
-    return lambda: MicroSpec("fc", "dense", 1, 1, rnd.choice([64, 256, 1024, 2048]), rnd.choice([10, 100, 512, 1000]))
+    def make() -> MicroSpec:
+        if rnd.random() < 0.5:  # one row: a classifier head, weight-bound
+            return MicroSpec("fc", "dense", 1, 1, rnd.choice([64, 256, 1024, 2048]), rnd.choice([10, 100, 512, 1000]))
+        return MicroSpec("fc", "dense", rnd.choice(ROWS), 1, rnd.choice(FC_CHANS), rnd.choice(FC_CHANS))
+    return make
+
+
+def rows(rnd: random.Random, lo: int = 2, hi: int = 4096) -> int:
+    """A row count (tokens, pixels), log-uniform in [lo, hi]."""
+    return max(lo, round(math.exp(rnd.uniform(math.log(lo), math.log(hi)))))
 
 
 def _lookup_fc(rnd: random.Random) -> MicroSpec:
-    return MicroSpec("fc", "dense", 1, 1, channels(rnd, 16, 4096), rnd.choice((10, 1000)) if rnd.random() < 0.2
+    m = 1 if rnd.random() < 0.3 else rows(rnd)
+    return MicroSpec("fc", "dense", m, 1, channels(rnd, 16, 4096), rnd.choice((10, 1000)) if rnd.random() < 0.2
                      else channels(rnd, 8, 1024))
 
 
@@ -195,17 +221,21 @@ def _micro_pool(rnd: random.Random) -> Maker:
 
 
 def _lookup_pool(rnd: random.Random) -> MicroSpec:
-    s = side(rnd, 4, 256)
-    return MicroSpec("pool", rnd.choice(("maxpool", "avgpool")), s, s, channels(rnd, 8, 512), 0, rnd.choice((2, 3)), 2)
+    s, k = side(rnd, 4, 256), rnd.choice((2, 3))
+    stride = 1 if k == 3 and rnd.random() < 0.3 else 2  # 3x3 stride 1: NASNet-style cells
+    return MicroSpec("pool", rnd.choice(("maxpool", "avgpool")), s, s, channels(rnd, 8, 512), 0, k, stride)
+
+
+REDUCE_OPS = ("mean", "mean_last")  # over the pixels (global pooling), over the channels (layer norm)
 
 
 def _micro_reduce(rnd: random.Random) -> Maker:
-    return lambda: MicroSpec("reduce", "mean", *square(rnd.choice(MICRO_SIZES)), rnd.choice(MICRO_CHANS))
+    return lambda: MicroSpec("reduce", rnd.choice(REDUCE_OPS), *square(rnd.choice(MICRO_SIZES)), rnd.choice(MICRO_CHANS))
 
 
 def _lookup_reduce(rnd: random.Random) -> MicroSpec:
     s = side(rnd, 2, 256)
-    return MicroSpec("reduce", "mean", s, s, channels(rnd, 8, 2048))
+    return MicroSpec("reduce", rnd.choice(REDUCE_OPS), s, s, channels(rnd, 8, 2048))
 
 
 def _micro_copy(rnd: random.Random) -> Maker:
@@ -218,23 +248,57 @@ def _lookup_copy(rnd: random.Random) -> MicroSpec:
     return MicroSpec("copy", rnd.choice(("pad", "transpose")), s, s, channels(rnd, 1, 512))
 
 
+HEADS = (1, 2, 3, 4, 6, 8, 12)
+HEAD_DIMS = (16, 32, 48, 64, 96, 128)
+
+
+def _micro_matmul(rnd: random.Random) -> Maker:
+    def make() -> MicroSpec:  # Q x K^T ([M, d] x [d, N]) or A x V ([M, N] x [N, d]) for each of w heads
+        m, n, d = rnd.choice(ROWS[:-1]), rnd.choice(ROWS[:-1]), rnd.choice(HEAD_DIMS)
+        k, out = (d, n) if rnd.random() < 0.5 else (n, d)
+        return MicroSpec("matmul", "matmul", m, rnd.choice(HEADS), k, out)
+    return make
+
+
+def _lookup_matmul(rnd: random.Random) -> MicroSpec:
+    m, n = rows(rnd, 4, 4096), rows(rnd, 4, 4096)
+    d = channels(rnd, 8, 256) if rnd.random() < 0.8 else rows(rnd, 4, 1024)
+    k, out = (d, n) if rnd.random() < 0.5 else (n, d)
+    return MicroSpec("matmul", "matmul", m, rnd.choice(HEADS + (16,)), k, out)
+
+
+def _micro_depthwise_large(rnd: random.Random) -> Maker:
+    c = rnd.choice(MICRO_CHANS[1:])
+    return lambda: MicroSpec("depthwise_large", "depthwise", *square(rnd.choice(MICRO_SIZES[:-1])), c, c,
+                             rnd.choice([6, 7, 7, 9, 11]), rnd.choice([1, 2]))
+
+
+def _lookup_depthwise_large(rnd: random.Random) -> MicroSpec:
+    c, k = channels(rnd, 8, 1024), weighted(rnd, {7: 0.6, 6: 0.1, 9: 0.2, 11: 0.1})
+    s = side(rnd, 4, 128)
+    return MicroSpec("depthwise_large", "depthwise", s, s, c, c, k, weighted(rnd, {1: 0.6, 2: 0.4}))
+
+
 # Every kind calibration fits, in drawing order. Lookup shares: compute kinds dominate network time, so they
 # get most of the lookup's shapes.
 KINDS: dict[str, Kind] = {
-    "conv": Kind(_micro_conv, _lookup_conv, 0.26, micro_extra=4, micro_cap=1.2e9,
+    "conv": Kind(_micro_conv, _lookup_conv, 0.20, micro_extra=4, micro_cap=1.2e9,
                  features=("lcout", "lcin", "lpix", "lk", "s2", "lw")),
-    "pointwise": Kind(_micro_pointwise, _lookup_pointwise, 0.2, micro_cap=1.2e9,
+    "pointwise": Kind(_micro_pointwise, _lookup_pointwise, 0.17, micro_cap=1.2e9,
                       features=("lcout", "lcin", "lpix", "lw")),
-    "depthwise": Kind(_micro_depthwise, _lookup_depthwise, 0.14, features=("lcin", "lpix", "lk", "s2")),
-    "deconv": Kind(_micro_deconv, _lookup_deconv, 0.1, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lk", "lw")),
-    "fc": Kind(_micro_fc, _lookup_fc, 0.02, micro_share=0.5, features=("lcout", "lcin", "lw")),
-    "resize": Kind(_micro_resize, _lookup_resize("resize"), 0.05),
+    "depthwise": Kind(_micro_depthwise, _lookup_depthwise, 0.12, features=("lcin", "lpix", "lk", "s2")),
+    "deconv": Kind(_micro_deconv, _lookup_deconv, 0.09, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lk", "lw")),
+    "fc": Kind(_micro_fc, _lookup_fc, 0.05, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lw")),
+    "resize": Kind(_micro_resize, _lookup_resize("resize"), 0.04),
     "resize_bilinear": Kind(_micro_bilinear, _lookup_resize("resize_bilinear"), 0.03, micro_share=0.5),
-    "concat": Kind(_micro_concat, _lookup_concat, 0.05),
-    "eltwise": Kind(_micro_eltwise, _lookup_eltwise, 0.08, micro_extra=4),
+    "concat": Kind(_micro_concat, _lookup_concat, 0.04),
+    "eltwise": Kind(_micro_eltwise, _lookup_eltwise, 0.10, micro_extra=8),
     "pool": Kind(_micro_pool, _lookup_pool, 0.03, micro_share=0.5),
-    "reduce": Kind(_micro_reduce, _lookup_reduce, 0.02, micro_share=0.5),
-    "copy": Kind(_micro_copy, _lookup_copy, 0.02, micro_share=0.5),
+    "reduce": Kind(_micro_reduce, _lookup_reduce, 0.03, micro_share=0.5),
+    "copy": Kind(_micro_copy, _lookup_copy, 0.03, micro_share=0.5),
+    "matmul": Kind(_micro_matmul, _lookup_matmul, 0.04, micro_cap=5e8, features=("lcout", "lcin", "lpix")),
+    "depthwise_large": Kind(_micro_depthwise_large, _lookup_depthwise_large, 0.03, micro_share=0.5, micro_cap=3e7,
+                            features=("lcin", "lpix", "s2"), lookup_cap=4e7),
 }
 
 
@@ -247,8 +311,7 @@ def micro_specs(seed: int = 0, per_kind: int = 14) -> list[MicroSpec]:
     def pick(limit_macs: float, make: Maker) -> None:
         for _ in range(200):
             s = make()
-            macs = s.h * s.w * max(s.cin, 1) * max(s.cout, 1) * s.k * s.k / (s.stride ** 2)
-            if macs <= limit_macs and s not in specs:
+            if pick_macs(s) <= limit_macs and s not in specs:
                 specs.append(s)
                 return
 
@@ -284,17 +347,80 @@ GENERATOR_SHAPES = [
 ]
 
 
+def pick_macs(s: MicroSpec) -> float:
+    """The roofline set's MAC measure: its first formula for the original kinds (their seeded draws stay as they
+    were), ``macs`` for a matrix product or a large depthwise window."""
+    if s.kind in ("fc", "matmul", "depthwise_large"):
+        return macs(s)
+    return s.h * s.w * max(s.cin, 1) * max(s.cout, 1) * s.k * s.k / (s.stride ** 2)
+
+
+# The probe set of ``snapcheck calibrate --quick`` (``calibrate.quick``), also part of the lookup's set: small weights (they ship with the profile), each kind at a compute-bound and a memory-bound
+# shape where it has both, the shapes of attention and layer norm, and tiny kernels for the fixed costs.
+PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("conv", "conv", 112, 112, 32, 32, 3, 1),
+    MicroSpec("conv", "conv", 224, 224, 3, 32, 3, 2),
+    MicroSpec("conv", "conv", 28, 28, 128, 128, 3, 1),
+    MicroSpec("conv", "conv", 56, 56, 64, 64, 3, 2),
+    MicroSpec("pointwise", "conv", 112, 112, 32, 64, 1, 1),
+    MicroSpec("pointwise", "conv", 56, 56, 96, 24, 1, 1),
+    MicroSpec("pointwise", "conv", 14, 14, 256, 256, 1, 1),
+    MicroSpec("pointwise", "conv", 7, 7, 480, 96, 1, 1),
+    MicroSpec("depthwise", "depthwise", 112, 112, 96, 96, 3, 1),
+    MicroSpec("depthwise", "depthwise", 56, 56, 144, 144, 3, 2),
+    MicroSpec("depthwise", "depthwise", 14, 14, 240, 240, 5, 1),
+    MicroSpec("depthwise", "depthwise", 28, 28, 64, 64, 5, 1, 2),
+    MicroSpec("depthwise_large", "depthwise", 28, 28, 96, 96, 7, 1),
+    MicroSpec("depthwise_large", "depthwise", 56, 56, 32, 32, 7, 2),
+    MicroSpec("deconv", "deconv", 28, 28, 64, 32, 3, 2),
+    MicroSpec("deconv", "deconv", 16, 16, 128, 64, 4, 2),
+    MicroSpec("fc", "dense", 1, 1, 512, 512),
+    MicroSpec("fc", "dense", 64, 1, 96, 384),
+    MicroSpec("fc", "dense", 196, 1, 192, 768),
+    MicroSpec("fc", "dense", 3136, 1, 96, 384),
+    MicroSpec("matmul", "matmul", 196, 3, 64, 196),
+    MicroSpec("matmul", "matmul", 196, 3, 196, 64),
+    MicroSpec("matmul", "matmul", 49, 8, 32, 49),
+    MicroSpec("resize", "nearest", 28, 28, 64),
+    MicroSpec("resize", "nearest", 56, 56, 16),
+    MicroSpec("resize_bilinear", "bilinear", 28, 28, 64),
+    MicroSpec("resize_bilinear", "bilinear", 14, 14, 128),
+    MicroSpec("concat", "concat", 28, 28, 64, 64),
+    MicroSpec("concat", "concat", 56, 56, 24, 24),
+    MicroSpec("eltwise", "add", 56, 56, 64),
+    MicroSpec("eltwise", "mul", 28, 28, 128),
+    MicroSpec("eltwise", "sigmoid", 56, 56, 32),
+    MicroSpec("eltwise", "hard_swish", 56, 56, 16),
+    MicroSpec("eltwise", "gelu", 196, 1, 768),
+    MicroSpec("eltwise", "softmax", 196, 3, 196),
+    MicroSpec("eltwise", "sqdiff", 196, 1, 192),
+    MicroSpec("pool", "maxpool", 112, 112, 64, 0, 3, 2),
+    MicroSpec("pool", "avgpool", 28, 28, 44, 0, 3, 1),
+    MicroSpec("reduce", "mean", 7, 7, 1280),
+    MicroSpec("reduce", "mean_last", 196, 1, 192),
+    MicroSpec("copy", "pad", 56, 56, 64),
+    MicroSpec("copy", "transpose", 196, 3, 64),
+    # tiny kernels: their time is the fixed per-kernel cost
+    MicroSpec("eltwise", "add", 4, 4, 8),
+    MicroSpec("eltwise", "rsqrt", 196, 1, 1),
+    MicroSpec("reduce", "mean_last", 16, 1, 32),
+    MicroSpec("fc", "dense", 1, 1, 16, 16),
+    MicroSpec("pointwise", "conv", 4, 4, 8, 8, 1, 1),
+)
+OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the per-inference overhead
+
+
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
     elements read and written)."""
     if s.kind == "deconv":
         return s.h * s.w * s.cin * s.cout * s.k * s.k
     if s.kind in ("conv", "pointwise"):
-        return s.h * s.w * s.cin * s.cout * s.k * s.k / s.stride ** 2
-    if s.kind == "depthwise":
+        return s.h * s.w * s.cin * s.cout * s.k * (s.kw or s.k) / s.stride ** 2 / s.groups
+    if s.kind in ("depthwise", "depthwise_large"):
         return s.h * s.w * s.cin * s.k * s.k / s.stride ** 2
-    if s.kind == "fc":
-        return s.cin * s.cout
+    if s.kind in ("fc", "matmul"):
+        return s.h * s.w * s.cin * s.cout
     return s.h * s.w * (s.cin + s.cout)
 
 
@@ -317,16 +443,22 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
 
     keras = tf.keras
     layers = keras.layers
-    if spec.op == "dense":
+    if spec.op == "dense" and spec.h * spec.w == 1:
         x = keras.Input((spec.cin,), batch_size=1)
+    elif spec.op in ROW_OPS:  # a [rows, channels] matrix of h x w rows: tokens
+        x = keras.Input((spec.h * spec.w, spec.cin), batch_size=1)
+    elif spec.op == "matmul":  # w heads of [h, cin] x [cin, cout]
+        x = keras.Input((spec.w, spec.h, spec.cin), batch_size=1)
     else:
         x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1)
     inputs = [x]
     op = spec.op
     if op == "conv":
-        y = layers.Conv2D(spec.cout, spec.k, spec.stride, padding="same", activation="relu")(x)
+        y = layers.Conv2D(spec.cout, (spec.k, spec.kw or spec.k), spec.stride, padding="same", activation="relu",
+                          dilation_rate=spec.dilation, groups=spec.groups)(x)
     elif op == "depthwise":
-        y = layers.DepthwiseConv2D(spec.k, spec.stride, padding="same", activation="relu")(x)
+        y = layers.DepthwiseConv2D(spec.k, spec.stride, padding="same", activation="relu",
+                                   dilation_rate=spec.dilation)(x)
     elif op == "deconv":
         y = layers.Conv2DTranspose(spec.cout, spec.k, spec.stride, padding="same")(x)
     elif op == "dense":
@@ -353,10 +485,40 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
         y = layers.AveragePooling2D(spec.k, spec.stride, padding="same")(x)
     elif op == "mean":
         y = layers.GlobalAveragePooling2D()(x)
+    elif op == "matmul":
+        x2 = keras.Input((spec.w, spec.cin, spec.cout), batch_size=1)
+        inputs.append(x2)
+        y = keras.ops.matmul(x, x2)
+    elif op == "softmax":
+        y = layers.Softmax()(x)
+    elif op in ("gelu", "hard_swish"):
+        y = layers.Activation(op)(x)
+    elif op == "rsqrt":
+        y = keras.ops.rsqrt(x)
+    elif op == "neg":
+        y = keras.ops.negative(x)
+    elif op == "sub":
+        x2 = keras.Input(tuple(x.shape[1:]), batch_size=1)
+        inputs.append(x2)
+        y = layers.Subtract()([x, x2])
+    elif op == "sqdiff":  # layer norm's variance: (x - mean)^2 with the mean broadcast along the channels
+        x2 = keras.Input(tuple(x.shape[1:-1]) + (1,), batch_size=1)
+        inputs.append(x2)
+        y = keras.ops.square(x - x2)
+    elif op == "mul_bcast":  # layer norm's scaling: x times a per-row factor
+        x2 = keras.Input(tuple(x.shape[1:-1]) + (1,), batch_size=1)
+        inputs.append(x2)
+        y = layers.Multiply()([x, x2])
+    elif op == "mean_last":  # layer norm's mean: over the channels of every row
+        y = keras.ops.mean(x, axis=-1, keepdims=True)
     elif op == "pad":
         y = layers.ZeroPadding2D(1)(x)
     elif op == "transpose":
         y = layers.Permute((2, 1, 3))(x)
+    elif op == "reshape":  # pixels to tokens
+        y = layers.Reshape((spec.h * spec.w, spec.cin))(x)
+    elif op == "slice":  # a crop: STRIDED_SLICE
+        y = layers.Cropping2D(1)(x)
     else:
         raise ValueError(f"unknown micro op {op}")
     return tflite_bytes(keras.Model(inputs, y))

@@ -372,3 +372,30 @@ def build_net_tflite(spec: NetSpec) -> bytes:
             x = act(x, ly.act)
         outs.append(x)
     return tflite_bytes(keras.Model(inp, x))
+
+
+def weight_bytes(spec: NetSpec) -> float:
+    """fp32 bytes of a network's convolution, transposed-convolution and dense weights."""
+    b, total = _Builder(spec.res, spec.cin), 0
+    for ly in spec.layers:
+        c = b.c
+        if ly.op in ("conv", "pw", "deconv"):
+            total += c * ly.cout * ly.k * ly.k
+        elif ly.op == "dw":
+            total += c * ly.k * ly.k
+        elif ly.op == "dense":
+            total += c * ly.cout
+        b.add(ly)
+    return 4.0 * total
+
+
+def probe_nets(per_family: int = 4, seed: int = 0) -> list[NetSpec]:
+    """The network probes of ``calibrate --quick``: the first ``per_family`` networks of each family of
+    ``random_nets(600, seed)`` with 20-250 M multiply-adds and at most 1.5 MB of weights (they ship with the
+    profile)."""
+    picked: dict[str, list[NetSpec]] = {}
+    for spec in random_nets(600, seed):
+        fam = next((f for f in ("deep", "sep") if f"-{f}-" in spec.name), "mixed")
+        if len(picked.setdefault(fam, [])) < per_family and 2e7 <= spec.macs <= 2.5e8 and weight_bytes(spec) <= 1.5e6:
+            picked[fam].append(spec)
+    return [s for fam in ("mixed", "deep", "sep") for s in picked.get(fam, [])]

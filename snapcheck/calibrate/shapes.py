@@ -25,13 +25,14 @@ from typing import Any
 
 from snapcheck.calibrate.fit import main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, timed_models, typical_ms
-from snapcheck.calibrate.micro import (KINDS, MicroSpec, build_micro_tflite, channels, macs, micro_dir, micro_specs,
-                                       side, weighted)
+from snapcheck.calibrate.micro import (KINDS, PROBES, MicroSpec, build_micro_tflite, channels, macs, micro_dir,
+                                       micro_specs, side, weighted)
 from snapcheck.estimate import residual
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.roofline import Profile, kernel_ms
 from snapcheck.paths import cache_dir
 
+SHAPES = 1600  # shapes drawn by ``shape_specs`` for the lookup
 MAX_MACS = 1.2e9  # ~12 ms on the calibrated host: keeps the whole set under ~15 minutes of timing
 TAIL_MACS = {"conv": 6e9, "pointwise": 6e9, "deconv": 3e9}  # the tail's caps (transposed convs: ~5 GMAC/s)
 TAIL_MIX = {"conv": 0.35, "pointwise": 0.2, "deconv": 0.45}
@@ -46,11 +47,12 @@ SET_LABEL = "calibrate_shapes.lookup_specs({n}, seed={seed}, per_kind={per_kind}
 
 
 def main_cap(kind: str) -> float:
-    """The first set's MAC cap for a kind (``MAX_MACS``; a quarter of it for transposed convolutions)."""
-    return MAX_MACS / 4 if kind == "deconv" else MAX_MACS
+    """The first set's MAC cap for a kind (``MAX_MACS``; a quarter of it for transposed convolutions; the kind's own
+    ``lookup_cap`` when it has one)."""
+    return KINDS[kind].lookup_cap or (MAX_MACS / 4 if kind == "deconv" else MAX_MACS)
 
 
-def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset(), mix: dict | None = None,
+def shape_specs(n: int = SHAPES, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset(), mix: dict | None = None,
                 tail: bool = False) -> list[MicroSpec]:
     """``n`` distinct single-layer specs (fixed seed), kinds in ``mix`` (``MIX``) proportions, none in
     ``exclude`` (the roofline's own set), each at most ``main_cap`` multiply-adds; with ``tail``, above it
@@ -96,15 +98,48 @@ def heavy_specs(n: int = HEAVY, seed: int = 0, exclude: frozenset[MicroSpec] = f
     return out
 
 
-def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24, tail: int = TAIL,
+GROUP_WIDTHS = (8, 16, 24, 32, 48, 64, 128)  # input channels per group of RegNet / ResNeXt convolutions
+
+
+def extra_specs(seed: int = 0) -> list[MicroSpec]:
+    """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
+    the copies transformers and crops add (reshape pixels to tokens, strided slices) and Inception's
+    factorised windows (1x3, 3x1, 1x7, 7x1)."""
+    rnd = random.Random(f"extra-{seed}")
+    out: list[MicroSpec] = []
+    while len(out) < 60:
+        gw, groups = rnd.choice(GROUP_WIDTHS), rnd.choice((2, 3, 4, 6, 8, 12, 16, 32, 64))
+        c, s, stride = gw * groups, side(rnd, 4, 112), weighted(rnd, {1: 0.7, 2: 0.3})
+        spec = MicroSpec("conv", "conv", s, s, c, c, 3, stride, 1, groups)
+        if c <= 2048 and macs(spec) <= MAX_MACS and spec not in out:
+            out.append(spec)
+    for op in ("reshape", "slice"):
+        while sum(x.op == op for x in out) < 20:
+            s = side(rnd, 4, 128)
+            spec = MicroSpec("copy", op, s, s, channels(rnd, 8, 512))
+            if spec not in out:
+                out.append(spec)
+    while sum(x.kw > 0 for x in out) < 40:
+        kh, kw = rnd.choice(((1, 3), (3, 1), (1, 7), (7, 1), (1, 5), (5, 1)))
+        s = side(rnd, max(kh, kw), 64)
+        spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
+        if macs(spec) <= MAX_MACS and spec not in out:
+            out.append(spec)
+    return out
+
+
+def lookup_specs(n: int = SHAPES, seed: int = 0, per_kind: int = 24, tail: int = TAIL,
                  heavy: int = HEAVY) -> list[MicroSpec]:
     """What the lookup table is made of: the roofline's own set (``micro.micro_specs``, re-timed in this
     stage so that every lookup sample comes from one session), ``n`` shapes of ``shape_specs``, ``tail``
-    large ones and ``heavy`` weight-heavy transposed convolutions (``heavy_specs``)."""
+    large ones, ``heavy`` weight-heavy transposed convolutions (``heavy_specs``), the ``extra_specs`` and the
+    quick probes (``micro.PROBES``)."""
     base = micro_specs(seed, per_kind)
     main = shape_specs(n, seed, frozenset(base))
     big = shape_specs(tail, seed, frozenset(base + main), TAIL_MIX, tail=True) if tail else []
-    return base + main + big + (heavy_specs(heavy, seed, frozenset(base + main + big)) if heavy else [])
+    out = base + main + big + (heavy_specs(heavy, seed, frozenset(base + main + big)) if heavy else [])
+    seen = set(out)
+    return out + [p for p in dict.fromkeys(extra_specs(seed) + list(PROBES)) if p not in seen]
 
 
 def shapes_cache(threads: int = 1) -> Path:
@@ -139,7 +174,7 @@ def residual_samples(rows: list[tuple], base: Profile) -> list[tuple[Kernel, flo
     return out
 
 
-def calibrate_lookup(base: Profile, n: int = 1500, seed: int = 0, per_kind: int = 24, threads: int = 1,
+def calibrate_lookup(base: Profile, n: int = SHAPES, seed: int = 0, per_kind: int = 24, threads: int = 1,
                      build_only: bool = False, max_minutes: float = 0.0, console: Any = None) -> dict:
     """The lookup stage: time the dense set (resumable) and fit the residual table on the roofline ``base``.
     Returns the profile's ``residual`` entry ({} until every shape is timed)."""

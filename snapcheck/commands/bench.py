@@ -32,8 +32,9 @@ def bench(
     from snapcheck.hostbench import bench_model
 
     res = bench_model(model, threads=threads, runs=runs, warmup=warmup, profile=profile)
+    estimate = _host_estimate(model) if res.runtime == "litert" and threads == 1 else None
     if fmt == "json":
-        typer.echo(json.dumps(res.to_dict(), indent=2))
+        typer.echo(json.dumps({**res.to_dict(), **({"estimate": estimate} if estimate else {})}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -46,6 +47,12 @@ def bench(
     if res.cpu_median_ms is not None:
         console.print(f"thread CPU time: median {res.cpu_median_ms:.3f} ms   min {res.cpu_min_ms:.3f} ms "
                       "(close to the quiet-machine latency when the machine is busy)")
+    if estimate:
+        lo, hi = estimate["range_ms"]
+        console.print(f"host estimate {estimate['latency_ms']:.3f} ms (range {lo:.3f}-{hi:.3f}) from the profile "
+                      f"{estimate['profile']}")
+        if not estimate["fitted_here"]:
+            console.print(f"[yellow]{estimate['note']}[/]", soft_wrap=True)
     if res.profile:
         title = ("per-op time, measured by onnxruntime's profiler" if res.profile_source == "measured" else
                  "per-kernel time, ESTIMATED: host-profile breakdown scaled to the measured median "
@@ -56,6 +63,19 @@ def bench(
         for row in sorted(res.profile, key=lambda r: -r["ms"])[:40]:
             table.add_row(str(row["op"]), str(row["type"]), f"{row['ms']:.3f}", f"{row['share']:.1%}")
         console.print(table)
+
+
+def _host_estimate(model: Path) -> dict:
+    """The estimator's latency for this machine (LiteRT, 1 thread) and which host profile it comes from."""
+    from snapcheck.estimate import host_prediction
+    from snapcheck.estimate.profiles import host_profile_status
+    from snapcheck.readers import load_model
+
+    status = host_profile_status()
+    _, pred = host_prediction(load_model(model))
+    return {"latency_ms": round(pred.latency_ms, 4), "range_ms": [round(pred.best_ms, 4), round(pred.worst_ms, 4)],
+            "profile": str(status.path), "fitted_on": status.fitted_on, "this_host": status.this_host,
+            "fitted_here": status.here, "note": status.note()}
 
 
 def register(app: typer.Typer) -> None:

@@ -18,19 +18,29 @@ calibrate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 @calibrate_app.callback(invoke_without_command=True)
 def calibrate(
     ctx: typer.Context,
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host profile)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host "
+                                       "profile; with --quick, this machine's: ~/.config/snapcheck/hosts)."),
     threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
     per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
-    shapes: int = typer.Option(1500, "--shapes", help="More single layers timed for the local residual table "
+    shapes: int = typer.Option(1600, "--shapes", help="More single layers timed for the local residual table "
                                                        "(0: none)."),
     nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
                                                "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
+    quick: bool = typer.Option(False, "--quick", help="On a new machine: time 60 probes (~1-2 minutes) and adapt the "
+                                                      "shipped profile's kernel speeds to this CPU (saved for this "
+                                                      "machine; phone estimates do not change)."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="With --quick: the profile to adapt (default: "
+                                                                    "the shipped one)."),
 ) -> None:
-    """Time single-kernel micro-benchmarks and a dense set of single layers with LiteRT (with --nets, random
-    whole networks too), and fit the host's roofline profile, its local residual lookup (and the in-network
-    correction). Resumable: Ctrl-C keeps every finished timing."""
+    """Fit the host latency profile. On a new machine, `--quick` (1-2 minutes) adapts the shipped profile to
+    this CPU. Without it (profile authors, about an hour): time single-kernel micro-benchmarks and a dense set
+    of single layers with LiteRT (with --nets, random whole networks too), and fit the roofline profile, its
+    local residual lookup (and the in-network correction). Resumable: Ctrl-C keeps every finished timing."""
     if ctx.invoked_subcommand is not None:
+        return
+    if quick:
+        _quick(profile, out, threads)
         return
     if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
         raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
@@ -57,6 +67,40 @@ def calibrate(
                       f"networks, cross-family {m.get('transfer_within_10pct', 0):.0%} within ±10%")
 
 
+def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
+    """``calibrate --quick``: time the probes, adapt the profile, report the fit and write it for this machine."""
+    if threads < 1:
+        raise InputError(None, "--threads must be >= 1")
+    from snapcheck.calibrate.quick import calibrate_quick
+    from snapcheck.estimate.profiles import host_profile_path, load_host_profile
+
+    console = _console()
+    base, _ = _stage_profile(profile, None)
+    target = out or host_profile_path()
+    try:
+        adapted, factors, rows = calibrate_quick(base, threads, console)
+    except ValueError as exc:
+        raise InputError(profile, str(exc)) from None
+    _write(target, adapted)
+    load_host_profile.cache_clear()
+    q = adapted.meta["quick"]
+    console.print(f"{q['probes']} probes timed in {q['minutes']:.1f} min on {adapted.meta['cpu']} against the profile's "
+                  f"{base.meta.get('cpu') or base.meta.get('calibrated_on')}. Time factors (x < 1: faster here):")
+    counts: dict[str, int] = {}
+    for r in rows:
+        for k in {k.kind for k in r.kernels} if len(r.kernels) == 1 else ():
+            counts[k] = counts.get(k, 0) + 1
+    for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
+        console.print(f"  {kind:16s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
+    console.print(f"  other kinds      x{factors['median']:5.2f}  (the median)\n"
+                  f"  per-kernel cost  x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
+                  f"  in-network       x{factors['network']:5.2f}  (the {len(factors['network_errors'])} network probes "
+                  f"beyond their kernels)")
+    console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "
+                  f"Wrote {target}: host estimates (`snapcheck bench`) on this machine use it; phone estimates do not "
+                  "change (they derive from the shipped profile).")
+
+
 PROFILE = typer.Option(None, "--profile", help="The profile to correct (default: the shipped host profile).")
 OUT = typer.Option(None, "--out", help="Where to write it (default: --profile).")
 SEED = typer.Option(0, "--seed", help="Seed of the draw.")
@@ -68,7 +112,7 @@ MAX_MINUTES = typer.Option(0.0, "--max-minutes", help="Stop timing after this lo
 def shapes_command(
     profile: Optional[Path] = PROFILE,
     out: Optional[Path] = OUT,
-    n: int = typer.Option(1500, "--n", help="How many single layers beyond the roofline's set."),
+    n: int = typer.Option(1600, "--n", help="How many single layers beyond the roofline's set."),
     seed: int = SEED,
     build_only: bool = BUILD_ONLY,
     max_minutes: float = MAX_MINUTES,

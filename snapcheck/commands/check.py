@@ -210,12 +210,24 @@ def check(
              f"{write_baseline} to fail only on new ones")
     if groups:  # with no model checked, the error lines are the whole answer: no report
         _emit(groups, errors, style, out, verbose)
+        if style not in ("json", "junit", "sarif", "quiet") and any(s.estimates for s in settings.values()):
+            _host_profile_note()
     for arg, problem in errors.items():
         typer.echo(f"snapcheck: error: {arg}: {problem}", err=True)
     if errors:
         raise typer.Exit(2)
     failing = any(not r.passed for r in reports)
     raise typer.Exit(0 if exit_zero or write_baseline or not failing else 1)
+
+
+def _host_profile_note() -> None:
+    """On stderr (the report stays as it is): when the host profile was fitted on another CPU, say so and what
+    ``calibrate --quick`` would change (host estimates only: the phone estimates derive from the shipped one)."""
+    from snapcheck.estimate.profiles import host_profile_status
+
+    status = host_profile_status()
+    if not status.here:
+        typer.echo(status.note(), err=True)
 
 
 def _check_one(path: Path, s: Any, known: Any, numerics: bool = False, sample: str | None = None) -> list[Any]:

@@ -13,6 +13,9 @@ frame rates under the Lens Studio version's rule:
   ``1000 / floor_fps``, i.e. ``rest_ms + latency > 1000 / floor_fps``: finding SC601.
 - ``ram_mb``: weights as the backend holds them (fp32 after dequantize on CPU, fp16 on GPU/NPU) plus
   peak activations with buffer reuse; over the version's RAM budget: finding SC602.
+- every range is widened by the measured error of the model's kernel kinds, and by more for kernels outside
+  the calibrated envelope (``estimate.uncertainty``); when those take a tenth of the estimated time or more:
+  finding SC603.
 - ``top_kernels``: the three kernels that take the most of the estimate, so that a creator knows what to shrink.
 
 With a target (``rules/targets.toml``) the rows are its devices only, current ones first, then its legacy floor
@@ -24,14 +27,16 @@ Imports no TensorFlow and no runtime.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from snapcheck.checks import op_label
 from snapcheck.cost import model_cost
 from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, Kernel, split_kernels
-from snapcheck.estimate.profiles import Backend, device_info, load_devices, load_host_profile
+from snapcheck.estimate.profiles import Backend, active_host_profile, device_info, load_devices, load_host_profile
 from snapcheck.estimate.roofline import Prediction, Profile, predict_kernels
+from snapcheck.estimate.uncertainty import KernelError, kernel_errors, why_outside
 from snapcheck.findings import Finding
 from snapcheck.ir import Graph
 from snapcheck.registry import emit
@@ -64,6 +69,11 @@ def frame_rule(ruleset: Any, device: str, performance: dict[str, Any] | None = N
     return None
 
 
+OUTSIDE_FINDING_SHARE = 0.1  # SC603 when kernels outside the envelope take this share of the estimated time
+OUTSIDE_FINDING_MS = 0.1  # ... and this long on the host: below it (a few ms on the slowest phone CPU) even a 2x error
+# changes no frame-rate verdict, and a tiny model is mostly outside the envelope by its size alone
+
+
 def _kernels_cached(graph: Graph, fuses: str, simd: int, cache: dict) -> list[Kernel]:
     key = (fuses, simd)
     if key not in cache:
@@ -71,18 +81,30 @@ def _kernels_cached(graph: Graph, fuses: str, simd: int, cache: dict) -> list[Ke
     return cache[key]
 
 
+def _errors_cached(kernels: list[Kernel], host: Profile, cache: dict) -> list[KernelError]:
+    """The kernels' errors on the host's calibration (phones are priced from the host's kinds and shapes)."""
+    key = ("errors", id(kernels))
+    if key not in cache:
+        cache[key] = kernel_errors(kernels, host.residual)
+    return cache[key]
+
+
 def host_prediction(graph: Graph, profile: Profile | None = None) -> tuple[list[Kernel], Prediction]:
-    """Kernels and predicted latency on the calibrated host (LiteRT, 1 thread)."""
-    p = profile or load_host_profile()
+    """Kernels and predicted latency on this host (LiteRT, 1 thread): with ``profile``, or the host profile
+    fitted on this machine when there is one (``calibrate --quick``), else the shipped one."""
+    p = profile or active_host_profile()
     kernels = split_kernels(graph, FUSION_SETS[p.fuses], p.simd)
     return kernels, predict_kernels(kernels, p)
 
 
 def estimate_device(graph: Graph, backend: Backend, host: Profile | None = None,
                     cache: dict | None = None) -> Prediction:
-    """Predicted latency of ``graph`` on one device backend."""
-    p = backend.profile(host or load_host_profile())
-    return predict_kernels(_kernels_cached(graph, p.fuses, p.simd, cache if cache is not None else {}), p)
+    """Predicted latency of ``graph`` on one device backend (from the shipped host profile unless ``host``)."""
+    host = host or load_host_profile()
+    cache = cache if cache is not None else {}
+    p = backend.profile(host)
+    kernels = _kernels_cached(graph, p.fuses, p.simd, cache)
+    return predict_kernels(kernels, p, _errors_cached(kernels, host, cache), host.residual.get("error_shared"))
 
 
 def _ram_mb(cost, backend: str) -> float:
@@ -162,8 +184,25 @@ def check_estimates(graph: Graph, ruleset: Any, where: Any = None) -> tuple[list
                                         preds[(b.device, b.backend)]),
         }
         rows.append(row)
-    extra = _not_estimated(where, backends) if where is not None else []
-    return rows, _findings(rows, ram_budget) + extra
+    findings = _findings(rows, ram_budget) + (_not_estimated(where, backends) if where is not None else [])
+    host_kernels = _kernels_cached(graph, host.fuses, host.simd, cache)
+    outside = _outside_finding(host_kernels, predict_kernels(host_kernels, host, _errors_cached(host_kernels, host, cache)),
+                               host)
+    return rows, findings + ([outside] if outside else [])
+
+
+def _outside_finding(kernels: list[Kernel], pred: Prediction, host: Profile) -> Finding | None:
+    """SC603 when kernels outside the calibrated envelope take ``OUTSIDE_FINDING_SHARE`` of the estimated time
+    and at least ``OUTSIDE_FINDING_MS`` on the host."""
+    share = pred.outside_share
+    if share < OUTSIDE_FINDING_SHARE or sum(pred.per_kernel_ms[i] for i in pred.outside) < OUTSIDE_FINDING_MS:
+        return None
+    worst = max(pred.outside, key=lambda i: pred.per_kernel_ms[i])
+    k = kernels[worst]
+    kinds = sorted({kernels[i].kind for i in pred.outside})
+    return emit("SC603", op=f"#{k.ops[0]} {k.label.split(' + ')[0]}", subgraph=0, op_index=k.ops[0],
+                share=f"{100 * share:.0f}", n=len(pred.outside), kinds=", ".join(kinds), reason=why_outside(k, host.residual),
+                spread=f"{math.exp(1.645 * pred.sigma):.2f}")
 
 
 def _findings(rows: list[dict], ram_budget: float) -> list[Finding]:

@@ -7,10 +7,13 @@ fuses depends on the runtime (``fusable`` argument): XNNPACK (LiteRT on CPU) fus
 clamps (ReLU, ReLU6) (the converter has already folded bias and BN), onnxruntime folds bias/BN and
 some activations, mobile GPU delegates fuse all of them (``XNNPACK_FUSES``, ``ORT_FUSES``, ``GPU_FUSES``).
 
-Kinds: ``conv`` (dense k x k), ``depthwise``, ``pointwise`` (dense 1 x 1), ``fc`` (fully connected /
-matrix product), ``deconv`` (transposed conv), ``resize`` (nearest) and ``resize_bilinear`` (LiteRT runs
-them on different kernels: nearest is not delegated to XNNPACK and is ~3x slower), ``concat``, ``eltwise``, ``pool``, ``reduce``,
-``copy`` (data movement: pad, transpose, slice, reshape...), ``other`` (anything else).
+Kinds: ``conv`` (dense k x k), ``depthwise``, ``pointwise`` (dense 1 x 1), ``fc`` (fully connected, or a
+matrix product by a constant: any number of rows), ``deconv`` (transposed conv), ``resize`` (nearest) and
+``resize_bilinear`` (LiteRT runs them on different kernels: nearest is not delegated to XNNPACK and is ~3x
+slower), ``concat``, ``eltwise``, ``pool``, ``reduce``, ``copy`` (data movement: pad, transpose, slice,
+reshape...), ``other`` (anything else), ``matmul`` (a matrix product of two activations: attention's
+``Q x K^T`` and ``A x V``) and ``depthwise_large`` (a depthwise conv over more taps than XNNPACK's depthwise
+micro-kernels cover, ``DEPTHWISE_TAPS``: 6 x 6 and up run on a generic path ~20x slower per multiply-add).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_te
 from snapcheck.ir import Graph, Op
 
 KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise", "pool",
-         "reduce", "copy", "other")
+         "reduce", "copy", "other", "matmul", "depthwise_large")
+# Kinds with a conv/matmul geometry: they absorb a following epilogue and are priced from their shape.
+GEOMETRY_KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "matmul", "depthwise_large")
 
 CLAMP_ACTIVATIONS = frozenset({"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "Relu", "Clip"})
 OTHER_ACTIVATIONS = frozenset({"LEAKY_RELU", "LeakyRelu", "LOGISTIC", "Sigmoid", "TANH", "Tanh",
@@ -67,19 +72,19 @@ class Kernel:
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
 
 
-def _kind(op: Op, geom: ConvGeometry | None) -> str:
+def _kind(op: Op, geom: ConvGeometry | None, weights: set[int]) -> str:
     t = op.type
     if op.kind != "builtin":
         return "other"  # a custom op that shares a builtin's name is not that builtin
     if t in DECONV_TYPES:
         return "deconv"
     if t in MATMUL_TYPES:
-        return "fc"
+        return "matmul" if len(op.inputs) > 1 and op.inputs[1] >= 0 and op.inputs[1] not in weights else "fc"
     if t in CONV_TYPES:
         if geom is None:
             return "conv"
         if geom.depthwise or t == "DEPTHWISE_CONV_2D":
-            return "depthwise"
+            return "depthwise_large" if geom.kh * geom.kw > DEPTHWISE_TAPS[-1] else "depthwise"
         return "pointwise" if geom.pointwise else "conv"
     if t in RESIZE_TYPES:
         mode = str(op.attrs.get("mode", "nearest" if t == "RESIZE_NEAREST_NEIGHBOR" else "linear")).lower()
@@ -113,7 +118,7 @@ def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> 
     windows padded to the next specialised tap count, and a stride-s transposed conv run as s x s
     sub-convolutions of ceil(k/s)^2 taps each (XNNPACK's subconvolution path: a 3x3 stride-2 one executes
     16 taps per input pixel instead of 9)."""
-    if geom is None or kind not in ("conv", "pointwise", "fc", "deconv", "depthwise"):
+    if geom is None or kind not in ("conv", "pointwise", "fc", "deconv", "depthwise", "matmul"):
         return float(flops)
     c = geom.cout if kind != "depthwise" else geom.cin
     pad = math.ceil(c / simd) * simd / max(c, 1)
@@ -128,7 +133,7 @@ def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> 
 
 def _reduction(kind: str, geom: ConvGeometry | None, op: Op) -> int:
     if geom is not None:
-        if kind == "depthwise":
+        if kind in ("depthwise", "depthwise_large"):
             return geom.kh * geom.kw
         if kind == "deconv":
             return max(1, geom.kh * geom.kw * geom.cin // (4 * max(geom.groups, 1)))  # stride-2 sub-convolutions
@@ -176,9 +181,9 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             continue
         cost = cost_of(op)
         geom = conv_geometry(sg, op, graph.layout)
-        kind = _kind(op, geom)
+        kind = _kind(op, geom, weights)
         group, costs = [op.index], [cost]
-        if kind in ("conv", "depthwise", "pointwise", "fc", "deconv"):
+        if kind in GEOMETRY_KINDS:
             tail = op
             while True:
                 out = tail.outputs[0] if tail.outputs else -1
@@ -204,10 +209,12 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         xin = sg.tensor(first.inputs[0]) if first.inputs and first.inputs[0] >= 0 else None
         quant = xin is not None and xin.dtype in ("int8", "uint8", "int16")
         out = sg.tensor(last.outputs[0]) if last.outputs and last.outputs[0] >= 0 else None
+        # A reduction's row is its input's: a mean over the channels of [rows, C] reads rows of C, writes rows of 1.
+        row = xin if kind == "reduce" and xin is not None else out
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
-            reduction=_reduction(kind, geom, op), channels=_channels(out, graph.layout), geometry=geom,
+            reduction=_reduction(kind, geom, op), channels=_channels(row, graph.layout), geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
             inputs=[(i, tensor_bytes(sg.tensors[i])) for i in acts], outputs=outs, weight_bytes=wbytes,
         ))

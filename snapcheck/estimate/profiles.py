@@ -1,5 +1,12 @@
-"""Device profiles: the calibrated host (``snapcheck/profiles/host.json``: its path, reader and writer) and
-the phones of ``rules/devices.toml``.
+"""Device profiles: the host (the shipped ``snapcheck/profiles/host.json``, and the profile fitted on this
+machine, if any: paths, reader, writer, the CPU fingerprint that keys them) and the phones of
+``rules/devices.toml``.
+
+Host profiles: ``load_host_profile()`` is the shipped one, fitted by a full calibration on the profile author's
+machine (``meta.cpu``); ``snapcheck calibrate --quick`` (or a full ``snapcheck calibrate --out``) on another machine
+writes ``host_profile_path()``, keyed by that machine's fingerprint, and ``active_host_profile()`` (host
+estimates: ``snapcheck bench``, the accuracy benchmark) prefers it. Phone profiles always derive from the
+shipped host profile, so a user's calibration never moves a phone estimate.
 
 A phone backend is described by spec figures (peak GFLOP/s, memory bandwidth) and a dense-conv
 efficiency fitted to published latencies (see ``docs/estimator.md``). Its per-kind throughputs keep
@@ -18,7 +25,11 @@ the host's *relative* efficiencies between kinds:
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
+import os
+import platform
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +45,8 @@ HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"  #
 
 # Multiply-adds per output element at the reference shape (3x3 window, 64 input channels).
 REFERENCE_REDUCTION = {"conv": 9 * REFERENCE["cin"], "pointwise": REFERENCE["cin"], "fc": REFERENCE["cin"],
-                       "deconv": 9 * REFERENCE["cin"] // 4, "depthwise": 9, "pool": 9}
+                       "deconv": 9 * REFERENCE["cin"] // 4, "depthwise": 9, "pool": 9, "matmul": REFERENCE["cin"],
+                       "depthwise_large": 49}
 
 
 def reference_utilisation(host: Profile, kind: str) -> float:
@@ -69,8 +81,85 @@ def write_profile(path: str | Path, profile: Profile) -> None:
 
 @lru_cache(maxsize=4)
 def load_host_profile(path: str | None = None) -> Profile:
-    """The calibrated host profile (committed data; ``snapcheck calibrate`` rewrites it), read once per path."""
+    """The shipped host profile (committed data; a full ``snapcheck calibrate`` rewrites it), read once per path.
+    Phone profiles derive from it."""
     return read_profile(path or HOST_PROFILE)
+
+
+def cpu_name() -> str:
+    """This machine's CPU model as the OS names it (``/proc/cpuinfo``; else ``platform``)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@lru_cache(maxsize=4)
+def host_fingerprint(threads: int = 1) -> str:
+    """Identifies the machine, runtime and thread count a host profile or a cache of measurements belongs to:
+    the CPU model, the LiteRT version (read from its metadata, without importing it) and the threads."""
+    try:
+        litert = importlib.metadata.version("ai-edge-litert")
+    except importlib.metadata.PackageNotFoundError:
+        litert = "?"
+    blob = f"{cpu_name()}|{litert}|{threads}|thread-cpu-time"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def host_profile_dir() -> Path:
+    """Where host profiles fitted on this machine live (``SNAPCHECK_HOST_PROFILES`` or
+    ``~/.config/snapcheck/hosts``)."""
+    return Path(os.environ.get("SNAPCHECK_HOST_PROFILES", Path.home() / ".config" / "snapcheck" / "hosts"))
+
+
+def host_profile_path(fingerprint: str | None = None) -> Path:
+    """The host profile of the machine with ``fingerprint`` (default: this one, 1 thread)."""
+    return host_profile_dir() / f"host-{fingerprint or host_fingerprint(1)}.json"
+
+
+def active_host_profile() -> Profile:
+    """The host profile for host estimates: this machine's (``host_profile_path``) when one was fitted here,
+    else the shipped one."""
+    path = host_profile_path()
+    return load_host_profile(str(path)) if path.is_file() else load_host_profile()
+
+
+@dataclass
+class HostProfileStatus:
+    """Which host profile host estimates use, and whether it was fitted on this CPU."""
+
+    path: Path
+    fitted_on: str  # fingerprint
+    fitted_cpu: str
+    this_host: str
+    this_cpu: str
+    quick: bool  # adapted by ``calibrate --quick`` (else a full calibration)
+
+    @property
+    def here(self) -> bool:
+        return self.fitted_on == self.this_host
+
+    def note(self) -> str:
+        """One line for ``snapcheck check`` and ``bench``."""
+        if self.here:
+            how = "adapted to it by `snapcheck calibrate --quick`" if self.quick else "fully calibrated on it"
+            return f"host profile: {self.path.name}, {how} ({self.this_cpu})."
+        return (f"host profile: fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
+                "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (about 3 minutes) "
+                "times 48 probe kernels and refits each kernel kind's speed and the per-kernel cost for this CPU; "
+                "phone estimates do not change.")
+
+
+def host_profile_status() -> HostProfileStatus:
+    """The active host profile and this machine (``HostProfileStatus``)."""
+    path = host_profile_path()
+    active = path if path.is_file() else HOST_PROFILE
+    p = load_host_profile(str(path)) if path.is_file() else load_host_profile()
+    return HostProfileStatus(active, str(p.meta.get("calibrated_on", "")), str(p.meta.get("cpu", "")),
+                             host_fingerprint(1), cpu_name(), bool(p.meta.get("quick")))
 
 
 @dataclass

@@ -10,7 +10,7 @@ corrects the roofline by their measured error:
     r_hat     = sum_j w_j r_j / (sum_j w_j + shrink),    r_j = log(measured_j / roofline_j)
     w_j       = exp(-d_j^2 / 2),   d_j^2 = |x - x_j|^2 / bandwidth^2 + group_penalty x [group_j != group]
 
-over the samples ``j`` of the kernel's kind. ``x``: log shape features (``features``); ``group``: what
+over the samples ``j`` of the kernel's kind. ``x``: log shape features (``features``; a matrix product's rows among them); ``group``: what
 selects a different micro-kernel (window and stride of a convolution, the op of an element-wise or pool
 kernel). For the convolution kinds ``x`` also carries the output channels' tile fill,
 ``align_weight x log(c / (ceil(c / align) x align))``: XNNPACK computes whole tiles of output channels, so
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from snapcheck.estimate.kernels import Kernel, deconv_stride
+from snapcheck.estimate.kernels import GEOMETRY_KINDS, Kernel, deconv_stride
 
-COMPUTE = ("conv", "pointwise", "deconv", "depthwise", "fc")
+COMPUTE = GEOMETRY_KINDS
 GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1, 0.3, 1.0),
         "group_penalty": (1.0, 4.0, 16.0)}
 # Output-channel tile and the weight of its fill feature (0: no tile feature).
@@ -41,11 +41,12 @@ def features(k: Kernel) -> tuple[str, list[float]]:
     g = k.geometry
     if k.kind in COMPUTE and g is not None:
         cin = g.cin // max(g.groups, 1)
-        if k.kind == "fc":
-            return "fc", [math.log(max(g.cout, 1)), math.log(max(cin, 1))]
+        if k.kind in ("fc", "matmul"):  # rows: tokens, pixels or the batch of heads x tokens
+            return k.kind, [math.log(max(g.cout, 1)), math.log(max(cin, 1)), math.log(max(g.out_pixels, 1))]
         stride = deconv_stride(g) if k.kind == "deconv" else g.stride
-        group = f"k{g.kh}x{g.kw}s{stride}"
-        if k.kind == "depthwise":
+        grouped = "g" if k.kind == "conv" and g.groups > 1 else ""  # a grouped conv runs per-group GEMMs
+        group = f"k{g.kh}x{g.kw}s{stride}{grouped}"
+        if k.kind in ("depthwise", "depthwise_large"):
             return group, [math.log(max(g.cin, 1)), math.log(max(g.out_pixels, 1))]
         return group, [math.log(max(g.cout, 1)), math.log(max(cin, 1)), math.log(max(g.out_pixels, 1))]
     anchor = k.label.split(" + ")[0] if k.kind in ("eltwise", "pool", "copy") else ""
@@ -108,17 +109,24 @@ class _Table:
 _TABLES: dict[int, tuple[dict, dict[str, _Table]]] = {}
 
 
-def correction(k: Kernel, res: dict[str, Any]) -> float:
-    """``r_hat`` of one kernel (log of the factor on its roofline time); 0 without samples of its kind."""
+def table_for(kind: str, res: dict[str, Any]) -> _Table | None:
+    """The samples of ``kind`` in the profile's ``residual`` entry, as arrays (built once per entry)."""
     kinds = res.get("kinds", {})
-    if k.kind not in kinds:
-        return 0.0
+    if kind not in kinds:
+        return None
     cached = _TABLES.get(id(res))
     if cached is None or cached[0] is not res:
         cached = (res, {kind: _Table(e, kind) for kind, e in kinds.items()})
         _TABLES[id(res)] = cached
+    return cached[1][kind]
+
+
+def correction(k: Kernel, res: dict[str, Any]) -> float:
+    """``r_hat`` of one kernel (log of the factor on its roofline time); 0 without samples of its kind."""
+    table = table_for(k.kind, res)
+    if table is None:
+        return 0.0
     group, x = features(k)
-    table = cached[1][k.kind]
     if table.x.ndim != 2 or table.x.shape[1] != len(x):  # e.g. a convolution whose geometry is unknown
         return 0.0
     return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"], res.get("align", 0),
@@ -161,6 +169,18 @@ def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tu
     return best[0], table
 
 
+def kind_errors(kinds: dict[str, dict[str, list]], params: dict[str, float]) -> dict[str, float]:
+    """Per kind, the typical leave-one-out log error the lookup leaves on its samples: the 68th percentile of
+    its absolute value (one standard deviation of a normal error, unmoved by a few outliers), what
+    ``estimate.uncertainty`` widens a range by."""
+    out = {}
+    for kind, e in kinds.items():
+        loo = _Table(e, kind).loo_residuals(params["bandwidth"], params["shrink"], params["group_penalty"],
+                                            params["align"], params["align_weight"])
+        out[kind] = round(float(np.percentile(np.abs(loo), 68)), 4)
+    return out
+
+
 def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None) -> dict[str, Any]:
     """The profile's ``residual`` entry from ``(kernel, measured_ms, roofline_ms)`` samples."""
     kinds = build(samples)
@@ -169,7 +189,7 @@ def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None) ->
     params, table = choose(kinds)
     before = score(np.concatenate([np.array(e["r"]) for e in kinds.values()]))
     after = next(sc for p, sc in table if p == params)
-    return {**params, "kinds": kinds, "meta": {
+    return {**params, "kinds": kinds, "kind_error": kind_errors(kinds, params), "meta": {
         **(meta or {}), "samples": sum(len(e["r"]) for e in kinds.values()),
         "roofline_within_10pct": round(before["within_10pct"], 4),
         "roofline_median_abs_pct": round(before["median_abs_pct"], 3),

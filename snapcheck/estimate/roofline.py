@@ -30,6 +30,7 @@ from snapcheck.estimate.features import log_efficiency, shape_features, utilisat
 from snapcheck.estimate.kernels import KINDS, Kernel
 from snapcheck.estimate.network import network_terms
 from snapcheck.estimate.residual import correction
+from snapcheck.estimate.uncertainty import Z, KernelError, kernel_errors, spread
 
 @dataclass
 class Profile:
@@ -57,6 +58,7 @@ class Profile:
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
+    quick_reference: dict = field(default_factory=dict)  # probe key -> ms on this profile's host (calibrate.quick)
     meta: dict = field(default_factory=dict)
 
     def compute_gflops(self, kind: str) -> float:
@@ -69,8 +71,22 @@ class Profile:
         return self.dram_gbs.get(kind) or self.dram_gbs.get("other") or self.bandwidth(kind)
 
 
-def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
-    """Time of one kernel and which roof bounds it ("compute" or "memory")."""
+@dataclass
+class KernelTerms:
+    """One kernel's time on a profile, by part: ``factor x (fixed + max(compute, memory))`` ms."""
+
+    fixed: float  # the kind's fixed cost per kernel (kernel_us)
+    compute: float
+    memory: float
+    factor: float  # the local lookup's correction (1 without one)
+
+    @property
+    def ms(self) -> float:
+        return (self.fixed + max(self.compute, self.memory)) * self.factor
+
+
+def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
+    """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     compute = k.work / (p.compute_gflops(k.kind) * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
@@ -85,7 +101,13 @@ def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     memory = (near / p.bandwidth(k.kind) + (nbytes - near) / p.dram(k.kind) + per_pixel / p.bandwidth(k.kind)) / 1e6
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
     factor = math.exp(correction(k, p.residual)) if p.residual else 1.0
-    return (fixed + max(compute, memory)) * factor, ("compute" if compute >= memory else "memory")
+    return KernelTerms(fixed, compute, memory, factor)
+
+
+def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
+    """Time of one kernel and which roof bounds it ("compute" or "memory")."""
+    t = kernel_terms(k, p)
+    return t.ms, ("compute" if t.compute >= t.memory else "memory")
 
 
 @dataclass
@@ -96,10 +118,21 @@ class Prediction:
     per_kind_ms: dict[str, float]
     per_kernel_ms: list[float]
     memory_bound_share: float  # share of kernel time in memory-bound kernels
+    sigma: float = 0.0  # the estimate's log error from its kernels' measured errors (estimate.uncertainty)
+    outside: list[int] = field(default_factory=list)  # kernels (indices) outside the calibrated envelope
+
+    @property
+    def outside_share(self) -> float:
+        """Share of the kernels' time in kernels outside the calibrated envelope."""
+        body = sum(self.per_kernel_ms)
+        return sum(self.per_kernel_ms[i] for i in self.outside) / body if body else 0.0
 
 
-def predict_kernels(kernels: list[Kernel], p: Profile) -> Prediction:
-    """Latency of a kernel list on profile ``p``."""
+def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError] | None = None,
+                    shared: float | None = None) -> Prediction:
+    """Latency of a kernel list on profile ``p``. The range is ``p.range_factors`` widened by the kernels'
+    measured errors (``errors`` with their ``shared`` part, ``estimate.uncertainty``; default: from ``p``'s own
+    lookup, none for a profile without one)."""
     timed = [kernel_ms(k, p) for k in kernels]
     per_kernel = network_terms(kernels, [ms for ms, _ in timed], p.network)
     per_kind, mem = dict.fromkeys(KINDS, 0.0), 0.0
@@ -109,9 +142,15 @@ def predict_kernels(kernels: list[Kernel], p: Profile) -> Prediction:
             mem += ms
     total = p.overhead_ms + sum(per_kernel)
     body = sum(per_kernel)
+    if errors is None:
+        errors = kernel_errors(kernels, p.residual) if p.residual else [KernelError(0.0, True)] * len(kernels)
+    if shared is None:
+        shared = p.residual.get("error_shared", 1.0) if p.residual else 1.0
+    sigma = spread(kernels, per_kernel, errors, shared)
     lo, hi = p.range_factors
     return Prediction(
-        latency_ms=total, best_ms=total * lo, worst_ms=total * hi,
+        latency_ms=total, best_ms=total * lo * math.exp(-Z * sigma), worst_ms=total * hi * math.exp(Z * sigma),
         per_kind_ms={k: v for k, v in per_kind.items() if v > 0}, per_kernel_ms=per_kernel,
-        memory_bound_share=mem / body if body else 0.0,
+        memory_bound_share=mem / body if body else 0.0, sigma=sigma,
+        outside=[i for i, e in enumerate(errors) if not e.inside],
     )

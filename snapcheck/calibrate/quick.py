@@ -1,0 +1,215 @@
+"""``snapcheck calibrate --quick``: adapt a shipped host profile to this CPU from a few dozen timed kernels.
+
+A full calibration (``snapcheck calibrate``, ~1 hour) fits the shape model of every kernel kind: how speed
+depends on channels, pixels, windows, rows, cache fit (the roofline's slopes, the local lookup). Between two
+x86 CPUs with the same vector width that shape model carries over (XNNPACK picks the same micro-kernels); what
+changes is how fast each kind runs overall and what a kernel costs to dispatch. So, as MAPLE-Edge and
+LitePred adapt a predictor to a new device from a small sample, ``--quick`` times ``micro.PROBES`` (small
+single-layer models, plus the per-inference overhead) and a dozen small random networks
+(``random_nets.probe_nets``), and refits only:
+
+- a speed factor per kernel kind, ``s[kind]``, on its compute and memory roofs alike (kinds without probes get
+  the median of the others), shrunk towards the median by a ridge;
+- a factor on the fixed per-kernel cost (``kernel_us``), from the tiny probes, and the per-inference overhead;
+- a factor on every kernel of a network (the profile's ``network`` correction): how much more, or less, the
+  network probes changed than their kernels predict (a host whose caches or memory differ slows kernels in
+  a network unlike kernels timed alone).
+
+Each probe's timing on this host is compared with its timing on the profile's host (``quick_reference``,
+recorded by the full calibration right after its lookup stage, with the same harness): the ratio is the
+host's speed change on that very kernel, free of the model's own error on it. The factors are fitted so that the
+profile's predictions change by those ratios (least squares on the log ratios). The result is a host profile
+keyed by this CPU's fingerprint (``estimate.profiles.host_profile_path``); phone profiles keep deriving from
+the shipped one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snapcheck.calibrate.fit import levenberg_marquardt
+from snapcheck.calibrate.harness import host_fingerprint, pass_cache, timed_models, typical_ms
+from snapcheck.calibrate.micro import OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
+from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, probe_nets
+from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.profiles import cpu_name
+from snapcheck.estimate.roofline import Profile, kernel_terms, predict_kernels
+from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
+from snapcheck.paths import cache_dir
+
+PASSES = 3  # timing passes over the probe set (median)
+MIN_SECONDS = 0.3  # timed runs per probe and pass: at least this long (and >= 10 runs)
+RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per unit of squared log error): weak, since
+# a kind's 2-6 probes agree within a few %, while kinds differ by tens of % between CPUs
+
+
+def probe_specs() -> list[MicroSpec | NetSpec]:
+    """Every probe: the single kernels ``PROBES``, the per-inference overhead's ``OVERHEAD_PROBE`` and the
+    random networks of ``random_nets.probe_nets`` (how much slower kernels run in a network than alone)."""
+    return list(PROBES) + [OVERHEAD_PROBE] + probe_nets()
+
+
+def _build(spec: MicroSpec | NetSpec) -> bytes:
+    return build_net_tflite(spec) if isinstance(spec, NetSpec) else build_micro_tflite(spec)
+
+
+def probe_dir() -> Path:
+    """Where the probe models are converted (once per machine, with TensorFlow) and kept."""
+    return cache_dir() / "probes"
+
+
+def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profile:
+    """The full calibration's probe stage: time the probes as ``--quick`` will (``typical_ms``) for the profile's
+    ``quick_reference``, and choose on the network probes how much of a kind's error its kernels share
+    (``uncertainty.choose_shared``: the ranges then hold 90% of those networks)."""
+    rows = measure_probes(threads, console, cache_path=cache_dir() / f"probes-{host_fingerprint(threads)}.json")
+    nets = []
+    for spec, kernels, hit in rows:
+        if isinstance(spec, NetSpec) and profile.residual:
+            pred = predict_kernels(kernels, profile)
+            nets.append((kernels, pred.per_kernel_ms, pred.latency_ms, typical_ms(hit),
+                         kernel_errors(kernels, profile.residual)))
+    residual = {**profile.residual, "error_shared": choose_shared(nets)} if nets else profile.residual
+    return dataclasses.replace(profile, residual=residual,
+                               quick_reference={spec.key(): round(typical_ms(hit), 5) for spec, _, hit in rows})
+
+
+@dataclass
+class ProbeRow:
+    """One probe: its kernels, its timing here and on the profile's host."""
+
+    spec: MicroSpec | NetSpec
+    kernels: list[Kernel]
+    ms: float
+    reference_ms: float
+
+    @property
+    def log_ratio(self) -> float:
+        return float(np.log(self.ms / self.reference_ms))
+
+
+def quick_cache(threads: int = 1) -> Path:
+    """The first pass's timing cache of ``--quick`` on this host (removed once a profile is fitted)."""
+    return cache_dir() / f"quick-{host_fingerprint(threads)}.json"
+
+
+def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | None = None,
+                   passes: int = PASSES) -> list[tuple]:
+    """Convert (first time only, with TensorFlow) and time the probes (``harness.timed_models``, ``passes``
+    passes; cached per pass, so an interrupted run resumes)."""
+    return timed_models(probe_specs(), key=lambda s: s.key(), build=_build, folder=probe_dir(),
+                        cache_path=cache_path or quick_cache(threads), label="calibrate --quick", threads=threads,
+                        min_seconds=MIN_SECONDS, passes=passes, console=console)
+
+
+class QuickModel:
+    """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
+    roofs' balance stay as the base profile has them):
+
+        t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + s[kind_j] x max(compute_j, memory_j))
+
+    ``theta`` = (log of the median speed factor g, log d, log o, then each probed kind's log deviation from g)."""
+
+    def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None) -> None:
+        self.base = base
+        self.kinds = kinds if kinds is not None else sorted({k.kind for r in rows for k in r.kernels
+                                                              if r.spec != OVERHEAD_PROBE})
+        idx = {k: i for i, k in enumerate(self.kinds)}
+        row_of, fixed, body, kind = [], [], [], []
+        for i, r in enumerate(rows):
+            for k in r.kernels:
+                t = kernel_terms(k, base)
+                row_of.append(i)
+                fixed.append(t.factor * t.fixed)
+                body.append(t.factor * max(t.compute, t.memory))
+                kind.append(idx.get(k.kind, len(self.kinds)))
+        self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
+        self.fixed, self.body = np.array(fixed), np.array(body)
+        self.n = len(rows)
+        self.target = np.array([r.log_ratio for r in rows])
+        self.t0 = self.times(np.zeros(3 + len(self.kinds)))
+
+    def scale(self, theta: np.ndarray) -> np.ndarray:
+        """Each kernel's body factor ``s[kind]`` (the median factor for a kind without probes)."""
+        dev = np.concatenate([theta[3:], [0.0]])
+        return np.exp(theta[0] + dev[self.kind])
+
+    def times(self, theta: np.ndarray) -> np.ndarray:
+        per = np.exp(theta[1]) * self.fixed + self.scale(theta) * self.body
+        return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n)
+
+    def residuals(self, theta: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+        fit = np.log(self.times(theta) / self.t0) - self.target
+        return np.concatenate([fit, np.sqrt(ridge) * theta[3:], np.sqrt(ridge) * theta[1:2]])
+
+    def log_errors(self, theta: np.ndarray) -> np.ndarray:
+        """What the factors leave unexplained of each probe's log ratio."""
+        return self.target - np.log(self.times(theta) / self.t0)
+
+
+def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE) -> dict[str, Any]:
+    """The factors that make ``base``'s predictions of the probes change as their timings did: ``speed`` per
+    probed kind (time multiplier of its roofs), ``median`` (kinds without probes), ``kernel_us`` and
+    ``overhead`` from the single-kernel probes; ``network``, the median change the network probes show beyond
+    those (their kernels' in-network slowdown on this host against the profile's); ``errors`` are the log
+    errors left on the single-kernel probes, ``network_errors`` on the networks."""
+    single = [r for r in rows if not isinstance(r.spec, NetSpec)]
+    nets = [r for r in rows if isinstance(r.spec, NetSpec)]
+    model = QuickModel(base, single)
+    theta, _ = levenberg_marquardt(lambda x: model.residuals(x, ridge), np.zeros(3 + len(model.kinds)))
+    net_err = QuickModel(base, nets, model.kinds).log_errors(theta) if nets else np.zeros(0)
+    network = float(np.exp(np.median(net_err))) if nets else 1.0
+    return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[3:])},
+            "median": float(np.exp(theta[0])), "kernel_us": float(np.exp(theta[1])),
+            "overhead": float(np.exp(theta[2])), "network": network, "errors": -model.log_errors(theta),
+            "network_errors": np.log(network) - net_err}
+
+
+def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
+    """``base`` with every kind's roofs slowed by its factor (``speed``; the median one for kinds without
+    probes), the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a network
+    by ``network`` (on top of ``base``'s own network correction, if any)."""
+    def f(kind: str) -> float:
+        return factors["speed"].get(kind, factors["median"])
+
+    net = dict(base.network)
+    kind_factor = {k: v * factors["network"] for k, v in net.get("kind_factor", {}).items()}
+    kind_factor.setdefault("all", factors["network"])
+    net["kind_factor"] = {k: round(v, 4) for k, v in kind_factor.items()}
+    return dataclasses.replace(
+        base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()},
+        bandwidth_gbs={k: round(v / f(k), 4) for k, v in base.bandwidth_gbs.items()},
+        dram_gbs={k: round(v / f(k), 4) for k, v in base.dram_gbs.items()},
+        kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
+        overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, meta={**base.meta, **meta})
+
+
+def calibrate_quick(base: Profile, threads: int = 1,
+                    console: Any = None) -> tuple[Profile, dict[str, Any], list[ProbeRow]]:
+    """Time the probes on this host and adapt ``base`` (the shipped profile) to it; returns the adapted
+    profile, the fitted factors and the probes. ``ValueError`` when ``base`` has no probe reference."""
+    if not base.quick_reference:
+        raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
+    start = time.monotonic()
+    timed = measure_probes(threads, console)
+    rows = [ProbeRow(spec, kernels, typical_ms(hit), base.quick_reference[spec.key()])
+            for spec, kernels, hit in timed if spec.key() in base.quick_reference]
+    factors = fit_factors(base, rows)
+    meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
+            "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
+                      "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
+                      "speed": {k: round(v, 4) for k, v in factors["speed"].items()},
+                      "median_speed": round(factors["median"], 4), "kernel_us": round(factors["kernel_us"], 4),
+                      "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
+                      "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
+                      "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
+                      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
+    for i in range(PASSES):
+        pass_cache(quick_cache(threads), i).unlink(missing_ok=True)
+    return adapt(base, factors, meta), factors, rows

@@ -1,0 +1,104 @@
+"""How sure an estimate is: each kernel's measured error, and whether it lies inside the calibrated envelope.
+
+The host profile's lookup (``estimate.residual``) holds, per kernel kind, the calibrated single layers and the
+leave-one-out error left on them (``kind_error``: the root mean square of the log errors). A kernel is
+*inside the envelope* when a calibrated sample of its kind and group (window and stride, or op) lies near it:
+the lookup's kernel weight of the nearest sample is at least ``MIN_SUPPORT`` (about 2.5 bandwidths in the log
+shape features). Its error is then its kind's ``kind_error``; outside (an unknown kind, a window or op never
+calibrated, a shape far from every sample) it is ``OUTSIDE_ERROR`` (a factor of e^0.5 = 1.65 either way).
+
+A network's spread: a share ``rho`` of each kernel's error is shared with the other kernels of its kind (the
+same micro-kernels, the same fit), the rest is its own and averages out over many kernels:
+
+    sigma^2 = sum_kind [ rho (sum_{j in kind} t_j sigma_j)^2 + (1 - rho) sum_{j in kind} (t_j sigma_j)^2 ] / T^2
+
+with ``T = sum_j t_j``; the reported range is ``exp(±Z x sigma)`` around the backend's own ``range_factors``
+(1 for the host). ``rho`` is the profile's ``residual.error_shared``, chosen by the full calibration on its
+network probes (``choose_shared``: the smallest share whose ranges hold 90% of them), 1 when absent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.residual import features, table_for, with_tile_fill, weights
+
+MIN_SUPPORT = math.exp(-0.5 * 2.5 ** 2)  # the nearest sample within ~2.5 bandwidths, same group
+OUTSIDE_ERROR = 0.5  # log error assumed outside the envelope
+Z = 1.645  # the range spans about 90% of a normal error of sigma
+
+
+@dataclass
+class KernelError:
+    """One kernel's expected log error and whether calibration covered it."""
+
+    sigma: float
+    inside: bool
+
+
+def support(k: Kernel, res: dict) -> float:
+    """The lookup weight of the calibrated sample nearest to ``k`` (0: no sample of its kind)."""
+    table = table_for(k.kind, res)
+    if table is None:
+        return 0.0
+    group, x = features(k)
+    if table.x.ndim != 2 or table.x.shape[1] != len(x):
+        return 0.0
+    align, aw = res.get("align", 0), res.get("align_weight", 0.0)
+    xq = with_tile_fill(k.kind, np.asarray([x], dtype=float), align, aw)
+    w = weights(table.tiled(align, aw), table.groups, xq, np.asarray([group]), res["bandwidth"], res["group_penalty"])
+    return float(w.max()) if w.size else 0.0
+
+
+def why_outside(k: Kernel, res: dict) -> str:
+    """Why calibration does not cover ``k``: no kernel of its kind, of its window/op, or of a shape near it."""
+    table = table_for(k.kind, res) if res else None
+    if table is None:
+        return f"no calibrated kernel of its kind ({k.kind})"
+    group, _ = features(k)
+    if group and group not in set(table.groups.tolist()):
+        return f"no calibrated {k.kind} kernel with its window or op ({group})"
+    return "its shape is far from every calibrated one"
+
+
+def kernel_errors(kernels: list[Kernel], res: dict) -> list[KernelError]:
+    """Each kernel's error on the host profile whose lookup is ``res`` (see the module docs)."""
+    sigma = res.get("kind_error", {}) if res else {}
+    out = []
+    for k in kernels:
+        inside = bool(res) and support(k, res) >= MIN_SUPPORT
+        out.append(KernelError(float(sigma.get(k.kind, 0.0)) if inside else OUTSIDE_ERROR, inside))
+    return out
+
+
+SHARED_GRID = (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+
+
+def spread(kernels: list[Kernel], per_kernel_ms: list[float], errors: list[KernelError], shared: float = 1.0) -> float:
+    """The network's log error sigma (module docs) from its kernels' times and errors."""
+    total = sum(per_kernel_ms)
+    if total <= 0:
+        return 0.0
+    summed: dict[str, float] = {}
+    squares: dict[str, float] = {}
+    for k, ms, e in zip(kernels, per_kernel_ms, errors):
+        summed[k.kind] = summed.get(k.kind, 0.0) + ms * e.sigma
+        squares[k.kind] = squares.get(k.kind, 0.0) + (ms * e.sigma) ** 2
+    var = sum(shared * summed[k] ** 2 + (1 - shared) * squares[k] for k in summed)
+    return math.sqrt(var) / total
+
+
+def choose_shared(nets: list[tuple[list[Kernel], list[float], float, float, list[KernelError]]],
+                  coverage: float = 0.9) -> float:
+    """The smallest shared share ``rho`` of ``SHARED_GRID`` whose ranges ``exp(±Z sigma)`` hold ``coverage`` of
+    ``nets``: (kernels, per-kernel predicted ms, predicted ms, measured ms, ``kernel_errors``) of timed networks
+    priced by one profile."""
+    for rho in SHARED_GRID:
+        inside = [abs(math.log(pred / meas)) <= Z * spread(ks, per, errs, rho) for ks, per, pred, meas, errs in nets]
+        if inside and sum(inside) >= coverage * len(inside):
+            return rho
+    return 1.0

@@ -1,0 +1,154 @@
+"""``calibrate --quick``: the factors it fits, the profile it writes for this machine, and what it leaves alone
+(phone estimates). Probe timings are synthetic here; the timing itself is the harness's (tested apart)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
+from typer.testing import CliRunner
+
+from snapcheck.calibrate import quick
+from snapcheck.calibrate.micro import PROBES, MicroSpec
+from snapcheck.calibrate.random_nets import NetSpec, probe_nets
+from snapcheck.calibrate.shapes import lookup_specs
+from snapcheck.estimate import check_estimates, host_prediction
+from snapcheck.estimate.kernels import split_kernels
+from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
+                                         host_profile_status, load_host_profile, write_profile)
+from snapcheck.errors import InputError
+from snapcheck.estimate.roofline import predict_kernels
+from snapcheck.rules import load_ruleset
+
+
+def _eltwise(hw: int, c: int):
+    b = GraphBuilder()
+    x, y = b.input((1, hw, hw, c)), b.input((1, hw, hw, c))
+    return b.graph([b.op("ADD", [x, y], (1, hw, hw, c))])
+
+
+def _rows(base, change: dict[str, float], network: float = 1.0) -> list[quick.ProbeRow]:
+    """Probe rows whose timings changed by ``change[kind]`` (and networks by ``network`` more)."""
+    graphs = [(MicroSpec("conv", "conv", hw, hw, c, c, 3), conv_chain(hw, [c, c])) for hw, c in ((16, 8), (32, 16), (64, 32))]
+    graphs += [(MicroSpec("eltwise", "add", hw, hw, c), _eltwise(hw, c)) for hw, c in ((8, 8), (32, 16), (64, 64))]
+    rows = []
+    for spec, g in graphs:
+        ks = split_kernels(g)
+        ref = predict_kernels(ks, base).latency_ms
+        rows.append(quick.ProbeRow(spec, ks, ref * change[ks[0].kind], ref))
+    b = GraphBuilder()
+    x = b.input((1, 32, 32, 8))
+    y = tflite_conv(b, x, 32, 8, 16)
+    net = split_kernels(b.graph([b.op("ADD", [y, y], (1, 32, 32, 16))]))
+    ref = predict_kernels(net, base).latency_ms
+    kernel_change = sum(predict_kernels([k], base).latency_ms * change[k.kind] for k in net) / sum(
+        predict_kernels([k], base).latency_ms for k in net)
+    rows.append(quick.ProbeRow(NetSpec("net", 32, 8, (), ()), net, ref * kernel_change * network, ref))
+    return rows
+
+
+def test_probes_are_calibrated_shapes_of_every_kind():
+    specs = lookup_specs()
+    assert all(p in specs for p in PROBES)  # the full calibration times every probe with the lookup
+    assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
+    assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
+                                         "eltwise", "reduce", "copy", "pool", "concat", "resize", "resize_bilinear"}
+    nets = probe_nets()
+    assert nets == probe_nets() and len(nets) == 12 and all(2e7 <= n.macs <= 2.5e8 for n in nets)
+
+
+def test_fit_recovers_each_kinds_speed_change_and_the_network_factor():
+    base = load_host_profile()
+    f = quick.fit_factors(base, _rows(base, {"conv": 0.5, "eltwise": 1.5}, network=1.2))
+    assert f["speed"]["conv"] == pytest.approx(0.5, rel=0.15)
+    assert f["speed"]["eltwise"] == pytest.approx(1.5, rel=0.15)
+    assert f["network"] == pytest.approx(1.2, rel=0.05)
+    adapted = quick.adapt(base, f, {})
+    g = conv_chain(48, [24, 24])  # not a probe
+    before = host_prediction(g, base)[1].latency_ms
+    after = host_prediction(g, adapted)[1].latency_ms
+    assert after == pytest.approx(before * 0.5 * 1.2, rel=0.2)
+
+
+def test_no_change_fits_identity():
+    base = load_host_profile()
+    f = quick.fit_factors(base, _rows(base, {"conv": 1.0, "eltwise": 1.0}))
+    assert all(v == pytest.approx(1.0, abs=0.02) for v in f["speed"].values())
+    assert f["network"] == pytest.approx(1.0, abs=0.02) and f["median"] == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.fixture
+def host_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNAPCHECK_HOST_PROFILES", str(tmp_path))
+    load_host_profile.cache_clear()
+    yield tmp_path
+    load_host_profile.cache_clear()
+
+
+def test_quick_profile_moves_host_estimates_and_never_phone_estimates(host_dir):
+    """A profile fitted here (2x slower kernels) becomes the active host profile; the phone rows of
+    ``snapcheck check`` stay exactly as the shipped profile gives them."""
+    base = load_host_profile()
+    g = conv_chain(64, [3, 32, 32])
+    rows_before, _ = check_estimates(g, load_ruleset("5.x"))
+    host_before = host_prediction(g)[1].latency_ms
+    slow = quick.adapt(base, quick.fit_factors(base, _rows(base, {"conv": 2.0, "eltwise": 2.0})),
+                       {"calibrated_on": host_fingerprint(1), "quick": {"base": base.meta["calibrated_on"]}})
+    write_profile(host_profile_path(), slow)
+    assert active_host_profile() == slow
+    assert host_prediction(g)[1].latency_ms == pytest.approx(2 * host_before, rel=0.1)
+    rows_after, _ = check_estimates(g, load_ruleset("5.x"))
+    assert rows_after == rows_before
+    status = host_profile_status()
+    assert status.here and status.quick and "--quick" in status.note()
+
+
+def test_status_says_when_the_profile_is_from_another_cpu(host_dir, monkeypatch):
+    import snapcheck.estimate.profiles as profiles
+
+    monkeypatch.setattr(profiles, "host_fingerprint", lambda threads=1: "another-cpu")
+    status = host_profile_status()
+    assert not status.here and "calibrate --quick" in status.note() and "phone estimates do not change" in status.note()
+
+
+def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
+    from snapcheck.cli import app
+
+    base = load_host_profile()
+    rows = _rows(base, {"conv": 0.8, "eltwise": 0.9})
+    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
+    write_profile(host_dir / "base.json", base)
+    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
+    assert result.exit_code == 0, result.output
+    written = json.loads(host_profile_path().read_text())
+    assert written["meta"]["calibrated_on"] == host_fingerprint(1)
+    assert written["meta"]["quick"]["speed"]["conv"] == pytest.approx(0.8, rel=0.15)
+    assert "phone estimates do not change" in " ".join(result.output.split())
+
+
+def test_quick_needs_a_profile_with_probe_timings(host_dir):
+    from snapcheck.cli import app
+
+    base = dataclasses.replace(load_host_profile(), quick_reference={})
+    write_profile(host_dir / "old.json", base)
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "old.json")])
+    assert isinstance(result.exception, InputError) and "quick_reference" in str(result.exception)
+    assert not host_profile_path().exists()
+
+
+def test_check_and_bench_notes_name_the_other_cpu(host_dir, monkeypatch, capsys):
+    import snapcheck.estimate.profiles as profiles
+    from snapcheck.commands.check import _host_profile_note
+
+    shipped = load_host_profile().meta["calibrated_on"]
+    monkeypatch.setattr(profiles, "host_fingerprint", lambda threads=1: shipped)  # a machine like the profile's
+    _host_profile_note()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(profiles, "host_fingerprint", lambda threads=1: "another-cpu")
+    _host_profile_note()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "fitted on another CPU" in err and "snapcheck calibrate --quick" in err
