@@ -1,14 +1,17 @@
-"""Quality per byte: training runs at one step budget, each exported, checked and evaluated, as one table.
+"""Quality per byte and per MAC: training runs (and shipped models) measured the same way, in one run, as one table.
 
-For every run folder given (``snapcheck train ... --out RUN``): its last checkpoint is exported to an
-fp16 .tflite (``snapcheck.gan.export.export_config``), the file's size and MACs are read from the
-sidecar, the estimated iPhone 6 rate is the best ``max_hz`` over its backends in ``snapcheck check``'s
-estimates (Lens Studio 5.x), and the metrics come from ``snapcheck.gan.evaluate.evaluate`` on the
-validation split (with the freehand doodle test). Writes ``OUT/<run>/`` (export, sheets, evaluation)
-and prints the markdown table of docs/training.md.
+For every run folder given (``snapcheck train ... --out RUN``): its last checkpoint is exported to an fp16
+.tflite (``snapcheck.gan.export.export_model``); for a ``.tflite`` given instead (a shipped model) that file
+is used as it is. Each file's size and MACs come from ``snapcheck check`` (the estimated iPhone 6 rate is the
+best ``max_hz`` over its backends, Lens Studio 5.x), the metrics from ``snapcheck.gan.evaluate.evaluate`` on
+the validation split with the freehand doodle test, and the training time from the run's ``latest.json``
+(wall time over all resumes, pauses by other jobs included). Each row also gets a small sample sheet,
+``OUT/sheets/<row>.jpg`` (8 validation outlines and 8 doodles, evenly spaced, not picked: outline above
+output). Writes ``OUT/<row>/`` (export, sheets, evaluation.json), ``OUT/quality_per_byte.json`` and prints
+the markdown table of docs/training.md.
 
-    .venv/bin/python bench/quality_per_byte.py work/data/afhq_canny_128 work/train/catface-s@1500 \\
-        work/train/catface-s-nosmooth work/train/catface-m --out work/quality
+    .venv/bin/python bench/quality_per_byte.py work/data/afhq_canny_128 models/catface/catface-s.tflite \\
+        work/ablation/A0-baseline work/ablation/A1-freehand --out work/quality
 """
 
 from __future__ import annotations
@@ -21,51 +24,116 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+SHEET_CELLS = 8
 
-def measure(run_dir: Path, data: str, out: Path) -> dict:
+
+def settings(train: dict) -> str:
+    """The run's loss and data settings that differ from plain pix2pix, in words."""
+    parts = ["BCE" if train["loss"] == "bce" else train["loss"], f"{train['l1_lambda']:g}·L1"]
+    if train["label_smoothing"]:
+        parts.append("LS")
+    if train.get("freehand"):
+        parts.append(f"freehand {train['freehand']:g}")
+    if train.get("feature_matching"):
+        parts.append(f"{train['feature_matching']:g}·FM")
+    if train.get("perceptual"):
+        parts.append(f"{train['perceptual']:g}·VGG{train['perceptual_blocks']}")
+    if train.get("discriminator_scales", 1) > 1:
+        parts.append(f"{train['discriminator_scales']}-scale D")
+    if train.get("spectral_norm"):
+        parts.append("SN-D")
+    if train.get("lr_decay_from") is not None:
+        parts.append(f"LR decay from {train['lr_decay_from']:,}")
+    return ", ".join(parts)
+
+
+def row_sheet(path: Path, model: Path, data: str) -> None:
+    """A compact JPEG sheet: 8 validation outlines and 8 doodles (evenly spaced), each input above its output."""
+    import cv2
+    import numpy as np
+
+    from snapcheck.gan import evaluate as ev
+    from snapcheck.gan.preview import checkerboard, composite, to_unit
+
+    predictor = ev.load_predictor(model)
+    outlines, _ = ev.load_split(data, "val", predictor.size)
+    val = outlines[ev.evenly_spaced(len(outlines), SHEET_CELLS)]
+    doodles = ev.load_doodles()
+    free = ev.doodle_outlines(doodles[ev.evenly_spaced(len(doodles), SHEET_CELLS)], predictor.size)
+    board = checkerboard(predictor.size)
+    columns = []
+    for x in np.concatenate([val, free]):
+        y = predictor(x[None])[0]
+        columns.append(np.concatenate([np.repeat(to_unit(x), 3, -1), composite(to_unit(y), board)], axis=0))
+    sheet = (np.concatenate(columns, axis=1) * 255 + 0.5).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    tmp = path.with_suffix(".tmp.jpg")
+    tmp.write_bytes(buf.tobytes())
+    tmp.replace(path)
+
+
+def measure(source: Path, data: str, out: Path) -> dict:
     from snapcheck.api import check_file
     from snapcheck.gan.checkpoints import CheckpointStore, restore_generator
     from snapcheck.gan.evaluate import evaluate, json_safe
     from snapcheck.gan.export import export_model
 
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    step, _ = CheckpointStore(run_dir / "checkpoints").latest()
-    gen_cfg, generator = restore_generator(run_dir)
-    name = run_dir.name.replace("@", "_at_")
+    name = source.stem if source.suffix == ".tflite" else source.name
     folder = out / name
-    sidecar = export_model(generator, gen_cfg, folder, formats=("tflite",), fp16=True, gate=False, name=name)
-    tflite = folder / f"{name}.tflite"
+    row = {"row": name}
+    if source.suffix == ".tflite":
+        tflite = source
+        sidecar = json.loads(source.with_suffix(".json").read_text(encoding="utf-8"))
+        row.update(config=sidecar["config"]["name"], steps=None, batch=None, train_minutes=None, settings="shipped",
+                   params=sidecar["deployed_params"], macs=sidecar["macs"])
+    else:
+        run = json.loads((source / "run.json").read_text(encoding="utf-8"))
+        info = CheckpointStore(source / "checkpoints").info()
+        gen_cfg, generator = restore_generator(source)
+        sidecar = export_model(generator, gen_cfg, folder, formats=("tflite",), fp16=True, gate=False, name=name)
+        tflite = folder / f"{name}.tflite"
+        t = run["train"]
+        row.update(config=t["config"], steps=int(info["step"]), batch=t["batch_size"],
+                   train_minutes=float(info.get("train_seconds", 0)) / 60, settings=settings(t),
+                   params=sidecar["deployed_params"], macs=sidecar["macs"])
     report = check_file(tflite, ls_version="5.x")
     iphone6 = [e for e in report.estimates if e["device"] == "iphone6"]
-    result = evaluate(run_dir, data, sheet_dir=folder)
+    result = evaluate(tflite, data, sheet_dir=folder)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "evaluation.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", encoding="utf-8")
-    t = run["train"]
-    return {
-        "run": run_dir.name, "config": gen_cfg.name, "label_smoothing": t["label_smoothing"], "steps": step,
-        "batch": t["batch_size"], "params": sidecar["deployed_params"], "tflite_bytes": sidecar["file_bytes"][tflite.name],
-        "macs": sidecar["macs"], "iphone6_hz": max((e["max_hz"] for e in iphone6), default=None),
-        "iphone6_fps": max((e["fps"] for e in iphone6), default=None), "passed_5x": report.passed,
-        **result["metrics"], "freehand_edge_f1": result["freehand"]["edge_f1"],
-    }
+    row_sheet(out / "sheets" / f"{name}.jpg", tflite, data)
+    row.update(
+        tflite_bytes=tflite.stat().st_size, iphone6_hz=max((e["max_hz"] for e in iphone6), default=None),
+        iphone6_fps=max((e["fps"] for e in iphone6), default=None), passed_5x=report.passed,
+        **result["metrics"], freehand_edge_f1=result["freehand"]["edge_f1"],
+        freehand_alpha=result["freehand"]["alpha_coverage"],
+    )
+    return row
+
+
+def _num(v, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data")
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("models", nargs="+", type=Path, help="run folders and/or shipped .tflite files")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    rows = [measure(r, args.data, args.out) for r in args.runs]
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [measure(m, args.data, args.out) for m in args.models]
     (args.out / "quality_per_byte.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    print("| run | config | label smoothing | steps × batch | deployed params | fp16 .tflite bytes | MACs | "
-          "est. iPhone 6 Hz (FPS) | L1 ↓ | PSNR dB ↑ | SSIM ↑ | alpha IoU ↑ | VGG KID-style ↓ | edge F1 ↑ | "
-          "freehand edge F1 ↑ |")
-    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| row | config | settings | steps × batch | train min | fp16 .tflite bytes | MACs | est. iPhone 6 Hz "
+          "| L1 ↓ | PSNR dB ↑ | SSIM ↑ | alpha IoU ↑ | VGG KID-style ↓ | edge F1 ↑ | freehand edge F1 ↑ | sheet |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
-        print(f"| `{r['run']}` | {r['config']} | {'on' if r['label_smoothing'] else 'off'} | {r['steps']} × {r['batch']} | "
-              f"{r['params']:,} | {r['tflite_bytes']:,} | {r['macs'] / 1e6:.1f} M | {r['iphone6_hz']:.1f} "
-              f"({r['iphone6_fps']:.1f}) | {r['l1']:.4f} | {r['psnr_db']:.2f} | {r['ssim']:.3f} | {r['alpha_iou']:.3f} | "
-              f"{r['vgg_kid']:.1f} | {r['edge_f1']:.3f} | {r['freehand_edge_f1']:.3f} |")
+        steps = "–" if r["steps"] is None else f"{r['steps']:,} × {r['batch']}"
+        print(f"| `{r['row']}` | {r['config']} | {r['settings']} | {steps} | {_num(r['train_minutes'], '.0f')} | "
+              f"{r['tflite_bytes']:,} | {r['macs'] / 1e6:.0f} M | {_num(r['iphone6_hz'], '.1f')} | "
+              f"{r['l1']:.4f} | {r['psnr_db']:.2f} | {r['ssim']:.3f} | {r['alpha_iou']:.3f} | {r['vgg_kid']:.1f} | "
+              f"{r['edge_f1']:.3f} | {r['freehand_edge_f1']:.3f} | [sheet](img/ablation/{r['row']}.jpg) |")
     return 0
 
 

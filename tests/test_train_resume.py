@@ -161,3 +161,26 @@ def test_resume_refuses_other_pairs(data_dir, tmp_path):
     other = make_pairs(tmp_path / "other", seed=9, n_train=5)
     with pytest.raises(InputError, match="not the pairs this run was trained on"):
         train(_cfg(other, steps=3), run_dir, resume=True, export=False, progress=False)
+
+
+def test_sigterm_keeps_a_checkpoint_and_says_how_to_resume(data_dir, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "snapcheck", "train", str(data_dir), "--config", TINY.name, "--size",
+                             "32", "--batch-size", "2", "--steps", "100000", "--checkpoint-every", "3", "--no-export",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    latest = out / "checkpoints" / "latest.json"
+    deadline = time.time() + 120
+    while not latest.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    step = json.loads(latest.read_text())["step"]
+    assert proc.returncode == 130 and step >= 3
+    assert err.strip().splitlines()[-1] == (f"snapcheck train: interrupted; kept the checkpoint of step {step} in "
+                                            f"{out / 'checkpoints' / f'step-{step:07d}'}; continue with the same "
+                                            "command and --resume")
+    assert "Traceback" not in err

@@ -70,7 +70,15 @@ def train_command(
         noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
         seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(ls_version),
     )
-    result = train(cfg, out, resume=resume, export=export)
+    try:
+        result = train(cfg, out, resume=resume, export=export)
+    except KeyboardInterrupt:
+        from snapcheck.gan.checkpoints import CheckpointStore
+
+        latest = CheckpointStore(out / "checkpoints").latest()
+        kept = f"kept the checkpoint of step {latest[0]} in {latest[1].parent}" if latest else "no checkpoint was written"
+        typer.echo(f"snapcheck train: interrupted; {kept}; continue with the same command and --resume", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"trained {result.step}/{result.total_steps} steps in {result.seconds / 60:.1f} min; "
                f"last checkpoint {result.checkpoint}")
     if result.export is not None:

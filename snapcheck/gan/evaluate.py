@@ -180,21 +180,13 @@ def doodle_outlines(doodles: np.ndarray, size: int) -> np.ndarray:
     """28×28 doodles (uint8, white ink on black) → outlines (N, size, size, 1) in [-1, 1].
 
     Each doodle is upscaled, binarised, thinned to one-pixel lines and redrawn with the pipeline's
-    finger-width stroke (``snapcheck.data.outline.strokes``), so strokes match the traced outlines'.
+    finger-width stroke (``snapcheck.data.freehand.redraw_bitmap``, which the freehand augmentation uses too),
+    so strokes match the traced outlines'.
     """
-    import cv2
+    from snapcheck.data.freehand import redraw_bitmap
 
-    from snapcheck.data.outline import stroke_width, thin
-
-    out = np.empty((len(doodles), size, size, 1), np.float32)
-    w = stroke_width(size)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))
-    for i, d in enumerate(doodles):
-        big = cv2.resize(np.asarray(d, np.uint8).reshape(28, 28), (size, size), interpolation=cv2.INTER_LINEAR)
-        lines = thin(big >= 128)
-        drawn = cv2.dilate(lines.astype(np.uint8) * 255, kernel)
-        out[i, ..., 0] = drawn.astype(np.float32) / 127.5 - 1.0
-    return out
+    drawn = [redraw_bitmap(np.asarray(d, np.uint8).reshape(28, 28), size) for d in doodles]
+    return (np.stack(drawn)[..., None].astype(np.float32) / 127.5 - 1.0).reshape(len(doodles), size, size, 1)
 
 
 def load_doodles(path: str | Path | None = None) -> np.ndarray:
