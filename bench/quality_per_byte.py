@@ -2,13 +2,15 @@
 
 For every run folder given (``snapcheck train ... --out RUN``): its last checkpoint is exported to an fp16
 .tflite (``snapcheck.gan.export.export_model``); for a ``.tflite`` given instead (a shipped model) that file
-is used as it is. Each file's size and MACs come from ``snapcheck check`` (the estimated iPhone 6 rate is the
-best ``max_hz`` over its backends, Lens Studio 5.x), the metrics from ``snapcheck.gan.evaluate.evaluate`` on
-the validation split with the freehand doodle test, and the training time from the run's ``latest.json``
-(wall time over all resumes, pauses by other jobs included). Each row also gets a small sample sheet,
-``OUT/sheets/<row>.jpg`` (8 validation outlines and 8 doodles, evenly spaced, not picked: outline above
-output). Writes ``OUT/<row>/`` (export, sheets, evaluation.json), ``OUT/quality_per_byte.json`` and prints
-the markdown table of docs/training.md.
+is used as it is. Parameters and MACs come from the export sidecar, the estimated iPhone 6 rate from
+``snapcheck check`` (the best ``max_hz`` over its backends, Lens Studio 5.x), the metrics from
+``snapcheck.gan.evaluate.evaluate`` on the validation split with the freehand doodle test, and the training
+time from the run's ``latest.json`` (wall time over all resumes, pauses by other jobs included). Each row
+also gets a small sample sheet, ``OUT/sheets/<row>.jpg`` (8 validation outlines, then 8 doodles, evenly
+spaced, not picked: each input above its output). Writes ``OUT/<row>/`` (export, sheets, evaluation.json,
+row.json), ``OUT/quality_per_byte.json`` and prints the markdown table of docs/training.md. A row already
+measured for the run's current checkpoint is read back from its ``row.json``, so the command can be re-run
+as runs finish.
 
     .venv/bin/python bench/quality_per_byte.py work/data/afhq_canny_128 models/catface/catface-s.tflite \\
         work/ablation/A0-baseline work/ablation/A1-freehand --out work/quality
@@ -61,11 +63,12 @@ def row_sheet(path: Path, model: Path, data: str) -> None:
     doodles = ev.load_doodles()
     free = ev.doodle_outlines(doodles[ev.evenly_spaced(len(doodles), SHEET_CELLS)], predictor.size)
     board = checkerboard(predictor.size)
-    columns = []
-    for x in np.concatenate([val, free]):
-        y = predictor(x[None])[0]
-        columns.append(np.concatenate([np.repeat(to_unit(x), 3, -1), composite(to_unit(y), board)], axis=0))
-    sheet = (np.concatenate(columns, axis=1) * 255 + 0.5).astype(np.uint8)
+    strips = []
+    for inputs in (val, free):  # one strip of validation outlines, one of doodles
+        outputs = predictor(inputs)
+        strips.append(np.concatenate([np.concatenate([np.repeat(to_unit(x), 3, -1), composite(to_unit(y), board)], 0)
+                                      for x, y in zip(inputs, outputs)], axis=1))
+    sheet = (np.concatenate(strips, axis=0) * 255 + 0.5).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     tmp = path.with_suffix(".tmp.jpg")
@@ -109,6 +112,21 @@ def measure(source: Path, data: str, out: Path) -> dict:
         **result["metrics"], freehand_edge_f1=result["freehand"]["edge_f1"],
         freehand_alpha=result["freehand"]["alpha_coverage"],
     )
+    (folder / "row.json").write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
+    return row
+
+
+def cached(source: Path, out: Path) -> dict | None:
+    """The row measured before (``OUT/<row>/row.json``) if the run has no newer checkpoint since."""
+    from snapcheck.gan.checkpoints import CheckpointStore
+
+    name = source.stem if source.suffix == ".tflite" else source.name
+    saved = out / name / "row.json"
+    if not saved.is_file():
+        return None
+    row = json.loads(saved.read_text(encoding="utf-8"))
+    if source.suffix != ".tflite" and row["steps"] != int(CheckpointStore(source / "checkpoints").info()["step"]):
+        return None
     return row
 
 
@@ -123,7 +141,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [measure(m, args.data, args.out) for m in args.models]
+    rows = [cached(m, args.out) or measure(m, args.data, args.out) for m in args.models]
     (args.out / "quality_per_byte.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     print("| row | config | settings | steps × batch | train min | fp16 .tflite bytes | MACs | est. iPhone 6 Hz "
           "| L1 ↓ | PSNR dB ↑ | SSIM ↑ | alpha IoU ↑ | VGG KID-style ↓ | edge F1 ↑ | freehand edge F1 ↑ | sheet |")

@@ -5,9 +5,9 @@ a cat's eye (pupil and iris, ringed by a dark rim) is the most circular thing ne
 their eyes. The fast radial symmetry transform (Loy & Zelinsky, ECCV 2002) scores every pixel by how many
 strong gradients around it point at it from a given radius; the eyes are the pair of peaks, one in each
 window around the mean eye positions, that best agrees with a level, centred pair at the mean distance.
-The nose and mouth follow from the eyes by the mean face's proportions. On the AFHQ training split this
-puts both eyes on the eyes for roughly nine faces in ten (checked by eye on contact sheets); the
-augmentation that uses it only needs marks that are mostly right.
+The nose and mouth follow from the eyes by the mean face's proportions. On 48 AFHQ training faces (every
+50th, checked by eye) both eyes were found within an eye's radius on 40; the augmentation that uses it
+only needs marks that are mostly right.
 """
 
 from __future__ import annotations
