@@ -5,7 +5,8 @@ For every run folder given (``snapcheck train ... --out RUN``): its last checkpo
 is used as it is. Parameters and MACs come from the export sidecar, the estimated iPhone 6 rate from
 ``snapcheck check`` (the best ``max_hz`` over its backends, Lens Studio 5.x), the metrics from
 ``snapcheck.gan.evaluate.evaluate`` on the validation split with the freehand doodle test, and the training
-time from the run's ``latest.json`` (wall time over all resumes, pauses by other jobs included). Each row
+time from the run's ``latest.json`` (wall time over all resumes, pauses by other jobs included) and its
+TensorBoard log (``active_minutes``: the steps at the run's median speed). Each row
 also gets a small sample sheet, ``OUT/sheets/<row>.jpg`` (8 validation outlines, then 8 doodles, evenly
 spaced, not picked: each input above its output). Writes ``OUT/<row>/`` (export, sheets, evaluation.json,
 row.json), ``OUT/quality_per_byte.json`` and prints the markdown table of docs/training.md. A row already
@@ -49,6 +50,27 @@ def settings(train: dict) -> str:
     return ", ".join(parts)
 
 
+def active_minutes(run_dir: Path) -> float | None:
+    """Training minutes at the run's median speed: steps / the median steps per second between its logged
+    intervals (TensorBoard ``g_loss`` wall times). Unlike the wall time, this leaves out the time the run was
+    paused (``bench/quiet.sh`` stops it while other jobs time things) or slowed by a busy machine."""
+    import numpy as np
+    import tensorflow as tf
+
+    points = []
+    for events in sorted((run_dir / "tb").glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(events)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            if any(v.tag == "g_loss" for v in event.summary.value):
+                points.append((event.step, event.wall_time))
+    points = np.array(sorted(points))
+    if len(points) < 3:
+        return None
+    steps, seconds = np.diff(points[:, 0]), np.diff(points[:, 1])
+    ok = (steps > 0) & (seconds > 0)
+    return float(points[-1, 0] / np.median(steps[ok] / seconds[ok]) / 60)
+
+
 def row_sheet(path: Path, model: Path, data: str) -> None:
     """A compact JPEG sheet: 8 validation outlines and 8 doodles (evenly spaced), each input above its output."""
     import cv2
@@ -88,7 +110,8 @@ def measure(source: Path, data: str, out: Path) -> dict:
     if source.suffix == ".tflite":
         tflite = source
         sidecar = json.loads(source.with_suffix(".json").read_text(encoding="utf-8"))
-        row.update(config=sidecar["config"]["name"], steps=None, batch=None, train_minutes=None, settings="shipped",
+        row.update(config=sidecar["config"]["name"], steps=None, batch=None, train_minutes=None, active_minutes=None,
+                   settings="shipped",
                    params=sidecar["deployed_params"], macs=sidecar["macs"])
     else:
         run = json.loads((source / "run.json").read_text(encoding="utf-8"))
@@ -98,7 +121,8 @@ def measure(source: Path, data: str, out: Path) -> dict:
         tflite = folder / f"{name}.tflite"
         t = run["train"]
         row.update(config=t["config"], steps=int(info["step"]), batch=t["batch_size"],
-                   train_minutes=float(info.get("train_seconds", 0)) / 60, settings=settings(t),
+                   train_minutes=float(info.get("train_seconds", 0)) / 60, active_minutes=active_minutes(source),
+                   settings=settings(t),
                    params=sidecar["deployed_params"], macs=sidecar["macs"])
     report = check_file(tflite, ls_version="5.x")
     iphone6 = [e for e in report.estimates if e["device"] == "iphone6"]
@@ -127,6 +151,8 @@ def cached(source: Path, out: Path) -> dict | None:
     row = json.loads(saved.read_text(encoding="utf-8"))
     if source.suffix != ".tflite" and row["steps"] != int(CheckpointStore(source / "checkpoints").info()["step"]):
         return None
+    if "active_minutes" not in row:
+        row["active_minutes"] = None if source.suffix == ".tflite" else active_minutes(source)
     return row
 
 
@@ -143,12 +169,13 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = [cached(m, args.out) or measure(m, args.data, args.out) for m in args.models]
     (args.out / "quality_per_byte.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    print("| row | config | settings | steps × batch | train min | fp16 .tflite bytes | MACs | est. iPhone 6 Hz "
+    print("| row | config | settings | steps × batch | train min (wall / active) | fp16 .tflite bytes | MACs | est. iPhone 6 Hz "
           "| L1 ↓ | PSNR dB ↑ | SSIM ↑ | alpha IoU ↑ | VGG KID-style ↓ | edge F1 ↑ | freehand edge F1 ↑ | sheet |")
     print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         steps = "–" if r["steps"] is None else f"{r['steps']:,} × {r['batch']}"
-        print(f"| `{r['row']}` | {r['config']} | {r['settings']} | {steps} | {_num(r['train_minutes'], '.0f')} | "
+        minutes = "–" if r["train_minutes"] is None else f"{r['train_minutes']:.0f} / {_num(r.get('active_minutes'), '.0f')}"
+        print(f"| `{r['row']}` | {r['config']} | {r['settings']} | {steps} | {minutes} | "
               f"{r['tflite_bytes']:,} | {r['macs'] / 1e6:.0f} M | {_num(r['iphone6_hz'], '.1f')} | "
               f"{r['l1']:.4f} | {r['psnr_db']:.2f} | {r['ssim']:.3f} | {r['alpha_iou']:.3f} | {r['vgg_kid']:.1f} | "
               f"{r['edge_f1']:.3f} | {r['freehand_edge_f1']:.3f} | [sheet](img/ablation/{r['row']}.jpg) |")

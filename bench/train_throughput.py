@@ -209,28 +209,30 @@ def options_main(args) -> int:
 
     load_before = os.getloadavg()
     best: dict[str, dict] = {}
+    chosen = {name: OPTION_SETS[name] for name in (args.option_sets or OPTION_SETS)}
     for rnd in range(args.rounds):
-        for name, opts in OPTION_SETS.items():
+        for name, opts in chosen.items():
             r = run_variant("snapcheck", args.data, args.config, args.sizes[0], args.batch, args.seconds, opts)
             if name not in best or r["steps_per_s"] > best[name]["steps_per_s"]:
                 best[name] = {**r, "options": opts}
             print(f"round {rnd + 1} {name:22s}: {r['steps_per_s']:.2f} steps/s, data wait {r['data_wait']:.1%}",
                   file=sys.stderr, flush=True)
-    vgg = vgg_timing(args.sizes[0], args.batch, max(3, args.rounds))
+    vgg = None if args.no_vgg else vgg_timing(args.sizes[0], args.batch, max(3, args.rounds))
     load_after = os.getloadavg()
     print(f"\nTF {tf.__version__}, {os.cpu_count()} CPU cores, config {args.config} at {args.sizes[0]}, batch "
           f"{args.batch}, best of {args.rounds} rounds of {args.seconds:g} s; load average (1/5/15 min) before "
           f"{_load(load_before)}, after {_load(load_after)}\n")
     print("| step | ms per step | steps/s | data wait | time vs plain (same run) |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    base = best["plain"]["steps_per_s"]
+    base = best["plain"]["steps_per_s"] if "plain" in best else next(iter(best.values()))["steps_per_s"]
     for name, r in best.items():
         r["time_vs_plain"] = base / r["steps_per_s"]
         print(f"| {name} | {1000 / r['steps_per_s']:.0f} | {r['steps_per_s']:.2f} | {r['data_wait']:.1%} | "
               f"{r['time_vs_plain']:.2f}× |")
-    print(f"\nVGG blocks 1-3, forward + input gradient, {2 * args.batch} images at {args.sizes[0]}: float32 "
-          f"{1000 * vgg['float32']:.0f} ms, bfloat16 {1000 * vgg['bfloat16']:.0f} ms "
-          f"({vgg['float32'] / vgg['bfloat16']:.2f}× faster)")
+    if vgg:
+        print(f"\nVGG blocks 1-3, forward + input gradient, {2 * args.batch} images at {args.sizes[0]}: float32 "
+              f"{1000 * vgg['float32']:.0f} ms, bfloat16 {1000 * vgg['bfloat16']:.0f} ms "
+              f"({vgg['float32'] / vgg['bfloat16']:.2f}× faster)")
     if args.json:
         args.json.write_text(json.dumps({"load_before": load_before, "load_after": load_after, "rows": best,
                                          "vgg_seconds": vgg}, indent=2) + "\n", encoding="utf-8")
@@ -252,6 +254,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--options", action="store_true",
                         help="time the step with each loss/data option against the plain step instead")
+    parser.add_argument("--option-sets", nargs="+", choices=list(OPTION_SETS), help="only these option sets")
+    parser.add_argument("--no-vgg", action="store_true", help="with --options: skip the VGG float32/bfloat16 timing")
     args = parser.parse_args()
     if args.options:
         return options_main(args)

@@ -18,10 +18,11 @@ at random:
   finds the eyes (radial symmetry near where aligned faces have them) and puts the nose and mouth by the
   face's proportions; the traced lines there are kept, simplified, or replaced by a drawn circle or dot for
   an eye and a small triangle or dot for the nose; a mouth and whiskers are sometimes added;
-- **jitter and variable width**: a smooth random displacement field moves every stroke, each drawn 1-3 px
-  wide (at 128, scaled with the size); or the whole drawing goes through the Quick, Draw! path (drawn,
-  reduced to a 28×28 bitmap, then upscaled, binarised, thinned and redrawn exactly as the evaluation draws
-  its doodles: ``snapcheck.gan.evaluate.doodle_outlines``).
+- **jitter and variable width**: a smooth random displacement field moves every stroke *and the target with
+  it* (so the drawn lines stay on the photo's edges: the generator learns to put edges where the lines are,
+  wherever they are), each stroke drawn 1-3 px wide (at 128, scaled with the size); or the whole drawing
+  goes through the Quick, Draw! path (drawn, reduced to a 28×28 bitmap, then upscaled, binarised, thinned
+  and redrawn exactly as the evaluation draws its doodles: ``snapcheck.gan.evaluate.doodle_outlines``).
 
 Everything is a function of the pair and a seed, so training stays repeatable. Pure NumPy/OpenCV: the
 training loader calls it through ``tf.numpy_function``.
@@ -54,7 +55,7 @@ class FreehandConfig:
     mouth: float = 0.35
     whiskers: float = 0.35
     simplify: tuple[float, float] = (0.6, 2.5)  # Douglas-Peucker tolerance, px at 128
-    jitter: tuple[float, float] = (0.5, 3.0)  # displacement amplitude, px at 128
+    jitter: tuple[float, float] = (0.5, 3.0)  # displacement amplitude (strokes and target), px at 128
     chin_jitter: float = 0.06  # the chin ellipse's centre and axes vary by up to this share of the side
 
     def __post_init__(self) -> None:
@@ -104,7 +105,9 @@ def freehand_pair(outline: np.ndarray, rgba: np.ndarray, seed: int,
             strokes.append(w)
             closed.append(False)
 
-    strokes = _jitter(strokes, rng, rng.uniform(*cfg.jitter) * scale, size)
+    field = displacement_field(rng, rng.uniform(*cfg.jitter) * scale, size)
+    strokes = _jitter(strokes, field, rng)
+    rgba = warp(rgba, field)  # the photo bends with the strokes, so drawn lines stay on its edges
     if rng.random() < cfg.quickdraw:
         drawn = quickdraw_render(strokes, closed, size, rng)
     else:
@@ -260,20 +263,32 @@ def _simplify(points: np.ndarray, tolerance: float, closed: bool) -> np.ndarray:
     return cv2.approxPolyDP(points.reshape(-1, 1, 2), tolerance, closed)[:, 0, :].astype(np.float32)
 
 
-def _jitter(strokes: list[np.ndarray], rng: np.random.Generator, amplitude: float, size: int) -> list[np.ndarray]:
-    """Move every point by one smooth random displacement field (a 4×4 grid of offsets, bicubic)."""
-    if not strokes:
-        return strokes
+def displacement_field(rng: np.random.Generator, amplitude: float, size: int) -> np.ndarray:
+    """A smooth random displacement field (2, size, size) in pixels: a 4×4 grid of N(0, amplitude) offsets,
+    bicubic."""
     coarse = rng.normal(0, amplitude, (2, 4, 4)).astype(np.float32)
-    field = [cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in coarse]
+    return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in coarse])
+
+
+def _jitter(strokes: list[np.ndarray], field: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Move every point of every stroke by ``field`` (plus a tenth of a pixel of hand tremor)."""
+    size = field.shape[1]
     out = []
     for s in strokes:
         dense = _densify(s, max(2.0, size / 32))
         ix = np.clip(np.round(dense[:, 0]).astype(int), 0, size - 1)
         iy = np.clip(np.round(dense[:, 1]).astype(int), 0, size - 1)
         shaky = dense + np.stack([field[0][iy, ix], field[1][iy, ix]], axis=1)
-        out.append(shaky + rng.normal(0, 0.15 * amplitude, shaky.shape).astype(np.float32))
+        out.append(shaky + rng.normal(0, 0.1, shaky.shape).astype(np.float32))
     return out
+
+
+def warp(image: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """``image`` moved by ``field`` (what was at p lands near p + field(p)); outside is transparent black."""
+    size = field.shape[1]
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    return cv2.remap(image, xs - field[0], ys - field[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0)
 
 
 def _densify(points: np.ndarray, step: float) -> np.ndarray:
