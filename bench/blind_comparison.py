@@ -35,27 +35,33 @@ def sheet(inputs, left, right, first_row: int):
 
     size = inputs.shape[1]
     board = checkerboard(size)
+
+    def u8(x):
+        return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def white(h, w):
+        return np.full((h, w, 3), 255, np.uint8)
+
     groups = []
     for i, (x, a, b) in enumerate(zip(inputs, left, right)):
-        label = np.ones((size, 40, 3), np.float32)
+        label = white(size, 40)
         cv2.putText(label, str(first_row + i), (2, size // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1,
                     cv2.LINE_AA)
-        gap = np.ones((size, 4, 3), np.float32)
-        groups.append(np.concatenate([label, np.repeat(to_unit(x), 3, -1), gap, composite(to_unit(a), board), gap,
-                                      composite(to_unit(b), board)], axis=1))
+        groups.append(np.concatenate([label, u8(np.repeat(to_unit(x), 3, -1)), white(size, 4),
+                                      u8(composite(to_unit(a), board)), white(size, 4),
+                                      u8(composite(to_unit(b), board))], axis=1))
     lines = []
     for start in range(0, len(groups), GROUPS_PER_LINE):
         part = groups[start:start + GROUPS_PER_LINE]
-        spacer = np.ones((size, 24, 3), np.float32)
-        lines.append(np.concatenate([p for g in part for p in (g, spacer)][:-1], axis=1))
-        lines.append(np.ones((6, lines[-1].shape[1], 3), np.float32))
-    header = np.ones((24, lines[0].shape[1], 3), np.float32)
+        lines.append(np.concatenate([p for g in part for p in (g, white(size, 24))][:-1], axis=1))
+        lines.append(white(6, lines[-1].shape[1]))
+    header = white(24, lines[0].shape[1])
     for j in range(GROUPS_PER_LINE):
         x0 = j * (groups[0].shape[1] + 24) + 40
         for k, name in enumerate(("input", "left", "right")):
             cv2.putText(header, name, (x0 + k * (size + 4) + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
                         cv2.LINE_AA)
-    return (np.concatenate([header, *lines[:-1]], axis=0) * 255 + 0.5).astype(np.uint8)
+    return np.concatenate([header, *lines[:-1]], axis=0)
 
 
 def main() -> int:
