@@ -99,10 +99,11 @@ class TrainConfig:
 
 
 # Fields that --resume may change; every other field must match the run being resumed.
-# (``lr_decay_from`` may be added to a constant-LR run to continue it with a decay; ``fast_kernels``
-# changes the speed, not the maths.)
+# (``lr_decay_from`` may be added to a constant-LR run to continue it with a decay; ``perceptual`` may be
+# changed to continue a run with another VGG weight, e.g. 0 to buy more steps per hour: the VGG is not in
+# the checkpoint, so what is restored does not change; ``fast_kernels`` changes the speed, not the maths.)
 RESUMABLE_FIELDS = frozenset({"steps", "epochs", "checkpoint_every", "log_every", "image_every", "data_dir",
-                              "ls_versions", "lr_decay_from", "fast_kernels"})
+                              "ls_versions", "lr_decay_from", "perceptual", "fast_kernels"})
 
 
 def learning_rate_at(step: int, base: float, decay_from: int | None, total: int) -> float:
