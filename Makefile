@@ -1,5 +1,6 @@
 # Quick start: `make demo` and `make test`. Both set up .venv on first use (python3 and make are all you need).
 PYTHON ?= python3
+CHROMIUM ?= /usr/bin/chromium
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -25,9 +26,20 @@ demo: $(STAMP)
 	  $(BIN)/snapcheck export --config blog --fp16 --format both --out $(DEMO_OUT) && \
 	  $(BIN)/snapcheck check $(DEMO_OUT)/blog.tflite --ls-version 5.x; \
 	fi
+	@echo "Draw with the shipped generator: .venv/bin/snapcheck preview --open"
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
+
+# The preview's browser test drives Debian's Chromium (Playwright never downloads a browser): as root,
+# install it; otherwise say how (the browser test is skipped without it).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "could not install chromium: the preview's browser test will be skipped"; \
+	else \
+	  echo "$(CHROMIUM) not found: sudo apt-get install chromium (the preview's browser test is skipped without it)"; \
+	fi
 
 # CI gate for shipped models: every model under models/ against the versions its card declares.
 check-models: $(STAMP)

@@ -19,8 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcheck.calibrate import (Sample, cache_dir, fit_profile, flops_baseline, host_fingerprint, l2_cache_bytes,
-                                 micro_file, micro_kernels, micro_specs, typical_ms)
+from snapcheck.calibrate.fit import Sample, calibration_cache, fit_profile, flops_baseline
+from snapcheck.calibrate.harness import l2_cache_bytes, measure_tflite, micro_kernels, typical_ms
+from snapcheck.calibrate.micro import micro_file, micro_specs
+from snapcheck.calibrate.nets import choose, fit_network, nets_cache, net_row, predict_row, score
+from snapcheck.calibrate.random_nets import random_nets
+from snapcheck.fsutil import atomic_write_json
+from snapcheck.paths import cache_dir
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import predict_kernels
 
@@ -51,7 +56,7 @@ def main() -> None:
     import dataclasses
 
     profile = dataclasses.replace(profile, network={}, residual={})  # the micro-benchmark fit alone (the roofline)
-    cache = json.loads((cache_dir() / f"calibration-{host_fingerprint(1)}.json").read_text())
+    cache = json.loads(calibration_cache(1).read_text())
     with tempfile.TemporaryDirectory() as td:
         rows = [(spec, micro_kernels(micro_file(spec).read_bytes(),
                                      Path(td) / "m.tflite"), typical_ms(cache[spec.key()]))
@@ -93,15 +98,13 @@ def signatures(kernels) -> list[tuple]:
 def nets_report(profile, repeat: int = 0) -> None:
     import dataclasses
 
-    from snapcheck.calibrate_nets import choose, net_key, net_row, predict_row, random_nets, score
-
     base = dataclasses.replace(profile, network={})
-    cache = json.loads((cache_dir() / f"nets-{host_fingerprint(1)}.json").read_text())
+    cache = json.loads(nets_cache(1).read_text())
     n = profile.network.get("meta", {}).get("networks", 600)
     rows, sigs = [], []
     with tempfile.TemporaryDirectory() as td:
         for spec in random_nets(n, 0):
-            key = net_key(spec)
+            key = spec.key()
             path = cache_dir() / "nets" / f"{key}.tflite"
             if key in cache and path.is_file():
                 kernels = micro_kernels(path.read_bytes(), Path(td) / "n.tflite")
@@ -113,7 +116,6 @@ def nets_report(profile, repeat: int = 0) -> None:
     variant, ridge, table = choose(rows, base.overhead_ms, base.cache_bytes)
     print("\n| variant | ridge | params | 5-fold CV within ±10% | CV median abs % error | cross-family within ±10% | "
           "cross-family median |\n|---|---|---|---|---|---|---|")
-    from snapcheck.calibrate_nets import fit_network
     for v, r, cv, tr in table:
         fit = fit_network(rows, v, r, base.overhead_ms, base.cache_bytes)
         params = len(fit.get("kind_factor", {})) + sum(len(c) for c in fit.get("kind_coef", {}).values()) + \
@@ -135,17 +137,13 @@ def nets_report(profile, repeat: int = 0) -> None:
         hb = set(s for s in sb if s[0] != "copy")
         shared.append(max(len(hb & set(sa)) / max(len(hb), 1) for sa in sigs))
     if repeat:
-        from snapcheck.calibrate import measure_tflite
-
-        keys = [net_key(s) for s in random_nets(n, 0)[:repeat] if net_key(s) in cache]
+        keys = [s.key() for s in random_nets(n, 0)[:repeat] if s.key() in cache]
         again = [typical_ms(measure_tflite(cache_dir() / "nets" / f"{k}.tflite", 1, min_seconds=1.0, runs=5)) for k in keys]
         first = [typical_ms(cache[k]) for k in keys]
         rep = score(again, first)
         ratio = np.array(again) / np.array(first)
         print(f"re-timed / cached: median {np.median(ratio):.3f}, 10th-90th percentile {np.percentile(ratio, 10):.3f}-"
               f"{np.percentile(ratio, 90):.3f}")
-        from snapcheck.fsutil import atomic_write_json
-
         atomic_write_json(cache_dir() / "nets-repeat.json", dict(zip(keys, again)))
         print(f"repeatability: {len(keys)} random networks re-timed agree with their cached timing within ±10% for "
               f"{rep['within_10pct']:.0%} (median difference {rep['median_abs_pct']:.1f}%)")

@@ -7,7 +7,7 @@ For every architecture of ``bench/zoo.py`` (none used by calibration) it convert
 .tflite, predicts its latency from the calibrated host profile, and times it with LiteRT (3 warm-up
 runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with a new
 interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is
-the median over rounds of the calibration statistic (``calibrate.typical_ms``: the median over runs of
+the median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
 wall or calling-thread CPU time, whichever is lower; on a shared machine preemption does not count), the
 figure ``snapcheck bench`` reports first; the score against the minimum over runs, each round's own score
 and how the rounds agree are printed too. It reports the share within +-10%, the median absolute % error and the Spearman
@@ -77,8 +77,9 @@ def probe_specs(n: int = PROBES, seed: int = 1) -> list[tuple]:
     the shapes stage's passes), as ``(spec, calibration_ms)``; [] without those caches."""
     import random
 
-    from snapcheck.calibrate import MeasurementCache, micro_file, pass_cache, pass_median_ms
-    from snapcheck.calibrate_shapes import PASSES, lookup_specs, shapes_cache
+    from snapcheck.calibrate.harness import MeasurementCache, pass_cache, pass_median_ms
+    from snapcheck.calibrate.micro import micro_file
+    from snapcheck.calibrate.shapes import PASSES, lookup_specs, shapes_cache
 
     caches = [MeasurementCache(pass_cache(shapes_cache(), i)) for i in range(PASSES)]
     timed = []
@@ -118,8 +119,9 @@ def main() -> None:
 
     from rich.console import Console
 
-    from snapcheck.calibrate import (MeasurementCache, best_ms, host_fingerprint, micro_file, pass_cache, timed_models,
-                                     typical_ms)
+    from snapcheck.calibrate.harness import (MeasurementCache, best_ms, host_fingerprint, pass_cache, timed_models,
+                                             typical_ms)
+    from snapcheck.calibrate.micro import micro_file
     from snapcheck.paths import cache_dir
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction

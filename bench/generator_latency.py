@@ -50,16 +50,13 @@ class Timer:
     """One LiteRT interpreter on a fixed random input; ``sample`` adds invoke times (ms) to ``times``."""
 
     def __init__(self, path: Path, threads: int) -> None:
-        from snapcheck.gan.export import litert_interpreter, quiet_native_logs
+        from snapcheck.runner import open_model
 
-        self.interp = litert_interpreter(path, threads)
-        with quiet_native_logs():
-            self.interp.allocate_tensors()
-        inp = self.interp.get_input_details()[0]
-        x = np.random.default_rng(0).uniform(-1, 1, inp["shape"]).astype(np.float32)
-        self.interp.set_tensor(inp["index"], x)
+        self.runner = open_model(path, threads)
+        x = np.random.default_rng(0).uniform(-1, 1, self.runner.inputs[0].shape).astype(np.float32)
+        self.runner.feed(x)
         for _ in range(2):  # warm-up
-            self.interp.invoke()
+            self.runner.invoke()
         self.times: list[float] = []
 
     def sample(self, *, min_runs: int, budget_s: float) -> None:
@@ -67,7 +64,7 @@ class Timer:
         runs = 0
         while runs < min_runs or time.perf_counter() - start < budget_s:
             t0 = time.perf_counter()
-            self.interp.invoke()
+            self.runner.invoke()
             self.times.append((time.perf_counter() - t0) * 1e3)
             runs += 1
 

@@ -160,15 +160,15 @@ def run_variant(variant: str, data_dir: str, config: str, size: int, batch: int,
     cfg = TrainConfig(data_dir=data_dir, config=config, size=size, batch_size=batch, steps=1,
                       fast_kernels=variant != "snapcheck-keras", **options)
     tf.keras.utils.set_random_seed(0)
-    _, generator, discriminator = build_models(cfg)
+    _, generator, discriminators = build_models(cfg)
     if variant == "tutorial":
         with tempfile.TemporaryDirectory() as logs:
-            train_step = tutorial_step(generator, discriminator, logs)
+            train_step = tutorial_step(generator, discriminators[0], logs)
             ds = tutorial_dataset(data_dir, size).repeat().enumerate()
             it = ((x, y, tf.cast(step, tf.int64)) for step, (x, y) in ds)
             result = timed(it, train_step, seconds)
     else:
-        model = Pix2Pix(generator, discriminator, cfg)
+        model = Pix2Pix(generator, discriminators, cfg)
         ds = make_dataset(data_dir, split="train", size=size, batch_size=batch, augment=True, shuffle=True,
                           repeat=True, seed=0, freehand=FreehandConfig(share=cfg.freehand) if cfg.freehand else None)
         sigma = tf.constant(0.0)

@@ -129,7 +129,7 @@ def tflite_file(arch: Arch, folder: Path) -> Path:
     """The .tflite of ``arch`` under ``folder`` (built and converted on first use)."""
     path = folder / f"{arch.name}.tflite"
     if not path.is_file():
-        from snapcheck.calibrate import tflite_bytes
+        from snapcheck.calibrate.micro import tflite_bytes
         from snapcheck.fsutil import atomic_write_bytes
 
         atomic_write_bytes(path, tflite_bytes(arch.build()))

@@ -6,6 +6,7 @@ functions only, so that ``snapcheck check`` stays fast and never imports TensorF
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -13,7 +14,7 @@ import typer
 
 from snapcheck import __version__
 from snapcheck.errors import InputError
-from snapcheck.fastcli import FastGroup
+from snapcheck.commands import FastGroup, command_modules
 
 app = typer.Typer(
     name="snapcheck",
@@ -40,25 +41,21 @@ def _root(
 
 
 def _register_commands() -> None:
-    import importlib
-
-    from snapcheck.commands import command_modules
-
     for name in command_modules():
-        module = importlib.import_module(f"snapcheck.commands.{name}")
-        module.register(app)
+        importlib.import_module(f"snapcheck.commands.{name}").register(app)
 
 
 _register_commands()
 
 
-def main() -> None:
-    """Entry point: run the app; bad input becomes one line on stderr and exit 2, never a traceback."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app on ``argv`` (default: the process's arguments); bad input becomes one line on
+    stderr and exit 2, never a traceback."""
     # numpy's OpenBLAS starts one spinning thread per core when numpy is imported. No command does BLAS work
     # worth threads, and on a busy 2-core machine those threads only take CPU time from the check.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
-        app()
+        app(args=argv, prog_name="snapcheck")
     except InputError as exc:
         sys.stderr.write(f"snapcheck: error: {exc}\n")
         sys.exit(2)

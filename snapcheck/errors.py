@@ -15,3 +15,8 @@ class InputError(Exception):
         self.path = None if path is None else str(path)
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """A library exception's message on one line, cut at ``limit`` characters (for an ``InputError``)."""
+    return " ".join(str(exc).split())[:limit]

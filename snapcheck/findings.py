@@ -1,4 +1,7 @@
-"""What every check emits: a linter-style finding with a stable code, a severity, why, and a fix."""
+"""What every check emits: a linter-style finding with a stable code, a severity, why, and a fix.
+
+Checks build findings with ``snapcheck.registry.emit``, which takes the code's texts from the registry.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ class Finding:
     op_index: int | None = None
     tensor: str | None = None
     backend: str | None = None  # cpu | iphone_gpu | iphone_npu | android_gpu, where it applies to one
-    inferred: bool = False  # True when the verdict rests on a rule marked "inferred"
+    inferred: bool = False  # True when the verdict rests on a rule that Snap does not document
+    confidence: str | None = None  # documented | inferred | unconfirmed (the rule's evidence)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -1,9 +1,10 @@
-"""Host latency of a model: LiteRT (``ai_edge_litert``) for .tflite, onnxruntime for .onnx.
+"""Host latency of a model file on its runtime (``snapcheck.runner``: LiteRT for TFLite, onnxruntime for ONNX).
 
-Each run times one ``invoke()``/``run()`` call with ``time.perf_counter`` after warm-up; inputs are
-random and set once. With one thread the calling thread's CPU time is recorded too (``cpu_*_ms``): on a
-busy machine it stays close to the quiet-machine latency while wall time grows with the load. Peak RSS is the process high-water mark (``getrusage``) after the runs, and
-``model_rss_mb`` the growth of it from just before the model was loaded.
+Each run times one ``invoke()`` with ``time.perf_counter`` after warm-up; inputs are random and set once.
+With one thread the calling thread's CPU time is recorded too (``cpu_*_ms``): on a busy machine it stays
+close to the quiet-machine latency while wall time grows with the load. Peak RSS is the process
+high-water mark (``getrusage``) after the runs, and ``model_rss_mb`` the growth of it from just before the
+model was loaded.
 
 Per-op times (``profile=True``): onnxruntime's own profiler (``enable_profiling``) gives measured
 per-node times. LiteRT's Python API has no op profiler, so for .tflite the table is the estimator's
@@ -24,6 +25,9 @@ from typing import Any, Callable
 import numpy as np
 
 from snapcheck.errors import InputError
+from snapcheck.estimate import host_prediction
+from snapcheck.readers import load_model
+from snapcheck.runner import open_model
 
 
 @dataclass
@@ -64,19 +68,6 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _random_input(shape: Any, dtype: Any, rng: np.random.Generator) -> np.ndarray:
-    dims = [int(d) if isinstance(d, (int, np.integer)) and int(d) > 0 else 1 for d in shape]
-    dt = np.dtype(dtype)
-    if dt.kind == "f":
-        return rng.uniform(-1, 1, dims).astype(dt)
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        return rng.integers(max(info.min, -128), min(info.max, 127) + 1, dims).astype(dt)
-    if dt.kind == "b":
-        return rng.integers(0, 2, dims).astype(dt)
-    raise ValueError(f"unsupported input dtype {dt}")
-
-
 def time_runs(invoke: Callable[[], Any], runs: int, warmup: int, min_seconds: float = 0.0,
               max_runs: int | None = None) -> tuple[list[float], list[float]]:
     """Wall-clock and calling-thread CPU milliseconds of each timed call: ``warmup`` untimed calls, then
@@ -102,19 +93,6 @@ def time_runs(invoke: Callable[[], Any], runs: int, warmup: int, min_seconds: fl
     return wall, cpu
 
 
-def litert_interpreter(model: Path | bytes, threads: int):
-    """A LiteRT interpreter with tensors allocated and random inputs set."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    kwargs = {"model_content": model} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-    interp = Interpreter(num_threads=threads, **kwargs)
-    interp.allocate_tensors()
-    rng = np.random.default_rng(0)
-    for d in interp.get_input_details():
-        interp.set_tensor(d["index"], _random_input(d["shape"], d["dtype"], rng))
-    return interp
-
-
 def _summary(path: Path, runtime: str, version: str, threads: int, warmup: int,
              timed: tuple[list[float], list[float]], load_ms: float, rss0: float) -> BenchResult:
     times, cpu = timed
@@ -130,28 +108,32 @@ def _summary(path: Path, runtime: str, version: str, threads: int, warmup: int,
     )
 
 
-def bench_tflite(path: Path, threads: int = 1, runs: int = 50, warmup: int = 5, profile: bool = False) -> BenchResult:
-    import ai_edge_litert
-
+def bench_model(path: str | Path, threads: int = 1, runs: int = 50, warmup: int = 5,
+                profile: bool = False) -> BenchResult:
+    """Benchmark a .tflite or .onnx file (told apart by content) on this machine (``InputError`` for bad input)."""
+    path = Path(path)
+    if threads < 1 or runs < 1 or warmup < 0:
+        raise InputError(path, "--threads and --runs must be >= 1 and --warmup >= 0")
+    if not path.is_file():
+        raise InputError(path, "no such file")
     rss0 = _rss_mb()
-    t0 = time.perf_counter()
-    try:
-        interp = litert_interpreter(path, threads)
-    except (ValueError, RuntimeError) as exc:
-        raise InputError(path, f"LiteRT cannot load the model: {exc}") from None
-    load_ms = (time.perf_counter() - t0) * 1e3
-    times = time_runs(interp.invoke, runs, warmup)
-    res = _summary(path, "litert", getattr(ai_edge_litert, "__version__", "?"), threads, warmup, times, load_ms, rss0)
-    if profile:
+    runner = open_model(path, threads, profile=profile)
+    runner.feed_random()
+    times = time_runs(runner.invoke, runs, warmup)
+    res = _summary(path, runner.runtime, runner.runtime_version, threads, warmup, times, runner.load_ms, rss0)
+    if profile and runner.runtime == "litert":
         res.profile, res.profile_source = _estimated_profile(path, res.median_ms), "estimated"
+    elif profile:
+        trace = runner.end_profiling()
+        try:
+            res.profile, res.profile_source = _ort_profile(trace, runs + warmup), "measured"
+        finally:
+            trace.unlink(missing_ok=True)
     return res
 
 
 def _estimated_profile(path: Path, measured_ms: float) -> list[dict[str, Any]]:
     """Per-kernel breakdown from the host profile, scaled to the measured median (see module docs)."""
-    from snapcheck.estimate import host_prediction
-    from snapcheck.readers import load_model
-
     graph = load_model(path)
     kernels, pred = host_prediction(graph)
     body = sum(pred.per_kernel_ms)
@@ -161,42 +143,6 @@ def _estimated_profile(path: Path, measured_ms: float) -> list[dict[str, Any]]:
         rows.append({"op": f"#{k.ops[0]}", "type": k.label, "kind": k.kind, "ms": ms * scale,
                      "share": ms / body if body else 0.0, "mflops": k.flops / 1e6})
     return rows
-
-
-def bench_onnx(path: Path, threads: int = 1, runs: int = 50, warmup: int = 5, profile: bool = False) -> BenchResult:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    if profile:
-        opts.enable_profiling = True
-    rss0 = _rss_mb()
-    t0 = time.perf_counter()
-    try:
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise InputError(path, f"onnxruntime cannot load the model: {' '.join(str(exc).split())[:300]}") from None
-    load_ms = (time.perf_counter() - t0) * 1e3
-    rng = np.random.default_rng(0)
-    types = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
-             "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
-             "tensor(int64)": np.int64, "tensor(bool)": np.bool_}
-    feeds = {}
-    for i in sess.get_inputs():
-        if i.type not in types:
-            raise InputError(path, f"input {i.name!r} has unsupported type {i.type}")
-        feeds[i.name] = _random_input(i.shape, types[i.type], rng)
-    times = time_runs(lambda: sess.run(None, feeds), runs, warmup)
-    res = _summary(path, "onnxruntime", ort.__version__, threads, warmup, times, load_ms, rss0)
-    if profile:
-        trace = Path(sess.end_profiling())
-        try:
-            res.profile, res.profile_source = _ort_profile(trace, runs + warmup), "measured"
-        finally:
-            trace.unlink(missing_ok=True)
-    return res
 
 
 def _ort_profile(trace: Path, calls: int) -> list[dict[str, Any]]:
@@ -213,21 +159,3 @@ def _ort_profile(trace: Path, calls: int) -> list[dict[str, Any]]:
     rows = [{"op": r["op"], "type": r["type"], "ms": r["us"] / calls / 1e3, "share": r["us"] / total}
             for r in acc.values()]
     return sorted(rows, key=lambda r: -r["ms"])
-
-
-def bench_model(path: str | Path, threads: int = 1, runs: int = 50, warmup: int = 5,
-                profile: bool = False) -> BenchResult:
-    """Benchmark a .tflite or .onnx file on this machine (``InputError`` for bad input)."""
-    path = Path(path)
-    if threads < 1 or runs < 1 or warmup < 0:
-        raise InputError(path, "--threads and --runs must be >= 1 and --warmup >= 0")
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    head = path.read_bytes()[:8]
-    if path.suffix.lower() == ".tflite" or head[4:8] == b"TFL3":
-        if head[4:8] != b"TFL3":
-            raise InputError(path, "not a TFLite flatbuffer (no TFL3 identifier)")
-        return bench_tflite(path, threads, runs, warmup, profile)
-    if path.suffix.lower() == ".onnx":
-        return bench_onnx(path, threads, runs, warmup, profile)
-    raise InputError(path, "unknown model format (expected .tflite or .onnx)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Hashable, Iterator, Literal
 
 import numpy as np
 
@@ -36,6 +36,9 @@ DTYPE_BITS: dict[str, int] = {
 
 FLOAT_DTYPES = frozenset({"float64", "float32", "float16", "bfloat16"})
 QUANT_DTYPES = frozenset({"int8", "uint8", "int16", "int4", "uint4"})
+
+CHUNK_ELEMENTS = 1 << 18  # default piece size of ``Tensor.chunks`` (1 MiB of float32: numpy passes stay in cache)
+CHUNKED_BYTES = 64 << 20  # external constants larger than this are read only in pieces (``Tensor.data`` is None)
 
 
 @dataclass
@@ -95,8 +98,34 @@ class Tensor:
         return q is not None and (bool(q.scale) or q.kind == "blockwise")
 
     def data(self) -> np.ndarray | None:
-        """The constant's values (decoded, not dequantized), or None for activations and opaque data."""
+        """The constant's values (decoded, not dequantized), or None for activations and opaque data.
+
+        Readers may return None for a constant too large to hold in memory at once (external data over
+        ``CHUNKED_BYTES``): ``chunks`` reads every constant.
+        """
         return self.loader() if self.loader is not None else None
+
+    def chunks(self, max_elements: int = CHUNK_ELEMENTS) -> Iterator[np.ndarray]:
+        """The constant's values as consecutive flat pieces of at most ``max_elements`` (none for activations).
+
+        External data is read piece by piece, so memory stays bounded whatever the tensor's size. A piece may
+        be overwritten by the next one: use each before asking for the next.
+        """
+        own = getattr(self.loader, "chunks", None)
+        if own is not None:
+            yield from own(max_elements)
+            return
+        data = self.data()
+        if data is None:
+            return
+        flat = data.reshape(-1)
+        for start in range(0, flat.size, max_elements):
+            yield flat[start:start + max_elements]
+
+    @property
+    def data_key(self) -> Hashable | None:
+        """Identity of the stored bytes: constants with equal keys hold the same values (None: unknown)."""
+        return getattr(self.loader, "key", None)
 
 
 @dataclass

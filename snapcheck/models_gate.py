@@ -1,10 +1,10 @@
-"""CI gate for shipped models: ``python -m snapcheck.models_gate models``.
+"""The gate for shipped models (``snapcheck gate models``; CI runs it as ``python -m snapcheck.models_gate models``).
 
 Every folder under the given directory that holds a .tflite or .onnx file must declare, in its
 ``snapcheck.toml``, the Lens Studio versions it targets (``ls_versions = ["5.x"]``). Each model
 file is checked (``snapcheck.api.check_file``) against each declared version; any error-level
-finding, an unreadable file, or a folder without a declaration fails the gate (exit 1). No models
-at all is a pass (exit 0) with a message saying so.
+finding, an unreadable file, or a folder without a declaration fails the gate. The model card
+(``snapcheck.gan.card``) writes and reads the same declaration.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snapcheck.compat import tomllib
+from snapcheck.api import check_file
+from snapcheck.errors import InputError
+from snapcheck.tomlread import TOMLDecodeError, read_toml
 
 GATE_FILE = "snapcheck.toml"
 MODEL_SUFFIXES = (".tflite", ".onnx")
@@ -44,8 +46,8 @@ def declared_versions(folder: Path) -> list[str]:
     if not path.is_file():
         raise ValueError(f"{path}: missing; declare the Lens Studio versions, e.g. ls_versions = [\"5.x\"]")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = read_toml(path)
+    except (TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid TOML ({exc})") from None
     versions = data.get("ls_versions")
     if not isinstance(versions, list) or not versions or not all(isinstance(v, str) for v in versions):
@@ -55,9 +57,6 @@ def declared_versions(folder: Path) -> list[str]:
 
 def run_gate(models_dir: str | Path) -> GateResult:
     """Check every model under ``models_dir`` against its folder's declared versions."""
-    from snapcheck.api import check_file
-    from snapcheck.errors import InputError
-
     result = GateResult()
     for folder, files in model_folders(Path(models_dir)).items():
         try:
@@ -81,26 +80,7 @@ def run_gate(models_dir: str | Path) -> GateResult:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m snapcheck.models_gate MODELS_DIR", file=sys.stderr)
-        return 2
-    models_dir = Path(args[0])
-    if not models_dir.is_dir() or not model_folders(models_dir):
-        print(f"models gate: no .tflite or .onnx models under {models_dir}/ yet; nothing to check (pass)")
-        return 0
-    result = run_gate(models_dir)
-    for line in result.checked:
-        print(line)
-    if result.failures:
-        print(f"models gate: FAIL, {len(result.failures)} problem(s):", file=sys.stderr)
-        for line in result.failures:
-            print(f"  {line}", file=sys.stderr)
-        return 1
-    print(f"models gate: PASS ({len(result.checked)} checks)")
-    return 0
+if __name__ == "__main__":  # CI's spelling of `snapcheck gate MODELS_DIR`
+    from snapcheck.cli import main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    main(["gate", *sys.argv[1:]])

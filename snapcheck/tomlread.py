@@ -1,8 +1,9 @@
-"""Read the shipped TOML data files, with each parse cached as JSON by content hash.
+"""Read TOML files (the rules, the devices, grid and gate files), with each parse cached as JSON by content hash.
 
-Parsing the rules, the mapping and the devices with ``tomllib`` costs about 15 ms of every `snapcheck check`;
-reading the cached JSON costs about 1 ms. The cache is keyed by the file's bytes, so an edited file is parsed
-again; an unwritable cache folder only means no caching.
+This is the one module that imports ``tomllib`` (``tomli`` on Python 3.10); its readers catch
+``TOMLDecodeError`` from here. Parsing the rules, the mapping and the devices with ``tomllib`` costs about
+15 ms of every `snapcheck check`; reading the cached JSON costs about 1 ms. The cache is keyed by the file's
+bytes, so an edited file is parsed again; an unwritable cache folder only means no caching.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import hashlib
 import json
 from pathlib import Path
 
-from snapcheck.compat import tomllib
 from snapcheck.fsutil import atomic_write_text
 from snapcheck.paths import cache_dir
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+TOMLDecodeError = tomllib.TOMLDecodeError
+
+__all__ = ["TOMLDecodeError", "read_toml"]
 
 
 def _cache_path(data: bytes) -> Path | None:
@@ -26,7 +35,8 @@ def _cache_path(data: bytes) -> Path | None:
 def read_toml(path: Path) -> dict:
     """``tomllib.load(path)``, from the parse cache when this exact content was parsed before.
 
-    Raises ``tomllib.TOMLDecodeError`` or ``UnicodeDecodeError`` for a malformed file, like ``tomllib``.
+    Raises ``TOMLDecodeError`` or ``UnicodeDecodeError`` for a malformed file, like ``tomllib``, and ``OSError``
+    (``FileNotFoundError``...) for one it cannot read.
     """
     data = path.read_bytes()
     cached = _cache_path(data)

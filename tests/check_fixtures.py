@@ -161,3 +161,74 @@ def ir_graph(fmt: str, tensors: list, ops: list, inputs: list[int], outputs: lis
     sg = Subgraph(index=0, name="main", tensors=ts, ops=os_, inputs=inputs, outputs=outputs)
     return Graph(path=Path(f"handmade.{fmt}"), format=fmt, file_bytes=file_bytes, subgraphs=[sg],
                  layout="NHWC" if fmt == "tflite" else "NCHW")
+
+
+def dilated_conv():
+    """A DeepLab-style context conv: 3x3 with dilation 4, 'same' padding (4 per side) keeps the spatial size."""
+    keras = _keras()
+    inp = keras.Input((32, 32, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same", dilation_rate=4, activation="relu")(inp)
+    out = keras.layers.Conv2D(4, 1)(x)
+    return keras.Model(inp, out)
+
+
+def token_mean():
+    """A channel statistic of [1, T, C] tokens taken over axes (0, 2): axis 0 has size 1, so it reduces C only."""
+    keras = _keras()
+    inp = keras.Input((16, 32), batch_size=1)
+    x = keras.layers.Dense(32)(inp)
+    mean = keras.layers.Lambda(lambda t: keras.ops.mean(t, axis=(0, 2), keepdims=True))(x)
+    out = keras.layers.Subtract()([x, mean])
+    return keras.Model(inp, out)
+
+
+def causal_attention():
+    """Keras MultiHeadAttention with a causal mask: the mask fills blocked scores with a huge negative number."""
+    keras = _keras()
+    inp = keras.Input((8, 16), batch_size=1)
+    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=8)(inp, inp, use_causal_mask=True)
+    out = keras.layers.Dense(16)(x)
+    return keras.Model(inp, out)
+
+
+def grouped_query_attention():
+    """Keras GroupQueryAttention: 2 key/value heads repeated for 4 query heads."""
+    keras = _keras()
+    inp = keras.Input((8, 32), batch_size=1)
+    x = keras.layers.GroupQueryAttention(head_dim=8, num_query_heads=4, num_key_value_heads=2)(inp, inp)
+    out = keras.layers.Dense(32)(x)
+    return keras.Model(inp, out)
+
+
+def keras_layer_norm():
+    keras = _keras()
+    inp = keras.Input((16, 32), batch_size=1)
+    x = keras.layers.LayerNormalization()(inp)
+    out = keras.layers.Dense(32)(x)
+    return keras.Model(inp, out)
+
+
+def bilinear_resize():
+    keras = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = keras.layers.Resizing(32, 32, interpolation="bilinear")(inp)
+    out = keras.layers.Conv2D(4, 3, padding="same")(x)
+    return keras.Model(inp, out)
+
+
+def pruned_convs(layers: int = 3, width: int = 64):
+    """3x3 convs whose weights are 90% zeros: what magnitude pruning leaves before the sparsity converter."""
+    import numpy as np
+
+    keras = _keras()
+    inp = keras.Input((32, 32, 4), batch_size=1)
+    x = inp
+    for _ in range(layers):
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    out = keras.layers.Conv2D(4, 1)(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    for layer in model.layers[1:layers + 1]:
+        w, b = layer.get_weights()
+        layer.set_weights([w * (rng.random(w.shape) < 0.1), b])
+    return model

@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from snapcheck.cost.ops import ConvGeometry
+from snapcheck.estimate.kernels import Kernel
 from snapcheck.ir import Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
 
 
@@ -115,3 +117,14 @@ def shared_tiny_files() -> dict[str, Path]:
     folder = Path(tempfile.mkdtemp(prefix="snapcheck-cost-"))
     atexit.register(shutil.rmtree, folder, True)
     return tiny_keras_files(folder)
+
+
+def conv_kernel(cin: int, cout: int, side: int, k: int = 3, stride: int = 1, groups: int = 1) -> Kernel:
+    """One conv kernel as the estimator sees it (depthwise when grouped, pointwise when 1 x 1), square input."""
+    out = (side // stride) ** 2
+    g = ConvGeometry(kh=k, kw=k, cin=cin, cout=cout, groups=groups, out_pixels=out, in_pixels=side * side,
+                     stride=stride)
+    kind = "depthwise" if groups > 1 else ("pointwise" if k == 1 else "conv")
+    macs = out * cout * k * k * cin // groups
+    return Kernel(kind=kind, ops=[0], flops=2 * macs, macs=macs, bytes=4 * (side * side * cin + out * cout),
+                  work=2.0 * macs, reduction=k * k * cin // groups, channels=cout, geometry=g, label="CONV_2D")

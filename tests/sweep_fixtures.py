@@ -2,7 +2,8 @@
 
 It is importable by the runner's spawned worker processes (they inherit ``sys.path``). Environment
 variables steer it: ``SWEEP_FAKE_LOG`` (append ``<label>`` per call), ``SWEEP_FAKE_SLEEP`` (seconds per
-call); a config whose encoder alpha is ``FAIL_ALPHA`` raises, one whose decoder alpha is ``CRASH_ALPHA``
+call), ``SWEEP_FAKE_FILES`` (write small stand-ins for the exported files); a config whose encoder
+alpha is ``FAIL_ALPHA`` raises, one whose decoder alpha is ``CRASH_ALPHA``
 kills its own worker process (as the kernel's OOM killer would). With ``SWEEP_FAKE_BROKEN_WORKERS``
 set, worker processes die as they import this module, before running anything.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.gan.registry import GeneratorConfig
-from snapcheck.sweep.worker import stage
+from snapcheck.sweep.cache import stage
 
 if os.environ.get("SWEEP_FAKE_BROKEN_WORKERS") and multiprocessing.parent_process() is not None:
     os._exit(1)
@@ -38,6 +39,10 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
     if cfg.alpha_encoder == FAIL_ALPHA:
         with stage("export"):
             raise RuntimeError(f"cannot build {cfg.name}")
+    if os.environ.get("SWEEP_FAKE_FILES"):  # stand-ins for the exported files, to see them travel
+        model_dir.mkdir(parents=True, exist_ok=True)
+        for fmt in ("tflite", "onnx"):
+            (model_dir / f"{cfg.name}.{fmt}").write_bytes(f"{fmt} of {cfg.name}".encode())
     params = int(1_000_000 * (cfg.alpha_encoder + 2 * cfg.alpha_decoder) * (1 if cfg.separable else 8))
     fp16 = 2 * params
     iphone_ms = 5.0 * cfg.alpha_encoder + 20.0 * cfg.alpha_decoder ** 2
@@ -68,3 +73,11 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
 def _estimate(device: str, name: str, backend: str, ms: float) -> dict[str, Any]:
     return {"device": device, "device_name": name, "backend": backend, "latency_ms": ms, "fps": 1000 / ms,
             "max_hz": min(30.0, 500 / ms)}
+
+
+def env_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version: str, *,
+               env: dict[str, str]) -> dict[str, Any]:
+    """``fake_worker`` with ``env`` set first: Ray's workers do not inherit the test's environment, so the
+    tests pass theirs with the (pickled) worker, as ``functools.partial(env_worker, env={...})``."""
+    os.environ.update(env)
+    return fake_worker(cfg, model_dir, out_dir, ls_version)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from cost_fixtures import shared_tiny_files
@@ -17,14 +15,9 @@ def files():
     return shared_tiny_files()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snapcheck", *args], capture_output=True, text=True,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
-
-
 @pytest.mark.parametrize("name", ["fp32", "onnx"])
-def test_bench_json(files, name):
-    out = run_cli("bench", str(files[name]), "--runs", "5", "--warmup", "1", "--format", "json")
+def test_bench_json(files, name, cli):
+    out = cli("bench", str(files[name]), "--runs", "5", "--warmup", "1", "--format", "json")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     for key in ("median_ms", "p90_ms", "min_ms", "runs", "threads", "peak_rss_mb", "runtime"):
@@ -52,11 +45,11 @@ def test_tflite_profile_is_labelled_estimated(files):
     assert sum(r["ms"] for r in res.profile) <= res.median_ms + 1e-6
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, cli):
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a model at all")
     for path in (junk, tmp_path / "missing.onnx"):
-        out = run_cli("bench", str(path))
+        out = cli("bench", str(path))
         assert out.returncode == 2
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0]

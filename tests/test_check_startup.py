@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import assert_not_imported, imports_of
 from readers_fixtures import require_corpus
-from snapcheck.compat import tomllib
-from snapcheck.tomlread import read_toml
+from snapcheck.tomlread import TOMLDecodeError, read_toml
 
 
 def _shapes(model) -> dict[str, list]:
@@ -60,59 +58,30 @@ def test_lean_shape_inference_matches_onnx_and_keeps_the_weights() -> None:
     assert _shapes(infer_shapes(models[0]))["Y"] == [1, 32 * 8 * 8]  # folded from the kept small initializer
 
 
-_LAZY_PROBE = """
-import sys
-from snapcheck.api import check_file
-check_file(sys.argv[1], ls_version="5.x")
-loaded = sorted(m for m in sys.modules if m.startswith("tflite."))
-import tflite
-from tflite import Padding
-print(len(loaded), isinstance(tflite.Model, type), tflite.Model.__name__, Padding.SAME, bool(tflite.__version__),
-      len([m for m in sys.modules if m.startswith("tflite.")]))
-"""
+CHECK = "from snapcheck.api import check_file\ncheck_file(sys.argv[1], ls_version='5.x')"
 
 
 def test_check_loads_few_tflite_modules_and_the_package_stays_whole() -> None:
     model = require_corpus() / "tflm__mobilenet_v2_quantized_1x3x224x224.tflite"
-    out = subprocess.run([sys.executable, "-c", _LAZY_PROBE, str(model)], capture_output=True, text=True, check=True)
-    loaded, is_class, name, same, version, after = out.stdout.split()
-    assert int(loaded) < 60 < int(after)  # the package has ~190 modules; a check needs a few dozen
+    whole = ("import tflite\nfrom tflite import Padding\n"
+             "print(isinstance(tflite.Model, type), tflite.Model.__name__, Padding.SAME, bool(tflite.__version__),\n"
+             "      len([m for m in sys.modules if m.startswith('tflite.')]))")
+    proc, loaded = imports_of(CHECK, model, then=whole)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    is_class, name, same, version, after = proc.stdout.split()
+    # the package has ~190 modules; a check needs a few dozen
+    assert len([m for m in loaded if m.startswith("tflite.")]) < 60 < int(after)
     assert (is_class, name, same, version) == ("True", "Model", "0", "True")
-
-
-_LAZY_ONNX_PROBE = """
-import sys
-from snapcheck.api import check_file
-check_file(sys.argv[1], ls_version="5.x")
-heavy = [m for m in ("onnx.helper", "onnx.numpy_helper", "onnx.checker", "onnx.compose") if m in sys.modules]
-import onnx
-model = onnx.load(sys.argv[1])
-onnx.checker.check_model(model)
-print(len(heavy), onnx.__version__ > "1", onnx.ModelProto is sys.modules["onnx.onnx_ml_pb2"].ModelProto,
-      len(model.graph.node) > 0)
-"""
 
 
 def test_check_imports_only_onnx_protobuf_and_the_package_stays_whole() -> None:
     model = require_corpus() / "ortx__pytorch_super_resolution.onnx"
-    out = subprocess.run([sys.executable, "-c", _LAZY_ONNX_PROBE, str(model)], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["0", "True", "True", "True"]
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32",
-                                   "uint32", "int64", "uint64", "bool"])
-def test_raw_tensor_decoding_matches_numpy_helper(tmp_path: Path, dtype: str) -> None:
-    from onnx import numpy_helper
-
-    from snapcheck.readers.onnx_reader import _Builder
-
-    values = (np.random.default_rng(1).standard_normal((2, 3, 4)) * 50).astype(dtype)
-    proto = numpy_helper.from_array(values, "w")
-    assert proto.HasField("raw_data")
-    builder = _Builder(tmp_path / "m.onnx", _wide_reshape_model(), 0)
-    got = builder._array(proto)
-    assert got.dtype == values.dtype and np.array_equal(got, numpy_helper.to_array(proto))
+    whole = ("import onnx\nmodel = onnx.load(sys.argv[1])\nonnx.checker.check_model(model)\n"
+             "print(onnx.__version__ > '1', onnx.ModelProto is sys.modules['onnx.onnx_ml_pb2'].ModelProto,\n"
+             "      len(model.graph.node) > 0)")
+    heavy = ("onnx.helper", "onnx.numpy_helper", "onnx.checker", "onnx.compose")
+    proc = assert_not_imported(CHECK, model, modules=heavy, then=whole)
+    assert proc.stdout.split() == ["True", "True", "True"]
 
 
 def test_toml_cache_keys_on_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,7 +99,7 @@ def test_toml_cache_keys_on_content(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert str(read_toml(path)["when"]) == "2026-11-24"
     assert len(list((tmp_path / "cache" / "toml").iterdir())) == 2
     path.write_text("a = [\n")
-    with pytest.raises(tomllib.TOMLDecodeError):
+    with pytest.raises(TOMLDecodeError):
         read_toml(path)
 
 

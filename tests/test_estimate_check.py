@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 from cost_fixtures import conv_chain
+from helpers import assert_not_imported
 
 from snapcheck.estimate import ML_FRAME_SHARE, check_estimates
 from snapcheck.estimate.profiles import load_devices
@@ -27,7 +26,7 @@ def huge():
 def test_devices_file_has_the_reference_phones_with_sources():
     backends = {(b.device, b.backend) for b in load_devices()}
     for pair in [("iphone6", "cpu"), ("iphone6", "iphone_gpu"), ("galaxy_s6", "cpu"), ("galaxy_s6", "android_gpu"),
-                 ("iphone11", "iphone_npu"), ("galaxy_s10", "android_gpu"), ("pixel4", "cpu")]:
+                 ("iphone12", "iphone_gpu"), ("galaxy_s21", "android_gpu"), ("pixel6", "cpu")]:
         assert pair in backends
     import tomllib
 
@@ -35,7 +34,7 @@ def test_devices_file_has_the_reference_phones_with_sources():
 
     data = tomllib.loads((rules_dir() / "devices.toml").read_text())
     for dev in data["devices"].values():
-        for b in dev["backends"].values():
+        for b in dev.get("backends", {}).values():
             for key in ("peak_gflops", "bandwidth_gbs", "efficiency"):
                 assert b[key]["source"] and b[key]["confidence"]
 
@@ -67,7 +66,7 @@ def test_big_model_misses_the_floor_on_reference_phones(huge):
     s6 = [r for r in rows if r["device"] == "galaxy_s6"]
     assert all(r["floor_fps"] == 15 for r in s6)
     assert all(r["target_fps"] == 27 for r in rows if r["device"] == "iphone6")
-    assert not any(r["reference"] for r in rows if r["device"] == "pixel4")
+    assert all(r["floor_fps"] is None for r in rows if r["device"] == "pixel6")  # 3.x's claim names two phones only
     assert any(f.code == "SC602" for f in findings)  # 3 x 128 ch x 512^2 fp32 activations are over 150 MB
 
 
@@ -79,8 +78,5 @@ def test_fast_enough_for_a_10mb_model():
 
 
 def test_check_estimates_imports_no_runtime():
-    code = ("import sys; from snapcheck.estimate import check_estimates; "
-            "import snapcheck.estimate.profiles as p; p.load_devices(); p.load_host_profile(); "
-            "print(any(m.split('.')[0] in ('tensorflow', 'ai_edge_litert', 'onnxruntime', 'keras') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert_not_imported("from snapcheck.estimate import check_estimates\n"
+                        "import snapcheck.estimate.profiles as p\np.load_devices()\np.load_host_profile()")

@@ -9,7 +9,8 @@ from snapcheck.estimate import host_prediction
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, padded_work, split_kernels
 from snapcheck.estimate.profiles import load_devices, load_host_profile
-from snapcheck.estimate.roofline import log_efficiency, predict_kernels, shape_features
+from snapcheck.estimate.features import log_efficiency, shape_features
+from snapcheck.estimate.roofline import predict_kernels
 
 
 def onnx_conv_bn_act(act: str):

@@ -1,34 +1,19 @@
-"""The local residual table (estimate.residual) and the dense shape set (calibrate_shapes): no TensorFlow,
-no timing."""
+"""The local residual table (estimate.residual): no TensorFlow, no timing."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
 
-from snapcheck.calibrate import micro_specs, profile_to_json
-from snapcheck.calibrate_shapes import (HEAVY_WEIGHT_BYTES, MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, heavy_specs,
-                                       lookup_specs, macs, main_cap, residual_samples, shape_specs)
-from snapcheck.cost.ops import ConvGeometry
+from cost_fixtures import conv_kernel as _conv
 from snapcheck.estimate import residual
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.profiles import HOST_PROFILE, load_host_profile, profile_from_json
+from snapcheck.estimate.profiles import HOST_PROFILE, load_host_profile, profile_from_json, profile_to_json
 from snapcheck.estimate.roofline import kernel_ms
-
-
-def _conv(cin: int, cout: int, side: int, k: int = 3, stride: int = 1, groups: int = 1) -> Kernel:
-    out = (side // stride) ** 2
-    g = ConvGeometry(kh=k, kw=k, cin=cin, cout=cout, groups=groups, out_pixels=out, in_pixels=side * side,
-                     stride=stride)
-    kind = "depthwise" if groups > 1 else ("pointwise" if k == 1 else "conv")
-    macs = out * cout * k * k * cin // groups
-    return Kernel(kind=kind, ops=[0], flops=2 * macs, macs=macs, bytes=4 * (side * side * cin + out * cout),
-                  work=2.0 * macs, reduction=k * k * cin // groups, channels=cout, geometry=g, label="CONV_2D")
 
 
 def _elt(op: str, nbytes: int, channels: int) -> Kernel:
@@ -96,65 +81,6 @@ def test_kernel_ms_applies_the_table_and_the_profile_round_trips(tmp_path):
     old = json.loads(HOST_PROFILE.read_text())
     old.pop("residual", None)
     assert profile_from_json(old).residual == {}
-
-
-def test_residual_samples_subtract_helper_kernels_and_overhead():
-    host = dataclasses.replace(load_host_profile(), residual={}, network={})
-    conv, pad = _conv(32, 32, 32, 3), Kernel(kind="copy", ops=[1], flops=0, macs=0, bytes=8192, work=0.0, label="PAD")
-    pad_ms = kernel_ms(pad, host)[0]
-    rows = [(None, [pad, conv], {"median_ms": 2.0 + host.overhead_ms + pad_ms}),
-            (None, [conv, conv], {"median_ms": 9.0})]  # two main kernels: not a single-layer sample
-    got = residual_samples(rows, dataclasses.replace(host, residual={"kinds": {"conv": {}}}))
-    assert len(got) == 1
-    kern, measured, roof = got[0]
-    assert kern is conv and measured == pytest.approx(2.0) and roof == pytest.approx(kernel_ms(conv, host)[0])
-
-
-def test_shape_specs_are_deterministic_distinct_and_spread():
-    base = frozenset(micro_specs(0, 24))
-    a, b = shape_specs(600, 0, base), shape_specs(600, 0, base)
-    assert a == b and len(set(a)) == 600 and not set(a) & base
-    assert shape_specs(600, 1, base) != a
-    kinds = Counter(s.kind for s in a)
-    assert set(kinds) == set(MIX)
-    assert kinds["conv"] > kinds["pointwise"] > kinds["depthwise"] > kinds["deconv"]
-    assert all(macs(s) <= main_cap(s.kind) <= MAX_MACS for s in a)
-    convs = [s for s in a if s.kind in ("conv", "pointwise")]
-    assert {s.k for s in convs} >= {1, 2, 3, 4, 5, 7} and {s.stride for s in convs} == {1, 2}
-    assert min(s.h for s in convs) == 1 and max(s.h for s in convs) == 256
-    widths = [s.cout for s in convs]
-    assert 0.1 < np.mean([w % 8 != 0 for w in widths]) < 0.4  # mostly multiples of 8, not only
-
-
-def test_macs_of_a_transposed_conv_count_its_input_pixels():
-    from snapcheck.calibrate import MicroSpec
-
-    assert macs(MicroSpec("deconv", "deconv", 16, 16, 1280, 512, 4, 2)) == 16 * 16 * 1280 * 512 * 16
-    assert macs(MicroSpec("conv", "conv", 16, 16, 64, 32, 3, 2)) == 8 * 8 * 64 * 32 * 9
-
-
-def test_tail_specs_lie_above_the_main_cap_and_keep_the_main_set_unchanged():
-    base = frozenset(micro_specs(0, 24))
-    main = shape_specs(300, 0, base)
-    tail = shape_specs(60, 0, base | frozenset(main), TAIL_MIX, tail=True)
-    assert len(set(tail)) == 60 and not set(tail) & (base | set(main))
-    assert set(Counter(s.kind for s in tail)) == set(TAIL_MIX)
-    assert all(main_cap(s.kind) < macs(s) <= TAIL_MACS[s.kind] for s in tail)
-    specs = lookup_specs(300, 0, 24, tail=60, heavy=0)
-    assert specs[:len(base) + 300] == micro_specs(0, 24) + main and specs[len(base) + 300:] == tail
-    assert lookup_specs(300, 0, 24, tail=0, heavy=0) == micro_specs(0, 24) + main
-
-
-def test_heavy_specs_are_wide_transposed_convs_beyond_the_cache_and_come_last():
-    first = lookup_specs(300, 0, 24, tail=60, heavy=0)
-    specs = lookup_specs(300, 0, 24, tail=60, heavy=20)
-    heavy = specs[len(first):]
-    assert specs[:len(first)] == first and len(set(heavy)) == 20 and not set(heavy) & set(first)
-    assert heavy == heavy_specs(20, 0, frozenset(first))  # a fixed seed
-    for s in heavy:
-        assert s.kind == "deconv" and s.stride == 2 and 256 <= min(s.cin, s.cout)
-        assert 4 * s.cin * s.cout * s.k ** 2 >= HEAVY_WEIGHT_BYTES and macs(s) <= TAIL_MACS["deconv"]
-    assert len({s.h for s in heavy}) >= 6  # input sizes spread, not one corner
 
 
 def test_tile_fill_feature_separates_channel_counts_that_fill_the_tile():

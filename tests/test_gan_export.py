@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from gan_fixtures import exercise, random_outline
-from snapcheck.gan.export import FP16_MIN_PSNR_DB, FP32_MAX_ABS_DIFF, psnr_db, run_model_file
+from snapcheck.data.images import psnr
+from snapcheck.gan.export import FP16_MIN_PSNR_DB, FP32_MAX_ABS_DIFF, TANH_RANGE
 from snapcheck.gan.profile import profile_config
 from snapcheck.gan.registry import CONFIGS, GeneratorConfig, get_config, num_levels
+from snapcheck.runner import open_model
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +54,7 @@ def _export(tmp_path_factory, cfg: GeneratorConfig, *, fp16: bool, formats: tupl
 
     model = exercise(create_generator(cfg))
     out_dir = tmp_path_factory.mktemp(f"export-{name}")
-    sidecar = export_model(model, cfg, out_dir, fp16=fp16, formats=formats, gate=False, name=name)
+    sidecar = export_model(model, cfg, out_dir, fp16=fp16, formats=formats, gate=False, name=name).sidecar
     return Exported(cfg, model, out_dir, sidecar)
 
 
@@ -150,8 +152,8 @@ def _compare(exp: Exported, fmt: str, seed: int = 7) -> tuple[float, float]:
     x = random_outline(exp.cfg.size, exp.cfg.in_channels, seed=seed)
     expected = np.asarray(exp.model(x, training=False))
     assert expected.std() > 0.1  # the exercised weights give outputs spread over [-1, 1]
-    got = run_model_file(exp.path(fmt), fmt, x)
-    return float(np.max(np.abs(expected - got))), psnr_db(expected, got)
+    got = open_model(exp.path(fmt), threads=2).run_nhwc(x)
+    return float(np.max(np.abs(expected - got))), psnr(expected, got, TANH_RANGE)
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
@@ -171,14 +173,15 @@ def test_fp16_exports_match_keras(exports, name):
 def test_fp16_onnx_and_tflite_agree(exports):
     exp = exports["catface-m"]
     x = random_outline(exp.cfg.size, 1, seed=3)
-    assert psnr_db(run_model_file(exp.path("tflite"), "tflite", x), run_model_file(exp.path("onnx"), "onnx", x)) \
-        >= FP16_MIN_PSNR_DB
+    tflite, onnx = (open_model(exp.path(fmt), threads=2).run_nhwc(x) for fmt in ("tflite", "onnx"))
+    assert psnr(tflite, onnx, TANH_RANGE) >= FP16_MIN_PSNR_DB
 
 
 # --- sidecar ---------------------------------------------------------------------------------------------------
 
 def test_sidecar_numbers_match_the_files(exports, fp32_export):
-    from snapcheck.gan.export import file_ops
+    from snapcheck.gan.export import op_counts
+    from snapcheck.readers import load_model
 
     for exp in [*exports.values(), fp32_export]:
         on_disk = json.loads((exp.out_dir / f"{exp.sidecar['name']}.json").read_text())
@@ -191,7 +194,7 @@ def test_sidecar_numbers_match_the_files(exports, fp32_export):
             info = on_disk["files"][filename]
             assert size == path.stat().st_size == info["bytes"]
             assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-            assert info["ops"] == file_ops(path)
+            assert info["ops"] == op_counts(load_model(path))
             assert info["tolerance"]["within_tolerance"]
         written = sorted(p.name for p in exp.out_dir.iterdir())
         assert written == sorted([*on_disk["file_bytes"], f"{on_disk['name']}.json"])  # no staging left
@@ -204,13 +207,14 @@ def test_blog_is_at_least_90_percent_smaller_than_pix2pix(exports):
 
 # --- the gate, the CLI, weights --------------------------------------------------------------------------------
 
-def _failing_report(path, ls_version):
+def _failing_report(graph, ls_version):
     from snapcheck.findings import Finding
 
     @dataclass
     class Report:
+        path: str = str(graph.path)
         passed: bool = False
-        findings: tuple = (Finding(code="SC999", severity="error", message=f"{Path(path).name} rejected"),)
+        findings: tuple = (Finding(code="SC999", severity="error", message=f"{Path(graph.path).name} rejected"),)
 
     return Report()
 
@@ -274,25 +278,21 @@ def test_export_loads_trained_weights(tmp_path):
     trained = exercise(create_generator(cfg), seed=5)
     weights = tmp_path / "g.weights.h5"
     trained.save_weights(weights)
-    sidecar = export_config(cfg, tmp_path / "out", weights=weights, formats=("tflite",), fp16=False)
+    sidecar = export_config(cfg, tmp_path / "out", weights=weights, formats=("tflite",), fp16=False).sidecar
     assert sidecar["weights"] == str(weights)
     x = random_outline(32, 1)
-    got = run_model_file(tmp_path / "out" / "catface-s.tflite", "tflite", x)
+    got = open_model(tmp_path / "out" / "catface-s.tflite", threads=2).run_nhwc(x)
     assert np.max(np.abs(got - np.asarray(trained(x, training=False)))) <= FP32_MAX_ABS_DIFF
 
 
-def test_bad_inputs_are_one_line_errors(tmp_path):
-    import subprocess
-    import sys
-
+def test_bad_inputs_are_one_line_errors(tmp_path, cli):
     from typer.testing import CliRunner
 
     from snapcheck.cli import app
     from snapcheck.errors import InputError
 
-    cli = subprocess.run([sys.executable, "-m", "snapcheck", "export", "--config", "nope", "--out",
-                          str(tmp_path / "o")], capture_output=True, text=True)
-    assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "unknown generator config 'nope'" in cli.stderr
+    done = cli("export", "--config", "nope", "--out", tmp_path / "o")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unknown generator config 'nope'" in done.stderr
     runner = CliRunner()
     bad = tmp_path / "bad.weights.h5"
     bad.write_bytes(b"not hdf5")

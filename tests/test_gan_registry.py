@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from helpers import assert_not_imported
 from snapcheck.errors import InputError
 from snapcheck.gan.generator import unet_widths
 from snapcheck.gan.layers import make_divisible
@@ -108,15 +107,11 @@ def test_profile_at_another_size_validates_it():
 
 
 def test_registry_and_models_command_do_not_import_tensorflow():
-    code = (
-        "import sys; import snapcheck.gan.registry, snapcheck.gan.profile, snapcheck.gan.export, "
-        "snapcheck.gan.generator, snapcheck.gan.discriminator; "
-        "from typer.testing import CliRunner; from snapcheck.cli import app; "
-        "r = CliRunner().invoke(app, ['models', '--format', 'json']); assert r.exit_code == 0, r.output; "
-        "print(sorted(m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert_not_imported(
+        "import snapcheck.gan.registry, snapcheck.gan.profile, snapcheck.gan.export, snapcheck.gan.generator, "
+        "snapcheck.gan.discriminator\nfrom typer.testing import CliRunner\nfrom snapcheck.cli import app\n"
+        "r = CliRunner().invoke(app, ['models', '--format', 'json'])\nassert r.exit_code == 0, r.output",
+        modules=("tensorflow", "keras", "tf2onnx"))
 
 
 def test_models_json_lists_every_config():

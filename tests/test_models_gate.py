@@ -1,12 +1,15 @@
-"""The CI gate for shipped models: every model under models/ passes snapcheck for the versions it declares."""
+"""The gate for shipped models (``snapcheck gate``): every model under models/ passes snapcheck for the versions
+it declares."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from snapcheck.models_gate import main, run_gate
+from snapcheck.cli import app
+from snapcheck.models_gate import run_gate
 
 REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -28,23 +31,27 @@ def _cumsum_onnx(path: Path) -> None:
     onnx.save(model, path)
 
 
-def test_no_models_is_a_clear_pass(tmp_path, capsys):
-    assert main([str(tmp_path)]) == 0
-    assert "nothing to check" in capsys.readouterr().out
+def gate(folder: Path):
+    return CliRunner().invoke(app, ["gate", str(folder)])
 
 
-def test_a_model_with_an_error_finding_fails_the_gate(tmp_path, capsys):
+def test_no_models_is_a_clear_pass(tmp_path):
+    result = gate(tmp_path)
+    assert result.exit_code == 0 and "nothing to check" in result.stdout
+
+
+def test_a_model_with_an_error_finding_fails_the_gate(tmp_path):
     _cumsum_onnx(tmp_path / "bad" / "bad.onnx")
     (tmp_path / "bad" / "snapcheck.toml").write_text('ls_versions = ["5.x"]\n')
-    assert main([str(tmp_path)]) == 1
-    err = capsys.readouterr().err
-    assert "bad.onnx @ 5.x: FAIL" in err and "SC101" in err
+    result = gate(tmp_path)
+    assert result.exit_code == 1
+    assert "bad.onnx @ 5.x: FAIL" in result.stderr and "SC101" in result.stderr
 
 
-def test_a_model_folder_must_declare_its_versions(tmp_path, capsys):
+def test_a_model_folder_must_declare_its_versions(tmp_path):
     _cumsum_onnx(tmp_path / "undeclared" / "m.onnx")
-    assert main([str(tmp_path)]) == 1
-    assert "snapcheck.toml: missing" in capsys.readouterr().err
+    result = gate(tmp_path)
+    assert result.exit_code == 1 and "snapcheck.toml: missing" in result.stderr
     (tmp_path / "undeclared" / "snapcheck.toml").write_text("ls_versions = []\n")
     assert not run_gate(tmp_path).passed
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import assert_not_imported
 from readers_fixtures import CORPUS, onnx_with_initializer, save_with_external
 from snapcheck.errors import InputError
 from snapcheck.readers import load_model
@@ -194,11 +193,6 @@ def test_mutated_files_only_raise_input_error(tmp_path: Path) -> None:
 
 def test_tflite_does_not_import_onnx_or_tensorflow() -> None:
     real_tflite()
-    code = (
-        "import sys; from snapcheck.readers import load_model; "
-        f"g = load_model({str(REAL_TFLITE)!r}); "
-        "heavy = {'onnx', 'tensorflow', 'ai_edge_litert'} & set(sys.modules); "
-        "assert not heavy, heavy; print(len(g.main.ops))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = assert_not_imported("from snapcheck.readers import load_model\nprint(len(load_model(sys.argv[1]).main.ops))",
+                              REAL_TFLITE, modules=("onnx", "tensorflow", "ai_edge_litert"))
     assert out.stdout.strip() == "164"

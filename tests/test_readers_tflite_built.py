@@ -55,5 +55,10 @@ def test_tensor_index_out_of_range(tmp_path: Path) -> None:
 
 
 def test_omitted_optional_input(tmp_path: Path) -> None:
-    g = load_model(write(tmp_path, tiny_tflite(WEIGHTS, inputs=(0, -1))))
+    g = load_model(write(tmp_path, tiny_tflite(WEIGHTS, inputs=(0, -1), custom_code="Foo")))
     assert g.main.ops[0].inputs == [0, -1]
+
+
+def test_omitted_required_input_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"op #0 ADD leaves required input 1 empty"):
+        load_model(write(tmp_path, tiny_tflite(WEIGHTS, inputs=(0, -1))))

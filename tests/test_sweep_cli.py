@@ -7,9 +7,9 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from helpers import CLI, HEAVY, assert_not_imported, run_cli
 from rich.console import Console
 from sweep_fixtures import fake_worker
 
@@ -17,21 +17,10 @@ from snapcheck.sweep.grid import build_grids, grid_configs
 from snapcheck.sweep.runner import run_sweep
 
 ARGS = ["--alpha-encoder", "0.25,0.4", "--alpha-decoder", "1,2", "--size", "64"]
-_RUN_CLI = """
-import sys
-from snapcheck.cli import main
-sys.argv = ["snapcheck", "sweep", *sys.argv[1:]]
-try:
-    main()
-finally:
-    print("tensorflow imported:", "tensorflow" in sys.modules)
-"""
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "220"}
-    return subprocess.run([sys.executable, "-c", _RUN_CLI, *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return run_cli("sweep", *args, env={"COLUMNS": "220"}, timeout=120)
 
 
 def _cache_fake_sweep(out: Path, alpha_encoder: str, alpha_decoder: str) -> list:
@@ -46,15 +35,31 @@ def _cache_fake_sweep(out: Path, alpha_encoder: str, alpha_decoder: str) -> list
 
 def test_cached_rerun_does_no_work_and_never_imports_tensorflow(tmp_path):
     configs = _cache_fake_sweep(tmp_path, "0.25,0.4", "1,2")
-    done = _cli(*ARGS, "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    assert "tensorflow imported: False" in done.stdout
+    done = assert_not_imported(CLI, "sweep", *ARGS, "--out", tmp_path, modules=(*HEAVY, "ray"),
+                               env={"COLUMNS": "220"})
     assert "0 computed, 4 cached, 0 failed" in done.stdout
     assert "sorted by estimated iPhone 6 latency" in done.stdout and "(blog)" in done.stdout
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     with (tmp_path / "results.csv").open() as fh:
         assert [r["label"] for r in csv.DictReader(fh)] == [r["label"] for r in rows] == [c.name for c in configs]
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cached_rerun_on_ray_does_not_start_ray(tmp_path):
+    _cache_fake_sweep(tmp_path, "0.25,0.4", "1,2")
+    done = assert_not_imported(CLI, "sweep", *ARGS, "--engine", "ray", "--address", "auto", "--out", tmp_path,
+                               modules=("ray",), env={"COLUMNS": "220"})
+    assert "0 computed, 4 cached, 0 failed" in done.stdout
+    assert json.loads((tmp_path / "results.json").read_text())["engine"] == "ray"
+
+
+def test_engine_options_are_checked_before_any_work(tmp_path):
+    for args, message in ((["--engine", "spark"], "--engine must be one of local, ray, got 'spark'"),
+                          (["--address", "auto"], "--address needs --engine ray"),
+                          (["--bench-on-head"], "--bench-on-head needs --engine ray")):
+        done = _cli(*args, "--out", str(tmp_path / "out"))
+        assert done.returncode == 2 and done.stderr.strip() == f"snapcheck: error: {message}", done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_option_is_one_line_exit_2(tmp_path):

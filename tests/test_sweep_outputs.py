@@ -12,6 +12,7 @@ from rich.console import Console
 from sweep_fixtures import BUDGET, FAIL_ALPHA, fake_worker
 
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.sweep.cache import base_row
 from snapcheck.sweep.grid import build_grids, grid_configs
 from snapcheck.sweep.outputs import (
     device_latency,
@@ -21,7 +22,6 @@ from snapcheck.sweep.outputs import (
     print_table,
     write_results,
 )
-from snapcheck.sweep.runner import base_row
 
 
 def _rows() -> list[dict]:

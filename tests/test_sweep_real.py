@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import run_cli
 from rich.console import Console
 
+from snapcheck.sweep.cache import BENCH_RUNS, BENCH_THREADS, BENCH_WARMUP
 from snapcheck.sweep.grid import build_grids, grid_configs
 from snapcheck.sweep.outputs import write_results
 from snapcheck.sweep.runner import run_sweep
-from snapcheck.sweep.worker import BENCH_RUNS, BENCH_THREADS, BENCH_WARMUP, evaluate_config
+from snapcheck.sweep.worker import evaluate_config
 
 pytestmark = pytest.mark.slow
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115
@@ -31,8 +31,7 @@ def sweep(tmp_path_factory):
 
 
 def _snapcheck(*args: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "snapcheck", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = run_cli(*args)
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 

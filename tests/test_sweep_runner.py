@@ -16,8 +16,9 @@ from rich.console import Console
 from sweep_fixtures import CRASH_ALPHA, FAIL_ALPHA, fake_worker
 
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.sweep.cache import cache_key, cache_path
 from snapcheck.sweep.grid import build_grids, grid_configs
-from snapcheck.sweep.runner import cache_key, cache_path, run_sweep
+from snapcheck.sweep.runner import run_sweep
 
 TESTS = Path(__file__).resolve().parent
 QUIET = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - kept for the session
@@ -37,7 +38,7 @@ def test_cache_key_is_stable_and_depends_on_architecture_version_and_ls():
     assert cache_key(cfg, "5.x") == cache_key(cfg.replace(name="other label", description="x"), "5.x")
     assert cache_key(cfg, "5.x") == cache_key(GeneratorConfig(name="b", alpha_encoder=0.4, alpha_decoder=2.0), "5.x")
     other_process = subprocess.run(  # the hash names files on disk: it must not vary between processes
-        [sys.executable, "-c", "from snapcheck.gan.registry import CONFIGS; from snapcheck.sweep.runner import "
+        [sys.executable, "-c", "from snapcheck.gan.registry import CONFIGS; from snapcheck.sweep.cache import "
          "cache_key; print(cache_key(CONFIGS['blog'].replace(name='a', description=''), '5.x'))"],
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
     assert other_process.stdout.strip() == cache_key(cfg, "5.x")
@@ -49,20 +50,20 @@ def test_cache_key_is_stable_and_depends_on_architecture_version_and_ls():
 
 
 def test_cache_key_changes_with_snapcheck_version(monkeypatch):
-    import snapcheck.sweep.runner as runner
+    import snapcheck.sweep.cache as cache
 
     cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
     before = cache_key(cfg, "5.x")
-    monkeypatch.setattr(runner, "__version__", "999.0")
+    monkeypatch.setattr(cache, "__version__", "999.0")
     assert cache_key(cfg, "5.x") != before
 
 
 def test_cache_key_changes_with_the_rules_and_host_profile(tmp_path, monkeypatch):
-    import snapcheck.sweep.runner as runner
+    import snapcheck.sweep.cache as cache
 
     data = tmp_path / "devices.toml"
     data.write_text("a = 1\n")
-    monkeypatch.setattr(runner, "data_files", lambda: [data])
+    monkeypatch.setattr(cache, "data_files", lambda: [data])
     cfg = GeneratorConfig(name="a", alpha_encoder=0.4, alpha_decoder=2.0)
     before = cache_key(cfg, "5.x")
     assert cache_key(cfg, "5.x") == before

@@ -34,12 +34,10 @@ def test_negative_decay_start_is_an_input_error(tmp_path):
 @pytest.mark.slow
 def test_both_optimisers_follow_the_schedule_across_kill_and_resume(tmp_path):
     pytest.importorskip("tensorflow")
+    from helpers import Killed, kill_at
     from train_fixtures import TINY, make_pairs
 
     from snapcheck.gan.train import TrainConfig, train
-
-    class Killed(Exception):
-        """Stands in for kill -9: nothing is saved on the way out."""
 
     data = make_pairs(tmp_path / "pairs")
     cfg = dict(data_dir=str(data), config=TINY.name, size=32, batch_size=2, checkpoint_every=2, log_every=1,
@@ -50,16 +48,11 @@ def test_both_optimisers_follow_the_schedule_across_kill_and_resume(tmp_path):
     def watch(step, model):
         seen[step] = (float(model.g_optimizer.learning_rate.numpy()), float(model.d_optimizer.learning_rate.numpy()))
 
-    def kill_at_5(step, model):
-        watch(step, model)
-        if step == 5:
-            raise Killed
-
     # a constant-LR run of 2 steps, then resumed with a decay added (how catface-s-long continued catface-s)
     train(TrainConfig(steps=2, **cfg), run_dir, export=False, progress=False, on_step=watch)
     decayed = TrainConfig(steps=8, lr_decay_from=4, **cfg)
     with pytest.raises(Killed):
-        train(decayed, run_dir, resume=True, export=False, progress=False, on_step=kill_at_5)
+        train(decayed, run_dir, resume=True, export=False, progress=False, on_step=kill_at(5, watch))
     assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 4
     train(decayed, run_dir, resume=True, export=False, progress=False, on_step=watch)  # redoes steps 5, 6, 7, 8
 

@@ -11,16 +11,13 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+from helpers import Killed, kill_at  # noqa: E402
 from train_fixtures import TINY, tiny_run  # noqa: E402,F401
 
 from snapcheck.errors import InputError  # noqa: E402
 from snapcheck.gan.train import TrainConfig, train  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-class Killed(Exception):
-    """Stands in for kill -9: not a KeyboardInterrupt, so nothing gets saved on the way out."""
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +52,9 @@ def test_kill_then_resume_continues_from_the_checkpoint(data_dir, tmp_path):
     run_dir = tmp_path / "run"
     at_checkpoint = {}
 
-    def kill_at_5(step, model):
+    def keep_step_4(step, model):
         if step == 4:
             at_checkpoint["weights"] = _weights(model)
-        if step == 5:
-            raise Killed
 
     def terminate_at_3(step, model):
         if step == 3:
@@ -74,7 +69,7 @@ def test_kill_then_resume_continues_from_the_checkpoint(data_dir, tmp_path):
 
     # a kill -9 saves nothing: the run restarts from the last regular checkpoint (step 4)
     with pytest.raises(Killed):
-        train(_cfg(data_dir), run_dir, resume=True, export=False, progress=False, on_step=kill_at_5)
+        train(_cfg(data_dir), run_dir, resume=True, export=False, progress=False, on_step=kill_at(5, keep_step_4))
     assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 4
 
     # resuming to the checkpoint's own step trains nothing: the restored weights are exactly step 4's

@@ -1,4 +1,7 @@
-"""The fp16 check: float32 weights that overflow float16, or lose their value to zero or to subnormals."""
+"""The fp16 check: float32 weights that overflow float16, or lose their value to zero or to subnormals.
+
+An attention mask's fill value (-1e9, finfo.min) overflows float16 on purpose: it is reported apart (SC410).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import numpy as np
 
 from snapcheck.checks import op_label
 from snapcheck.findings import Finding
-from snapcheck.ir import Graph
+from snapcheck.ir import Graph, Op, Tensor
+from snapcheck.registry import emit
 from snapcheck.rules import Ruleset
 
 FP16_MAX = 65504.0
@@ -48,55 +52,76 @@ def fp16_stats(w: np.ndarray) -> Fp16Stats:
     return Fp16Stats(nonzero=b.size - zeros, overflow=overflow, flushed=flushed, subnormal=subnormal, max_abs=max_abs)
 
 
+def tensor_fp16_stats(t: Tensor) -> Fp16Stats | None:
+    """``fp16_stats`` of a constant, read piece by piece (external data never whole); None when it has no values."""
+    total = None
+    for piece in t.chunks():
+        s = fp16_stats(piece)
+        total = s if total is None else Fp16Stats(
+            total.nonzero + s.nonzero, total.overflow + s.overflow, total.flushed + s.flushed,
+            total.subnormal + s.subnormal, max(total.max_abs, s.max_abs))
+    return total
+
+
+# Ops through which an attention mask's fill value reaches the scores: a select, or mask arithmetic.
+MASK_OPS = frozenset({"SELECT", "SELECT_V2", "Where", "ADD", "Add", "SUB", "Sub", "MUL", "Mul", "MINIMUM", "Min",
+                      "MAXIMUM", "Max"})
+MULTIPLY_OPS = frozenset({"MUL", "Mul"})
+MASK_ELEMENTS = 1 << 24  # attention masks are at most a few thousand squared
+FILL_MIN = 1e9  # Keras fills masks with -1e9, PyTorch code with finfo.min (-3.4e38) or -inf
+
+
+def mask_fill(data: np.ndarray, users: list[Op]) -> float | None:
+    """The fill value when every value that overflows float16 is a huge mask fill and only mask ops read it."""
+    if not users or any(u.type not in MASK_OPS for u in users):
+        return None
+    w = np.asarray(data, dtype=np.float32).reshape(-1)
+    big = w[np.abs(w) > FP16_MAX]
+    if big.size == 0 or np.any(np.abs(big) < FILL_MIN):
+        return None
+    values, counts = np.unique(big, return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
 def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
+    """Weights that float16 turns into inf (SC401), zero (SC402) or subnormals (SC403); mask fills (SC410)."""
     flush_limit = float(ruleset.fp16["flush_share"])
     sub_limit = float(ruleset.fp16["subnormal_share"])
     findings: list[Finding] = []
+    seen: dict = {}  # stored bytes shared by several constants are read once
     for sg in graph.subgraphs:
         consumers = None
         for ti, t in enumerate(sg.tensors):
             if not (t.is_constant and t.dtype in ("float32", "float64") and t.loader is not None):
                 continue
-            try:
-                data = t.data()
-            except Exception:  # noqa: BLE001 - unreadable data is the reader's finding, not this check's
-                continue
-            if data is None or data.size == 0:
-                continue
-            s = fp16_stats(data)
-            if not (s.overflow or s.flushed or s.subnormal):
+            key = t.data_key
+            s = seen[key] if key is not None and key in seen else tensor_fp16_stats(t)
+            if key is not None:
+                seen[key] = s
+            if s is None or not (s.overflow or s.flushed or s.subnormal):
                 continue
             if consumers is None:
                 consumers = sg.consumers()
-            users = consumers.get(ti, [])
-            op = sg.ops[users[0]] if users else None
+            users = [sg.ops[i] for i in consumers.get(ti, [])]
+            op = users[0] if users else None
             where = f"weight '{t.name}'" + (f" of {op_label(sg.index, op)}" if op is not None else "")
             common = dict(op=op_label(sg.index, op) if op else None, subgraph=sg.index,
                           op_index=op.index if op else None, tensor=t.name)
-            if s.overflow:
-                findings.append(Finding(
-                    code="SC401", severity="error",
-                    message=f"{where}: {s.overflow} value(s) exceed the float16 maximum 65504 (max |w| = "
-                            f"{s.max_abs:.6g}) and become infinite",
-                    why="Lens Studio runs models in float16 on GPUs and NPUs: these weights turn into inf and the "
-                        "output into inf/NaN.",
-                    fix="Retrain with weight decay or clip the weights; fold large scales into the next layer or "
-                        "into the input/output Scale settings of the ML Component.", **common))
+            # None also for external data too large to hold at once; a mask is no larger than MASK_ELEMENTS
+            data = t.data() if s.overflow and (t.numel or 0) <= MASK_ELEMENTS else None
+            fill = mask_fill(data, users) if data is not None else None
+            if fill is not None:
+                where = f"constant '{t.name}' of {op_label(sg.index, op)}" if op is not None else where
+                detail = ("; it is multiplied by a 0/1 mask, and 0 x inf is NaN in float16"
+                          if any(u.type in MULTIPLY_OPS for u in users) else "")
+                findings.append(emit("SC410", where=where, value=f"{fill:.6g}", inf="-inf" if fill < 0 else "inf",
+                                     detail=detail, **common))
+            elif s.overflow:
+                findings.append(emit("SC401", where=where, count=s.overflow, max_abs=f"{s.max_abs:.6g}", **common))
             share_flush = s.flushed / s.nonzero if s.nonzero else 0.0
             share_sub = s.subnormal / s.nonzero if s.nonzero else 0.0
             if share_flush > flush_limit:
-                findings.append(Finding(
-                    code="SC402", severity="warning",
-                    message=f"{where}: {share_flush:.1%} of its non-zero values flush to zero in float16 "
-                            f"(|w| < 2^-24)",
-                    why="Values this small vanish in float16, so the layer computes something else on device.",
-                    fix="Rescale: multiply this layer's weights by a power of two and divide the next layer's "
-                        "(or the bias) by it, or prune these weights and fine-tune.", **common))
+                findings.append(emit("SC402", where=where, share=f"{share_flush:.1%}", **common))
             if share_sub > sub_limit:
-                findings.append(Finding(
-                    code="SC403", severity="info",
-                    message=f"{where}: {share_sub:.1%} of its non-zero values become float16 subnormals "
-                            f"(|w| < 2^-14) and lose precision",
-                    why="Subnormals keep fewer significant bits, and some GPUs flush them to zero.",
-                    fix="Rescale the layer's weights by a power of two (and the next layer inversely).", **common))
+                findings.append(emit("SC403", where=where, share=f"{share_sub:.1%}", **common))
     return findings

@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapcheck.ir import Op
+from snapcheck.ir import Graph, Op
 from snapcheck.rules import Mapping, MappingEntry
 
 CONTROL_FLOW = frozenset({"WHILE", "IF", "CALL_ONCE", "CALL", "Loop", "If", "Scan"})
+# ONNX domains that the ONNX standard defines: their ops are standard ops, not custom ones.
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.training"})
 
 
 @dataclass
@@ -19,11 +21,25 @@ class OpMatch:
     entry: MappingEntry | None  # None: no documented layer
     layers: list[str] = field(default_factory=list)  # primary layer, then the fused activation's
     hint_key: str = ""  # key into mapping hints when there is no layer
+    fallback_key: str = ""  # the hint to use when ``hint_key`` has none ("*custom" for "custom:Sinh")
     unmapped_activation: str = ""  # a TFLite fused activation with no layer (e.g. SIGN_BIT)
+    standard_domain: bool = False  # an op of a standard ONNX domain other than ai.onnx
 
     @property
     def plumbing(self) -> bool:
         return self.entry is not None and self.entry.plumbing
+
+
+def model_origin(graph: Graph) -> str:
+    """Who wrote the model, for advice: ``keras`` (.tflite, tf2onnx), ``pytorch`` (torch.onnx) or ``onnx``."""
+    if graph.format == "tflite":
+        return "keras"
+    producer = graph.producer.lower()
+    if producer.startswith("pytorch") or producer.startswith("torch"):
+        return "pytorch"
+    if producer.startswith("tf2onnx") or producer.startswith("keras2onnx"):
+        return "keras"
+    return "onnx"
 
 
 def _as_number(v: Any) -> Any:
@@ -48,21 +64,32 @@ def entry_matches(entry: MappingEntry, facts: dict[str, Any]) -> bool:
     return all(k in facts and _holds(v, facts[k]) for k, v in entry.when.items())
 
 
-def hint_key(op: Op) -> str:
-    if op.kind in ("custom", "flex", "function"):
-        return f"*{op.kind}"
+def hint_keys(op: Op) -> tuple[str, str]:
+    """(hint key, fallback key) of an op with no layer: its custom code or type, then its kind."""
+    if op.kind == "function":
+        return "*function", ""
+    if op.custom_code is not None:
+        return f"custom:{op.custom_code}", f"*{op.kind}"
+    if op.kind == "custom" and op.domain not in STANDARD_DOMAINS:
+        return f"{op.domain}::{op.type}", "*custom"
     if op.type in CONTROL_FLOW:
-        return "*control_flow"
-    return op.type
+        return "*control_flow", ""
+    return op.type, ""
 
 
 def match_op(op: Op, facts: dict[str, Any], mapping: Mapping, fmt: str) -> OpMatch:
     """The first mapping entry whose conditions hold; plus the layer of a TFLite fused activation."""
-    if op.kind != "builtin":
-        return OpMatch(entry=None, hint_key=hint_key(op))
-    entry = next((e for e in mapping.candidates(fmt, op.type) if entry_matches(e, facts)), None)
+    standard = op.domain in STANDARD_DOMAINS and op.custom_code is None and op.function_body is None
+    if not standard:
+        key, fallback = hint_keys(op)
+        return OpMatch(entry=None, hint_key=key, fallback_key=fallback)
+    entry = None
+    if op.domain in ("", "ai.onnx"):
+        entry = next((e for e in mapping.candidates(fmt, op.type) if entry_matches(e, facts)), None)
     if entry is None:
-        return OpMatch(entry=None, hint_key=hint_key(op))
+        key, fallback = hint_keys(op)
+        return OpMatch(entry=None, hint_key=key, fallback_key=fallback,
+                       standard_domain=op.domain not in ("", "ai.onnx"))
     match = OpMatch(entry=entry, layers=[entry.layer] if entry.layer else [])
     act = facts.get("fused_activation")
     if act is not None and not entry.plumbing:

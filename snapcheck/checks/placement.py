@@ -13,7 +13,8 @@ from typing import Any
 
 from snapcheck.checks.ops import OpVerdict
 from snapcheck.findings import Finding
-from snapcheck.rules import ACCELERATORS, BACKEND_TITLES
+from snapcheck.registry import emit
+from snapcheck.rules import ACCELERATORS
 
 
 @dataclass
@@ -110,17 +111,7 @@ def check_placement(verdicts: list[OpVerdict], backend: str | None = None) -> tu
                       partition_sizes=sizes, verdict=verdict, fallback=dict(fallback.most_common()))
         out.append(p)
         cpu = ", ".join(f"{t} x{n}" for t, n in fallback.most_common(5))
-        msg = (f"{BACKEND_TITLES[b]}: {acc}/{len(layer_ops)} ops accelerated ({share:.0%}) in {len(sizes)} "
-               f"partition(s); verdict {verdict}" + (f"; on the CPU: {cpu}" if cpu else ""))
-        if verdict == "YES":
-            findings.append(Finding(code="SC201", severity="info", message=msg, backend=b,
-                                    why="One accelerated partition covering most ops runs without CPU round trips.",
-                                    fix="Nothing to do."))
-        else:
-            findings.append(Finding(
-                code="SC202", severity="warning", message=msg, backend=b,
-                why="Every CPU fallback splits the model into partitions with copies between them; beyond 2 "
-                    "partitions the copies usually outweigh the acceleration (ONNX Runtime's usability checker).",
-                fix="Replace the ops listed as on the CPU with layers this backend accelerates (see the SC112 "
-                    "findings), or choose another backend."))
+        findings.append(emit("SC201" if verdict == "YES" else "SC202", backend=b, accelerated=acc,
+                             total=len(layer_ops), share=f"{share:.0%}", partitions=len(sizes), verdict=verdict,
+                             cpu=f"; on the CPU: {cpu}" if cpu else ""))
     return out, findings

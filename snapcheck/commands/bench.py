@@ -1,4 +1,5 @@
-"""``snapcheck bench`` (host latency of a model) and ``snapcheck calibrate`` (fit the host profile)."""
+"""``snapcheck bench``: host latency of a model. Imports stay inside the function (every command module is
+imported when the CLI starts, and ``snapcheck check`` must start fast)."""
 
 from __future__ import annotations
 
@@ -50,43 +51,5 @@ def bench(
         console.print(table)
 
 
-def calibrate(
-    out: Path = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host profile)."),
-    threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
-    per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
-    shapes: int = typer.Option(1500, "--shapes", help="More single layers timed for the local residual table "
-                                                       "(0: none)."),
-    nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
-                                               "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
-) -> None:
-    """Time single-kernel micro-benchmarks and a dense set of single layers with LiteRT (with --nets, random
-    whole networks too), and fit the host's roofline profile, its local residual lookup (and the in-network
-    correction). Resumable: Ctrl-C keeps every finished timing."""
-    if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
-        raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
-    from rich.console import Console
-
-    from snapcheck.calibrate import default_profile_path, run_calibration
-
-    console = Console(stderr=True)
-    target = out or default_profile_path()
-    profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console,
-                                       nets=nets, shapes=shapes)
-    console.print(f"fitted {len(samples)} micro-benchmarks; overhead {profile.overhead_ms * 1e3:.1f} us; wrote {target}")
-    for kind, f in profile.gflops.items():
-        console.print(f"  {kind:16s} {f:8.1f} GFLOP/s  {profile.bandwidth(kind):7.1f} GB/s  "
-                      f"{profile.kernel_us.get(kind, 0):6.2f} us/kernel")
-    if profile.residual:
-        m = profile.residual["meta"]
-        console.print(f"lookup: {m['samples']} single layers; roofline alone {m['roofline_within_10pct']:.0%} within "
-                      f"±10% of them, with the lookup (leave-one-out) {m['loo_within_10pct']:.0%}")
-    if profile.network:
-        m = profile.network.get("meta", {})
-        console.print(f"network correction: {m.get('variant')} (ridge {m.get('ridge')}) on {m.get('networks')} random "
-                      f"networks, cross-family {m.get('transfer_within_10pct', 0):.0%} within ±10%")
-
-
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
-    app.command("calibrate")(calibrate)

@@ -7,7 +7,8 @@ from typing import Any, Optional
 
 import typer
 
-from snapcheck.fastcli import FastCommand
+from snapcheck.commands import FastCommand
+from snapcheck.limits import LIMITS, limits_help
 
 FORMATS = ("terminal", "json", "junit", "sarif")
 _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
@@ -26,6 +27,21 @@ def parse_size(text: str) -> int:
     return n
 
 
+def parse_seconds(text: str | None) -> float:
+    """``--timeout`` as seconds (the default when not given)."""
+    from snapcheck.errors import InputError
+
+    if text is None:
+        return LIMITS.timeout_s
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise InputError(None, f"--timeout {text!r} is not a number of seconds (0 for no limit)")
+    return seconds
+
+
 def check(
     models: list[str] = typer.Argument(..., metavar="MODEL...",
                                        help="One or more .tflite or .onnx files (recognised by content)."),
@@ -38,6 +54,18 @@ def check(
                                            help="ML size budget instead of the rules' (bytes; or 10MB, 9.5MiB)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Add the per-op table and the inferred rules."),
     estimates: bool = typer.Option(True, "--estimates/--no-estimates", help="Frame-rate estimates per device."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", metavar="SECONDS",
+                                          help=f"Stop with exit 2 after this many seconds (default {LIMITS.timeout_s:g}; "
+                                               "0: no limit)."),
+    target: Optional[str] = typer.Option(None, "--target", "-t",
+                                         help="Where the Lens runs: snapchat (default) or spectacles "
+                                              "(its ML budget, frame-rate rule and devices)."),
+    numerics: bool = typer.Option(False, "--numerics",
+                                  help="Run the model in float32 and float16 on this machine (onnxruntime or "
+                                       "LiteRT) and report the drift: PSNR, max abs error, where it jumps."),
+    sample: Optional[str] = typer.Option(None, "--sample", metavar="FILE.npy",
+                                         help="With --numerics: your own input (.npy, or .npz by input name) "
+                                              "instead of random ones."),
 ) -> None:
     """Check models against Lens Studio's SnapML rules. Exit 0 all pass, 1 error findings, 2 unusable input.
 
@@ -45,16 +73,30 @@ def check(
     """
     from snapcheck.api import check_graph, load
     from snapcheck.errors import InputError
+    from snapcheck.limits import deadline
     from snapcheck.rules import resolve_backend, resolve_versions
+    from snapcheck.targets import resolve_target
 
     if fmt not in FORMATS:
         raise InputError(None, f"unknown --format {fmt!r} (choose one of {', '.join(FORMATS)})")
     versions = resolve_versions(ls_version)
     backend = resolve_backend(backend)
     budget = parse_size(max_size) if max_size is not None else None
-    graphs = [load(m) for m in models]
-    groups = [[check_graph(g, v, backend, budget, estimates) for v in versions] for g in graphs]
-    _emit(groups, fmt, out, verbose)
+    where = resolve_target(target).name
+    if sample is not None and not numerics:
+        raise InputError(None, "--sample is the input of --numerics: give --numerics too")
+    with deadline(parse_seconds(timeout), models[0]) as stage:
+        graphs = []
+        for m in models:
+            stage.what = m
+            graphs.append(load(m))
+        groups = []
+        for g in graphs:
+            stage.what = str(g.path)
+            groups.append([check_graph(g, v, backend, budget, estimates, target=where, numerics=numerics,
+                                       sample=sample) for v in versions])
+        stage.what = "the report"
+        _emit(groups, fmt, out, verbose)
     raise typer.Exit(0 if all(r.passed for group in groups for r in group) else 1)
 
 
@@ -63,18 +105,14 @@ def _emit(groups: list[list[Any]], fmt: str, out: str | None, verbose: bool) -> 
     from snapcheck.fsutil import atomic_write_text
 
     if fmt == "terminal":
-        import io
-
         from rich.console import Console
 
         from snapcheck.report import terminal
 
         if out is None:
             terminal.render_models(Console(highlight=False), groups, verbose)
-            return
-        buf = io.StringIO()
-        terminal.render_models(Console(file=buf, width=120, no_color=True, highlight=False), groups, verbose)
-        atomic_write_text(out, buf.getvalue())
+        else:
+            atomic_write_text(out, terminal.render_text(groups, verbose))
         return
     if fmt == "json":
         from snapcheck.report import json as renderer
@@ -95,13 +133,17 @@ def _emit(groups: list[list[Any]], fmt: str, out: str | None, verbose: bool) -> 
 def rules(
     fmt: str = typer.Option("terminal", "--format", "-f", help="terminal or json."),
     ls_version: str = typer.Option("all", "--ls-version", "-l", help="3.x, 4.x, 5.x or all."),
+    codes: bool = typer.Option(False, "--codes", help="List the finding codes (the registry) instead."),
 ) -> None:
-    """List the Lens Studio versions, their layers per backend, and the op -> layer mappings."""
+    """List the Lens Studio versions, their layers per backend, and the op -> layer mappings (or the codes)."""
     from snapcheck.errors import InputError
     from snapcheck.rules import load_mapping, load_ruleset, resolve_versions
 
     if fmt not in ("terminal", "json"):
         raise InputError(None, f"unknown --format {fmt!r} (choose terminal or json)")
+    if codes:
+        _codes(fmt)
+        return
     sets = [load_ruleset(v) for v in resolve_versions(ls_version)]
     mapping = load_mapping()
     if fmt == "json":
@@ -123,6 +165,22 @@ def rules(
     render_rules(sets, mapping)
 
 
+def _codes(fmt: str) -> None:
+    """``snapcheck rules --codes``: every code of the registry."""
+    from snapcheck.registry import load_codes
+
+    if fmt == "json":
+        import json
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([{**asdict(c), "family": c.family, "help_uri": c.help_uri()}
+                               for c in load_codes().values()], indent=2))
+        return
+    from snapcheck.report.rules_table import render_codes
+
+    render_codes(list(load_codes().values()))
+
+
 def register(app: typer.Typer) -> None:
-    app.command("check", cls=FastCommand)(check)
+    app.command("check", cls=FastCommand, epilog=limits_help())(check)
     app.command("rules", cls=FastCommand)(rules)

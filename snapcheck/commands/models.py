@@ -84,7 +84,7 @@ def export(
         with console.status(f"exporting {cfg.name}") as status:
             sidecar = export_config(cfg, out, weights=weights, formats=formats, fp16=fp16, gate=not no_gate,
                                     ls_version=ls_version, name=name, size=size,
-                                    progress=lambda msg: status.update(f"{cfg.name}: {msg}"))
+                                    progress=lambda msg: status.update(f"{cfg.name}: {msg}")).sidecar
     except ExportGateError as exc:
         _print_files(Console(), exc.sidecar)
         for filename, report in exc.reports.items():

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+ENGINES = ("local", "ray")
+
 
 def sweep(
     out: Path = typer.Option(..., "--out", help="Sweep folder: results.csv/json, pareto.png, models/, cache/."),
@@ -29,13 +31,23 @@ def sweep(
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, help="Worker processes."),
     device: str = typer.Option("iphone6", "--device", help="Device (id or name) of pareto.png's latency axis."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo configurations cached as failed."),
+    engine: str = typer.Option("local", "--engine",
+                               help="local (worker processes here) or ray (one Ray task per configuration; "
+                                    "needs snapcheck[cluster])."),
+    address: Optional[str] = typer.Option(None, "--address",
+                                          help="With --engine ray: the cluster (auto, HOST:PORT or "
+                                               "ray://HOST:PORT); default: start a Ray here with --jobs CPUs."),
+    bench_on_head: bool = typer.Option(False, "--bench-on-head",
+                                       help="With --engine ray: re-measure on the head node the host latency "
+                                            "of configurations timed on other nodes."),
 ) -> None:
     """Compare generator configurations by size, latency and Lens compatibility.
 
     Each configuration is built with random weights, exported to fp16 .tflite and .onnx under
     OUT/models/<config key>/, checked, costed, timed on this host and estimated on the reference
     phones. Finished configurations are cached in OUT/cache/: re-running the same command after
-    Ctrl-C or a kill only does what is missing.
+    Ctrl-C or a kill only does what is missing. --engine ray runs the configurations as Ray tasks
+    on a cluster (docs/cluster.md).
     """
     from rich.console import Console
 
@@ -57,18 +69,24 @@ def sweep(
     budget = load_ruleset(ls_version).size_budget_bytes  # also refuses an unknown version before any work
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out must be a folder")
+    if engine not in ENGINES:
+        raise InputError(None, f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "ray" and (address is not None or bench_on_head):
+        raise InputError(None, f"{'--address' if address is not None else '--bench-on-head'} needs --engine ray")
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(width=200)  # a log file or a pipe: keep the table's columns readable
-    console.print(f"snapcheck sweep: {len(configs)} configurations, {jobs} job(s), Lens Studio {ls_version} → {out}")
+    where = f"{jobs} job(s)" if engine == "local" else f"Ray at {address}" if address else f"Ray here, {jobs} CPU(s)"
+    console.print(f"snapcheck sweep: {len(configs)} configurations, {where}, Lens Studio {ls_version} → {out}")
     run = run_sweep(configs, out, ls_version=ls_version, worker=evaluate_config, jobs=jobs,
-                    retry_failed=retry_failed, console=Console(stderr=True))
+                    retry_failed=retry_failed, console=Console(stderr=True), engine=engine, address=address,
+                    bench_on_head=bench_on_head)
     rows = run.rows
     notes = highlights(rows, device)
     meta = {"snapcheck_version": __version__, "ls_version": ls_version, "device": device, "budget_bytes": budget,
-            "grid": [vars(g) for g in grids], "highlights": notes}
+            "engine": engine, "reference_host": run.reference, "grid": [vars(g) for g in grids], "highlights": notes}
     csv_path, json_path = write_results(rows, out, meta)
-    print_table(rows, console, device, notes)
+    print_table(rows, console, device, notes, run.reference)
     png = plot_pareto(rows, out / "pareto.png", device=device, budget_bytes=budget, notes=notes)
     console.print(f"{run.computed} computed, {run.cached} cached, {len(run.failed)} failed"
                   + (f" ({', '.join(run.failed)})" if run.failed else ""))

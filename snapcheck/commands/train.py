@@ -52,16 +52,25 @@ def train_command(
         True, "--fast-kernels/--no-fast-kernels",
         help="Train with faster depthwise-filter gradients and fused BatchNorm (same maths; export unchanged)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    strategy: str = typer.Option(
+        "default", "--strategy",
+        help="default (one process), mirrored (this machine's devices) or multiworker (one process per worker, "
+             "cluster in TF_CONFIG; see docs/cluster.md). --batch-size is the global batch."),
     export: bool = typer.Option(True, "--export/--no-export", help="At the end: export, gate and write the card."),
     ls_version: list[str] = typer.Option(["5.x"], "--ls-version", help="Lens Studio versions the card declares."),
 ) -> None:
     """Train a Pix2Pix cat generator (outline → RGBA), resumably; then export, gate and write its model card."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from snapcheck.gan.distribute import STRATEGIES, check_tf_config
     from snapcheck.gan.train import train
     from snapcheck.gan.train_config import TrainConfig
 
     if not data.is_dir():
         raise InputError(data, "no such data folder")
+    if strategy not in STRATEGIES:
+        raise InputError(None, f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if strategy == "multiworker":
+        check_tf_config()
     cfg = TrainConfig(
         data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
         l1_lambda=l1_lambda, feature_matching=feature_matching, perceptual=perceptual,
@@ -71,7 +80,7 @@ def train_command(
         seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(ls_version),
     )
     try:
-        result = train(cfg, out, resume=resume, export=export)
+        result = train(cfg, out, resume=resume, export=export, strategy=strategy)
     except KeyboardInterrupt:
         from snapcheck.gan.checkpoints import CheckpointStore
 

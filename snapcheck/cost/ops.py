@@ -106,7 +106,7 @@ def _spatial(shape: tuple[int, ...] | None, layout: str) -> tuple[int, int, int,
 def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
     """Geometry of a conv, depthwise conv, transposed conv or matrix product; None for other ops or unknown shapes."""
     t = op.type
-    if t not in CONV_TYPES | DECONV_TYPES | MATMUL_TYPES:
+    if t not in CONV_TYPES | DECONV_TYPES | MATMUL_TYPES or op.kind != "builtin":
         return None
     w = input_tensor(sg, op, _WEIGHT_INPUT.get(t, 1))
     out = output_tensor(sg, op)
@@ -131,7 +131,9 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
             cin, cout = ws[-1], ws[-2]
         else:
             cin, cout = ws[-2], ws[-1]
-        rows = numel(out) // max(cout, 1)
+        if min(cin, cout) < 1:
+            return None  # an empty or dynamic weight has no geometry to cost
+        rows = numel(out) // cout
         return ConvGeometry(1, 1, cin, cout, 1, rows, rows, 1, bias)
     o = _spatial(out_shape, layout)
     i = _spatial(shape_of(x), layout)
@@ -148,12 +150,14 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
     elif t == "TRANSPOSE_CONV":  # weights [Cout, kh, kw, Cin]
         kh, kw, cin, groups = ws[1], ws[2], ws[3], 1
     elif t == "ConvTranspose":  # weights [Cin, Cout/groups, kh, kw]
-        groups = int(op.attrs.get("group", 1))
+        groups = int_attr(op, "group", 1)
         kh, kw, cin = ws[2], ws[3], ws[0]
     else:  # Conv, QLinearConv, ConvInteger: weights [Cout, Cin/groups, kh, kw]
         kh, kw = ws[2], ws[3]
-        groups = int(op.attrs.get("group", 1))
+        groups = int_attr(op, "group", 1)
         cin = ws[1] * groups
+    if min(kh, kw, cin, co, groups) < 1:
+        return None  # an empty or dynamic weight has no geometry to cost
     in_pixels = i[0] * i[1] * i[2] if i else n * ho * wo
     stride = max(1, round((i[1] / ho) if (i and ho) else 1)) if t not in DECONV_TYPES else 1
     return ConvGeometry(kh, kw, cin, co, groups, n * ho * wo, in_pixels, stride, bias)
@@ -163,14 +167,20 @@ def _activation_fused(op: Op) -> bool:
     return op.attrs.get("fused_activation_function") not in _NO_ACTIVATION
 
 
+def int_attr(op: Op, name: str, default: int) -> int:
+    """An integer attribute, or ``default`` when absent or not an integer (an op no schema validated)."""
+    v = op.attrs.get(name, default)
+    return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+
 def _window(op: Op) -> int:
     if "filter_height" in op.attrs:
-        return int(op.attrs["filter_height"]) * int(op.attrs.get("filter_width", 1))
+        return int_attr(op, "filter_height", 1) * int_attr(op, "filter_width", 1)
     ks = op.attrs.get("kernel_shape")
-    if ks:
+    if isinstance(ks, list) and all(isinstance(k, int) for k in ks):
         prod = 1
         for k in ks:
-            prod *= int(k)
+            prod *= k
         return prod
     return 1
 
@@ -238,21 +248,27 @@ def is_parameter(t: Tensor, op: Op) -> bool:
 
 
 def weight_roots(sg: Subgraph, weights: set[int]) -> dict[int, int]:
-    """Weight tensor -> the stored constant its fold chain starts from (itself for constants)."""
+    """Weight tensor -> the stored constant its fold chain starts from (itself for constants).
+
+    Iterative: a chain may be thousands of ops long, in any order.
+    """
     producers = sg.producers()
     by_index = {op.index: op for op in sg.ops}
     roots: dict[int, int] = {}
-
-    def root(i: int) -> int:
-        if i in roots:
-            return roots[i]
-        j = i
-        if not sg.tensors[i].is_constant and i in producers:
-            src = [k for k in by_index[producers[i]].inputs if k >= 0 and k in weights]
-            j = root(src[0]) if src else i
-        roots[i] = j
-        return j
-
     for w in weights:
-        root(w)
+        chain: list[int] = []
+        on_chain: set[int] = set()
+        j = w
+        while j not in roots and j not in on_chain:
+            chain.append(j)
+            on_chain.add(j)
+            if sg.tensors[j].is_constant or j not in producers:
+                break
+            src = [k for k in by_index[producers[j]].inputs if k >= 0 and k in weights]
+            if not src:
+                break
+            j = src[0]
+        root = roots[j] if j in roots else chain[-1]
+        for k in chain:
+            roots[k] = root
     return roots

@@ -23,17 +23,26 @@ CONST_FOLDABLE = frozenset({
 
 
 def weight_tensors(sg: Subgraph) -> set[int]:
-    """Indices of tensors that are weights: constants, and folded dequantize/cast chains of constants."""
+    """Indices of tensors that are weights: constants, and folded dequantize/cast chains of constants.
+
+    A worklist over the ops' inputs: linear in the graph's size whatever the order of its ops.
+    """
     weights = {i for i, t in enumerate(sg.tensors) if t.is_constant}
-    changed = True
-    while changed:  # chains are short; ops are in execution order so one pass usually suffices
-        changed = False
-        for op in sg.ops:
-            if op.type in CONST_FOLDABLE and all(i in weights for i in op.inputs if i >= 0):
-                for o in op.outputs:
-                    if o >= 0 and o not in weights:
-                        weights.add(o)
-                        changed = True
+    readers: dict[int, list[Op]] = {}
+    for op in sg.ops:
+        if op.type in CONST_FOLDABLE:
+            for i in op.inputs:
+                if i >= 0:
+                    readers.setdefault(i, []).append(op)
+    todo = [op for op in sg.ops if op.type in CONST_FOLDABLE]
+    while todo:
+        op = todo.pop()
+        if not all(i in weights for i in op.inputs if i >= 0):
+            continue
+        for o in op.outputs:
+            if o >= 0 and o not in weights:
+                weights.add(o)
+                todo.extend(readers.get(o, ()))
     return weights
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from snapcheck.data.keypoints import LEFT_EAR, LEFT_EYE, MOUTH, RIGHT_EAR, RIGHT_EYE
 from snapcheck.errors import InputError
+from snapcheck.runner import open_model
 
 GRABCUT_SIDE = 80
 GRABCUT_ITERATIONS = 3
@@ -125,30 +126,24 @@ class OnnxSaliency:
     default_side: int = 320
 
     def __post_init__(self) -> None:
-        import onnxruntime as ort
-
         self.path = Path(self.path)
         if not self.path.is_file():
             raise InputError(self.path, "matte model not found")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
-            raise InputError(self.path, f"not a usable ONNX model ({type(exc).__name__})") from exc
-        inp = self._session.get_inputs()[0]
-        if len(inp.shape) != 4:
-            raise InputError(self.path, f"matte model input must be NCHW, got shape {inp.shape}")
-        self._input = inp.name
-        dims = inp.shape[2:]
+            self._runner = open_model(self.path, threads=1)
+        except InputError as exc:
+            raise InputError(self.path, f"not a usable ONNX model ({exc.problem})") from exc
+        shape = self._runner.inputs[0].shape
+        if len(shape) != 4:
+            raise InputError(self.path, f"matte model input must be NCHW, got shape {list(shape)}")
+        dims = shape[2:]
         self._side = tuple(d if isinstance(d, int) and d > 0 else self.default_side for d in dims)
 
     def __call__(self, image: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         h, w = image.shape[:2]
         x = cv2.resize(image, (self._side[1], self._side[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
         x = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
-        out = self._session.run(None, {self._input: x.transpose(2, 0, 1)[None]})[0]
+        out = self._runner.run(x.transpose(2, 0, 1)[None])[0]
         sal = np.asarray(out, np.float32).reshape(out.shape[-2:])
         lo, hi = float(sal.min()), float(sal.max())
         sal = (sal - lo) / (hi - lo) if hi > lo else np.zeros_like(sal)

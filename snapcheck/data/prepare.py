@@ -23,8 +23,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from snapcheck.data.images import write_png
 from snapcheck.errors import InputError
-from snapcheck.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
+from snapcheck.fsutil import atomic_write_json, atomic_write_text
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MANIFEST_COLUMNS = ["id", "source", "split", "status", "reason", "steps", "outline", "target", "face_px", "foreground"]
@@ -168,16 +169,6 @@ def read_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def _encode_png(array: np.ndarray) -> bytes:
-    if array.ndim == 3:
-        code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        array = cv2.cvtColor(array, code)
-    ok, buf = cv2.imencode(".png", array)
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
 _MATTES: dict[str, object] = {}  # per process: ONNX sessions are made in each worker, never pickled
 
 
@@ -276,8 +267,8 @@ def finish_pair(staged: Staged, lines: np.ndarray | None, out: Path, cfg: Prepar
     rgba = np.dstack([image, alpha])
     rgba[alpha == 0, :3] = 0
     rec.outline, rec.target = f"pairs/{rec.id}_outline.png", f"pairs/{rec.id}_rgba.png"
-    atomic_write_bytes(out / rec.target, _encode_png(rgba))
-    atomic_write_bytes(out / rec.outline, _encode_png(drawing))
+    write_png(out / rec.target, rgba)
+    write_png(out / rec.outline, drawing)
     return rec
 
 
@@ -488,12 +479,12 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     final = {rid: r for rid, r in records.items() if rid in current}
     write_manifest(out, final)
     (out / RECORDS).unlink(missing_ok=True)
-    write_contact_sheet(out, final, cfg)
     rejected: dict[str, int] = {}
     for r in final.values():
         if r.status == "rejected":
             key = reason_kind(r.reason)
             rejected[key] = rejected.get(key, 0) + 1
+    write_contact_sheet(out, final, cfg, rejected)
     unreadable = [r.source for r in final.values() if reason_kind(r.reason) == "unreadable"]
     kept = sum(r.status == "kept" for r in final.values())
     return Summary(total=len(jobs), done_before=done_before, kept=kept, rejected=rejected, unreadable=unreadable, out=out)

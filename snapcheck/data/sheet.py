@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from snapcheck.fsutil import atomic_write_bytes, atomic_write_text
+from snapcheck.data.images import checkerboard, write_png
+from snapcheck.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
     from snapcheck.data.prepare import PrepareConfig, Record
@@ -24,16 +25,12 @@ CELL = 128
 PAIRS_PER_ROW = 2
 
 
-def _checker(side: int) -> np.ndarray:
-    tile = max(4, side // 16)
-    yy, xx = np.indices((side, side)) // tile
-    return np.where((yy + xx) % 2 == 0, 205, 155).astype(np.float32)[..., None]
-
-
 def over_checker(rgba: np.ndarray) -> np.ndarray:
     """RGB uint8 of an RGBA image composited over a grey checkerboard."""
+    side = rgba.shape[0]
     a = rgba[..., 3:4].astype(np.float32) / 255
-    return np.round(rgba[..., :3] * a + _checker(rgba.shape[0]) * (1 - a)).astype(np.uint8)
+    board = 255 * checkerboard(side, square=max(4, side // 16))
+    return np.round(rgba[..., :3] * a + board * (1 - a)).astype(np.uint8)
 
 
 def overlay(outline: np.ndarray, rgba: np.ndarray) -> np.ndarray:
@@ -51,8 +48,10 @@ def pair_cells(outline: np.ndarray, rgba: np.ndarray, rng: np.random.Generator) 
     return [np.dstack([outline] * 3), over_checker(rgba), overlay(outline, rgba), overlay(aug_o, aug_t)]
 
 
-def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareConfig", sample: int = SAMPLE) -> None:
-    """Write ``contact_sheet.png`` and ``contact_sheet.html`` for a random (seeded) sample of kept pairs."""
+def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareConfig", rejected: dict[str, int],
+                        sample: int = SAMPLE) -> None:
+    """Write ``contact_sheet.png`` and ``contact_sheet.html`` for a random (seeded) sample of kept pairs;
+    ``rejected`` counts the rejected images by reason."""
     kept = sorted(rid for rid, r in records.items() if r.status == "kept")
     chosen = random.Random(0).sample(kept, min(sample, len(kept)))
     rng = np.random.default_rng(0)
@@ -70,21 +69,12 @@ def write_contact_sheet(out: Path, records: dict[str, "Record"], cfg: "PrepareCo
         tiles.append(blank)
     rows = [np.hstack(tiles[i:i + PAIRS_PER_ROW]) for i in range(0, len(tiles), PAIRS_PER_ROW)]
     sheet = np.vstack(rows)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    atomic_write_bytes(out / "contact_sheet.png", buf.tobytes())
-    atomic_write_text(out / "contact_sheet.html", _html(records, chosen, cfg))
+    write_png(out / "contact_sheet.png", sheet)
+    atomic_write_text(out / "contact_sheet.html", _html(records, chosen, cfg, rejected))
 
 
-def _html(records: dict[str, "Record"], chosen: list[str], cfg: "PrepareConfig") -> str:
+def _html(records: dict[str, "Record"], chosen: list[str], cfg: "PrepareConfig", reasons: dict[str, int]) -> str:
     kept = sum(r.status == "kept" for r in records.values())
-    from snapcheck.data.prepare import reason_kind
-
-    reasons: dict[str, int] = {}
-    for r in records.values():
-        if r.status == "rejected":
-            reasons[reason_kind(r.reason)] = reasons.get(reason_kind(r.reason), 0) + 1
     split = {s: sum(r.split == s and r.status == "kept" for r in records.values()) for s in ("train", "val")}
     items = "\n".join(
         f'<li><code>{html.escape(rid)}</code> <a href="{html.escape(records[rid].outline)}">outline</a> '

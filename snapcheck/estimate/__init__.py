@@ -13,6 +13,11 @@ frame rates under the Lens Studio version's rule:
   ``1000 / floor_fps``, i.e. ``rest_ms + latency > 1000 / floor_fps``: finding SC601.
 - ``ram_mb``: weights as the backend holds them (fp32 after dequantize on CPU, fp16 on GPU/NPU) plus
   peak activations with buffer reuse; over the version's RAM budget: finding SC602.
+- ``top_kernels``: the three kernels that take the most of the estimate, so that a creator knows what to shrink.
+
+With a target (``rules/targets.toml``) the rows are its devices only, current ones first, then its legacy floor
+(``tier``), and its frame-rate rule replaces the version's; a target device with no backends (no published specs)
+gets no row but an SC303 note.
 
 Imports no TensorFlow and no runtime.
 """
@@ -22,14 +27,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from snapcheck.checks import op_label
 from snapcheck.cost import model_cost
 from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, Kernel, split_kernels
-from snapcheck.estimate.profiles import Backend, load_devices, load_host_profile
+from snapcheck.estimate.profiles import Backend, device_info, load_devices, load_host_profile
 from snapcheck.estimate.roofline import Prediction, Profile, predict_kernels
 from snapcheck.findings import Finding
 from snapcheck.ir import Graph
+from snapcheck.registry import emit
 
 ML_FRAME_SHARE = 0.5  # share of each frame at the target rate left to the model; the rest is for the Lens
+TOP_KERNELS = 3  # kernels listed per device and backend as dominating its estimate
 FUSION_SETS = {"xnnpack": XNNPACK_FUSES, "ort": ORT_FUSES, "gpu": GPU_FUSES}
 
 __all__ = ["ML_FRAME_SHARE", "check_estimates", "estimate_device", "host_prediction", "frame_rule"]
@@ -42,9 +50,10 @@ class FrameRule:
     source: str
 
 
-def frame_rule(ruleset: Any, device: str) -> FrameRule | None:
-    """The version's frame-rate rule for ``device`` (3.x: per device; 5.x: one rule), or None if it has none."""
-    perf = getattr(ruleset, "performance", None) or {}
+def frame_rule(ruleset: Any, device: str, performance: dict[str, Any] | None = None) -> FrameRule | None:
+    """The frame-rate rule for ``device`` (3.x: per device; 5.x: one rule), or None if it has none:
+    ``performance`` (a target's) when given, else the version's."""
+    perf = performance if performance is not None else (getattr(ruleset, "performance", None) or {})
     src = str(perf.get("source", ""))
     for d in perf.get("devices", ()):
         if d.get("device") == device:
@@ -83,15 +92,49 @@ def _ram_mb(cost, backend: str) -> float:
     return (min(cost.weight_bytes, cost.runtime_weight_bytes / 2) + cost.activation_peak_bytes / 2) / 1e6
 
 
-def check_estimates(graph: Graph, ruleset: Any) -> tuple[list[dict], list[Finding]]:
-    """Estimates per device and backend, and SC6xx findings (see module docs for the definitions)."""
+def _top_kernels(graph: Graph, kernels: list[Kernel], pred: Prediction) -> list[dict[str, Any]]:
+    """The kernels that take the most of a prediction: op label, kind, ms and share of the kernel time."""
+    body = sum(pred.per_kernel_ms) or 1.0
+    ranked = sorted(zip(kernels, pred.per_kernel_ms), key=lambda km: -km[1])[:TOP_KERNELS]
+    ops = {op.index: op for op in graph.main.ops} if graph.main is not None else {}
+    out = []
+    for k, ms in ranked:
+        anchor = ops.get(k.ops[0]) if k.ops else None
+        label = op_label(0, anchor) if anchor is not None else k.label
+        fused = k.label.split(" + ")[1:]
+        out.append({"op": label + (f" (+ {' + '.join(fused)})" if fused else ""),
+                    "name": anchor.name if anchor is not None else "", "kind": k.kind,
+                    "ms": round(ms, 3), "share": round(ms / body, 3)})
+    return out
+
+
+def _target_backends(target: Any) -> list[Backend]:
+    """The backends of a target's devices (current first, then its legacy floor), or every reference device."""
+    backends = load_devices()
+    if target is None:
+        return list(backends)
+    return [b for d in target.all_devices for b in backends if b.device == d]
+
+
+def _not_estimated(target: Any, backends: list[Backend]) -> list[Finding]:
+    have = {b.device for b in backends}
+    info = device_info()
+    return [emit("SC303", device=info[d].get("name", d), target=target.title,
+                 why=info[d].get("no_estimate") or None)
+            for d in target.all_devices if d not in have]
+
+
+def check_estimates(graph: Graph, ruleset: Any, where: Any = None) -> tuple[list[dict], list[Finding]]:
+    """Estimates per device and backend (of the devices of target ``where``, when given), and SC6xx findings
+    (see module docs for the definitions)."""
     host = load_host_profile()
     cost = model_cost(graph)
     ram_budget = float((getattr(ruleset, "ram", None) or {}).get("budget_bytes", 150e6)) / 1e6
+    performance = where.performance_for(ruleset) if where is not None else None
     cache: dict = {}
     rows: list[dict] = []
     preds: dict[tuple[str, str], Prediction] = {}
-    backends = load_devices()
+    backends = _target_backends(where)
     for b in backends:
         preds[(b.device, b.backend)] = estimate_device(graph, b, host, cache)
     for b in backends:
@@ -101,11 +144,13 @@ def check_estimates(graph: Graph, ruleset: Any) -> tuple[list[dict], list[Findin
             # e.g. iPhone 6 GPU: Caffe2 found the A8's CPU path beats its GPU (devices.toml note)
             other = preds[(b.device, b.not_faster_than)]
             lat, best, worst = max(lat, other.latency_ms), max(best, other.best_ms), max(worst, other.worst_ms)
-        rule = frame_rule(ruleset, b.device) if b.reference else None
+        reference = b.reference if where is None else True
+        rule = frame_rule(ruleset, b.device, performance) if reference else None
         target = rule.target_fps if rule else 30.0
         rest_ms = (1 - ML_FRAME_SHARE) * 1000 / target
         row = {
-            "device": b.device, "device_name": b.name, "backend": b.backend, "reference": b.reference,
+            "device": b.device, "device_name": b.name, "backend": b.backend, "reference": reference,
+            "tier": where.tier(b.device) if where is not None else ("current" if b.reference else ""),
             "latency_ms": round(lat, 2), "latency_range_ms": [round(best, 2), round(worst, 2)],
             "fps": round(1000 / (rest_ms + lat), 1), "model_fps": round(1000 / lat, 1),
             "max_hz": round(min(target, ML_FRAME_SHARE * 1000 / lat), 1),
@@ -113,9 +158,12 @@ def check_estimates(graph: Graph, ruleset: Any) -> tuple[list[dict], list[Findin
             "target_fps": target, "floor_fps": rule.floor_fps if rule else None,
             "ml_frame_share": ML_FRAME_SHARE, "confidence": b.confidence,
             "meets_floor": None if rule is None else rest_ms + lat <= 1000 / rule.floor_fps,
+            "top_kernels": _top_kernels(graph, _kernels_cached(graph, b.fuses, b.simd, cache),
+                                        preds[(b.device, b.backend)]),
         }
         rows.append(row)
-    return rows, _findings(rows, ram_budget)
+    extra = _not_estimated(where, backends) if where is not None else []
+    return rows, _findings(rows, ram_budget) + extra
 
 
 def _findings(rows: list[dict], ram_budget: float) -> list[Finding]:
@@ -129,26 +177,13 @@ def _findings(rows: list[dict], ram_budget: float) -> list[Finding]:
         if ruled and not any(r["meets_floor"] for r in ruled):
             best = min(ruled, key=lambda r: r["latency_ms"])
             floor_ms = 1000 / best["floor_fps"]
-            findings.append(Finding(
-                code="SC601", severity="warning", inferred=True, backend=best["backend"],
-                message=(f"{best['device_name']}: estimated {best['latency_ms']:.0f} ms per inference "
-                         f"(range {best['latency_range_ms'][0]:.0f}-{best['latency_range_ms'][1]:.0f} ms) on its "
-                         f"fastest backend ({best['backend']}); a frame that runs it drops below "
-                         f"{best['floor_fps']:g} FPS even at a reduced inference rate"),
-                why=(f"A frame that runs the model needs the inference plus the rest of the Lens "
-                     f"({(1 - ML_FRAME_SHARE) * 1000 / best['target_fps']:.0f} ms); that must fit in "
-                     f"{floor_ms:.0f} ms to stay at {best['floor_fps']:g} FPS."),
-                fix=("Shrink the model: lower the input resolution, use separable convolutions, narrow the "
-                     "widest layers (decoder widths dominate U-Nets), or run it asynchronously."),
-            ))
+            findings.append(emit(
+                "SC601", backend=best["backend"], device=best["device_name"], latency=f"{best['latency_ms']:.0f}",
+                low=f"{best['latency_range_ms'][0]:.0f}", high=f"{best['latency_range_ms'][1]:.0f}",
+                floor=f"{best['floor_fps']:g}", floor_ms=f"{floor_ms:.0f}",
+                rest=f"{(1 - ML_FRAME_SHARE) * 1000 / best['target_fps']:.0f}"))
     cpu = [r for r in rows if r["backend"] == "cpu"]
     ram = max((r["ram_mb"] for r in cpu), default=0.0)
     if ram > ram_budget:
-        findings.append(Finding(
-            code="SC602", severity="warning", inferred=True,
-            message=(f"the model needs about {ram:.0f} MB of RAM on a CPU backend (weights after dequantize + "
-                     f"peak activations with buffer reuse), over the {ram_budget:.0f} MB Lens budget"),
-            why="The whole Lens must stay under the RAM budget; the model alone exceeds it.",
-            fix="Lower the input resolution or the widths of the largest layers, or quantize the weights.",
-        ))
+        findings.append(emit("SC602", ram=f"{ram:.0f}", budget=f"{ram_budget:.0f}"))
     return findings

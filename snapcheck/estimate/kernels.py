@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from snapcheck.cost.ops import (
     CONV_TYPES, DECONV_TYPES, ELEMENTWISE_FLOPS, MATMUL_TYPES, POOL_TYPES, REDUCE_TYPES, RESIZE_TYPES,
-    ConvGeometry, OpCost, conv_geometry, op_cost, weight_roots,
+    ConvGeometry, OpCost, conv_geometry, int_attr, op_cost, weight_roots,
 )
 from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_tensors
 from snapcheck.ir import Graph, Op
@@ -69,6 +69,8 @@ class Kernel:
 
 def _kind(op: Op, geom: ConvGeometry | None) -> str:
     t = op.type
+    if op.kind != "builtin":
+        return "other"  # a custom op that shares a builtin's name is not that builtin
     if t in DECONV_TYPES:
         return "deconv"
     if t in MATMUL_TYPES:
@@ -132,7 +134,7 @@ def _reduction(kind: str, geom: ConvGeometry | None, op: Op) -> int:
             return max(1, geom.kh * geom.kw * geom.cin // (4 * max(geom.groups, 1)))  # stride-2 sub-convolutions
         return geom.macs_per_output
     if kind == "pool":
-        return max(1, int(op.attrs.get("filter_height", 1)) * int(op.attrs.get("filter_width", 1)))
+        return max(1, int_attr(op, "filter_height", 1) * int_attr(op, "filter_width", 1))
     return 1
 
 
@@ -181,8 +183,8 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             while True:
                 out = tail.outputs[0] if tail.outputs else -1
                 nxt = consumers.get(out, [])
-                if out in outputs or len(nxt) != 1:
-                    break
+                if out in outputs or len(nxt) != 1 or nxt[0] in group or nxt[0] in absorbed:
+                    break  # also ends at an op that writes its own input: fusion never revisits an op
                 follower = by_index[nxt[0]]
                 others = [i for i in follower.inputs if i >= 0 and i != out]
                 if follower.type not in fusable or not all(i in weights for i in others):

@@ -18,13 +18,15 @@ are the bytes a kernel finds cold in the network but warm in its micro-benchmark
 ``cache_bytes`` (``cold_bytes``): ``cold_weights`` (weights: one inference of traffic passes between two
 reads), ``cold_inputs`` (activations: the traffic of the kernels between their producer and this reader)
 and ``cold_outputs`` (output buffers, warm in the micro-benchmark, reused from the arena in a network).
-Fitted by ``snapcheck.calibrate_nets``; an empty correction changes nothing.
+Fitted by the network stage of ``snapcheck calibrate`` (``snapcheck.calibrate.nets``); an empty correction
+changes nothing.
 """
 
 from __future__ import annotations
 
 import math
 
+from snapcheck.estimate.features import log_efficiency, shape_features
 from snapcheck.estimate.kernels import Kernel
 
 COLD_FEATURES = ("cold_weights", "cold_inputs", "cold_outputs")
@@ -32,8 +34,6 @@ COLD_FEATURES = ("cold_weights", "cold_inputs", "cold_outputs")
 
 def kernel_features(k: Kernel, cache_bytes: float) -> dict[str, float]:
     """Shape features of a kernel for the in-network factor (empty without a conv/matmul geometry)."""
-    from snapcheck.estimate.roofline import shape_features
-
     z = shape_features(k, cache_bytes)
     if z:
         g = k.geometry
@@ -45,8 +45,6 @@ def kernel_features(k: Kernel, cache_bytes: float) -> dict[str, float]:
 
 def kernel_factor(kind: str, z: dict[str, float], net: dict) -> float:
     """The in-network multiplier ``m`` of one kernel."""
-    from snapcheck.estimate.roofline import log_efficiency  # roofline imports this module
-
     f = net.get("kind_factor", {})
     coef = net.get("kind_coef", {}).get(kind)
     m = f.get(kind, f.get("all", 1.0))

@@ -1,4 +1,5 @@
-"""Device profiles: the calibrated host (``snapcheck/profiles/host.json``) and the phones of ``rules/devices.toml``.
+"""Device profiles: the calibrated host (``snapcheck/profiles/host.json``: its path, reader and writer) and
+the phones of ``rules/devices.toml``.
 
 A phone backend is described by spec figures (peak GFLOP/s, memory bandwidth) and a dense-conv
 efficiency fitted to published latencies (see ``docs/estimator.md``). Its per-kind throughputs keep
@@ -6,7 +7,7 @@ the host's *relative* efficiencies between kinds:
 
     F_phone[kind] = peak x thread_speedup x efficiency x min(1, E_host[kind] / E_host["conv"]) / U_host[kind]
     E_host[kind] = F_host[kind] x U_host[kind]: the host throughput of the kind at the reference shape
-    (roofline.REFERENCE, with ``REFERENCE_REDUCTION``), U_host its utilisation terms there; so at the
+    (features.REFERENCE, with ``REFERENCE_REDUCTION``), U_host its utilisation terms there; so at the
     reference shape a phone kind runs at the host's relative efficiency (capped at dense conv's)
     BW_phone[kind] = bandwidth x memory_efficiency x DRAM_host[kind] / DRAM_host["other"]  (no cache term)
     k_half, cc_half, c_half: the host's utilisation terms (short reductions, thin rows, cost per pixel)
@@ -18,14 +19,18 @@ the host's *relative* efficiencies between kinds:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from snapcheck.estimate.roofline import REFERENCE, Profile, _util
+from snapcheck.estimate.features import REFERENCE, utilisation
+from snapcheck.estimate.roofline import Profile
+from snapcheck.fsutil import atomic_write_json
 from snapcheck.paths import rules_dir
 from snapcheck.tomlread import read_toml
+
+HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"  # committed: CI needs no calibration
 
 # Multiply-adds per output element at the reference shape (3x3 window, 64 input channels).
 REFERENCE_REDUCTION = {"conv": 9 * REFERENCE["cin"], "pointwise": REFERENCE["cin"], "fc": REFERENCE["cin"],
@@ -34,22 +39,38 @@ REFERENCE_REDUCTION = {"conv": 9 * REFERENCE["cin"], "pointwise": REFERENCE["cin
 
 def reference_utilisation(host: Profile, kind: str) -> float:
     """The host's utilisation terms of ``kind`` at the reference shape."""
-    return _util(REFERENCE_REDUCTION.get(kind, 1), host.k_half.get(kind, 0.0)) * \
-        _util(REFERENCE["channels"], host.cc_half.get(kind, 0.0))
-
-HOST_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "host.json"
+    return utilisation(REFERENCE_REDUCTION.get(kind, 1), host.k_half.get(kind, 0.0)) * \
+        utilisation(REFERENCE["channels"], host.cc_half.get(kind, 0.0))
 
 
 def profile_from_json(d: dict[str, Any]) -> Profile:
+    """A profile from its JSON document (a profile written before a key existed gets that key's default)."""
     d = dict(d)
     d["range_factors"] = tuple(d.get("range_factors", (0.85, 1.2)))
     return Profile(**d)
 
 
+def profile_to_json(p: Profile) -> dict[str, Any]:
+    """The JSON document of a profile (the inverse of ``profile_from_json``)."""
+    d = asdict(p)
+    d["range_factors"] = list(p.range_factors)
+    return d
+
+
+def read_profile(path: str | Path) -> Profile:
+    """The profile saved at ``path``."""
+    return profile_from_json(json.loads(Path(path).read_text()))
+
+
+def write_profile(path: str | Path, profile: Profile) -> None:
+    """Save ``profile`` at ``path``, atomically (``snapcheck calibrate`` and its stages)."""
+    atomic_write_json(path, profile_to_json(profile))
+
+
 @lru_cache(maxsize=4)
 def load_host_profile(path: str | None = None) -> Profile:
-    """The calibrated host profile (committed data; ``snapcheck calibrate`` rewrites it)."""
-    return profile_from_json(json.loads(Path(path or HOST_PROFILE).read_text()))
+    """The calibrated host profile (committed data; ``snapcheck calibrate`` rewrites it), read once per path."""
+    return read_profile(path or HOST_PROFILE)
 
 
 @dataclass
@@ -122,3 +143,16 @@ def load_devices(path: str | None = None, section: str = "devices") -> tuple[Bac
                 notes={k: v for k, v in b.items() if isinstance(v, (dict, list))},
             ))
     return tuple(out)
+
+
+@lru_cache(maxsize=8)
+def device_info(path: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every device of ``devices.toml`` (with or without backends) by id: its name, soc, tier and, for a device
+    that cannot be estimated, why (``no_estimate``)."""
+    data = read_toml(Path(path or rules_dir() / "devices.toml"))
+    return {dev_id: {k: v for k, v in dev.items() if k != "backends"} for dev_id, dev in data.get("devices", {}).items()}
+
+
+def device_ids(path: str | None = None) -> tuple[str, ...]:
+    """The ids of the devices of ``devices.toml``, in file order."""
+    return tuple(device_info(path))

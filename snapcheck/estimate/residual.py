@@ -3,7 +3,7 @@
 The roofline prices a kernel from a handful of parameters per kind. XNNPACK's real speed also depends on
 which micro-kernel a shape lands on (tile remainders, window specialisations, what fits in the cache),
 which a smooth model does not follow. Like nn-Meter's kernel predictors, the estimator therefore looks
-the shape up among calibrated single kernels (the dense set of ``snapcheck.calibrate_shapes``) and
+the shape up among calibrated single kernels (the dense set of ``snapcheck.calibrate.shapes``) and
 corrects the roofline by their measured error:
 
     kernel_ms = roofline_ms x exp(r_hat)

@@ -2,23 +2,24 @@
 
 Everything in the card is measured when it is written: metrics with ``snapcheck.gan.evaluate`` (and
 its sample sheets), host latency with ``snapcheck.hostbench``, the phone estimates and the full
-report with ``snapcheck check`` (run as the CLI, so the card shows exactly what a user would see).
+report with the checker's API and its terminal renderer (the text a user of ``snapcheck check`` sees).
 ``snapcheck.toml`` declares the Lens Studio versions the CI gate (``snapcheck.models_gate``) checks.
 An optional hand-written ``notes.md`` in the folder is included as the card's quality assessment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from snapcheck.api import check_file
 from snapcheck.fsutil import atomic_write_json, atomic_write_text
 from snapcheck.models_gate import GATE_FILE, declared_versions, model_folders
+from snapcheck.report.terminal import render_text
 
 CARD = "README.md"
 NOTES = "notes.md"
@@ -41,16 +42,10 @@ def write_gate_file(model_dir: str | Path, ls_versions: list[str] | tuple[str, .
 
 
 def check_report(path: Path, ls_version: str) -> tuple[dict[str, Any], str]:
-    """``snapcheck check`` on ``path`` (run in its folder, so the report names just the file): its JSON
-    report and its plain-text report."""
-    base = [sys.executable, "-m", "snapcheck", "check", path.name, "--ls-version", ls_version]
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "110", "TERM": "dumb"}
-    run = dict(capture_output=True, text=True, env=env, cwd=path.parent)
-    as_json = subprocess.run([*base, "--format", "json"], **run)
-    as_text = subprocess.run(base, **run)
-    if as_json.returncode not in (0, 1):
-        raise RuntimeError(f"snapcheck check {path} failed: {as_json.stderr.strip()}")
-    return json.loads(as_json.stdout), as_text.stdout.rstrip()
+    """``snapcheck check`` on ``path`` as the card shows it, the report naming the file alone: its JSON document
+    and its plain-text report (110 columns)."""
+    report = dataclasses.replace(check_file(path, ls_version=ls_version), path=path.name)
+    return report.to_dict(), render_text([[report]], width=110).rstrip()
 
 
 def host_latency(path: Path, threads: tuple[int, ...] = (1, 2), runs: int = 50) -> dict[int, dict[str, float]]:

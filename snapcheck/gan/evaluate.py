@@ -30,8 +30,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from snapcheck.data.images import psnr, write_png
 from snapcheck.errors import InputError
-from snapcheck.gan.preview import BACKGROUND, composite, doodle_sheet, preview_grid, save_png, to_unit
+from snapcheck.gan.preview import BACKGROUND, composite, doodle_sheet, preview_grid, to_unit
+from snapcheck.runner import open_model
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 100
@@ -61,12 +63,6 @@ def json_safe(obj: Any) -> Any:
 """
 ## Metrics on known arrays
 """
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two images in [0, 1]; ``inf`` when they are identical."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -228,68 +224,28 @@ class Predictor:
 
 
 def load_predictor(model: str | Path) -> Predictor:
-    """A ``Predictor`` for a .tflite or .onnx export, a run folder, or a checkpoint prefix inside one."""
+    """A ``Predictor`` for a .tflite or .onnx export (told apart by content), a run folder, or a checkpoint
+    prefix inside one."""
     path = Path(model)
-    if path.suffix == ".tflite":
-        return _tflite_predictor(path)
-    if path.suffix == ".onnx":
-        return _onnx_predictor(path)
+    if path.is_file():
+        return _file_predictor(path)
     return _checkpoint_predictor(path)
 
 
-def _tflite_predictor(path: Path) -> Predictor:
-    from ai_edge_litert.interpreter import Interpreter
-
-    if not path.is_file():
-        raise InputError(path, "no such model file")
-    try:
-        interp = Interpreter(model_path=str(path), num_threads=2)
-        interp.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise InputError(path, f"LiteRT cannot load it ({' '.join(str(exc).split())[:200]})") from None
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    shape = list(inp["shape"])
-    if len(shape) != 4 or shape[3] != 1 or shape[1] != shape[2]:
-        raise InputError(path, f"expected a (1, S, S, 1) outline input, got {shape}")
+def _file_predictor(path: Path) -> Predictor:
+    runner = open_model(path, threads=2)
+    shape = runner.image_shape
+    if len(shape) != 4 or shape[3] != 1 or shape[1] != shape[2] or not isinstance(shape[1], int):
+        raise InputError(path, f"expected a (1, S, S, 1) outline input, got {list(runner.inputs[0].shape)}")
+    one_at_a_time = shape[0] == 1
 
     def run(x: np.ndarray) -> np.ndarray:
-        ys = []
-        for one in x:
-            interp.set_tensor(inp["index"], one[None].astype(inp["dtype"]))
-            interp.invoke()
-            ys.append(interp.get_tensor(out["index"])[0].astype(np.float32))
-        return np.stack(ys)
+        if one_at_a_time:
+            return np.stack([runner.run_nhwc(one[None])[0] for one in x])
+        return runner.run_nhwc(x)
 
-    return Predictor(path, "tflite", int(shape[1]), run)
-
-
-def _onnx_predictor(path: Path) -> Predictor:
-    import onnxruntime as ort
-
-    if not path.is_file():
-        raise InputError(path, "no such model file")
-    try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise InputError(path, f"onnxruntime cannot load it ({' '.join(str(exc).split())[:200]})") from None
-    inp = sess.get_inputs()[0]
-    shape = [d if isinstance(d, int) else None for d in inp.shape]
-    nchw = len(shape) == 4 and shape[1] == 1 and shape[3] != 1
-    size = shape[2] if nchw else shape[1]
-    if len(shape) != 4 or not isinstance(size, int):
-        raise InputError(path, f"expected a 4-D outline input with a fixed size, got {inp.shape}")
-    fixed_batch = shape[0] == 1
-    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
-
-    def run(x: np.ndarray) -> np.ndarray:
-        feed = (np.transpose(x, (0, 3, 1, 2)) if nchw else x).astype(dtype)
-        if fixed_batch:
-            y = np.concatenate([sess.run(None, {inp.name: feed[i:i + 1]})[0] for i in range(len(feed))])
-        else:
-            y = sess.run(None, {inp.name: feed})[0]
-        return (np.transpose(y, (0, 2, 3, 1)) if nchw else y).astype(np.float32)
-
-    return Predictor(path, "onnx", int(size), run)
+    kind = "tflite" if runner.runtime == "litert" else "onnx"
+    return Predictor(path, kind, int(shape[1]), run)
 
 
 def _checkpoint_predictor(path: Path) -> Predictor:
@@ -391,7 +347,7 @@ def evaluate(model: str | Path, data_dir: str | Path, *, split: str = "val", fre
     }
     if sheet_dir is not None:
         idx = evenly_spaced(len(outlines), SHEET_COUNT // 2)
-        save_png(Path(sheet_dir) / "samples_val.png", preview_grid(outlines[idx], targets[idx], generated[idx]))
+        write_png(Path(sheet_dir) / "samples_val.png", preview_grid(outlines[idx], targets[idx], generated[idx]))
     if freehand:
         result["freehand"] = evaluate_freehand(predictor, result["metrics"]["edge_f1"], sheet_dir, doodles_path)
     return result
@@ -409,7 +365,7 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
     if sheet_dir is not None:
         show = evenly_spaced(len(doodles), SHEET_COUNT)
         sheet_in = doodle_outlines(doodles[show], predictor.size)
-        save_png(Path(sheet_dir) / "samples_freehand.png", doodle_sheet(sheet_in, predictor(sheet_in)))
+        write_png(Path(sheet_dir) / "samples_freehand.png", doodle_sheet(sheet_in, predictor(sheet_in)))
     return {
         "source": "Quick, Draw! cat doodles (CC BY 4.0), 28x28 upscaled, pipeline stroke width",
         "doodles": len(idx),

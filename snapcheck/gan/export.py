@@ -13,12 +13,12 @@ tf2onnx leaves behind are removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -28,9 +28,17 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from snapcheck import __version__
+from snapcheck.api import CheckReport, check_graph
+from snapcheck.data.images import psnr
 from snapcheck.errors import InputError
+from snapcheck.gan.generator import create_generator
+from snapcheck.gan.layers import custom_objects
 from snapcheck.gan.profile import profile_config
-from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.gan.registry import GeneratorConfig, resolve_config
+from snapcheck.ir import Graph
+from snapcheck.readers import load_model
+from snapcheck.rules import load_ruleset
+from snapcheck.runner import open_model, quiet_native_logs
 
 FORMATS: tuple[str, ...] = ("tflite", "onnx")
 ONNX_OPSET = 13
@@ -56,6 +64,17 @@ class ExportGateError(Exception):
         super().__init__(f"snapcheck rejected {', '.join(failed)} (Lens Studio {sidecar['snapcheck']['ls_version']})")
 
 
+@dataclass
+class Export:
+    """What an export wrote: the sidecar (also saved as ``NAME.json``) and, per file name, the graph snapcheck's
+    reader built from it and the gate's report on it (naming the written file), so that a caller neither reads
+    nor checks the files again."""
+
+    sidecar: dict[str, Any]
+    graphs: dict[str, Graph]
+    reports: dict[str, CheckReport]
+
+
 @dataclass(frozen=True)
 class Artifact:
     """One staged model file: its format, precision and bytes."""
@@ -68,11 +87,8 @@ class Artifact:
 
 def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | Path | None = None,
                   formats: Iterable[str] = FORMATS, fp16: bool = True, gate: bool = True, ls_version: str = "5.x",
-                  name: str | None = None, size: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Build ``cfg``'s generator (random init, or ``weights``), export it and return the sidecar dict."""
-    from snapcheck.gan.generator import create_generator
-    from snapcheck.gan.registry import resolve_config
-
+                  name: str | None = None, size: int | None = None, progress: Progress | None = None) -> Export:
+    """Build ``cfg``'s generator (random init, or ``weights``) and export it (``export_model``)."""
     cfg = resolve_config(cfg, size=size)
     _step(progress, f"building {cfg.name} at {cfg.size}×{cfg.size}")
     import_tensorflow()
@@ -85,13 +101,12 @@ def export_config(cfg: GeneratorConfig, out_dir: str | Path, *, weights: str | P
 
 def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, formats: Iterable[str] = FORMATS,
                  fp16: bool = True, gate: bool = True, ls_version: str = "5.x", name: str | None = None,
-                 weights: str | Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Export a built Keras generator whose architecture is ``cfg``; return the sidecar dict.
+                 weights: str | Path | None = None, progress: Progress | None = None) -> Export:
+    """Export a built Keras generator whose architecture is ``cfg``: the files, their sidecar, their graphs and
+    gate reports.
 
     Raises ``ExportGateError`` (nothing written) when ``gate`` is on and snapcheck rejects a file.
     """
-    from snapcheck.rules import load_ruleset
-
     load_ruleset(ls_version)  # an unknown Lens Studio version is refused before any conversion
     formats = _validate_formats(formats)
     name = name or cfg.name
@@ -120,8 +135,9 @@ def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, forma
         _step(progress, "measuring against Keras")
         tolerances = measure_tolerances(model, cfg, {a.filename: (staging / a.filename, a) for a in artifacts})
         _step(progress, f"checking with snapcheck (Lens Studio {ls_version})")
-        reports = {a.filename: run_checker(staging / a.filename, ls_version) for a in artifacts}
-        sidecar = build_sidecar(cfg, name, model, artifacts, staging, tolerances, reports,
+        graphs = {a.filename: load_model(staging / a.filename) for a in artifacts}
+        reports = {f: run_checker(g, ls_version) for f, g in graphs.items()}
+        sidecar = build_sidecar(cfg, name, model, artifacts, graphs, tolerances, reports,
                                 fp16=fp16, gate=gate, ls_version=ls_version, weights=weights)
         if gate and not sidecar["snapcheck"]["passed"]:
             raise ExportGateError(sidecar, reports)
@@ -129,7 +145,7 @@ def export_model(model: Any, cfg: GeneratorConfig, out_dir: str | Path, *, forma
         for art in artifacts:
             os.replace(staging / art.filename, out_dir / art.filename)
         os.replace(staging / f"{name}.json", out_dir / f"{name}.json")
-        return sidecar
+        return Export(sidecar, graphs, {f: dataclasses.replace(r, path=str(out_dir / f)) for f, r in reports.items()})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         for folder in created:
@@ -169,8 +185,6 @@ def load_weights(model: Any, path: str | Path) -> None:
     import keras
     import tensorflow as tf
 
-    from snapcheck.gan.layers import custom_objects
-
     path = Path(path)
     try:
         if path.name.endswith(".weights.h5"):
@@ -204,24 +218,6 @@ def serving_function(model: Any, cfg: GeneratorConfig):
     return serve
 
 
-@contextlib.contextmanager
-def quiet_native_logs():
-    """Point file descriptor 2 at /dev/null: TensorFlow's and LiteRT's C++ loggers print INFO lines
-    there (oneDNN, CUDA stubs, XNNPACK) whatever TF_CPP_MIN_LOG_LEVEL says. Python exceptions still
-    propagate; they are printed after the descriptor is restored."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def import_tensorflow() -> Any:
     """Import TensorFlow and Keras without their start-up log lines."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -249,14 +245,6 @@ def _quiet_converters():
         for n, level in levels.items():
             logging.getLogger(n).setLevel(level)
         absl.logging.set_verbosity(absl_level)
-
-
-def litert_interpreter(path: Path, num_threads: int | None = None) -> Any:
-    """A LiteRT interpreter for ``path``, without its start-up log lines."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    with quiet_native_logs():
-        return Interpreter(model_path=str(path), num_threads=num_threads)
 
 
 def to_tflite(serve: Any, *, fp16: bool) -> bytes:
@@ -399,31 +387,6 @@ def _to_float16(proto: Any) -> Any:
     return proto
 
 
-def run_model_file(path: Path, fmt: str, x: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
-    """Run one exported file on an NHWC float32 batch-1 input; returns NHWC float32."""
-    if fmt == "tflite":
-        interp = litert_interpreter(path, num_threads)
-        with quiet_native_logs():  # XNNPACK announces itself on first allocation
-            interp.allocate_tensors()
-        interp.set_tensor(interp.get_input_details()[0]["index"], x.astype(np.float32))
-        interp.invoke()
-        return interp.get_tensor(interp.get_output_details()[0]["index"]).astype(np.float32)
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = num_threads
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    inp = session.get_inputs()[0]
-    dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
-    (y,) = session.run(None, {inp.name: x.transpose(0, 3, 1, 2).astype(dtype)})
-    return y.transpose(0, 2, 3, 1).astype(np.float32)
-
-
-def psnr_db(reference: np.ndarray, other: np.ndarray, data_range: float = TANH_RANGE) -> float:
-    mse = float(np.mean((reference.astype(np.float64) - other.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(data_range**2 / mse))
-
-
 def measure_tolerances(model: Any, cfg: GeneratorConfig, files: dict[str, tuple[Path, Artifact]], *,
                        samples: int = TOLERANCE_SAMPLES, seed: int = TOLERANCE_SEED) -> dict[str, dict[str, Any]]:
     """Keras vs each file on ``samples`` uniform [-1, 1] inputs: max abs diff and PSNR (range 2), and
@@ -433,31 +396,28 @@ def measure_tolerances(model: Any, cfg: GeneratorConfig, files: dict[str, tuple[
     expected = [np.asarray(model(x, training=False)) for x in inputs]
     result = {}
     for filename, (path, art) in files.items():
-        got = [run_model_file(path, art.fmt, x) for x in inputs]
+        runner = open_model(path, threads=2)
+        got = [runner.run_nhwc(x) for x in inputs]
         max_abs = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got))
-        psnr = min(psnr_db(e, g) for e, g in zip(expected, got))
-        ok = psnr >= FP16_MIN_PSNR_DB if art.precision == "fp16" else max_abs <= FP32_MAX_ABS_DIFF
-        result[filename] = {"max_abs_diff": max_abs, "psnr_db": round(psnr, 2) if np.isfinite(psnr) else None,
+        low = min(psnr(e, g, TANH_RANGE) for e, g in zip(expected, got))
+        ok = low >= FP16_MIN_PSNR_DB if art.precision == "fp16" else max_abs <= FP32_MAX_ABS_DIFF
+        result[filename] = {"max_abs_diff": max_abs, "psnr_db": round(low, 2) if np.isfinite(low) else None,
                             "samples": samples, "within_tolerance": bool(ok)}
     return result
 
 
-def run_checker(path: Path, ls_version: str) -> Any:
-    """snapcheck's verdict on one file (``snapcheck.api.check_file``)."""
-    from snapcheck.api import check_file
-
-    return check_file(path, ls_version=ls_version)
+def run_checker(graph: Graph, ls_version: str) -> CheckReport:
+    """snapcheck's verdict on one exported file (``snapcheck.api.check_graph``)."""
+    return check_graph(graph, ls_version)
 
 
-def file_ops(path: Path) -> dict[str, int]:
+def op_counts(graph: Graph) -> dict[str, int]:
     """Op type → count in every subgraph, as snapcheck's reader sees the file (TFLite builtin names or
     ONNX op types)."""
-    from snapcheck.readers import load_model
-
-    return dict(sorted(Counter(op.type for sg in load_model(path).subgraphs for op in sg.ops).items()))
+    return dict(sorted(Counter(op.type for sg in graph.subgraphs for op in sg.ops).items()))
 
 
-def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[Artifact], staging: Path,
+def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[Artifact], graphs: dict[str, Graph],
                   tolerances: dict[str, Any], reports: dict[str, Any], *, fp16: bool, gate: bool,
                   ls_version: str, weights: str | Path | None) -> dict[str, Any]:
     """The JSON sidecar: config, sizes and compute, and per file its bytes, hash, ops, verdict and tolerance."""
@@ -467,14 +427,13 @@ def build_sidecar(cfg: GeneratorConfig, name: str, model: Any, artifacts: list[A
     prof = profile_config(cfg)
     files = {}
     for art in artifacts:
-        path = staging / art.filename
         report = reports[art.filename]
         files[art.filename] = {
             "format": art.fmt,
             "precision": art.precision,
-            "bytes": path.stat().st_size,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "ops": file_ops(path),
+            "bytes": len(art.data),
+            "sha256": hashlib.sha256(art.data).hexdigest(),
+            "ops": op_counts(graphs[art.filename]),
             "snapcheck": {"passed": bool(report.passed), "findings": sorted({f.code for f in report.findings}),
                           "errors": sorted({f.code for f in report.findings if f.severity == "error"})},
             "tolerance": tolerances[art.filename],

@@ -12,7 +12,13 @@ L1_LAMBDA = 100.0
 GP_LAMBDA = 10.0
 REAL_LABEL_RANGE = (0.8, 1.0)
 
-_bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+_bce_terms = tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=None)
+
+
+def _bce(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Mean sigmoid cross-entropy over the batch. (Keras's own reduction would also divide by the number of
+    replicas under tf.distribute; ``distribute.replica_share`` does that once, for the total loss.)"""
+    return tf.reduce_mean(_bce_terms(targets, logits))
 
 
 def real_labels(shape: tf.TensorShape | tf.Tensor, smoothing: bool, rng: tf.random.Generator | None = None) -> tf.Tensor:

@@ -17,7 +17,8 @@ from snapcheck.gan.train_config import TrainConfig
 class Pix2Pix:
     """The generator, its discriminator(s), their optimisers and a compiled ``train_step``.
 
-    ``train_step(outline, target, noise_sigma, lr)`` runs one D update and one G update on a batch,
+    ``train_step(outline, target, noise_sigma, lr)`` runs one D update and one G update on a batch (on
+    every replica of ``strategy``, each on its slice of the global batch: ``snapcheck.gan.distribute``),
     both optimisers at learning rate ``lr`` (from ``TrainConfig.learning_rate_at``), and returns a dict of
     scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake`` (mean sigmoid(D) for
     BCE, the mean critic score for WGAN-GP), plus ``g_fm`` and ``g_vgg`` when the run has those terms.
@@ -34,11 +35,12 @@ class Pix2Pix:
     BatchNorm, same maths); the models themselves, and so their export, are unchanged.
     """
 
-    def __init__(self, generator: Any, discriminators: Any, cfg: TrainConfig) -> None:
+    def __init__(self, generator: Any, discriminators: Any, cfg: TrainConfig, strategy: Any = None) -> None:
         import keras
         import tensorflow as tf
 
         from snapcheck.gan.discriminator import with_features
+        from snapcheck.gan.distribute import GlobalBatchRandom
 
         discriminators = list(discriminators) if isinstance(discriminators, (list, tuple)) else [discriminators]
         self.generator = generator
@@ -46,27 +48,29 @@ class Pix2Pix:
         self.cfg = cfg
         # with feature matching each discriminator also returns its block activations (same layers and weights)
         self._judges = [with_features(d) if cfg.feature_matching > 0 else d for d in discriminators]
-        self.g_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
-        self.d_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
-        self.g_optimizer.build(generator.trainable_variables)
-        self.d_optimizer.build(self.d_variables)
+        self.strategy = strategy or tf.distribute.get_strategy()  # the models were built in its scope
+        self.rng = GlobalBatchRandom(tf.random.Generator.from_seed(cfg.seed))  # outside the scope: one stream
+        with self.strategy.scope():
+            self.g_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
+            self.d_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
+            self.g_optimizer.build(generator.trainable_variables)
+            self.d_optimizer.build(self.d_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         if cfg.fast_kernels:
             from snapcheck.gan import fast_kernels
 
             fast_kernels.install(generator)
             for d in discriminators:
                 fast_kernels.install(d)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.rng = tf.random.Generator.from_seed(cfg.seed)
         extra = {f"discriminator_s{k}": d for k, d in enumerate(discriminators[1:], start=1)}
         # Keras keeps each Dropout's random state in a variable that the models' checkpoints leave out; saving
         # it too makes a resumed run draw the same dropout masks as an uninterrupted one
         seeds = [v for m in (generator, *discriminators) for v in m.variables if v.path.endswith("seed_generator_state")]
         self.checkpoint = tf.train.Checkpoint(
             generator=generator, discriminator=discriminators[0], g_optimizer=self.g_optimizer,
-            d_optimizer=self.d_optimizer, step=self.step, rng=self.rng, dropout_seeds=seeds, **extra,
+            d_optimizer=self.d_optimizer, step=self.step, rng=self.rng.generator, dropout_seeds=seeds, **extra,
         )
-        self.train_step = tf.function(self._train_step, jit_compile=cfg.xla, reduce_retracing=True)
+        self.train_step = tf.function(self._distributed_step, jit_compile=cfg.xla, reduce_retracing=True)
 
     @property
     def discriminator(self) -> Any:
@@ -100,16 +104,25 @@ class Pix2Pix:
             return out[:-1], out[-1]
         return [], out
 
-    def _train_step(self, outline, target, noise_sigma, lr=None):
+    def _distributed_step(self, outline, target, noise_sigma, lr=None):
+        """One step of every replica on its slice of the global batch (``snapcheck.gan.distribute``); the
+        scalars are their means over the global batch."""
+        if lr is not None:
+            self.g_optimizer.learning_rate.assign(lr)
+            self.d_optimizer.learning_rate.assign(lr)
+        scalars = self.strategy.run(self._train_step, args=(outline, target, noise_sigma))
+        self.step.assign_add(1)
+        return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in scalars.items()}
+
+    def _train_step(self, outline, target, noise_sigma):
+        """One replica's D and G updates; losses are local means, ``replica_share`` makes them the global ones."""
         import tensorflow as tf
 
         from snapcheck.gan import losses
         from snapcheck.gan.discriminator import downsample_pair
+        from snapcheck.gan.distribute import replica_share
 
         G, cfg = self.generator, self.cfg
-        if lr is not None:
-            self.g_optimizer.learning_rate.assign(lr)
-            self.d_optimizer.learning_rate.assign(lr)
         scales = len(self.discriminators)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._kernels():
             fake = G(outline, training=True)
@@ -145,12 +158,12 @@ class Pix2Pix:
                 g_vgg = losses.perceptual_loss(fake, target, cfg.perceptual_blocks)
                 g_loss += cfg.perceptual * g_vgg
                 scalars["g_vgg"] = g_vgg
+            d_share, g_share = replica_share(d_loss), replica_share(g_loss)
         d_vars = self.d_variables
-        d_grads = d_tape.gradient(d_loss, d_vars)
-        g_grads = g_tape.gradient(g_loss, G.trainable_variables)
+        d_grads = d_tape.gradient(d_share, d_vars)
+        g_grads = g_tape.gradient(g_share, G.trainable_variables)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
-        self.step.assign_add(1)
         return {"g_loss": g_loss, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss, "d_real": d_real,
                 "d_fake": d_fake, **scalars}
 

@@ -1,4 +1,4 @@
-"""Pictures of a generator's output: [-1, 1] tensors to images, composites over a checkerboard, grids, PNGs.
+"""Pictures of a generator's output: [-1, 1] tensors to images, composites over a checkerboard, grids.
 
 The training loop's image grids, the evaluation's sample sheets and the model card's pictures are all made
 here, so training, evaluation and the card share one way of drawing a result. Rows of
@@ -7,14 +7,12 @@ here, so training, evaluation and the card share one way of drawing a result. Ro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from snapcheck.fsutil import atomic_write_bytes
+from snapcheck.data.images import checkerboard
 
 BACKGROUND = (0.5, 0.5, 0.5)  # the fixed background of the RGB metrics (mid grey)
-CHECKER = 8  # checkerboard square (pixels) behind RGBA previews
+
 
 def to_unit(x: np.ndarray) -> np.ndarray:
     """[-1, 1] → [0, 1], clipped."""
@@ -25,13 +23,6 @@ def composite(rgba: np.ndarray, background: tuple[float, float, float] | np.ndar
     """RGBA in [0, 1] (..., H, W, 4) over ``background`` (a colour or an (H, W, 3) image) → RGB in [0, 1]."""
     alpha = rgba[..., 3:4]
     return rgba[..., :3] * alpha + np.asarray(background, np.float32) * (1.0 - alpha)
-
-
-def checkerboard(size: int, square: int = CHECKER) -> np.ndarray:
-    """A light grey checkerboard (H, W, 3) in [0, 1], the usual stand-in for transparency."""
-    idx = (np.arange(size) // square) % 2
-    board = np.where((idx[:, None] + idx[None, :]) % 2 == 0, 0.8, 0.6).astype(np.float32)
-    return np.repeat(board[..., None], 3, axis=-1)
 
 
 def preview_grid(outline: np.ndarray, target: np.ndarray | None, generated: np.ndarray) -> np.ndarray:
@@ -67,16 +58,6 @@ def _vstack(rows: list[np.ndarray], gutter: int = 2) -> np.ndarray:
     for r in rows:
         parts += [r, gap]
     return np.concatenate(parts[:-1], axis=0)
-
-
-def save_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write a uint8 RGB image atomically."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    atomic_write_bytes(path, buf.tobytes())
 
 
 def doodle_sheet(outlines: np.ndarray, generated: np.ndarray, columns: int = 4) -> np.ndarray:

@@ -20,6 +20,7 @@ import json
 import math
 import signal
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -58,35 +59,53 @@ class RunPlan:
     total: int
     store: CheckpointStore
     data: dict[str, str]
+    checkpoint_on_interrupt: bool = True  # not with several workers: a save needs all of them
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export: bool = True,
-          progress: bool = True, on_step: Callable[[int, Pix2Pix], None] | None = None) -> TrainResult:
+          progress: bool = True, on_step: Callable[[int, Pix2Pix], None] | None = None,
+          strategy: str = "default") -> TrainResult:
     """Train (or resume) a run in ``run_dir``; at the end export, gate and write the model card.
 
-    ``on_step(step, model)`` is called after every step (tests use it to simulate a kill).
-    Ctrl-C (or SIGTERM, e.g. ``kill`` of a nohup run, which ignores SIGINT) saves a checkpoint before
-    the ``KeyboardInterrupt`` propagates; ``kill -9`` loses at most one checkpoint interval.
+    ``strategy`` (``snapcheck.gan.distribute.STRATEGIES``) spreads each global batch of ``cfg.batch_size``
+    over replicas; only the chief writes into ``run_dir``. ``on_step(step, model)`` is called after every
+    step (tests use it to simulate a kill). Ctrl-C (or SIGTERM, e.g. ``kill`` of a nohup run, which ignores
+    SIGINT) saves a checkpoint before the ``KeyboardInterrupt`` propagates (not with several workers, whose
+    saves must all take part); ``kill -9`` loses at most one checkpoint interval.
     """
     import tensorflow as tf
 
+    from snapcheck.gan import distribute
+
     plan = open_run(cfg, Path(run_dir), resume)
     tf.keras.utils.set_random_seed(cfg.seed)
-    gen_cfg, generator, discriminator = build_models(cfg)
-    model = Pix2Pix(generator, discriminator, cfg)
+    replicas = distribute.make_strategy(strategy)
+    distribute.check_batch(replicas, cfg.batch_size)
+    with replicas.scope():
+        gen_cfg, generator, discriminators = build_models(cfg)
+        for net in (generator, *discriminators):
+            distribute.over_global_batch(net)
+    model = Pix2Pix(generator, discriminators, cfg, replicas)
     latest, prior_seconds = restore(model, plan.store, resume)
-    write_run_file(plan, cfg, gen_cfg)
-    start = int(model.step.numpy())
-    batches = training_batches(cfg, start)
+    chief = distribute.is_chief(replicas)
+    with _scratch(not chief) as scratch:
+        if chief:
+            write_run_file(plan, cfg, gen_cfg)
+        else:  # takes part in every step and checkpoint save, writes nothing into the run folder
+            plan = dataclasses.replace(plan, run_dir=scratch, store=CheckpointStore(scratch / "checkpoints", keep=1))
+        plan.checkpoint_on_interrupt = not distribute.multi_worker(replicas)
+        start = int(model.step.numpy())
+        batches = training_batches(cfg, start)
 
-    t0 = time.time()
-    with TrainLog(plan.run_dir, total=plan.total, start=start, log_every=cfg.log_every, enabled=progress) as log:
-        grids = SampleGrids(plan.run_dir, log.writer, cfg.data_dir, cfg.size, plan.n_val, cfg.seed)
-        step, ckpt = run_loop(model, batches, cfg, plan, log, grids, start=start,
-                              elapsed=lambda: prior_seconds + time.time() - t0, on_step=on_step)
-    result = TrainResult(plan.run_dir, step, plan.total, time.time() - t0, ckpt or latest, model)
-    if export and step >= plan.total:
-        result.export = finish_run(plan.run_dir, cfg, gen_cfg, model.generator)
+        t0 = time.time()
+        with TrainLog(plan.run_dir, total=plan.total, start=start, log_every=cfg.log_every,
+                      enabled=progress and chief) as log:
+            grids = SampleGrids(plan.run_dir, log.writer, cfg.data_dir, cfg.size, plan.n_val, cfg.seed)
+            step, ckpt = run_loop(model, batches, cfg, plan, log, grids, start=start,
+                                  elapsed=lambda: prior_seconds + time.time() - t0, on_step=on_step)
+    result = TrainResult(Path(run_dir), step, plan.total, time.time() - t0, (ckpt or latest) if chief else latest, model)
+    if export and chief and step >= plan.total:
+        result.export = finish_run(result.run_dir, cfg, gen_cfg, model.generator)
     return result
 
 
@@ -101,6 +120,7 @@ def run_loop(model: Pix2Pix, batches: Any, cfg: TrainConfig, plan: RunPlan, log:
     import tensorflow as tf
 
     from snapcheck.gan import losses
+    from snapcheck.gan.distribute import split_batch
 
     total, store = plan.total, plan.store
     ckpt = None
@@ -110,6 +130,7 @@ def run_loop(model: Pix2Pix, batches: Any, cfg: TrainConfig, plan: RunPlan, log:
             for outline, target in batches.take(max(0, total - start)):
                 sigma = losses.instance_noise_sigma(cfg.instance_noise, step / plan.steps_per_epoch, cfg.noise_epochs)
                 lr = cfg.learning_rate_at(step, total)
+                outline, target = split_batch(model.strategy, outline, target)
                 scalars = model.train_step(outline, target, tf.constant(sigma, tf.float32), tf.constant(lr, tf.float32))
                 step += 1
                 log.add(step, scalars, instance_noise_sigma=sigma, learning_rate=lr)
@@ -122,7 +143,7 @@ def run_loop(model: Pix2Pix, batches: Any, cfg: TrainConfig, plan: RunPlan, log:
                     on_step(step, model)
         except KeyboardInterrupt:
             done = int(model.step.numpy())  # the variable, not ``step``: the interrupt may land mid-update
-            if done > start:
+            if done > start and plan.checkpoint_on_interrupt:
                 store.save(model.checkpoint, done, elapsed())
             raise
     return step, ckpt
@@ -204,6 +225,16 @@ def training_batches(cfg: TrainConfig, start: int) -> Any:
 
 
 @contextlib.contextmanager
+def _scratch(wanted: bool) -> Iterator[Path | None]:
+    """A temporary folder (removed afterwards) for a non-chief worker's logs and checkpoint saves."""
+    if not wanted:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="snapcheck-worker-") as folder:
+        yield Path(folder)
+
+
+@contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into ``KeyboardInterrupt`` while training (main thread only), so it checkpoints too."""
     if threading.current_thread() is not threading.main_thread():
@@ -232,6 +263,6 @@ def finish_run(run_dir: Path, cfg: TrainConfig, gen_cfg: Any, generator: Any) ->
 
     out = run_dir / "export"
     sidecar = export_model(generator, gen_cfg, out, fp16=True, formats=("tflite", "onnx"), gate=True,
-                           name=cfg.config)
+                           name=cfg.config).sidecar
     write_card(out, run_dir=run_dir, sidecar=sidecar)
     return sidecar

@@ -76,12 +76,13 @@ class SampleGrids:
         import numpy as np
         import tensorflow as tf
 
-        from snapcheck.gan.preview import preview_grid, save_png
+        from snapcheck.data.images import write_png
+        from snapcheck.gan.preview import preview_grid
 
         grid = preview_grid(self.outline, self.target, generator(self.outline, training=False).numpy())
         with self.writer.as_default(step=step):
             tf.summary.image(GRID_TITLE, grid[None].astype(np.float32) / 255.0)
-        save_png(self.folder / f"step-{step:07d}.png", grid)
+        write_png(self.folder / f"step-{step:07d}.png", grid)
 
 
 class _Bar:

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
+from snapcheck.readers.names import text
 from snapcheck.readers.tflite_schema import TENSOR_TYPE_NAMES, schema_class
 
 ActivationFunctionType = schema_class("ActivationFunctionType")
@@ -76,8 +77,8 @@ def _options_class(name: str) -> type | None:
 
 
 @lru_cache(maxsize=None)
-def _fields(cls: type) -> tuple[tuple[str, Callable, Callable | None, dict[int, str] | None], ...]:
-    """(snake name, getter, length getter or None for scalars, enum names) per field, in schema order."""
+def _fields(cls: type) -> tuple[tuple[str, str, Callable, Callable | None, dict[int, str] | None], ...]:
+    """(snake name, getter name, getter, length getter or None for scalars, enum names) per field, in schema order."""
     out = []
     for attr, fn in vars(cls).items():
         if attr == "Init" or attr.startswith(("GetRootAs", "_")) or attr.endswith(_SKIP_SUFFIXES):
@@ -88,13 +89,13 @@ def _fields(cls: type) -> tuple[tuple[str, Callable, Callable | None, dict[int, 
         length = getattr(cls, f"{attr}Length", None) if fn.__code__.co_argcount == 2 else None
         if fn.__code__.co_argcount == 2 and length is None:
             continue
-        out.append((name, fn, length, ENUM_FIELDS.get(name)))
+        out.append((name, attr, fn, length, ENUM_FIELDS.get(name)))
     return tuple(out)
 
 
 def _value(v: Any, enum: dict[int, str] | None) -> Any:
     if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
+        return text(v)
     if enum is not None and isinstance(v, int) and not isinstance(v, bool):
         return enum.get(v, v)
     if hasattr(v, "_tab"):  # a nested table: not an option value
@@ -102,11 +103,21 @@ def _value(v: Any, enum: dict[int, str] | None) -> Any:
     return v
 
 
-def read_options(table: Any, union_type: int, second: bool, max_len: int) -> dict[str, Any]:
+# Reads a numeric vector field: (options object, getter name, length) -> its values.
+VectorReader = Callable[[Any, str, int], "tuple | list"]
+
+
+def _numeric_vector(obj: Any, getter: str, n: int) -> list:
+    return getattr(obj, f"{getter}AsNumpy")().tolist()
+
+
+def read_options(table: Any, union_type: int, second: bool, max_len: int,
+                 vector: VectorReader = _numeric_vector) -> dict[str, Any]:
     """Fields of a ``BuiltinOptions`` (or ``BuiltinOptions2`` when ``second``) union member.
 
     ``table`` is the ``flatbuffers.table.Table`` the operator's union getter returned. Vectors longer
-    than ``max_len`` are corrupt and raise ``ValueError``.
+    than ``max_len`` are corrupt and raise ``ValueError``. Numeric vectors are read whole with numpy by
+    ``vector`` (the reader passes one that decodes a vector shared by many options tables once).
     """
     name = (_OPTIONS2_NAMES if second else _OPTIONS_NAMES).get(union_type)
     cls = _options_class(name) if name else None
@@ -115,12 +126,16 @@ def read_options(table: Any, union_type: int, second: bool, max_len: int) -> dic
     obj = cls()
     obj.Init(table.Bytes, table.Pos)
     attrs: dict[str, Any] = {}
-    for field_name, getter, length, enum in _fields(cls):
+    for field_name, getter_name, getter, length, enum in _fields(cls):
         if length is None:
             attrs[field_name] = _value(getter(obj), enum)
             continue
         n = length(obj)
         if n > max_len:
             raise ValueError(f"{name}.{field_name} has {n} elements")
-        attrs[field_name] = [_value(getter(obj, j), enum) for j in range(n)]
+        if n and hasattr(cls, f"{getter_name}AsNumpy"):
+            values = vector(obj, getter_name, n)
+            attrs[field_name] = [enum.get(v, v) for v in values] if enum is not None else list(values)
+        else:
+            attrs[field_name] = [_value(getter(obj, j), enum) for j in range(n)]
     return attrs

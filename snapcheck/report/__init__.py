@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-FAMILIES: dict[str, str] = {"SC1": "ops", "SC2": "placement", "SC3": "size", "SC4": "fp16", "SC5": "io",
-                            "SC6": "performance"}
+from snapcheck.registry import FAMILIES
 
 
 def family(code: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from snapcheck.api import CheckReport
-from snapcheck.report import FAMILIES, family
+from snapcheck.registry import FAMILIES
+from snapcheck.report import family
 
 
 def _text(f) -> str:

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from snapcheck.registry import Code
 from snapcheck.rules import BACKENDS, Mapping, Ruleset
 
 
@@ -56,3 +57,15 @@ def render_rules(sets: list[Ruleset], mapping: Mapping, console: Console | None 
     acts = ", ".join(f"{k} -> {v or '(none)'}" for k, v in mapping.fused_activation.items())
     console.print(m)
     console.print(f"TFLite fused activations: {acts}. Any other op has no documented layer (an error).")
+
+
+def render_codes(codes: list[Code], console: Console | None = None) -> None:
+    """The finding codes: code, name, severity, title and the evidence's confidence."""
+    console = console or Console(highlight=False)
+    t = Table(title="Finding codes (docs/check.md#<code> explains each)", title_justify="left")
+    for col, kw in (("code", {"no_wrap": True}), ("name", {}), ("severity", {"no_wrap": True}), ("what", {}),
+                    ("confidence", {})):
+        t.add_column(col, overflow="fold", **kw)
+    for c in codes:
+        t.add_row(c.code, c.name, c.severity, escape(c.title), c.confidence)
+    console.print(t)

@@ -1,4 +1,8 @@
-"""``--format sarif``: SARIF 2.1.0 for code-scanning UIs (GitHub shows the results as annotations)."""
+"""``--format sarif``: SARIF 2.1.0 for code-scanning UIs (GitHub shows the results as annotations).
+
+Each rule is described from the finding-code registry: its name, title, why, and a ``helpUri`` to the code's
+anchor in ``docs/check.md``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,24 @@ from pathlib import Path
 
 from snapcheck import __version__
 from snapcheck.api import CheckReport
+from snapcheck.registry import load_codes
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _rule(code: str) -> dict:
+    entry = load_codes().get(code)
+    if entry is None:  # a code from outside the registry (e.g. a test double): describe it by its id only
+        return {"id": code, "name": code}
+    return {
+        "id": code, "name": entry.name,
+        "shortDescription": {"text": entry.title},
+        "fullDescription": {"text": entry.why},
+        "help": {"text": entry.fix},
+        "helpUri": entry.help_uri(),
+        "defaultConfiguration": {"level": _LEVEL[entry.severity]},
+        "properties": {"confidence": entry.confidence, "evidence": entry.evidence},
+    }
 
 
 def render(reports: list[CheckReport]) -> str:
@@ -17,11 +37,7 @@ def render(reports: list[CheckReport]) -> str:
     for r in reports:
         uri = Path(r.path).as_posix()
         for f in r.findings:
-            rules.setdefault(f.code, {
-                "id": f.code, "name": f.code,
-                "shortDescription": {"text": f.why or f.message},
-                "help": {"text": f"{f.fix or f.why} (snapcheck docs/check.md#{f.code.lower()})"},
-            })
+            rules.setdefault(f.code, _rule(f.code))
             loc = {"physicalLocation": {"artifactLocation": {"uri": uri}}}
             if f.op or f.tensor:
                 loc["logicalLocations"] = [{"name": f.op or f.tensor, "kind": "function" if f.op else "variable"}]

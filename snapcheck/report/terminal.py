@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import textwrap
 
 from rich.console import Console
@@ -21,10 +22,13 @@ def verdict_line(r: CheckReport) -> str:
     word = "[bold green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
     s = r.size
     focus = f" ({BACKEND_TITLES[r.backend]})" if r.backend else ""
-    return (f"{word} Lens Studio {r.ls_version}{focus}  {escape(r.path)}  "
-            f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info  "
-            f"fp16 size {fmt_mb(s.fp16_bytes)} of {fmt_mb(s.budget_bytes)} (file {fmt_mb(s.file_bytes)}; "
-            f"1 MB = 1,000,000 bytes)")
+    extra = (f", {r.not_judged} rule(s) not judged" if r.not_judged else "") + (
+        f", {len(r.suppressed)} suppressed" if r.suppressed else "")
+    where = f" ({escape(r.target.title)})" if r.target is not None else ""
+    return (f"{word} Lens Studio {r.ls_version}{focus}{where}  {escape(r.path)}  "
+            f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info{extra}  "
+            f"fp16 size {fmt_mb(s.stored_bytes)} of {fmt_mb(s.budget_bytes)} (as Lens Studio stores it: fp16 "
+            f"weights, constants folded; file {fmt_mb(s.file_bytes)}; 1 MB = 1,000,000 bytes)")
 
 
 def _wrapped(console: Console, label: str, text: str) -> None:
@@ -39,7 +43,7 @@ def _wrapped(console: Console, label: str, text: str) -> None:
 def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
     """Each finding; why and fix for errors and warnings (for info notes too with -v)."""
     for f in r.findings:
-        tag = " [magenta](inferred rule)[/]" if f.inferred else ""
+        tag = " [magenta](inferred rule)[/]" if f.inferred and f.confidence != "unconfirmed" else ""
         console.print(f"[{_STYLE[f.severity]}]{f.severity:<7}[/] [bold]{f.code}[/] {escape(f.message)}{tag}",
                       soft_wrap=True)
         if f.severity == "info" and not verbose:
@@ -55,20 +59,48 @@ def _findings(console: Console, r: CheckReport, verbose: bool) -> None:
                       "-v lists them.", soft_wrap=True)
 
 
+def _top_kernels(e: dict) -> str:
+    """The kernels that dominate one estimate: ``#12 Conv 41%, #30 ConvTranspose 22%, ...``."""
+    return ", ".join(f"{k['op']} {k['share']:.0%}" for k in e.get("top_kernels") or ())
+
+
+def _device_label(e: dict) -> str:
+    name = escape(str(e.get("device_name", e.get("device", ""))))
+    return name + (" [dim](legacy floor)[/]" if e.get("tier") == "legacy floor" else "")
+
+
 def _estimates(console: Console, r: CheckReport) -> None:
-    """Frame-rate estimates from ``snapcheck.estimate`` (dicts with device, backend, latency_ms, fps, max_hz)."""
+    """Frame-rate estimates from ``snapcheck.estimate`` (dicts with device, backend, latency_ms, fps, max_hz,
+    top_kernels): the target's devices, its legacy floor labelled as such; then the three kernels that dominate
+    each device's estimate on its fastest backend."""
     if not r.estimates:
         return
-    t = Table(title="Estimated frame rate per device and backend (Lens at every-frame inference; max Hz keeps "
-                    "the version's frame-rate rule)", title_justify="left")
+    where = f" on {escape(r.target.title)}" if r.target is not None else ""
+    t = Table(title=f"Estimated frame rate per device and backend{where} (Lens at every-frame inference; max Hz "
+                    "keeps the frame-rate rule)", title_justify="left")
     for col in ("device", "backend", "latency ms", "FPS", "max Hz", "RAM MB"):
         t.add_column(col)
     for e in r.estimates:
         rng = e.get("latency_range_ms")
         lat = f"{rng[0]}-{rng[1]}" if rng else str(e.get("latency_ms", ""))
-        t.add_row(escape(str(e.get("device_name", e.get("device", "")))), BACKEND_TITLES.get(e.get("backend"), ""),
-                  lat, str(e.get("fps", "")), str(e.get("max_hz", "")), str(e.get("ram_mb", "")))
+        t.add_row(_device_label(e), BACKEND_TITLES.get(e.get("backend"), ""), lat, str(e.get("fps", "")),
+                  str(e.get("max_hz", "")), str(e.get("ram_mb", "")))
     console.print(t)
+    fastest: dict[str, dict] = {}
+    for e in r.estimates:
+        if e.get("top_kernels") and (e["device"] not in fastest or e["latency_ms"] < fastest[e["device"]]["latency_ms"]):
+            fastest[e["device"]] = e
+    if not fastest:
+        return
+    k = Table(title="What dominates each device's estimate (its fastest backend): shrink these first",
+              title_justify="left")
+    k.add_column("device")
+    k.add_column("backend")
+    k.add_column("top kernels (share of the estimate)", overflow="fold")
+    for e in fastest.values():
+        k.add_row(_device_label(e), BACKEND_TITLES.get(e.get("backend"), ""),
+                  escape(", ".join(f"{x['op']} {x['share']:.0%}" for x in e["top_kernels"])))
+    console.print(k)
 
 
 _SHORT = {"cpu": "CPU", "iphone_gpu": "iGPU", "iphone_npu": "iNPU", "android_gpu": "aGPU"}
@@ -86,7 +118,7 @@ def _ops_table(console: Console, r: CheckReport) -> None:
     for v in r.ops:
         if v.plumbing:
             marks = ["-"] * len(BACKENDS)
-            layer = "[dim](plumbing)[/]"
+            layer = f"[dim]({v.role})[/]"
         else:
             marks = ["[green]y[/]" if v.support.get(b) else "[red]n[/]" for b in BACKENDS]
             layer = escape(", ".join(v.layers)) if v.layers else "[red]none[/]"
@@ -105,6 +137,10 @@ def _ops_table(console: Console, r: CheckReport) -> None:
 def render(console: Console, reports: list[CheckReport], verbose: bool = False) -> None:
     if len(reports) > 1:
         render_matrix(console, reports)
+        if verbose:
+            for r in reports:
+                console.print(f"\n[bold]Lens Studio {r.ls_version}[/]")
+                _ops_table(console, r)
         return
     r = reports[0]
     console.print(verdict_line(r), soft_wrap=True)
@@ -133,12 +169,13 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
     console.print(f"{worst} {escape(reports[0].path)} against Lens Studio {', '.join(r.ls_version for r in reports)}",
                   soft_wrap=True)
     t = Table(title="Versions", title_justify="left")
-    for col in ("version", "verdict", "errors", "warnings", "info", "fp16 size (MB)", "inferred findings"):
+    for col in ("version", "verdict", "errors", "warnings", "info", "not judged", "fp16 size (MB)",
+                "inferred findings"):
         t.add_column(col)
     for r in reports:
         c = r.counts()
         t.add_row(r.ls_version, "[green]PASS[/]" if r.passed else "[red]FAIL[/]", str(c["error"]),
-                  str(c["warning"]), str(c["info"]), f"{r.size.fp16_bytes / 1e6:.2f}",
+                  str(c["warning"]), str(c["info"]), str(r.not_judged), f"{r.size.fp16_bytes / 1e6:.2f}",
                   str(sum(1 for f in r.findings if f.inferred)))
     console.print(t)
     codes = sorted({f.code for r in reports for f in r.findings})
@@ -148,7 +185,7 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
     m.add_column("code")
     for r in reports:
         m.add_column(r.ls_version)
-    m.add_column("example")
+    m.add_column("example", overflow="fold")
     for code in codes:
         cells, example = [], ""
         for r in reports:
@@ -158,5 +195,13 @@ def render_matrix(console: Console, reports: list[CheckReport]) -> None:
                 cells.append(f"[{_STYLE[hits[0].severity]}]{hits[0].severity} x{len(hits)}[/]")
             else:
                 cells.append("-")
-        m.add_row(code, *cells, escape(example[:90]))
+        m.add_row(code, *cells, escape(textwrap.shorten(example, width=90, placeholder=" ...")))
     console.print(m)
+
+
+def render_text(groups: list[list[CheckReport]], verbose: bool = False, width: int = 120) -> str:
+    """``render_models`` as plain text ``width`` columns wide, with no colours or styles (``check --out``, the
+    model card)."""
+    buf = io.StringIO()
+    render_models(Console(file=buf, width=width, no_color=True, highlight=False, force_terminal=False), groups, verbose)
+    return buf.getvalue()

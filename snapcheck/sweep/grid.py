@@ -9,13 +9,13 @@ field the grid does not vary. Importing this module never imports TensorFlow.
 from __future__ import annotations
 
 import itertools
-from snapcheck.compat import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from snapcheck.errors import InputError
 from snapcheck.gan.registry import CONFIGS, UPSAMPLE_MODES, GeneratorConfig
+from snapcheck.tomlread import TOMLDecodeError, read_toml
 
 _SEPARABLE_WORDS = {"true": [True], "false": [False], "both": [True, False]}
 # Fields that do not change the generator's layers (the discriminator is not exported; size is the input).
@@ -141,12 +141,12 @@ def load_grid_file(path: str | Path) -> list[dict[str, list[Any]]]:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = read_toml(path)
     except FileNotFoundError:
         raise InputError(path, "grid file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read grid file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
     blocks = data.pop("grid", [{}])
     if not isinstance(blocks, list) or not blocks or not all(isinstance(b, dict) for b in blocks):

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from snapcheck.errors import InputError
+from snapcheck.estimate.profiles import load_devices
 from snapcheck.fsutil import atomic_path, atomic_write_json, atomic_write_text
 
 FORMATS = ("tflite", "onnx")
@@ -40,8 +41,6 @@ def device_estimate(row: dict[str, Any], device: str) -> dict[str, Any] | None:
 def known_device(device: str) -> str:
     """The ``rules/devices.toml`` id of ``--device`` (given as an id or a name, case and spaces ignored);
     ``InputError`` listing the known ids otherwise."""
-    from snapcheck.estimate.profiles import load_devices
-
     ids = list(dict.fromkeys(b.device for b in load_devices()))
     for b in load_devices():
         if _norm(device) in (_norm(b.device), _norm(b.name)):
@@ -106,9 +105,17 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: (points[i][1], points[i][0]))
 
 
-def flat_row(row: dict[str, Any], devices: list[str], backends: list[str]) -> dict[str, Any]:
-    """A row as one CSV line: config fields, cost, pass/fail per format and backend, host latency,
-    and the best estimate per device."""
+def host_comparable(row: dict[str, Any], reference: dict[str, Any] | None) -> bool:
+    """Whether the row's host latency was measured on a node of the reference's host fingerprint (rows
+    cached before rows recorded their node count as measured here)."""
+    fingerprint = (row.get("host_node") or {}).get("fingerprint")
+    return reference is None or fingerprint is None or fingerprint == reference.get("fingerprint")
+
+
+def flat_row(row: dict[str, Any], devices: list[str], backends: list[str],
+             reference: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A row as one CSV line: config fields, cost, pass/fail per format and backend, host latency (empty
+    when measured on another host fingerprint than ``reference``'s), and the best estimate per device."""
     cfg = row.get("config", {})
     flat: dict[str, Any] = {
         "label": row["label"],
@@ -131,10 +138,14 @@ def flat_row(row: dict[str, Any], devices: list[str], backends: list[str]) -> di
         for backend in backends:
             flat[f"{fmt}_{backend}"] = (check.get("backends") or {}).get(backend)
         flat[f"{fmt}_errors"] = " ".join(check.get("errors") or [])
+    comparable = host_comparable(row, reference)
     for fmt in FORMATS:
-        host = (row.get("host") or {}).get(fmt) or {}
+        host = ((row.get("host") or {}).get(fmt) or {}) if comparable else {}
         flat[f"host_{fmt}_median_ms"] = host.get("median_ms")
         flat[f"host_{fmt}_p90_ms"] = host.get("p90_ms")
+    node = row.get("host_node") or {}
+    flat["host_node"] = node.get("hostname")
+    flat["host_fingerprint"] = node.get("fingerprint")
     for device in devices:
         est = device_estimate(row, device) or {}
         for k in ("backend", "latency_ms", "fps", "max_hz"):
@@ -145,10 +156,12 @@ def flat_row(row: dict[str, Any], devices: list[str], backends: list[str]) -> di
 
 
 def write_results(rows: list[dict[str, Any]], out_dir: str | Path, meta: dict[str, Any]) -> tuple[Path, Path]:
-    """``results.json`` (``meta`` + the full rows) and ``results.csv`` (one flat line per row), atomically."""
+    """``results.json`` (``meta`` + the full rows) and ``results.csv`` (one flat line per row), atomically.
+    ``meta["reference_host"]`` (``runner.node_info()`` of the reference node) decides whose host
+    latencies the CSV shows; the JSON keeps every measurement with its node."""
     out_dir = Path(out_dir)
     devices, backends = devices_in(rows), backends_in(rows)
-    flats = [flat_row(r, devices, backends) for r in rows]
+    flats = [flat_row(r, devices, backends, meta.get("reference_host")) for r in rows]
     buf = io.StringIO()
     columns = list(flats[0]) if flats else ["label"]
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -160,8 +173,10 @@ def write_results(rows: list[dict[str, Any]], out_dir: str | Path, meta: dict[st
     return csv_path, json_path
 
 
-def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes: dict[str, str]) -> None:
-    """The rows sorted by estimated iPhone 6 latency (failed configs last), with pass/fail per backend."""
+def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes: dict[str, str],
+                reference: dict[str, Any] | None = None) -> None:
+    """The rows sorted by estimated iPhone 6 latency (failed configs last), with pass/fail per backend;
+    host latency only for rows measured on ``reference``'s host fingerprint."""
     backends = backends_in(rows)
     table = Table(title=f"snapcheck sweep: {len(rows)} configurations, sorted by estimated iPhone 6 latency")
     for name, justify in (("config", "left"), ("params", "right"), ("fp16 MB", "right"), ("GMACs", "right"),
@@ -184,7 +199,7 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
 
     for row in sorted(rows, key=order):
         iphone = device_estimate(row, TABLE_DEVICE) or {}
-        host = (row.get("host") or {}).get("tflite") or {}
+        host = ((row.get("host") or {}).get("tflite") or {}) if host_comparable(row, reference) else {}
         cells = [
             row["label"] + (f" ({row['registered_as']})" if row.get("registered_as") else ""),
             _fmt(row.get("params"), "{:,}"),
@@ -206,6 +221,10 @@ def print_table(rows: list[dict[str, Any]], console: Console, device: str, notes
         cells.append(", ".join(by_label.get(row["label"], [])) or (row.get("error") or ""))
         table.add_row(*cells)
     console.print(table)
+    foreign = sum(r.get("status") == "ok" and not host_comparable(r, reference) for r in rows)
+    if foreign:
+        console.print(f"host ms: {foreign} configuration(s) were timed on another host fingerprint than this "
+                      f"sweep's reference ({reference['hostname']}): not shown (--bench-on-head re-measures them)")
     if backends:
         console.print("backend columns: .tflite .onnx (✓ pass, ✗ fail, - not checked)")
 

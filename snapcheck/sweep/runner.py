@@ -1,31 +1,29 @@
-"""Run a sweep in ``jobs`` worker processes, each configuration's result cached the moment it finishes.
+"""Run a sweep, each configuration's result cached the moment it finishes.
 
-Each configuration's row is written atomically to ``DIR/cache/<hash>.json`` by the worker process
-itself, as soon as it is done, so Ctrl-C, a kill or a crash of the parent loses no finished
-configuration, and a re-run of the same command only does what is missing. The hash covers the
-generator architecture, the snapcheck version, the Lens Studio version and the data the results
-depend on (the rules files and the calibrated host profile). A configuration that
-raises is recorded with its error (and cached, as failures are deterministic; ``retry_failed`` redoes
-them); one that kills its worker process is found and recorded (not cached); the others go on.
-Worker processes use the spawn start method (TensorFlow is not fork-safe) and ignore SIGINT: the
-parent cancels them on Ctrl-C or SIGTERM. Importing this module never imports TensorFlow.
+Each configuration's row is written atomically to ``DIR/cache/<hash>.json`` as soon as it is done, so
+Ctrl-C, a kill or a crash of the parent loses no finished configuration, and a re-run of the same command
+only does what is missing. The hash covers the generator architecture, the snapcheck version, the Lens
+Studio version and the data the results depend on (the rules files and the calibrated host profile). A
+configuration that raises is recorded with its error (and cached, as failures are deterministic;
+``retry_failed`` redoes them); one that kills its worker is found and recorded (not cached); the others
+go on. Every row records the node that measured its host latency (``host_node``).
+
+Two engines run the configurations: ``LocalEngine`` here, a pool of worker processes (spawn start method,
+as TensorFlow is not fork-safe; they ignore SIGINT and the parent cancels them on Ctrl-C or SIGTERM), and
+``snapcheck.sweep.ray_engine.RayEngine``, one Ray task per configuration. Importing this module never
+imports TensorFlow or Ray.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
 import signal
 import threading
-import time
-import traceback
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -38,114 +36,30 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from snapcheck import __version__
-from snapcheck.fsutil import atomic_write_json
 from snapcheck.gan.registry import GeneratorConfig
-from snapcheck.paths import rules_dir
+from snapcheck.sweep.cache import (
+    Finished,
+    SweepRun,
+    WorkerFn,
+    base_row,
+    cache_path,
+    evaluate_and_cache,
+    load_cached,
+    node_info,
+)
 from snapcheck.sweep.grid import registered_name
-
-# (config, model folder for its exported files, sweep folder, Lens Studio version) -> the row's measurements.
-WorkerFn = Callable[[GeneratorConfig, Path, Path, str], dict[str, Any]]
-
-
-@dataclass
-class SweepRun:
-    """What ``run_sweep`` did: every configuration's row in grid order, and how each was obtained."""
-
-    rows: list[dict[str, Any]]
-    cached: int = 0
-    computed: int = 0
-    failed: list[str] = field(default_factory=list)
-
-
-def data_files() -> list[Path]:
-    """The data a row depends on besides the code: the rules (checks, devices) and the host profile."""
-    from snapcheck.estimate.profiles import HOST_PROFILE
-
-    return [*sorted(rules_dir().glob("*.toml")), HOST_PROFILE]
-
-
-def data_fingerprint() -> str:
-    """A hash of ``data_files()``: editing the rules or recalibrating the host invalidates the cache."""
-    digest = hashlib.sha256()
-    for path in data_files():
-        digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"(missing)") + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def cache_key(cfg: GeneratorConfig, ls_version: str) -> str:
-    """The cache hash of a configuration: its architecture (not its name), snapcheck's version, the LS
-    version, and the data fingerprint."""
-    arch = {k: v for k, v in cfg.to_dict().items() if k not in ("name", "description")}
-    blob = json.dumps({"config": arch, "snapcheck": __version__, "ls_version": ls_version,
-                       "data": data_fingerprint()}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def cache_path(out_dir: Path, cfg: GeneratorConfig, ls_version: str) -> Path:
-    return Path(out_dir) / "cache" / f"{cache_key(cfg, ls_version)}.json"
-
-
-def model_dir(out_dir: Path, cfg: GeneratorConfig) -> Path:
-    """Where a configuration's exported files go: ``DIR/models/<config key>/``."""
-    return Path(out_dir) / "models" / cfg.key()
-
-
-def load_cached(path: Path) -> dict[str, Any] | None:
-    """A cached row, or ``None`` if there is none (or it is unreadable: then it is redone)."""
-    try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return row if isinstance(row, dict) and row.get("status") in ("ok", "error") else None
-
-
-def evaluate_and_cache(worker: WorkerFn, cfg_dict: dict[str, Any], out_dir: str, ls_version: str,
-                       cache_file: str) -> dict[str, Any]:
-    """Run ``worker`` on one configuration (in a worker process), turn any failure into an error row,
-    and write the row to its cache file before returning it."""
-    cfg = GeneratorConfig.from_dict(cfg_dict)
-    row = base_row(cfg, ls_version)
-    marker = Path(cache_file).with_suffix(".running")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(str(os.getpid()))
-    print(f"--- {cfg.name} ({cfg.key()})", flush=True)
-    start = time.perf_counter()
-    try:
-        row.update(worker(cfg, model_dir(Path(out_dir), cfg), Path(out_dir), ls_version))
-        row["status"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - one failing configuration must not stop the sweep
-        row.update(status="error", verdict="error", stage=getattr(exc, "stage", None), error=one_line(exc),
-                   traceback=traceback.format_exc())
-    row["elapsed_s"] = round(time.perf_counter() - start, 2)
-    atomic_write_json(cache_file, row)
-    marker.unlink(missing_ok=True)
-    return row
-
-
-def base_row(cfg: GeneratorConfig, ls_version: str) -> dict[str, Any]:
-    """The identifying part of a row: label, registry name if any, config key, the config, versions."""
-    return {
-        "label": cfg.name,
-        "registered_as": registered_name(cfg),
-        "key": cfg.key(),
-        "config": cfg.to_dict(),
-        "ls_version": ls_version,
-        "snapcheck_version": __version__,
-        "data_fingerprint": data_fingerprint(),
-    }
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def run_sweep(configs: list[GeneratorConfig], out_dir: str | Path, *, ls_version: str, worker: WorkerFn,
-              jobs: int = 1, retry_failed: bool = False, console: Console | None = None) -> SweepRun:
-    """Evaluate every configuration not already cached, ``jobs`` at a time, with a progress bar and ETA.
+              jobs: int = 1, retry_failed: bool = False, console: Console | None = None, engine: str = "local",
+              address: str | None = None, bench_on_head: bool = False) -> SweepRun:
+    """Evaluate every configuration not already cached, with a progress bar and ETA.
 
-    Returns the rows in the order of ``configs``. ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM) cancels the
-    workers and propagates; everything finished before it stays cached.
+    ``engine`` is ``local`` (``jobs`` worker processes on this machine) or ``ray`` (one Ray task per
+    configuration on the cluster at ``address``, or on a Ray started here with ``jobs`` CPUs; Ray is
+    imported, and started, only then, and only when something is left to do or ``bench_on_head`` asks
+    for it). Returns the rows in the order of ``configs``. ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM)
+    cancels the outstanding work and propagates; everything finished before it stays cached.
     """
     out_dir = Path(out_dir)
     console = console or Console(stderr=True)
@@ -159,19 +73,57 @@ def run_sweep(configs: list[GeneratorConfig], out_dir: str | Path, *, ls_version
         else:
             todo.append(cfg)
     run = SweepRun(rows=[], cached=len(rows))
-    if todo:
-        _compute(todo, out_dir, ls_version, worker, max(1, jobs), rows, run, console)
+    if todo or (engine == "ray" and bench_on_head):
+        runner = _engine(engine, out_dir, ls_version, worker, max(1, jobs), address, bench_on_head)
+        try:
+            run.reference = runner.reference()
+            _compute(todo, out_dir, ls_version, runner, rows, run, console)
+            if bench_on_head:
+                runner.rebench([rows[cfg.key()] for cfg in configs], run, console)
+        finally:
+            runner.close()
+    run.reference = run.reference or node_info()
     run.rows = [rows[cfg.key()] for cfg in configs]
     run.failed = [r["label"] for r in run.rows if r["status"] == "error"]
     return run
 
 
-def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, worker: WorkerFn, jobs: int,
+class Engine(Protocol):
+    """Where the configurations run: ``local`` (a process pool here) or ``ray`` (``snapcheck.sweep.ray_engine``)."""
+
+    name: str
+
+    def reference(self) -> dict[str, Any]:
+        """The node whose host latencies are shown (``node_info()`` there)."""
+
+    def run(self, todo: list[GeneratorConfig], finished: Finished) -> None:
+        """Evaluate ``todo``, calling ``finished(cfg, row)`` as each one ends (in the caller's thread)."""
+
+    def cancel(self) -> str:
+        """Stop the outstanding work now (on Ctrl-C); returns what was stopped, for the message."""
+
+    def rebench(self, rows: list[dict[str, Any]], run: SweepRun, console: Console) -> None:
+        """Re-measure on the reference node the host latency of the rows measured elsewhere."""
+
+    def close(self) -> None:
+        """Release what ``run`` started."""
+
+
+def _engine(name: str, out_dir: Path, ls_version: str, worker: WorkerFn, jobs: int, address: str | None,
+            bench_on_head: bool) -> Engine:
+    if name == "ray":
+        from snapcheck.sweep.ray_engine import RayEngine
+
+        return RayEngine(out_dir, ls_version, worker, jobs=jobs, address=address)
+    return LocalEngine(out_dir, ls_version, worker, jobs)
+
+
+
+
+def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, engine: Engine,
              rows: dict[str, dict[str, Any]], run: SweepRun, console: Console) -> None:
-    """Run ``todo`` in a pool of ``jobs`` workers. If a worker process dies (killed, out of memory), the
-    pool breaks: the configurations that were running are then retried one at a time in a pool of
-    their own, so that the one that kills its worker is recorded as failed (not cached: a re-run
-    retries it) and the others go on."""
+    """Run ``todo`` on ``engine`` under one progress bar (with an ETA); Ctrl-C or SIGTERM cancels it and
+    says what is kept and how to resume."""
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
@@ -179,8 +131,6 @@ def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, worker
     cached_note = f" ({run.cached} cached)" if run.cached else ""
     for cfg in todo:  # markers left by a run that was killed
         _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
-    queue, isolated = list(todo), []
-    executor: list[ProcessPoolExecutor] = []
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with progress:
@@ -195,34 +145,67 @@ def _compute(todo: list[GeneratorConfig], out_dir: Path, ls_version: str, worker
                 failed_note = f", {failures} failed" if failures else ""
                 progress.update(task, advance=1, description=f"sweep{cached_note}{failed_note}: {cfg.name} done")
 
-            while queue or isolated:
-                batch, width = ([isolated.pop(0)], 1) if isolated else (queue, min(jobs, len(queue)))
-                queue = [] if batch is queue else queue
-                executor[:] = [_pool(width, out_dir)]
-                lost = _run_pool(executor[0], batch, out_dir, ls_version, worker, finished)
-                started = [cfg for cfg in lost if _marker(out_dir, cfg, ls_version).exists()]
-                for cfg in lost:
-                    _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
-                    if len(batch) == 1 or not started:  # it killed its own worker, or no worker could start
-                        row = base_row(cfg, ls_version)
-                        row.update(status="error", verdict="error", stage="worker", error=(
-                            "its worker process died (killed; out of memory?); re-run to retry" if started else
-                            f"the worker processes died before starting it (see {out_dir / 'logs'})"))
-                        finished(cfg, row)
-                    elif cfg in started:  # it was running when the pool broke
-                        isolated.append(cfg)
-                    else:
-                        queue.append(cfg)
-                executor[0].shutdown(wait=True)
+            if todo:
+                engine.run(todo, finished)
     except KeyboardInterrupt:
-        if executor:
-            _cancel(executor[0])
+        stopped = engine.cancel()
         done = run.cached + run.computed
-        console.print(f"[yellow]interrupted[/]: {done} of {done + len(todo) - run.computed} configurations are "
-                      f"cached in {out_dir / 'cache'}; run the same command to resume.", soft_wrap=True)
+        console.print(f"[yellow]interrupted[/] ({stopped}): {done} of {done + len(todo) - run.computed} "
+                      f"configurations are cached in {out_dir / 'cache'}; run the same command to resume.",
+                      soft_wrap=True)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous_term)
+
+
+class LocalEngine:
+    """``jobs`` worker processes on this machine. If a worker process dies (killed, out of memory), the
+    pool breaks: the configurations that were running are then retried one at a time in a pool of
+    their own, so that the one that kills its worker is recorded as failed (not cached: a re-run
+    retries it) and the others go on."""
+
+    name = "local"
+
+    def __init__(self, out_dir: Path, ls_version: str, worker: WorkerFn, jobs: int) -> None:
+        self.out_dir, self.ls_version, self.worker, self.jobs = out_dir, ls_version, worker, jobs
+        self.executor: ProcessPoolExecutor | None = None
+
+    def reference(self) -> dict[str, Any]:
+        return node_info()
+
+    def run(self, todo: list[GeneratorConfig], finished: Finished) -> None:
+        out_dir, ls_version = self.out_dir, self.ls_version
+        queue, isolated = list(todo), []
+        while queue or isolated:
+            batch, width = ([isolated.pop(0)], 1) if isolated else (queue, min(self.jobs, len(queue)))
+            queue = [] if batch is queue else queue
+            self.executor = _pool(width, out_dir)
+            lost = _run_pool(self.executor, batch, out_dir, ls_version, self.worker, finished)
+            started = [cfg for cfg in lost if _marker(out_dir, cfg, ls_version).exists()]
+            for cfg in lost:
+                _marker(out_dir, cfg, ls_version).unlink(missing_ok=True)
+                if len(batch) == 1 or not started:  # it killed its own worker, or no worker could start
+                    row = base_row(cfg, ls_version)
+                    row.update(status="error", verdict="error", stage="worker", error=(
+                        "its worker process died (killed; out of memory?); re-run to retry" if started else
+                        f"the worker processes died before starting it (see {out_dir / 'logs'})"))
+                    finished(cfg, row)
+                elif cfg in started:  # it was running when the pool broke
+                    isolated.append(cfg)
+                else:
+                    queue.append(cfg)
+            self.executor.shutdown(wait=True)
+
+    def cancel(self) -> str:
+        if self.executor is not None:
+            _cancel(self.executor)
+        return "worker processes stopped"
+
+    def rebench(self, rows: list[dict[str, Any]], run: SweepRun, console: Console) -> None:
+        """Nothing to do: every row this engine computes is measured here."""
+
+    def close(self) -> None:
+        self.executor = None
 
 
 def _pool(workers: int, out_dir: Path) -> ProcessPoolExecutor:
@@ -232,7 +215,7 @@ def _pool(workers: int, out_dir: Path) -> ProcessPoolExecutor:
 
 
 def _run_pool(executor: ProcessPoolExecutor, batch: list[GeneratorConfig], out_dir: Path, ls_version: str,
-              worker: WorkerFn, finished: Callable[[GeneratorConfig, dict[str, Any]], None]) -> list[GeneratorConfig]:
+              worker: WorkerFn, finished: Finished) -> list[GeneratorConfig]:
     """Submit ``batch``, report each row as it finishes; return the configs lost to a broken pool."""
     futures: dict[Future, GeneratorConfig] = {
         executor.submit(evaluate_and_cache, worker, cfg.to_dict(), str(out_dir), ls_version,

@@ -1,66 +1,56 @@
 """One sweep configuration, end to end, in a worker process.
 
 Build the generator with random weights and export fp16 .tflite and .onnx (``snapcheck.gan.export``,
-gate off: a failing config is a result, not an error; an identical earlier export in the same folder
-is reused), then on the written files run exactly what ``snapcheck check`` and ``snapcheck bench``
-run: the checks with estimates (``snapcheck.api``), the cost model (``snapcheck.cost``) and host
-latency (``snapcheck.hostbench``, 1 thread). A failure in any stage raises with ``stage`` set; the
-runner records it and the sweep goes on.
+gate off: a failing config is a result, not an error), whose gate has already checked each file with
+estimates; or reuse an identical earlier export in the same folder and check its files
+(``snapcheck.api``). Then the cost model (``snapcheck.cost``) on the .tflite's graph that check read,
+and host latency (``snapcheck.hostbench``, 1 thread): what ``snapcheck check`` and ``snapcheck bench``
+report. A failure in any stage raises with ``stage`` set; the runner records it and the sweep goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from snapcheck import __version__
+from snapcheck.api import check_graph
+from snapcheck.cost import model_cost
+from snapcheck.gan.export import export_config
 from snapcheck.gan.registry import GeneratorConfig
+from snapcheck.hostbench import bench_model
+from snapcheck.readers import load_model
+from snapcheck.rules import BACKENDS, load_ruleset
+from snapcheck.sweep.cache import BENCH_RUNS, BENCH_THREADS, BENCH_WARMUP, stage
 
 FORMATS = ("tflite", "onnx")
-BENCH_THREADS = 1
-BENCH_RUNS = 15
-BENCH_WARMUP = 3
-
-
-@contextlib.contextmanager
-def stage(name: str) -> Iterator[None]:
-    """Tag any exception raised inside with the stage it came from (export, check, cost, bench)."""
-    try:
-        yield
-    except Exception as exc:
-        exc.stage = name  # type: ignore[attr-defined]
-        raise
 
 
 def evaluate_config(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version: str) -> dict[str, Any]:
     """The row fields of one configuration (see ``snapcheck.sweep.outputs`` for the row layout)."""
-    from snapcheck.api import check_file
-    from snapcheck.cost import model_cost
-    from snapcheck.gan.export import export_config
-    from snapcheck.hostbench import bench_model
-    from snapcheck.readers import load_model
-    from snapcheck.rules import load_ruleset
-
     sidecar = previous_export(cfg, model_dir)
     exported = sidecar is None
+    files = {fmt: model_dir / f"{cfg.name}.{fmt}" for fmt in FORMATS}
     if exported:
-        import keras
+        import keras  # TensorFlow's Keras: only a configuration that must be exported needs it
 
         keras.backend.clear_session()  # one worker process builds many models: free the previous one's graph
         with stage("export"):
-            sidecar = export_config(cfg, model_dir, formats=FORMATS, fp16=True, gate=False, ls_version=ls_version,
-                                    name=cfg.name)
-    files = {fmt: model_dir / f"{cfg.name}.{fmt}" for fmt in FORMATS}
-    with stage("check"):
-        reports = {fmt: check_file(path, ls_version, estimates=True).to_dict() for fmt, path in files.items()}
+            export = export_config(cfg, model_dir, formats=FORMATS, fp16=True, gate=False, ls_version=ls_version,
+                                   name=cfg.name)
+        sidecar = export.sidecar
+        graphs = {fmt: export.graphs[path.name] for fmt, path in files.items()}
+        reports = {fmt: export.reports[path.name].to_dict() for fmt, path in files.items()}
+    else:
+        with stage("check"):
+            graphs = {fmt: load_model(path) for fmt, path in files.items()}
+            reports = {fmt: check_graph(graph, ls_version).to_dict() for fmt, graph in graphs.items()}
     with stage("cost"):
-        cost = model_cost(load_model(files["tflite"]))
+        cost = model_cost(graphs["tflite"])
     with stage("bench"):
-        host = {fmt: _bench_summary(bench_model(path, threads=BENCH_THREADS, runs=BENCH_RUNS, warmup=BENCH_WARMUP))
-                for fmt, path in files.items()}
+        host = host_latency(files)
     budget = load_ruleset(ls_version).size_budget_bytes
     fp16_bytes = reports["tflite"]["size"]["fp16_bytes"]
     checks = {fmt: _check_summary(report) for fmt, report in reports.items()}
@@ -103,8 +93,6 @@ def previous_export(cfg: GeneratorConfig, model_dir: Path) -> dict[str, Any] | N
 def _check_summary(report: dict[str, Any]) -> dict[str, Any]:
     """Pass/fail overall and per backend (what ``snapcheck check --backend B`` says: no error that applies
     to every backend or to B), the error and warning codes, and the accelerator placement verdicts."""
-    from snapcheck.rules import BACKENDS
-
     findings = report["findings"]
     errors = [f for f in findings if f["severity"] == "error"]
     return {
@@ -114,6 +102,13 @@ def _check_summary(report: dict[str, Any]) -> dict[str, Any]:
         "backends": {b: "fail" if any(f.get("backend") in (None, b) for f in errors) else "pass" for b in BACKENDS},
         "placement": {p["backend"]: p["verdict"] for p in report["placement"]},
     }
+
+
+def host_latency(files: dict[str, Path]) -> dict[str, Any]:
+    """What ``snapcheck bench --threads 1 --runs 15 --warmup 3`` measures, per format: runtime, threads, runs,
+    median, p90 and min (ms)."""
+    return {fmt: _bench_summary(bench_model(path, threads=BENCH_THREADS, runs=BENCH_RUNS, warmup=BENCH_WARMUP))
+            for fmt, path in files.items()}
 
 
 def _bench_summary(result: Any) -> dict[str, Any]:

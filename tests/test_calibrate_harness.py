@@ -1,36 +1,9 @@
-"""Calibration fitting and caching, on synthetic data (no TensorFlow, no timing)."""
+"""The calibration harness: the timing statistic, the measurement cache and the timed loop every stage runs
+(no TensorFlow, no timing)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from snapcheck.calibrate import (BASE, FIT_KINDS, MeasurementCache, Sample, best_ms, fit_kind, kind_model, micro_specs,
-                                 typical_ms)
-
-
-def test_micro_specs_cover_every_kind_deterministically():
-    a, b = micro_specs(0, 8), micro_specs(0, 8)
-    assert a == b
-    assert {s.kind for s in a} >= set(FIT_KINDS)
-    assert len({s.key() for s in a}) == len(a)
-
-
-def test_fit_recovers_a_known_roofline():
-    rng = np.random.default_rng(1)
-    truth = np.concatenate([np.log([80.0, 60.0, 12.0, 1.5, 20.0, 2.0, 4.0, 1.0]), [0.3, -0.2]])
-    work = rng.uniform(1e5, 1e9, 40)
-    nbytes = rng.uniform(1e4, 3e7, 40)
-    red = rng.integers(1, 2000, 40).astype(float)
-    chans = rng.integers(1, 512, 40).astype(float)
-    z = rng.uniform(-2, 2, (40, 2))
-    ms = kind_model(truth, work, nbytes, red, chans, z, 2 ** 21)
-    samples = [Sample("conv", w, b, r, c, {"lcout": f[0], "lcin": f[1]}, m, m, w)
-               for w, b, r, c, f, m in zip(work, nbytes, red, chans, z, ms)]
-    fit = fit_kind(samples, 2 ** 21, ("lcout", "lcin"))
-    x = np.concatenate([np.log([fit[p] for p in BASE]), [fit["shape_coef"]["lcout"], fit["shape_coef"]["lcin"]]])
-    pred = kind_model(x, work, nbytes, red, chans, z, 2 ** 21)
-    assert np.max(np.abs(pred / ms - 1)) < 0.05
-    assert fit["shape_range"]["lcout"] == [z[:, 0].min(), z[:, 0].max()]
+from snapcheck.calibrate.harness import MeasurementCache, best_ms, typical_ms
 
 
 def test_measurement_cache_resumes(tmp_path):
@@ -46,7 +19,7 @@ def test_measurement_cache_resumes(tmp_path):
 
 
 def test_timed_models_builds_times_resumes_and_takes_the_median_over_passes(tmp_path, monkeypatch):
-    import snapcheck.calibrate as cal
+    import snapcheck.calibrate.harness as cal
 
     built, timed = [], []
     speeds = iter([1.0, 5.0, 3.0, 4.0, 2.0, 9.0])

@@ -1,0 +1,173 @@
+"""How calibration measures: the timing statistic, one model's timing, the measurement cache, the timed loop
+every stage runs, the host fingerprint its caches are keyed by, and the progress bar.
+
+The statistic (``typical_ms``) is the median over runs of wall-clock or calling-thread CPU time, whichever
+is lower, so that preemption on a shared machine does not count. Finished measurements are cached as JSON
+after each one, so an interrupted stage resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+import numpy as np
+
+from snapcheck.estimate.kernels import Kernel, split_kernels
+from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
+from snapcheck.hostbench import time_runs
+from snapcheck.readers import load_model
+from snapcheck.runner import open_model
+
+
+def typical_ms(hit: dict) -> float:
+    """The calibration statistic: the median over runs of wall-clock time or of calling-thread CPU time,
+    whichever is lower.
+
+    The median is what ``snapcheck bench`` reports first and what a user measures again; on this shared
+    machine the minimum over runs sits ~4% under it and swings about 3x more between the host's faster and
+    slower phases (docs/estimator.md). Thread CPU time leaves out preemption on a busy machine.
+    """
+    return min(hit["median_ms"], hit.get("cpu_median_ms", hit["median_ms"]))
+
+
+def best_ms(hit: dict) -> float:
+    """The minimum over runs of min(wall, thread CPU time) (reported beside ``typical_ms``; min over runs of
+    min(w, c) equals min(min w, min c))."""
+    return min(hit["min_ms"], hit.get("cpu_min_ms", hit["min_ms"]))
+
+
+def pass_median_ms(hits: list[dict], stat: Callable[[dict], float] = typical_ms) -> float:
+    """One model's timing over several passes: the median over passes of ``stat`` (``typical_ms``)."""
+    return float(np.median([stat(h) for h in hits]))
+
+
+def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0.25,
+                   runs: int = 10) -> dict[str, float]:
+    """Latency (ms) of a model with LiteRT: 3 warm-up calls, >= ``runs`` timed calls and at least
+    ``min_seconds`` of them (up to 400). Wall-clock min/median and, with 1 thread, the calling thread's
+    CPU-time min/median (see ``hostbench.time_runs``; ``typical_ms`` is the calibration statistic)."""
+    runner = open_model(model, threads)
+    runner.feed_random()
+    wall, cpu = time_runs(runner.invoke, runs=runs, warmup=3, min_seconds=min_seconds, max_runs=400)
+    return {"min_ms": float(min(wall)), "median_ms": float(np.median(wall)), "cpu_min_ms": float(min(cpu)),
+            "cpu_median_ms": float(np.median(cpu)), "runs": len(wall)}
+
+
+def host_fingerprint(threads: int) -> str:
+    """Identifies the machine, runtime and thread count a cache of measurements belongs to."""
+    try:  # the runtime extra's version, read from its metadata without importing it
+        litert = importlib.metadata.version("ai-edge-litert")
+    except importlib.metadata.PackageNotFoundError:
+        litert = "?"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blob = f"{cpu}|{litert}|{threads}|thread-cpu-time"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def l2_cache_bytes() -> float:
+    """Per-core L2 size of this machine (Linux sysfs), 1 MiB when it cannot be read."""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for idx in sorted(base.glob("index*")):
+        try:
+            if (idx / "level").read_text().strip() == "2":
+                size = (idx / "size").read_text().strip().upper()
+                return float(size.rstrip("KM")) * (1024 if size.endswith("K") else 1024 * 1024)
+        except (OSError, ValueError):
+            continue
+    return 1024.0 * 1024
+
+
+class MeasurementCache:
+    """A JSON file of finished measurements, rewritten atomically after each new one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key: str) -> dict | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: dict) -> None:
+        self.data[key] = value
+        atomic_write_json(self.path, self.data)
+
+
+def pass_cache(path: Path, i: int) -> Path:
+    """The cache file of timing pass ``i`` (0: ``path`` itself; then ``<stem>-2.json``, ``<stem>-3.json``...)."""
+    return path if i == 0 else path.with_name(f"{path.stem}-{i + 1}{path.suffix}")
+
+
+def micro_kernels(model: bytes, tmp: Path) -> list[Kernel]:
+    """The estimator's kernels for a converted model (through the ordinary reader)."""
+    tmp.write_bytes(model)
+    return split_kernels(load_model(tmp))
+
+
+def progress_bar(label: str, console: Any = None) -> Any:
+    """The progress bar of a calibration stage: label, bar, done/total, current item, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.description}"), TimeRemainingColumn(), console=console, transient=False)
+
+
+def timed_models(items: list, *, key: Callable[[Any], str], build: Callable[[Any], bytes], folder: Path,
+                 cache_path: Path, label: str, threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
+                 min_seconds: float = 0.25, runs: int = 10, passes: int = 1,
+                 console: Any = None) -> list[tuple[Hashable, list[Kernel], dict]]:
+    """The loop every calibration stage runs: per item, its .tflite under ``folder`` (``build(item)`` when
+    missing), its kernels and its timing: from the cache at ``cache_path``, else measured with
+    ``measure_tflite`` unless ``build_only`` or past ``max_minutes`` (0: no limit). With ``passes`` > 1 the
+    whole list is timed again that many times, each pass with new interpreters and its own cache
+    (``pass_cache``), and the timing's medians (``typical_ms``) and minima (``best_ms``) become their medians
+    over passes (``pass_median_ms``): one interpreter's timing varies by a few % between instances. Returns
+    ``(item, kernels, timing)`` for the items every pass has timed. A progress bar shows the current item;
+    Ctrl-C keeps every finished timing (a later call resumes)."""
+    start = time.monotonic()
+    caches = [MeasurementCache(pass_cache(cache_path, i)) for i in range(passes)]
+    kernels: dict[str, list[Kernel]] = {}
+    with tempfile.TemporaryDirectory() as td, progress_bar(label, console) as bar:
+        task = bar.add_task("", total=len(items) * passes)
+        try:
+            for i, cache in enumerate(caches):
+                for item in items:
+                    name = key(item)
+                    bar.update(task, description=name if passes == 1 else f"pass {i + 1}/{passes} {name}")
+                    path = folder / f"{name}.tflite"
+                    if not path.is_file():
+                        atomic_write_bytes(path, build(item))
+                    out_of_time = max_minutes and time.monotonic() - start > 60 * max_minutes
+                    if cache.get(name) is None and not build_only and not out_of_time:
+                        cache.put(name, measure_tflite(path, threads, min_seconds=min_seconds, runs=runs))
+                    if i == 0 and cache.get(name) is not None:
+                        kernels[name] = micro_kernels(path.read_bytes(), Path(td) / "model.tflite")
+                    bar.advance(task)
+        except KeyboardInterrupt:
+            if console is not None:
+                console.print("interrupted: every finished timing is cached; run again to resume")
+            raise
+    rows: list[tuple[Hashable, list[Kernel], dict]] = []
+    for item in items:
+        name = key(item)
+        hits = [c.get(name) for c in caches]
+        if name in kernels and all(h is not None for h in hits):
+            hit = dict(hits[0])
+            if passes > 1:
+                ms, low = pass_median_ms(hits), pass_median_ms(hits, best_ms)
+                hit.update(median_ms=ms, cpu_median_ms=ms, min_ms=low, cpu_min_ms=low, passes=passes)
+            rows.append((item, kernels[name], hit))
+    return rows

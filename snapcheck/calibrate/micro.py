@@ -1,0 +1,375 @@
+"""The single-layer models calibration times: their specs, the kernel kinds they are drawn for, and their builder.
+
+Every kernel kind calibration knows is one row of ``KINDS`` (a ``Kind``): how the roofline's set
+(``micro_specs``) and the lookup's set (``calibrate.shapes``) draw its shapes, and which shape features its
+compute efficiency is fitted on (``calibrate.fit``). A spec is one Keras layer (``build_micro_tflite``),
+never a whole architecture, so the accuracy benchmark's networks stay held out.
+
+To add a kind: give the estimator a way to recognise its ops (``estimate.kernels``), then add its row to
+``KINDS`` (at the end, so the seeded draws of the kinds before it do not change) and, for a new op, its
+layer in ``build_micro_tflite``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from snapcheck.gan.layers import nearest_upsample
+from snapcheck.paths import cache_dir
+
+
+@dataclass(frozen=True)
+class MicroSpec:
+    """One single-layer model: ``op`` on an ``h`` x ``w`` x ``cin`` input."""
+
+    kind: str
+    op: str
+    h: int
+    w: int
+    cin: int
+    cout: int = 0
+    k: int = 1
+    stride: int = 1
+
+    def key(self) -> str:
+        return f"{self.op}-{self.h}x{self.w}x{self.cin}-o{self.cout}-k{self.k}-s{self.stride}"
+
+
+# --- drawing shapes --------------------------------------------------------------------------------------------
+
+MICRO_SIZES = (8, 16, 32, 64, 128, 256)  # the roofline's set: square inputs of these sides
+MICRO_CHANS = (3, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+# The lookup's set: the spatial sizes CNNs use (powers of two, the 7 x 2^n and 10 x 2^n ladders, 3/5/6/12/20/24...).
+SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+ELTWISE_OPS = ("add", "mul", "leaky_relu", "tanh", "sigmoid", "relu")
+
+
+def square(side: int) -> tuple[int, int]:
+    return side, side
+
+
+def channels(rnd: random.Random, lo: int, hi: int, odd: float = 0.2) -> int:
+    """A channel count, log-uniform in [lo, hi]; a multiple of 8 unless an ``odd`` draw says otherwise."""
+    c = math.exp(rnd.uniform(math.log(lo), math.log(hi)))
+    if rnd.random() < odd or c < 8:
+        return max(1, round(c))
+    return max(8, 8 * round(c / 8))
+
+
+def weighted(rnd: random.Random, weights: dict) -> Any:
+    """One key of ``weights``, drawn with its weight."""
+    return rnd.choices(list(weights), list(weights.values()))[0]
+
+
+def side(rnd: random.Random, lo: int = 1, hi: int = 256) -> int:
+    """A spatial size of ``SIZES`` in [lo, hi]."""
+    return rnd.choice([s for s in SIZES if lo <= s <= hi])
+
+
+Maker = Callable[[], MicroSpec]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kernel kind as calibration sees it (a row of ``KINDS``).
+
+    ``micro(rnd)`` returns a maker of candidate specs for one slot of the roofline's set (``micro_specs``
+    calls it until a candidate fits under ``micro_cap`` multiply-adds and is new); the set has
+    ``int(per_kind x micro_share) + micro_extra`` slots of the kind. ``lookup(rnd)`` draws one spec of the
+    lookup's set, of which the kind makes ``lookup_share``. ``features``: the shape features
+    (``estimate.features.shape_features``) its compute efficiency is log-linear in; none for streaming kinds.
+    """
+
+    micro: Callable[[random.Random], Maker]
+    lookup: Callable[[random.Random], MicroSpec]
+    lookup_share: float
+    micro_share: float = 1.0
+    micro_extra: int = 0
+    micro_cap: float = 1e12
+    features: tuple[str, ...] = ()
+
+
+def _micro_conv(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("conv", "conv", *square(rnd.choice(MICRO_SIZES[1:])), rnd.choice(MICRO_CHANS),
+                             rnd.choice(MICRO_CHANS[1:]), rnd.choice([3, 3, 4, 4, 5]), rnd.choice([1, 2]))
+
+
+def _lookup_conv(rnd: random.Random) -> MicroSpec:
+    k = weighted(rnd, {3: 0.55, 4: 0.15, 5: 0.12, 7: 0.06, 2: 0.12})
+    cin = rnd.choice((1, 3, 4)) if rnd.random() < 0.1 else channels(rnd, 8, 1024)
+    cout = rnd.choice((1, 3, 4)) if rnd.random() < 0.05 else channels(rnd, 8, 1024)
+    s = side(rnd, k, 256)
+    return MicroSpec("conv", "conv", s, s, cin, cout, k, weighted(rnd, {1: 0.6, 2: 0.4}))
+
+
+def _micro_pointwise(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("pointwise", "conv", *square(rnd.choice(MICRO_SIZES)), rnd.choice(MICRO_CHANS[1:]),
+                             rnd.choice(MICRO_CHANS[1:]), 1, 1)
+
+
+def _lookup_pointwise(rnd: random.Random) -> MicroSpec:
+    s = side(rnd)
+    return MicroSpec("pointwise", "conv", s, s, channels(rnd, 8, 2048), channels(rnd, 8, 2048), 1,
+                     weighted(rnd, {1: 0.85, 2: 0.15}) if s > 1 else 1)
+
+
+def _micro_depthwise(rnd: random.Random) -> Maker:
+    c = rnd.choice(MICRO_CHANS[1:])  # one channel count per slot, whatever the candidates
+    return lambda: MicroSpec("depthwise", "depthwise", *square(rnd.choice(MICRO_SIZES)), c, c, rnd.choice([3, 4, 5]),
+                             rnd.choice([1, 2]))
+
+
+def _lookup_depthwise(rnd: random.Random) -> MicroSpec:
+    c, k = channels(rnd, 8, 2048), weighted(rnd, {3: 0.7, 5: 0.2, 4: 0.05, 7: 0.05})
+    s = side(rnd, 2, 256)
+    return MicroSpec("depthwise", "depthwise", s, s, c, c, k, weighted(rnd, {1: 0.6, 2: 0.4}))
+
+
+def _micro_deconv(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("deconv", "deconv", *square(rnd.choice(MICRO_SIZES[:-1])),
+                             rnd.choice(MICRO_CHANS[1:] + (768, 1024)), rnd.choice(MICRO_CHANS), rnd.choice([3, 4]), 2)
+
+
+def _lookup_deconv(rnd: random.Random) -> MicroSpec:
+    cout = rnd.choice((1, 3, 4)) if rnd.random() < 0.1 else channels(rnd, 8, 1024)
+    s = side(rnd, 1, 128)
+    return MicroSpec("deconv", "deconv", s, s, channels(rnd, 8, 1280), cout, weighted(rnd, {2: 0.2, 3: 0.3, 4: 0.5}), 2)
+
+
+def _micro_fc(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("fc", "dense", 1, 1, rnd.choice([64, 256, 1024, 2048]), rnd.choice([10, 100, 512, 1000]))
+
+
+def _lookup_fc(rnd: random.Random) -> MicroSpec:
+    return MicroSpec("fc", "dense", 1, 1, channels(rnd, 16, 4096), rnd.choice((10, 1000)) if rnd.random() < 0.2
+                     else channels(rnd, 8, 1024))
+
+
+def _micro_resize(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("resize", "nearest", *square(rnd.choice(MICRO_SIZES[:-1])), rnd.choice(MICRO_CHANS))
+
+
+def _micro_bilinear(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("resize_bilinear", "bilinear", *square(rnd.choice(MICRO_SIZES[:-1])),
+                             rnd.choice(MICRO_CHANS))
+
+
+def _lookup_resize(kind: str) -> Callable[[random.Random], MicroSpec]:
+    def draw(rnd: random.Random) -> MicroSpec:
+        s = side(rnd, 1, 128)
+        return MicroSpec(kind, "nearest" if kind == "resize" else "bilinear", s, s, channels(rnd, 1, 512))
+
+    return draw
+
+
+def _micro_concat(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("concat", "concat", *square(rnd.choice(MICRO_SIZES)), rnd.choice(MICRO_CHANS),
+                             rnd.choice(MICRO_CHANS))
+
+
+def _lookup_concat(rnd: random.Random) -> MicroSpec:
+    s = side(rnd)
+    return MicroSpec("concat", "concat", s, s, channels(rnd, 1, 512), channels(rnd, 1, 512))
+
+
+def _micro_eltwise(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("eltwise", rnd.choice(ELTWISE_OPS), *square(rnd.choice(MICRO_SIZES)),
+                             rnd.choice(MICRO_CHANS))
+
+
+def _lookup_eltwise(rnd: random.Random) -> MicroSpec:
+    s = side(rnd)
+    return MicroSpec("eltwise", rnd.choice(ELTWISE_OPS), s, s, channels(rnd, 1, 1024))
+
+
+def _micro_pool(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("pool", rnd.choice(["maxpool", "avgpool"]), *square(rnd.choice(MICRO_SIZES[1:])),
+                             rnd.choice(MICRO_CHANS), 0, rnd.choice([2, 3]), 2)
+
+
+def _lookup_pool(rnd: random.Random) -> MicroSpec:
+    s = side(rnd, 4, 256)
+    return MicroSpec("pool", rnd.choice(("maxpool", "avgpool")), s, s, channels(rnd, 8, 512), 0, rnd.choice((2, 3)), 2)
+
+
+def _micro_reduce(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("reduce", "mean", *square(rnd.choice(MICRO_SIZES)), rnd.choice(MICRO_CHANS))
+
+
+def _lookup_reduce(rnd: random.Random) -> MicroSpec:
+    s = side(rnd, 2, 256)
+    return MicroSpec("reduce", "mean", s, s, channels(rnd, 8, 2048))
+
+
+def _micro_copy(rnd: random.Random) -> Maker:
+    return lambda: MicroSpec("copy", rnd.choice(["pad", "transpose"]), *square(rnd.choice(MICRO_SIZES)),
+                             rnd.choice(MICRO_CHANS))
+
+
+def _lookup_copy(rnd: random.Random) -> MicroSpec:
+    s = side(rnd)
+    return MicroSpec("copy", rnd.choice(("pad", "transpose")), s, s, channels(rnd, 1, 512))
+
+
+# Every kind calibration fits, in drawing order. Lookup shares: compute kinds dominate network time, so they
+# get most of the lookup's shapes.
+KINDS: dict[str, Kind] = {
+    "conv": Kind(_micro_conv, _lookup_conv, 0.26, micro_extra=4, micro_cap=1.2e9,
+                 features=("lcout", "lcin", "lpix", "lk", "s2", "lw")),
+    "pointwise": Kind(_micro_pointwise, _lookup_pointwise, 0.2, micro_cap=1.2e9,
+                      features=("lcout", "lcin", "lpix", "lw")),
+    "depthwise": Kind(_micro_depthwise, _lookup_depthwise, 0.14, features=("lcin", "lpix", "lk", "s2")),
+    "deconv": Kind(_micro_deconv, _lookup_deconv, 0.1, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lk", "lw")),
+    "fc": Kind(_micro_fc, _lookup_fc, 0.02, micro_share=0.5, features=("lcout", "lcin", "lw")),
+    "resize": Kind(_micro_resize, _lookup_resize("resize"), 0.05),
+    "resize_bilinear": Kind(_micro_bilinear, _lookup_resize("resize_bilinear"), 0.03, micro_share=0.5),
+    "concat": Kind(_micro_concat, _lookup_concat, 0.05),
+    "eltwise": Kind(_micro_eltwise, _lookup_eltwise, 0.08, micro_extra=4),
+    "pool": Kind(_micro_pool, _lookup_pool, 0.03, micro_share=0.5),
+    "reduce": Kind(_micro_reduce, _lookup_reduce, 0.02, micro_share=0.5),
+    "copy": Kind(_micro_copy, _lookup_copy, 0.02, micro_share=0.5),
+}
+
+
+def micro_specs(seed: int = 0, per_kind: int = 14) -> list[MicroSpec]:
+    """The roofline's set: the slots of every kind in ``KINDS`` (fixed seed), then ``GENERATOR_SHAPES``, then the
+    smallest model (one 1 x 1 x 4 add: the per-inference overhead)."""
+    rnd = random.Random(seed)
+    specs: list[MicroSpec] = []
+
+    def pick(limit_macs: float, make: Maker) -> None:
+        for _ in range(200):
+            s = make()
+            macs = s.h * s.w * max(s.cin, 1) * max(s.cout, 1) * s.k * s.k / (s.stride ** 2)
+            if macs <= limit_macs and s not in specs:
+                specs.append(s)
+                return
+
+    for kind in KINDS.values():
+        for _ in range(int(per_kind * kind.micro_share) + kind.micro_extra):
+            pick(kind.micro_cap, kind.micro(rnd))
+    specs += [s for s in GENERATOR_SHAPES if s not in specs]
+    specs.append(MicroSpec("eltwise", "add", 1, 1, 4))
+    return specs
+
+
+# Single layers at the shapes a pix2pix-style generator uses (4x4 kernels, stride-2 transposed convs on few
+# pixels with wide, skip-concatenated inputs and weights far beyond L2, 1- or 3-channel input layers,
+# 4-channel output layers): the random draw above rarely reaches these corners. One layer each, never a
+# whole network.
+GENERATOR_SHAPES = [
+    MicroSpec("deconv", "deconv", 1, 1, 256, 1024, 4, 2),
+    MicroSpec("deconv", "deconv", 2, 2, 640, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 4, 4, 1024, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 8, 8, 640, 256, 4, 2),
+    MicroSpec("deconv", "deconv", 8, 8, 1280, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 16, 16, 320, 128, 4, 2),
+    MicroSpec("deconv", "deconv", 32, 32, 160, 64, 4, 2),
+    MicroSpec("deconv", "deconv", 32, 32, 640, 256, 4, 2),
+    MicroSpec("deconv", "deconv", 64, 64, 160, 4, 4, 2),
+    MicroSpec("deconv", "deconv", 128, 128, 128, 3, 4, 2),
+    MicroSpec("conv", "conv", 256, 256, 1, 32, 4, 2),
+    MicroSpec("conv", "conv", 128, 128, 3, 64, 4, 2),
+    MicroSpec("conv", "conv", 256, 256, 64, 4, 4, 1),
+    MicroSpec("conv", "conv", 128, 128, 128, 4, 4, 1),
+    MicroSpec("conv", "conv", 16, 16, 1024, 512, 4, 1),
+    MicroSpec("conv", "conv", 4, 4, 512, 512, 4, 2),
+]
+
+
+def macs(s: MicroSpec) -> float:
+    """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
+    elements read and written)."""
+    if s.kind == "deconv":
+        return s.h * s.w * s.cin * s.cout * s.k * s.k
+    if s.kind in ("conv", "pointwise"):
+        return s.h * s.w * s.cin * s.cout * s.k * s.k / s.stride ** 2
+    if s.kind == "depthwise":
+        return s.h * s.w * s.cin * s.k * s.k / s.stride ** 2
+    if s.kind == "fc":
+        return s.cin * s.cout
+    return s.h * s.w * (s.cin + s.cout)
+
+
+# --- building ----------------------------------------------------------------------------------------------------
+
+def micro_dir() -> Path:
+    """The folder of the converted single-layer models (the roofline's and the lookup's sets)."""
+    return cache_dir() / "micro"
+
+
+def micro_file(spec: MicroSpec) -> Path:
+    """A single-layer model's converted .tflite (written by ``harness.timed_models`` into ``micro_dir``)."""
+    return micro_dir() / f"{spec.key()}.tflite"
+
+
+def build_micro_tflite(spec: MicroSpec) -> bytes:
+    """The .tflite bytes of a one-layer Keras model for ``spec``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf  # the generator's extra; calibration builds its models with Keras
+
+    keras = tf.keras
+    layers = keras.layers
+    if spec.op == "dense":
+        x = keras.Input((spec.cin,), batch_size=1)
+    else:
+        x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1)
+    inputs = [x]
+    op = spec.op
+    if op == "conv":
+        y = layers.Conv2D(spec.cout, spec.k, spec.stride, padding="same", activation="relu")(x)
+    elif op == "depthwise":
+        y = layers.DepthwiseConv2D(spec.k, spec.stride, padding="same", activation="relu")(x)
+    elif op == "deconv":
+        y = layers.Conv2DTranspose(spec.cout, spec.k, spec.stride, padding="same")(x)
+    elif op == "dense":
+        y = layers.Dense(spec.cout)(x)
+    elif op == "nearest":  # one RESIZE_NEAREST_NEIGHBOR (Keras' UpSampling2D would become RESHAPE + TILE)
+        y = nearest_upsample(2)(x)
+    elif op == "bilinear":
+        y = layers.Resizing(2 * spec.h, 2 * spec.w, interpolation="bilinear")(x)
+    elif op == "concat":
+        x2 = keras.Input((spec.h, spec.w, spec.cout), batch_size=1)
+        inputs.append(x2)
+        y = layers.Concatenate()([x, x2])
+    elif op in ("add", "mul"):
+        x2 = keras.Input((spec.h, spec.w, spec.cin), batch_size=1)
+        inputs.append(x2)
+        y = (layers.Add() if op == "add" else layers.Multiply())([x, x2])
+    elif op == "leaky_relu":
+        y = layers.LeakyReLU(0.2)(x)
+    elif op in ("tanh", "sigmoid", "relu"):
+        y = layers.Activation(op)(x)
+    elif op == "maxpool":
+        y = layers.MaxPooling2D(spec.k, spec.stride, padding="same")(x)
+    elif op == "avgpool":
+        y = layers.AveragePooling2D(spec.k, spec.stride, padding="same")(x)
+    elif op == "mean":
+        y = layers.GlobalAveragePooling2D()(x)
+    elif op == "pad":
+        y = layers.ZeroPadding2D(1)(x)
+    elif op == "transpose":
+        y = layers.Permute((2, 1, 3))(x)
+    else:
+        raise ValueError(f"unknown micro op {op}")
+    return tflite_bytes(keras.Model(inputs, y))
+
+
+def tflite_bytes(model: Any) -> bytes:
+    """Convert a Keras model to fp32 .tflite bytes with a batch of 1 (static shapes, as Lens Studio needs)."""
+    import tensorflow as tf  # the generator's extra
+
+    if any(t.shape[0] is None for t in model.inputs):
+        keras = tf.keras
+        inputs = [keras.Input(tuple(t.shape[1:]), batch_size=1, dtype=t.dtype) for t in model.inputs]
+        model = keras.Model(inputs, model(inputs if len(inputs) > 1 else inputs[0]))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints every signature it saves
+        return converter.convert()

@@ -1,0 +1,374 @@
+"""Random whole networks for the network stage of ``snapcheck calibrate``, as plain data, and their builder.
+
+``random_nets(n, seed)`` draws ``n`` random networks (no TensorFlow) in three families: "mixed" (8/15), a
+classifier (strided stages, global pool, dense head) or an encoder-decoder (down-sampling, up-sampling by
+nearest or bilinear resize or a transposed conv, skip concatenations or additions, an output head); "deep"
+(4/15, ``_deep``: mobile-style stacks, wide bottlenecks); "sep" (3/15, ``_separable``: separable and
+inverted-residual classifiers, where pointwise convs take most of the time); 32-256 px. Every block draws
+its own recipe from ``BLOCKS`` (plain conv, separable, inverted residual, residual, pool) or ``UP_BLOCKS``,
+with its own kernel size, activation and width (log-uniform, a multiple of 4, not a width ladder), so no
+network repeats a held-out architecture (``bench/zoo.py``: MobileNet v1/v2, ResNet, U-Net and the generator
+each use one fixed recipe per stage and widths that are multiples of 8; ``is_held_out_safe``: every random
+net mixes at least two recipes and has a width of 4 mod 8). ``build_net_tflite`` builds one with Keras
+(random weights) and converts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from snapcheck.calibrate.micro import tflite_bytes
+from snapcheck.gan.layers import nearest_upsample
+
+ACTS = ("relu", "relu6", "leaky", "hswish", "")
+BLOCKS = ("conv", "sep", "inv", "res", "pool")
+UP_BLOCKS = ("up_nearest", "up_bilinear", "up_deconv")
+MAX_MACS = 3.5e9  # keeps one timing under ~1 s
+MIN_MACS = 3e6
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: ``op`` on the previous layer's output (``add``/``concat`` also take layer ``src``)."""
+
+    op: str  # conv dw pw deconv nearest bilinear maxpool avgpool add concat act gap dense
+    cout: int = 0
+    k: int = 1
+    stride: int = 1
+    act: str = ""  # relu relu6 leaky hswish tanh sigmoid, "" for linear
+    bn: bool = False
+    src: int = -1  # add / concat: index of the other layer (-1: the network input)
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """One random network: its layers in order, on a ``res`` x ``res`` x ``cin`` input."""
+
+    name: str
+    res: int
+    cin: int
+    layers: tuple[Layer, ...]
+    recipes: tuple[str, ...]  # one entry per block
+    macs: float = 0.0
+
+    def key(self) -> str:
+        """Cache key: the name plus a digest of the layers (a changed generator never reuses a stale timing)."""
+        return f"{self.name}-{hashlib.sha1(repr(self.layers).encode()).hexdigest()[:8]}"
+
+    def widths(self) -> list[int]:
+        return [ly.cout for ly in self.layers if ly.op in ("conv", "pw", "deconv") and ly.cout > 4]
+
+
+class _Builder:
+    """Tracks shapes and MACs while a random network is assembled layer by layer."""
+
+    def __init__(self, res: int, cin: int) -> None:
+        self.layers: list[Layer] = []
+        self.shapes: list[tuple[int, int]] = []  # (side, channels) after each layer
+        self.side, self.c, self.macs = res, cin, 0.0
+
+    def add(self, ly: Layer) -> int:
+        s, c = self.side, self.c
+        if ly.op in ("conv", "pw", "dw"):
+            out = -(-s // ly.stride)
+            cout = c if ly.op == "dw" else ly.cout
+            self.macs += out * out * cout * ly.k * ly.k * (1 if ly.op == "dw" else c)
+            s, c = out, cout
+        elif ly.op == "deconv":
+            self.macs += s * s * c * ly.cout * ly.k * ly.k
+            s, c = 2 * s, ly.cout
+        elif ly.op in ("nearest", "bilinear"):
+            s *= 2
+        elif ly.op in ("maxpool", "avgpool"):
+            s = -(-s // 2)
+        elif ly.op == "concat":
+            c += self.shapes[ly.src][1] if ly.src >= 0 else 0
+        elif ly.op == "gap":
+            s = 1
+        elif ly.op == "dense":
+            self.macs += c * ly.cout
+            c = ly.cout
+        self.side, self.c = s, c
+        self.layers.append(ly)
+        self.shapes.append((s, c))
+        return len(self.layers) - 1
+
+
+def _width(rnd: random.Random, base: float, lo: int = 4, hi: int = 640) -> int:
+    return int(min(hi, max(lo, 4 * round(base * math.exp(rnd.uniform(-0.45, 0.45)) / 4))))
+
+
+def _act(rnd: random.Random) -> str:
+    return rnd.choice(ACTS)
+
+
+def _block(b: _Builder, rnd: random.Random, recipe: str, cout: int, stride: int) -> None:
+    """Append one encoder/classifier block."""
+    k = rnd.choice((3, 3, 4, 5))
+    act = _act(rnd)
+    if recipe == "conv":
+        b.add(Layer("conv", cout, k, stride, act, rnd.random() < 0.7))
+    elif recipe == "sep":
+        b.add(Layer("dw", 0, k, stride, act if rnd.random() < 0.5 else "", rnd.random() < 0.5))
+        b.add(Layer("pw", cout, 1, 1, act, rnd.random() < 0.7))
+    elif recipe == "inv":
+        start, c = len(b.layers) - 1, b.c
+        b.add(Layer("pw", _width(rnd, c * rnd.choice((2, 3, 4, 6)), hi=1536), 1, 1, act, True))
+        b.add(Layer("dw", 0, rnd.choice((3, 5)), stride, act, True))
+        b.add(Layer("pw", cout, 1, 1, "", True))
+        if stride == 1 and cout == c:
+            b.add(Layer("add", src=start))
+    elif recipe == "res":
+        start, c = len(b.layers) - 1, b.c
+        b.add(Layer("conv", cout, 3, stride, act, True))
+        b.add(Layer("conv", cout, 3, 1, "", True))
+        if stride == 1 and cout == c:
+            b.add(Layer("add", src=start))
+            if act:
+                b.add(Layer("act", act=act))
+    elif recipe == "pool":
+        b.add(Layer(rnd.choice(("maxpool", "avgpool")), 0, rnd.choice((2, 3)), 2))
+        if rnd.random() < 0.5:
+            b.add(Layer("conv" if rnd.random() < 0.5 else "pw", cout, 3 if rnd.random() < 0.5 else 1, 1, act, True))
+    else:
+        raise ValueError(recipe)
+
+
+def _up(b: _Builder, rnd: random.Random, recipe: str, cout: int) -> None:
+    act = _act(rnd)
+    if recipe == "up_nearest":
+        b.add(Layer("nearest"))
+        if rnd.random() < 0.5:
+            b.add(Layer("conv", cout, rnd.choice((3, 4)), 1, act, True))
+        else:
+            b.add(Layer("dw", 0, rnd.choice((3, 4, 5)), 1, "", rnd.random() < 0.5))
+            b.add(Layer("pw", cout, 1, 1, act, True))
+    elif recipe == "up_bilinear":
+        b.add(Layer("bilinear"))
+        b.add(Layer("conv" if rnd.random() < 0.4 else "pw", cout, 3, 1, act, True))
+    elif recipe == "up_deconv":
+        b.add(Layer("deconv", cout, rnd.choice((2, 3, 4)), 2, act, rnd.random() < 0.7))
+    else:
+        raise ValueError(recipe)
+
+
+def _classifier(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
+    b = _Builder(res, cin)
+    w = rnd.uniform(6, 96)
+    b.add(Layer("conv", _width(rnd, w), rnd.choice((3, 5, 7)), 2, _act(rnd), True))
+    recipes = ["conv"]
+    for _ in range(rnd.randint(2, 5)):
+        if b.side < 4:
+            break
+        w *= rnd.uniform(1.2, 2.6)
+        for i in range(rnd.randint(1, 3)):
+            recipe = rnd.choice(BLOCKS if i == 0 else BLOCKS[:4])
+            cout = b.c if (i > 0 and rnd.random() < 0.6) else _width(rnd, w)
+            _block(b, rnd, recipe, cout, 2 if i == 0 else 1)
+            recipes.append(recipe)
+    b.add(Layer("gap"))
+    b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
+    return b, recipes
+
+
+def _encdec(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str]]:
+    b = _Builder(res, cin)
+    w = rnd.uniform(4, 64)
+    skips: list[int] = []
+    recipes: list[str] = []
+    depth = rnd.randint(2, min(6, int(math.log2(res)) - 1, (res & -res).bit_length() - 1))  # res % 2^depth == 0
+    for _ in range(depth):
+        recipe = rnd.choice(BLOCKS)
+        _block(b, rnd, recipe, _width(rnd, w), 2)
+        recipes.append(recipe)
+        if rnd.random() < 0.4:
+            recipe = rnd.choice(BLOCKS[:4])
+            _block(b, rnd, recipe, b.c, 1)
+            recipes.append(recipe)
+        skips.append(len(b.layers) - 1)
+        w *= rnd.uniform(1.2, 2.4)
+    for skip in reversed(skips[:-1]):
+        w /= rnd.uniform(1.2, 2.4)
+        recipe = rnd.choice(UP_BLOCKS)
+        join = rnd.choice(("concat", "concat", "add", "none"))
+        _up(b, rnd, recipe, b.shapes[skip][1] if join == "add" else _width(rnd, w))
+        recipes.append(recipe)
+        if join != "none":
+            b.add(Layer(join, src=skip))
+    recipes.append(rnd.choice(UP_BLOCKS))
+    _up(b, rnd, recipes[-1], _width(rnd, w))
+    b.add(Layer("conv" if rnd.random() < 0.5 else "pw", rnd.choice((1, 3, 4)), rnd.choice((1, 3)), 1,
+                rnd.choice(("tanh", "sigmoid", ""))))
+    return b, recipes
+
+
+def _deep(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
+    """A deep, mobile-style network: mostly separable and inverted-residual blocks, several per stage,
+    widths growing to 300-1500 channels at a few pixels; or an encoder-decoder whose bottleneck is that wide
+    and whose decoder up-samples by wide transposed convs (weights beyond L2) or nearest resizes."""
+    b = _Builder(res, cin)
+    recipes = ["conv"]
+    mobile = ("sep", "inv", "sep", "inv", "res", "conv")
+    if rnd.random() < 0.5:
+        w = rnd.uniform(8, 48)
+        b.add(Layer("conv", _width(rnd, w), 3, 2, _act(rnd), True))
+        _mobile_body(b, rnd, w, recipes, pick=lambda: rnd.choice(mobile), blocks=5, keep=0.6, head=0.6)
+        return b, recipes, "deep"
+    w = rnd.uniform(8, 64)
+    b.add(Layer("conv", _width(rnd, w), rnd.choice((3, 4)), 2, _act(rnd), rnd.random() < 0.5))
+    skips = [0]
+    depth = rnd.randint(3, min(7, (res & -res).bit_length() - 1))
+    for _ in range(depth - 1):
+        w = min(w * rnd.uniform(1.5, 2.3), 1024)
+        recipe = rnd.choice(("sep", "sep", "conv", "inv"))
+        _block(b, rnd, recipe, _width(rnd, w, hi=1024), 2)
+        recipes.append(recipe)
+        skips.append(len(b.layers) - 1)
+    up = rnd.choice(("up_deconv", "up_nearest", "mixed"))
+    for skip in reversed(skips[:-1]):
+        w = max(w / rnd.uniform(1.4, 2.3), 8)
+        recipe = rnd.choice(UP_BLOCKS[:1] + UP_BLOCKS[2:]) if up == "mixed" else up
+        if recipe == "up_deconv":
+            cout = _width(rnd, w * rnd.uniform(1, 2), hi=1024)
+            b.add(Layer("deconv", cout, rnd.choice((3, 4, 4)), 2, _act(rnd), True))
+        else:
+            b.add(Layer("nearest"))
+            sep = rnd.random() < 0.6
+            if sep:
+                b.add(Layer("dw", 0, rnd.choice((3, 4)), 1, "", rnd.random() < 0.5))
+            b.add(Layer("pw" if sep else "conv", _width(rnd, w), 1 if sep else rnd.choice((3, 4)), 1, _act(rnd), True))
+        recipes.append(recipe)
+        b.add(Layer("concat", src=skip))
+    recipes.append(rnd.choice(UP_BLOCKS[:1] + UP_BLOCKS[2:]))
+    _up(b, rnd, recipes[-1], rnd.choice((3, 4)))
+    b.add(Layer("act", act=rnd.choice(("tanh", "sigmoid"))))
+    return b, recipes, "deep"
+
+
+def _separable(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
+    """A separable classifier: after a dense stem, only separable and inverted-residual blocks, one to six per
+    stage, widths growing to 300-1280 channels at a few pixels; each network draws its own mix of the two
+    (from nearly all separable to nearly all inverted residual). Pointwise convs take most of its time, as in
+    the mobile backbones a Lens runs; the other generators seldom give them more than 40%."""
+    b = _Builder(res, cin)
+    w = rnd.uniform(8, 48)
+    b.add(Layer("conv", _width(rnd, w), 3, 2, _act(rnd), True))
+    recipes = ["conv"]
+    p_sep = rnd.random()
+    _mobile_body(b, rnd, w, recipes, pick=lambda: "sep" if rnd.random() < p_sep else "inv", blocks=6, keep=0.7,
+                 head=0.5)
+    return b, recipes, "sep"
+
+
+def _mobile_body(b: _Builder, rnd: random.Random, w: float, recipes: list[str], *, pick: Callable[[], str],
+                 blocks: int, keep: float, head: float) -> None:
+    """A mobile classifier after its stem: 3-5 stages (until a few pixels) of 1 to ``blocks`` blocks of the
+    recipe ``pick()`` draws, the first strided, the others keeping the width with probability ``keep``;
+    widths grow 1.4-2.3x a stage (up to 1280 channels); then, with probability ``head``, a wide 1x1 conv;
+    a global pool and a dense layer."""
+    for _ in range(rnd.randint(3, 5)):
+        if b.side < 2:
+            break
+        w = min(w * rnd.uniform(1.4, 2.3), 1024)
+        for i in range(rnd.randint(1, blocks)):
+            recipe = pick()
+            cout = b.c if (i > 0 and rnd.random() < keep) else _width(rnd, w, hi=1280)
+            _block(b, rnd, recipe, cout, 2 if i == 0 and b.side > 2 else 1)
+            recipes.append(recipe)
+    if rnd.random() < head:
+        b.add(Layer("pw", _width(rnd, rnd.uniform(400, 1500), hi=1536), 1, 1, _act(rnd), True))
+    b.add(Layer("gap"))
+    b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
+
+
+def is_held_out_safe(spec: NetSpec) -> bool:
+    """At least two block recipes and one hidden width of 4 mod 8: the held-out architectures of
+    ``bench/zoo.py`` use one recipe per stage and multiples of 8 only."""
+    return len(set(spec.recipes)) >= 2 and any(w % 8 == 4 for w in spec.widths())
+
+
+def random_nets(n: int = 600, seed: int = 0) -> list[NetSpec]:
+    """``n`` random networks (deterministic in ``seed``), each within ``MIN_MACS``-``MAX_MACS``: one in five
+    from ``_separable``, of the rest one in three from ``_deep`` and two in three from the mixed generator
+    (classifier / encoder-decoder). Each generator has its own random stream, so a family's first networks do
+    not depend on ``n``."""
+    n_sep = n // 5
+    n_deep = (n - n_sep) // 3
+    return (_family_nets(_mixed, n - n_sep - n_deep, seed, f"rnd{seed}-{{i:03d}}-{{tag}}-{{res}}")
+            + _family_nets(_deep, n_deep, seed + 1_000_003, f"rnd{seed}-{{tag}}-{{i:03d}}-{{res}}")
+            + _family_nets(_separable, n_sep, seed + 2_000_003, f"rnd{seed}-{{tag}}-{{i:03d}}-{{res}}"))
+
+
+def _mixed(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
+    """A classifier (tag ``cla``) or, twice as often, an encoder-decoder (``enc``)."""
+    topo = rnd.choice(("classifier", "encdec", "encdec"))
+    b, recipes = (_classifier if topo == "classifier" else _encdec)(rnd, res, cin)
+    return b, recipes, topo[:3]
+
+
+def _family_nets(make: Callable, n: int, stream: int, name: str) -> list[NetSpec]:
+    """The first ``n`` networks of the generator ``make`` (``(builder, recipes, tag)`` from ``(rnd, res,
+    cin)``) on the random stream ``stream`` that lie within ``MIN_MACS``-``MAX_MACS`` and are held-out safe;
+    ``name`` is formatted with the network's index ``i``, ``tag`` and ``res``."""
+    rnd = random.Random(stream)
+    nets: list[NetSpec] = []
+    while len(nets) < n:
+        res, cin = 16 * rnd.randint(2, 16), rnd.choice((1, 3, 3, 4))
+        b, recipes, tag = make(rnd, res, cin)
+        spec = NetSpec(name.format(i=len(nets), tag=tag, res=res), res, cin, tuple(b.layers), tuple(recipes), b.macs)
+        if MIN_MACS <= b.macs <= MAX_MACS and is_held_out_safe(spec):
+            nets.append(spec)
+    return nets
+
+
+def build_net_tflite(spec: NetSpec) -> bytes:
+    """The .tflite bytes of ``spec`` built with Keras (random weights, fixed seed)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras  # the generator's extra; calibration builds its models with Keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+
+    def act(x, name: str):
+        if name in ("relu", "relu6"):
+            return layers.ReLU(6.0 if name == "relu6" else None)(x)
+        if name == "leaky":
+            return layers.LeakyReLU(0.2)(x)
+        if name == "hswish":
+            return layers.Activation("hard_swish")(x)
+        return layers.Activation(name)(x) if name else x
+
+    inp = keras.Input((spec.res, spec.res, spec.cin), batch_size=1)
+    outs: list = []
+    x = inp
+    for ly in spec.layers:
+        if ly.op in ("conv", "pw"):
+            x = layers.Conv2D(ly.cout, ly.k, ly.stride, padding="same", use_bias=not ly.bn)(x)
+        elif ly.op == "dw":
+            x = layers.DepthwiseConv2D(ly.k, ly.stride, padding="same", use_bias=not ly.bn)(x)
+        elif ly.op == "deconv":
+            x = layers.Conv2DTranspose(ly.cout, ly.k, 2, padding="same", use_bias=not ly.bn)(x)
+        elif ly.op == "nearest":
+            x = nearest_upsample(2)(x)
+        elif ly.op == "bilinear":
+            x = layers.Resizing(2 * x.shape[1], 2 * x.shape[2], interpolation="bilinear")(x)
+        elif ly.op in ("maxpool", "avgpool"):
+            x = (layers.MaxPooling2D if ly.op == "maxpool" else layers.AveragePooling2D)(ly.k, 2, padding="same")(x)
+        elif ly.op in ("add", "concat"):
+            other = outs[ly.src] if ly.src >= 0 else inp
+            x = (layers.Add() if ly.op == "add" else layers.Concatenate())([x, other])
+        elif ly.op == "gap":
+            x = layers.GlobalAveragePooling2D()(x)
+        elif ly.op == "dense":
+            x = layers.Dense(ly.cout)(x)
+        if ly.bn:
+            x = layers.BatchNormalization()(x)
+        if ly.op not in ("add", "concat") or ly.act:
+            x = act(x, ly.act)
+        outs.append(x)
+    return tflite_bytes(keras.Model(inp, x))

@@ -1,0 +1,152 @@
+"""The lookup stage of ``snapcheck calibrate``: many single layers per kind, timed, for the local residual table.
+
+The roofline (``estimate.roofline``) is fitted on a small set (``micro.micro_specs``); its errors are local
+(tile and cache effects of XNNPACK at particular channel counts, windows and sizes), so the estimator adds
+a lookup of the nearest calibrated kernels (``estimate.residual``), as nn-Meter does with its kernel
+predictors. That needs shapes spread like the ones CNNs use, drawn with a fixed seed by each kind's
+``lookup`` (``micro.KINDS``): spatial sizes from the sizes CNNs use, channel counts log-uniform (four in five
+a multiple of 8) with 1/3/4-channel stems and heads, windows, strides and expansion as mobile and
+encoder-decoder networks use them.
+
+Each layer is at most ``MAX_MACS`` multiply-adds (a quarter of it for a transposed convolution: the cap of
+the first set, kept so that its seeded draw does not change). ``shape_specs(tail=True)`` adds the large
+convolutions and transposed convolutions of 256-pixel generators above that, up to ``TAIL_MACS``, and
+``heavy_specs`` the transposed convolutions whose weights no cache holds.
+
+Still one layer per model: no network, so the accuracy benchmark's architectures stay held out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Any
+
+from snapcheck.calibrate.fit import main_kernel
+from snapcheck.calibrate.harness import host_fingerprint, timed_models, typical_ms
+from snapcheck.calibrate.micro import (KINDS, MicroSpec, build_micro_tflite, channels, macs, micro_dir, micro_specs,
+                                       side, weighted)
+from snapcheck.estimate import residual
+from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.roofline import Profile, kernel_ms
+from snapcheck.paths import cache_dir
+
+MAX_MACS = 1.2e9  # ~12 ms on the calibrated host: keeps the whole set under ~15 minutes of timing
+TAIL_MACS = {"conv": 6e9, "pointwise": 6e9, "deconv": 3e9}  # the tail's caps (transposed convs: ~5 GMAC/s)
+TAIL_MIX = {"conv": 0.35, "pointwise": 0.2, "deconv": 0.45}
+TAIL = 240  # shapes in the tail
+HEAVY = 60  # transposed convolutions with weights beyond the last-level cache (``heavy_specs``)
+HEAVY_WEIGHT_BYTES = 8e6  # their least fp32 weight size
+MIX = {kind: k.lookup_share for kind, k in KINDS.items()}  # share of each kind in the set
+PASSES = 3  # timings per lookup shape (median): the host has faster and slower phases lasting minutes
+MIN_SAMPLE_MS = 0.003  # lookup samples faster than this (3 us) are left out
+# The label the profile's lookup carries for its set; a refit on the same timings reproduces it byte for byte.
+SET_LABEL = "calibrate_shapes.lookup_specs({n}, seed={seed}, per_kind={per_kind})"
+
+
+def main_cap(kind: str) -> float:
+    """The first set's MAC cap for a kind (``MAX_MACS``; a quarter of it for transposed convolutions)."""
+    return MAX_MACS / 4 if kind == "deconv" else MAX_MACS
+
+
+def shape_specs(n: int = 1500, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset(), mix: dict | None = None,
+                tail: bool = False) -> list[MicroSpec]:
+    """``n`` distinct single-layer specs (fixed seed), kinds in ``mix`` (``MIX``) proportions, none in
+    ``exclude`` (the roofline's own set), each at most ``main_cap`` multiply-adds; with ``tail``, above it
+    and at most ``TAIL_MACS``."""
+    mix = mix or MIX
+    rnd = random.Random(f"{'tail' if tail else 'shapes'}-{seed}")
+    counts = {k: max(1, round(n * w)) for k, w in mix.items()}
+    counts[next(iter(counts))] += n - sum(counts.values())
+    out: list[MicroSpec] = []
+    seen = set(exclude)
+    for kind, count in counts.items():
+        lo, hi = (main_cap(kind), TAIL_MACS[kind]) if tail else (0.0, main_cap(kind))
+        got, tries = 0, 0
+        while got < count and tries < 2000 * count:
+            tries += 1
+            spec = KINDS[kind].lookup(rnd)
+            if spec in seen or not lo < macs(spec) <= hi:
+                continue
+            seen.add(spec)
+            out.append(spec)
+            got += 1
+    return out
+
+
+def heavy_specs(n: int = HEAVY, seed: int = 0, exclude: frozenset[MicroSpec] = frozenset()) -> list[MicroSpec]:
+    """``n`` distinct transposed convolutions (stride 2, 256-1536 channels, inputs of 1-64 pixels) with at
+    least ``HEAVY_WEIGHT_BYTES`` of fp32 weights and at most ``TAIL_MACS`` multiply-adds: wide decoders. There
+    the kernel re-reads weights that no cache holds, and its speed swings 3x at equal FLOPs with the
+    number of input pixels, which the main set and the tail (channels drawn from 8) reach only now and then."""
+    rnd = random.Random(f"heavy-{seed}")
+    out: list[MicroSpec] = []
+    seen = set(exclude)
+    tries = 0
+    while len(out) < n and tries < 2000 * n:
+        tries += 1
+        cin, cout = channels(rnd, 256, 1536, odd=0.1), channels(rnd, 256, 1536, odd=0.1)
+        k = weighted(rnd, {2: 0.2, 3: 0.3, 4: 0.5})
+        spec = MicroSpec("deconv", "deconv", s := side(rnd, 1, 64), s, cin, cout, k, 2)
+        if spec in seen or 4 * cin * cout * k * k < HEAVY_WEIGHT_BYTES or macs(spec) > TAIL_MACS["deconv"]:
+            continue
+        seen.add(spec)
+        out.append(spec)
+    return out
+
+
+def lookup_specs(n: int = 1500, seed: int = 0, per_kind: int = 24, tail: int = TAIL,
+                 heavy: int = HEAVY) -> list[MicroSpec]:
+    """What the lookup table is made of: the roofline's own set (``micro.micro_specs``, re-timed in this
+    stage so that every lookup sample comes from one session), ``n`` shapes of ``shape_specs``, ``tail``
+    large ones and ``heavy`` weight-heavy transposed convolutions (``heavy_specs``)."""
+    base = micro_specs(seed, per_kind)
+    main = shape_specs(n, seed, frozenset(base))
+    big = shape_specs(tail, seed, frozenset(base + main), TAIL_MIX, tail=True) if tail else []
+    return base + main + big + (heavy_specs(heavy, seed, frozenset(base + main + big)) if heavy else [])
+
+
+def shapes_cache(threads: int = 1) -> Path:
+    """The first pass's timing cache of the lookup set (``harness.pass_cache`` names the others)."""
+    return cache_dir() / f"shapes-{host_fingerprint(threads)}.json"
+
+
+def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
+                   console: Any = None, passes: int = PASSES) -> list[tuple]:
+    """Build and time the lookup set ``passes`` times (``harness.timed_models``; cached apart from the
+    roofline's set, in ``shapes-<host>.json`` and one more file per pass; resumable)."""
+    return timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=micro_dir(),
+                        cache_path=shapes_cache(threads), label="calibrate shapes", threads=threads,
+                        build_only=build_only, max_minutes=max_minutes, passes=passes, console=console)
+
+
+def residual_samples(rows: list[tuple], base: Profile) -> list[tuple[Kernel, float, float]]:
+    """``(kernel, measured_ms, roofline_ms)`` of each timed single-layer model on the roofline ``base``
+    (without its own correction): measured minus the per-inference overhead and minus the roofline time
+    of any helper kernels the converter added (pads, reshapes). Kernels under ``MIN_SAMPLE_MS`` are left
+    out: their time is mostly the clock's resolution and the overhead."""
+    bare = dataclasses.replace(base, residual={}, network={})
+    out = []
+    for _, kernels, hit in rows:
+        main = main_kernel(kernels)
+        if main is None:
+            continue
+        extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
+        measured = typical_ms(hit) - base.overhead_ms - extra
+        if measured >= MIN_SAMPLE_MS:
+            out.append((main, measured, kernel_ms(main, bare)[0]))
+    return out
+
+
+def calibrate_lookup(base: Profile, n: int = 1500, seed: int = 0, per_kind: int = 24, threads: int = 1,
+                     build_only: bool = False, max_minutes: float = 0.0, console: Any = None) -> dict:
+    """The lookup stage: time the dense set (resumable) and fit the residual table on the roofline ``base``.
+    Returns the profile's ``residual`` entry ({} until every shape is timed)."""
+    specs = lookup_specs(n, seed, per_kind)
+    rows = measure_shapes(specs, threads, build_only, max_minutes, console)
+    if build_only or len(rows) < len(specs):
+        if console is not None:
+            console.print(f"{len(rows)}/{len(specs)} single layers timed; run again to finish and fit")
+        return {}
+    return residual.fit(residual_samples(rows, base), {"set": SET_LABEL.format(n=n, seed=seed, per_kind=per_kind)})

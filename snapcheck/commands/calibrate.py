@@ -1,0 +1,158 @@
+"""``snapcheck calibrate``: fit the host profile (``snapcheck.calibrate``); ``calibrate shapes`` and ``calibrate
+nets`` run one stage alone on a saved profile. Imports stay inside the functions (every command module is
+imported when the CLI starts, and ``snapcheck check`` must start fast)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from snapcheck.errors import InputError
+
+calibrate_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+
+
+@calibrate_app.callback(invoke_without_command=True)
+def calibrate(
+    ctx: typer.Context,
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the profile (default: the shipped host profile)."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads used for timing."),
+    per_kind: int = typer.Option(24, "--per-kind", help="Micro-benchmark shapes per kernel kind."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the shape draw."),
+    shapes: int = typer.Option(1500, "--shapes", help="More single layers timed for the local residual table "
+                                                       "(0: none)."),
+    nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
+                                               "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
+) -> None:
+    """Time single-kernel micro-benchmarks and a dense set of single layers with LiteRT (with --nets, random
+    whole networks too), and fit the host's roofline profile, its local residual lookup (and the in-network
+    correction). Resumable: Ctrl-C keeps every finished timing."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
+        raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
+    from snapcheck.calibrate import run_calibration
+    from snapcheck.estimate.profiles import HOST_PROFILE
+
+    console = _console()
+    target = out or HOST_PROFILE
+    profile, samples = run_calibration(target, threads=threads, per_kind=per_kind, seed=seed, console=console,
+                                       nets=nets, shapes=shapes)
+    console.print(f"fitted {len(samples)} micro-benchmarks; overhead {profile.overhead_ms * 1e3:.1f} us; wrote {target}")
+    for kind, f in profile.gflops.items():
+        console.print(f"  {kind:16s} {f:8.1f} GFLOP/s  {profile.bandwidth(kind):7.1f} GB/s  "
+                      f"{profile.kernel_us.get(kind, 0):6.2f} us/kernel")
+    if profile.residual:
+        m = profile.residual["meta"]
+        console.print(f"lookup: {m['samples']} single layers; roofline alone {m['roofline_within_10pct']:.0%} within "
+                      f"±10% of them, with the lookup (leave-one-out) {m['loo_within_10pct']:.0%}")
+    if profile.network:
+        m = profile.network.get("meta", {})
+        console.print(f"network correction: {m.get('variant')} (ridge {m.get('ridge')}) on {m.get('networks')} random "
+                      f"networks, cross-family {m.get('transfer_within_10pct', 0):.0%} within ±10%")
+
+
+PROFILE = typer.Option(None, "--profile", help="The profile to correct (default: the shipped host profile).")
+OUT = typer.Option(None, "--out", help="Where to write it (default: --profile).")
+SEED = typer.Option(0, "--seed", help="Seed of the draw.")
+BUILD_ONLY = typer.Option(False, "--build-only", help="Convert the models, time nothing (no quiet machine needed).")
+MAX_MINUTES = typer.Option(0.0, "--max-minutes", help="Stop timing after this long; run again to resume (0: no limit).")
+
+
+@calibrate_app.command("shapes")
+def shapes_command(
+    profile: Optional[Path] = PROFILE,
+    out: Optional[Path] = OUT,
+    n: int = typer.Option(1500, "--n", help="How many single layers beyond the roofline's set."),
+    seed: int = SEED,
+    build_only: bool = BUILD_ONLY,
+    max_minutes: float = MAX_MINUTES,
+    part: str = typer.Option("", "--part", help="i/k: only convert every k-th model from the i-th (parallel builds)."),
+) -> None:
+    """The lookup stage alone: time the dense set of single layers and add the local residual table to a profile."""
+    from snapcheck.calibrate.shapes import calibrate_lookup, lookup_specs, measure_shapes
+
+    console = _console()
+    if part:
+        i, k = _part(part)
+        measure_shapes(lookup_specs(n, seed)[i::k], build_only=True, console=console, passes=1)
+        return
+    base, target = _stage_profile(profile, out)
+    res = calibrate_lookup(base, n, seed, build_only=build_only, max_minutes=max_minutes, console=console)
+    if not res:
+        return
+    _write(target, dataclasses.replace(base, residual=res))
+    m = res["meta"]
+    console.print(f"{m['samples']} kernels: roofline alone {m['roofline_within_10pct']:.0%} within ±10% "
+                  f"(median {m['roofline_median_abs_pct']:.1f}%), with the lookup (leave-one-out) "
+                  f"{m['loo_within_10pct']:.0%} ({m['loo_median_abs_pct']:.1f}%); bandwidth {res['bandwidth']}, "
+                  f"shrink {res['shrink']}, group penalty {res['group_penalty']}; wrote {target}")
+
+
+@calibrate_app.command("nets")
+def nets_command(
+    profile: Optional[Path] = PROFILE,
+    out: Optional[Path] = OUT,
+    n: int = typer.Option(600, "--n", help="How many random networks."),
+    seed: int = SEED,
+    build_only: bool = BUILD_ONLY,
+    max_minutes: float = MAX_MINUTES,
+) -> None:
+    """The network stage alone: time random networks and add the in-network correction to a profile."""
+    from snapcheck.calibrate.nets import calibrate_network
+
+    console = _console()
+    base, target = _stage_profile(profile, out)
+    net, table = calibrate_network(base, n, seed, build_only=build_only, max_minutes=max_minutes, console=console)
+    if not table:
+        return
+    _write(target, dataclasses.replace(base, network=net))
+    console.print("| variant | ridge | 5-fold CV within ±10% | CV median | cross-family within ±10% | median |\n"
+                  "|---|---|---|---|---|---|")
+    for variant, ridge, cv, tr in table:
+        console.print(f"| {variant} | {ridge:g} | {cv['within_10pct']:.0%} | {cv['median_abs_pct']:.1f}% | "
+                      f"{tr['within_10pct']:.0%} | {tr['median_abs_pct']:.1f}% |")
+    console.print(f"chosen: {net.get('meta', {}).get('variant', 'none')}; wrote {target}")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _part(text: str) -> tuple[int, int]:
+    try:
+        i, k = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InputError(None, f"--part must be i/k (e.g. 0/2), got {text!r}") from None
+    if not 0 <= i < k:
+        raise InputError(None, f"--part {text}: i must be in [0, k)")
+    return i, k
+
+
+def _stage_profile(profile: Path | None, out: Path | None) -> tuple[Any, Path]:
+    """The profile a stage corrects and where the result goes (``InputError`` for an unreadable profile)."""
+    from snapcheck.estimate.profiles import HOST_PROFILE, read_profile
+
+    source = profile or HOST_PROFILE
+    try:
+        base = read_profile(source)
+    except FileNotFoundError:
+        raise InputError(source, "no such profile") from None
+    except (ValueError, TypeError) as exc:
+        raise InputError(source, f"not a snapcheck profile ({exc})") from None
+    return base, out or source
+
+
+def _write(path: Path, profile: Any) -> None:
+    from snapcheck.estimate.profiles import write_profile
+
+    write_profile(path, profile)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(calibrate_app, name="calibrate")

@@ -1,0 +1,60 @@
+"""The project's structure-aware fuzzing harness (tools/fuzz_check.py), run with a fixed seed and a small budget."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "fuzz_check.py"
+
+
+def _harness():
+    spec = importlib.util.spec_from_file_location("fuzz_check", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fuzz_check"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fixed_seed_campaign_keeps_the_contract(tmp_path: Path) -> None:
+    pytest.importorskip("hypothesis")
+    pytest.importorskip("ai_edge_litert")
+    fuzz = _harness()
+    fuzz.warm()
+    seeds = fuzz.seed_files(small=True)
+    assert any(p.suffix == ".onnx" for p in seeds) and any(p.suffix == ".tflite" for p in seeds)
+    work = tmp_path / "work"
+    fuzz.prepare_folder(work)
+    campaign = fuzz.Campaign(work, tmp_path / "failures")
+    t0 = time.monotonic()
+    try:
+        fuzz.run_campaign(campaign, seeds, examples=60, seed=0, shrink=False)
+    except AssertionError as exc:
+        saved = campaign.save()
+        pytest.fail(f"{exc} (input saved as {saved})")
+    stats = campaign.stats
+    assert stats["inputs"] >= 30, stats  # most draws make an input
+    assert stats["inputs onnx"] >= 10 and stats["inputs tflite"] >= 10, stats  # of both formats
+    assert stats["exit 2"] and stats["exit 0"] + stats["exit 1"], stats  # refusals and reports both
+    assert time.monotonic() - t0 < 60, stats
+
+
+def test_a_broken_contract_is_caught_and_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The judge itself: an exit 3 is a failure, and the input that caused it is kept."""
+    pytest.importorskip("hypothesis")
+    fuzz = _harness()
+    from snapcheck import cli
+
+    def crash() -> None:
+        raise SystemExit(3)
+
+    monkeypatch.setattr(cli, "main", crash)
+    work = tmp_path / "work"
+    fuzz.prepare_folder(work)
+    campaign = fuzz.Campaign(work, tmp_path / "failures")
+    outcome = campaign.check(b"not a model", ".onnx", "json")
+    assert outcome.problem == "exit 3" and campaign.save().read_bytes() == b"not a model"
