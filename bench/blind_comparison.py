@@ -78,7 +78,7 @@ def main() -> int:
 
     from snapcheck.fsutil import atomic_write_text
     from snapcheck.gan import evaluate as ev
-    from snapcheck.gan.preview import save_png
+    from snapcheck.data.images import write_png
 
     seed = args.seed if args.seed is not None else secrets.randbelow(2 ** 31)
     rng = np.random.default_rng(seed)
@@ -100,7 +100,7 @@ def main() -> int:
         a_left = rng.random(len(inputs)) < 0.5
         left = np.where(a_left[:, None, None, None], out_a, out_b)
         right = np.where(a_left[:, None, None, None], out_b, out_a)
-        save_png(args.out / f"blind_{name}.png", sheet(inputs, left, right, row))
+        write_png(args.out / f"blind_{name}.png", sheet(inputs, left, right, row))
         for i, label in enumerate(labels):
             key.append(f"| {row + i} | {label} | {'A' if a_left[i] else 'B'} | {'B' if a_left[i] else 'A'} |")
         row += len(inputs)
