@@ -99,6 +99,16 @@ def test_resume_guards(data_dir, tiny_run, tmp_path):
         train(_cfg(data_dir, steps=4, batch_size=3), run_dir, resume=True, export=False, progress=False)
 
 
+def test_resume_may_change_the_perceptual_weight_but_not_the_other_losses(data_dir, tiny_run):
+    from snapcheck.gan.train import check_run_dir
+
+    run_dir = tiny_run[1]
+    saved = json.loads((run_dir / "run.json").read_text())["train"]
+    assert check_run_dir(run_dir, TrainConfig.from_dict({**saved, "perceptual": 10.0}), resume=True)["train"] == saved
+    with pytest.raises(InputError, match="feature_matching"):
+        check_run_dir(run_dir, TrainConfig.from_dict({**saved, "feature_matching": 10.0}), resume=True)
+
+
 def test_bad_options_are_one_line_errors(data_dir):
     with pytest.raises(InputError, match="exactly one of --steps"):
         TrainConfig(data_dir=str(data_dir), steps=None)
