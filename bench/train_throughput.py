@@ -17,6 +17,13 @@ pairs. Variants alternate over ``--rounds`` rounds and the best round of each is
 processes hits both alike. "data wait" is the share of the loop spent waiting for the next batch.
 
     bench/quiet.sh .venv/bin/python bench/train_throughput.py work/data/afhq_canny_128 --sizes 128 --seconds 20
+
+``--options`` times instead the step with each loss and data option of ``snapcheck train`` (freehand outlines,
+feature matching, multi-scale and spectral-norm discriminators, the perceptual loss) against the plain step
+on the same config and batch, and the perceptual loss's VGG in float32 against bfloat16:
+
+    bench/quiet.sh .venv/bin/python bench/train_throughput.py work/data/afhq_canny_128 --options --config catface-m \
+        --sizes 128 --seconds 15 --rounds 2
 """
 
 from __future__ import annotations
@@ -127,30 +134,109 @@ def timed(iterator, step_fn, seconds: float) -> dict[str, float]:
     return {"steps": steps, "steps_per_s": steps / total, "data_wait": wait / total}
 
 
-def run_variant(variant: str, data_dir: str, config: str, size: int, batch: int, seconds: float) -> dict:
+# ``--options``: the training step with each loss / data option of ``snapcheck train`` against the plain step,
+# same config, batch and run (TrainConfig fields).
+OPTION_SETS = {
+    "plain": {},
+    "freehand 0.5": {"freehand": 0.5},
+    "FM 10": {"feature_matching": 10.0},
+    "2-scale D": {"discriminator_scales": 2},
+    "SN-D": {"spectral_norm": True},
+    "VGG 10 (blocks 1-3)": {"perceptual": 10.0, "perceptual_blocks": 3},
+    "VGG 10 (blocks 1-2)": {"perceptual": 10.0, "perceptual_blocks": 2},
+}
+
+
+def run_variant(variant: str, data_dir: str, config: str, size: int, batch: int, seconds: float,
+                options: dict | None = None) -> dict:
     import tensorflow as tf
 
+    from snapcheck.data.freehand import FreehandConfig
     from snapcheck.data.loader import make_dataset
     from snapcheck.gan.pix2pix import Pix2Pix, build_models
     from snapcheck.gan.train_config import TrainConfig
 
+    options = options or {}
     cfg = TrainConfig(data_dir=data_dir, config=config, size=size, batch_size=batch, steps=1,
-                      fast_kernels=variant != "snapcheck-keras")
+                      fast_kernels=variant != "snapcheck-keras", **options)
     tf.keras.utils.set_random_seed(0)
-    _, generator, discriminator = build_models(cfg)
+    _, generator, discriminators = build_models(cfg)
     if variant == "tutorial":
         with tempfile.TemporaryDirectory() as logs:
-            train_step = tutorial_step(generator, discriminator, logs)
+            train_step = tutorial_step(generator, discriminators[0], logs)
             ds = tutorial_dataset(data_dir, size).repeat().enumerate()
             it = ((x, y, tf.cast(step, tf.int64)) for step, (x, y) in ds)
             result = timed(it, train_step, seconds)
     else:
-        model = Pix2Pix(generator, discriminator, cfg)
+        model = Pix2Pix(generator, discriminators, cfg)
         ds = make_dataset(data_dir, split="train", size=size, batch_size=batch, augment=True, shuffle=True,
-                          repeat=True, seed=0)
+                          repeat=True, seed=0, freehand=FreehandConfig(share=cfg.freehand) if cfg.freehand else None)
         sigma = tf.constant(0.0)
         result = timed(((x, y, sigma) for x, y in ds), model.train_step, seconds)
     return {"variant": variant, "size": size, "batch": batch, **result, "images_per_s": result["steps_per_s"] * batch}
+
+
+def vgg_timing(size: int, batch: int, rounds: int) -> dict[str, float]:
+    """Seconds for the perceptual loss's VGG blocks 1-3, forward and input gradient, on 2·batch images (the
+    generated and target halves), float32 against bfloat16; best of ``rounds``."""
+    import tensorflow as tf
+
+    from snapcheck.gan.vgg import vgg_blocks
+
+    x = tf.random.stateless_uniform([2 * batch, size, size, 3], seed=[0, 1])
+    out = {}
+    for dtype in ("float32", "bfloat16"):
+        @tf.function
+        def step(x, dtype=dtype):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.add_n([tf.reduce_mean(tf.cast(f, tf.float32)) for f in vgg_blocks(x, 3, dtype)])
+            return tape.gradient(loss, x)
+
+        step(x).numpy()
+        times = []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            step(x).numpy()
+            times.append(time.perf_counter() - t)
+        out[dtype] = min(times)
+    return out
+
+
+def options_main(args) -> int:
+    """``--options``: the step with each option set against the plain step, alternating, best of the rounds."""
+    import tensorflow as tf
+
+    load_before = os.getloadavg()
+    best: dict[str, dict] = {}
+    chosen = {name: OPTION_SETS[name] for name in (args.option_sets or OPTION_SETS)}
+    for rnd in range(args.rounds):
+        for name, opts in chosen.items():
+            r = run_variant("snapcheck", args.data, args.config, args.sizes[0], args.batch, args.seconds, opts)
+            if name not in best or r["steps_per_s"] > best[name]["steps_per_s"]:
+                best[name] = {**r, "options": opts}
+            print(f"round {rnd + 1} {name:22s}: {r['steps_per_s']:.2f} steps/s, data wait {r['data_wait']:.1%}",
+                  file=sys.stderr, flush=True)
+    vgg = None if args.no_vgg else vgg_timing(args.sizes[0], args.batch, max(3, args.rounds))
+    load_after = os.getloadavg()
+    print(f"\nTF {tf.__version__}, {os.cpu_count()} CPU cores, config {args.config} at {args.sizes[0]}, batch "
+          f"{args.batch}, best of {args.rounds} rounds of {args.seconds:g} s; load average (1/5/15 min) before "
+          f"{_load(load_before)}, after {_load(load_after)}\n")
+    print("| step | ms per step | steps/s | data wait | time vs plain (same run) |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    base = best["plain"]["steps_per_s"] if "plain" in best else next(iter(best.values()))["steps_per_s"]
+    for name, r in best.items():
+        r["time_vs_plain"] = base / r["steps_per_s"]
+        print(f"| {name} | {1000 / r['steps_per_s']:.0f} | {r['steps_per_s']:.2f} | {r['data_wait']:.1%} | "
+              f"{r['time_vs_plain']:.2f}× |")
+    if vgg:
+        print(f"\nVGG blocks 1-3, forward + input gradient, {2 * args.batch} images at {args.sizes[0]}: float32 "
+              f"{1000 * vgg['float32']:.0f} ms, bfloat16 {1000 * vgg['bfloat16']:.0f} ms "
+              f"({vgg['float32'] / vgg['bfloat16']:.2f}× faster)")
+    if args.json:
+        args.json.write_text(json.dumps({"load_before": load_before, "load_after": load_after, "rows": best,
+                                         "vgg_seconds": vgg}, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 def _load(load: tuple[float, float, float]) -> str:
@@ -166,7 +252,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="timed seconds per variant and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--options", action="store_true",
+                        help="time the step with each loss/data option against the plain step instead")
+    parser.add_argument("--option-sets", nargs="+", choices=list(OPTION_SETS), help="only these option sets")
+    parser.add_argument("--no-vgg", action="store_true", help="with --options: skip the VGG float32/bfloat16 timing")
     args = parser.parse_args()
+    if args.options:
+        return options_main(args)
 
     import tensorflow as tf
 

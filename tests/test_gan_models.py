@@ -115,3 +115,25 @@ def test_discriminator_is_the_70x70_patchgan():
     assert logits.shape == (1, 6, 6, 1)
     assert d.count_params() < reference.count_params() / 10  # alpha 0.25
     assert d.get_layer("logits").activation.__name__ == "linear"  # raw logits for a from-logits BCE
+
+
+def test_discriminator_variants_spectral_norm_features_and_scales():
+    from snapcheck.gan.discriminator import build_discriminator_from_config, downsample_pair, with_features
+
+    cfg = get_config("catface-s").replace(size=64)
+    outline, image = random_outline(64, 1), random_outline(64, 4, seed=1)
+    plain = build_discriminator_from_config(cfg)
+    sn = build_discriminator_from_config(cfg, spectral_norm=True)
+    layer_types = {type(l).__name__ for l in sn._flatten_layers()}
+    assert "SpectralNormalization" in layer_types and "BatchNormalization" not in layer_types
+    assert np.asarray(sn([outline, image], training=True)).shape == (1, 6, 6, 1)
+
+    feats = with_features(plain)
+    *blocks, logits = feats([outline, image], training=False)
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(plain([outline, image], training=False)), atol=1e-6)
+    assert [b.shape[1] for b in blocks] == [32, 16, 8, 7]  # down1-3 then C512
+    assert feats.count_params() == plain.count_params()  # the same layers, not a copy
+
+    coarse = build_discriminator_from_config(get_config("catface-s").replace(size=128), scale=1)
+    small = downsample_pair(random_outline(128, 1), random_outline(128, 4), 1)
+    assert small[0].shape[1] == 64 and np.asarray(coarse(list(small), training=False)).shape == (1, 6, 6, 1)

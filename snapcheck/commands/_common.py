@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import typer
 
@@ -18,17 +18,20 @@ TEXT, JSON = "text", "json"
 FORMAT_ALIASES = {"terminal": TEXT, "table": TEXT}
 
 
-_ON_INTERRUPT: list[str] = []
+_ON_INTERRUPT: list[str | Callable[[], str]] = []
 
 
-def on_interrupt(kept: str) -> None:
-    """What Ctrl-C leaves behind from here on, and how to resume (``interrupted_line`` says it)."""
+def on_interrupt(kept: str | Callable[[], str]) -> None:
+    """What Ctrl-C leaves behind from here on, and how to resume (``interrupted_line`` says it); a callable is
+    asked when the interrupt comes (what was kept may have changed meanwhile)."""
     _ON_INTERRUPT[:] = [kept]
 
 
 def interrupted_line() -> str:
-    return "snapcheck: interrupted; " + (_ON_INTERRUPT[0] if _ON_INTERRUPT else
-                                        "stopped before finishing; files are written whole or not at all")
+    if not _ON_INTERRUPT:
+        return "snapcheck: interrupted; stopped before finishing; files are written whole or not at all"
+    kept = _ON_INTERRUPT[0]
+    return "snapcheck: interrupted; " + (kept() if callable(kept) else kept)
 
 
 def note(message: str) -> None:

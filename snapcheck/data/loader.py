@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.data.augment import AugmentConfig, augment_pair_tf
+from snapcheck.data.freehand import FreehandConfig, freehand_pair
 from snapcheck.errors import InputError
 
 
@@ -28,6 +29,32 @@ def load_pairs(data_dir: str | Path, split: str) -> list[tuple[str, str]]:
     return [(str(data_dir / r["outline"]), str(data_dir / r["target"])) for r in rows]
 
 
+def fingerprint(data_dir: str | Path) -> dict[str, str]:
+    """What a training run was trained on, to check when it is resumed (elsewhere, perhaps re-prepared):
+
+    - ``pairs``: SHA-256 over the preparation settings (``prepare.json``) and the sorted (id, split) of the
+      kept pairs: the same images split the same way;
+    - ``content``: SHA-256 over the decoded pixels of every kept pair, in that order: the same pictures.
+    """
+    import hashlib
+
+    import cv2
+
+    data_dir = Path(data_dir)
+    settings = data_dir / "prepare.json"
+    pairs = hashlib.sha256(settings.read_bytes() if settings.is_file() else b"")
+    content = hashlib.sha256()
+    for split in ("train", "val"):
+        for outline, target in load_pairs(data_dir, split):
+            pairs.update(f"{split}:{Path(outline).name}\n".encode())
+            for path in (outline, target):
+                pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+                if pixels is None:
+                    raise InputError(path, "unreadable pair image")
+                content.update(pixels.tobytes())
+    return {"pairs": pairs.hexdigest()[:16], "content": content.hexdigest()[:16]}
+
+
 def _decode(outline_path: Any, target_path: Any, size: int) -> tuple[Any, Any]:
     import tensorflow as tf
 
@@ -42,11 +69,16 @@ def _decode(outline_path: Any, target_path: Any, size: int) -> tuple[Any, Any]:
 
 def make_dataset(data_dir: str | Path, split: str = "train", size: int | None = None, batch_size: int = 1,
                  augment: bool = True, shuffle: bool = True, repeat: bool = True, seed: int = 0,
-                 augment_config: AugmentConfig = AugmentConfig()) -> Any:
+                 augment_config: AugmentConfig = AugmentConfig(), freehand: FreehandConfig | None = None,
+                 start: int = 0) -> Any:
     """A ``tf.data.Dataset`` of ``(outline, target)`` batches; ``size`` resizes (default: the folder's size).
 
-    Shuffling (of the whole file list, each epoch) and augmentation are seeded by ``seed``; the last, short
-    batch is dropped so every batch has ``batch_size`` pairs.
+    The stream is a pure function of ``seed``: epoch ``e`` visits the pairs in the order of a stateless
+    shuffle seeded by ``(seed, e)``, and pair ``k`` of the stream (counted over epochs) draws its
+    augmentation from ``(seed, k)``. ``start`` skips the first ``start`` batches, so a resumed run sees
+    exactly the batches an uninterrupted one would. With ``freehand``, a share of the pairs gets a
+    freehand-style outline (``snapcheck.data.freehand``) before the geometric augmentation. The last,
+    short batch of a non-repeating stream is dropped so every batch has ``batch_size`` pairs.
     """
     import tensorflow as tf
 
@@ -57,16 +89,48 @@ def make_dataset(data_dir: str | Path, split: str = "train", size: int | None = 
         with Path(pairs[0][0]).open("rb") as f:
             head = f.read(24)
         size = int.from_bytes(head[16:20], "big")  # PNG IHDR width
-    outlines, targets = zip(*pairs)
-    ds = tf.data.Dataset.from_tensor_slices((list(outlines), list(targets)))
-    if shuffle:
-        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.map(lambda o, t: _decode(o, t, size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if augment:
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda pair, s: augment_pair_tf(pair[0], pair[1], s, augment_config),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    n = len(pairs)
+    outlines, targets = (tf.constant(list(paths)) for paths in zip(*pairs))
+    first_epoch, offset = divmod(start * batch_size, n)
+
+    def epoch(e: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([
+            tf.constant(seed, tf.int64), e])) if shuffle else tf.range(n, dtype=tf.int64)
+        return tf.data.Dataset.from_tensor_slices((order, e * n + tf.range(n, dtype=tf.int64)))
+
+    epochs = tf.data.Dataset.range(first_epoch, first_epoch + 1) if not repeat else tf.data.Dataset.range(
+        first_epoch, 2 ** 62)
+    ds = epochs.flat_map(epoch).skip(offset)
+
+    def load(index: Any, k: Any) -> Any:
+        outline, target = _decode(tf.gather(outlines, index), tf.gather(targets, index), size)
+        element_seed = tf.stack([tf.constant(seed, tf.int64), k])
+        if freehand is not None and freehand.share > 0:
+            outline, target = freehand_tf(outline, target, element_seed, freehand)
+        if augment:
+            outline, target = augment_pair_tf(outline, target, element_seed, augment_config)
+        return outline, target
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def freehand_tf(outline: Any, target: Any, seed: Any, cfg: FreehandConfig) -> tuple[Any, Any]:
+    """In-graph wrapper of ``freehand_pair`` for [-1, 1] tensors: with probability ``cfg.share`` (a stateless
+    draw from ``seed``) the pair gets a freehand-style outline and its target the matching alpha."""
+    import numpy as np
+    import tensorflow as tf
+
+    def convert(o: np.ndarray, t: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        o8 = np.round((o[..., 0] + 1) * 127.5).astype(np.uint8)
+        t8 = np.round((t + 1) * 127.5).astype(np.uint8)
+        fo, ft = freehand_pair(o8, t8, int(s[0]) * 1_000_003 + int(s[1]), cfg)
+        return (fo[..., None].astype(np.float32) / 127.5 - 1.0), ft.astype(np.float32) / 127.5 - 1.0
+
+    draw = tf.random.stateless_uniform([], seed=seed + tf.constant([0, 7919], tf.int64))
+
+    def make() -> tuple[Any, Any]:
+        fo, ft = tf.numpy_function(convert, [outline, target, seed], (tf.float32, tf.float32), stateful=False)
+        return tf.ensure_shape(fo, outline.shape), tf.ensure_shape(ft, target.shape)
+
+    return tf.cond(draw < cfg.share, make, lambda: (outline, target))

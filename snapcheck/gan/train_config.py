@@ -28,6 +28,12 @@ class TrainConfig:
     epochs: float | None = None
     loss: str = "bce"
     l1_lambda: float = 100.0
+    feature_matching: float = 0.0
+    perceptual: float = 0.0
+    perceptual_blocks: int = 3
+    discriminator_scales: int = 1
+    spectral_norm: bool = False
+    freehand: float = 0.0
     label_smoothing: bool = True
     instance_noise: float = 0.0
     noise_epochs: float = 5.0
@@ -59,6 +65,17 @@ class TrainConfig:
             problems.append("--checkpoint-every, --log-every and --image-every must be >= 1")
         if self.instance_noise < 0:
             problems.append(f"--instance-noise must be >= 0, got {self.instance_noise}")
+        if min(self.feature_matching, self.perceptual) < 0:
+            problems.append("--feature-matching and --perceptual must be >= 0")
+        if not 1 <= self.perceptual_blocks <= 5:
+            problems.append(f"--perceptual-blocks must be 1-5 (VGG blocks), got {self.perceptual_blocks}")
+        coarsest = self.size // 2 ** (self.discriminator_scales - 1)
+        if not 1 <= self.discriminator_scales <= 3 or coarsest < 24 or coarsest % 8:
+            problems.append(f"--discriminator-scales must be 1-3, each scale's side (--size halved per scale) a "
+                            f"multiple of 8 and at least 24 (the PatchGAN's minimum); got {self.discriminator_scales} "
+                            f"at {self.size}")
+        if not 0.0 <= self.freehand <= 1.0:
+            problems.append(f"--freehand must be a share in [0, 1], got {self.freehand}")
         if self.lr_decay_from is not None and self.lr_decay_from < 0:
             problems.append(f"--lr-decay-from must be >= 0, got {self.lr_decay_from}")
         if problems:
@@ -82,10 +99,11 @@ class TrainConfig:
 
 
 # Fields that --resume may change; every other field must match the run being resumed.
-# (``lr_decay_from`` may be added to a constant-LR run to continue it with a decay; ``fast_kernels``
-# changes the speed, not the maths.)
+# (``lr_decay_from`` may be added to a constant-LR run to continue it with a decay; ``perceptual`` may be
+# changed to continue a run with another VGG weight, e.g. 0 to buy more steps per hour: the VGG is not in
+# the checkpoint, so what is restored does not change; ``fast_kernels`` changes the speed, not the maths.)
 RESUMABLE_FIELDS = frozenset({"steps", "epochs", "checkpoint_every", "log_every", "image_every", "data_dir",
-                              "ls_versions", "lr_decay_from", "fast_kernels"})
+                              "ls_versions", "lr_decay_from", "perceptual", "fast_kernels"})
 
 
 def learning_rate_at(step: int, base: float, decay_from: int | None, total: int) -> float:

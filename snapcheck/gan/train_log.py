@@ -123,6 +123,6 @@ class _Bar:
 
 def describe_losses(means: dict[str, float]) -> str:
     """One short line of the interval's losses (the optional terms only when the run has them)."""
-    text = (f"G {means['g_loss']:.3f} (L1 {means['g_l1']:.4f}) D {means['d_loss']:.3f} "
+    extra = "".join(f" {label} {means[k]:.3f}" for k, label in (("g_fm", "FM"), ("g_vgg", "VGG")) if k in means)
+    return (f"G {means['g_loss']:.3f} (L1 {means['g_l1']:.4f}{extra}) D {means['d_loss']:.3f} "
             f"D(real) {means['d_real']:.2f} D(fake) {means['d_fake']:.2f}")
-    return text
