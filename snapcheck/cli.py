@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +93,8 @@ def _crash_log(exc: BaseException) -> str:
     try:
         path = cache_dir() / "crash.log"
         path.parent.mkdir(parents=True, exist_ok=True)
+        import traceback  # only for a crash
+
         path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
         return f"traceback in {path}"
     except Exception:  # noqa: BLE001 - the report of a crash must not crash

@@ -12,9 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from snapcheck.devices import device_ids
 from snapcheck.errors import InputError
 from snapcheck.paths import rules_dir
-from snapcheck.rules import Ruleset, RulesError, check_evidence, load_sources
+from snapcheck.rules import RulesError, Ruleset, check_evidence, load_sources
 from snapcheck.tomlread import read_toml
 
 LEGACY_FLOOR = "legacy floor"
@@ -70,8 +71,6 @@ def load_targets(folder: Path | None = None) -> tuple[dict[str, Target], str]:
     folder = folder or rules_dir()
     raw = read_toml(folder / "targets.toml")
     sources = load_sources(folder)
-    from snapcheck.estimate.profiles import device_ids
-
     known = device_ids(str(folder / "devices.toml"))
     out = {}
     for name, t in raw.get("targets", {}).items():

@@ -14,7 +14,7 @@ import pytest
 
 import code_models as M
 from snapcheck.api import check_file
-from snapcheck.estimate.profiles import device_ids
+from snapcheck.devices import device_ids
 from snapcheck.rules import RulesError
 from snapcheck.targets import load_targets, resolve_target
 from snapcheck.errors import InputError

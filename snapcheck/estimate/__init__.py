@@ -33,8 +33,20 @@ from typing import Any
 
 from snapcheck.checks import op_label
 from snapcheck.cost import model_cost
-from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, Kernel, split_kernels
-from snapcheck.estimate.profiles import Backend, active_host_profile, device_info, load_devices, load_host_profile
+from snapcheck.devices import device_info
+from snapcheck.estimate.kernels import (
+    GPU_FUSES,
+    ORT_FUSES,
+    XNNPACK_FUSES,
+    Kernel,
+    split_kernels,
+)
+from snapcheck.estimate.profiles import (
+    Backend,
+    active_host_profile,
+    load_devices,
+    load_host_profile,
+)
 from snapcheck.estimate.roofline import Prediction, Profile, predict_kernels
 from snapcheck.estimate.uncertainty import KernelError, kernel_errors, why_outside
 from snapcheck.findings import Finding
