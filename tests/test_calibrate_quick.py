@@ -56,7 +56,17 @@ def test_probes_are_calibrated_shapes_of_every_kind():
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
                                          "eltwise", "reduce", "copy", "pool", "concat", "resize", "resize_bilinear"}
     nets = probe_nets()
-    assert nets == probe_nets() and len(nets) == 12 and all(2e7 <= n.macs <= 2.5e8 for n in nets)
+    assert nets == probe_nets() and len(nets) == 21
+    small, large = nets[:12], nets[12:]
+    assert all(2e7 <= n.macs <= 2.5e8 for n in small)
+    assert all(4e8 <= n.macs <= 2.5e9 and n.res >= 160 for n in large)  # working sets beyond the caches
+    assert {n.name.split("-")[1] for n in large} >= {"deep", "sep"}  # every family
+
+
+def test_weighted_median_lets_the_long_probes_decide():
+    assert quick.weighted_median([0.0, 0.1, 0.2], [1, 1, 1]) == pytest.approx(0.1)
+    assert quick.weighted_median([0.0, 0.01, 0.08, 0.09], [1, 1, 30, 20]) == pytest.approx(0.08)
+    assert quick.weighted_median([0.3, -0.2], [1, 5]) == pytest.approx(-0.2)
 
 
 def test_fit_recovers_each_kinds_speed_change_and_the_network_factor():
@@ -70,6 +80,20 @@ def test_fit_recovers_each_kinds_speed_change_and_the_network_factor():
     before = host_prediction(g, base)[1].latency_ms
     after = host_prediction(g, adapted)[1].latency_ms
     assert after == pytest.approx(before * 0.5 * 1.2, rel=0.2)
+
+
+def test_network_factor_follows_the_long_probes():
+    """Two small networks unchanged, one long one 15 % slower beyond its kernels (a memory system that only
+    large working sets feel): the in-network factor is the long one's, not the count's median."""
+    base = load_host_profile()
+    rows = _rows(base, {"conv": 1.0, "eltwise": 1.0})
+    rows.append(dataclasses.replace(rows[-1], spec=NetSpec("net2", 32, 8, (), ())))
+    big = split_kernels(conv_chain(128, [32, 64, 64]))
+    ref = predict_kernels(big, base).latency_ms
+    assert ref > 10 * sum(r.reference_ms for r in rows if isinstance(r.spec, NetSpec))
+    rows.append(quick.ProbeRow(NetSpec("big", 128, 32, (), ()), big, ref * 1.15, ref))
+    f = quick.fit_factors(base, rows)
+    assert f["network"] == pytest.approx(1.15, rel=0.02)
 
 
 def test_no_change_fits_identity():
@@ -152,3 +176,11 @@ def test_check_and_bench_notes_name_the_other_cpu(host_dir, monkeypatch, capsys)
     _host_profile_note()
     err = " ".join(capsys.readouterr().err.split())
     assert "fitted on another CPU" in err and "snapcheck calibrate --quick" in err
+
+
+def test_adapt_scales_a_cold_cache_correction_with_the_network_factor():
+    base = dataclasses.replace(load_host_profile(), network={"cold_ms_per_mb": {"cold_weights": 0.02}})
+    f = quick.fit_factors(base, _rows(base, {"conv": 1.0, "eltwise": 1.0}, network=1.3))
+    adapted = quick.adapt(base, f, {})
+    assert adapted.network["cold_ms_per_mb"]["cold_weights"] == pytest.approx(0.02 * f["network"], rel=1e-3)
+    assert adapted.network["kind_factor"]["all"] == pytest.approx(f["network"], rel=1e-3)

@@ -5,7 +5,7 @@ depends on channels, pixels, windows, rows, cache fit (the roofline's slopes, th
 x86 CPUs with the same vector width that shape model carries over (XNNPACK picks the same micro-kernels); what
 changes is how fast each kind runs overall and what a kernel costs to dispatch. So, as MAPLE-Edge and
 LitePred adapt a predictor to a new device from a small sample, ``--quick`` times ``micro.PROBES`` (small
-single-layer models, plus the per-inference overhead) and a dozen small random networks
+single-layer models, plus the per-inference overhead) and 21 random networks, 12 small and 9 large
 (``random_nets.probe_nets``), and refits only:
 
 - a speed factor per kernel kind, ``s[kind]``, on its compute and memory roofs alike (kinds without probes get
@@ -13,7 +13,9 @@ single-layer models, plus the per-inference overhead) and a dozen small random n
 - a factor on the fixed per-kernel cost (``kernel_us``), from the tiny probes, and the per-inference overhead;
 - a factor on every kernel of a network (the profile's ``network`` correction): how much more, or less, the
   network probes changed than their kernels predict (a host whose caches or memory differ slows kernels in
-  a network unlike kernels timed alone).
+  a network unlike kernels timed alone). Its median is weighted by the probes' time, so the large probes
+  (``random_nets.probe_nets``: 0.4-2.5 G multiply-adds, 40-135 MB of traffic per inference) decide it: the
+  single kernels and the small networks fit in the caches and barely feel a memory system's change.
 
 Each probe's timing on this host is compared with its timing on the profile's host (``quick_reference``,
 recorded by the full calibration right after its lookup stage, with the same harness): the ratio is the
@@ -66,12 +68,15 @@ def probe_dir() -> Path:
 
 def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profile:
     """The full calibration's probe stage: time the probes as ``--quick`` will (``typical_ms``) for the profile's
-    ``quick_reference``, and choose on the network probes how much of a kind's error its kernels share
-    (``uncertainty.choose_shared``: the ranges then hold 90% of those networks)."""
+    ``quick_reference``, and choose on the small network probes how much of a kind's error its kernels share
+    (``uncertainty.choose_shared``: the ranges then hold 90% of those networks). Not on the large ones: the
+    kernel model predicts them within a few %, which would narrow the ranges (0.20 instead of 0.35) until
+    they held only 57-84 % of real models (docs/bench/estimator.md, session 11)."""
     rows = measure_probes(threads, console, cache_path=cache_dir() / f"probes-{host_fingerprint(threads)}.json")
     nets = []
+    small = {s.key() for s in probe_nets(large_per_family=0)}
     for spec, kernels, hit in rows:
-        if isinstance(spec, NetSpec) and profile.residual:
+        if isinstance(spec, NetSpec) and spec.key() in small and profile.residual:
             pred = predict_kernels(kernels, profile)
             nets.append((kernels, pred.per_kernel_ms, pred.latency_ms, typical_ms(hit),
                          kernel_errors(kernels, profile.residual)))
@@ -157,24 +162,33 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE) -> di
     """The factors that make ``base``'s predictions of the probes change as their timings did: ``speed`` per
     probed kind (time multiplier of its roofs), ``median`` (kinds without probes), ``kernel_us`` and
     ``overhead`` from the single-kernel probes; ``network``, the median change the network probes show beyond
-    those (their kernels' in-network slowdown on this host against the profile's); ``errors`` are the log
+    those (their kernels' in-network slowdown on this host against the profile's; weighted by each network's
+    time, so the large probes, whose working sets overflow the caches as real models' do, carry it); ``errors`` are the log
     errors left on the single-kernel probes, ``network_errors`` on the networks."""
     single = [r for r in rows if not isinstance(r.spec, NetSpec)]
     nets = [r for r in rows if isinstance(r.spec, NetSpec)]
     model = QuickModel(base, single)
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, ridge), np.zeros(3 + len(model.kinds)))
     net_err = QuickModel(base, nets, model.kinds).log_errors(theta) if nets else np.zeros(0)
-    network = float(np.exp(np.median(net_err))) if nets else 1.0
+    network = float(np.exp(weighted_median(net_err, [r.reference_ms for r in nets]))) if nets else 1.0
     return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[3:])},
             "median": float(np.exp(theta[0])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -model.log_errors(theta),
             "network_errors": np.log(network) - net_err}
 
 
+def weighted_median(values: Any, weights: Any) -> float:
+    """The value at which the cumulative weight of the sorted values reaches half the total."""
+    v, w = np.asarray(values, float), np.asarray(weights, float)
+    order = np.argsort(v)
+    cum = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's roofs slowed by its factor (``speed``; the median one for kinds without
-    probes), the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a network
-    by ``network`` (on top of ``base``'s own network correction, if any)."""
+    probes), the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a network,
+    and its cold-weight reload, by ``network`` (on top of ``base``'s own network correction)."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -182,6 +196,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     kind_factor = {k: v * factors["network"] for k, v in net.get("kind_factor", {}).items()}
     kind_factor.setdefault("all", factors["network"])
     net["kind_factor"] = {k: round(v, 4) for k, v in kind_factor.items()}
+    if net.get("cold_ms_per_mb"):  # the reload of cold weights is in-network time too
+        net["cold_ms_per_mb"] = {k: round(v * factors["network"], 6) for k, v in net["cold_ms_per_mb"].items()}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()},
         bandwidth_gbs={k: round(v / f(k), 4) for k, v in base.bandwidth_gbs.items()},

@@ -27,7 +27,7 @@ def calibrate(
                                                        "(0: none)."),
     nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
                                                "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
-    quick: bool = typer.Option(False, "--quick", help="On a new machine: time 60 probes (~1-2 minutes) and adapt the "
+    quick: bool = typer.Option(False, "--quick", help="On a new machine: time 69 probes (~1-2 minutes) and adapt the "
                                                       "shipped profile's kernel speeds to this CPU (saved for this "
                                                       "machine; phone estimates do not change)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="With --quick: the profile to adapt (default: "
