@@ -205,6 +205,8 @@ def test_switching_models_runs_the_other_file(session):
     page = session["page"]
     models = page.evaluate("fetch('/api/config').then(r => r.json())")["models"]
     assert {m["file"] for m in models} >= {"catface-s.tflite", "catface-s.onnx"}
+    drive.draw(page, drive.cat_strokes())  # something to run on, whichever tests ran before
+    drive.settle(page)
     current = stats(page)["model"]
     other = next(m["id"] for m in models if m["id"] != current)
     n = stats(page)["inferences"]
