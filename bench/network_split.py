@@ -24,15 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def heavy_nets(per_family: int = 3, seed: int = 0) -> list:
     """The first ``per_family`` random networks of each family with 8-40 MB of weights and 0.1-1.5 G MACs."""
-    from snapcheck.calibrate.random_nets import random_nets, weight_bytes
+    from snapcheck.calibrate.random_nets import first_per_family, random_nets, weight_bytes
 
-    picked: dict[str, list] = {}
-    for spec in random_nets(600, seed):
-        fam = next((f for f in ("deep", "sep") if f"-{f}-" in spec.name), "mixed")
-        if len(picked.setdefault(fam, [])) < per_family and 1e8 <= spec.macs <= 1.5e9 \
-                and 8e6 <= weight_bytes(spec) <= 40e6:
-            picked[fam].append(spec)
-    return [s for fam in ("mixed", "deep", "sep") for s in picked[fam]]
+    return first_per_family(random_nets(600, seed), per_family,
+                            lambda s: 1e8 <= s.macs <= 1.5e9 and 8e6 <= weight_bytes(s) <= 40e6)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from snapcheck.calibrate.harness import host_fingerprint, timed_models, typical_ms
 from snapcheck.calibrate.micro import KINDS
-from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, random_nets
+from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, net_family, random_nets
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import COLD_FEATURES, cold_bytes, kernel_factor, kernel_features
 from snapcheck.estimate.roofline import Profile, kernel_ms
@@ -230,7 +230,7 @@ RIDGES = (0.001, 0.01, 0.1, 1.0, 3.0)
 def family(row: NetRow) -> str:
     """``deep`` (``_deep``'s mobile-style networks), ``sep`` (``_separable``'s) or ``mixed`` (classifiers and
     encoder-decoders)."""
-    return next((f for f in ("deep", "sep") if f"-{f}-" in row.name), "mixed")
+    return net_family(row.name)
 
 
 def transfer(rows: list[NetRow], variant: str, ridge: float, overhead_ms: float, cache_bytes: float) -> dict:

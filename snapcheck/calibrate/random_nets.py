@@ -389,6 +389,24 @@ def weight_bytes(spec: NetSpec) -> float:
     return 4.0 * total
 
 
+FAMILIES = ("mixed", "deep", "sep")
+
+
+def net_family(name: str) -> str:
+    """The family of a random network, from its name: ``deep``, ``sep`` or ``mixed``."""
+    return next((f for f in ("deep", "sep") if f"-{f}-" in name), "mixed")
+
+
+def first_per_family(specs: list[NetSpec], per_family: int, keep: Callable[[NetSpec], bool]) -> list[NetSpec]:
+    """The first ``per_family`` networks of each family in ``specs`` that ``keep`` accepts, family by family."""
+    picked: dict[str, list[NetSpec]] = {f: [] for f in FAMILIES}
+    for spec in specs:
+        fam = picked[net_family(spec.name)]
+        if len(fam) < per_family and keep(spec):
+            fam.append(spec)
+    return [s for f in FAMILIES for s in picked[f]]
+
+
 def probe_nets(per_family: int = 4, large_per_family: int = 3, seed: int = 0) -> list[NetSpec]:
     """The network probes of ``calibrate --quick``, from ``random_nets(600, seed)``, per family (first come):
 
@@ -398,17 +416,7 @@ def probe_nets(per_family: int = 4, large_per_family: int = 3, seed: int = 0) ->
       memory bandwidth (with one memory-streaming process beside them they ran 4-12 % slower, the small ones
       1-6 %).
     """
-    groups: dict[str, dict[str, list[NetSpec]]] = {"small": {}, "large": {}}
-    room = {"small": per_family, "large": large_per_family}
-    for spec in random_nets(600, seed):
-        fam = next((f for f in ("deep", "sep") if f"-{f}-" in spec.name), "mixed")
-        w = weight_bytes(spec)
-        if 2e7 <= spec.macs <= 2.5e8 and w <= 1.5e6:
-            group = "small"
-        elif 4e8 <= spec.macs <= 2.5e9 and spec.res >= 160 and w <= 6e6:
-            group = "large"
-        else:
-            continue
-        if len(groups[group].setdefault(fam, [])) < room[group]:
-            groups[group][fam].append(spec)
-    return [s for g in ("small", "large") for fam in ("mixed", "deep", "sep") for s in groups[g].get(fam, [])]
+    specs = random_nets(600, seed)
+    return (first_per_family(specs, per_family, lambda s: 2e7 <= s.macs <= 2.5e8 and weight_bytes(s) <= 1.5e6)
+            + first_per_family(specs, large_per_family,
+                               lambda s: 4e8 <= s.macs <= 2.5e9 and s.res >= 160 and weight_bytes(s) <= 6e6))
