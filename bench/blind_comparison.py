@@ -1,7 +1,7 @@
 """A blind comparison sheet of two generators: the same inputs through both, left/right order drawn at random.
 
 16 validation outlines (evenly spaced over the split) and 16 Quick, Draw! doodles (evenly spaced over the
-file, shifted by ``DOODLE_OFFSET`` so they are not the card's freehand sheet; no doodle is used in training)
+file, shifted (``snapcheck.data.doodles.blind_indices``) so they are not the card's freehand sheet; no doodle is used in training)
 go through model A and model B. Each numbered row shows the input, then the two outputs over a
 checkerboard in an order drawn per row by a seeded RNG whose seed is written only to the key. The sheet
 (``OUT/blind_val.png``, ``OUT/blind_doodles.png``) and its instructions (``OUT/README.md``) say nothing
@@ -21,8 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ROWS = 16
-DOODLE_OFFSET = 97  # the card's freehand sheet shows doodles 0, 200, ...; these are 97, 297, ...
+ROWS = 16  # as snapcheck.data.doodles.BLIND_ROWS for the doodles
 GROUPS_PER_LINE = 2  # (input, left, right) groups side by side
 
 
@@ -77,8 +76,9 @@ def main() -> int:
     import numpy as np
 
     from snapcheck.fsutil import atomic_write_text
-    from snapcheck.gan import evaluate as ev
+    from snapcheck.data.doodles import blind_indices
     from snapcheck.data.images import write_png
+    from snapcheck.gan import evaluate as ev
 
     seed = args.seed if args.seed is not None else secrets.randbelow(2 ** 31)
     rng = np.random.default_rng(seed)
@@ -88,7 +88,7 @@ def main() -> int:
     outlines, _ = ev.load_split(args.data, "val", a.size)
     val_idx = ev.evenly_spaced(len(outlines), ROWS)
     doodles = ev.load_doodles()
-    doodle_idx = (ev.evenly_spaced(len(doodles), ROWS) + DOODLE_OFFSET) % len(doodles)
+    doodle_idx = blind_indices(len(doodles))
     sets = [("val", outlines[val_idx], [f"validation pair {i}" for i in val_idx]),
             ("doodles", ev.doodle_outlines(doodles[doodle_idx], a.size), [f"doodle {i}" for i in doodle_idx])]
     key = [f"# Key to the blind comparison sheets in `{args.out}`", "",

@@ -33,6 +33,12 @@ def stroke_width(size: int) -> int:
     return max(2, round(size / 64))
 
 
+def edge_tolerance(size: int) -> int:
+    """How near a recovered line must be to a drawn one to match it (edge F1, stroke loss): 3 pixels at 128,
+    scaled with the image (≈ 2.3 % of the side)."""
+    return max(1, round(3 * size / 128))
+
+
 def min_fragment(size: int) -> int:
     """Lines shorter than this many pixels (of one-pixel skeleton) are texture, not contour."""
     return max(8, round(size * 0.1))

@@ -30,15 +30,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from snapcheck.data.doodles import EVAL_COUNT, SHEET_COUNT, doodle_outlines, evenly_spaced, load_doodles
 from snapcheck.data.images import psnr, write_png
+from snapcheck.data.outline import edge_tolerance
 from snapcheck.errors import InputError
 from snapcheck.gan.preview import BACKGROUND, composite, doodle_sheet, preview_grid, to_unit
 from snapcheck.runner import open_model
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 100
-FREEHAND_COUNT = 300  # doodles scored: every (3000 // 300)-th of the file, in file order
-SHEET_COUNT = 16  # doodles shown on the freehand sheet: evenly spaced over the file, in file order
+FREEHAND_COUNT = EVAL_COUNT  # doodles scored, evenly spaced over the file (snapcheck.data.doodles)
 METRIC_LABELS = {
     "l1": "L1 (RGB over grey, lower is better)",
     "psnr_db": "PSNR dB (RGB over grey)",
@@ -95,11 +96,6 @@ def alpha_iou(a: np.ndarray, b: np.ndarray, threshold: float = 0.5) -> float:
     ma, mb = np.asarray(a) >= threshold, np.asarray(b) >= threshold
     union = int(np.count_nonzero(ma | mb))
     return 1.0 if union == 0 else int(np.count_nonzero(ma & mb)) / union
-
-
-def edge_tolerance(size: int) -> int:
-    """Match distance for edge F1: 3 pixels at 128, scaled with the image (≈ 2.3 % of the side)."""
-    return max(1, round(3 * size / 128))
 
 
 def edge_f1(recovered: np.ndarray, reference: np.ndarray, tolerance: int) -> float:
@@ -162,46 +158,6 @@ def recovered_lines(rgba: np.ndarray) -> np.ndarray:
     rgb = (unit[..., :3] * 255 + 0.5).astype(np.uint8)
     alpha = (unit[..., 3] * 255 + 0.5).astype(np.uint8)
     return canny_lines(rgb, alpha)
-
-
-def quickdraw_path() -> Path:
-    """``../shared/data/quickdraw_cat/cat.npy`` beside the checkout."""
-    from snapcheck.paths import repo_root
-
-    root = repo_root() or Path.cwd()
-    return root.parent / "shared" / "data" / "quickdraw_cat" / "cat.npy"
-
-
-def doodle_outlines(doodles: np.ndarray, size: int) -> np.ndarray:
-    """28×28 doodles (uint8, white ink on black) → outlines (N, size, size, 1) in [-1, 1].
-
-    Each doodle is upscaled, binarised, thinned to one-pixel lines and redrawn with the pipeline's
-    finger-width stroke (``snapcheck.data.freehand.redraw_bitmap``, which the freehand augmentation uses too),
-    so strokes match the traced outlines'.
-    """
-    from snapcheck.data.freehand import redraw_bitmap
-
-    drawn = [redraw_bitmap(np.asarray(d, np.uint8).reshape(28, 28), size) for d in doodles]
-    return (np.stack(drawn)[..., None].astype(np.float32) / 127.5 - 1.0).reshape(len(doodles), size, size, 1)
-
-
-def load_doodles(path: str | Path | None = None) -> np.ndarray:
-    """All Quick, Draw! doodles as (N, 28, 28) uint8."""
-    path = Path(path) if path else quickdraw_path()
-    if not path.is_file():
-        raise InputError(path, "Quick, Draw! cat doodles not found (expected ../shared/data/quickdraw_cat/cat.npy)")
-    try:
-        data = np.load(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"not a readable .npy file ({exc})") from None
-    if data.dtype != np.uint8 or data.size % 784:
-        raise InputError(path, f"expected uint8 28×28 bitmaps, got {data.dtype} of shape {data.shape}")
-    return data.reshape(-1, 28, 28)
-
-
-def evenly_spaced(n_total: int, count: int) -> np.ndarray:
-    """``count`` indices spread evenly over ``range(n_total)``, in order (no picking by hand)."""
-    return np.unique(np.linspace(0, n_total - 1, min(count, n_total)).round().astype(int))
 
 
 """

@@ -21,13 +21,18 @@ class Pix2Pix:
     every replica of ``strategy``, each on its slice of the global batch: ``snapcheck.gan.distribute``),
     both optimisers at learning rate ``lr`` (from ``TrainConfig.learning_rate_at``), and returns a dict of
     scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake`` (mean sigmoid(D) for
-    BCE, the mean critic score for WGAN-GP), plus ``g_fm`` and ``g_vgg`` when the run has those terms.
+    BCE, the mean critic score for WGAN-GP), plus ``g_fm``, ``g_vgg``, ``g_stroke``, ``g_doodle_gan`` and
+    ``g_doodle_stroke`` when the run has those terms.
 
-    The generator's loss is ``g_gan + l1_lambda·L1 + feature_matching·FM + perceptual·VGG``:
+    The generator's loss is ``g_gan + l1_lambda·L1 + feature_matching·FM + perceptual·VGG + stroke·S``,
+    plus ``GAN_d + stroke·S_d`` on a batch of training doodles when the run has one:
 
     - FM (pix2pixHD): the mean L1 distance between the discriminator's activations on the real pair and
       on the generated one, over its four blocks and every scale;
-    - VGG: the perceptual loss of ``losses.perceptual_loss`` (``snapcheck.gan.vgg``'s offline network).
+    - VGG: the perceptual loss of ``losses.perceptual_loss`` (``snapcheck.gan.vgg``'s offline network);
+    - S: ``losses.stroke_loss``, output edges away from the drawn lines and drawn lines without an edge;
+    - on doodles (``snapcheck.data.doodles``, no targets): the adversarial term against the same
+      discriminators (which do not learn from doodles) and the stroke loss.
 
     With several ``discriminators`` (a multi-scale set, finest first) the k-th sees both inputs halved k
     times, and the adversarial and FM terms are averaged over the scales. With ``cfg.fast_kernels`` the
@@ -104,20 +109,35 @@ class Pix2Pix:
             return out[:-1], out[-1]
         return [], out
 
-    def _distributed_step(self, outline, target, noise_sigma, lr=None):
+    def _doodle_adversarial(self, doodle, fake_doodle):
+        """The generator's adversarial loss on doodles, averaged over the scales. The discriminators judge
+        but do not learn from doodles: with no real image for any doodle, they would learn to call every
+        doodle input fake and give the generator nothing to follow."""
+        from snapcheck.gan import losses
+
+        total = 0.0
+        for k in range(len(self.discriminators)):
+            logits = self._judge(k, doodle, fake_doodle)[1]
+            total += (losses.bce_generator_adversarial_loss(logits) if self.cfg.loss == "bce"
+                      else losses.wgan_generator_adversarial_loss(logits))
+        return total / len(self.discriminators)
+
+    def _distributed_step(self, outline, target, noise_sigma, lr=None, doodle=None):
         """One step of every replica on its slice of the global batch (``snapcheck.gan.distribute``); the
         scalars are their means over the global batch."""
         if lr is not None:
             self.g_optimizer.learning_rate.assign(lr)
             self.d_optimizer.learning_rate.assign(lr)
-        scalars = self.strategy.run(self._train_step, args=(outline, target, noise_sigma))
+        scalars = self.strategy.run(self._train_step, args=(outline, target, noise_sigma, doodle))
         self.step.assign_add(1)
         return {k: self.strategy.reduce("MEAN", v, axis=None) for k, v in scalars.items()}
 
-    def _train_step(self, outline, target, noise_sigma):
-        """One replica's D and G updates; losses are local means, ``replica_share`` makes them the global ones."""
+    def _train_step(self, outline, target, noise_sigma, doodle=None):
+        """One replica's D and G updates; losses are local means, ``replica_share`` makes them the global ones.
+        ``doodle``: outlines without targets, run through G in the same batch (one BatchNorm statistic)."""
         import tensorflow as tf
 
+        from snapcheck.data.outline import edge_tolerance
         from snapcheck.gan import losses
         from snapcheck.gan.discriminator import downsample_pair
         from snapcheck.gan.distribute import replica_share
@@ -125,7 +145,11 @@ class Pix2Pix:
         G, cfg = self.generator, self.cfg
         scales = len(self.discriminators)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape, self._kernels():
-            fake = G(outline, training=True)
+            if doodle is None:
+                fake = G(outline, training=True)
+            else:
+                both = G(tf.concat([outline, doodle], axis=0), training=True)
+                fake, fake_doodle = both[:tf.shape(outline)[0]], both[tf.shape(outline)[0]:]
             d_outline, d_target, d_fake_in = (self._noisy(x, noise_sigma) for x in (outline, target, fake))
             d_loss = g_gan = g_fm = d_real = d_fake = 0.0
             for k in range(scales):
@@ -158,6 +182,14 @@ class Pix2Pix:
                 g_vgg = losses.perceptual_loss(fake, target, cfg.perceptual_blocks)
                 g_loss += cfg.perceptual * g_vgg
                 scalars["g_vgg"] = g_vgg
+            if cfg.stroke > 0:
+                tolerance = edge_tolerance(cfg.size)
+                scalars["g_stroke"] = losses.stroke_loss(outline, fake, tolerance)
+                g_loss += cfg.stroke * scalars["g_stroke"]
+            if doodle is not None:
+                scalars["g_doodle_gan"] = self._doodle_adversarial(self._noisy(doodle, noise_sigma), fake_doodle)
+                scalars["g_doodle_stroke"] = losses.stroke_loss(doodle, fake_doodle, tolerance)
+                g_loss += scalars["g_doodle_gan"] + cfg.stroke * scalars["g_doodle_stroke"]
             d_share, g_share = replica_share(d_loss), replica_share(g_loss)
         d_vars = self.d_variables
         d_grads = d_tape.gradient(d_share, d_vars)

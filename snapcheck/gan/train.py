@@ -127,11 +127,12 @@ def run_loop(model: Pix2Pix, batches: Any, cfg: TrainConfig, plan: RunPlan, log:
     step = start
     with _sigterm_as_interrupt():
         try:
-            for outline, target in batches.take(max(0, total - start)):
+            for batch in batches.take(max(0, total - start)):
                 sigma = losses.instance_noise_sigma(cfg.instance_noise, step / plan.steps_per_epoch, cfg.noise_epochs)
                 lr = cfg.learning_rate_at(step, total)
-                outline, target = split_batch(model.strategy, outline, target)
-                scalars = model.train_step(outline, target, tf.constant(sigma, tf.float32), tf.constant(lr, tf.float32))
+                outline, target, *doodle = split_batch(model.strategy, *batch)
+                scalars = model.train_step(outline, target, tf.constant(sigma, tf.float32), tf.constant(lr, tf.float32),
+                                           *doodle)
                 step += 1
                 log.add(step, scalars, instance_noise_sigma=sigma, learning_rate=lr)
                 if step % cfg.image_every == 0 or step == total:
@@ -213,15 +214,24 @@ def write_run_file(plan: RunPlan, cfg: TrainConfig, gen_cfg: Any) -> None:
 
 
 def training_batches(cfg: TrainConfig, start: int) -> Any:
-    """The shuffled, augmented training batches from batch ``start`` on: the stream is a function of the seed
-    alone, so a resumed run sees exactly the batches an uninterrupted run would have."""
+    """The shuffled, augmented training batches from batch ``start`` on, (outline, target) or, with doodles,
+    (outline, target, doodle outlines): the stream is a function of the seed alone, so a resumed run sees
+    exactly the batches an uninterrupted run would have."""
     from snapcheck.data.freehand import FreehandConfig
     from snapcheck.data.loader import make_dataset
 
     freehand = FreehandConfig(share=cfg.freehand) if cfg.freehand > 0 else None
-    return make_dataset(cfg.data_dir, split="train", size=cfg.size, batch_size=cfg.batch_size,
-                        augment=cfg.augment, shuffle=True, repeat=True, seed=cfg.seed, freehand=freehand,
-                        start=start)
+    pairs = make_dataset(cfg.data_dir, split="train", size=cfg.size, batch_size=cfg.batch_size,
+                         augment=cfg.augment, shuffle=True, repeat=True, seed=cfg.seed, freehand=freehand,
+                         start=start)
+    if not cfg.doodles:
+        return pairs
+    import tensorflow as tf
+
+    from snapcheck.data.doodles import doodle_batches
+
+    doodles = doodle_batches(None, cfg.size, cfg.doodles, cfg.seed, start)
+    return tf.data.Dataset.zip(pairs, doodles).map(lambda pair, doodle: (*pair, doodle))
 
 
 @contextlib.contextmanager
