@@ -130,3 +130,35 @@ def test_vgg_blocks_match_the_keras_blocks_and_load_their_weights_inside_a_trace
     assert half.dtype == tf.bfloat16
     rel = float(tf.reduce_mean(tf.abs(tf.cast(half, tf.float32) - x)) / tf.reduce_mean(tf.abs(x)))
     assert rel < 0.03
+
+
+def _drawn(rows: list[int], size: int = 48) -> np.ndarray:
+    """One image (1, size, size, 1) in [-1, 1] with horizontal white strokes 2 px wide at ``rows``."""
+    out = -np.ones((1, size, size, 1), np.float32)
+    for r in rows:
+        out[0, r:r + 2, 6:42] = 1.0
+    return out
+
+
+def _face_with_lines(rows: list[int], size: int = 48) -> np.ndarray:
+    """An opaque mid-grey RGBA face (1, size, size, 4) in [-1, 1] with dark lines at ``rows``."""
+    rgba = np.zeros((1, size, size, 4), np.float32)
+    rgba[..., 3] = 1.0
+    for r in rows:
+        rgba[0, r:r + 2, 6:42, :3] = -1.0
+    return rgba
+
+
+def test_stroke_loss_is_low_for_edges_on_the_strokes_and_high_elsewhere():
+    outline = tf.constant(_drawn([16, 30]))
+    on = float(losses.stroke_loss(outline, tf.constant(_face_with_lines([16, 30])), 3))
+    off = float(losses.stroke_loss(outline, tf.constant(_face_with_lines([8, 38])), 3))
+    extra = float(losses.stroke_loss(outline, tf.constant(_face_with_lines([16, 30, 40])), 3))
+    blank = float(losses.stroke_loss(outline, tf.constant(-np.ones((1, 48, 48, 4), np.float32)), 3))
+    assert on < 0.05  # every edge near a stroke, every stroke with an edge
+    assert on < extra < off  # an undrawn line costs; lines only where nothing was drawn cost most
+    assert blank == pytest.approx(1.0, abs=0.02)  # no edges at all: every stroke is missing
+    x = tf.Variable(_face_with_lines([8, 38]))
+    with tf.GradientTape() as tape:
+        value = losses.stroke_loss(outline, x, 3)
+    assert float(tf.reduce_max(tf.abs(tape.gradient(value, x)))) > 0

