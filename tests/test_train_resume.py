@@ -150,7 +150,7 @@ def test_resume_is_exact_with_every_loss_term_on(tmp_path, monkeypatch):
     monkeypatch.setattr(doodles, "quickdraw_path", lambda: tmp_path / "cat.npy")
     kw = dict(data_dir=str(data), config=TINY.name, size=48, batch_size=2, steps=4, checkpoint_every=2, log_every=1,
               image_every=4, seed=5, feature_matching=10.0, perceptual=10.0, perceptual_blocks=1,
-              discriminator_scales=2, spectral_norm=True, freehand=0.5, stroke=5.0, doodles=2, doodle_fakes=True)
+              discriminator_scales=2, spectral_norm=True, freehand=0.5, stroke=5.0, doodles=2)
     whole = train(TrainConfig(**kw), tmp_path / "whole", export=False, progress=False)
 
     def kill_at_3(step, model):

@@ -46,8 +46,6 @@ def train_command(
     doodles: int = typer.Option(
         0, "--doodles", help="Quick, Draw! training doodles per step, a branch without targets trained by the stroke "
         "loss and the discriminator (held-out doodles never used; 0: off). May be added when resuming."),
-    doodle_fakes: bool = typer.Option(
-        False, "--doodle-fakes/--no-doodle-fakes", help="The discriminator also learns the doodle outputs as fake."),
     lr_decay_from: Optional[int] = typer.Option(
         None, "--lr-decay-from", help="Global step from which both learning rates fall linearly to 0 at the last step "
         "(pix2pix-style; default: constant). May be added when resuming."),
@@ -92,8 +90,7 @@ def train_command(
         data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
         l1_lambda=l1_lambda, feature_matching=feature_matching, perceptual=perceptual,
         perceptual_blocks=perceptual_blocks, discriminator_scales=discriminator_scales, spectral_norm=spectral_norm,
-        freehand=freehand, stroke=stroke, doodles=doodles, doodle_fakes=doodle_fakes,
-        lr_decay_from=lr_decay_from,
+        freehand=freehand, stroke=stroke, doodles=doodles, lr_decay_from=lr_decay_from,
         label_smoothing=label_smoothing, instance_noise=instance_noise,
         noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
         seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(versions),

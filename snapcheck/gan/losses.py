@@ -31,14 +31,9 @@ def real_labels(shape: tf.TensorShape | tf.Tensor, smoothing: bool, rng: tf.rand
     return rng.uniform(shape, low, high)
 
 
-def bce_fake_loss(fake_logits: tf.Tensor) -> tf.Tensor:
-    """BCE(D(x, G(x)), 0): the discriminator's term for generated images."""
-    return _bce(tf.zeros_like(fake_logits), fake_logits)
-
-
 def bce_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor, real_targets: tf.Tensor) -> tf.Tensor:
     """BCE(D(x, y), real_targets) + BCE(D(x, G(x)), 0), summed as in the TF tutorial."""
-    return _bce(real_targets, real_logits) + bce_fake_loss(fake_logits)
+    return _bce(real_targets, real_logits) + _bce(tf.zeros_like(fake_logits), fake_logits)
 
 
 def bce_generator_adversarial_loss(fake_logits: tf.Tensor) -> tf.Tensor:

@@ -110,24 +110,17 @@ class Pix2Pix:
         return [], out
 
     def _doodle_adversarial(self, doodle, fake_doodle):
-        """(generator term, discriminator term) of the adversarial loss on doodles, averaged over the scales.
-        The discriminator term (the doodle outputs judged fake) counts only with ``cfg.doodle_fakes``; the
-        real pairs it learns from include doodle-like outlines (the freehand augmentation's Quick, Draw!
-        path), so it cannot simply call every doodle-style input fake."""
-        import tensorflow as tf
-
+        """The generator's adversarial loss on doodles, averaged over the scales. The discriminators judge
+        but do not learn from doodles: with no real image for any doodle, they would learn to call every
+        doodle input fake and give the generator nothing to follow."""
         from snapcheck.gan import losses
 
-        g_total = d_total = 0.0
+        total = 0.0
         for k in range(len(self.discriminators)):
             logits = self._judge(k, doodle, fake_doodle)[1]
-            if self.cfg.loss == "bce":
-                g_total += losses.bce_generator_adversarial_loss(logits)
-                d_total += losses.bce_fake_loss(logits)
-            else:
-                g_total += losses.wgan_generator_adversarial_loss(logits)
-                d_total += tf.reduce_mean(logits)
-        return g_total / len(self.discriminators), d_total / len(self.discriminators)
+            total += (losses.bce_generator_adversarial_loss(logits) if self.cfg.loss == "bce"
+                      else losses.wgan_generator_adversarial_loss(logits))
+        return total / len(self.discriminators)
 
     def _distributed_step(self, outline, target, noise_sigma, lr=None, doodle=None):
         """One step of every replica on its slice of the global batch (``snapcheck.gan.distribute``); the
@@ -194,10 +187,7 @@ class Pix2Pix:
                 scalars["g_stroke"] = losses.stroke_loss(outline, fake, tolerance)
                 g_loss += cfg.stroke * scalars["g_stroke"]
             if doodle is not None:
-                scalars["g_doodle_gan"], d_doodle = self._doodle_adversarial(self._noisy(doodle, noise_sigma), fake_doodle)
-                if cfg.doodle_fakes:
-                    scalars["d_doodle"] = d_doodle
-                    d_loss += d_doodle
+                scalars["g_doodle_gan"] = self._doodle_adversarial(self._noisy(doodle, noise_sigma), fake_doodle)
                 scalars["g_doodle_stroke"] = losses.stroke_loss(doodle, fake_doodle, tolerance)
                 g_loss += scalars["g_doodle_gan"] + cfg.stroke * scalars["g_doodle_stroke"]
             d_share, g_share = replica_share(d_loss), replica_share(g_loss)

@@ -36,7 +36,6 @@ class TrainConfig:
     freehand: float = 0.0
     stroke: float = 0.0
     doodles: int = 0
-    doodle_fakes: bool = False
     label_smoothing: bool = True
     instance_noise: float = 0.0
     noise_epochs: float = 5.0
@@ -111,8 +110,7 @@ class TrainConfig:
 # the checkpoint, so what is restored does not change; ``fast_kernels`` changes the speed, not the maths;
 # ``stroke`` and ``doodles`` add loss terms and inputs, not weights, so a trained run may be fine-tuned with them.)
 RESUMABLE_FIELDS = frozenset({"steps", "epochs", "checkpoint_every", "log_every", "image_every", "data_dir",
-                              "ls_versions", "lr_decay_from", "perceptual", "fast_kernels", "stroke", "doodles",
-                              "doodle_fakes"})
+                              "ls_versions", "lr_decay_from", "perceptual", "fast_kernels", "stroke", "doodles"})
 
 
 def learning_rate_at(step: int, base: float, decay_from: int | None, total: int) -> float:
