@@ -28,7 +28,8 @@ REPORT_START, REPORT_END = "## Estimated phone frame rates", "## Quality, honest
 LICENCE = (
     "The training photos are AFHQ (NAVER / StarGAN v2, CC BY-NC 4.0), so this model is for "
     "**non-commercial use only**, with credit to AFHQ (Choi et al., StarGAN v2, CVPR 2020). The freehand "
-    "evaluation uses Quick, Draw! doodles (Google Creative Lab, CC BY 4.0); they were not used for training."
+    "evaluation uses Quick, Draw! doodles (Google Creative Lab, CC BY 4.0, credit to Google); the doodles it "
+    "scores and shows were never used for training (a run with `--doodles` trains on the others)."
 )
 
 

@@ -111,8 +111,8 @@ class Pix2Pix:
 
     def _doodle_adversarial(self, doodle, fake_doodle):
         """The generator's adversarial loss on doodles, averaged over the scales. The discriminators judge
-        but do not learn from doodles: with no real image for any doodle, they would learn to call every
-        doodle input fake and give the generator nothing to follow."""
+        but do not learn from doodles: no doodle has a real image, and a discriminator that also learned the
+        doodle outputs as fake wrecked them within 250 steps (docs/training.md, the stroke-loss ablation)."""
         from snapcheck.gan import losses
 
         total = 0.0
