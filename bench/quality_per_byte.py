@@ -41,6 +41,10 @@ def settings(train: dict) -> str:
         parts.append(f"{train['feature_matching']:g}·FM")
     if train.get("perceptual"):
         parts.append(f"{train['perceptual']:g}·VGG{train['perceptual_blocks']}")
+    if train.get("stroke"):
+        parts.append(f"{train['stroke']:g}·stroke")
+    if train.get("doodles"):
+        parts.append(f"{train['doodles']} doodles/step")
     if train.get("discriminator_scales", 1) > 1:
         parts.append(f"{train['discriminator_scales']}-scale D")
     if train.get("spectral_norm"):

@@ -27,3 +27,13 @@ def test_refresh_rewrites_only_the_estimate_and_report_sections(tmp_path):
     for f in ("catface-s.tflite", "catface-s.onnx"):
         assert f"`snapcheck check {f} --ls-version 5.x`: **PASS**" in middle
     assert new == card  # the committed card is up to date with the shipped profile and rules
+
+
+def test_the_cards_command_line_names_the_stroke_loss_and_doodles():
+    from snapcheck.gan.card import _command
+    from snapcheck.gan.train_config import TrainConfig
+
+    plain = TrainConfig(data_dir="pairs", config="catface-l", steps=100).to_dict()
+    assert "--stroke-loss" not in _command(plain) and "--doodles" not in _command(plain)
+    tuned = TrainConfig(data_dir="pairs", config="catface-l", steps=100, freehand=0.5, stroke=10.0, doodles=4).to_dict()
+    assert _command(tuned).endswith("--freehand 0.5 --stroke-loss 10 --doodles 4")

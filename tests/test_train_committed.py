@@ -37,7 +37,13 @@ def test_committed_checkpoint_is_small_and_complete():
     assert run["train"]["config"] == "catface-l" and run["data"]["pairs"]  # the fingerprint a resume checks
 
 
-def test_committed_checkpoint_resumes_two_steps(tmp_path):
+def test_committed_checkpoint_resumes_two_steps(tmp_path, monkeypatch):
+    from test_data_doodles import _lines
+
+    from snapcheck.data import doodles
+
+    np.save(tmp_path / "cat.npy", _lines(700))  # the run trains on doodles too; any will do here
+    monkeypatch.setattr(doodles, "quickdraw_path", lambda: tmp_path / "cat.npy")
     run_dir = tmp_path / "catface-l"
     shutil.copytree(COMMITTED, run_dir, ignore=shutil.ignore_patterns("tb", "samples", "export"))
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
