@@ -1,8 +1,8 @@
 """A blind comparison sheet of two generators: the same inputs through both, left/right order drawn at random.
 
 16 validation outlines (evenly spaced over the split) and 16 Quick, Draw! doodles (evenly spaced over the
-file, shifted (``snapcheck.data.doodles.blind_indices``) so they are not the card's freehand sheet; no doodle is used in training)
-go through model A and model B. Each numbered row shows the input, then the two outputs over a
+file, shifted so they are not the card's freehand sheet: ``snapcheck.data.doodles.blind_indices``, held out
+from training) go through model A and model B. Each numbered row shows the input, then the two outputs over a
 checkerboard in an order drawn per row by a seeded RNG whose seed is written only to the key. The sheet
 (``OUT/blind_val.png``, ``OUT/blind_doodles.png``) and its instructions (``OUT/README.md``) say nothing
 about which side is which; the key is a separate file (``KEY_PATH``).
@@ -111,7 +111,7 @@ def main() -> int:
         f"checkerboard (transparent). Which generator is on which side was drawn at random for every row; the key "
         f"is kept in a separate file. Rows 1-{ROWS}: validation outlines (traced from AFHQ photos the models were "
         f"not trained on), evenly spaced over the split. Rows {ROWS + 1}-{2 * ROWS}: Quick, Draw! cat doodles "
-        "(CC BY 4.0; never used in training), evenly spaced over the file.", "",
+        "(CC BY 4.0; held out from training), evenly spaced over the file.", "",
         "For each row, note which side reads better as a cat face: eyes and nose where they were drawn, a clean "
         "matte that follows the drawing, no blotches.", "",
         "![validation outlines](blind_val.png)", "", "![doodles](blind_doodles.png)", ""]))
