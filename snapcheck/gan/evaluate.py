@@ -335,7 +335,9 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
         show = evenly_spaced(len(doodles), SHEET_COUNT)
         sheet_in = doodle_outlines(doodles[show], predictor.size)
         write_png(Path(sheet_dir) / "samples_freehand.png", doodle_sheet(sheet_in, predictor(sheet_in)))
-    extra = {} if real is None or features is None else {"vgg_kid": vgg_kid(composite(to_unit(generated)), real, features)}
+    extra = {}
+    if real is not None and features is not None:
+        extra["vgg_kid"] = vgg_kid(composite(to_unit(generated)), real, features)
     return {
         "source": "Quick, Draw! cat doodles (CC BY 4.0), 28x28 upscaled, pipeline stroke width",
         "doodles": len(idx),

@@ -182,8 +182,8 @@ class Pix2Pix:
                 g_vgg = losses.perceptual_loss(fake, target, cfg.perceptual_blocks)
                 g_loss += cfg.perceptual * g_vgg
                 scalars["g_vgg"] = g_vgg
+            tolerance = edge_tolerance(cfg.size)
             if cfg.stroke > 0:
-                tolerance = edge_tolerance(cfg.size)
                 scalars["g_stroke"] = losses.stroke_loss(outline, fake, tolerance)
                 g_loss += cfg.stroke * scalars["g_stroke"]
             if doodle is not None:
