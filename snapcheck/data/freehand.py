@@ -22,7 +22,7 @@ at random:
   it* (so the drawn lines stay on the photo's edges: the generator learns to put edges where the lines are,
   wherever they are), each stroke drawn 1-3 px wide (at 128, scaled with the size); or the whole drawing
   goes through the Quick, Draw! path (drawn, reduced to a 28×28 bitmap, then upscaled, binarised, thinned
-  and redrawn exactly as the evaluation draws its doodles: ``snapcheck.gan.evaluate.doodle_outlines``).
+  and redrawn exactly as the evaluation draws its doodles: ``snapcheck.data.doodles.doodle_outlines``).
 
 Everything is a function of the pair and a seed, so training stays repeatable. Pure NumPy/OpenCV: the
 training loader calls it through ``tf.numpy_function``.

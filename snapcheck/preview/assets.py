@@ -79,8 +79,8 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
 
 def val_sources(images_dir: Path, count: int = EXAMPLES_PER_SOURCE) -> list[str]:
     """File names of ``count`` validation photos, evenly spaced over the split (as ``data prepare`` splits)."""
+    from snapcheck.data.doodles import evenly_spaced
     from snapcheck.data.prepare import PrepareConfig, split_for
-    from snapcheck.gan.evaluate import evenly_spaced
 
     share = PrepareConfig().val_share
     val = [n for n in sorted(os.listdir(images_dir)) if split_for(n, share) == "val"]
@@ -113,7 +113,7 @@ def val_outlines(images_dir: Path, count: int = EXAMPLES_PER_SOURCE) -> dict[str
 
 def doodle_examples(npy: Path, count: int = EXAMPLES_PER_SOURCE) -> dict[str, np.ndarray]:
     """Evenly spaced Quick, Draw! doodles redrawn at ``EXAMPLE_SIZE`` as the freehand test does."""
-    from snapcheck.gan.evaluate import doodle_outlines, evenly_spaced, load_doodles
+    from snapcheck.data.doodles import doodle_outlines, evenly_spaced, load_doodles
 
     doodles = load_doodles(npy)
     idx = evenly_spaced(len(doodles), count)
