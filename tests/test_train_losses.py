@@ -162,3 +162,18 @@ def test_stroke_loss_is_low_for_edges_on_the_strokes_and_high_elsewhere():
     with tf.GradientTape() as tape:
         value = losses.stroke_loss(outline, x, 3)
     assert float(tf.reduce_max(tf.abs(tape.gradient(value, x)))) > 0
+
+
+def test_stroke_loss_leaves_faint_texture_free_but_not_strong_texture():
+    outline = tf.constant(_drawn([16, 30]))
+    face = np.zeros((1, 48, 48, 4), np.float32)
+    face[..., 3] = 1.0
+    face[0, 16:18, 6:42, :3] = face[0, 30:32, 6:42, :3] = -0.3  # drawn lines 38 grey levels darker: clear edges
+    noise = np.random.default_rng(0).uniform(-1.0, 1.0, (48, 48, 3)).astype(np.float32)
+    faint, strong = face.copy(), face.copy()
+    faint[..., :3] += 0.1 * noise  # +-13 of 255 grey levels: fur, which the metric's smoothing removes
+    strong[..., :3] += 0.5 * noise  # +-64 levels: blotches that make lines
+    clean = float(losses.stroke_loss(outline, tf.constant(face), 3))
+    assert clean < 0.01
+    assert float(losses.stroke_loss(outline, tf.constant(faint), 3)) == pytest.approx(clean, abs=0.01)
+    assert float(losses.stroke_loss(outline, tf.constant(strong), 3)) > clean + 0.3

@@ -112,6 +112,7 @@ def perceptual_loss(generated: tf.Tensor, target: tf.Tensor, blocks: int = 3) ->
 
 
 STROKE_EDGE = 0.25  # squared Sobel magnitude of a clear edge: a 0.125 grey step (32 of 255 levels) or more
+TEXTURE_EDGE = STROKE_EDGE / 4  # up to this much is texture (a 16-level step), free anywhere
 
 
 def stroke_loss(outline: tf.Tensor, generated: tf.Tensor, tolerance: int) -> tf.Tensor:
@@ -124,7 +125,8 @@ def stroke_loss(outline: tf.Tensor, generated: tf.Tensor, tolerance: int) -> tf.
     - *away* (precision): the share of edge energy where no stroke lies within ``tolerance`` (a max-pool
       dilation of the strokes). Energy is the squared Sobel magnitude of the grey face composited over white,
       weighted by the matte, plus that of the matte itself; squares let the strongest edges, the ones Canny
-      keeps, decide;
+      keeps, decide. Only energy above ``TEXTURE_EDGE`` counts: fur and shading fainter than that are smoothed
+      away by the extractor's bilateral filter before Canny, so they cost nothing here either;
     - *missing* (recall): over stroke pixels, how far the strongest energy within ``tolerance`` falls short
       of a clear edge (``STROKE_EDGE``), 0 where it reaches it.
 
@@ -141,7 +143,8 @@ def stroke_loss(outline: tf.Tensor, generated: tf.Tensor, tolerance: int) -> tf.
     grey_edges = tf.reduce_sum(tf.square(tf.image.sobel_edges(grey)), axis=-1) * alpha
     matte_edges = tf.reduce_sum(tf.square(tf.image.sobel_edges(alpha)), axis=-1)
     energy = grey_edges + matte_edges
-    away = tf.reduce_sum(energy * far, axis=[1, 2, 3]) / (tf.reduce_sum(energy, axis=[1, 2, 3]) + 1e-3)
+    strong = tf.nn.relu(energy - TEXTURE_EDGE)
+    away = tf.reduce_sum(strong * far, axis=[1, 2, 3]) / (tf.reduce_sum(strong, axis=[1, 2, 3]) + 1e-3)
     nearest = tf.nn.max_pool2d(energy, window, 1, "SAME")
     shortfall = tf.nn.relu(1.0 - nearest / STROKE_EDGE) * strokes
     missing = tf.reduce_sum(shortfall, axis=[1, 2, 3]) / (tf.reduce_sum(strokes, axis=[1, 2, 3]) + 1.0)
