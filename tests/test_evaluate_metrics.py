@@ -63,6 +63,24 @@ def test_edge_f1_tolerance_and_empty_maps():
     assert ev.edge_f1(empty, ref, 1) == 0.0
 
 
+def test_edge_match_tells_extra_lines_from_missing_ones():
+    ref = np.zeros((40, 40), bool)
+    ref[20, 5:35] = True  # 30 drawn pixels
+    extra = ref.copy()
+    extra[5, 5:35] = True  # every drawn line found, plus as many pixels where nothing was drawn
+    assert ev.edge_match(extra, ref, 1) == pytest.approx((0.5, 1.0))
+    half = ref.copy()
+    half[20, 20:] = False  # only half of the drawn line found, nothing else
+    assert ev.edge_match(half, ref, 1) == pytest.approx((1.0, 16 / 30))  # 15 found, 1 more within the tolerance
+    empty = np.zeros_like(ref)
+    assert ev.edge_match(empty, ref, 1) == (1.0, 0.0)  # nothing painted: nothing wrong, nothing found
+    assert ev.edge_match(ref, empty, 1) == (0.0, 1.0)
+    assert ev.edge_f1(extra, ref, 1) == pytest.approx(ev.f1_score(0.5, 1.0))
+    outline = np.where(ref, 1.0, -1.0)[None, ..., None].astype(np.float32)
+    lines = ev.input_lines(outline[0])
+    assert ev.edge_match(lines, ref, 1) == (1.0, 1.0)
+
+
 def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1, (200, 16)), rng.normal(0, 1, (200, 16))

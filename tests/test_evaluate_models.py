@@ -79,6 +79,7 @@ def test_freehand_doodles(run, exported, shared_dir, tmp_path):
                               doodles_path=shared_dir / "data" / "quickdraw_cat" / "cat.npy")
     assert fh["doodles"] == ev.FREEHAND_COUNT and 0 <= fh["edge_f1"] <= 1
     assert fh["gap"] == pytest.approx(0.5 - fh["edge_f1"])
+    assert fh["edge_f1"] <= max(fh["edge_precision"], fh["edge_recall"]) and 0 <= fh["edge_precision"] <= 1
     assert (tmp_path / "samples_freehand.png").is_file()
 
 

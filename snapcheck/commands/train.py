@@ -160,6 +160,9 @@ def _print_table(result: dict) -> None:
     fh = result.get("freehand")
     if fh:
         table.add_row(f"freehand edge F1 ({fh['doodles']} Quick, Draw! doodles)", f"{fh['edge_f1']:.4g}")
+        if "edge_precision" in fh:
+            table.add_row("  precision (low: lines where nothing was drawn)", f"{fh['edge_precision']:.4g}")
+            table.add_row("  recall (low: drawn lines without an edge)", f"{fh['edge_recall']:.4g}")
         table.add_row("traced − freehand edge F1 (gap)", f"{fh['gap']:.4g}")
         if "vgg_kid" in fh:
             table.add_row("freehand VGG-HED KID-style to real faces (lower: more photo-like)", f"{fh['vgg_kid']:.4g}")

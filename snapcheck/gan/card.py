@@ -233,8 +233,10 @@ def _render(sidecar: dict[str, Any], run: dict[str, Any], progress_info: dict[st
             "",
             f"Freehand ({fh['source']}; {fh['doodles']} of the file's {fh['doodles_in_file']} doodles, evenly spaced): "
             f"edge consistency F1 **{_fmt(fh['edge_f1'])}** against **{_fmt(fh['traced_edge_f1'])}** on traced "
-            f"validation outlines, a gap of {_fmt(fh['gap'])}; the alpha covers {fh['alpha_coverage']:.0%} of the frame "
-            "on average."
+            f"validation outlines, a gap of {_fmt(fh['gap'])}"
+            + (f" (precision {_fmt(fh['edge_precision'], 3)}: lines painted where nothing was drawn lower it; recall "
+               f"{_fmt(fh['edge_recall'], 3)}: drawn lines without an edge)" if "edge_precision" in fh else "")
+            + f"; the alpha covers {fh['alpha_coverage']:.0%} of the frame on average."
             + (f" KID-style distance of the doodle outputs to the real validation faces: {_fmt(fh['vgg_kid'])} (how "
                "photo-like a doodle's face is; the edge F1 cannot tell a photo from a flat sticker of the drawing)."
                if "vgg_kid" in fh else ""),

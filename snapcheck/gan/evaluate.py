@@ -18,7 +18,8 @@ Paired metrics compare the generated RGBA with the target of each validation out
 
 The freehand test feeds Quick, Draw! cat doodles (``../shared/data/quickdraw_cat/cat.npy``, 28×28,
 white on black like our outlines) upscaled and redrawn with the pipeline's finger-width strokes; it
-reports the same edge F1 (there is no target) and the gap to the traced (validation) outlines.
+reports the same edge F1 with its precision and recall (there is no target) and the gap to the traced
+(validation) outlines.
 """
 
 from __future__ import annotations
@@ -98,26 +99,33 @@ def alpha_iou(a: np.ndarray, b: np.ndarray, threshold: float = 0.5) -> float:
     return 1.0 if union == 0 else int(np.count_nonzero(ma & mb)) / union
 
 
-def edge_f1(recovered: np.ndarray, reference: np.ndarray, tolerance: int) -> float:
-    """F1 of two binary line maps, a pixel matching when the other map has a line within ``tolerance`` px.
+def edge_match(recovered: np.ndarray, reference: np.ndarray, tolerance: int) -> tuple[float, float]:
+    """Precision and recall of two binary line maps, a pixel matching when the other map has a line within
+    ``tolerance`` px.
 
-    Precision: share of ``recovered`` pixels near a ``reference`` line; recall: the reverse. Two empty maps
-    score 1, one empty map 0.
+    Precision: share of ``recovered`` pixels near a ``reference`` line (an empty ``recovered`` paints nothing
+    wrong: 1); recall: the reverse (an empty ``reference`` asks for nothing: 1).
     """
     import cv2
 
     rec, ref = np.asarray(recovered) > 0, np.asarray(reference) > 0
-    if not rec.any() and not ref.any():
-        return 1.0
-    if not rec.any() or not ref.any():
-        return 0.0
 
     def near(lines: np.ndarray) -> np.ndarray:
         return cv2.distanceTransform((~lines).astype(np.uint8), cv2.DIST_L2, 3) <= tolerance
 
-    precision = float(np.mean(near(ref)[rec]))
-    recall = float(np.mean(near(rec)[ref]))
+    precision = float(np.mean(near(ref)[rec])) if rec.any() and ref.any() else float(not rec.any())
+    recall = float(np.mean(near(rec)[ref])) if rec.any() and ref.any() else float(not ref.any())
+    return precision, recall
+
+
+def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of precision and recall (0 when both are 0)."""
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def edge_f1(recovered: np.ndarray, reference: np.ndarray, tolerance: int) -> float:
+    """F1 of ``edge_match``'s precision and recall: two empty maps score 1, one empty map 0."""
+    return f1_score(*edge_match(recovered, reference, tolerance))
 
 
 def kid(features_a: np.ndarray, features_b: np.ndarray, subsets: int = KID_SUBSETS,
@@ -267,8 +275,19 @@ def vgg_kid(generated_rgb: np.ndarray, real_rgb: np.ndarray, features: VggFeatur
 
 def edge_consistency(outlines: np.ndarray, generated: np.ndarray, tolerance: int) -> float:
     """Mean edge F1 between each input outline and the outline recovered from its generated face."""
-    return float(np.mean([edge_f1(recovered_lines(g), input_lines(o), tolerance)
-                          for o, g in zip(outlines, generated)]))
+    return edge_scores(outlines, generated, tolerance)["f1"]
+
+
+def edge_scores(outlines: np.ndarray, generated: np.ndarray, tolerance: int) -> dict[str, float]:
+    """Mean edge F1, precision and recall between each input outline and the outline recovered from its
+    generated face. Low precision: lines where nothing was drawn; low recall: drawn lines without an edge."""
+    f1, precision, recall = [], [], []
+    for o, g in zip(outlines, generated):
+        p, r = edge_match(recovered_lines(g), input_lines(o), tolerance)
+        precision.append(p)
+        recall.append(r)
+        f1.append(f1_score(p, r))
+    return {"f1": float(np.mean(f1)), "precision": float(np.mean(precision)), "recall": float(np.mean(recall))}
 
 
 def load_split(data_dir: str | Path, split: str, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -329,7 +348,7 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
     idx = evenly_spaced(len(doodles), FREEHAND_COUNT)
     outlines = doodle_outlines(doodles[idx], predictor.size)
     generated = predictor(outlines)
-    f1 = edge_consistency(outlines, generated, edge_tolerance(predictor.size))
+    edges = edge_scores(outlines, generated, edge_tolerance(predictor.size))
     alpha_cover = float(np.mean(to_unit(generated)[..., 3] >= 0.5))
     if sheet_dir is not None:
         show = evenly_spaced(len(doodles), SHEET_COUNT)
@@ -342,9 +361,11 @@ def evaluate_freehand(predictor: Predictor, traced_edge_f1: float, sheet_dir: st
         "source": "Quick, Draw! cat doodles (CC BY 4.0), 28x28 upscaled, pipeline stroke width",
         "doodles": len(idx),
         "doodles_in_file": len(doodles),
-        "edge_f1": f1,
+        "edge_f1": edges["f1"],
+        "edge_precision": edges["precision"],
+        "edge_recall": edges["recall"],
         "traced_edge_f1": traced_edge_f1,
-        "gap": traced_edge_f1 - f1,
+        "gap": traced_edge_f1 - edges["f1"],
         "alpha_coverage": alpha_cover,
         **extra,
     }
