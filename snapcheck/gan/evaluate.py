@@ -123,11 +123,6 @@ def f1_score(precision: float, recall: float) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
-def edge_f1(recovered: np.ndarray, reference: np.ndarray, tolerance: int) -> float:
-    """F1 of ``edge_match``'s precision and recall: two empty maps score 1, one empty map 0."""
-    return f1_score(*edge_match(recovered, reference, tolerance))
-
-
 def kid(features_a: np.ndarray, features_b: np.ndarray, subsets: int = KID_SUBSETS,
         subset_size: int = KID_SUBSET_SIZE, seed: int = 0) -> float:
     """Unbiased MMD² with the cubic polynomial kernel (x·y/d + 1)³, averaged over random subsets (CAT's KID)."""
