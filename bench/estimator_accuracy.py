@@ -265,8 +265,8 @@ def main() -> None:
     print(f"Host profile: {profile.meta.get('calibrated_on')}{q}. {profile.residual.get('meta', {}).get('samples', 0)} "
           f"lookup kernels ({no_exact.residual.get('meta', {}).get('dropped', 0)} share an evaluated kernel's exact shape).")
     if quick_minutes is not None:
-        print(f"`calibrate --quick` took {quick_minutes:.1f} min (factors: {quick_meta.get('speed')}, in-network "
-              f"x{quick_meta.get('network')}).")
+        print(f"`calibrate --quick` took {quick_minutes:.1f} min (compute factors: {quick_meta.get('speed')}, memory "
+              f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}).")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:

@@ -29,23 +29,26 @@ def _eltwise(hw: int, c: int):
     return b.graph([b.op("ADD", [x, y], (1, hw, hw, c))])
 
 
-def _rows(base, change: dict[str, float], network: float = 1.0) -> list[quick.ProbeRow]:
-    """Probe rows whose timings changed by ``change[kind]`` (and networks by ``network`` more)."""
+def _truth(speed: dict[str, float], memory: float = 1.0) -> dict:
+    """Factors of a synthetic new host: compute roofs by ``speed[kind]``, every memory roof by ``memory``."""
+    return {"speed": speed, "median": 1.0, "memory": memory, "kernel_us": 1.0, "overhead": 1.0, "network": 1.0}
+
+
+def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
+    """Probe rows timed as ``base`` adapted by ``truth`` predicts them (networks ``network`` times slower)."""
+    host = quick.adapt(base, truth, {})
     graphs = [(MicroSpec("conv", "conv", hw, hw, c, c, 3), conv_chain(hw, [c, c])) for hw, c in ((16, 8), (32, 16), (64, 32))]
     graphs += [(MicroSpec("eltwise", "add", hw, hw, c), _eltwise(hw, c)) for hw, c in ((8, 8), (32, 16), (64, 64))]
     rows = []
     for spec, g in graphs:
         ks = split_kernels(g)
-        ref = predict_kernels(ks, base).latency_ms
-        rows.append(quick.ProbeRow(spec, ks, ref * change[ks[0].kind], ref))
+        rows.append(quick.ProbeRow(spec, ks, predict_kernels(ks, host).latency_ms, predict_kernels(ks, base).latency_ms))
     b = GraphBuilder()
     x = b.input((1, 32, 32, 8))
     y = tflite_conv(b, x, 32, 8, 16)
     net = split_kernels(b.graph([b.op("ADD", [y, y], (1, 32, 32, 16))]))
-    ref = predict_kernels(net, base).latency_ms
-    kernel_change = sum(predict_kernels([k], base).latency_ms * change[k.kind] for k in net) / sum(
-        predict_kernels([k], base).latency_ms for k in net)
-    rows.append(quick.ProbeRow(NetSpec("net", 32, 8, (), ()), net, ref * kernel_change * network, ref))
+    rows.append(quick.ProbeRow(NetSpec("net", 32, 8, (), ()), net, predict_kernels(net, host).latency_ms * network,
+                               predict_kernels(net, base).latency_ms))
     return rows
 
 
@@ -69,38 +72,51 @@ def test_weighted_median_lets_the_long_probes_decide():
     assert quick.weighted_median([0.3, -0.2], [1, 5]) == pytest.approx(-0.2)
 
 
-def test_fit_recovers_each_kinds_speed_change_and_the_network_factor():
+def test_fit_recovers_each_kinds_compute_speed_and_the_memory_factor():
+    """A host whose convs compute at half the time and whose memory is 1.5x slower: the compute-bound conv
+    probes give the conv factor, the memory-bound adds the memory factor."""
     base = load_host_profile()
-    f = quick.fit_factors(base, _rows(base, {"conv": 0.5, "eltwise": 1.5}, network=1.2))
-    assert f["speed"]["conv"] == pytest.approx(0.5, rel=0.15)
-    assert f["speed"]["eltwise"] == pytest.approx(1.5, rel=0.15)
-    assert f["network"] == pytest.approx(1.2, rel=0.05)
-    adapted = quick.adapt(base, f, {})
+    f = quick.fit_factors(base, _rows(base, _truth({"conv": 0.5, "eltwise": 1.0}, memory=1.5)))
+    assert f["speed"]["conv"] == pytest.approx(0.5, rel=0.1)
+    assert f["memory"] == pytest.approx(1.5, rel=0.1)
+    assert f["network"] == pytest.approx(1.0, abs=0.03)
     g = conv_chain(48, [24, 24])  # not a probe
-    before = host_prediction(g, base)[1].latency_ms
-    after = host_prediction(g, adapted)[1].latency_ms
-    assert after == pytest.approx(before * 0.5 * 1.2, rel=0.2)
+    truth = host_prediction(g, quick.adapt(base, _truth({"conv": 0.5, "eltwise": 1.0}, memory=1.5), {}))[1].latency_ms
+    assert host_prediction(g, quick.adapt(base, f, {}))[1].latency_ms == pytest.approx(truth, rel=0.05)
+
+
+def test_networks_slower_than_their_kernels_move_the_estimates_of_networks():
+    """The one network probe runs 1.2x what its kernels predict: the adapted profile predicts it so, and other
+    networks move up too."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 0.5, "eltwise": 1.0}), network=1.2)
+    adapted = quick.adapt(base, quick.fit_factors(base, rows), {})
+    assert predict_kernels(rows[-1].kernels, adapted).latency_ms == pytest.approx(rows[-1].ms, rel=0.03)
+    g = conv_chain(48, [24, 24])
+    before = host_prediction(g, quick.adapt(base, _truth({"conv": 0.5, "eltwise": 1.0}), {}))[1].latency_ms
+    assert host_prediction(g, adapted)[1].latency_ms > 1.05 * before
 
 
 def test_network_factor_follows_the_long_probes():
-    """Two small networks unchanged, one long one 15 % slower beyond its kernels (a memory system that only
-    large working sets feel): the in-network factor is the long one's, not the count's median."""
+    """Two small networks unchanged, one long one 15 % slower than its kernels (a memory system that only
+    large working sets feel): the adapted profile predicts the long one's change, not the count's median."""
     base = load_host_profile()
-    rows = _rows(base, {"conv": 1.0, "eltwise": 1.0})
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
     rows.append(dataclasses.replace(rows[-1], spec=NetSpec("net2", 32, 8, (), ())))
     big = split_kernels(conv_chain(128, [32, 64, 64]))
     ref = predict_kernels(big, base).latency_ms
     assert ref > 10 * sum(r.reference_ms for r in rows if isinstance(r.spec, NetSpec))
     rows.append(quick.ProbeRow(NetSpec("big", 128, 32, (), ()), big, ref * 1.15, ref))
-    f = quick.fit_factors(base, rows)
-    assert f["network"] == pytest.approx(1.15, rel=0.02)
+    adapted = quick.adapt(base, quick.fit_factors(base, rows), {})
+    assert predict_kernels(big, adapted).latency_ms == pytest.approx(ref * 1.15, rel=0.03)
 
 
 def test_no_change_fits_identity():
     base = load_host_profile()
-    f = quick.fit_factors(base, _rows(base, {"conv": 1.0, "eltwise": 1.0}))
+    f = quick.fit_factors(base, _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})))
     assert all(v == pytest.approx(1.0, abs=0.02) for v in f["speed"].values())
     assert f["network"] == pytest.approx(1.0, abs=0.02) and f["median"] == pytest.approx(1.0, abs=0.02)
+    assert f["memory"] == pytest.approx(1.0, abs=0.02)
 
 
 @pytest.fixture
@@ -118,7 +134,7 @@ def test_quick_profile_moves_host_estimates_and_never_phone_estimates(host_dir):
     g = conv_chain(64, [3, 32, 32])
     rows_before, _ = check_estimates(g, load_ruleset("5.x"))
     host_before = host_prediction(g)[1].latency_ms
-    slow = quick.adapt(base, quick.fit_factors(base, _rows(base, {"conv": 2.0, "eltwise": 2.0})),
+    slow = quick.adapt(base, quick.fit_factors(base, _rows(base, _truth({"conv": 2.0, "eltwise": 2.0}, memory=2.0))),
                        {"calibrated_on": host_fingerprint(1), "quick": {"base": base.meta["calibrated_on"]}})
     write_profile(host_profile_path(), slow)
     assert active_host_profile() == slow
@@ -141,7 +157,7 @@ def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     from snapcheck.cli import app
 
     base = load_host_profile()
-    rows = _rows(base, {"conv": 0.8, "eltwise": 0.9})
+    rows = _rows(base, _truth({"conv": 0.8, "eltwise": 0.9}, memory=0.9))
     timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
@@ -151,6 +167,8 @@ def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     written = json.loads(host_profile_path().read_text())
     assert written["meta"]["calibrated_on"] == host_fingerprint(1)
     assert written["meta"]["quick"]["speed"]["conv"] == pytest.approx(0.8, rel=0.15)
+    assert written["meta"]["quick"]["memory"] == pytest.approx(0.9, rel=0.15)
+    assert "memory roofs" in result.output
     assert "phone estimates do not change" in " ".join(result.output.split())
 
 
@@ -180,7 +198,8 @@ def test_check_and_bench_notes_name_the_other_cpu(host_dir, monkeypatch, capsys)
 
 def test_adapt_scales_a_cold_cache_correction_with_the_network_factor():
     base = dataclasses.replace(load_host_profile(), network={"cold_ms_per_mb": {"cold_weights": 0.02}})
-    f = quick.fit_factors(base, _rows(base, {"conv": 1.0, "eltwise": 1.0}, network=1.3))
+    f = quick.fit_factors(base, _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}), network=1.3))
+    assert f["network"] > 1.05
     adapted = quick.adapt(base, f, {})
     assert adapted.network["cold_ms_per_mb"]["cold_weights"] == pytest.approx(0.02 * f["network"], rel=1e-3)
     assert adapted.network["kind_factor"]["all"] == pytest.approx(f["network"], rel=1e-3)

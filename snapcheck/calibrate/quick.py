@@ -8,14 +8,20 @@ LitePred adapt a predictor to a new device from a small sample, ``--quick`` time
 single-layer models, plus the per-inference overhead) and 21 random networks, 12 small and 9 large
 (``random_nets.probe_nets``), and refits only:
 
-- a speed factor per kernel kind, ``s[kind]``, on its compute and memory roofs alike (kinds without probes get
-  the median of the others), shrunk towards the median by a ridge;
+- a speed factor per kernel kind on its compute roof, ``s[kind]`` (kinds without probes get the median of the
+  others), shrunk towards the median by a ridge;
+- one factor on every kind's memory roofs (cache and DRAM bandwidth), ``m``: compute and memory need not
+  change alike (on an AMD EPYC without AVX-512 against the profile's Sapphire Rapids, compute-bound probes ran
+  2-3x slower, memory-bound ones 1.0-1.1x);
 - a factor on the fixed per-kernel cost (``kernel_us``), from the tiny probes, and the per-inference overhead;
-- a factor on every kernel of a network (the profile's ``network`` correction): how much more, or less, the
-  network probes changed than their kernels predict (a host whose caches or memory differ slows kernels in
-  a network unlike kernels timed alone). Its median is weighted by the probes' time, so the large probes
-  (``random_nets.probe_nets``: 0.4-2.5 G multiply-adds, 40-135 MB of traffic per inference) decide it: the
-  single kernels and the small networks fit in the caches and barely feel a memory system's change.
+- a factor on every kernel of a network (the profile's ``network`` correction): what the fit leaves unexplained
+  of the network probes, as a median weighted by their time, so the large probes (0.4-2.5 G multiply-adds,
+  40-135 MB of traffic per inference), whose working sets overflow the caches as real models' do, decide it.
+
+All factors are fitted on the single kernels and the networks together, each network counting ``NET_WEIGHT``
+times: a kind's kernels in real shapes and in a network (say, wide convs with large weights) may change unlike
+its small single-kernel probes, and fitting the kinds on the single kernels alone, then one network factor for
+the rest, put the whole difference on every kind (docs/bench/estimator.md, session 15).
 
 Each probe's timing on this host is compared with its timing on the profile's host (``quick_reference``,
 recorded by the full calibration right after its lookup stage, with the same harness): the ratio is the
@@ -47,6 +53,7 @@ from snapcheck.paths import cache_dir
 
 PASSES = 3  # timing passes over the probe set (median)
 MIN_SECONDS = 0.3  # timed runs per probe and pass: at least this long (and >= 10 runs)
+NET_WEIGHT = 3.0  # a network probe's weight in the fit, against a single kernel's 1
 RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per unit of squared log error): weak, since
 # a kind's 2-6 probes agree within a few %, while kinds differ by tens of % between CPUs
 
@@ -117,41 +124,43 @@ class QuickModel:
     """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
     roofs' balance stay as the base profile has them):
 
-        t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + s[kind_j] x max(compute_j, memory_j))
+        t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + max(s[kind_j] x compute_j, m x memory_j))
 
-    ``theta`` = (log of the median speed factor g, log d, log o, then each probed kind's log deviation from g)."""
+    ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
+    from g)."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None) -> None:
         self.base = base
         self.kinds = kinds if kinds is not None else sorted({k.kind for r in rows for k in r.kernels
                                                               if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
-        row_of, fixed, body, kind = [], [], [], []
+        row_of, fixed, compute, memory, kind = [], [], [], [], []
         for i, r in enumerate(rows):
             for k in r.kernels:
                 t = kernel_terms(k, base)
                 row_of.append(i)
                 fixed.append(t.factor * t.fixed)
-                body.append(t.factor * max(t.compute, t.memory))
+                compute.append(t.factor * t.compute)
+                memory.append(t.factor * t.memory)
                 kind.append(idx.get(k.kind, len(self.kinds)))
         self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
-        self.fixed, self.body = np.array(fixed), np.array(body)
+        self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
         self.n = len(rows)
         self.target = np.array([r.log_ratio for r in rows])
-        self.t0 = self.times(np.zeros(3 + len(self.kinds)))
+        self.t0 = self.times(np.zeros(4 + len(self.kinds)))
 
     def scale(self, theta: np.ndarray) -> np.ndarray:
-        """Each kernel's body factor ``s[kind]`` (the median factor for a kind without probes)."""
-        dev = np.concatenate([theta[3:], [0.0]])
+        """Each kernel's compute factor ``s[kind]`` (the median factor for a kind without probes)."""
+        dev = np.concatenate([theta[4:], [0.0]])
         return np.exp(theta[0] + dev[self.kind])
 
     def times(self, theta: np.ndarray) -> np.ndarray:
-        per = np.exp(theta[1]) * self.fixed + self.scale(theta) * self.body
+        per = np.exp(theta[1]) * self.fixed + np.maximum(self.scale(theta) * self.compute, np.exp(theta[3]) * self.memory)
         return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n)
 
-    def residuals(self, theta: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
-        fit = np.log(self.times(theta) / self.t0) - self.target
-        return np.concatenate([fit, np.sqrt(ridge) * theta[3:], np.sqrt(ridge) * theta[1:2]])
+    def residuals(self, theta: np.ndarray, weights: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+        fit = (np.log(self.times(theta) / self.t0) - self.target) * np.sqrt(weights)
+        return np.concatenate([fit, np.sqrt(ridge) * theta[4:], np.sqrt(ridge) * theta[1:2]])
 
     def log_errors(self, theta: np.ndarray) -> np.ndarray:
         """What the factors leave unexplained of each probe's log ratio."""
@@ -159,22 +168,23 @@ class QuickModel:
 
 
 def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE) -> dict[str, Any]:
-    """The factors that make ``base``'s predictions of the probes change as their timings did: ``speed`` per
-    probed kind (time multiplier of its roofs), ``median`` (kinds without probes), ``kernel_us`` and
-    ``overhead`` from the single-kernel probes; ``network``, the median change the network probes show beyond
-    those (their kernels' in-network slowdown on this host against the profile's; weighted by each network's
-    time, so the large probes, whose working sets overflow the caches as real models' do, carry it); ``errors`` are the log
-    errors left on the single-kernel probes, ``network_errors`` on the networks."""
-    single = [r for r in rows if not isinstance(r.spec, NetSpec)]
-    nets = [r for r in rows if isinstance(r.spec, NetSpec)]
-    model = QuickModel(base, single)
-    theta, _ = levenberg_marquardt(lambda x: model.residuals(x, ridge), np.zeros(3 + len(model.kinds)))
-    net_err = QuickModel(base, nets, model.kinds).log_errors(theta) if nets else np.zeros(0)
-    network = float(np.exp(weighted_median(net_err, [r.reference_ms for r in nets]))) if nets else 1.0
-    return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[3:])},
-            "median": float(np.exp(theta[0])), "kernel_us": float(np.exp(theta[1])),
-            "overhead": float(np.exp(theta[2])), "network": network, "errors": -model.log_errors(theta),
-            "network_errors": np.log(network) - net_err}
+    """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
+    single kernels and the networks together (each network ``NET_WEIGHT`` times): ``speed`` per probed kind
+    (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
+    ``kernel_us`` and ``overhead``; ``network``, what the fit leaves unexplained of the network probes (their
+    median, weighted by each network's time, so the large probes carry it). ``errors`` are the log errors left
+    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied."""
+    is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
+    model = QuickModel(base, rows)
+    weights = np.where(is_net, NET_WEIGHT, 1.0)
+    theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
+    err = model.log_errors(theta)
+    net_ms = [r.reference_ms for r, net in zip(rows, is_net) if net]
+    network = float(np.exp(weighted_median(err[is_net], net_ms))) if net_ms else 1.0
+    return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
+            "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
+            "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
+            "network_errors": np.log(network) - err[is_net]}
 
 
 def weighted_median(values: Any, weights: Any) -> float:
@@ -186,11 +196,14 @@ def weighted_median(values: Any, weights: Any) -> float:
 
 
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
-    """``base`` with every kind's roofs slowed by its factor (``speed``; the median one for kinds without
-    probes), the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a network,
-    and its cold-weight reload, by ``network`` (on top of ``base``'s own network correction)."""
+    """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
+    probes), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
+    ``overhead`` and every kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s
+    own network correction)."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
+
+    m = factors["memory"]
 
     net = dict(base.network)
     kind_factor = {k: v * factors["network"] for k, v in net.get("kind_factor", {}).items()}
@@ -200,8 +213,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["cold_ms_per_mb"] = {k: round(v * factors["network"], 6) for k, v in net["cold_ms_per_mb"].items()}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()},
-        bandwidth_gbs={k: round(v / f(k), 4) for k, v in base.bandwidth_gbs.items()},
-        dram_gbs={k: round(v / f(k), 4) for k, v in base.dram_gbs.items()},
+        bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
+        dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
         overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, meta={**base.meta, **meta})
 
@@ -221,7 +234,8 @@ def calibrate_quick(base: Profile, threads: int = 1,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
                       "speed": {k: round(v, 4) for k, v in factors["speed"].items()},
-                      "median_speed": round(factors["median"], 4), "kernel_us": round(factors["kernel_us"], 4),
+                      "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
+                      "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

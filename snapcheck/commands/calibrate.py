@@ -85,7 +85,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     load_host_profile.cache_clear()
     q = adapted.meta["quick"]
     console.print(f"{q['probes']} probes timed in {q['minutes']:.1f} min on {adapted.meta['cpu']} against the profile's "
-                  f"{base.meta.get('cpu') or base.meta.get('calibrated_on')}. Time factors (x < 1: faster here):")
+                  f"{base.meta.get('cpu') or base.meta.get('calibrated_on')}. Time factors (x < 1: faster here; the kinds' on their compute roofs):")
     counts: dict[str, int] = {}
     for r in rows:
         for k in {k.kind for k in r.kernels} if len(r.kernels) == 1 else ():
@@ -93,9 +93,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
         console.print(f"  {kind:16s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
     console.print(f"  other kinds      x{factors['median']:5.2f}  (the median)\n"
+                  f"  memory roofs     x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
                   f"  per-kernel cost  x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
-                  f"  in-network       x{factors['network']:5.2f}  (the {len(factors['network_errors'])} network probes "
-                  f"beyond their kernels)")
+                  f"  in-network       x{factors['network']:5.2f}  (what the factors leave of the {len(factors['network_errors'])} "
+                  f"network probes' change)")
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "
                   f"Wrote {target}: host estimates (`snapcheck bench`) on this machine use it; phone estimates do not "
                   "change (they derive from the shipped profile).")

@@ -155,9 +155,9 @@ class HostProfileStatus:
             how = "adapted to it by `snapcheck calibrate --quick`" if self.quick else "fully calibrated on it"
             return f"host profile: {self.path.name}, {how} ({self.this_cpu})."
         return (f"host profile: fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
-                "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (1-2 minutes) times a "
-                "fixed set of probe kernels and networks and refits each kernel kind's speed, the per-kernel cost and "
-                "the in-network slowdown for this CPU; "
+                "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (1-3 minutes) times a "
+                "fixed set of probe kernels and networks and refits each kernel kind's compute speed, the memory "
+                "speed, the per-kernel cost and the in-network slowdown for this CPU; "
                 "phone estimates do not change.")
 
 
