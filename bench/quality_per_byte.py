@@ -45,6 +45,8 @@ def settings(train: dict) -> str:
         parts.append(f"{train['stroke']:g}·stroke")
     if train.get("doodles"):
         parts.append(f"{train['doodles']} doodles/step")
+    if train.get("doodle_colour"):
+        parts.append(f"{train['doodle_colour']:g}·doodle colour")
     if train.get("discriminator_scales", 1) > 1:
         parts.append(f"{train['discriminator_scales']}-scale D")
     if train.get("spectral_norm"):

@@ -177,3 +177,44 @@ def test_stroke_loss_leaves_faint_texture_free_but_not_strong_texture():
     assert clean < 0.01
     assert float(losses.stroke_loss(outline, tf.constant(faint), 3)) == pytest.approx(clean, abs=0.01)
     assert float(losses.stroke_loss(outline, tf.constant(strong), 3)) > clean + 0.3
+
+
+def _matted_faces(colours, cover: float = 1.0, shade: float = 0.0, seed: int = 0) -> np.ndarray:
+    """RGBA faces in [-1, 1], one per colour (RGB in [0, 1]); a square matte over ``cover`` of the side,
+    ``shade`` the amplitude of random shading inside it; the background is a garish colour."""
+    side = 32
+    out = np.zeros((len(colours), side, side, 4), np.float32)
+    out[..., :3] = (0.0, 1.0, 0.0)  # background: must not count
+    rim = int(round(side * (1 - cover) / 2))
+    rng = np.random.default_rng(seed)
+    for i, colour in enumerate(colours):
+        inside = np.asarray(colour, np.float32) + shade * rng.uniform(-1, 1, (side - 2 * rim, side - 2 * rim, 1))
+        out[i, rim:side - rim, rim:side - rim, :3] = inside
+        out[i, rim:side - rim, rim:side - rim, 3] = 1.0
+    return out * 2.0 - 1.0
+
+
+def test_matte_colour_statistics_count_only_the_face_inside_the_matte():
+    stats = losses.matte_colour_statistics(tf.constant(_matted_faces([(0.2, 0.4, 0.6)], cover=0.5))).numpy()[0]
+    np.testing.assert_allclose(stats[:3], (0.2, 0.4, 0.6), atol=0.01)  # the green background is left out
+    np.testing.assert_allclose(stats[3:], 0.0, atol=0.01)  # a flat face has no shading
+    shaded = losses.matte_colour_statistics(tf.constant(_matted_faces([(0.5, 0.5, 0.5)], shade=0.3))).numpy()[0]
+    assert np.all(shaded[3:] > 0.1)  # uniform in +-0.3: deviation 0.17
+
+
+def test_colour_statistics_loss_pulls_pale_uniform_faces_towards_varied_real_ones():
+    real = tf.constant(_matted_faces([(0.1, 0.1, 0.1), (0.8, 0.5, 0.2), (0.5, 0.5, 0.5), (0.9, 0.9, 0.9)], shade=0.2))
+    same = float(losses.colour_statistics_loss(real, real))
+    small = float(losses.colour_statistics_loss(tf.constant(_matted_faces(
+        [(0.1, 0.1, 0.1), (0.8, 0.5, 0.2), (0.5, 0.5, 0.5), (0.9, 0.9, 0.9)], cover=0.5, shade=0.2, seed=1)), real))
+    pale = _matted_faces([(0.95, 0.95, 0.9)] * 4, cover=0.5)
+    far = float(losses.colour_statistics_loss(tf.constant(pale), real))
+    assert same < 1e-3
+    assert small < 0.03  # the same cats drawn smaller: the frame's size does not matter
+    assert far > 0.2  # pale, flat and all alike
+    x = tf.Variable(pale)
+    with tf.GradientTape() as tape:
+        value = losses.colour_statistics_loss(x, real)
+    grad = tape.gradient(value, x).numpy()
+    assert grad[:, 8:24, 8:24, :3].mean() > 0  # descending the gradient darkens the pale faces
+    assert np.all(grad[:, :4, :4, :3] == 0)  # outside the matte nothing is asked

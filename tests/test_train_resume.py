@@ -107,7 +107,7 @@ def test_resume_may_change_the_perceptual_weight_but_not_the_other_losses(data_d
     assert check_run_dir(run_dir, TrainConfig.from_dict({**saved, "perceptual": 10.0}), resume=True)["train"] == saved
     with pytest.raises(InputError, match="feature_matching"):
         check_run_dir(run_dir, TrainConfig.from_dict({**saved, "feature_matching": 10.0}), resume=True)
-    fine_tune = TrainConfig.from_dict({**saved, "stroke": 10.0, "doodles": 4})  # loss terms and inputs, no weights
+    fine_tune = TrainConfig.from_dict({**saved, "stroke": 10.0, "doodles": 4, "doodle_colour": 10.0})  # no weights
     assert check_run_dir(run_dir, fine_tune, resume=True)["train"] == saved
 
 
@@ -118,6 +118,8 @@ def test_bad_options_are_one_line_errors(data_dir):
         TrainConfig(data_dir=str(data_dir), steps=1, loss="hinge")
     with pytest.raises(InputError, match="--doodles needs --stroke-loss"):
         TrainConfig(data_dir=str(data_dir), steps=1, doodles=4)
+    with pytest.raises(InputError, match="--doodle-colour needs --doodles"):
+        TrainConfig(data_dir=str(data_dir), steps=1, stroke=3.0, doodle_colour=10.0)
 
 
 def test_cli_trains_with_wgan_gp(data_dir, tmp_path):
@@ -150,7 +152,8 @@ def test_resume_is_exact_with_every_loss_term_on(tmp_path, monkeypatch):
     monkeypatch.setattr(doodles, "quickdraw_path", lambda: tmp_path / "cat.npy")
     kw = dict(data_dir=str(data), config=TINY.name, size=48, batch_size=2, steps=4, checkpoint_every=2, log_every=1,
               image_every=4, seed=5, feature_matching=10.0, perceptual=10.0, perceptual_blocks=1,
-              discriminator_scales=2, spectral_norm=True, freehand=0.5, stroke=5.0, doodles=2)
+              discriminator_scales=2, spectral_norm=True, freehand=0.5, stroke=5.0, doodles=2,
+              doodle_colour=10.0)
     whole = train(TrainConfig(**kw), tmp_path / "whole", export=False, progress=False)
 
     def kill_at_3(step, model):
@@ -166,7 +169,7 @@ def test_resume_is_exact_with_every_loss_term_on(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a, b)
     run = json.loads((tmp_path / "parts" / "run.json").read_text())
     assert set(run["data"]) == {"pairs", "content"} and run["train"]["freehand"] == 0.5
-    assert run["train"]["doodles"] == 2 and run["train"]["stroke"] == 5.0
+    assert run["train"]["doodles"] == 2 and run["train"]["stroke"] == 5.0 and run["train"]["doodle_colour"] == 10.0
 
 
 def test_resume_refuses_other_pairs(data_dir, tmp_path):

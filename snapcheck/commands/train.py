@@ -46,6 +46,9 @@ def train_command(
     doodles: int = typer.Option(
         0, "--doodles", help="Quick, Draw! training doodles per step, a branch without targets trained by the stroke "
         "loss and the discriminator (held-out doodles never used; 0: off). May be added when resuming."),
+    doodle_colour: float = typer.Option(
+        0.0, "--doodle-colour", help="Weight of the doodle outputs' colour statistics against the batch's real faces "
+        "(face colour and shading; needs --doodles; 0: off). May be added when resuming."),
     lr_decay_from: Optional[int] = typer.Option(
         None, "--lr-decay-from", help="Global step from which both learning rates fall linearly to 0 at the last step "
         "(pix2pix-style; default: constant). May be added when resuming."),
@@ -90,8 +93,8 @@ def train_command(
         data_dir=str(data), config=config, size=size, batch_size=batch_size, steps=steps, epochs=epochs, loss=loss,
         l1_lambda=l1_lambda, feature_matching=feature_matching, perceptual=perceptual,
         perceptual_blocks=perceptual_blocks, discriminator_scales=discriminator_scales, spectral_norm=spectral_norm,
-        freehand=freehand, stroke=stroke, doodles=doodles, lr_decay_from=lr_decay_from,
-        label_smoothing=label_smoothing, instance_noise=instance_noise,
+        freehand=freehand, stroke=stroke, doodles=doodles, doodle_colour=doodle_colour,
+        lr_decay_from=lr_decay_from, label_smoothing=label_smoothing, instance_noise=instance_noise,
         noise_epochs=noise_epochs, checkpoint_every=checkpoint_every, log_every=log_every, image_every=image_every,
         seed=seed, xla=xla, fast_kernels=fast_kernels, ls_versions=tuple(versions),
     )

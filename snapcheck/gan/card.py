@@ -81,7 +81,20 @@ def _command(t: dict[str, Any]) -> str:
             + (" --spectral-norm" if t.get("spectral_norm") else "")
             + (f" --freehand {t['freehand']:g}" if t.get("freehand") else "")
             + (f" --stroke-loss {t['stroke']:g}" if t.get("stroke") else "")
-            + (f" --doodles {t['doodles']}" if t.get("doodles") else ""))
+            + (f" --doodles {t['doodles']}" if t.get("doodles") else "")
+            + (f" --doodle-colour {t['doodle_colour']:g}" if t.get("doodle_colour") else ""))
+
+
+def _stroke_terms(t: dict[str, Any]) -> str:
+    """The stroke loss and the doodle branch, for the card's loss line ('' without them)."""
+    if not t.get("stroke"):
+        return ""
+    if not t.get("doodles"):
+        return f" + {t['stroke']:g}·stroke loss"
+    colour = (f", whose colour statistics are pulled towards the real faces' with weight {t['doodle_colour']:g}"
+              if t.get("doodle_colour") else "")
+    return (f" + {t['stroke']:g}·stroke loss (on the pairs, and with the discriminator's verdict on {t['doodles']} "
+            f"Quick, Draw! training doodles per step{colour})")
 
 
 def _decay(train_cfg: dict[str, Any]) -> str:
@@ -209,9 +222,7 @@ def _render(sidecar: dict[str, Any], run: dict[str, Any], progress_info: dict[st
         + ("one-sided label smoothing (real labels ~ U(0.8, 1.0), fake 0)" if t["label_smoothing"]
            else "no label smoothing") + (f"; instance noise σ={t['instance_noise']} annealed to 0 over "
                                           f"{t['noise_epochs']} epochs" if t["instance_noise"] else "")
-        + (f" + {t['stroke']:g}·stroke loss" + (f" (on the pairs, and with the discriminator's verdict on "
-                                                 f"{t['doodles']} Quick, Draw! training doodles per step)"
-                                                 if t.get("doodles") else "") if t.get("stroke") else "")
+        + _stroke_terms(t)
         + f"; Adam lr {t['learning_rate']:g}{_decay(t)}, β1 {t['beta_1']}; paired augmentation (flip, small rotation, "
         f"scale, crop): {t['augment']}; seed {t['seed']}.",
         f"- Tools: TensorFlow {sidecar['tools']['tensorflow']}, tf2onnx {sidecar['tools']['tf2onnx']}, "

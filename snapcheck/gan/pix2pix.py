@@ -21,18 +21,19 @@ class Pix2Pix:
     every replica of ``strategy``, each on its slice of the global batch: ``snapcheck.gan.distribute``),
     both optimisers at learning rate ``lr`` (from ``TrainConfig.learning_rate_at``), and returns a dict of
     scalars: ``g_loss``, ``g_gan``, ``g_l1``, ``d_loss``, ``d_real`` and ``d_fake`` (mean sigmoid(D) for
-    BCE, the mean critic score for WGAN-GP), plus ``g_fm``, ``g_vgg``, ``g_stroke``, ``g_doodle_gan`` and
-    ``g_doodle_stroke`` when the run has those terms.
+    BCE, the mean critic score for WGAN-GP), plus ``g_fm``, ``g_vgg``, ``g_stroke``, ``g_doodle_gan``,
+    ``g_doodle_stroke`` and ``g_doodle_colour`` when the run has those terms.
 
     The generator's loss is ``g_gan + l1_lambda·L1 + feature_matching·FM + perceptual·VGG + stroke·S``,
-    plus ``GAN_d + stroke·S_d`` on a batch of training doodles when the run has one:
+    plus ``GAN_d + stroke·S_d + doodle_colour·C_d`` on a batch of training doodles when the run has one:
 
     - FM (pix2pixHD): the mean L1 distance between the discriminator's activations on the real pair and
       on the generated one, over its four blocks and every scale;
     - VGG: the perceptual loss of ``losses.perceptual_loss`` (``snapcheck.gan.vgg``'s offline network);
     - S: ``losses.stroke_loss``, output edges away from the drawn lines and drawn lines without an edge;
     - on doodles (``snapcheck.data.doodles``, no targets): the adversarial term against the same
-      discriminators (which do not learn from doodles) and the stroke loss.
+      discriminators (which do not learn from doodles), the stroke loss and, optionally, C: the distance of
+      the doodle outputs' colour statistics from the batch's real faces' (``losses.colour_statistics_loss``).
 
     With several ``discriminators`` (a multi-scale set, finest first) the k-th sees both inputs halved k
     times, and the adversarial and FM terms are averaged over the scales. With ``cfg.fast_kernels`` the
@@ -190,6 +191,9 @@ class Pix2Pix:
                 scalars["g_doodle_gan"] = self._doodle_adversarial(self._noisy(doodle, noise_sigma), fake_doodle)
                 scalars["g_doodle_stroke"] = losses.stroke_loss(doodle, fake_doodle, tolerance)
                 g_loss += scalars["g_doodle_gan"] + cfg.stroke * scalars["g_doodle_stroke"]
+                if cfg.doodle_colour > 0:
+                    scalars["g_doodle_colour"] = losses.colour_statistics_loss(fake_doodle, target)
+                    g_loss += cfg.doodle_colour * scalars["g_doodle_colour"]
             d_share, g_share = replica_share(d_loss), replica_share(g_loss)
         d_vars = self.d_variables
         d_grads = d_tape.gradient(d_share, d_vars)

@@ -36,6 +36,7 @@ class TrainConfig:
     freehand: float = 0.0
     stroke: float = 0.0
     doodles: int = 0
+    doodle_colour: float = 0.0
     label_smoothing: bool = True
     instance_noise: float = 0.0
     noise_epochs: float = 5.0
@@ -76,8 +77,10 @@ class TrainConfig:
             problems.append(f"--discriminator-scales must be 1-3, each scale's side (--size halved per scale) a "
                             f"multiple of 8 and at least 24 (the PatchGAN's minimum); got {self.discriminator_scales} "
                             f"at {self.size}")
-        if self.stroke < 0 or self.doodles < 0:
-            problems.append("--stroke-loss and --doodles must be >= 0")
+        if self.stroke < 0 or self.doodles < 0 or self.doodle_colour < 0:
+            problems.append("--stroke-loss, --doodles and --doodle-colour must be >= 0")
+        if self.doodle_colour and not self.doodles:
+            problems.append("--doodle-colour needs --doodles N (it scores the doodle branch's outputs)")
         if self.doodles and not self.stroke:
             problems.append("--doodles needs --stroke-loss > 0 (the doodle branch has no target; the stroke loss is its signal)")
         if not 0.0 <= self.freehand <= 1.0:
@@ -108,9 +111,11 @@ class TrainConfig:
 # (``lr_decay_from`` may be added to a constant-LR run to continue it with a decay; ``perceptual`` may be
 # changed to continue a run with another VGG weight, e.g. 0 to buy more steps per hour: the VGG is not in
 # the checkpoint, so what is restored does not change; ``fast_kernels`` changes the speed, not the maths;
-# ``stroke`` and ``doodles`` add loss terms and inputs, not weights, so a trained run may be fine-tuned with them.)
+# ``stroke``, ``doodles`` and ``doodle_colour`` add loss terms and inputs, not weights, so a trained run may be
+# fine-tuned with them.)
 RESUMABLE_FIELDS = frozenset({"steps", "epochs", "checkpoint_every", "log_every", "image_every", "data_dir",
-                              "ls_versions", "lr_decay_from", "perceptual", "fast_kernels", "stroke", "doodles"})
+                              "ls_versions", "lr_decay_from", "perceptual", "fast_kernels", "stroke", "doodles",
+                              "doodle_colour"})
 
 
 def learning_rate_at(step: int, base: float, decay_from: int | None, total: int) -> float:
