@@ -554,7 +554,9 @@ def run_check(path: Path, fmt: str, timeout_s: float, slow_s: float, max_mb: flo
 
 
 def _judge(o: Outcome, out_path: Path, fmt: str, slow_s: float, max_mb: float) -> str:
-    lines = o.stderr.strip().splitlines()
+    from snapcheck.estimate.profiles import strip_host_note
+
+    lines = strip_host_note(o.stderr).strip().splitlines()  # on another CPU check notes the host profile
     if "Traceback" in o.stderr:
         return "traceback"
     if o.rc not in (0, 1, 2):

@@ -134,6 +134,9 @@ def active_host_profile() -> Profile:
     return load_host_profile(str(path)) if path.is_file() else load_host_profile()
 
 
+HOST_NOTE_PREFIX = "host profile: "  # how ``HostProfileStatus.note`` begins
+
+
 @dataclass
 class HostProfileStatus:
     """Which host profile host estimates use, and whether it was fitted on this CPU."""
@@ -153,12 +156,18 @@ class HostProfileStatus:
         """One line for ``snapcheck check`` and ``bench``."""
         if self.here:
             how = "adapted to it by `snapcheck calibrate --quick`" if self.quick else "fully calibrated on it"
-            return f"host profile: {self.path.name}, {how} ({self.this_cpu})."
-        return (f"host profile: fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
+            return f"{HOST_NOTE_PREFIX}{self.path.name}, {how} ({self.this_cpu})."
+        return (f"{HOST_NOTE_PREFIX}fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
                 "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (1-3 minutes) times a "
                 "fixed set of probe kernels and networks and refits each kernel kind's compute speed, the memory "
                 "speed, the per-kernel cost and the in-network slowdown for this CPU; "
                 "phone estimates do not change.")
+
+
+def strip_host_note(stderr: str) -> str:
+    """``stderr`` without the lines of ``HostProfileStatus.note`` that ``check`` and ``bench`` print on a CPU
+    other than the profile's: information, not a problem, for harnesses that treat any other stderr as one."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith(HOST_NOTE_PREFIX))
 
 
 def host_profile_status() -> HostProfileStatus:
