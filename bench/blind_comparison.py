@@ -7,7 +7,7 @@ checkerboard in an order drawn per row by a seeded RNG whose seed is written onl
 (``OUT/blind_val.png``, ``OUT/blind_doodles.png``) and its instructions (``OUT/README.md``) say nothing
 about which side is which; the key is a separate file (``KEY_PATH``).
 
-    .venv/bin/python bench/blind_comparison.py models/catface/catface-s.tflite models/catface-l/catface-l.tflite \\
+    .venv/bin/python bench/blind_comparison.py models/catface-s/catface-s.tflite models/catface/catface-l.tflite \\
         work/data/afhq_canny_128 --out docs/blind --key docs/blind-key.md
 """
 

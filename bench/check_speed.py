@@ -3,7 +3,7 @@
 Every tool is timed as a whole process (interpreter start, imports, reading, checking, printing), several
 times in interleaved rounds, and the median is reported. The models are a Keras MobileNetV2 (random weights,
 about 10 MB of float32 weights) exported to .tflite and to .onnx, and the shipped fp16 generator
-(models/catface/catface-s.onnx, ``--shipped``); pass --tflite/--onnx to time other files.
+(models/catface-s/catface-s.onnx, ``--shipped``); pass --tflite/--onnx to time other files.
 
 snapcheck runs as its installed console script with its bytecode compiled first, as `pip install` leaves a
 package (an editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile it on every run). Three
@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--models", type=Path, default=ROOT / "out" / "bench")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "check_speed.json")
-    ap.add_argument("--shipped", type=Path, default=ROOT / "models" / "catface" / "catface-s.onnx")
+    ap.add_argument("--shipped", type=Path, default=ROOT / "models" / "catface-s" / "catface-s.onnx")
     args = ap.parse_args()
     tfl, onx = (args.tflite, args.onnx) if args.tflite and args.onnx else build_models(args.models)
     analyzer = [PY, "-c", "import sys, tensorflow as tf; tf.lite.experimental.Analyzer.analyze(model_path=sys.argv[1])",

@@ -51,7 +51,7 @@ def setup(folder: Path) -> tuple[Path, dict[str, str]]:
     repo = folder / "lens"
     (repo / "models").mkdir(parents=True)
     for name in ("catface-s.tflite", "catface-s.onnx"):
-        shutil.copy(ROOT / "models" / "catface" / name, repo / "models" / name)
+        shutil.copy(ROOT / "models" / "catface-s" / name, repo / "models" / name)
     (repo / "pyproject.toml").write_text(PYPROJECT)
     rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
     (repo / ".pre-commit-config.yaml").write_text(

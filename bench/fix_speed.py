@@ -2,7 +2,7 @@
 
 - `snapcheck fix` on a 25.5 MB U-Net (bench/fix_models.py --base 29, 256x256, opset 11), against onnxslim alone
   simplifying the same file (`python -m onnxslim IN OUT`, the library fix uses for folding);
-- `snapcheck check --numerics` on the shipped generator (models/catface, .tflite and .onnx), against the plain
+- `snapcheck check --numerics` on the small shipped generator (models/catface-s, .tflite and .onnx), against the plain
   `snapcheck check` of the same file; its fp16 PSNR is read from the JSON report.
 
 Each command runs --reps times in interleaved rounds; the median wall time is reported. Run it through
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 SNAPCHECK = [str(Path(PY).with_name("snapcheck"))] if Path(PY).with_name("snapcheck").is_file() else [PY, "-m",
                                                                                                        "snapcheck"]
-GENERATOR = sorted((ROOT / "models" / "catface").glob("catface-*.tflite"))[:1] + \
-    sorted((ROOT / "models" / "catface").glob("catface-*.onnx"))[:1]
+GENERATOR = sorted((ROOT / "models" / "catface-s").glob("catface-*.tflite"))[:1] + \
+    sorted((ROOT / "models" / "catface-s").glob("catface-*.onnx"))[:1]
 
 
 def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess]:

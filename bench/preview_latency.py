@@ -178,7 +178,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="cat faces drawn")
     ap.add_argument("--loads", type=int, default=5, help="fresh page loads timed")
     ap.add_argument("--ort-web", type=Path, help="onnxruntime-web dist folder (see the docstring)")
-    ap.add_argument("--ort-model", type=Path, default=REPO / "models" / "catface" / "catface-s.onnx")
+    ap.add_argument("--ort-model", type=Path, default=REPO / "models" / "catface-s" / "catface-s.onnx")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 

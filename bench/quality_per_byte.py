@@ -13,7 +13,7 @@ row.json), ``OUT/quality_per_byte.json`` and prints the markdown table of docs/t
 measured for the run's current checkpoint is read back from its ``row.json``, so the command can be re-run
 as runs finish.
 
-    .venv/bin/python bench/quality_per_byte.py work/data/afhq_canny_128 models/catface/catface-s.tflite \\
+    .venv/bin/python bench/quality_per_byte.py work/data/afhq_canny_128 models/catface-s/catface-s.tflite \\
         work/ablation/A0-baseline work/ablation/A1-freehand --out work/quality
 """
 

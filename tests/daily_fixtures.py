@@ -10,7 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "models" / "catface"
+SHIPPED = REPO / "models" / "catface-s"
 
 
 def hardswish_chain(path: Path, n: int = 40, prefix: str = "hs", first: str = "") -> Path:

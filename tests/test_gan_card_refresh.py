@@ -5,14 +5,18 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from snapcheck.gan.card import CARD, REPORT_END, REPORT_START, refresh_estimates
 
-SHIPPED = Path(__file__).resolve().parents[1] / "models" / "catface"
+MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
-def test_refresh_rewrites_only_the_estimate_and_report_sections(tmp_path):
-    folder = tmp_path / "catface"
-    shutil.copytree(SHIPPED, folder)
+@pytest.mark.parametrize("name", ["catface", "catface-s"])
+def test_refresh_rewrites_only_the_estimate_and_report_sections(tmp_path, name):
+    folder = tmp_path / name
+    shutil.copytree(MODELS / name, folder)
+    stem = next(folder.glob("*.tflite")).stem
     card = (folder / CARD).read_text(encoding="utf-8")
     head, rest = card.split(REPORT_START, 1)
     tail = rest[rest.index(REPORT_END):]
@@ -24,7 +28,7 @@ def test_refresh_rewrites_only_the_estimate_and_report_sections(tmp_path):
     assert new.startswith(head + REPORT_START) and new.endswith(tail)
     middle = new[len(head):-len(tail)]
     assert "| 999 |" not in middle and "| iphone6 | cpu |" in middle
-    for f in ("catface-s.tflite", "catface-s.onnx"):
+    for f in (f"{stem}.tflite", f"{stem}.onnx"):
         assert f"`snapcheck check {f} --ls-version 5.x`: **PASS**" in middle
     assert new == card  # the committed card is up to date with the shipped profile and rules
 

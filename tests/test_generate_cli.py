@@ -46,7 +46,7 @@ def test_generate_writes_outline_rgba_and_sheet(tmp_path):
     with Image.open(out / "cat_outline.png") as im:
         outline = np.asarray(im)
     assert set(np.unique(outline)) == {0, 255} and 0.02 < np.mean(outline > 0) < 0.2
-    again, _ = Generator.open(REPO / "models" / "catface" / "catface-s.tflite")(outline > 0)
+    again, _ = Generator.open(REPO / "models" / "catface" / "catface-l.tflite")(outline > 0)  # the default
     assert np.array_equal(again, rgba)  # the written picture is the model's output for the written outline
     assert rgba[..., 3].std() > 20
     with Image.open(out / "contact_sheet.png") as im:

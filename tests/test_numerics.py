@@ -21,7 +21,7 @@ pytest.importorskip("onnxruntime")
 
 FIX = Path(__file__).resolve().parent / "data" / "fix"
 TORCH = Path(__file__).resolve().parent / "data" / "torch"
-MODELS = Path(__file__).resolve().parents[1] / "models" / "catface"
+MODELS = Path(__file__).resolve().parents[1] / "models" / "catface-s"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 ENV.pop("SNAPCHECK_DEBUG", None)
 

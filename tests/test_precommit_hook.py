@@ -47,7 +47,7 @@ def try_repo(project: Path, home: Path) -> subprocess.CompletedProcess:
 def test_the_hook_passes_two_good_models_and_fails_a_bad_one(tmp_path):
     project = tmp_path / "lens"
     clean_conv(project / "models" / "face.onnx")
-    shutil.copy(REPO / "models" / "catface" / "catface-s.tflite", project / "models" / "cat.tflite")
+    shutil.copy(REPO / "models" / "catface-s" / "catface-s.tflite", project / "models" / "cat.tflite")
     (project / "pyproject.toml").write_text(PYPROJECT)
     git(project, "init", "-q")
     git(project, "add", "-A")

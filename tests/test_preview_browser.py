@@ -185,7 +185,7 @@ def test_saving_gives_a_valid_rgba_png(session, tmp_path):
         page.click("#save")
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
-    assert path.suffix == ".png" and path.name.startswith("catface-s")
+    assert path.suffix == ".png" and path.name.startswith("catface-l")  # the shipped default
     with Image.open(path) as im:
         assert im.format == "PNG" and im.mode == "RGBA" and im.size == (shown.shape[1], shown.shape[0])
         saved = np.asarray(im)

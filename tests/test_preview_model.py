@@ -12,7 +12,8 @@ from snapcheck.errors import InputError
 from snapcheck.preview.model import Generator, ModelSpec, check_summary, model_choices, pick_file, resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
-CATFACE = REPO / "models" / "catface"
+CATFACE = REPO / "models" / "catface-s"  # the small generator: fast to run in the tests
+DEFAULT = REPO / "models" / "catface"  # the shipped default (catface-l)
 
 pytest.importorskip("onnxruntime")
 
@@ -80,7 +81,7 @@ def test_not_a_model_is_refused(tmp_path):
 
 
 def test_resolve_and_choices(tmp_path):
-    assert resolve_model(None) == CATFACE / "catface-s.tflite"  # the shipped default, its .tflite first
+    assert resolve_model(None) == DEFAULT / "catface-l.tflite"  # the shipped default, its .tflite first
     assert pick_file(CATFACE) == CATFACE / "catface-s.tflite"
     with pytest.raises(InputError):
         resolve_model(tmp_path / "missing.onnx")

@@ -388,7 +388,7 @@ def test_control_characters_in_names_keep_every_report_valid(capsys: pytest.Capt
     import flatbuffers
     from ai_edge_litert import schema_py_generated as S
 
-    shipped = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-s.tflite"
+    shipped = Path(__file__).resolve().parents[1] / "models" / "catface-s" / "catface-s.tflite"
     model = S.ModelT.InitFromPackedBuf(shipped.read_bytes(), 0)
     sg = model.subgraphs[0]
     sg.tensors[sg.inputs[0]].name = b"in\x01put\x0b\xff"

@@ -85,7 +85,7 @@ def test_common_dtypes_never_import_numpy_helper_or_ml_dtypes(tmp_path: Path) ->
     files = [model_with(tmp_path, typed(values_of("float16")), name="int32_fp16.onnx"),
              model_with(tmp_path, numpy_helper.from_array(values_of("float16", (64, 64, 4)), "w"), name="raw.onnx"),
              *[model_with(tmp_path, typed(values_of(d)), name=f"{d}.onnx") for d in COMMON]]
-    shipped = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-s.onnx"
+    shipped = Path(__file__).resolve().parents[1] / "models" / "catface-s" / "catface-s.onnx"
     if shipped.is_file():
         files.append(shipped)
     out = subprocess.run([sys.executable, "-c", _IMPORTS, *map(str, files)], capture_output=True, text=True,
