@@ -38,9 +38,7 @@ def test_fixed_seed_campaign_keeps_the_contract(tmp_path: Path) -> None:
         pytest.fail(f"{exc} (input saved as {saved})")
     stats = campaign.stats
     assert stats["inputs"] >= 30, stats  # most draws make an input
-    # of both formats (the fixed seed's share of .tflite draws moves with the tests run before it in the same
-    # process, 8-21 of 60 seen: hypothesis draws it, not the harness)
-    assert stats["inputs onnx"] >= 5 and stats["inputs tflite"] >= 5, stats
+    assert stats["inputs onnx"] >= 10 and stats["inputs tflite"] >= 10, stats  # both formats (drawn first)
     assert stats["exit 2"] and stats["exit 0"] + stats["exit 1"], stats  # refusals and reports both
     assert time.monotonic() - t0 < 60, stats
 
