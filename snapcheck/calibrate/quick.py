@@ -14,10 +14,6 @@ single-layer models, plus the per-inference overhead) and 21 random networks, 12
   change alike (on an AMD EPYC without AVX-512 against the profile's Sapphire Rapids, compute-bound probes ran
   2-3x slower, memory-bound ones 1.0-1.1x);
 - a factor on the fixed per-kernel cost (``kernel_us``), from the tiny probes, and the per-inference overhead;
-- nothing for the cache size: the shape feature that prices weights too large for the cache (``lw``) is
-  measured against this host's L2 instead of the profile host's (not a fitted factor: an AMD EPYC with 512 KB
-  of L2 per core ran the wide convs of the project's zoo 1.5-1.6x slower than the Intel profile host with
-  2 MB, its narrow ones 1.1-1.2x; docs/bench/estimator.md, session 16);
 - a factor on every kernel of a network (the profile's ``network`` correction): what the fit leaves unexplained
   of the network probes, as a median weighted by their time, so the large probes (0.4-2.5 G multiply-adds,
   40-135 MB of traffic per inference), whose working sets overflow the caches as real models' do, decide it.
@@ -46,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt
-from snapcheck.calibrate.harness import host_fingerprint, l2_cache_bytes, pass_cache, timed_models, typical_ms
+from snapcheck.calibrate.harness import host_fingerprint, pass_cache, timed_models, typical_ms
 from snapcheck.calibrate.micro import OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
 from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, probe_nets
 from snapcheck.estimate.kernels import Kernel
@@ -133,28 +129,25 @@ class QuickModel:
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
     from g)."""
 
-    def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
-                 here: Profile | None = None) -> None:
-        """``here``: ``base`` with what is known of this host without timing (its L2 size); the factors scale its
-        terms, while the probes' ratios stay relative to ``base``'s predictions (its host's timings)."""
+    def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None) -> None:
         self.base = base
         self.kinds = kinds if kinds is not None else sorted({k.kind for r in rows for k in r.kernels
                                                               if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
-        self.row_of = np.array([i for i, r in enumerate(rows) for _ in r.kernels], dtype=int)
-        self.kind = np.array([idx.get(k.kind, len(self.kinds)) for r in rows for k in r.kernels], dtype=int)
+        row_of, fixed, compute, memory, kind = [], [], [], [], []
+        for i, r in enumerate(rows):
+            for k in r.kernels:
+                t = kernel_terms(k, base)
+                row_of.append(i)
+                fixed.append(t.factor * t.fixed)
+                compute.append(t.factor * t.compute)
+                memory.append(t.factor * t.memory)
+                kind.append(idx.get(k.kind, len(self.kinds)))
+        self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
+        self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
         self.n = len(rows)
         self.target = np.array([r.log_ratio for r in rows])
-        self.fixed, self.compute, self.memory = self._terms(base, rows)
         self.t0 = self.times(np.zeros(4 + len(self.kinds)))
-        if here is not None:
-            self.fixed, self.compute, self.memory = self._terms(here, rows)
-
-    @staticmethod
-    def _terms(profile: Profile, rows: list[ProbeRow]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        terms = [kernel_terms(k, profile) for r in rows for k in r.kernels]
-        return (np.array([t.factor * t.fixed for t in terms]), np.array([t.factor * t.compute for t in terms]),
-                np.array([t.factor * t.memory for t in terms]))
 
     def scale(self, theta: np.ndarray) -> np.ndarray:
         """Each kernel's compute factor ``s[kind]`` (the median factor for a kind without probes)."""
@@ -174,19 +167,15 @@ class QuickModel:
         return self.target - np.log(self.times(theta) / self.t0)
 
 
-def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE,
-                feature_cache_bytes: float | None = None) -> dict[str, Any]:
+def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE) -> dict[str, Any]:
     """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
     single kernels and the networks together (each network ``NET_WEIGHT`` times): ``speed`` per probed kind
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
     ``kernel_us`` and ``overhead``; ``network``, what the fit leaves unexplained of the network probes (their
     median, weighted by each network's time, so the large probes carry it). ``errors`` are the log errors left
-    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied.
-    ``feature_cache_bytes``: this host's L2, against which the weights' excess over the cache (the shape
-    feature ``lw``) is measured here (default: the profile's own)."""
+    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
-    cache = feature_cache_bytes or base.feature_cache_bytes
-    model = QuickModel(base, rows, here=dataclasses.replace(base, feature_cache_bytes=cache))
+    model = QuickModel(base, rows)
     weights = np.where(is_net, NET_WEIGHT, 1.0)
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
     err = model.log_errors(theta)
@@ -194,7 +183,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE,
     network = float(np.exp(weighted_median(err[is_net], net_ms))) if net_ms else 1.0
     return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
-            "overhead": float(np.exp(theta[2])), "network": network, "feature_cache_bytes": cache, "errors": -err[~is_net],
+            "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
             "network_errors": np.log(network) - err[is_net]}
 
 
@@ -210,7 +199,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
     probes), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
     ``overhead`` and every kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s
-    own network correction); the weights' excess over the cache measured against ``feature_cache_bytes``."""
+    own network correction)."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -227,8 +216,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
-        overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net,
-        feature_cache_bytes=factors.get("feature_cache_bytes") or base.feature_cache_bytes, meta={**base.meta, **meta})
+        overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, meta={**base.meta, **meta})
 
 
 def calibrate_quick(base: Profile, threads: int = 1,
@@ -241,7 +229,7 @@ def calibrate_quick(base: Profile, threads: int = 1,
     timed = measure_probes(threads, console)
     rows = [ProbeRow(spec, kernels, typical_ms(hit), base.quick_reference[spec.key()])
             for spec, kernels, hit in timed if spec.key() in base.quick_reference]
-    factors = fit_factors(base, rows, feature_cache_bytes=l2_cache_bytes())
+    factors = fit_factors(base, rows)
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
@@ -249,7 +237,6 @@ def calibrate_quick(base: Profile, threads: int = 1,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
-                      "feature_cache_bytes": factors["feature_cache_bytes"],
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}

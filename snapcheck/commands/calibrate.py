@@ -96,9 +96,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                   f"  memory roofs     x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
                   f"  per-kernel cost  x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
                   f"  in-network       x{factors['network']:5.2f}  (what the factors leave of the {len(factors['network_errors'])} "
-                  f"network probes' change)\n"
-                  f"  weights priced against this host's L2: {factors['feature_cache_bytes'] / 1024:.0f} KiB (the profile's: "
-                  f"{base.feature_cache_bytes / 1024:.0f} KiB)")
+                  f"network probes' change)")
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "
                   f"Wrote {target}: host estimates (`snapcheck bench`) on this machine use it; phone estimates do not "
                   "change (they derive from the shipped profile).")
