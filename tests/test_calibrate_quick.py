@@ -11,7 +11,7 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import PROBES, MicroSpec
+from snapcheck.calibrate.micro import LARGE_PROBES, PROBES, MicroSpec
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
@@ -54,7 +54,7 @@ def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
 
 def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
-    assert all(p in specs for p in PROBES)  # the full calibration times every probe with the lookup
+    assert all(p in specs for p in PROBES + LARGE_PROBES)  # the full calibration times every probe with the lookup
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
                                          "eltwise", "reduce", "copy", "pool", "concat", "resize", "resize_bilinear"}
@@ -206,3 +206,28 @@ def test_adapt_scales_a_cold_cache_correction_with_the_network_factor():
     adapted = quick.adapt(base, f, {})
     assert adapted.network["cold_ms_per_mb"]["cold_weights"] == pytest.approx(0.02 * f["network"], rel=1e-3)
     assert adapted.network["kind_factor"]["all"] == pytest.approx(f["network"], rel=1e-3)
+
+
+def test_a_probe_without_a_recorded_timing_is_rebuilt_from_the_lookup():
+    """A single-layer probe the profile has no ``quick_reference`` for: its timing on the profile's host is the
+    lookup sample's measured time (``r = log(measured / roofline)``) plus the overhead and the helper kernels."""
+    from snapcheck.calibrate.fit import main_kernel
+    from snapcheck.estimate import residual
+    from snapcheck.estimate.roofline import kernel_ms
+
+    base = load_host_profile()
+    kernels = split_kernels(conv_chain(40, [24, 56]))
+    main = main_kernel(kernels)
+    bare = dataclasses.replace(base, residual={}, network={})
+    roofline = kernel_ms(main, bare)[0]
+    table = residual.build([(main, 2.0 * roofline, roofline)])
+    profile = dataclasses.replace(base, residual={**base.residual, "kinds": table}, quick_reference={})
+    extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
+    expected = 2.0 * roofline + base.overhead_ms + extra
+    assert quick.lookup_reference(kernels, profile) == pytest.approx(expected, rel=1e-3)
+    spec = MicroSpec("conv", "conv", 40, 40, 24, 56, 3, 1)
+    assert quick.reference_ms(spec, kernels, profile) == pytest.approx(expected, rel=1e-3)
+    recorded = dataclasses.replace(profile, quick_reference={spec.key(): 1.25})
+    assert quick.reference_ms(spec, kernels, recorded) == 1.25  # a recorded timing comes first
+    other = split_kernels(conv_chain(40, [24, 64]))
+    assert quick.lookup_reference(other, profile) is None  # a shape the table does not hold

@@ -409,6 +409,27 @@ PROBES: tuple[MicroSpec, ...] = (
 )
 OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the per-inference overhead
 
+# Large probes: shapes of the lookup's set with 5-33 MB of weights or 100+ ms of work, as wide real layers have.
+# A profile calibrated before they existed has no probe timing for them; ``calibrate.quick.lookup_reference``
+# rebuilds it from the lookup's stored sample. On an AMD EPYC against the Intel profile host they changed by
+# 0.7x-3.1x where the small probes of their kinds changed by 1.5-3.3x (docs/bench/estimator.md, session 16).
+LARGE_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("deconv", "deconv", 4, 4, 1024, 512, 4, 2),
+    MicroSpec("deconv", "deconv", 8, 8, 896, 688, 3, 2),
+    MicroSpec("deconv", "deconv", 7, 7, 400, 824, 4, 2),
+    MicroSpec("deconv", "deconv", 16, 16, 320, 128, 4, 2),
+    MicroSpec("deconv", "deconv", 128, 128, 192, 32, 4, 2),
+    MicroSpec("deconv", "deconv", 12, 12, 480, 712, 4, 2),
+    MicroSpec("deconv", "deconv", 16, 16, 288, 1368, 4, 2),
+    MicroSpec("conv", "conv", 12, 12, 504, 640, 3, 1),
+    MicroSpec("conv", "conv", 10, 10, 986, 936, 3, 1),
+    MicroSpec("conv", "conv", 14, 14, 872, 736, 3, 2),
+    MicroSpec("conv", "conv", 12, 12, 928, 360, 5, 1),
+    MicroSpec("pointwise", "conv", 32, 32, 1264, 1016, 1, 1),
+    MicroSpec("pointwise", "conv", 56, 56, 328, 656, 1, 1),
+    MicroSpec("pointwise", "conv", 40, 40, 904, 605, 1, 1),
+)
+
 
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the

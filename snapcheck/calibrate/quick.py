@@ -24,8 +24,10 @@ its small single-kernel probes, and fitting the kinds on the single kernels alon
 the rest, put the whole difference on every kind (docs/bench/estimator.md, session 15).
 
 Each probe's timing on this host is compared with its timing on the profile's host (``quick_reference``,
-recorded by the full calibration right after its lookup stage, with the same harness): the ratio is the
-host's speed change on that very kernel, free of the model's own error on it. The factors are fitted so that the
+recorded by the full calibration right after its lookup stage, with the same harness; for a single-layer
+probe the profile has no recording of, rebuilt from the lookup table's sample of that shape,
+``lookup_reference``): the ratio is the host's speed change on that very kernel, free of the model's own error
+on it. Every single-layer probe is a shape of the lookup's set, so any of them can be added later. The factors are fitted so that the
 profile's predictions change by those ratios (least squares on the log ratios). The result is a host profile
 keyed by this CPU's fingerprint (``estimate.profiles.host_profile_path``); phone profiles keep deriving from
 the shipped one.
@@ -41,13 +43,14 @@ from typing import Any
 
 import numpy as np
 
-from snapcheck.calibrate.fit import levenberg_marquardt
+from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, pass_cache, timed_models, typical_ms
-from snapcheck.calibrate.micro import OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
+from snapcheck.calibrate.micro import LARGE_PROBES, OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
 from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, probe_nets
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import cpu_name
-from snapcheck.estimate.roofline import Profile, kernel_terms, predict_kernels
+from snapcheck.estimate.residual import sample_key
+from snapcheck.estimate.roofline import Profile, kernel_ms, kernel_terms, predict_kernels
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -59,9 +62,37 @@ RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per
 
 
 def probe_specs() -> list[MicroSpec | NetSpec]:
-    """Every probe: the single kernels ``PROBES``, the per-inference overhead's ``OVERHEAD_PROBE`` and the
-    random networks of ``random_nets.probe_nets`` (how much slower kernels run in a network than alone)."""
-    return list(PROBES) + [OVERHEAD_PROBE] + probe_nets()
+    """Every probe: the single kernels ``PROBES`` and ``LARGE_PROBES``, the per-inference overhead's
+    ``OVERHEAD_PROBE`` and the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
+    network than alone)."""
+    return list(PROBES) + list(LARGE_PROBES) + [OVERHEAD_PROBE] + probe_nets()
+
+
+def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
+    """A single-layer probe's timing on ``base``'s host rebuilt from its lookup table, when its main kernel is one
+    of the table's samples (``residual.build``: ``r = log(measured / roofline)``, measured without the
+    per-inference overhead and the helper kernels): ``roofline x exp(r)`` plus those. For the probes that
+    have both, it is within 1 % of the timing the full calibration recorded (5 % at most); ``None`` for a
+    shape the table does not hold."""
+    main = main_kernel(kernels)
+    if main is None or not base.residual:
+        return None
+    group, x = sample_key(main)
+    table = base.residual.get("kinds", {}).get(main.kind, {})
+    for g, xs, r in zip(table.get("group", []), table.get("x", []), table.get("r", [])):
+        if g == group and list(xs) == x:
+            bare = dataclasses.replace(base, residual={}, network={})
+            extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
+            return kernel_ms(main, bare)[0] * float(np.exp(r)) + base.overhead_ms + extra
+    return None
+
+
+def reference_ms(spec: MicroSpec | NetSpec, kernels: list[Kernel], base: Profile) -> float | None:
+    """A probe's timing on ``base``'s host: recorded by the full calibration, else rebuilt from the lookup."""
+    recorded = base.quick_reference.get(spec.key())
+    if recorded:
+        return float(recorded)
+    return lookup_reference(kernels, base) if isinstance(spec, MicroSpec) else None
 
 
 def _build(spec: MicroSpec | NetSpec) -> bytes:
@@ -227,8 +258,8 @@ def calibrate_quick(base: Profile, threads: int = 1,
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
     timed = measure_probes(threads, console)
-    rows = [ProbeRow(spec, kernels, typical_ms(hit), base.quick_reference[spec.key()])
-            for spec, kernels, hit in timed if spec.key() in base.quick_reference]
+    refs = [(spec, kernels, hit, reference_ms(spec, kernels, base)) for spec, kernels, hit in timed]
+    rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit, ref in refs if ref]
     factors = fit_factors(base, rows)
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
