@@ -409,7 +409,8 @@ PROBES: tuple[MicroSpec, ...] = (
 )
 OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the per-inference overhead
 
-# Large probes: shapes of the lookup's set with 5-33 MB of weights or 100+ ms of work, as wide real layers have.
+# Large probes: wide and large layers of the lookup's set (0.4-33 MB of weights, 4-220 ms each on the profile's
+# host, where the small probes take under 3.2 ms), as real models have.
 # A profile calibrated before they existed has no probe timing for them; ``calibrate.quick.lookup_reference``
 # rebuilds it from the lookup's stored sample. On an AMD EPYC against the Intel profile host they changed by
 # 0.7x-3.1x where the small probes of their kinds changed by 1.5-3.3x (docs/bench/estimator.md, session 16).

@@ -27,10 +27,10 @@ Each probe's timing on this host is compared with its timing on the profile's ho
 recorded by the full calibration right after its lookup stage, with the same harness; for a single-layer
 probe the profile has no recording of, rebuilt from the lookup table's sample of that shape,
 ``lookup_reference``): the ratio is the host's speed change on that very kernel, free of the model's own error
-on it. Every single-layer probe is a shape of the lookup's set, so any of them can be added later. The factors are fitted so that the
-profile's predictions change by those ratios (least squares on the log ratios). The result is a host profile
-keyed by this CPU's fingerprint (``estimate.profiles.host_profile_path``); phone profiles keep deriving from
-the shipped one.
+on it. Every single-layer probe is a shape of the lookup's set, so probes can be added without the profile
+host. The factors are fitted so that the profile's predictions change by those ratios (least squares on the
+log ratios). The result is a host profile keyed by this CPU's fingerprint
+(``estimate.profiles.host_profile_path``); phone profiles keep deriving from the shipped one.
 """
 
 from __future__ import annotations
