@@ -43,14 +43,15 @@ from typing import Any
 
 import numpy as np
 
-from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
+from snapcheck.calibrate.fit import levenberg_marquardt
 from snapcheck.calibrate.harness import host_fingerprint, pass_cache, timed_models, typical_ms
 from snapcheck.calibrate.micro import LARGE_PROBES, OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
 from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, probe_nets
+from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import Profile, kernel_ms, kernel_terms, predict_kernels
+from snapcheck.estimate.roofline import Profile, kernel_terms, predict_kernels
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -70,20 +71,19 @@ def probe_specs() -> list[MicroSpec | NetSpec]:
 
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
     """A single-layer probe's timing on ``base``'s host rebuilt from its lookup table, when its main kernel is one
-    of the table's samples (``residual.build``: ``r = log(measured / roofline)``, measured without the
-    per-inference overhead and the helper kernels): ``roofline x exp(r)`` plus those. For the probes that
-    have both, it is within 1 % of the timing the full calibration recorded (5 % at most); ``None`` for a
-    shape the table does not hold."""
-    main = main_kernel(kernels)
-    if main is None or not base.residual:
+    of the table's samples: the inverse of ``shapes.residual_samples`` (``r = log(measured / roofline)``,
+    measured without the per-inference overhead and the helper kernels), ``roofline x exp(r)`` plus those. For
+    the probes that have both, it is within 1 % of the timing the full calibration recorded (5 % at most);
+    ``None`` for a shape the table does not hold."""
+    parts = sample_parts(kernels, base) if base.residual else None
+    if parts is None:
         return None
+    main, roofline, extra = parts
     group, x = sample_key(main)
     table = base.residual.get("kinds", {}).get(main.kind, {})
     for g, xs, r in zip(table.get("group", []), table.get("x", []), table.get("r", [])):
         if g == group and list(xs) == x:
-            bare = dataclasses.replace(base, residual={}, network={})
-            extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
-            return kernel_ms(main, bare)[0] * float(np.exp(r)) + base.overhead_ms + extra
+            return roofline * float(np.exp(r)) + base.overhead_ms + extra
     return None
 
 

@@ -156,21 +156,32 @@ def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = 
                         build_only=build_only, max_minutes=max_minutes, passes=passes, console=console)
 
 
+def sample_parts(kernels: list[Kernel], base: Profile) -> tuple[Kernel, float, float] | None:
+    """A single-layer model's main kernel, its roofline time on ``base`` without ``base``'s own corrections,
+    and the roofline time of the helper kernels the converter added (pads, reshapes); ``None`` without a main
+    kernel. ``residual_samples`` takes a lookup sample's parts from here, ``quick.lookup_reference`` rebuilds
+    a timing from them."""
+    main = main_kernel(kernels)
+    if main is None:
+        return None
+    bare = dataclasses.replace(base, residual={}, network={})
+    return main, kernel_ms(main, bare)[0], sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
+
+
 def residual_samples(rows: list[tuple], base: Profile) -> list[tuple[Kernel, float, float]]:
     """``(kernel, measured_ms, roofline_ms)`` of each timed single-layer model on the roofline ``base``
     (without its own correction): measured minus the per-inference overhead and minus the roofline time
-    of any helper kernels the converter added (pads, reshapes). Kernels under ``MIN_SAMPLE_MS`` are left
+    of any helper kernels the converter added (``sample_parts``). Kernels under ``MIN_SAMPLE_MS`` are left
     out: their time is mostly the clock's resolution and the overhead."""
-    bare = dataclasses.replace(base, residual={}, network={})
     out = []
     for _, kernels, hit in rows:
-        main = main_kernel(kernels)
-        if main is None:
+        parts = sample_parts(kernels, base)
+        if parts is None:
             continue
-        extra = sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
+        main, roofline, extra = parts
         measured = typical_ms(hit) - base.overhead_ms - extra
         if measured >= MIN_SAMPLE_MS:
-            out.append((main, measured, kernel_ms(main, bare)[0]))
+            out.append((main, measured, roofline))
     return out
 
 
