@@ -258,8 +258,8 @@ def calibrate_quick(base: Profile, threads: int = 1,
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
     timed = measure_probes(threads, console)
-    refs = [(spec, kernels, hit, reference_ms(spec, kernels, base)) for spec, kernels, hit in timed]
-    rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit, ref in refs if ref]
+    rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
+            if (ref := reference_ms(spec, kernels, base))]
     factors = fit_factors(base, rows)
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
