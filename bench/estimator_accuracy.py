@@ -266,7 +266,9 @@ def main() -> None:
           f"lookup kernels ({no_exact.residual.get('meta', {}).get('dropped', 0)} share an evaluated kernel's exact shape).")
     if quick_minutes is not None:
         print(f"`calibrate --quick` took {quick_minutes:.1f} min (compute factors: {quick_meta.get('speed')}, memory "
-              f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}).")
+              f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}, weights beyond the "
+              f"{quick_meta.get('stream', {}).get('cache_bytes', 0) / 2**20:.0f} MB last-level cache "
+              f"{quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB).")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:

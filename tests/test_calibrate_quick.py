@@ -231,3 +231,121 @@ def test_a_probe_without_a_recorded_timing_is_rebuilt_from_the_lookup():
     assert quick.reference_ms(spec, kernels, recorded) == 1.25  # a recorded timing comes first
     other = split_kernels(conv_chain(40, [24, 64]))
     assert quick.lookup_reference(other, profile) is None  # a shape the table does not hold
+
+
+def _stream_timings(llc: float, rate: float, single_ms: float = 1.0, overhead: float = 0.01) -> list[tuple]:
+    """``measure_probes`` rows for ``quick.stream_probes(llc)`` on a host that re-reads cold weights at ``rate``
+    ms per MB: each chain takes its layers' time plus ``rate`` x its weights."""
+    def hit(ms: float) -> dict:
+        return {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}
+
+    rows = [(quick.OVERHEAD_PROBE, [], hit(overhead))]
+    for chain, single in quick.stream_probes(llc):
+        n, side, c = len(chain.layers), chain.res, chain.cin
+        kernels = split_kernels(conv_chain(side, [c] * (n + 1), k=1))
+        weights = sum(k.weight_bytes for k in kernels) / 1e6
+        rows.append((single, split_kernels(conv_chain(side, [c, c], k=1)), hit(single_ms + overhead)))
+        rows.append((chain, kernels, hit(overhead + n * single_ms + rate * weights)))
+    return rows
+
+
+def test_stream_chains_hold_three_times_the_last_level_cache():
+    for llc in (4 * 2**20, 16 * 2**20, 32 * 2**20):
+        for chain, single in quick.stream_probes(llc):
+            weights = len(chain.layers) * 4 * chain.cin ** 2
+            assert 3 * llc <= weights <= 3 * llc + 4 * chain.cin ** 2 and all(ly.op == "pw" for ly in chain.layers)
+            assert (single.h, single.cin, single.cout, single.k) == (chain.res, chain.cin, chain.cin, 1)
+    assert all(len(c.layers) * 4 * c.cin ** 2 <= quick.STREAM_MAX_BYTES for c, _ in quick.stream_probes(1e9))
+    keys = [s.key() for s in quick.probe_specs(16 * 2**20)]
+    assert len(keys) == len(set(keys)) and sum(k.startswith("stream-") for k in keys) == len(quick.STREAM_CHAINS)
+
+
+def test_stream_rate_is_the_chains_time_beyond_their_layers_per_cold_megabyte():
+    llc = 8 * 2**20  # more than a layer's weights (4.2 MB): a layer alone keeps them
+    s = quick.stream_rate(_stream_timings(llc, 0.05), llc)
+    assert s["ms_per_mb"] == pytest.approx(0.05, rel=1e-3) and s["cache_bytes"] == llc
+    assert s["chains"] == pytest.approx([0.05] * len(quick.STREAM_CHAINS), rel=1e-3)
+    assert quick.stream_rate(_stream_timings(llc, 0.0), llc)["ms_per_mb"] == pytest.approx(0.0, abs=1e-6)
+    assert quick.stream_rate(_stream_timings(llc, 0.05)[:1], llc) == {}  # no chains timed
+    # a cache larger than the chains' weights keeps them: nothing to measure
+    assert quick.stream_rate(_stream_timings(llc, 0.05), 1e9) == {}
+
+
+def test_streamed_weights_add_to_networks_and_never_to_single_kernels():
+    base = load_host_profile()
+    stream = {"cache_bytes": 2**21, "ms_per_mb": 0.05}
+    streaming = dataclasses.replace(base, network={"stream": stream})
+    chain = split_kernels(conv_chain(4, [512] * 7, k=1))  # 6 x 1 MB of weights: beyond a 2 MB cache
+    weights = sum(k.weight_bytes for k in chain) / 1e6
+    assert predict_kernels(chain, streaming).latency_ms == pytest.approx(
+        predict_kernels(chain, base).latency_ms + 0.05 * weights, rel=1e-6)
+    single = split_kernels(conv_chain(4, [512, 512], k=1))  # timed alone its weights stay in the cache
+    assert predict_kernels(single, streaming).latency_ms == pytest.approx(predict_kernels(single, base).latency_ms)
+    small = split_kernels(conv_chain(4, [64] * 7, k=1))  # 100 KB of weights: all kept
+    assert predict_kernels(small, streaming).latency_ms == pytest.approx(predict_kernels(small, base).latency_ms)
+
+
+def test_quick_fit_takes_the_measured_stream_apart_from_the_factors():
+    """Network probes that re-read their weights here: the fit leaves the factors at 1 (the streaming is
+    measured, not fitted), and the adapted profile carries the stream and predicts the networks."""
+    base = load_host_profile()
+    stream = {"cache_bytes": 2**21, "ms_per_mb": 0.05, "chains": [0.05]}
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    chain = split_kernels(conv_chain(4, [512] * 7, k=1))
+    ref = predict_kernels(chain, base).latency_ms
+    weights = sum(k.weight_bytes for k in chain) / 1e6
+    rows.append(quick.ProbeRow(NetSpec("wide", 4, 512, (), ()), chain, ref + 0.05 * weights, ref))
+    f = quick.fit_factors(base, rows, stream=stream)
+    assert f["network"] == pytest.approx(1.0, abs=0.02) and f["median"] == pytest.approx(1.0, abs=0.02)
+    adapted = quick.adapt(base, f, {})
+    assert adapted.network["stream"] == {"cache_bytes": 2**21, "ms_per_mb": 0.05}
+    assert predict_kernels(chain, adapted).latency_ms == pytest.approx(ref + 0.05 * weights, rel=0.02)
+    # without the measured stream the same timings read as a slower network
+    assert quick.fit_factors(base, rows)["network"] > 1.01
+    assert "stream" not in quick.adapt(base, quick.fit_factors(base, rows), {}).network
+
+
+def test_cache_sizes_read_sysfs(tmp_path):
+    from snapcheck.calibrate.harness import cache_sizes
+
+    for i, (level, kind, size) in enumerate(((1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "512K"),
+                                             (3, "Unified", "16384K"))):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        (d / "level").write_text(f"{level}\n")
+        (d / "type").write_text(f"{kind}\n")
+        (d / "size").write_text(f"{size}\n")
+    assert cache_sizes(tmp_path) == {1: 32768.0, 2: 524288.0, 3: 16777216.0}
+    assert cache_sizes(tmp_path / "missing") == {}
+
+
+def test_quick_command_reports_the_stream(host_dir, monkeypatch):
+    from snapcheck.cli import app
+
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    llc = 8 * 2**20
+    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    timed += _stream_timings(llc, 0.04)
+    base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
+    write_profile(host_dir / "base.json", base)
+    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
+    monkeypatch.setattr(quick, "llc_bytes", lambda: llc)
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
+    assert result.exit_code == 0, result.output
+    written = json.loads(host_profile_path().read_text())
+    assert written["network"]["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.04, rel=1e-3)}
+    out = " ".join(result.output.split())
+    assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out
+
+
+def test_full_calibration_records_its_own_hosts_stream(monkeypatch):
+    """The probe stage of a full calibration measures the stream on the profile's host, so that ``--quick``
+    elsewhere compares like with like; a network correction that prices cold weights itself keeps it out."""
+    llc = 8 * 2**20
+    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: _stream_timings(llc, 0.03))
+    monkeypatch.setattr(quick, "llc_bytes", lambda: llc)
+    base = dataclasses.replace(load_host_profile(), network={})
+    assert quick.reference(base).network["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.03, rel=1e-3)}
+    priced = dataclasses.replace(base, network={"cold_ms_per_mb": {"cold_weights": 0.02}})
+    assert "stream" not in quick.reference(priced).network

@@ -60,17 +60,31 @@ def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0
     return out
 
 
-def l2_cache_bytes() -> float:
-    """Per-core L2 size of this machine (Linux sysfs), 1 MiB when it cannot be read."""
-    base = Path("/sys/devices/system/cpu/cpu0/cache")
+def cache_sizes(base: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, float]:
+    """This machine's data and unified caches as seen by one core: level -> bytes (Linux sysfs; {} when it
+    cannot be read)."""
+    out: dict[int, float] = {}
     for idx in sorted(base.glob("index*")):
         try:
-            if (idx / "level").read_text().strip() == "2":
-                size = (idx / "size").read_text().strip().upper()
-                return float(size.rstrip("KM")) * (1024 if size.endswith("K") else 1024 * 1024)
+            if (idx / "type").read_text().strip() == "Instruction":
+                continue
+            level = int((idx / "level").read_text().strip())
+            size = (idx / "size").read_text().strip().upper()
+            out[level] = float(size.rstrip("KM")) * (1024 if size.endswith("K") else 1024 * 1024)
         except (OSError, ValueError):
             continue
-    return 1024.0 * 1024
+    return out
+
+
+def l2_cache_bytes() -> float:
+    """Per-core L2 size of this machine, 1 MiB when it cannot be read."""
+    return cache_sizes().get(2, 1024.0 * 1024)
+
+
+def llc_bytes() -> float:
+    """The last-level cache (the largest level sysfs lists, shared or not), 16 MiB when it cannot be read."""
+    sizes = cache_sizes()
+    return sizes[max(sizes)] if sizes else 16.0 * 1024 * 1024
 
 
 class MeasurementCache:

@@ -18,6 +18,13 @@ single-layer models, plus the per-inference overhead) and 21 random networks, 12
   of the network probes, as a median weighted by their time, so the large probes (0.4-2.5 G multiply-adds,
   40-135 MB of traffic per inference), whose working sets overflow the caches as real models' do, decide it.
 
+and measures one thing directly, with no reference on the profile's host: what re-reading weights costs when
+this host's last-level cache (its size from sysfs) does not keep them between inferences
+(``stream_rate``: chains of wide 1x1 convs, ``STREAM_CHAINS``, holding three times that cache in weights,
+against one of their layers timed alone). The profile's host is taken to keep every probe's and every model's
+weights in its cache (the shipped profile's Sapphire Rapids predicted MobileNets with 17-24 MB of weights
+within ±10 % without such a term), unless the profile carries its own ``network["stream"]``.
+
 All factors are fitted on the single kernels and the networks together, each network counting ``NET_WEIGHT``
 times: a kind's kernels in real shapes and in a network (say, wide convs with large weights) may change unlike
 its small single-kernel probes, and fitting the kinds on the single kernels alone, then one network factor for
@@ -36,6 +43,7 @@ log ratios). The result is a host profile keyed by this CPU's fingerprint
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +52,12 @@ from typing import Any
 import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt
-from snapcheck.calibrate.harness import host_fingerprint, pass_cache, timed_models, typical_ms
+from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
 from snapcheck.calibrate.micro import LARGE_PROBES, OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
-from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, probe_nets
+from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
 from snapcheck.estimate.roofline import Profile, kernel_terms, predict_kernels
@@ -62,11 +71,56 @@ RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per
 # a kind's 2-6 probes agree within a few %, while kinds differ by tens of % between CPUs
 
 
-def probe_specs() -> list[MicroSpec | NetSpec]:
+STREAM_CHAINS = ((4, 1024), (7, 768))  # (side, channels) of the weight-streaming chains: 4.2 and 2.4 MB per layer
+STREAM_FILL = 3.0  # a chain holds this many times the last-level cache in weights
+STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
+
+
+def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
+    """Per ``STREAM_CHAINS`` entry, a chain of ``n`` equal 1x1 convs (each with its own weights, together
+    ``STREAM_FILL`` times the last-level cache ``llc``) and the same conv as a single-layer model. Timed alone,
+    the conv finds its weights in the cache; in the chain every layer reads them from memory."""
+    llc = llc_bytes() if llc is None else llc
+    out = []
+    for side, c in STREAM_CHAINS:
+        layer = 4.0 * c * c
+        n = int(max(4, min(math.ceil(STREAM_FILL * llc / layer), STREAM_MAX_BYTES // layer)))
+        chain = NetSpec(f"stream-{side}x{c}x{n}", side, c, tuple(Layer("pw", c) for _ in range(n)), ("pw",) * n,
+                        float(n * side * side * c * c))
+        out.append((chain, MicroSpec("pointwise", "conv", side, side, c, c, 1, 1)))
+    return out
+
+
+def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES`` and ``LARGE_PROBES``, the per-inference overhead's
-    ``OVERHEAD_PROBE`` and the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
-    network than alone)."""
-    return list(PROBES) + list(LARGE_PROBES) + [OVERHEAD_PROBE] + probe_nets()
+    ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
+    network than alone) and the weight-streaming pairs of ``stream_probes``."""
+    specs = list(PROBES) + list(LARGE_PROBES) + [OVERHEAD_PROBE] + probe_nets()
+    return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
+
+
+def stream_rate(timed: list[tuple], llc: float) -> dict[str, Any]:
+    """The cost of re-reading weights the last-level cache (``llc`` bytes) does not keep, from the timed probes
+    (``measure_probes`` rows): per chain of ``stream_probes``, its time minus its layers timed alone (each less
+    the per-inference overhead, ``OVERHEAD_PROBE``'s time), over the weights ``network.cold_bytes`` finds cold
+    in it; the median over the chains, ms per MB. ``{}`` without the timings or when the chains' weights stay
+    in the cache."""
+    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
+    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    overhead = ms.get(OVERHEAD_PROBE.key(), 0.0)
+    rates = []
+    for chain, single in stream_probes(llc):
+        if chain.key() not in ms or single.key() not in ms:
+            continue
+        n = len(chain.layers)
+        cold = sum(c["cold_weights"] for c in cold_bytes(kernels[chain.key()], llc)) / 1e6
+        if cold < 1.0:
+            continue
+        extra = ms[chain.key()] - overhead - n * (ms[single.key()] - overhead)
+        rates.append(max(0.0, extra / cold))
+    if not rates:
+        return {}
+    return {"cache_bytes": llc, "ms_per_mb": round(float(np.median(rates)), 5), "chains": [round(r, 5) for r in rates]}
 
 
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
@@ -106,11 +160,17 @@ def probe_dir() -> Path:
 
 def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profile:
     """The full calibration's probe stage: time the probes as ``--quick`` will (``typical_ms``) for the profile's
-    ``quick_reference``, and choose on the small network probes how much of a kind's error its kernels share
-    (``uncertainty.choose_shared``: the ranges then hold 90% of those networks). Not on the large ones: the
-    kernel model predicts them within a few %, which would narrow the ranges (0.20 instead of 0.35) until
-    they held only 57-84 % of real models (docs/bench/estimator.md, session 11)."""
+    ``quick_reference``; measure this host's weight re-reading (``stream_rate``, into ``network["stream"]``,
+    unless the network correction prices cold weights itself); and choose on the small network probes how
+    much of a kind's error its kernels share (``uncertainty.choose_shared``: the ranges then hold 90% of those
+    networks). Not on the large ones: the kernel model predicts them within a few %, which would narrow the
+    ranges (0.20 instead of 0.35) until they held only 57-84 % of real models (docs/bench/estimator.md,
+    session 11)."""
     rows = measure_probes(threads, console, cache_path=cache_dir() / f"probes-{host_fingerprint(threads)}.json")
+    stream = stream_rate(rows, llc_bytes())
+    if stream.get("ms_per_mb") and not profile.network.get("cold_ms_per_mb", {}).get("cold_weights"):
+        profile = dataclasses.replace(profile, network={
+            **profile.network, "stream": {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}})
     nets = []
     small = {s.key() for s in probe_nets(large_per_family=0)}
     for spec, kernels, hit in rows:
@@ -156,11 +216,14 @@ class QuickModel:
     roofs' balance stay as the base profile has them):
 
         t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + max(s[kind_j] x compute_j, m x memory_j))
+                     + stream_i
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
-    from g)."""
+    from g). ``stream_i``: the probe's weight re-reading here (``stream``, measured, not fitted); the reference
+    ``t_i(0)`` has the base profile's own (none unless it carries a ``network["stream"]``)."""
 
-    def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None) -> None:
+    def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
+                 stream: dict | None = None) -> None:
         self.base = base
         self.kinds = kinds if kinds is not None else sorted({k.kind for r in rows for k in r.kernels
                                                               if r.spec != OVERHEAD_PROBE})
@@ -178,7 +241,9 @@ class QuickModel:
         self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
         self.n = len(rows)
         self.target = np.array([r.log_ratio for r in rows])
-        self.t0 = self.times(np.zeros(4 + len(self.kinds)))
+        self.stream = np.array([sum(stream_ms(r.kernels, stream or {})) for r in rows])
+        base_stream = np.array([sum(stream_ms(r.kernels, base.network.get("stream", {}))) for r in rows])
+        self.t0 = self.times(np.zeros(4 + len(self.kinds))) - self.stream + base_stream
 
     def scale(self, theta: np.ndarray) -> np.ndarray:
         """Each kernel's compute factor ``s[kind]`` (the median factor for a kind without probes)."""
@@ -187,7 +252,7 @@ class QuickModel:
 
     def times(self, theta: np.ndarray) -> np.ndarray:
         per = np.exp(theta[1]) * self.fixed + np.maximum(self.scale(theta) * self.compute, np.exp(theta[3]) * self.memory)
-        return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n)
+        return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
 
     def residuals(self, theta: np.ndarray, weights: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
         fit = (np.log(self.times(theta) / self.t0) - self.target) * np.sqrt(weights)
@@ -198,15 +263,16 @@ class QuickModel:
         return self.target - np.log(self.times(theta) / self.t0)
 
 
-def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE) -> dict[str, Any]:
+def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, stream: dict | None = None) -> dict[str, Any]:
     """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
     single kernels and the networks together (each network ``NET_WEIGHT`` times): ``speed`` per probed kind
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
     ``kernel_us`` and ``overhead``; ``network``, what the fit leaves unexplained of the network probes (their
     median, weighted by each network's time, so the large probes carry it). ``errors`` are the log errors left
-    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied."""
+    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied. ``stream``
+    (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times, passed on."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
-    model = QuickModel(base, rows)
+    model = QuickModel(base, rows, stream=stream)
     weights = np.where(is_net, NET_WEIGHT, 1.0)
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
     err = model.log_errors(theta)
@@ -215,7 +281,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE) -> di
     return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
-            "network_errors": np.log(network) - err[is_net]}
+            "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {})}
 
 
 def weighted_median(values: Any, weights: Any) -> float:
@@ -230,7 +296,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
     probes), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
     ``overhead`` and every kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s
-    own network correction)."""
+    own network correction); the weight re-reading measured here (``stream``) replaces ``base``'s."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -242,6 +308,11 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     net["kind_factor"] = {k: round(v, 4) for k, v in kind_factor.items()}
     if net.get("cold_ms_per_mb"):  # the reload of cold weights is in-network time too
         net["cold_ms_per_mb"] = {k: round(v * factors["network"], 6) for k, v in net["cold_ms_per_mb"].items()}
+    stream = factors.get("stream") or {}
+    if stream.get("ms_per_mb"):
+        net["stream"] = {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}
+    else:
+        net.pop("stream", None)
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
@@ -260,7 +331,8 @@ def calibrate_quick(base: Profile, threads: int = 1,
     timed = measure_probes(threads, console)
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if (ref := reference_ms(spec, kernels, base))]
-    factors = fit_factors(base, rows)
+    stream = stream_rate(timed, llc_bytes())
+    factors = fit_factors(base, rows, stream=stream)
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
@@ -268,6 +340,7 @@ def calibrate_quick(base: Profile, threads: int = 1,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
+                      "stream": stream,
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}

@@ -97,6 +97,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                   f"  per-kernel cost  x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
                   f"  in-network       x{factors['network']:5.2f}  (what the factors leave of the {len(factors['network_errors'])} "
                   f"network probes' change)")
+    stream = factors.get("stream") or {}
+    if stream:
+        console.print(f"  weights the {stream['cache_bytes'] / 2**20:.0f} MB last-level cache does not keep: "
+                      f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
+                      f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])})")
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "
                   f"Wrote {target}: host estimates (`snapcheck bench`) on this machine use it; phone estimates do not "
                   "change (they derive from the shipped profile).")
