@@ -134,8 +134,11 @@ def test_quick_profile_moves_host_estimates_and_never_phone_estimates(host_dir):
     g = conv_chain(64, [3, 32, 32])
     rows_before, _ = check_estimates(g, load_ruleset("5.x"))
     host_before = host_prediction(g)[1].latency_ms
-    slow = quick.adapt(base, quick.fit_factors(base, _rows(base, _truth({"conv": 2.0, "eltwise": 2.0}, memory=2.0))),
+    stream = {"cache_bytes": 2**21, "ms_per_mb": 0.05, "chains": [0.05]}  # weights re-read here: host only too
+    slow = quick.adapt(base, quick.fit_factors(base, _rows(base, _truth({"conv": 2.0, "eltwise": 2.0}, memory=2.0)),
+                                               stream=stream),
                        {"calibrated_on": host_fingerprint(1), "quick": {"base": base.meta["calibrated_on"]}})
+    assert slow.network["stream"]["ms_per_mb"] == 0.05
     write_profile(host_profile_path(), slow)
     assert active_host_profile() == slow
     assert host_prediction(g)[1].latency_ms == pytest.approx(2 * host_before, rel=0.1)
