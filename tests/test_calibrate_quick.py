@@ -319,6 +319,8 @@ def test_cache_sizes_read_sysfs(tmp_path):
         (d / "type").write_text(f"{kind}\n")
         (d / "size").write_text(f"{size}\n")
     assert cache_sizes(tmp_path) == {1: 32768.0, 2: 524288.0, 3: 16777216.0}
+    (tmp_path / "index3" / "type").unlink()  # no type file: a unified cache
+    assert cache_sizes(tmp_path)[3] == 16777216.0
     assert cache_sizes(tmp_path / "missing") == {}
 
 

@@ -66,7 +66,8 @@ def cache_sizes(base: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict
     out: dict[int, float] = {}
     for idx in sorted(base.glob("index*")):
         try:
-            if (idx / "type").read_text().strip() == "Instruction":
+            kind = (idx / "type").read_text().strip() if (idx / "type").is_file() else "Unified"
+            if kind == "Instruction":
                 continue
             level = int((idx / "level").read_text().strip())
             size = (idx / "size").read_text().strip().upper()
