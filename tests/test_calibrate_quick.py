@@ -341,7 +341,12 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     written = json.loads(host_profile_path().read_text())
     assert written["network"]["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.04, rel=1e-3)}
     out = " ".join(result.output.split())
-    assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out
+    assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
+    elsewhere = host_dir / "elsewhere.json"
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json"),
+                                      "--out", str(elsewhere)])
+    assert result.exit_code == 0 and elsewhere.is_file()
+    assert "not this file" in " ".join(result.output.split())
 
 
 def test_full_calibration_records_its_own_hosts_stream(monkeypatch):

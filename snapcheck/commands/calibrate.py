@@ -102,9 +102,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  weights the {stream['cache_bytes'] / 2**20:.0f} MB last-level cache does not keep: "
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])})")
+    used = "host estimates (`snapcheck bench`) on this machine use it" if target == host_profile_path() else \
+        f"host estimates on this machine read {host_profile_path()}, not this file"
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "
-                  f"Wrote {target}: host estimates (`snapcheck bench`) on this machine use it; phone estimates do not "
-                  "change (they derive from the shipped profile).")
+                  f"Wrote {target}: {used}; phone estimates do not change (they derive from the shipped profile).")
 
 
 PROFILE = typer.Option(None, "--profile", help="The profile to correct (default: the shipped host profile).")
