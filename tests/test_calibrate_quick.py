@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
@@ -359,3 +360,29 @@ def test_full_calibration_records_its_own_hosts_stream(monkeypatch):
     assert quick.reference(base).network["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.03, rel=1e-3)}
     priced = dataclasses.replace(base, network={"cold_ms_per_mb": {"cold_weights": 0.02}})
     assert "stream" not in quick.reference(priced).network
+
+
+def test_kinds_whose_probes_disagree_widen_the_range_on_this_host():
+    """Two eltwise probes that changed unlike each other (one 1.5x slower than the factor explains): the eltwise
+    kind's transfer error is large, the convs' small; the adapted profile's range for an add-heavy network
+    widens, a conv network's barely."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    rows[3] = dataclasses.replace(rows[3], ms=rows[3].ms * 1.5)  # an eltwise probe
+    rows[4] = dataclasses.replace(rows[4], ms=rows[4].ms / 1.5)
+    f = quick.fit_factors(base, rows)
+    assert f["transfer_error"]["eltwise"] > 0.2 > 0.05 > f["transfer_error"]["conv"]
+    adapted = quick.adapt(base, f, {})
+    ke, ke0 = adapted.residual["kind_error"], base.residual["kind_error"]
+    assert ke["eltwise"] == pytest.approx(float(np.hypot(ke0["eltwise"], f["transfer_error"]["eltwise"])), abs=1e-4)
+    assert ke["deconv"] > ke0["deconv"]  # no deconv probe: the median transfer error
+    assert adapted.residual["kinds"] is base.residual["kinds"]  # the lookup itself is the profile's
+
+    def width(graph, profile):
+        p = host_prediction(graph, profile)[1]
+        return p.worst_ms / p.best_ms
+
+    adds = _eltwise(64, 64)
+    convs = conv_chain(48, [24, 24])
+    assert width(adds, adapted) > 1.2 * width(adds, quick.adapt(base, {**f, "transfer_error": {}}, {}))
+    assert width(convs, adapted) < 1.1 * width(convs, quick.adapt(base, {**f, "transfer_error": {}}, {}))

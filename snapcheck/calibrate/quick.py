@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from snapcheck.calibrate.fit import levenberg_marquardt
+from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
 from snapcheck.calibrate.micro import LARGE_PROBES, OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
@@ -269,8 +269,11 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
     ``kernel_us`` and ``overhead``; ``network``, what the fit leaves unexplained of the network probes (their
     median, weighted by each network's time, so the large probes carry it). ``errors`` are the log errors left
-    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied. ``stream``
-    (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times, passed on."""
+    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied;
+    ``transfer_error`` per kind the 68th percentile of its single-kernel probes' absolute log errors (how far one
+    factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
+    ``stream`` (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times,
+    passed on."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     model = QuickModel(base, rows, stream=stream)
     weights = np.where(is_net, NET_WEIGHT, 1.0)
@@ -278,7 +281,13 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     err = model.log_errors(theta)
     net_ms = [r.reference_ms for r, net in zip(rows, is_net) if net]
     network = float(np.exp(weighted_median(err[is_net], net_ms))) if net_ms else 1.0
+    by_kind: dict[str, list[float]] = {}
+    for r, e, net in zip(rows, err, is_net):
+        main = None if net else main_kernel(r.kernels)
+        if main is not None:
+            by_kind.setdefault(main.kind, []).append(abs(float(e)))
     return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
+            "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
             "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {})}
@@ -296,7 +305,10 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
     probes), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
     ``overhead`` and every kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s
-    own network correction); the weight re-reading measured here (``stream``) replaces ``base``'s."""
+    own network correction); the weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
+    error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
+    in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
+    gets a wide range on this host."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -313,12 +325,20 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["stream"] = {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}
     else:
         net.pop("stream", None)
+    residual = base.residual
+    transfer = factors.get("transfer_error") or {}
+    if transfer and residual.get("kind_error"):
+        typical = float(np.median(list(transfer.values())))
+        residual = {**residual, "kind_error": {k: round(float(np.hypot(v, transfer.get(k, typical))), 4)
+                                               for k, v in residual["kind_error"].items()},
+                    "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
-        overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, meta={**base.meta, **meta})
+        overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, residual=residual,
+        meta={**base.meta, **meta})
 
 
 def calibrate_quick(base: Profile, threads: int = 1,
@@ -341,6 +361,7 @@ def calibrate_quick(base: Profile, threads: int = 1,
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
                       "stream": stream,
+                      "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}

@@ -1,7 +1,8 @@
 """How sure an estimate is: each kernel's measured error, and whether it lies inside the calibrated envelope.
 
 The host profile's lookup (``estimate.residual``) holds, per kernel kind, the calibrated single layers and the
-leave-one-out error left on them (``kind_error``: the root mean square of the log errors). A kernel is
+leave-one-out error left on them (``kind_error``: the 68th percentile of the absolute log errors; on a host
+adapted by ``calibrate --quick``, grown by how far one factor per kind is from its probes' change). A kernel is
 *inside the envelope* when a calibrated sample of its kind and group (window and stride, or op) lies near it:
 the lookup's kernel weight of the nearest sample is at least ``MIN_SUPPORT`` (about 2.5 bandwidths in the log
 shape features). Its error is then its kind's ``kind_error``; outside (an unknown kind, a window or op never
