@@ -343,6 +343,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     assert written["network"]["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.04, rel=1e-3)}
     out = " ".join(result.output.split())
     assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
+    assert "host ranges widen where one factor fits a kind's probes worst:" in out
     elsewhere = host_dir / "elsewhere.json"
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json"),
                                       "--out", str(elsewhere)])

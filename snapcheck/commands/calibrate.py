@@ -5,6 +5,7 @@ imported when the CLI starts, and ``snapcheck check`` must start fast)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -102,6 +103,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  weights the {stream['cache_bytes'] / 2**20:.0f} MB last-level cache does not keep: "
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])})")
+    worst = sorted(factors.get("transfer_error", {}).items(), key=lambda t: -t[1])[:3]
+    if worst:
+        console.print("host ranges widen where one factor fits a kind's probes worst: " + ", ".join(
+            f"{kind} ±{100 * (math.exp(e) - 1):.0f}%" for kind, e in worst))
     used = "host estimates (`snapcheck bench`) on this machine use it" if target == host_profile_path() else \
         f"host estimates on this machine read {host_profile_path()}, not this file"
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "
