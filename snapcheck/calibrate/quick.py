@@ -123,6 +123,11 @@ def stream_rate(timed: list[tuple], llc: float) -> dict[str, Any]:
     return {"cache_bytes": llc, "ms_per_mb": round(float(np.median(rates)), 5), "chains": [round(r, 5) for r in rates]}
 
 
+def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
+    """What a profile keeps of a ``stream_rate`` result (``network["stream"]``, read by ``network.stream_ms``)."""
+    return {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}
+
+
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
     """A single-layer probe's timing on ``base``'s host rebuilt from its lookup table, when its main kernel is one
     of the table's samples: the inverse of ``shapes.residual_samples`` (``r = log(measured / roofline)``,
@@ -170,7 +175,7 @@ def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profil
     stream = stream_rate(rows, llc_bytes())
     if stream.get("ms_per_mb") and not profile.network.get("cold_ms_per_mb", {}).get("cold_weights"):
         profile = dataclasses.replace(profile, network={
-            **profile.network, "stream": {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}})
+            **profile.network, "stream": stream_entry(stream)})
     nets = []
     small = {s.key() for s in probe_nets(large_per_family=0)}
     for spec, kernels, hit in rows:
@@ -322,7 +327,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["cold_ms_per_mb"] = {k: round(v * factors["network"], 6) for k, v in net["cold_ms_per_mb"].items()}
     stream = factors.get("stream") or {}
     if stream.get("ms_per_mb"):
-        net["stream"] = {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}
+        net["stream"] = stream_entry(stream)
     else:
         net.pop("stream", None)
     residual = base.residual
