@@ -12,7 +12,7 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import LARGE_PROBES, PROBES, MicroSpec
+from snapcheck.calibrate.micro import LARGE_PROBES, PROBES, WINDOW_PROBES, MicroSpec
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
@@ -55,7 +55,8 @@ def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
 
 def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
-    assert all(p in specs for p in PROBES + LARGE_PROBES)  # the full calibration times every probe with the lookup
+    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES)  # timed with the lookup by the full calibration
+    assert {p.k for p in WINDOW_PROBES} == {4}  # XNNPACK's 25-tap depthwise micro-kernel, as 5x5 windows
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
                                          "eltwise", "reduce", "copy", "pool", "concat", "resize", "resize_bilinear"}

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.network import cold_bytes, network_terms
+from snapcheck.estimate.network import cold_bytes, network_terms, peak_live_bytes, working_set_bytes
 from snapcheck.estimate.profiles import HOST_PROFILE, load_host_profile, profile_from_json, profile_to_json
 from snapcheck.estimate.roofline import predict_kernels
 
@@ -35,6 +35,24 @@ def test_cold_bytes_follow_an_lru_cache():
     # the graph input is touched one inference ago: cold once the inference moves more than the cache
     assert cold[0]["cold_inputs"] == pytest.approx(1000)
     assert cold_bytes(big, 1e9)[0]["cold_weights"] == 0
+
+
+def test_weights_stay_warm_while_the_working_set_fits_whatever_the_traffic():
+    """The runtime reuses its arena: 20 MB of activations written and read in turn, never more than 2 MB of
+    them alive, leave 1.5 MB of weights in a 4 MB cache; in a 3 MB cache they are cold (as much of them as the
+    kernel alone kept: 1 MB beside its 2 MB of activations)."""
+    mb = 1_000_000
+    kernels = [_k("conv", [(0, mb)], [(1, mb)], 1_500_000)]
+    kernels += [_k("eltwise", [(i, mb)], [(i + 1, mb)]) for i in range(1, 20)]
+    assert sum(k.bytes for k in kernels) > 40 * mb
+    assert peak_live_bytes(kernels) == 2 * mb
+    assert working_set_bytes(kernels) == 3.5 * mb
+    assert cold_bytes(kernels, 4 * mb)[0]["cold_weights"] == 0
+    assert cold_bytes(kernels, 3 * mb)[0]["cold_weights"] == pytest.approx(mb)
+    # a skip connection keeps its tensor alive until its last reader
+    skip = [_k("eltwise", [(0, mb)], [(1, mb)]), _k("eltwise", [(1, mb)], [(2, mb)]),
+            _k("concat", [(2, mb), (0, mb)], [(3, 2 * mb)])]
+    assert peak_live_bytes(skip) == 4 * mb
 
 
 def test_profile_round_trip_and_old_profiles_still_load(tmp_path):

@@ -432,6 +432,15 @@ LARGE_PROBES: tuple[MicroSpec, ...] = (
 )
 
 
+# Window probes: depthwise convs with a 4x4 window (16 taps: XNNPACK runs them on its 25-tap micro-kernel, as
+# it does 5x5 ones), the separable generators' kernel; lookup shapes, references rebuilt as for the large
+# probes. On an AMD EPYC without AVX-512 they changed by 2.2-2.3x against the Intel profile host, 3x3 windows
+# by 1.4-1.7x, 5x5 ones by 2.3-2.4x (docs/bench/estimator.md, session 18).
+WINDOW_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("depthwise", "depthwise", 128, 128, 96, 96, 4, 1),
+    MicroSpec("depthwise", "depthwise", 32, 32, 192, 192, 4, 1),
+)
+
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
     elements read and written)."""

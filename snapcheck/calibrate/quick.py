@@ -53,7 +53,8 @@ import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
-from snapcheck.calibrate.micro import LARGE_PROBES, OVERHEAD_PROBE, PROBES, MicroSpec, build_micro_tflite
+from snapcheck.calibrate.micro import (LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES, MicroSpec,
+                                      build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
@@ -92,10 +93,10 @@ def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
 
 
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
-    """Every probe: the single kernels ``PROBES`` and ``LARGE_PROBES``, the per-inference overhead's
-    ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
-    network than alone) and the weight-streaming pairs of ``stream_probes``."""
-    specs = list(PROBES) + list(LARGE_PROBES) + [OVERHEAD_PROBE] + probe_nets()
+    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES`` and ``WINDOW_PROBES``, the per-inference
+    overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels
+    run in a network than alone) and the weight-streaming pairs of ``stream_probes``."""
+    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + [OVERHEAD_PROBE] + probe_nets()
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 

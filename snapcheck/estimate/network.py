@@ -14,19 +14,22 @@ absent); ``kind_coef`` makes it log-linear in the kernel's shape features ``z`` 
 roofline's, plus ``lthin`` = log(16 / output channels) for outputs narrower than a SIMD tile, ``lfewin``,
 the same for the input channels of a dense conv (a network's stem), and ``lwpix``, the weights' overflow
 of the cache times log output pixels), each clamped to the range the random networks covered. ``cold_f``
-are the bytes a kernel finds cold in the network but warm in its micro-benchmark, with an LRU cache of
-``cache_bytes`` (``cold_bytes``): ``cold_weights`` (weights: one inference of traffic passes between two
-reads), ``cold_inputs`` (activations: the traffic of the kernels between their producer and this reader)
-and ``cold_outputs`` (output buffers, warm in the micro-benchmark, reused from the arena in a network).
+are the bytes a kernel finds cold in the network but warm in its micro-benchmark, with a cache of
+``cache_bytes`` (``cold_bytes``): ``cold_weights`` (weights: cold when the network's working set, all its
+weights plus its activation arena, exceeds the cache, ``working_set_bytes``), ``cold_inputs`` (activations,
+LRU: the traffic of the kernels between their producer and this reader) and ``cold_outputs`` (output
+buffers, warm in the micro-benchmark, reused from the arena in a network).
 Fitted by the network stage of ``snapcheck calibrate`` (``snapcheck.calibrate.nets``); an empty correction
 changes nothing.
 
 ``stream`` (``{"cache_bytes": llc, "ms_per_mb": rate}``, measured by ``calibrate.quick.stream_rate``) adds
 the re-reading of weights that the host's last-level cache does not keep from one inference to the next:
 ``rate x cold_weights`` with ``cold_bytes`` at the last-level cache's size. A kernel timed alone finds its
-weights in that cache; in a network whose weights and activations exceed it, every kernel streams its weights
-from memory, and that time adds to the kernel's own (on an AMD EPYC with 16 MB of L3, 0.05 ms per MB at 4-14
-pixels and at 49, a MobileNet's 17 MB of weights 1.3 ms on 4.4 ms of kernels).
+weights in that cache; in a network whose weights and activation arena exceed it, every kernel streams its
+weights from memory, and that time adds to the kernel's own (on an AMD EPYC with 16 MB of L3, 0.05 ms per MB
+at 4-14 pixels and at 49, a MobileNet's 17 MB of weights 1.3 ms on 4.4 ms of kernels). The working set, not
+the traffic, decides: the runtime reuses its arena for activations, so a MobileNetV3-Small moving 35 MB per
+inference keeps its 10 MB of weights and 1.5 MB of arena in 16 MB of L3.
 """
 
 from __future__ import annotations
@@ -65,15 +68,40 @@ def _warm(cache: float, distance: float, size: float) -> float:
     return min(max(cache - distance, 0.0), size)
 
 
+def peak_live_bytes(kernels: list[Kernel]) -> float:
+    """The most activation bytes alive at once (from a tensor's first use to its last): the least arena the
+    runtime can run the kernels in, since it reuses arena memory once a tensor is dead."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    size: dict[int, float] = {}
+    for i, k in enumerate(kernels):
+        for tid, s in k.inputs + k.outputs:
+            first.setdefault(tid, i)
+            last[tid] = i
+            size[tid] = float(s)
+    live = [0.0] * len(kernels)
+    for tid, s in size.items():
+        for i in range(first[tid], last[tid] + 1):
+            live[i] += s
+    return max(live, default=0.0)
+
+
+def working_set_bytes(kernels: list[Kernel]) -> float:
+    """What one inference keeps touching: all the weights plus the activation arena (``peak_live_bytes``)."""
+    return float(sum(k.weight_bytes for k in kernels)) + peak_live_bytes(kernels)
+
+
 def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, float]]:
     """Per kernel, the bytes that are cold in the network but were warm in its micro-benchmark.
 
     In a micro-benchmark a tensor of ``s`` bytes of a kernel moving ``B`` bytes in all has ``B - s`` other
-    bytes touched between two uses; in the network, a weight has the whole inference's traffic
-    between two uses, an activation the traffic since it was last written or read (graph inputs: one
+    bytes touched between two uses. In the network a weight is read once per inference, after the rest of
+    the working set (``working_set_bytes``) has passed: it stays in the cache when that fits, and is cold
+    when it does not. An activation has the traffic since it was last written or read (graph inputs: one
     inference), and an output buffer is taken as cold.
     """
     total = float(sum(k.bytes for k in kernels))
+    weights_fit = working_set_bytes(kernels) <= cache_bytes
     clock = 0.0
     last: dict[int, float] = {}
     out: list[dict[str, float]] = []
@@ -83,9 +111,9 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
         for tid, s in k.inputs:
             dist = clock - last[tid] if tid in last else total
             cold["cold_inputs"] += max(0.0, _warm(cache_bytes, own - s, s) - _warm(cache_bytes, dist, s))
-        if k.weight_bytes:
+        if k.weight_bytes and not weights_fit:
             w = float(k.weight_bytes)
-            cold["cold_weights"] = max(0.0, _warm(cache_bytes, own - w, w) - _warm(cache_bytes, total - w, w))
+            cold["cold_weights"] = _warm(cache_bytes, own - w, w)
         for _, s in k.outputs:
             cold["cold_outputs"] += _warm(cache_bytes, own - s, s)
         clock += own
