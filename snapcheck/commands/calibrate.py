@@ -102,7 +102,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if stream:
         console.print(f"  weights the {stream['cache_bytes'] / 2**20:.0f} MB last-level cache does not keep: "
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
-                      f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])})")
+                      f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
+                      "weights and activation arena exceed it")
     worst = sorted(factors.get("transfer_error", {}).items(), key=lambda t: -t[1])[:3]
     if worst:
         console.print("host ranges widen where one factor fits a kind's probes worst: " + ", ".join(
