@@ -12,13 +12,14 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import LARGE_PROBES, PROBES, WINDOW_PROBES, MicroSpec
+from snapcheck.calibrate.micro import FC_PROBES, LARGE_PROBES, PROBES, WINDOW_PROBES, MicroSpec
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
 from snapcheck.estimate.kernels import split_kernels
 from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
-                                         host_profile_status, load_host_profile, write_profile)
+                                         host_profile_status, load_host_profile, profile_from_json, profile_to_json,
+                                         write_profile)
 from snapcheck.errors import InputError
 from snapcheck.estimate.roofline import predict_kernels
 from snapcheck.rules import load_ruleset
@@ -55,7 +56,7 @@ def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
 
 def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
-    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES)  # timed with the lookup by the full calibration
+    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES)  # timed with the lookup by the full calibration
     assert {p.k for p in WINDOW_PROBES} == {4}  # XNNPACK's 25-tap depthwise micro-kernel, as 5x5 windows
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
@@ -388,3 +389,33 @@ def test_kinds_whose_probes_disagree_widen_the_range_on_this_host():
     convs = conv_chain(48, [24, 24])
     assert width(adds, adapted) > 1.2 * width(adds, quick.adapt(base, {**f, "transfer_error": {}}, {}))
     assert width(convs, adapted) < 1.1 * width(convs, quick.adapt(base, {**f, "transfer_error": {}}, {}))
+
+
+def _fc(rows: int, cin: int, cout: int):
+    b = GraphBuilder()
+    x = b.input((1, rows, cin))
+    return b.graph([b.op("FULLY_CONNECTED", [x, b.tensor((cout, cin), const=True), -1], (1, rows, cout),
+                         keep_num_dims=True)])
+
+
+def test_fully_connected_layers_with_weights_beyond_the_l2_get_their_own_factor():
+    """A host on which fully connected layers whose weights exceed the profile host's L2 slow 1.4x and the
+    others 2x: the fit tells them apart, and a layer of either size that is not a probe moves by its own."""
+    base = load_host_profile()
+    truth = _truth({"conv": 1.0, "eltwise": 1.0, "fc": 2.0, "fc:beyond": 1.4})
+    host = quick.adapt(base, truth, {})
+    assert set(host.beyond_cache_gflops) == {"fc"}
+    rows = _rows(base, truth)
+    for shape in ((196, 96, 384), (64, 192, 768), (196, 768, 1024), (724, 2408, 664)):
+        ks = split_kernels(_fc(*shape))
+        rows.append(quick.ProbeRow(MicroSpec("fc", "dense", shape[0], 1, shape[1], shape[2]), ks,
+                                   predict_kernels(ks, host).latency_ms, predict_kernels(ks, base).latency_ms))
+    f = quick.fit_factors(base, rows)
+    assert f["speed"]["fc"] == pytest.approx(2.0, rel=0.1)
+    assert f["speed"]["fc:beyond"] == pytest.approx(1.4, rel=0.1)
+    adapted = quick.adapt(base, f, {})
+    for shape in ((98, 256, 256), (98, 1024, 1536)):  # 0.26 MB and 6.3 MB of weights
+        ks = split_kernels(_fc(*shape))
+        assert quick.speed_group(ks[0], base) == ("fc:beyond" if shape[1] == 1024 else "fc")
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(predict_kernels(ks, host).latency_ms, rel=0.05)
+    assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))) == adapted

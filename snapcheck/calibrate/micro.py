@@ -441,6 +441,17 @@ WINDOW_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("depthwise", "depthwise", 32, 32, 192, 192, 4, 1),
 )
 
+# Fully connected layers over many rows with 1.6-6.4 MB of weights (lookup shapes, references rebuilt as for the
+# large probes), as ConvNeXt's and transformers' MLPs have: on the profile's host, weights beyond its 2 MB L2
+# stream from its L3, and another CPU changes that unlike the arithmetic (``quick.speed_group``). On an AMD EPYC
+# without AVX-512 those beyond it ran 1.7x their Intel time (one over 23 rows 1.0x), those within it 2.0-2.1x.
+FC_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("fc", "dense", 49, 1, 384, 1024),
+    MicroSpec("fc", "dense", 196, 1, 768, 1024),
+    MicroSpec("fc", "dense", 724, 1, 2408, 664),
+    MicroSpec("fc", "dense", 23, 1, 1432, 1000),
+)
+
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
     elements read and written)."""

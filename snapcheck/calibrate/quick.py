@@ -53,7 +53,7 @@ import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
-from snapcheck.calibrate.micro import (LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES, MicroSpec,
+from snapcheck.calibrate.micro import (FC_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES, MicroSpec,
                                       build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
@@ -61,7 +61,7 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import Profile, kernel_terms, predict_kernels
+from snapcheck.estimate.roofline import Profile, beyond_cache, kernel_terms, predict_kernels
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -93,10 +93,10 @@ def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
 
 
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
-    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES`` and ``WINDOW_PROBES``, the per-inference
-    overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels
-    run in a network than alone) and the weight-streaming pairs of ``stream_probes``."""
-    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + [OVERHEAD_PROBE] + probe_nets()
+    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES`` and ``FC_PROBES``, the
+    per-inference overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much
+    slower kernels run in a network than alone) and the weight-streaming pairs of ``stream_probes``."""
+    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + [OVERHEAD_PROBE] + probe_nets()
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 
@@ -217,6 +217,14 @@ def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | Non
                         min_seconds=MIN_SECONDS, passes=passes, console=console)
 
 
+def speed_group(k: Kernel, base: Profile) -> str:
+    """Which speed factor a kernel's compute roof takes: its kind's, or ``"<kind>:beyond"`` for a kernel whose
+    weights exceed the profile host's L2 (``roofline.beyond_cache``: many-row fully connected layers with 2-9 MB
+    of weights, as ConvNeXt's and transformers' MLPs have, ran 1.7x their Intel time on an AMD EPYC where those
+    within it ran 2.0x)."""
+    return f"{k.kind}:beyond" if beyond_cache(k, base) else k.kind
+
+
 class QuickModel:
     """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
     roofs' balance stay as the base profile has them):
@@ -225,13 +233,14 @@ class QuickModel:
                      + stream_i
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
-    from g). ``stream_i``: the probe's weight re-reading here (``stream``, measured, not fitted); the reference
+    from g; a kind's kernels with weights beyond the profile host's L2 may form a kind of their own,
+    ``speed_group``). ``stream_i``: the probe's weight re-reading here (``stream``, measured, not fitted); the reference
     ``t_i(0)`` has the base profile's own (none unless it carries a ``network["stream"]``)."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
                  stream: dict | None = None) -> None:
         self.base = base
-        self.kinds = kinds if kinds is not None else sorted({k.kind for r in rows for k in r.kernels
+        self.kinds = kinds if kinds is not None else sorted({speed_group(k, base) for r in rows for k in r.kernels
                                                               if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
         row_of, fixed, compute, memory, kind = [], [], [], [], []
@@ -242,7 +251,7 @@ class QuickModel:
                 fixed.append(t.factor * t.fixed)
                 compute.append(t.factor * t.compute)
                 memory.append(t.factor * t.memory)
-                kind.append(idx.get(k.kind, len(self.kinds)))
+                kind.append(idx.get(speed_group(k, base), len(self.kinds)))
         self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
         self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
         self.n = len(rows)
@@ -309,7 +318,7 @@ def weighted_median(values: Any, weights: Any) -> float:
 
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
-    probes), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
+    probes; a ``"<kind>:beyond"`` factor sets ``beyond_cache_gflops`` for that kind), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
     ``overhead`` and every kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s
     own network correction); the weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
@@ -338,8 +347,13 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         residual = {**residual, "kind_error": {k: round(float(np.hypot(v, transfer.get(k, typical))), 4)
                                                for k, v in residual["kind_error"].items()},
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
+    beyond = {}
+    for group, factor in factors["speed"].items():
+        kind, _, part = group.partition(":")
+        if part == "beyond":
+            beyond[kind] = round(base.beyond_cache_gflops.get(kind, base.compute_gflops(kind)) / factor, 4)
     return dataclasses.replace(
-        base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()},
+        base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, beyond_cache_gflops=beyond,
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},

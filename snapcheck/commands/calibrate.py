@@ -72,7 +72,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     """``calibrate --quick``: time the probes, adapt the profile, report the fit and write it for this machine."""
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
-    from snapcheck.calibrate.quick import calibrate_quick
+    from snapcheck.calibrate.quick import calibrate_quick, speed_group
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
 
     console = _console()
@@ -89,10 +89,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                   f"{base.meta.get('cpu') or base.meta.get('calibrated_on')}. Time factors (x < 1: faster here; the kinds' on their compute roofs):")
     counts: dict[str, int] = {}
     for r in rows:
-        for k in {k.kind for k in r.kernels} if len(r.kernels) == 1 else ():
+        for k in {speed_group(k, base) for k in r.kernels} if len(r.kernels) == 1 else ():
             counts[k] = counts.get(k, 0) + 1
+    l2 = f"weights beyond {base.feature_cache_bytes / 2**20:.0f} MB"
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
-        console.print(f"  {kind:16s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
+        console.print(f"  {kind.replace(':beyond', ', ' + l2):16s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
     console.print(f"  other kinds      x{factors['median']:5.2f}  (the median)\n"
                   f"  memory roofs     x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
                   f"  per-kernel cost  x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"

@@ -15,7 +15,9 @@ the SIMD tile, ``bytes`` its traffic, ``kernel_us`` a fixed cost per kernel (dis
 efficiency is log-linear in the shape features ``z`` of ``shape_features`` (log channel counts, log output
 pixels, log window, stride > 1, log of the weights' excess over the cache), each clamped to the range the
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
-int8 kernels divide the compute term by ``int8_speedup``. A profile's ``network`` entry (calibrated on
+int8 kernels divide the compute term by ``int8_speedup``. A fully connected layer whose weights exceed
+``feature_cache_bytes`` takes ``beyond_cache_gflops`` instead of ``F`` when a ``--quick`` adaptation measured
+such layers apart (``beyond_cache``). A profile's ``network`` entry (calibrated on
 random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache traffic
 a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
 each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
@@ -56,6 +58,7 @@ class Profile:
     shape_range: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # kind -> feature -> calibrated [lo, hi]
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
+    beyond_cache_gflops: dict[str, float] = field(default_factory=dict)  # kind -> GFLOP/s where ``beyond_cache`` (--quick)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
     quick_reference: dict = field(default_factory=dict)  # probe key -> ms on this profile's host (calibrate.quick)
@@ -85,11 +88,23 @@ class KernelTerms:
         return (self.fixed + max(self.compute, self.memory)) * self.factor
 
 
+BEYOND_CACHE_KINDS = ("fc",)  # kinds whose kernels with weights beyond the profile host's cache may run at their own speed
+
+
+def beyond_cache(k: Kernel, p: Profile) -> bool:
+    """Whether ``k`` is of a kind in ``BEYOND_CACHE_KINDS`` and its weights exceed the cache ``p``'s shape model
+    prices weights against (``feature_cache_bytes``, its host's L2): its host streamed them from further out,
+    and another CPU changes that unlike its arithmetic (``Profile.beyond_cache_gflops``, ``calibrate.quick``)."""
+    return k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes
+
+
 def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
-    compute = k.work / (p.compute_gflops(k.kind) * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
+    gflops = (p.beyond_cache_gflops.get(k.kind) if p.beyond_cache_gflops and beyond_cache(k, p) else None) \
+        or p.compute_gflops(k.kind)
+    compute = k.work / (gflops * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
         / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
     if k.quantized:
         compute /= p.int8_speedup
