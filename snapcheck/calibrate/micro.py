@@ -452,6 +452,7 @@ FC_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("fc", "dense", 23, 1, 1432, 1000),
 )
 
+
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the
     elements read and written)."""

@@ -234,8 +234,8 @@ class QuickModel:
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
     from g; a kind's kernels with weights beyond the profile host's L2 may form a kind of their own,
-    ``speed_group``). ``stream_i``: the probe's weight re-reading here (``stream``, measured, not fitted); the reference
-    ``t_i(0)`` has the base profile's own (none unless it carries a ``network["stream"]``)."""
+    ``speed_group``). ``stream_i``: the probe's weight re-reading here (``stream``, measured, not fitted); the
+    reference ``t_i(0)`` has the base profile's own (none unless it carries a ``network["stream"]``)."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
                  stream: dict | None = None) -> None:
@@ -318,9 +318,10 @@ def weighted_median(values: Any, weights: Any) -> float:
 
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
-    probes; a ``"<kind>:beyond"`` factor sets ``beyond_cache_gflops`` for that kind), every memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by
-    ``overhead`` and every kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s
-    own network correction); the weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
+    probes; a ``"<kind>:beyond"`` factor sets ``beyond_cache_gflops`` for that kind), every memory roof by
+    ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a
+    network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network correction); the
+    weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
     gets a wide range on this host."""
