@@ -91,14 +91,16 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     for r in rows:
         for k in {speed_group(k, base) for k in r.kernels} if len(r.kernels) == 1 else ():
             counts[k] = counts.get(k, 0) + 1
-    l2 = f"weights beyond {base.feature_cache_bytes / 2**20:.0f} MB"
+    label = {kind: kind.replace(":beyond", f", weights > {base.feature_cache_bytes / 2**20:.0f} MB")
+             for kind in factors["speed"]}
+    width = max([16, *map(len, label.values())])
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
-        console.print(f"  {kind.replace(':beyond', ', ' + l2):16s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
-    console.print(f"  other kinds      x{factors['median']:5.2f}  (the median)\n"
-                  f"  memory roofs     x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
-                  f"  per-kernel cost  x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
-                  f"  in-network       x{factors['network']:5.2f}  (what the factors leave of the {len(factors['network_errors'])} "
-                  f"network probes' change)")
+        console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
+    console.print(f"  {'other kinds':{width}s} x{factors['median']:5.2f}  (the median)\n"
+                  f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
+                  f"  {'per-kernel cost':{width}s} x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
+                  f"  {'in-network':{width}s} x{factors['network']:5.2f}  (what the factors leave of the "
+                  f"{len(factors['network_errors'])} network probes' change)")
     stream = factors.get("stream") or {}
     if stream:
         console.print(f"  weights the {stream['cache_bytes'] / 2**20:.0f} MB last-level cache does not keep: "
