@@ -61,7 +61,7 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import Profile, beyond_cache, kernel_terms, predict_kernels
+from snapcheck.estimate.roofline import BEYOND_CACHE_KINDS, Profile, beyond_cache, kernel_terms, predict_kernels
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -217,12 +217,17 @@ def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | Non
                         min_seconds=MIN_SECONDS, passes=passes, console=console)
 
 
+def beyond_group(kind: str) -> str:
+    """The name of the speed factor of ``kind``'s kernels whose weights exceed the profile host's L2."""
+    return f"{kind}:beyond"
+
+
 def speed_group(k: Kernel, base: Profile) -> str:
-    """Which speed factor a kernel's compute roof takes: its kind's, or ``"<kind>:beyond"`` for a kernel whose
+    """Which speed factor a kernel's compute roof takes: its kind's, or ``beyond_group(kind)`` for a kernel whose
     weights exceed the profile host's L2 (``roofline.beyond_cache``: many-row fully connected layers with 2-9 MB
     of weights, as ConvNeXt's and transformers' MLPs have, ran 1.7x their Intel time on an AMD EPYC where those
     within it ran 2.0x)."""
-    return f"{k.kind}:beyond" if beyond_cache(k, base) else k.kind
+    return beyond_group(k.kind) if beyond_cache(k, base) else k.kind
 
 
 class QuickModel:
@@ -318,7 +323,7 @@ def weighted_median(values: Any, weights: Any) -> float:
 
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
-    probes; a ``"<kind>:beyond"`` factor sets ``beyond_cache_gflops`` for that kind), every memory roof by
+    probes; a ``beyond_group(kind)`` factor sets ``beyond_cache_gflops`` for that kind), every memory roof by
     ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a
     network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network correction); the
     weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
@@ -348,11 +353,9 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         residual = {**residual, "kind_error": {k: round(float(np.hypot(v, transfer.get(k, typical))), 4)
                                                for k, v in residual["kind_error"].items()},
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
-    beyond = {}
-    for group, factor in factors["speed"].items():
-        kind, _, part = group.partition(":")
-        if part == "beyond":
-            beyond[kind] = round(base.beyond_cache_gflops.get(kind, base.compute_gflops(kind)) / factor, 4)
+    beyond = {kind: round(base.beyond_cache_gflops.get(kind, base.compute_gflops(kind))
+                          / factors["speed"][beyond_group(kind)], 4)
+              for kind in BEYOND_CACHE_KINDS if beyond_group(kind) in factors["speed"]}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, beyond_cache_gflops=beyond,
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
