@@ -298,3 +298,136 @@ def validation() -> list[Arch]:
         Arch("hourglass2-256", "encoder-decoder", _hourglass()),
         Arch("dilated-dw5-224", "convolutional", _dilated_dw()),
     ]
+
+
+# --- the unseen family ---------------------------------------------------------------------------------------------
+# A second family of real architectures, first scored in session 19 after every design choice above had been made
+# on the validation family: a check on what the validation family has taught the estimator. Grouped, 1x7/7x1,
+# pixel-shuffle, token-mixing and large-weight transposed convs are among what it adds.
+
+
+def _squeezenet(res: int = 224, classes: int = 1000) -> Callable:
+    """SqueezeNet 1.1 (Iandola et al.): fire modules (1x1 squeeze, concatenated 1x1 and 3x3 expand)."""
+    def build():
+        import keras
+        from keras import layers
+
+        def fire(x, s, e):
+            x = layers.ReLU()(layers.Conv2D(s, 1)(x))
+            a = layers.ReLU()(layers.Conv2D(e, 1)(x))
+            b = layers.ReLU()(layers.Conv2D(e, 3, padding="same")(x))
+            return layers.Concatenate()([a, b])
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.MaxPooling2D(3, 2)(layers.ReLU()(layers.Conv2D(64, 3, 2)(x)))
+        x = fire(fire(x, 16, 64), 16, 64)
+        x = layers.MaxPooling2D(3, 2)(x)
+        x = fire(fire(x, 32, 128), 32, 128)
+        x = layers.MaxPooling2D(3, 2)(x)
+        for s, e in ((48, 192), (48, 192), (64, 256), (64, 256)):
+            x = fire(x, s, e)
+        x = layers.GlobalAveragePooling2D()(layers.ReLU()(layers.Conv2D(classes, 1)(x)))
+        return keras.Model(inp, layers.Softmax()(x))
+    return build
+
+
+def _mixer(res: int = 224, patch: int = 16, dim: int = 256, depth: int = 4, tokens_mlp: int = 128,
+           channels_mlp: int = 1024) -> Callable:
+    """An MLP-Mixer (Tolstikhin et al.): per block, a token-mixing MLP over the transposed patches and a
+    channel-mixing MLP, both pre-norm with GELU."""
+    def build():
+        import keras
+        from keras import layers
+
+        n = (res // patch) ** 2
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.Reshape((n, dim))(layers.Conv2D(dim, patch, patch)(x))
+        for _ in range(depth):
+            y = layers.Permute((2, 1))(layers.LayerNormalization(epsilon=1e-6)(x))
+            y = layers.Dense(n)(layers.Dense(tokens_mlp, activation="gelu")(y))
+            x = layers.Add()([x, layers.Permute((2, 1))(y)])
+            y = layers.LayerNormalization(epsilon=1e-6)(x)
+            x = layers.Add()([x, layers.Dense(dim)(layers.Dense(channels_mlp, activation="gelu")(y))])
+        x = layers.GlobalAveragePooling1D()(layers.LayerNormalization(epsilon=1e-6)(x))
+        return keras.Model(inp, layers.Dense(1000)(x))
+    return build
+
+
+def _espcn(res: int = 256, scale: int = 3) -> Callable:
+    """ESPCN super-resolution (Shi et al.): 5x5 and two 3x3 convs, then a pixel shuffle (depth-to-space)."""
+    def build():
+        import keras
+        import tensorflow as tf
+        from keras import layers
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = layers.Activation("tanh")(layers.Conv2D(64, 5, padding="same")(x))
+        x = layers.Activation("tanh")(layers.Conv2D(32, 3, padding="same")(x))
+        x = layers.Conv2D(3 * scale * scale, 3, padding="same")(x)
+        return keras.Model(inp, layers.Lambda(lambda t: tf.nn.depth_to_space(t, scale))(x))
+    return build
+
+
+def _dcgan(z: int = 100, width: int = 64, res: int = 64) -> Callable:
+    """The DCGAN generator (Radford et al.): a 4x4 valid transposed conv from the latent vector, then stride-2
+    4x4 transposed convs halving the width up to ``res`` pixels, batch norm and ReLU, tanh out."""
+    def build():
+        import keras
+        from keras import layers
+
+        x = inp = keras.Input((1, 1, z), batch_size=1)
+        w = width * (res // 8)
+        x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2DTranspose(w, 4, 1, padding="valid")(x)))
+        while x.shape[1] * 2 < res:
+            w //= 2
+            x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2DTranspose(w, 4, 2, padding="same")(x)))
+        return keras.Model(inp, layers.Conv2DTranspose(3, 4, 2, padding="same", activation="tanh")(x))
+    return build
+
+
+def _regnetx(res: int = 224, widths: tuple[int, ...] = (24, 56, 152, 368), depths: tuple[int, ...] = (1, 1, 4, 7),
+             group_width: int = 8) -> Callable:
+    """RegNetX-200MF (Radosavovic et al.): X blocks of a 1x1 conv, a 3x3 grouped conv (``group_width``
+    channels per group) and a 1x1 conv, with a residual; a stride-2 stem and one stride-2 block per stage."""
+    def build():
+        import keras
+        from keras import layers
+
+        def bn(x, relu=True):
+            x = layers.BatchNormalization()(x)
+            return layers.ReLU()(x) if relu else x
+
+        x = inp = keras.Input((res, res, 3), batch_size=1)
+        x = bn(layers.Conv2D(32, 3, 2, padding="same", use_bias=False)(x))
+        for w, d in zip(widths, depths):
+            for i in range(d):
+                stride = 2 if i == 0 else 1
+                y = bn(layers.Conv2D(w, 1, use_bias=False)(x))
+                y = bn(layers.Conv2D(w, 3, stride, padding="same", groups=w // group_width, use_bias=False)(y))
+                y = bn(layers.Conv2D(w, 1, use_bias=False)(y), relu=False)
+                skip = x if i else bn(layers.Conv2D(w, 1, stride, use_bias=False)(x), relu=False)
+                x = layers.ReLU()(layers.Add()([skip, y]))
+        x = layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inp, layers.Dense(1000)(x))
+    return build
+
+
+def unseen() -> list[Arch]:
+    """The unseen family: 15 real architectures outside the zoo, calibration and the validation family."""
+    return [
+        Arch("inceptionv3", "convolutional", _app("InceptionV3", 299)),
+        Arch("vgg16-features", "convolutional", _app("VGG16", 224, include_top=False)),
+        Arch("resnet50", "convolutional", _app("ResNet50", 224)),
+        Arch("efficientnet-b1", "convolutional", _app("EfficientNetB1", 240)),
+        Arch("efficientnetv2-b2", "convolutional", _app("EfficientNetV2B2", 260)),
+        Arch("regnetx-200mf", "convolutional", _regnetx()),
+        Arch("inception-resnet-v2", "convolutional", _app("InceptionResNetV2", 299)),
+        Arch("densenet169", "many-small-kernels", _app("DenseNet169", 224)),
+        Arch("squeezenet1.1", "many-small-kernels", _squeezenet()),
+        Arch("vit-s16-d4", "transformer-like", _vit(dim=384, depth=4, heads=6, mlp=1536)),
+        Arch("vit-p8-128", "transformer-like", _vit(res=128, patch=8, dim=128, depth=6, heads=4, mlp=512)),
+        Arch("mixer-s16-d4", "transformer-like", _mixer()),
+        Arch("espcn-256x3", "encoder-decoder", _espcn()),
+        Arch("dcgan-64", "encoder-decoder", _dcgan()),
+        Arch("mobilenetv3-large-min", "convolutional", _app("MobileNetV3Large", 224, minimalistic=True)),
+    ]
