@@ -419,3 +419,47 @@ def test_fully_connected_layers_with_weights_beyond_the_l2_get_their_own_factor(
         assert quick.speed_group(ks[0], base) == ("fc:beyond" if shape[1] == 1024 else "fc")
         assert predict_kernels(ks, adapted).latency_ms == pytest.approx(predict_kernels(ks, host).latency_ms, rel=0.05)
     assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))) == adapted
+
+
+def _deconv(hw: int, cin: int, cout: int, k: int = 4):
+    b = GraphBuilder()
+    x = b.input((1, hw, hw, cin))
+    w = b.tensor((cout, k, k, cin), const=True)
+    shape = b.tensor((4,), "int32", const=True)
+    return b.graph([b.op("TRANSPOSE_CONV", [shape, w, x], (1, 2 * hw, 2 * hw, cout), padding="SAME",
+                         stride_h=2, stride_w=2)])
+
+
+def test_transposed_convs_take_the_model_measured_on_this_host():
+    """A host whose transposed convs run at one rate (11 G multiply-adds/s, output channels padded to 16) plus
+    0.05 ms per MB of weights, whatever the profile's shape model says: the quick calibration measures the two
+    rates from the single-layer probes, the adapted profile prices a transposed conv that is not a probe by
+    them, and a network with one only through them and the in-network factor."""
+    base = load_host_profile()
+    truth = _truth({"conv": 1.0, "eltwise": 1.0})
+    rows = _rows(base, truth)
+    overhead = 0.01
+    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), overhead, base.overhead_ms))
+
+    def here(ks) -> float:
+        k = ks[0]
+        padded = k.macs * (-(-k.geometry.cout // 16) * 16) / k.geometry.cout
+        return overhead + padded / 11e6 + k.weight_bytes / 2**20 * 0.05
+
+    for shape in ((4, 1024, 512), (16, 128, 64), (28, 64, 32), (64, 160, 4), (8, 640, 256)):
+        ks = split_kernels(_deconv(*shape))
+        assert [k.kind for k in ks] == ["deconv"]
+        rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
+                                   here(ks), predict_kernels(ks, base).latency_ms))
+    f = quick.fit_factors(base, rows)
+    model = f["local"]["deconv"]
+    assert 1 / model["ms_per_mmac"] == pytest.approx(11.0, rel=1e-3) and model["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
+    assert f["transfer_error"]["deconv"] < 1e-3  # the model's own error on its probes
+    adapted = quick.adapt(base, f, {})
+    for shape in ((2, 512, 512), (32, 96, 3)):  # a 16 MB one from a 2x2 input; one to 3 channels
+        ks = split_kernels(_deconv(*shape))
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms - overhead + here(ks), rel=5e-3)
+        assert predict_kernels(ks, base).latency_ms != pytest.approx(predict_kernels(ks, adapted).latency_ms, rel=0.1)
+    assert json.loads(json.dumps(profile_to_json(adapted)))["local_models"]["deconv"] == model  # saved with the profile
+    assert profile_from_json(profile_to_json(adapted)).local_models == adapted.local_models
+    assert "deconv" not in quick.fit_factors(base, rows[:-2])["local"]  # 3 probes are too few: the factor stays

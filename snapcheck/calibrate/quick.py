@@ -61,7 +61,8 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import BEYOND_CACHE_KINDS, Profile, beyond_cache, kernel_terms, predict_kernels
+from snapcheck.estimate.roofline import (BEYOND_CACHE_KINDS, Profile, beyond_cache, kernel_terms, local_macs,
+                                         predict_kernels)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -75,6 +76,13 @@ RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per
 STREAM_CHAINS = ((4, 1024), (7, 768))  # (side, channels) of the weight-streaming chains: 4.2 and 2.4 MB per layer
 STREAM_FILL = 3.0  # a chain holds this many times the last-level cache in weights
 STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
+# Kinds priced by a model measured here (``local_models``) instead of the shape model times a factor. Transposed
+# convs: on an AMD EPYC without AVX-512 they ran at one rate, 10.5-11.1 G multiply-adds/s from 4x4 inputs up
+# whatever their weights, where the profile's Intel host ran 5.9 G/s with 32 MB of weights and 32 with 1 MB
+# (its weights streamed from beyond its L2, which the shape model carries): the change between the two hosts
+# ran from 0.61x to 2.97x by shape, and no one factor held (docs/bench/estimator.md, session 19).
+LOCAL_KINDS = ("deconv",)
+LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
 
 
 def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
@@ -217,6 +225,33 @@ def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | Non
                         min_seconds=MIN_SECONDS, passes=passes, console=console)
 
 
+def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+    """Per kind of ``LOCAL_KINDS`` with at least ``LOCAL_MIN_PROBES`` single-layer probes, the model
+    ``roofline.local_ms`` measured here: its time (less the per-inference overhead, ``OVERHEAD_PROBE``'s) as
+    ``ms_per_mmac`` x multiply-adds (output channels padded to the ``simd`` tile) + ``ms_per_mb`` x weight
+    bytes, least squares on the relative error, both rates >= 0; and its absolute log error on each probe. On
+    the EPYC of session 19 two rates held nine transposed-conv probes (1.3-155 ms, 0.1-44 MB of weights)
+    within ±4.3 %."""
+    overhead = next((r.ms for r in rows if r.spec == OVERHEAD_PROBE), 0.0)
+    models, errors = {}, {}
+    for kind in LOCAL_KINDS:
+        pts = [(local_macs(main, simd) / 1e6, main.weight_bytes / 2**20, r.ms - overhead) for r in rows
+               if isinstance(r.spec, MicroSpec) and r.spec.kind == kind and r.ms > overhead
+               and (main := main_kernel(r.kernels)) is not None and main.kind == kind]
+        if len(pts) < LOCAL_MIN_PROBES:
+            continue
+        a = np.array([(m, w) for m, w, _ in pts]) / np.array([t for *_, t in pts])[:, None]
+        coef, *_ = np.linalg.lstsq(a, np.ones(len(pts)), rcond=None)
+        if coef.min() < 0:  # one rate alone: the other would come out negative
+            j = int(np.argmax(coef))
+            coef = np.zeros(2)
+            coef[j] = float(a[:, j] @ np.ones(len(pts)) / (a[:, j] @ a[:, j]))
+        models[kind] = {"ms_per_mmac": round(float(coef[0]), 7), "ms_per_mb": round(float(coef[1]), 6),
+                        "probes": len(pts)}
+        errors[kind] = [abs(float(np.log(x))) for x in a @ coef]
+    return models, errors
+
+
 def beyond_group(kind: str) -> str:
     """The name of the speed factor of ``kind``'s kernels whose weights exceed the profile host's L2."""
     return f"{kind}:beyond"
@@ -293,8 +328,11 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     ``transfer_error`` per kind the 68th percentile of its single-kernel probes' absolute log errors (how far one
     factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
     ``stream`` (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times,
-    passed on."""
+    passed on. ``local`` (``local_models``): the kinds the adapted profile prices by a model measured here; their
+    ``transfer_error`` is that model's error on their probes. The fit itself keeps a factor for them, so that the
+    probes holding them, single and in networks, do not move the other factors (docs/estimator.md)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
+    local, local_errors = local_models(rows, base.simd)
     model = QuickModel(base, rows, stream=stream)
     weights = np.where(is_net, NET_WEIGHT, 1.0)
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
@@ -306,11 +344,12 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
         main = None if net else main_kernel(r.kernels)
         if main is not None:
             by_kind.setdefault(main.kind, []).append(abs(float(e)))
+    by_kind.update(local_errors)
     return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
             "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
-            "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {})}
+            "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local}
 
 
 def weighted_median(values: Any, weights: Any) -> float:
@@ -329,7 +368,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
-    gets a wide range on this host."""
+    gets a wide range on this host. The kinds of ``local`` take the model measured here (``local_models``)."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -358,6 +397,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
               for kind in BEYOND_CACHE_KINDS if beyond_group(kind) in factors["speed"]}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, beyond_cache_gflops=beyond,
+        local_models={**base.local_models, **factors.get("local", {})},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
@@ -384,7 +424,7 @@ def calibrate_quick(base: Profile, threads: int = 1,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
-                      "stream": stream,
+                      "stream": stream, "local": factors["local"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

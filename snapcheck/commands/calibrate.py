@@ -109,6 +109,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
                       "weights and activation arena exceed it")
+    for kind, m in (factors.get("local") or {}).items():
+        console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
+                      f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "
+                      "model times a factor")
     worst = sorted(factors.get("transfer_error", {}).items(), key=lambda t: -t[1])[:3]
     if worst:
         console.print("host ranges widen where one factor fits a kind's probes worst: " + ", ".join(

@@ -17,7 +17,9 @@ pixels, log window, stride > 1, log of the weights' excess over the cache), each
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
 int8 kernels divide the compute term by ``int8_speedup``. A fully connected layer whose weights exceed
 ``feature_cache_bytes`` takes ``beyond_cache_gflops`` instead of ``F`` when a ``--quick`` adaptation measured
-such layers apart (``beyond_cache``). A profile's ``network`` entry (calibrated on
+such layers apart (``beyond_cache``). A kind in ``local_models`` (``--quick`` on a host whose transposed convs
+change unlike the shape model says) is priced by the model measured on this host instead,
+``local_ms``: multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry (calibrated on
 random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache traffic
 a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
 each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
@@ -59,6 +61,7 @@ class Profile:
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
     beyond_cache_gflops: dict[str, float] = field(default_factory=dict)  # kind -> GFLOP/s where ``beyond_cache`` (--quick)
+    local_models: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> measured model (``local_ms``, --quick)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
     quick_reference: dict = field(default_factory=dict)  # probe key -> ms on this profile's host (calibrate.quick)
@@ -98,8 +101,24 @@ def beyond_cache(k: Kernel, p: Profile) -> bool:
     return k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes
 
 
+def local_macs(k: Kernel, simd: int) -> float:
+    """A kernel's multiply-adds with its output channels padded to the ``simd`` tile (a transposed conv to 3
+    channels costs as much as one to 16), the measure ``local_ms`` prices."""
+    c = k.geometry.cout if k.geometry is not None else 0
+    return k.macs * (math.ceil(c / simd) * simd / c if c > 0 else 1.0)
+
+
+def local_ms(k: Kernel, model: dict[str, float], simd: int) -> float:
+    """A kernel's time by a model measured on the host (``Profile.local_models``): its padded multiply-adds
+    (``local_macs``) and weight bytes at the measured rates, the kernel's fixed cost included."""
+    return local_macs(k, simd) / 1e6 * model["ms_per_mmac"] + k.weight_bytes / 2**20 * model["ms_per_mb"]
+
+
 def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
+    if k.kind in p.local_models:
+        return KernelTerms(0.0, local_ms(k, p.local_models[k.kind], p.simd) / (p.int8_speedup if k.quantized else 1.0),
+                           0.0, 1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = (p.beyond_cache_gflops.get(k.kind) if p.beyond_cache_gflops and beyond_cache(k, p) else None) \
