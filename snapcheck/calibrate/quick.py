@@ -25,6 +25,14 @@ against one of their layers timed alone). The profile's host is taken to keep ev
 weights in its cache (the shipped profile's Sapphire Rapids predicted MobileNets with 17-24 MB of weights
 within ±10 % without such a term), unless the profile carries its own ``network["stream"]``.
 
+Transposed convs it does not factor at all: their change between two CPUs runs from 0.6x to 3x by shape (the
+profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran them at one rate
+whatever their weights), so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes
+at two rates, from the single-layer transposed-conv probes, and the adapted profile prices them by it
+(``Profile.local_models``). The fit still gives them a factor of their own: with the measured model in the fit,
+the networks holding transposed convs are explained and the in-network factor falls to what the other random
+networks say, 3-5 % under what real models need (docs/bench/estimator.md, session 19).
+
 All factors are fitted on the single kernels and the networks together, each network counting ``NET_WEIGHT``
 times: a kind's kernels in real shapes and in a network (say, wide convs with large weights) may change unlike
 its small single-kernel probes, and fitting the kinds on the single kernels alone, then one network factor for
