@@ -463,3 +463,14 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     assert json.loads(json.dumps(profile_to_json(adapted)))["local_models"]["deconv"] == model  # saved with the profile
     assert profile_from_json(profile_to_json(adapted)).local_models == adapted.local_models
     assert "deconv" not in quick.fit_factors(base, rows[:-2])["local"]  # 3 probes are too few: the factor stays
+
+
+def test_a_transposed_conv_model_without_a_rate_is_not_kept():
+    """Probes whose times fall as their multiply-adds grow give no sensible rate: the kind keeps its factor."""
+    base = load_host_profile()
+    rows = [quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), 0.01, base.overhead_ms)]
+    for i, shape in enumerate(((4, 64, 64), (8, 64, 64), (16, 64, 64), (32, 64, 64))):
+        ks = split_kernels(_deconv(*shape))
+        rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], 64, 64, 4, 2), ks, 1.0 / (i + 1), 1.0))
+    models, _ = quick.local_models(rows, base.simd)
+    assert models == {}

@@ -237,7 +237,7 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
     """Per kind of ``LOCAL_KINDS`` with at least ``LOCAL_MIN_PROBES`` single-layer probes, the model
     ``roofline.local_ms`` measured here: its time (less the per-inference overhead, ``OVERHEAD_PROBE``'s) as
     ``ms_per_mmac`` x multiply-adds (output channels padded to the ``simd`` tile) + ``ms_per_mb`` x weight
-    bytes, least squares on the relative error, both rates >= 0; and its absolute log error on each probe. On
+    bytes, least squares on the relative error, both rates >= 0 (none when the multiply-adds get no rate); and its absolute log error on each probe. On
     the EPYC of session 19 two rates held nine transposed-conv probes (1.3-155 ms, 0.1-44 MB of weights)
     within ±4.3 %."""
     overhead = next((r.ms for r in rows if r.spec == OVERHEAD_PROBE), 0.0)
@@ -250,10 +250,10 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
             continue
         a = np.array([(m, w) for m, w, _ in pts]) / np.array([t for *_, t in pts])[:, None]
         coef, *_ = np.linalg.lstsq(a, np.ones(len(pts)), rcond=None)
-        if coef.min() < 0:  # one rate alone: the other would come out negative
-            j = int(np.argmax(coef))
-            coef = np.zeros(2)
-            coef[j] = float(a[:, j] @ np.ones(len(pts)) / (a[:, j] @ a[:, j]))
+        if coef[1] < 0:  # the multiply-adds alone
+            coef = np.array([a[:, 0].sum() / (a[:, 0] @ a[:, 0]), 0.0])
+        if coef[0] <= 0:  # no sensible rate: the kind keeps its factor
+            continue
         models[kind] = {"ms_per_mmac": round(float(coef[0]), 7), "ms_per_mb": round(float(coef[1]), 6),
                         "probes": len(pts)}
         errors[kind] = [abs(float(np.log(x))) for x in a @ coef]
@@ -337,8 +337,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
     ``stream`` (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times,
     passed on. ``local`` (``local_models``): the kinds the adapted profile prices by a model measured here; their
-    ``transfer_error`` is that model's error on their probes. The fit itself keeps a factor for them, so that the
-    probes holding them, single and in networks, do not move the other factors (docs/estimator.md)."""
+    ``transfer_error`` is that model's error on their probes. The fit itself keeps a factor for them: with the
+    measured model in it, the in-network factor came out 3-5 % under what real models need (docs/estimator.md)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
     model = QuickModel(base, rows, stream=stream)

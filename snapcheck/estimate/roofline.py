@@ -18,10 +18,10 @@ calibration covered (``shape_range``), so a shape outside it is priced like the 
 int8 kernels divide the compute term by ``int8_speedup``. A fully connected layer whose weights exceed
 ``feature_cache_bytes`` takes ``beyond_cache_gflops`` instead of ``F`` when a ``--quick`` adaptation measured
 such layers apart (``beyond_cache``). A kind in ``local_models`` (``--quick`` on a host whose transposed convs
-change unlike the shape model says) is priced by the model measured on this host instead,
-``local_ms``: multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry (calibrated on
-random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache traffic
-a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
+change unlike the shape model says) is priced by the model measured on that host instead, ``local_ms``:
+multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's
+``network`` entry (calibrated on random whole networks, ``estimate.network``) then scales kernels per kind
+and adds the cold-cache traffic a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
 each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
 """
 
