@@ -474,3 +474,20 @@ def test_a_transposed_conv_model_without_a_rate_is_not_kept():
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], 64, 64, 4, 2), ks, 1.0 / (i + 1), 1.0))
     models, _ = quick.local_models(rows, base.simd)
     assert models == {}
+
+
+def test_a_host_whose_transposed_convs_change_by_one_factor_keeps_the_factor():
+    """Transposed-conv probes that all slowed 1.5x, as the profile's shape model predicts them: a factor explains
+    them exactly and two measured rates do not, so no measured model is kept."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), base.overhead_ms, base.overhead_ms))
+    for shape in ((4, 1024, 512), (16, 128, 64), (28, 64, 32), (64, 160, 4), (8, 640, 256)):
+        ks = split_kernels(_deconv(*shape))
+        ref = predict_kernels(ks, base).latency_ms
+        rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
+                                   1.5 * ref, ref))
+    assert "deconv" in quick.local_models(rows, base.simd)[0]  # a model can be fitted ...
+    f = quick.fit_factors(base, rows)
+    assert "deconv" not in f["local"] and f["speed"]["deconv"] == pytest.approx(1.5, rel=0.05)  # ... the factor wins
+    assert quick.adapt(base, f, {}).local_models == {}

@@ -336,8 +336,10 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     ``transfer_error`` per kind the 68th percentile of its single-kernel probes' absolute log errors (how far one
     factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
     ``stream`` (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times,
-    passed on. ``local`` (``local_models``): the kinds the adapted profile prices by a model measured here; their
-    ``transfer_error`` is that model's error on their probes. The fit itself keeps a factor for them: with the
+    passed on. ``local`` (``local_models``): the kinds the adapted profile prices by a model measured here, kept
+    where it explains the kind's single-layer probes better than the kind's factor does (68th percentile of the
+    absolute log errors; a host whose transposed convs change like the profile's keeps the factor); their
+    ``transfer_error`` is then that model's error on their probes. The fit itself keeps a factor for them: with the
     measured model in it, the in-network factor came out 3-5 % under what real models need (docs/estimator.md)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
@@ -352,7 +354,11 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
         main = None if net else main_kernel(r.kernels)
         if main is not None:
             by_kind.setdefault(main.kind, []).append(abs(float(e)))
-    by_kind.update(local_errors)
+    for kind in list(local):  # the measured model only where it explains the kind's probes better than a factor
+        if np.percentile(local_errors[kind], 68) < np.percentile(by_kind.get(kind, [np.inf]), 68):
+            by_kind[kind] = local_errors[kind]
+        else:
+            del local[kind]
     return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
             "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
