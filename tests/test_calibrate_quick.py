@@ -430,27 +430,36 @@ def _deconv(hw: int, cin: int, cout: int, k: int = 4):
                          stride_h=2, stride_w=2)])
 
 
-def test_transposed_convs_take_the_model_measured_on_this_host():
-    """A host whose transposed convs run at one rate (11 G multiply-adds/s, output channels padded to 16) plus
-    0.05 ms per MB of weights, whatever the profile's shape model says: the quick calibration measures the two
-    rates from the single-layer probes, the adapted profile prices a transposed conv that is not a probe by
-    them, and a network with one only through them and the in-network factor."""
-    base = load_host_profile()
-    truth = _truth({"conv": 1.0, "eltwise": 1.0})
-    rows = _rows(base, truth)
-    overhead = 0.01
-    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), overhead, base.overhead_ms))
+OVERHEAD_HERE = 0.01
 
-    def here(ks) -> float:
-        k = ks[0]
-        padded = k.macs * (-(-k.geometry.cout // 16) * 16) / k.geometry.cout
-        return overhead + padded / 11e6 + k.weight_bytes / 2**20 * 0.05
 
+def _deconv_here(ks) -> float:
+    """A transposed conv's time on a host that runs them at 11 G multiply-adds/s (output channels padded to 16)
+    plus 0.05 ms per MB of weights, whatever the profile's shape model says."""
+    k = ks[0]
+    padded = k.macs * (-(-k.geometry.cout // 16) * 16) / k.geometry.cout
+    return OVERHEAD_HERE + padded / 11e6 + k.weight_bytes / 2**20 * 0.05
+
+
+def _deconv_rows(base) -> list[quick.ProbeRow]:
+    """``_rows`` plus the per-inference overhead and five transposed-conv probes timed as ``_deconv_here``."""
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), OVERHEAD_HERE, base.overhead_ms))
     for shape in ((4, 1024, 512), (16, 128, 64), (28, 64, 32), (64, 160, 4), (8, 640, 256)):
         ks = split_kernels(_deconv(*shape))
         assert [k.kind for k in ks] == ["deconv"]
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
-                                   here(ks), predict_kernels(ks, base).latency_ms))
+                                   _deconv_here(ks), predict_kernels(ks, base).latency_ms))
+    return rows
+
+
+def test_transposed_convs_take_the_model_measured_on_this_host():
+    """On a host whose transposed convs run as ``_deconv_here`` says, the quick calibration measures the two
+    rates from the single-layer probes and the adapted profile prices a transposed conv that is not a probe by
+    them."""
+    base = load_host_profile()
+    rows = _deconv_rows(base)
+    overhead, here = OVERHEAD_HERE, _deconv_here
     f = quick.fit_factors(base, rows)
     model = f["local"]["deconv"]
     assert 1 / model["ms_per_mmac"] == pytest.approx(11.0, rel=1e-3) and model["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
@@ -491,3 +500,20 @@ def test_a_host_whose_transposed_convs_change_by_one_factor_keeps_the_factor():
     f = quick.fit_factors(base, rows)
     assert "deconv" not in f["local"] and f["speed"]["deconv"] == pytest.approx(1.5, rel=0.05)  # ... the factor wins
     assert quick.adapt(base, f, {}).local_models == {}
+
+
+def test_quick_command_reports_the_measured_transposed_conv_model(host_dir, monkeypatch):
+    from snapcheck.cli import app
+
+    base = load_host_profile()
+    rows = _deconv_rows(base)
+    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    write_profile(host_dir / "base.json", dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms
+                                                                                      for r in rows}))
+    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "deconv kernels: priced by a model measured here, 11.0 G multiply-adds/s + 0.050 ms per MB of weights (5 probes)" in out
+    assert "the fit's only: priced by the model measured below" in out
+    assert json.loads(host_profile_path().read_text())["local_models"]["deconv"]["probes"] == 5

@@ -96,8 +96,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     label.update({beyond_group(kind): f"{kind}, weights > {base.feature_cache_bytes / 2**20:.0f} MB"
                   for kind in BEYOND_CACHE_KINDS if beyond_group(kind) in label})
     width = max([16, *map(len, label.values())])
+    local = factors.get("local") or {}
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
-        console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes)")
+        note = "; the fit's only: priced by the model measured below" if kind in local else ""
+        console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes{note})")
     console.print(f"  {'other kinds':{width}s} x{factors['median']:5.2f}  (the median)\n"
                   f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
                   f"  {'per-kernel cost':{width}s} x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
@@ -109,7 +111,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
                       "weights and activation arena exceed it")
-    for kind, m in (factors.get("local") or {}).items():
+    for kind, m in local.items():
         console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
                       f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "
                       "model times a factor")
