@@ -7,8 +7,8 @@ Three sets of architectures, none used by calibration (which times single layers
 ``heldout``, the 44 of ``bench/zoo.py`` (the generator grid, MobileNet v1/v2, ResNets, U-Nets),
 ``validation``, 14 other real architectures (``zoo.validation``: keras.applications models and five Keras
 builds of published designs), on which the estimator's design choices were scored, and ``unseen``, 15 more
-(``zoo.unseen``), first scored after those choices: a check on what the validation family taught. Each is converted to .tflite, predicted from the host profile and timed with
-LiteRT (3 warm-up runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with
+(``zoo.unseen``), first scored after those choices: a check on what the validation family taught. Each is
+converted to .tflite, predicted from the host profile and timed with LiteRT (3 warm-up runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with
 a new interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is the
 median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
 wall or calling-thread CPU time, whichever is lower), what ``snapcheck bench`` reports first.

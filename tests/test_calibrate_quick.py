@@ -441,15 +441,17 @@ def _deconv_here(ks) -> float:
     return OVERHEAD_HERE + padded / 11e6 + k.weight_bytes / 2**20 * 0.05
 
 
-def _deconv_rows(base) -> list[quick.ProbeRow]:
-    """``_rows`` plus the per-inference overhead and five transposed-conv probes timed as ``_deconv_here``."""
+def _deconv_rows(base, timing=lambda ks, ref: _deconv_here(ks), overhead: float = OVERHEAD_HERE) -> list[quick.ProbeRow]:
+    """``_rows`` plus the per-inference overhead and five transposed-conv probes timed ``timing(kernels,
+    reference)`` here (default: as ``_deconv_here``)."""
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
-    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), OVERHEAD_HERE, base.overhead_ms))
+    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), overhead, base.overhead_ms))
     for shape in ((4, 1024, 512), (16, 128, 64), (28, 64, 32), (64, 160, 4), (8, 640, 256)):
         ks = split_kernels(_deconv(*shape))
         assert [k.kind for k in ks] == ["deconv"]
+        ref = predict_kernels(ks, base).latency_ms
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
-                                   _deconv_here(ks), predict_kernels(ks, base).latency_ms))
+                                   timing(ks, ref), ref))
     return rows
 
 
@@ -459,7 +461,6 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     them."""
     base = load_host_profile()
     rows = _deconv_rows(base)
-    overhead, here = OVERHEAD_HERE, _deconv_here
     f = quick.fit_factors(base, rows)
     model = f["local"]["deconv"]
     assert 1 / model["ms_per_mmac"] == pytest.approx(11.0, rel=1e-3) and model["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
@@ -467,7 +468,8 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     adapted = quick.adapt(base, f, {})
     for shape in ((2, 512, 512), (32, 96, 3)):  # a 16 MB one from a 2x2 input; one to 3 channels
         ks = split_kernels(_deconv(*shape))
-        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms - overhead + here(ks), rel=5e-3)
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms - OVERHEAD_HERE + _deconv_here(ks),
+                                                                       rel=5e-3)
         assert predict_kernels(ks, base).latency_ms != pytest.approx(predict_kernels(ks, adapted).latency_ms, rel=0.1)
     assert json.loads(json.dumps(profile_to_json(adapted)))["local_models"]["deconv"] == model  # saved with the profile
     assert profile_from_json(profile_to_json(adapted)).local_models == adapted.local_models
@@ -489,13 +491,7 @@ def test_a_host_whose_transposed_convs_change_by_one_factor_keeps_the_factor():
     """Transposed-conv probes that all slowed 1.5x, as the profile's shape model predicts them: a factor explains
     them exactly and two measured rates do not, so no measured model is kept."""
     base = load_host_profile()
-    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
-    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), base.overhead_ms, base.overhead_ms))
-    for shape in ((4, 1024, 512), (16, 128, 64), (28, 64, 32), (64, 160, 4), (8, 640, 256)):
-        ks = split_kernels(_deconv(*shape))
-        ref = predict_kernels(ks, base).latency_ms
-        rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
-                                   1.5 * ref, ref))
+    rows = _deconv_rows(base, lambda ks, ref: 1.5 * ref, overhead=base.overhead_ms)
     assert "deconv" in quick.local_models(rows, base.simd)[0]  # a model can be fitted ...
     f = quick.fit_factors(base, rows)
     assert "deconv" not in f["local"] and f["speed"]["deconv"] == pytest.approx(1.5, rel=0.05)  # ... the factor wins

@@ -237,9 +237,9 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
     """Per kind of ``LOCAL_KINDS`` with at least ``LOCAL_MIN_PROBES`` single-layer probes, the model
     ``roofline.local_ms`` measured here: its time (less the per-inference overhead, ``OVERHEAD_PROBE``'s) as
     ``ms_per_mmac`` x multiply-adds (output channels padded to the ``simd`` tile) + ``ms_per_mb`` x weight
-    bytes, least squares on the relative error, both rates >= 0 (none when the multiply-adds get no rate); and its absolute log error on each probe. On
-    the EPYC of session 19 two rates held nine transposed-conv probes (1.3-155 ms, 0.1-44 MB of weights)
-    within ±4.3 %."""
+    bytes, least squares on the relative error, both rates >= 0 (none when the multiply-adds get no rate); and
+    its absolute log error on each probe. On the EPYC of session 19 two rates held nine transposed-conv probes
+    (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %."""
     overhead = next((r.ms for r in rows if r.spec == OVERHEAD_PROBE), 0.0)
     models, errors = {}, {}
     for kind in LOCAL_KINDS:

@@ -113,6 +113,11 @@ def deconv_stride(geom: ConvGeometry) -> int:
     return max(1, round((geom.out_pixels / max(geom.in_pixels, 1)) ** 0.5))
 
 
+def channel_pad(c: int, simd: int) -> float:
+    """How much work ``c`` channels take on a ``simd``-lane tile, relative to ``c`` (1 when it divides them)."""
+    return math.ceil(c / simd) * simd / max(c, 1)
+
+
 def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> float:
     """FLOPs the machine executes: channel dims padded to ``simd`` lanes (vector tile width), depthwise
     windows padded to the next specialised tap count, and a stride-s transposed conv run as s x s
@@ -121,7 +126,7 @@ def padded_work(kind: str, flops: int, geom: ConvGeometry | None, simd: int) -> 
     if geom is None or kind not in ("conv", "pointwise", "fc", "deconv", "depthwise", "matmul"):
         return float(flops)
     c = geom.cout if kind != "depthwise" else geom.cin
-    pad = math.ceil(c / simd) * simd / max(c, 1)
+    pad = channel_pad(c, simd)
     if kind == "depthwise":
         taps = geom.kh * geom.kw
         pad *= next((t for t in DEPTHWISE_TAPS if t >= taps), taps) / taps

@@ -21,8 +21,9 @@ such layers apart (``beyond_cache``). A kind in ``local_models`` (``--quick`` on
 change unlike the shape model says) is priced by the model measured on that host instead, ``local_ms``:
 multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's
 ``network`` entry (calibrated on random whole networks, ``estimate.network``) then scales kernels per kind
-and adds the cold-cache traffic a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
-each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
+and adds the cold-cache traffic a kernel meets in a network but not when timed alone. Before that, a
+profile's ``residual`` entry corrects each kernel by the measured error of the nearest calibrated single
+kernels (``estimate.residual``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 from snapcheck.estimate.features import log_efficiency, shape_features, utilisation
-from snapcheck.estimate.kernels import KINDS, Kernel
+from snapcheck.estimate.kernels import KINDS, Kernel, channel_pad
 from snapcheck.estimate.network import network_terms
 from snapcheck.estimate.residual import correction
 from snapcheck.estimate.uncertainty import Z, KernelError, kernel_errors, spread
@@ -105,7 +106,7 @@ def local_macs(k: Kernel, simd: int) -> float:
     """A kernel's multiply-adds with its output channels padded to the ``simd`` tile (a transposed conv to 3
     channels costs as much as one to 16), the measure ``local_ms`` prices."""
     c = k.geometry.cout if k.geometry is not None else 0
-    return k.macs * (math.ceil(c / simd) * simd / c if c > 0 else 1.0)
+    return k.macs * channel_pad(c, simd) if c > 0 else float(k.macs)
 
 
 def local_ms(k: Kernel, model: dict[str, float], simd: int) -> float:
