@@ -12,7 +12,7 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import FC_PROBES, LARGE_PROBES, PROBES, WINDOW_PROBES, MicroSpec
+from snapcheck.calibrate.micro import FC_PROBES, LARGE_PROBES, PROBES, TILE_PROBES, WINDOW_PROBES, MicroSpec
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
@@ -21,7 +21,7 @@ from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, 
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          write_profile)
 from snapcheck.errors import InputError
-from snapcheck.estimate.roofline import predict_kernels
+from snapcheck.estimate.roofline import predict_kernels, speed_group
 from snapcheck.rules import load_ruleset
 
 
@@ -39,7 +39,7 @@ def _truth(speed: dict[str, float], memory: float = 1.0) -> dict:
 def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
     """Probe rows timed as ``base`` adapted by ``truth`` predicts them (networks ``network`` times slower)."""
     host = quick.adapt(base, truth, {})
-    graphs = [(MicroSpec("conv", "conv", hw, hw, c, c, 3), conv_chain(hw, [c, c])) for hw, c in ((16, 8), (32, 16), (64, 32))]
+    graphs = [(MicroSpec("conv", "conv", hw, hw, c, c, 3), conv_chain(hw, [c, c])) for hw, c in ((16, 32), (32, 64), (64, 32))]
     graphs += [(MicroSpec("eltwise", "add", hw, hw, c), _eltwise(hw, c)) for hw, c in ((8, 8), (32, 16), (64, 64))]
     rows = []
     for spec, g in graphs:
@@ -56,7 +56,7 @@ def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
 
 def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
-    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES)  # timed with the lookup by the full calibration
+    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + TILE_PROBES)  # timed with the lookup
     assert {p.k for p in WINDOW_PROBES} == {4}  # XNNPACK's 25-tap depthwise micro-kernel, as 5x5 windows
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
@@ -331,7 +331,9 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     from snapcheck.cli import app
 
     base = load_host_profile()
-    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    host = quick.adapt(base, _truth({"conv": 1.0, "eltwise": 1.0, "conv:narrow": 0.5}), {})
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})) + _tile_rows(base, host, ((56, 320, 4), (32, 512, 8),
+                                                                                      (28, 256, 3)))
     llc = 8 * 2**20
     timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
     timed += _stream_timings(llc, 0.04)
@@ -346,6 +348,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     out = " ".join(result.output.split())
     assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
+    assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a tile group, measured apart
     elsewhere = host_dir / "elsewhere.json"
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json"),
                                       "--out", str(elsewhere)])
@@ -404,7 +407,7 @@ def test_fully_connected_layers_with_weights_beyond_the_l2_get_their_own_factor(
     base = load_host_profile()
     truth = _truth({"conv": 1.0, "eltwise": 1.0, "fc": 2.0, "fc:beyond": 1.4})
     host = quick.adapt(base, truth, {})
-    assert set(host.beyond_cache_gflops) == {"fc"}
+    assert set(host.group_gflops) == {"fc:beyond"}
     rows = _rows(base, truth)
     for shape in ((196, 96, 384), (64, 192, 768), (196, 768, 1024), (724, 2408, 664)):
         ks = split_kernels(_fc(*shape))
@@ -468,8 +471,8 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     adapted = quick.adapt(base, f, {})
     for shape in ((2, 512, 512), (32, 96, 3)):  # a 16 MB one from a 2x2 input; one to 3 channels
         ks = split_kernels(_deconv(*shape))
-        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms - OVERHEAD_HERE + _deconv_here(ks),
-                                                                       rel=5e-3)
+        here = f["network"] * (_deconv_here(ks) - OVERHEAD_HERE)  # the in-network factor applies to it too
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms + here, rel=5e-3)
         assert predict_kernels(ks, base).latency_ms != pytest.approx(predict_kernels(ks, adapted).latency_ms, rel=0.1)
     assert json.loads(json.dumps(profile_to_json(adapted)))["local_models"]["deconv"] == model  # saved with the profile
     assert profile_from_json(profile_to_json(adapted)).local_models == adapted.local_models
@@ -513,3 +516,66 @@ def test_quick_command_reports_the_measured_transposed_conv_model(host_dir, monk
     assert "deconv kernels: priced by a model measured here, 11.0 G multiply-adds/s + 0.050 ms per MB of weights (5 probes)" in out
     assert "the fit's only: priced by the model measured below" in out
     assert json.loads(host_profile_path().read_text())["local_models"]["deconv"]["probes"] == 5
+
+
+def _conv(hw: int, cin: int, cout: int):
+    return split_kernels(conv_chain(hw, [cin, cout]))
+
+
+def test_dense_convs_to_few_or_off_tile_channels_form_groups_of_their_own():
+    """The shipped profile's host computes 32 output channels at a time (its lookup's tile): convs to at most 8
+    are ``narrow``, those to fewer than 64 that are not 32 ``offtile``; a stem's (fewer than 8 input channels),
+    a pointwise conv's and a profile without a lookup keep their kind."""
+    base = load_host_profile()
+    assert base.residual["align"] == 32
+    groups = {c: speed_group(_conv(32, 32, c)[0], base) for c in (1, 4, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96)}
+    assert groups == {1: "conv:narrow", 4: "conv:narrow", 8: "conv:narrow", 16: "conv:offtile", 24: "conv:offtile",
+                      32: "conv", 40: "conv:offtile", 48: "conv:offtile", 56: "conv:offtile", 64: "conv", 80: "conv",
+                      96: "conv"}
+    assert speed_group(_conv(32, 3, 16)[0], base) == "conv"  # a stem
+    assert speed_group(_conv(32, 32, 4)[0], base, tiles=False) == "conv"
+    assert speed_group(_conv(32, 32, 4)[0], dataclasses.replace(base, residual={})) == "conv"
+    b = GraphBuilder()
+    x = b.input((1, 32, 32, 32))
+    pointwise = split_kernels(b.graph([tflite_conv(b, x, 32, 32, 4, 1)]))
+    assert [k.kind for k in pointwise] == ["pointwise"] and speed_group(pointwise[0], base) == "pointwise"
+    assert {speed_group(quick.main_kernel(split_kernels(conv_chain(p.h, [p.cin, p.cout], p.k))), base)
+            for p in TILE_PROBES if p.stride == 1 and not p.kw} == {"conv:narrow", "conv:offtile"}
+
+
+def _tile_rows(base, host, shapes) -> list[quick.ProbeRow]:
+    rows = []
+    for hw, cin, cout in shapes:
+        ks = _conv(hw, cin, cout)
+        rows.append(quick.ProbeRow(MicroSpec("conv", "conv", hw, hw, cin, cout, 3), ks,
+                                   predict_kernels(ks, host).latency_ms, predict_kernels(ks, base).latency_ms))
+    return rows
+
+
+def test_tile_groups_are_measured_against_their_kinds_factor_and_stay_out_of_the_fit():
+    """A host on which convs to few channels slow 0.75x and off-tile ones 1.2x where the others slow 1.5x (as on
+    an AMD EPYC without AVX-512 against the Intel profile host): each group gets its own speed from its probes,
+    the conv factor is the other probes' alone, and a conv of either group that is not a probe moves by its own."""
+    base = load_host_profile()
+    host = quick.adapt(base, _truth({"conv": 1.5, "eltwise": 1.0, "conv:narrow": 0.75, "conv:offtile": 1.2}), {})
+    assert set(host.group_gflops) == {"conv:narrow", "conv:offtile"}
+    rows = _rows(base, _truth({"conv": 1.5, "eltwise": 1.0}))
+    narrow = _tile_rows(base, host, ((56, 320, 4), (32, 512, 8), (28, 256, 3)))
+    offtile = _tile_rows(base, host, ((64, 168, 16), (24, 200, 24), (16, 384, 48)))
+    f = quick.fit_factors(base, rows + narrow + offtile)
+    assert f["speed"]["conv"] == pytest.approx(quick.fit_factors(base, rows)["speed"]["conv"], rel=1e-6)
+    assert f["speed"]["conv:narrow"] == pytest.approx(0.75, rel=0.05)
+    assert f["speed"]["conv:offtile"] == pytest.approx(1.2, rel=0.05)
+    adapted = quick.adapt(base, f, {})
+    for cin, cout in ((64, 4), (128, 40), (96, 128)):
+        ks = _conv(48, cin, cout)
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(predict_kernels(ks, host).latency_ms, rel=0.05)
+    assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))) == adapted
+    assert "conv:narrow" not in quick.fit_factors(base, rows + narrow[:2] + offtile)["speed"]  # 2 probes: too few
+
+
+def test_a_profile_written_before_the_tile_groups_reads_its_fully_connected_group():
+    d = profile_to_json(load_host_profile())
+    d.pop("group_gflops")
+    d["beyond_cache_gflops"] = {"fc": 40.0}
+    assert profile_from_json(d).group_gflops == {"fc:beyond": 40.0}

@@ -443,13 +443,31 @@ WINDOW_PROBES: tuple[MicroSpec, ...] = (
 
 # Fully connected layers over many rows with 1.6-6.4 MB of weights (lookup shapes, references rebuilt as for the
 # large probes), as ConvNeXt's and transformers' MLPs have: on the profile's host, weights beyond its 2 MB L2
-# stream from its L3, and another CPU changes that unlike the arithmetic (``quick.speed_group``). On an AMD EPYC
+# stream from its L3, and another CPU changes that unlike the arithmetic (``roofline.speed_group``). On an AMD EPYC
 # without AVX-512 those beyond it ran 1.7x their Intel time (one over 23 rows 1.0x), those within it 2.0-2.1x.
 FC_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("fc", "dense", 49, 1, 384, 1024),
     MicroSpec("fc", "dense", 196, 1, 768, 1024),
     MicroSpec("fc", "dense", 724, 1, 2408, 664),
     MicroSpec("fc", "dense", 23, 1, 1432, 1000),
+)
+
+# Tile probes: dense convs to few or off-tile output channels (lookup shapes, references rebuilt as for the large
+# probes), whose change between CPUs with different GEMM tiles differs from that of convs to whole tiles
+# (``roofline.speed_group``). On an AMD EPYC without AVX-512 against the Intel profile host these ran 0.58-0.69x
+# their Intel time (1-8 channels) and 0.99-1.13x (16-48 channels), where dense convs to 32 and 64 channels ran
+# 1.4-1.6x (docs/bench/estimator.md, session 20).
+TILE_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("conv", "conv", 56, 56, 320, 4, 3, 1),
+    MicroSpec("conv", "conv", 28, 28, 255, 3, 7, 1),
+    MicroSpec("conv", "conv", 32, 32, 512, 8, 3, 1),
+    MicroSpec("conv", "conv", 128, 128, 16, 8, 5, 2),
+    MicroSpec("conv", "conv", 64, 64, 168, 16, 3, 1),
+    MicroSpec("conv", "conv", 128, 128, 64, 16, 3, 2),
+    MicroSpec("conv", "conv", 24, 24, 200, 24, 5, 1),
+    MicroSpec("conv", "conv", 256, 256, 19, 40, 2, 2),
+    MicroSpec("conv", "conv", 16, 16, 384, 48, 3, 1),
+    MicroSpec("conv", "conv", 64, 64, 128, 48, 3, 2),
 )
 
 

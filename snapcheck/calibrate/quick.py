@@ -33,6 +33,13 @@ at two rates, from the single-layer transposed-conv probes, and the adapted prof
 the networks holding transposed convs are explained and the in-network factor falls to what the other random
 networks say, 3-5 % under what real models need (docs/bench/estimator.md, session 19).
 
+Dense convs to few or off-tile output channels are measured apart as well (``roofline.speed_group``'s tile
+groups): XNNPACK computes output channels a GEMM tile at a time and the tile is the CPU's, so where it differs
+from the profile host's, such convs change unlike the others (on an AMD EPYC without AVX-512, convs to 1-8
+channels ran 0.4-0.5x and to 16-48 channels 0.7-0.85x the conv factor's change). Their probes
+(``micro.TILE_PROBES``) stay out of the fit; each group's speed is its kind's factor times the median of what
+that leaves of their change (``fit_factors``).
+
 All factors are fitted on the single kernels and the networks together, each network counting ``NET_WEIGHT``
 times: a kind's kernels in real shapes and in a network (say, wide convs with large weights) may change unlike
 its small single-kernel probes, and fitting the kinds on the single kernels alone, then one network factor for
@@ -61,16 +68,15 @@ import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
-from snapcheck.calibrate.micro import (FC_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES, MicroSpec,
-                                      build_micro_tflite)
+from snapcheck.calibrate.micro import (FC_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, TILE_PROBES, WINDOW_PROBES,
+                                      MicroSpec, build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import (BEYOND_CACHE_KINDS, Profile, beyond_cache, kernel_terms, local_macs,
-                                         predict_kernels)
+from snapcheck.estimate.roofline import Profile, kernel_terms, local_macs, predict_kernels, speed_group
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -91,6 +97,7 @@ STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
 # ran from 0.61x to 2.97x by shape, and no one factor held (docs/bench/estimator.md, session 19).
 LOCAL_KINDS = ("deconv",)
 LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
+TILE_MIN_PROBES = 3  # single-layer probes a tile group (``roofline.speed_group``) needs for a speed of its own
 
 
 def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
@@ -109,10 +116,12 @@ def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
 
 
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
-    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES`` and ``FC_PROBES``, the
-    per-inference overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much
-    slower kernels run in a network than alone) and the weight-streaming pairs of ``stream_probes``."""
-    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + [OVERHEAD_PROBE] + probe_nets()
+    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
+    ``TILE_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
+    ``random_nets.probe_nets`` (how much slower kernels run in a network than alone) and the weight-streaming
+    pairs of ``stream_probes``."""
+    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(TILE_PROBES) \
+        + [OVERHEAD_PROBE] + probe_nets()
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 
@@ -260,19 +269,6 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
     return models, errors
 
 
-def beyond_group(kind: str) -> str:
-    """The name of the speed factor of ``kind``'s kernels whose weights exceed the profile host's L2."""
-    return f"{kind}:beyond"
-
-
-def speed_group(k: Kernel, base: Profile) -> str:
-    """Which speed factor a kernel's compute roof takes: its kind's, or ``beyond_group(kind)`` for a kernel whose
-    weights exceed the profile host's L2 (``roofline.beyond_cache``: many-row fully connected layers with 2-9 MB
-    of weights, as ConvNeXt's and transformers' MLPs have, ran 1.7x their Intel time on an AMD EPYC where those
-    within it ran 2.0x)."""
-    return beyond_group(k.kind) if beyond_cache(k, base) else k.kind
-
-
 class QuickModel:
     """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
     roofs' balance stay as the base profile has them):
@@ -281,15 +277,16 @@ class QuickModel:
                      + stream_i
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
-    from g; a kind's kernels with weights beyond the profile host's L2 may form a kind of their own,
-    ``speed_group``). ``stream_i``: the probe's weight re-reading here (``stream``, measured, not fitted); the
-    reference ``t_i(0)`` has the base profile's own (none unless it carries a ``network["stream"]``)."""
+    from g; some of a kind's kernels form a group of their own, ``roofline.speed_group``: fully connected layers
+    with weights beyond the profile host's L2, dense convs with few or off-tile output channels). ``stream_i``:
+    the probe's weight re-reading here (``stream``, measured, not fitted); the reference ``t_i(0)`` has the base
+    profile's own (none unless it carries a ``network["stream"]``)."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
                  stream: dict | None = None) -> None:
         self.base = base
-        self.kinds = kinds if kinds is not None else sorted({speed_group(k, base) for r in rows for k in r.kernels
-                                                              if r.spec != OVERHEAD_PROBE})
+        self.kinds = kinds if kinds is not None else sorted({speed_group(k, base, tiles=False) for r in rows
+                                                              for k in r.kernels if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
         row_of, fixed, compute, memory, kind = [], [], [], [], []
         for i, r in enumerate(rows):
@@ -299,7 +296,7 @@ class QuickModel:
                 fixed.append(t.factor * t.fixed)
                 compute.append(t.factor * t.compute)
                 memory.append(t.factor * t.memory)
-                kind.append(idx.get(speed_group(k, base), len(self.kinds)))
+                kind.append(idx.get(speed_group(k, base, tiles=False), len(self.kinds)))
         self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
         self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
         self.n = len(rows)
@@ -340,13 +337,28 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     where it explains the kind's single-layer probes better than the kind's factor does (68th percentile of the
     absolute log errors; a host whose transposed convs change like the profile's keeps the factor); their
     ``transfer_error`` is then that model's error on their probes. The fit itself keeps a factor for them: with the
-    measured model in it, the in-network factor came out 3-5 % under what real models need (docs/estimator.md)."""
+    measured model in it, the in-network factor came out 3-5 % under what real models need (docs/estimator.md).
+
+    The tile groups of ``roofline.speed_group`` (dense convs to few or off-tile output channels) are not fitted:
+    their probes (``micro.TILE_PROBES``) stay out of the fit, and each group with at least ``TILE_MIN_PROBES`` of
+    them gets its kind's factor times the median of what that factor leaves of their change, in ``speed``. In
+    the fit they pulled the conv factor to where wide convs in real models came out 11-20 % high (session 20)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
     model = QuickModel(base, rows, stream=stream)
-    weights = np.where(is_net, NET_WEIGHT, 1.0)
+    mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
+    group = [speed_group(m, base) if m is not None else "" for m in mains]
+    tiled = np.array([m is not None and g != speed_group(m, base, tiles=False) for m, g in zip(mains, group)])
+    weights = np.where(is_net, NET_WEIGHT, np.where(tiled, 0.0, 1.0))
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
     err = model.log_errors(theta)
+    speed = {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])}
+    for g in sorted({g for g, t in zip(group, tiled) if t}):
+        idx = [i for i, (gi, t) in enumerate(zip(group, tiled)) if t and gi == g]
+        if len(idx) >= TILE_MIN_PROBES:  # fewer: the group's kernels keep their kind's factor
+            shift = float(np.median(err[idx]))
+            speed[g] = speed.get(g.split(":")[0], float(np.exp(theta[0]))) * float(np.exp(shift))
+            err[idx] -= shift
     net_ms = [r.reference_ms for r, net in zip(rows, is_net) if net]
     network = float(np.exp(weighted_median(err[is_net], net_ms))) if net_ms else 1.0
     by_kind: dict[str, list[float]] = {}
@@ -359,8 +371,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             by_kind[kind] = local_errors[kind]
         else:
             del local[kind]
-    return {"speed": {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])},
-            "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
+    return {"speed": speed, "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
             "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local}
@@ -376,7 +387,8 @@ def weighted_median(values: Any, weights: Any) -> float:
 
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
-    probes; a ``beyond_group(kind)`` factor sets ``beyond_cache_gflops`` for that kind), every memory roof by
+    probes; the factor of a group of a kind's kernels, ``roofline.speed_group``, sets its ``group_gflops``), every
+    memory roof by
     ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a
     network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network correction); the
     weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
@@ -406,11 +418,10 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         residual = {**residual, "kind_error": {k: round(float(np.hypot(v, transfer.get(k, typical))), 4)
                                                for k, v in residual["kind_error"].items()},
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
-    beyond = {kind: round(base.beyond_cache_gflops.get(kind, base.compute_gflops(kind))
-                          / factors["speed"][beyond_group(kind)], 4)
-              for kind in BEYOND_CACHE_KINDS if beyond_group(kind) in factors["speed"]}
+    groups = {g: round(base.group_gflops.get(g, base.compute_gflops(g.split(":")[0])) / v, 4)
+              for g, v in factors["speed"].items() if ":" in g}
     return dataclasses.replace(
-        base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, beyond_cache_gflops=beyond,
+        base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, group_gflops=groups,
         local_models={**base.local_models, **factors.get("local", {})},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},

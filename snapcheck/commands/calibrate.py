@@ -72,9 +72,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     """``calibrate --quick``: time the probes, adapt the profile, report the fit and write it for this machine."""
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
-    from snapcheck.calibrate.quick import beyond_group, calibrate_quick, speed_group
+    from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
-    from snapcheck.estimate.roofline import BEYOND_CACHE_KINDS
+    from snapcheck.estimate.roofline import profile_tile, speed_group
 
     console = _console()
     base, _ = _stage_profile(profile, None)
@@ -92,9 +92,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     for r in rows:
         for k in {speed_group(k, base) for k in r.kernels} if len(r.kernels) == 1 else ():
             counts[k] = counts.get(k, 0) + 1
-    label = {kind: kind for kind in factors["speed"]}
-    label.update({beyond_group(kind): f"{kind}, weights > {base.feature_cache_bytes / 2**20:.0f} MB"
-                  for kind in BEYOND_CACHE_KINDS if beyond_group(kind) in label})
+    tile = profile_tile(base)
+    groups = {"beyond": f"weights > {base.feature_cache_bytes / 2**20:.0f} MB", "narrow": f"to <= {tile // 4} channels",
+              "offtile": f"to < {2 * tile} channels off the {tile} tile"}
+    label = {g: f"{g.split(':')[0]}, {groups[g.split(':')[1]]}" if ":" in g else g for g in factors["speed"]}
     width = max([16, *map(len, label.values())])
     local = factors.get("local") or {}
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):

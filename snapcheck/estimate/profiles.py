@@ -59,6 +59,8 @@ def profile_from_json(d: dict[str, Any]) -> Profile:
     """A profile from its JSON document (a profile written before a key existed gets that key's default)."""
     d = dict(d)
     d["range_factors"] = tuple(d.get("range_factors", (0.85, 1.2)))
+    if "beyond_cache_gflops" in d:  # a --quick profile written before groups other than ``fc:beyond`` existed
+        d["group_gflops"] = {f"{k}:beyond": v for k, v in d.pop("beyond_cache_gflops").items()}
     return Profile(**d)
 
 

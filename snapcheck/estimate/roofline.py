@@ -15,9 +15,9 @@ the SIMD tile, ``bytes`` its traffic, ``kernel_us`` a fixed cost per kernel (dis
 efficiency is log-linear in the shape features ``z`` of ``shape_features`` (log channel counts, log output
 pixels, log window, stride > 1, log of the weights' excess over the cache), each clamped to the range the
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
-int8 kernels divide the compute term by ``int8_speedup``. A fully connected layer whose weights exceed
-``feature_cache_bytes`` takes ``beyond_cache_gflops`` instead of ``F`` when a ``--quick`` adaptation measured
-such layers apart (``beyond_cache``). A kind in ``local_models`` (``--quick`` on a host whose transposed convs
+int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of its kind that a ``--quick``
+adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
+dense convs with few or off-tile output channels) takes its group's ``group_gflops`` instead of ``F``. A kind in ``local_models`` (``--quick`` on a host whose transposed convs
 change unlike the shape model says) is priced by the model measured on that host instead, ``local_ms``:
 multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's
 ``network`` entry (calibrated on random whole networks, ``estimate.network``) then scales kernels per kind
@@ -61,7 +61,7 @@ class Profile:
     shape_range: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # kind -> feature -> calibrated [lo, hi]
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
-    beyond_cache_gflops: dict[str, float] = field(default_factory=dict)  # kind -> GFLOP/s where ``beyond_cache`` (--quick)
+    group_gflops: dict[str, float] = field(default_factory=dict)  # ``speed_group`` -> GFLOP/s (--quick)
     local_models: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> measured model (``local_ms``, --quick)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
@@ -93,13 +93,41 @@ class KernelTerms:
 
 
 BEYOND_CACHE_KINDS = ("fc",)  # kinds whose kernels with weights beyond the profile host's cache may run at their own speed
+TILE_KINDS = ("conv",)  # kinds whose kernels with few or off-tile output channels may run at their own speed
+STEM_CHANNELS = 8  # a conv with fewer input channels (a network's stem) is no tile group's: its GEMM is not its time
 
 
-def beyond_cache(k: Kernel, p: Profile) -> bool:
-    """Whether ``k`` is of a kind in ``BEYOND_CACHE_KINDS`` and its weights exceed the cache ``p``'s shape model
-    prices weights against (``feature_cache_bytes``, its host's L2): its host streamed them from further out,
-    and another CPU changes that unlike its arithmetic (``Profile.beyond_cache_gflops``, ``calibrate.quick``)."""
-    return k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes
+def profile_tile(p: Profile) -> int:
+    """The output-channel tile of the GEMM micro-kernels on ``p``'s host, as its lookup found it (the tile fill
+    ``residual.choose`` selected by leave-one-out: 32 on the shipped profile's AVX-512 host); 0 without one."""
+    return int(p.residual.get("align", 0)) if p.residual else 0
+
+
+def speed_group(k: Kernel, p: Profile, tiles: bool = True) -> str:
+    """Which compute speed a kernel takes on ``p``: its kind's, or that of a group of its kind's kernels that
+    another CPU changes unlike the rest (``Profile.group_gflops``, measured apart by ``calibrate --quick``;
+    ``tiles=False``: without the two tile groups):
+
+    - ``fc:beyond``: fully connected layers whose weights exceed ``feature_cache_bytes`` (the profile host's L2,
+      beyond which its host streamed them from its L3);
+    - ``conv:narrow``: dense convs to at most a quarter of the profile host's tile (``profile_tile``) of output
+      channels, which a CPU with half that tile runs on XNNPACK's half-width micro-kernel;
+    - ``conv:offtile``: dense convs to fewer than two tiles of output channels, not a multiple of the tile (a
+      partial tile on the profile's host).
+
+    On an AMD EPYC without AVX-512 against the shipped profile's Intel host, dense convs to 1-8 channels ran
+    0.4-0.5x and to 16-48 channels 0.7-0.85x the change of those to 32, 64 or more (docs/bench/estimator.md,
+    session 20)."""
+    if k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes:
+        return f"{k.kind}:beyond"
+    tile = profile_tile(p) if tiles and k.kind in TILE_KINDS and k.geometry is not None else 0
+    if tile and k.geometry.cin >= STEM_CHANNELS:
+        c = k.geometry.cout
+        if c <= tile // 4:
+            return f"{k.kind}:narrow"
+        if c < 2 * tile and c % tile:
+            return f"{k.kind}:offtile"
+    return k.kind
 
 
 def local_macs(k: Kernel, simd: int) -> float:
@@ -122,8 +150,7 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
                            0.0, 1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
-    gflops = (p.beyond_cache_gflops.get(k.kind) if p.beyond_cache_gflops and beyond_cache(k, p) else None) \
-        or p.compute_gflops(k.kind)
+    gflops = (p.group_gflops.get(speed_group(k, p)) if p.group_gflops else None) or p.compute_gflops(k.kind)
     compute = k.work / (gflops * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
         / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
     if k.quantized:
