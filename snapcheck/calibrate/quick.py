@@ -36,7 +36,7 @@ networks say, 3-5 % under what real models need (docs/bench/estimator.md, sessio
 Dense convs to few or off-tile output channels are measured apart as well (``roofline.speed_group``'s tile
 groups): XNNPACK computes output channels a GEMM tile at a time and the tile is the CPU's, so where it differs
 from the profile host's, such convs change unlike the others (on an AMD EPYC without AVX-512, convs to 1-8
-channels ran 0.4-0.5x and to 16-48 channels 0.7-0.85x the conv factor's change). Their probes
+channels ran 0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change). Their probes
 (``micro.TILE_PROBES``) stay out of the fit; each group's speed is its kind's factor times the median of what
 that leaves of their change (``fit_factors``).
 

@@ -116,8 +116,8 @@ def speed_group(k: Kernel, p: Profile, tiles: bool = True) -> str:
       partial tile on the profile's host).
 
     On an AMD EPYC without AVX-512 against the shipped profile's Intel host, dense convs to 1-8 channels ran
-    0.4-0.5x and to 16-48 channels 0.7-0.85x the change of those to 32, 64 or more (docs/bench/estimator.md,
-    session 20)."""
+    0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change, those to 32 and 64 channels 0.99-1.11x
+    (docs/bench/estimator.md, session 20)."""
     if k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes:
         return f"{k.kind}:beyond"
     tile = profile_tile(p) if tiles and k.kind in TILE_KINDS and k.geometry is not None else 0
