@@ -388,10 +388,9 @@ def weighted_median(values: Any, weights: Any) -> float:
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
     probes; the factor of a group of a kind's kernels, ``roofline.speed_group``, sets its ``group_gflops``), every
-    memory roof by
-    ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every kernel of a
-    network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network correction); the
-    weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
+    memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every
+    kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network
+    correction); the weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
     gets a wide range on this host. The kinds of ``local`` take the model measured here (``local_models``)."""
