@@ -12,7 +12,7 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import FC_PROBES, LARGE_PROBES, PROBES, TILE_PROBES, WINDOW_PROBES, MicroSpec
+from snapcheck.calibrate.micro import FC_PROBES, LARGE_PROBES, PROBES, GROUP_PROBES, WINDOW_PROBES, MicroSpec
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
@@ -56,7 +56,7 @@ def _rows(base, truth: dict, network: float = 1.0) -> list[quick.ProbeRow]:
 
 def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
-    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + TILE_PROBES)  # timed with the lookup
+    assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + GROUP_PROBES)  # timed with the lookup
     assert {p.k for p in WINDOW_PROBES} == {4}  # XNNPACK's 25-tap depthwise micro-kernel, as 5x5 windows
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
@@ -522,25 +522,25 @@ def _conv(hw: int, cin: int, cout: int):
     return split_kernels(conv_chain(hw, [cin, cout]))
 
 
-def test_dense_convs_to_few_or_off_tile_channels_form_groups_of_their_own():
+def test_stems_and_dense_convs_to_few_or_off_tile_channels_form_groups_of_their_own():
     """The shipped profile's host computes 32 output channels at a time (its lookup's tile): convs to at most 8
-    are ``narrow``, those to fewer than 64 that are not 32 ``offtile``; a stem's (fewer than 8 input channels),
-    a pointwise conv's and a profile without a lookup keep their kind."""
+    are ``narrow``, those to fewer than 64 that are not 32 ``offtile``, those from fewer than 8 channels stems;
+    a pointwise conv and a profile without a lookup keep their kind."""
     base = load_host_profile()
     assert base.residual["align"] == 32
     groups = {c: speed_group(_conv(32, 32, c)[0], base) for c in (1, 4, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96)}
     assert groups == {1: "conv:narrow", 4: "conv:narrow", 8: "conv:narrow", 16: "conv:offtile", 24: "conv:offtile",
                       32: "conv", 40: "conv:offtile", 48: "conv:offtile", 56: "conv:offtile", 64: "conv", 80: "conv",
                       96: "conv"}
-    assert speed_group(_conv(32, 3, 16)[0], base) == "conv"  # a stem
-    assert speed_group(_conv(32, 32, 4)[0], base, tiles=False) == "conv"
+    assert speed_group(_conv(32, 3, 16)[0], base) == speed_group(_conv(32, 4, 64)[0], base) == "conv:stem"
+    assert speed_group(_conv(32, 32, 4)[0], base, conv_groups=False) == "conv"
     assert speed_group(_conv(32, 32, 4)[0], dataclasses.replace(base, residual={})) == "conv"
     b = GraphBuilder()
     x = b.input((1, 32, 32, 32))
     pointwise = split_kernels(b.graph([tflite_conv(b, x, 32, 32, 4, 1)]))
     assert [k.kind for k in pointwise] == ["pointwise"] and speed_group(pointwise[0], base) == "pointwise"
     assert {speed_group(quick.main_kernel(split_kernels(conv_chain(p.h, [p.cin, p.cout], p.k))), base)
-            for p in TILE_PROBES if p.stride == 1 and not p.kw} == {"conv:narrow", "conv:offtile"}
+            for p in GROUP_PROBES if p.stride == 1 and not p.kw} == {"conv:narrow", "conv:offtile", "conv:stem"}
 
 
 def _tile_rows(base, host, shapes) -> list[quick.ProbeRow]:
@@ -553,21 +553,25 @@ def _tile_rows(base, host, shapes) -> list[quick.ProbeRow]:
 
 
 def test_tile_groups_are_measured_against_their_kinds_factor_and_stay_out_of_the_fit():
-    """A host on which convs to few channels slow 0.75x and off-tile ones 1.2x where the others slow 1.5x (as on
-    an AMD EPYC without AVX-512 against the Intel profile host): each group gets its own speed from its probes,
-    the conv factor is the other probes' alone, and a conv of either group that is not a probe moves by its own."""
+    """A host on which convs to few channels slow 0.75x, off-tile ones 1.2x and stems 2x where the others slow
+    1.5x (as on an AMD EPYC without AVX-512 against the Intel profile host): each group gets its own speed from
+    its probes, the conv factor is the other probes' alone, and a conv of any group that is not a probe moves by
+    its own."""
     base = load_host_profile()
-    host = quick.adapt(base, _truth({"conv": 1.5, "eltwise": 1.0, "conv:narrow": 0.75, "conv:offtile": 1.2}), {})
-    assert set(host.group_gflops) == {"conv:narrow", "conv:offtile"}
+    host = quick.adapt(base, _truth({"conv": 1.5, "eltwise": 1.0, "conv:narrow": 0.75, "conv:offtile": 1.2,
+                                     "conv:stem": 2.0}), {})
+    assert set(host.group_gflops) == {"conv:narrow", "conv:offtile", "conv:stem"}
     rows = _rows(base, _truth({"conv": 1.5, "eltwise": 1.0}))
     narrow = _tile_rows(base, host, ((56, 320, 4), (32, 512, 8), (28, 256, 3)))
     offtile = _tile_rows(base, host, ((64, 168, 16), (24, 200, 24), (16, 384, 48)))
-    f = quick.fit_factors(base, rows + narrow + offtile)
+    stems = _tile_rows(base, host, ((128, 3, 32), (64, 3, 64), (80, 3, 112)))
+    f = quick.fit_factors(base, rows + narrow + offtile + stems)
     assert f["speed"]["conv"] == pytest.approx(quick.fit_factors(base, rows)["speed"]["conv"], rel=1e-6)
     assert f["speed"]["conv:narrow"] == pytest.approx(0.75, rel=0.05)
     assert f["speed"]["conv:offtile"] == pytest.approx(1.2, rel=0.05)
+    assert f["speed"]["conv:stem"] == pytest.approx(2.0, rel=0.05)
     adapted = quick.adapt(base, f, {})
-    for cin, cout in ((64, 4), (128, 40), (96, 128)):
+    for cin, cout in ((64, 4), (128, 40), (96, 128), (3, 24)):
         ks = _conv(48, cin, cout)
         assert predict_kernels(ks, adapted).latency_ms == pytest.approx(predict_kernels(ks, host).latency_ms, rel=0.05)
     assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))) == adapted

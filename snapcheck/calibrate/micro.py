@@ -452,12 +452,13 @@ FC_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("fc", "dense", 23, 1, 1432, 1000),
 )
 
-# Tile probes: dense convs to few or off-tile output channels (lookup shapes, references rebuilt as for the large
-# probes), whose change between CPUs with different GEMM tiles differs from that of convs to whole tiles
-# (``roofline.speed_group``). On an AMD EPYC without AVX-512 against the Intel profile host these ran 0.58-0.69x
-# their Intel time (1-8 channels) and 0.99-1.13x (16-48 channels), where dense convs to 32 and 64 channels ran
-# 1.4-1.6x (docs/bench/estimator.md, session 20).
-TILE_PROBES: tuple[MicroSpec, ...] = (
+# Conv group probes: dense convs to few or off-tile output channels and stems (lookup shapes, references rebuilt
+# as for the large probes), whose change between CPUs with different GEMM tiles differs from that of other convs
+# (``roofline.speed_group``). On an AMD EPYC without AVX-512 against the Intel profile host the first ten ran
+# 0.58-0.69x their Intel time (1-8 channels) and 0.99-1.13x (16-48 channels), the stems 1.6-2.2x (and
+# ``PROBES``' 224-px stem 1.8x), where dense convs to 32 and 64 channels ran 1.4-1.6x (docs/bench/estimator.md,
+# session 20).
+GROUP_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("conv", "conv", 56, 56, 320, 4, 3, 1),
     MicroSpec("conv", "conv", 28, 28, 255, 3, 7, 1),
     MicroSpec("conv", "conv", 32, 32, 512, 8, 3, 1),
@@ -468,6 +469,10 @@ TILE_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("conv", "conv", 256, 256, 19, 40, 2, 2),
     MicroSpec("conv", "conv", 16, 16, 384, 48, 3, 1),
     MicroSpec("conv", "conv", 64, 64, 128, 48, 3, 2),
+    MicroSpec("conv", "conv", 256, 256, 3, 32, 3, 1),
+    MicroSpec("conv", "conv", 128, 128, 3, 64, 4, 2),
+    MicroSpec("conv", "conv", 80, 80, 3, 112, 3, 1),
+    MicroSpec("conv", "conv", 56, 56, 3, 248, 7, 1),
 )
 
 

@@ -33,12 +33,12 @@ at two rates, from the single-layer transposed-conv probes, and the adapted prof
 the networks holding transposed convs are explained and the in-network factor falls to what the other random
 networks say, 3-5 % under what real models need (docs/bench/estimator.md, session 19).
 
-Dense convs to few or off-tile output channels are measured apart as well (``roofline.speed_group``'s tile
-groups): XNNPACK computes output channels a GEMM tile at a time and the tile is the CPU's, so where it differs
-from the profile host's, such convs change unlike the others (on an AMD EPYC without AVX-512, convs to 1-8
-channels ran 0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change). Their probes
-(``micro.TILE_PROBES``) stay out of the fit; each group's speed is its kind's factor times the median of what
-that leaves of their change (``fit_factors``).
+Dense convs to few or off-tile output channels, and stems, are measured apart as well (``roofline.speed_group``'s
+conv groups): XNNPACK computes output channels a GEMM tile at a time and the tile is the CPU's, so where it
+differs from the profile host's, such convs change unlike the others (on an AMD EPYC without AVX-512, convs to
+1-8 channels ran 0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change), and a stem's time is
+not its GEMM's (1.3x at the median). Their probes (``micro.GROUP_PROBES``) stay out of the fit; each group's
+speed is its kind's factor times the median of what that leaves of their change (``fit_factors``).
 
 All factors are fitted on the single kernels and the networks together, each network counting ``NET_WEIGHT``
 times: a kind's kernels in real shapes and in a network (say, wide convs with large weights) may change unlike
@@ -68,7 +68,7 @@ import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
-from snapcheck.calibrate.micro import (FC_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, TILE_PROBES, WINDOW_PROBES,
+from snapcheck.calibrate.micro import (FC_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, GROUP_PROBES, WINDOW_PROBES,
                                       MicroSpec, build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
@@ -97,7 +97,7 @@ STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
 # ran from 0.61x to 2.97x by shape, and no one factor held (docs/bench/estimator.md, session 19).
 LOCAL_KINDS = ("deconv",)
 LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
-TILE_MIN_PROBES = 3  # single-layer probes a tile group (``roofline.speed_group``) needs for a speed of its own
+GROUP_MIN_PROBES = 3  # single-layer probes a conv group (``roofline.speed_group``) needs for a speed of its own
 
 
 def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
@@ -117,10 +117,10 @@ def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
 
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
-    ``TILE_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
+    ``GROUP_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
     ``random_nets.probe_nets`` (how much slower kernels run in a network than alone) and the weight-streaming
     pairs of ``stream_probes``."""
-    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(TILE_PROBES) \
+    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
         + [OVERHEAD_PROBE] + probe_nets()
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
@@ -278,14 +278,14 @@ class QuickModel:
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
     from g; some of a kind's kernels form a group of their own, ``roofline.speed_group``: fully connected layers
-    with weights beyond the profile host's L2, dense convs with few or off-tile output channels). ``stream_i``:
+    with weights beyond the profile host's L2, stems, dense convs with few or off-tile output channels). ``stream_i``:
     the probe's weight re-reading here (``stream``, measured, not fitted); the reference ``t_i(0)`` has the base
     profile's own (none unless it carries a ``network["stream"]``)."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
                  stream: dict | None = None) -> None:
         self.base = base
-        self.kinds = kinds if kinds is not None else sorted({speed_group(k, base, tiles=False) for r in rows
+        self.kinds = kinds if kinds is not None else sorted({speed_group(k, base, conv_groups=False) for r in rows
                                                               for k in r.kernels if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
         row_of, fixed, compute, memory, kind = [], [], [], [], []
@@ -296,7 +296,7 @@ class QuickModel:
                 fixed.append(t.factor * t.fixed)
                 compute.append(t.factor * t.compute)
                 memory.append(t.factor * t.memory)
-                kind.append(idx.get(speed_group(k, base, tiles=False), len(self.kinds)))
+                kind.append(idx.get(speed_group(k, base, conv_groups=False), len(self.kinds)))
         self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
         self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
         self.n = len(rows)
@@ -339,23 +339,24 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     ``transfer_error`` is then that model's error on their probes. The fit itself keeps a factor for them: with the
     measured model in it, the in-network factor came out 3-5 % under what real models need (docs/estimator.md).
 
-    The tile groups of ``roofline.speed_group`` (dense convs to few or off-tile output channels) are not fitted:
-    their probes (``micro.TILE_PROBES``) stay out of the fit, and each group with at least ``TILE_MIN_PROBES`` of
-    them gets its kind's factor times the median of what that factor leaves of their change, in ``speed``. In
-    the fit they pulled the conv factor to where wide convs in real models came out 11-20 % high (session 20)."""
+    The conv groups of ``roofline.speed_group`` (stems, dense convs to few or off-tile output channels) are not
+    fitted: their probes (``micro.GROUP_PROBES``) stay out of the fit, and each group with at least
+    ``GROUP_MIN_PROBES`` of them gets its kind's factor times the median of what that factor leaves of their
+    change, in ``speed``. In the fit they pulled the conv factor to where wide convs in real models came out 11-20 %
+    high (session 20)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
     model = QuickModel(base, rows, stream=stream)
     mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
     group = [speed_group(m, base) if m is not None else "" for m in mains]
-    tiled = np.array([m is not None and g != speed_group(m, base, tiles=False) for m, g in zip(mains, group)])
-    weights = np.where(is_net, NET_WEIGHT, np.where(tiled, 0.0, 1.0))
+    apart = np.array([m is not None and g != speed_group(m, base, conv_groups=False) for m, g in zip(mains, group)])
+    weights = np.where(is_net, NET_WEIGHT, np.where(apart, 0.0, 1.0))
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
     err = model.log_errors(theta)
     speed = {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])}
-    for g in sorted({g for g, t in zip(group, tiled) if t}):
-        idx = [i for i, (gi, t) in enumerate(zip(group, tiled)) if t and gi == g]
-        if len(idx) >= TILE_MIN_PROBES:  # fewer: the group's kernels keep their kind's factor
+    for g in sorted({g for g, t in zip(group, apart) if t}):
+        idx = [i for i, (gi, t) in enumerate(zip(group, apart)) if t and gi == g]
+        if len(idx) >= GROUP_MIN_PROBES:  # fewer: the group's kernels keep their kind's factor
             shift = float(np.median(err[idx]))
             speed[g] = speed.get(g.split(":")[0], float(np.exp(theta[0]))) * float(np.exp(shift))
             err[idx] -= shift

@@ -74,7 +74,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
-    from snapcheck.estimate.roofline import profile_tile, speed_group
+    from snapcheck.estimate.roofline import STEM_CHANNELS, profile_tile, speed_group
 
     console = _console()
     base, _ = _stage_profile(profile, None)
@@ -94,7 +94,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
             counts[k] = counts.get(k, 0) + 1
     tile = profile_tile(base)
     groups = {"beyond": f"weights > {base.feature_cache_bytes / 2**20:.0f} MB", "narrow": f"to <= {tile // 4} channels",
-              "offtile": f"to < {2 * tile} channels off the {tile} tile"}
+              "offtile": f"to < {2 * tile} channels off the {tile} tile", "stem": f"from < {STEM_CHANNELS} channels"}
     label = {g: f"{g.split(':')[0]}, {groups[g.split(':')[1]]}" if ":" in g else g for g in factors["speed"]}
     width = max([16, *map(len, label.values())])
     local = factors.get("local") or {}

@@ -17,7 +17,7 @@ pixels, log window, stride > 1, log of the weights' excess over the cache), each
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
 int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of its kind that a ``--quick``
 adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
-dense convs with few or off-tile output channels) takes its group's ``group_gflops`` instead of ``F``. A kind in
+dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``. A kind in
 ``local_models`` (``--quick`` on a host whose transposed convs change unlike the shape model says) is priced by
 the model measured on that host instead, ``local_ms``:
 multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's
@@ -94,8 +94,8 @@ class KernelTerms:
 
 
 BEYOND_CACHE_KINDS = ("fc",)  # kinds whose kernels with weights beyond the profile host's cache may run at their own speed
-TILE_KINDS = ("conv",)  # kinds whose kernels with few or off-tile output channels may run at their own speed
-STEM_CHANNELS = 8  # a conv with fewer input channels (a network's stem) is no tile group's: its GEMM is not its time
+CONV_GROUP_KINDS = ("conv",)  # kinds whose kernels may form the groups ``calibrate --quick`` measures apart
+STEM_CHANNELS = 8  # a dense conv with fewer input channels is a network's stem (``speed_group``)
 
 
 def profile_tile(p: Profile) -> int:
@@ -104,13 +104,15 @@ def profile_tile(p: Profile) -> int:
     return int(p.residual.get("align", 0)) if p.residual else 0
 
 
-def speed_group(k: Kernel, p: Profile, tiles: bool = True) -> str:
+def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     """Which compute speed a kernel takes on ``p``: its kind's, or that of a group of its kind's kernels that
-    another CPU changes unlike the rest (``Profile.group_gflops``, measured apart by ``calibrate --quick``;
-    ``tiles=False``: without the two tile groups):
+    another CPU changes unlike the rest (``Profile.group_gflops``, set by ``calibrate --quick``;
+    ``conv_groups=False``: without the three conv groups, which it measures apart from its fit):
 
     - ``fc:beyond``: fully connected layers whose weights exceed ``feature_cache_bytes`` (the profile host's L2,
       beyond which its host streamed them from its L3);
+    - ``conv:stem``: dense convs with fewer than ``STEM_CHANNELS`` input channels (a network's first layer,
+      whose time is not its GEMM's);
     - ``conv:narrow``: dense convs to at most a quarter of the profile host's tile (``profile_tile``) of output
       channels, which a CPU with half that tile runs on XNNPACK's half-width micro-kernel;
     - ``conv:offtile``: dense convs to fewer than two tiles of output channels, not a multiple of the tile (a
@@ -118,12 +120,14 @@ def speed_group(k: Kernel, p: Profile, tiles: bool = True) -> str:
 
     On an AMD EPYC without AVX-512 against the shipped profile's Intel host, dense convs to 1-8 channels ran
     0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change, those to 32 and 64 channels 0.99-1.11x
-    (docs/bench/estimator.md, session 20)."""
+    and stems 0.63-2.63x, 1.3x at the median (docs/bench/estimator.md, session 20)."""
     if k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes:
         return f"{k.kind}:beyond"
-    tile = profile_tile(p) if tiles and k.kind in TILE_KINDS and k.geometry is not None else 0
-    if tile and k.geometry.cin >= STEM_CHANNELS:
+    tile = profile_tile(p) if conv_groups and k.kind in CONV_GROUP_KINDS and k.geometry is not None else 0
+    if tile:
         c = k.geometry.cout
+        if k.geometry.cin < STEM_CHANNELS:
+            return f"{k.kind}:stem"
         if c <= tile // 4:
             return f"{k.kind}:narrow"
         if c < 2 * tile and c % tile:
