@@ -17,11 +17,10 @@ pixels, log window, stride > 1, log of the weights' excess over the cache), each
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
 int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of its kind that a ``--quick``
 adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
-dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``. A kind in
-``local_models`` (``--quick`` on a host whose transposed convs change unlike the shape model says) is priced by
-the model measured on that host instead, ``local_ms``:
-multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's
-``network`` entry (calibrated on random whole networks, ``estimate.network``) then scales kernels per kind
+dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``.
+A kind in ``local_models`` (``--quick`` on a host whose transposed convs change unlike the shape model says) is
+priced by the model measured on that host instead, ``local_ms``: multiply-adds (output channels padded to the
+tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry (calibrated on random whole networks, ``estimate.network``) then scales kernels per kind
 and adds the cold-cache traffic a kernel meets in a network but not when timed alone. Before that, a
 profile's ``residual`` entry corrects each kernel by the measured error of the nearest calibrated single
 kernels (``estimate.residual``).
@@ -123,7 +122,8 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     and stems 0.63-2.63x, 1.3x at the median (docs/bench/estimator.md, session 20)."""
     if k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes:
         return f"{k.kind}:beyond"
-    tile = profile_tile(p) if conv_groups and k.kind in CONV_GROUP_KINDS and k.geometry is not None else 0
+    dense = k.kind in CONV_GROUP_KINDS and k.geometry is not None and k.geometry.groups == 1
+    tile = profile_tile(p) if conv_groups and dense else 0
     if tile:
         c = k.geometry.cout
         if k.geometry.cin < STEM_CHANNELS:
