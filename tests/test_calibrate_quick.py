@@ -583,3 +583,30 @@ def test_a_profile_written_before_the_tile_groups_reads_its_fully_connected_grou
     d.pop("group_gflops")
     d["beyond_cache_gflops"] = {"fc": 40.0}
     assert profile_from_json(d).group_gflops == {"fc:beyond": 40.0}
+
+
+def _fc_here(ks) -> float:
+    """A fully connected layer's time on a host that runs them at 50 G multiply-adds/s (output channels padded to
+    16) plus 0.02 ms per MB of weights, over many rows or one."""
+    k = ks[0]
+    padded = k.macs * (-(-k.geometry.cout // 16) * 16) / k.geometry.cout
+    return OVERHEAD_HERE + padded / 50e6 + k.weight_bytes / 2**20 * 0.02
+
+
+def test_fully_connected_layers_can_take_the_model_measured_on_this_host():
+    """On a host whose fully connected layers run as ``_fc_here`` says (one rate over many rows, weight streaming
+    over one), the quick calibration keeps the measured model for them, one-row heads and wide MLPs alike."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), OVERHEAD_HERE, base.overhead_ms))
+    for shape in ((1, 512, 512), (1, 2048, 512), (64, 96, 384), (196, 192, 768), (196, 768, 1024), (724, 2408, 664)):
+        ks = split_kernels(_fc(*shape))
+        rows.append(quick.ProbeRow(MicroSpec("fc", "dense", shape[0], 1, shape[1], shape[2]), ks, _fc_here(ks),
+                                   predict_kernels(ks, base).latency_ms))
+    f = quick.fit_factors(base, rows)
+    assert 1 / f["local"]["fc"]["ms_per_mmac"] == pytest.approx(50.0, rel=1e-3)
+    adapted = quick.adapt(base, f, {})
+    for shape in ((1, 1280, 1000), (196, 384, 1536)):  # a classifier head; a ViT-S MLP
+        ks = split_kernels(_fc(*shape))
+        here = f["network"] * (_fc_here(ks) - OVERHEAD_HERE)
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms + here, rel=5e-3)

@@ -25,13 +25,14 @@ against one of their layers timed alone). The profile's host is taken to keep ev
 weights in its cache (the shipped profile's Sapphire Rapids predicted MobileNets with 17-24 MB of weights
 within ±10 % without such a term), unless the profile carries its own ``network["stream"]``.
 
-Transposed convs it does not factor at all: their change between two CPUs runs from 0.6x to 3x by shape (the
-profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran them at one rate
-whatever their weights), so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes
-at two rates, from the single-layer transposed-conv probes, and the adapted profile prices them by it
-(``Profile.local_models``). The fit still gives them a factor of their own: with the measured model in the fit,
-the networks holding transposed convs are explained and the in-network factor falls to what the other random
-networks say, 3-5 % under what real models need (docs/bench/estimator.md, session 19).
+Transposed convs and fully connected layers it may not factor at all: their change between two CPUs runs from
+0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran
+transposed convs at one rate whatever their weights, and fully connected layers over many rows at one rate too),
+so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes at two rates, from the
+kind's single-layer probes, and the adapted profile prices them by it (``Profile.local_models``) where that
+explains the probes better than a factor. The fit still gives them a factor of their own: with the measured
+model in the fit, the networks holding transposed convs are explained and the in-network factor falls to what
+the other random networks say, 3-5 % under what real models need (docs/bench/estimator.md, session 19).
 
 Dense convs to few or off-tile output channels, and stems, are measured apart as well (``roofline.speed_group``'s
 conv groups): XNNPACK computes output channels a GEMM tile at a time and the tile is the CPU's, so where it
@@ -94,8 +95,10 @@ STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
 # convs: on an AMD EPYC without AVX-512 they ran at one rate, 10.5-11.1 G multiply-adds/s from 4x4 inputs up
 # whatever their weights, where the profile's Intel host ran 5.9 G/s with 32 MB of weights and 32 with 1 MB
 # (its weights streamed from beyond its L2, which the shape model carries): the change between the two hosts
-# ran from 0.61x to 2.97x by shape, and no one factor held (docs/bench/estimator.md, session 19).
-LOCAL_KINDS = ("deconv",)
+# ran from 0.61x to 2.97x by shape, and no one factor held (docs/bench/estimator.md, session 19). Fully connected
+# layers: on that EPYC those over many rows ran at one rate, 47-52 G multiply-adds/s, and one-row ones at the rate
+# their weights stream, where the profile's lookup and its L2 split spread their change from 0.7x to 3x (session 20).
+LOCAL_KINDS = ("deconv", "fc")
 LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
 GROUP_MIN_PROBES = 3  # single-layer probes a conv group (``roofline.speed_group``) needs for a speed of its own
 
@@ -248,7 +251,8 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
     ``ms_per_mmac`` x multiply-adds (output channels padded to the ``simd`` tile) + ``ms_per_mb`` x weight
     bytes, least squares on the relative error, both rates >= 0 (none when the multiply-adds get no rate); and
     its absolute log error on each probe. On the EPYC of session 19 two rates held nine transposed-conv probes
-    (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %."""
+    (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %; in session 20 nine fully connected ones (1-3,136 rows,
+    0.001-26 ms) within ±16 %, a 1 us one aside (52 G/s + 0.023 ms per MB)."""
     overhead = next((r.ms for r in rows if r.spec == OVERHEAD_PROBE), 0.0)
     models, errors = {}, {}
     for kind in LOCAL_KINDS:

@@ -99,7 +99,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     width = max([16, *map(len, label.values())])
     local = factors.get("local") or {}
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
-        note = "; the fit's only: priced by the model measured below" if kind in local else ""
+        note = "; the fit's only: priced by the model measured below" if kind.split(":")[0] in local else ""
         console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes{note})")
     console.print(f"  {'other kinds':{width}s} x{factors['median']:5.2f}  (the median)\n"
                   f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"

@@ -18,12 +18,12 @@ calibration covered (``shape_range``), so a shape outside it is priced like the 
 int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of its kind that a ``--quick``
 adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
 dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``. A
-kind in ``local_models`` (``--quick`` on a host whose transposed convs change unlike the shape model says) is
-priced by the model measured on that host instead, ``local_ms``: multiply-adds (output channels padded to the
-tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry (calibrated on random whole
-networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache traffic a kernel meets in a
-network but not when timed alone. Before that, a profile's ``residual`` entry corrects each kernel by the measured
-error of the nearest calibrated single kernels (``estimate.residual``).
+kind in ``local_models`` (``--quick`` on a host whose transposed convs or fully connected layers change unlike the
+shape model says) is priced by the model measured on that host instead, ``local_ms``: multiply-adds (output
+channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry
+(calibrated on random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache
+traffic a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
+each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
 """
 
 from __future__ import annotations
