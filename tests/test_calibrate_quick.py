@@ -12,7 +12,7 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import FC_PROBES, LARGE_PROBES, PROBES, GROUP_PROBES, WINDOW_PROBES, MicroSpec
+from snapcheck.calibrate.micro import FC_PROBES, GROUP_PROBES, LARGE_PROBES, PROBES, WINDOW_PROBES, MicroSpec
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
@@ -332,7 +332,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
 
     base = load_host_profile()
     host = quick.adapt(base, _truth({"conv": 1.0, "eltwise": 1.0, "conv:narrow": 0.5}), {})
-    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})) + _tile_rows(base, host, ((56, 320, 4), (32, 512, 8),
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})) + _group_rows(base, host, ((56, 320, 4), (32, 512, 8),
                                                                                       (28, 256, 3)))
     llc = 8 * 2**20
     timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
@@ -348,7 +348,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     out = " ".join(result.output.split())
     assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
-    assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a tile group, measured apart
+    assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart
     elsewhere = host_dir / "elsewhere.json"
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json"),
                                       "--out", str(elsewhere)])
@@ -436,12 +436,17 @@ def _deconv(hw: int, cin: int, cout: int, k: int = 4):
 OVERHEAD_HERE = 0.01
 
 
-def _deconv_here(ks) -> float:
-    """A transposed conv's time on a host that runs them at 11 G multiply-adds/s (output channels padded to 16)
-    plus 0.05 ms per MB of weights, whatever the profile's shape model says."""
+def _measured_here(ks, gmacs: float, ms_per_mb: float) -> float:
+    """A single-layer probe's time on a host that runs its kernel at ``gmacs`` G multiply-adds/s (output channels
+    padded to 16) plus ``ms_per_mb`` per MB of weights, whatever the profile's shape model says."""
     k = ks[0]
     padded = k.macs * (-(-k.geometry.cout // 16) * 16) / k.geometry.cout
-    return OVERHEAD_HERE + padded / 11e6 + k.weight_bytes / 2**20 * 0.05
+    return OVERHEAD_HERE + padded / (gmacs * 1e6) + k.weight_bytes / 2**20 * ms_per_mb
+
+
+def _deconv_here(ks) -> float:
+    """A transposed conv's time on a host that runs them at 11 G multiply-adds/s plus 0.05 ms per MB of weights."""
+    return _measured_here(ks, 11.0, 0.05)
 
 
 def _deconv_rows(base, timing=lambda ks, ref: _deconv_here(ks), overhead: float = OVERHEAD_HERE) -> list[quick.ProbeRow]:
@@ -543,7 +548,7 @@ def test_stems_and_dense_convs_to_few_or_off_tile_channels_form_groups_of_their_
             for p in GROUP_PROBES if p.stride == 1 and not p.kw} == {"conv:narrow", "conv:offtile", "conv:stem"}
 
 
-def _tile_rows(base, host, shapes) -> list[quick.ProbeRow]:
+def _group_rows(base, host, shapes) -> list[quick.ProbeRow]:
     rows = []
     for hw, cin, cout in shapes:
         ks = _conv(hw, cin, cout)
@@ -552,7 +557,7 @@ def _tile_rows(base, host, shapes) -> list[quick.ProbeRow]:
     return rows
 
 
-def test_tile_groups_are_measured_against_their_kinds_factor_and_stay_out_of_the_fit():
+def test_conv_groups_are_measured_against_their_kinds_factor_and_stay_out_of_the_fit():
     """A host on which convs to few channels slow 0.75x, off-tile ones 1.2x and stems 2x where the others slow
     1.5x (as on an AMD EPYC without AVX-512 against the Intel profile host): each group gets its own speed from
     its probes, the conv factor is the other probes' alone, and a conv of any group that is not a probe moves by
@@ -562,9 +567,9 @@ def test_tile_groups_are_measured_against_their_kinds_factor_and_stay_out_of_the
                                      "conv:stem": 2.0}), {})
     assert set(host.group_gflops) == {"conv:narrow", "conv:offtile", "conv:stem"}
     rows = _rows(base, _truth({"conv": 1.5, "eltwise": 1.0}))
-    narrow = _tile_rows(base, host, ((56, 320, 4), (32, 512, 8), (28, 256, 3)))
-    offtile = _tile_rows(base, host, ((64, 168, 16), (24, 200, 24), (16, 384, 48)))
-    stems = _tile_rows(base, host, ((128, 3, 32), (64, 3, 64), (80, 3, 112)))
+    narrow = _group_rows(base, host, ((56, 320, 4), (32, 512, 8), (28, 256, 3)))
+    offtile = _group_rows(base, host, ((64, 168, 16), (24, 200, 24), (16, 384, 48)))
+    stems = _group_rows(base, host, ((128, 3, 32), (64, 3, 64), (80, 3, 112)))
     f = quick.fit_factors(base, rows + narrow + offtile + stems)
     assert f["speed"]["conv"] == pytest.approx(quick.fit_factors(base, rows)["speed"]["conv"], rel=1e-6)
     assert f["speed"]["conv:narrow"] == pytest.approx(0.75, rel=0.05)
@@ -578,7 +583,7 @@ def test_tile_groups_are_measured_against_their_kinds_factor_and_stay_out_of_the
     assert "conv:narrow" not in quick.fit_factors(base, rows + narrow[:2] + offtile)["speed"]  # 2 probes: too few
 
 
-def test_a_profile_written_before_the_tile_groups_reads_its_fully_connected_group():
+def test_a_profile_written_before_the_conv_groups_reads_its_fully_connected_group():
     d = profile_to_json(load_host_profile())
     d.pop("group_gflops")
     d["beyond_cache_gflops"] = {"fc": 40.0}
@@ -586,11 +591,9 @@ def test_a_profile_written_before_the_tile_groups_reads_its_fully_connected_grou
 
 
 def _fc_here(ks) -> float:
-    """A fully connected layer's time on a host that runs them at 50 G multiply-adds/s (output channels padded to
-    16) plus 0.02 ms per MB of weights, over many rows or one."""
-    k = ks[0]
-    padded = k.macs * (-(-k.geometry.cout // 16) * 16) / k.geometry.cout
-    return OVERHEAD_HERE + padded / 50e6 + k.weight_bytes / 2**20 * 0.02
+    """A fully connected layer's time on a host that runs them at 50 G multiply-adds/s plus 0.02 ms per MB of
+    weights, over many rows or one."""
+    return _measured_here(ks, 50.0, 0.02)
 
 
 def test_fully_connected_layers_can_take_the_model_measured_on_this_host():

@@ -69,7 +69,7 @@ import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
-from snapcheck.calibrate.micro import (FC_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, GROUP_PROBES, WINDOW_PROBES,
+from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES,
                                       MicroSpec, build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
@@ -77,7 +77,7 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import Profile, kernel_terms, local_macs, predict_kernels, speed_group
+from snapcheck.estimate.roofline import Profile, group_kind, kernel_terms, local_macs, predict_kernels, speed_group
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -362,7 +362,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
         idx = [i for i, (gi, t) in enumerate(zip(group, apart)) if t and gi == g]
         if len(idx) >= GROUP_MIN_PROBES:  # fewer: the group's kernels keep their kind's factor
             shift = float(np.median(err[idx]))
-            speed[g] = speed.get(g.split(":")[0], float(np.exp(theta[0]))) * float(np.exp(shift))
+            speed[g] = speed.get(group_kind(g), float(np.exp(theta[0]))) * float(np.exp(shift))
             err[idx] -= shift
     net_ms = [r.reference_ms for r, net in zip(rows, is_net) if net]
     network = float(np.exp(weighted_median(err[is_net], net_ms))) if net_ms else 1.0
@@ -422,8 +422,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         residual = {**residual, "kind_error": {k: round(float(np.hypot(v, transfer.get(k, typical))), 4)
                                                for k, v in residual["kind_error"].items()},
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
-    groups = {g: round(base.group_gflops.get(g, base.compute_gflops(g.split(":")[0])) / v, 4)
-              for g, v in factors["speed"].items() if ":" in g}
+    groups = {g: round(base.group_gflops.get(g, base.compute_gflops(group_kind(g))) / v, 4)
+              for g, v in factors["speed"].items() if group_kind(g) != g}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, group_gflops=groups,
         local_models={**base.local_models, **factors.get("local", {})},

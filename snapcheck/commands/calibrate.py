@@ -74,7 +74,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
-    from snapcheck.estimate.roofline import STEM_CHANNELS, profile_tile, speed_group
+    from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 
     console = _console()
     base, _ = _stage_profile(profile, None)
@@ -95,11 +95,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     tile = profile_tile(base)
     groups = {"beyond": f"weights > {base.feature_cache_bytes / 2**20:.0f} MB", "narrow": f"to <= {tile // 4} channels",
               "offtile": f"to < {2 * tile} channels off the {tile} tile", "stem": f"from < {STEM_CHANNELS} channels"}
-    label = {g: f"{g.split(':')[0]}, {groups[g.split(':')[1]]}" if ":" in g else g for g in factors["speed"]}
+    label = {g: f"{kind}, {groups[sub]}" if sub else g for g in factors["speed"] for kind, _, sub in [g.partition(":")]}
     width = max([16, *map(len, label.values())])
     local = factors.get("local") or {}
     for kind, f in sorted(factors["speed"].items(), key=lambda t: t[1]):
-        note = "; the fit's only: priced by the model measured below" if kind.split(":")[0] in local else ""
+        note = "; the fit's only: priced by the model measured below" if group_kind(kind) in local else ""
         console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes{note})")
     console.print(f"  {'other kinds':{width}s} x{factors['median']:5.2f}  (the median)\n"
                   f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"

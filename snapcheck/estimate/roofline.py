@@ -135,6 +135,11 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     return k.kind
 
 
+def group_kind(group: str) -> str:
+    """The kernel kind of a ``speed_group`` name (``"conv:narrow"`` -> ``"conv"``; a kind is its own)."""
+    return group.split(":")[0]
+
+
 def local_macs(k: Kernel, simd: int) -> float:
     """A kernel's multiply-adds with its output channels padded to the ``simd`` tile (a transposed conv to 3
     channels costs as much as one to 16), the measure ``local_ms`` prices."""
