@@ -49,3 +49,19 @@ def test_timed_models_builds_times_resumes_and_takes_the_median_over_passes(tmp_
     # everything cached: a second call measures nothing; one pass returns pass 1's own timing
     again = cal.timed_models(["a", "b", "c"], passes=1, **kw)
     assert len(timed) == 6 and [cal.typical_ms(r[2]) for r in again] == [1.0, 5.0, 3.0]
+
+
+def _encode(item: str) -> bytes:  # module level: build_missing pickles it into its converter processes
+    return item.encode()
+
+
+def test_build_missing_converts_only_the_missing_files_in_parallel_processes(tmp_path):
+    import snapcheck.calibrate.harness as cal
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "b.tflite").write_bytes(b"kept")
+    cal.build_missing(["a", "b", "c"], key=str, build=_encode, folder=folder, workers=2)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == \
+        {"a.tflite": b"a", "b.tflite": b"kept", "c.tflite": b"c"}
+    assert 1 <= cal.build_workers() <= cal.MAX_BUILD_WORKERS

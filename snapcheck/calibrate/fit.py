@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from snapcheck.calibrate.harness import host_fingerprint, l2_cache_bytes, timed_models, typical_ms
+from snapcheck.calibrate.harness import build_workers, host_fingerprint, l2_cache_bytes, timed_models, typical_ms
 from snapcheck.calibrate.micro import KINDS, MicroSpec, build_micro_tflite, micro_dir, micro_specs
 from snapcheck.estimate.features import shape_features
 from snapcheck.estimate.kernels import KINDS as ESTIMATOR_KINDS
@@ -185,7 +185,7 @@ def calibrate_roofline(threads: int = 1, per_kind: int = 24, seed: int = 0,
     specs = micro_specs(seed, per_kind)
     rows = timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=micro_dir(),
                         cache_path=calibration_cache(threads), label="calibrate", threads=threads, passes=PASSES,
-                        console=console)
+                        workers=build_workers(), console=console)
     overhead = min(typical_ms(h) for s, _, h in rows if s.op == "add" and s.h == 1)
     l2 = l2_cache_bytes()
     samples = [s for s in (Sample.from_kernels(k, typical_ms(h), overhead, l2) for _, k, h in rows) if s is not None]

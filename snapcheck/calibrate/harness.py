@@ -9,8 +9,11 @@ after each one, so an interrupted stage resumes where it stopped.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Hashable
 
@@ -122,19 +125,59 @@ def progress_bar(label: str, console: Any = None) -> Any:
                     TextColumn("{task.description}"), TimeRemainingColumn(), console=console, transient=False)
 
 
+MAX_BUILD_WORKERS = 4  # converter processes at once (each holds TensorFlow: ~1-2 GB)
+
+
+def _build_to(build: Callable[[Any], bytes], item: Any, path: Path) -> None:
+    atomic_write_bytes(path, build(item))
+
+
+def build_missing(items: list, *, key: Callable[[Any], str], build: Callable[[Any], bytes], folder: Path,
+                  workers: int, console: Any = None) -> None:
+    """Convert the items whose .tflite is missing under ``folder``, in ``workers`` processes at once (``build``
+    must be a module-level function: it is pickled). Each file is written whole or not at all, so Ctrl-C keeps
+    the finished ones."""
+    todo = [(item, folder / f"{key(item)}.tflite") for item in items]
+    todo = [(item, path) for item, path in todo if not path.is_file()]
+    if not todo:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with progress_bar("converting (first time only)", console) as bar, \
+            ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                                mp_context=multiprocessing.get_context("spawn")) as pool:
+        task = bar.add_task("", total=len(todo))
+        try:
+            for done in as_completed([pool.submit(_build_to, build, item, path) for item, path in todo]):
+                done.result()
+                bar.advance(task)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def build_workers() -> int:
+    """Converter processes for ``build_missing``: one per core this process may use, at most
+    ``MAX_BUILD_WORKERS``."""
+    return max(1, min(MAX_BUILD_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
+
+
 def timed_models(items: list, *, key: Callable[[Any], str], build: Callable[[Any], bytes], folder: Path,
                  cache_path: Path, label: str, threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
-                 min_seconds: float = 0.25, runs: int = 10, passes: int = 1,
+                 min_seconds: float = 0.25, runs: int = 10, passes: int = 1, workers: int = 1,
                  console: Any = None) -> list[tuple[Hashable, list[Kernel], dict]]:
     """The loop every calibration stage runs: per item, its .tflite under ``folder`` (``build(item)`` when
     missing), its kernels and its timing: from the cache at ``cache_path``, else measured with
     ``measure_tflite`` unless ``build_only`` or past ``max_minutes`` (0: no limit). With ``passes`` > 1 the
     whole list is timed again that many times, each pass with new interpreters and its own cache
     (``pass_cache``), and the timing's medians (``typical_ms``) and minima (``best_ms``) become their medians
-    over passes (``pass_median_ms``): one interpreter's timing varies by a few % between instances. Returns
+    over passes (``pass_median_ms``): one interpreter's timing varies by a few % between instances. With
+    ``workers`` > 1 the missing models are converted first, that many at once (``build_missing``). Returns
     ``(item, kernels, timing)`` for the items every pass has timed. A progress bar shows the current item;
     Ctrl-C keeps every finished timing (a later call resumes)."""
     start = time.monotonic()
+    if workers > 1:
+        build_missing(items, key=key, build=build, folder=folder, workers=workers, console=console)
     caches = [MeasurementCache(pass_cache(cache_path, i)) for i in range(passes)]
     kernels: dict[str, list[Kernel]] = {}
     with tempfile.TemporaryDirectory() as td, progress_bar(label, console) as bar:

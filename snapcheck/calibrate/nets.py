@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from snapcheck.calibrate.harness import host_fingerprint, timed_models, typical_ms
+from snapcheck.calibrate.harness import build_workers, host_fingerprint, timed_models, typical_ms
 from snapcheck.calibrate.micro import KINDS
 from snapcheck.calibrate.random_nets import NetSpec, build_net_tflite, net_family, random_nets
 from snapcheck.estimate.kernels import Kernel
@@ -283,7 +283,8 @@ def measure_nets(specs: list[NetSpec], threads: int = 1, build_only: bool = Fals
     return timed_models(specs, key=NetSpec.key, build=build_net_tflite, folder=cache_dir() / "nets",
                         cache_path=nets_cache(threads),
                         label="calibrate nets", threads=threads, build_only=build_only, max_minutes=max_minutes,
-                        min_seconds=1.0, runs=5, passes=passes, console=console)
+                        min_seconds=1.0, runs=5, passes=passes, workers=build_workers(),
+                        console=console)
 
 
 def fit_correction(base: Profile, rows: list[tuple[NetSpec, list[Kernel], dict]], folds: int = 5,

@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
-from snapcheck.calibrate.harness import host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
+from snapcheck.calibrate.harness import build_workers, host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
 from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES,
                                       MicroSpec, build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
@@ -238,11 +238,11 @@ def quick_cache(threads: int = 1) -> Path:
 
 def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | None = None,
                    passes: int = PASSES) -> list[tuple]:
-    """Convert (first time only, with TensorFlow) and time the probes (``harness.timed_models``, ``passes``
-    passes; cached per pass, so an interrupted run resumes)."""
+    """Convert (first time only, with TensorFlow, one process per core) and time the probes
+    (``harness.timed_models``, ``passes`` passes; cached per pass, so an interrupted run resumes)."""
     return timed_models(probe_specs(), key=lambda s: s.key(), build=_build, folder=probe_dir(),
                         cache_path=cache_path or quick_cache(threads), label="calibrate --quick", threads=threads,
-                        min_seconds=MIN_SECONDS, passes=passes, console=console)
+                        min_seconds=MIN_SECONDS, passes=passes, workers=build_workers(), console=console)
 
 
 def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:

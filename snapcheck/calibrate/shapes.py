@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from snapcheck.calibrate.fit import main_kernel
-from snapcheck.calibrate.harness import host_fingerprint, timed_models, typical_ms
+from snapcheck.calibrate.harness import build_workers, host_fingerprint, timed_models, typical_ms
 from snapcheck.calibrate.micro import (KINDS, PROBES, MicroSpec, build_micro_tflite, channels, macs, micro_dir,
                                        micro_specs, side, weighted)
 from snapcheck.estimate import residual
@@ -153,7 +153,8 @@ def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = 
     roofline's set, in ``shapes-<host>.json`` and one more file per pass; resumable)."""
     return timed_models(specs, key=MicroSpec.key, build=build_micro_tflite, folder=micro_dir(),
                         cache_path=shapes_cache(threads), label="calibrate shapes", threads=threads,
-                        build_only=build_only, max_minutes=max_minutes, passes=passes, console=console)
+                        build_only=build_only, max_minutes=max_minutes, passes=passes,
+                        workers=build_workers(), console=console)
 
 
 def sample_parts(kernels: list[Kernel], base: Profile) -> tuple[Kernel, float, float] | None:
