@@ -613,3 +613,52 @@ def test_fully_connected_layers_can_take_the_model_measured_on_this_host():
         ks = split_kernels(_fc(*shape))
         here = f["network"] * (_fc_here(ks) - OVERHEAD_HERE)
         assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms + here, rel=5e-3)
+
+
+def test_dense_convs_off_the_hosts_gemm_tile_are_priced_by_their_fill():
+    """The shipped profile's lookup learned a 32-wide GEMM tile; on a host computing 16 output channels at a
+    time a conv to 76 channels computes 80 where the lookup priced 96: its work scales by 80/96. Convs to a
+    multiple of 32, to at most 8 channels (the half-width micro-kernel's group) and stems do not change, nor does
+    any conv on a profile not adapted to a host of another tile."""
+    from snapcheck.estimate.roofline import kernel_terms, tile_fill
+
+    base = load_host_profile()
+    here = dataclasses.replace(base, gemm_tile=16)
+    fills = {c: tile_fill(_conv(32, 64, c)[0], here) for c in (4, 8, 16, 40, 64, 76, 96, 100)}
+    assert fills == pytest.approx({4: 1.0, 8: 1.0, 16: 0.5, 40: 0.75, 64: 1.0, 76: 80 / 96, 96: 1.0, 100: 112 / 128})
+    assert tile_fill(_conv(32, 3, 76)[0], here) == 1.0
+    assert tile_fill(_conv(32, 64, 76)[0], base) == tile_fill(_conv(32, 64, 76)[0], dataclasses.replace(
+        base, gemm_tile=32)) == 1.0
+    k = _conv(32, 64, 76)[0]
+    assert kernel_terms(k, here).compute == pytest.approx(kernel_terms(k, base).compute * 80 / 96)
+
+
+def test_the_fit_takes_the_hosts_tile_so_off_tile_networks_do_not_bend_the_conv_factor():
+    """A 16-tile host whose convs all run 1.5x slower than the profile's on their compute roofs, off-tile ones
+    by their fill less: given the tile, the fit recovers x1.5 and an in-network factor of 1 from networks of
+    off-tile convs; without it, the networks pull the conv factor down, and the adapted profile keeps the tile."""
+    base = load_host_profile()
+    truth = {**_truth({"conv": 1.5, "eltwise": 1.0}), "tile": 16}
+    host = quick.adapt(base, truth, {})
+    assert host.gemm_tile == 16
+    rows = _rows(base, truth)
+    for widths in ((32, 76, 100), (24, 40, 72), (64, 88, 44)):
+        ks = split_kernels(conv_chain(48, list(widths)))
+        rows.append(quick.ProbeRow(NetSpec(f"off{widths}", 48, widths[0], (), ()), ks,
+                                   predict_kernels(ks, host).latency_ms, predict_kernels(ks, base).latency_ms))
+    f = quick.fit_factors(base, rows, tile=16)
+    assert f["speed"]["conv"] == pytest.approx(1.5, rel=0.02) and f["network"] == pytest.approx(1.0, abs=0.02)
+    assert f["tile"] == 16 and quick.adapt(base, f, {}).gemm_tile == 16
+    assert quick.fit_factors(base, rows)["speed"]["conv"] < 1.5 * 0.95
+    adapted = quick.adapt(base, f, {})
+    assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))).gemm_tile == 16
+
+
+def test_gemm_tile_reads_the_cpus_flags(tmp_path):
+    from snapcheck.calibrate.harness import gemm_tile
+
+    info = tmp_path / "cpuinfo"
+    for flags, tile in (("fpu sse2 avx avx2 fma", 16), ("avx2 fma avx512f avx512bw", 32), ("fp asimd", 0)):
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        assert gemm_tile(info) == tile
+    assert gemm_tile(tmp_path / "missing") == 0

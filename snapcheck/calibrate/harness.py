@@ -91,6 +91,17 @@ def llc_bytes() -> float:
     return sizes[max(sizes)] if sizes else 16.0 * 1024 * 1024
 
 
+def gemm_tile(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
+    """Output channels XNNPACK's f32 GEMM micro-kernels compute at a time on this CPU, from its flags: 32 with
+    AVX-512 (7x32), 16 with AVX2 and FMA3 (6x16; ``src/configs/gemm-config.c``); 0 when unknown (no x86 flags)."""
+    try:
+        line = next((ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("flags")), "")
+    except OSError:
+        return 0
+    flags = set(line.partition(":")[2].split())
+    return 32 if "avx512f" in flags else 16 if {"avx2", "fma"} <= flags else 0
+
+
 class MeasurementCache:
     """A JSON file of finished measurements, rewritten atomically after each new one."""
 

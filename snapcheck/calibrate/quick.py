@@ -68,7 +68,8 @@ from typing import Any
 import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
-from snapcheck.calibrate.harness import build_workers, host_fingerprint, llc_bytes, pass_cache, timed_models, typical_ms
+from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, llc_bytes, pass_cache, timed_models,
+                                         typical_ms)
 from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES,
                                       MicroSpec, build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
@@ -77,7 +78,8 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import Profile, group_kind, kernel_terms, local_macs, predict_kernels, speed_group
+from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, predict_kernels, speed_group,
+                                         tile_fill)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -277,25 +279,28 @@ class QuickModel:
     """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
     roofs' balance stay as the base profile has them):
 
-        t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + max(s[kind_j] x compute_j, m x memory_j))
+        t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + max(s[kind_j] x fill_j x compute_j, m x memory_j))
                      + stream_i
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
     from g; some of a kind's kernels form a group of their own, ``roofline.speed_group``: fully connected layers
     with weights beyond the profile host's L2, stems, dense convs with few or off-tile output channels). ``stream_i``:
-    the probe's weight re-reading here (``stream``, measured, not fitted); the reference ``t_i(0)`` has the base
-    profile's own (none unless it carries a ``network["stream"]``)."""
+    the probe's weight re-reading here (``stream``, measured, not fitted); ``fill_j`` the dense conv's partial
+    tile on this host's GEMM tile ``tile`` (``roofline.tile_fill``; 1 with ``tile`` 0). The reference ``t_i(0)``
+    has the base profile's own stream (none unless it carries a ``network["stream"]``) and no fill."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
-                 stream: dict | None = None) -> None:
+                 stream: dict | None = None, tile: int = 0) -> None:
         self.base = base
         self.kinds = kinds if kinds is not None else sorted({speed_group(k, base, conv_groups=False) for r in rows
                                                               for k in r.kernels if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
-        row_of, fixed, compute, memory, kind = [], [], [], [], []
+        here = dataclasses.replace(base, gemm_tile=tile)
+        row_of, fixed, compute, memory, kind, fill = [], [], [], [], [], []
         for i, r in enumerate(rows):
             for k in r.kernels:
                 t = kernel_terms(k, base)
+                fill.append(tile_fill(k, here) / tile_fill(k, base))
                 row_of.append(i)
                 fixed.append(t.factor * t.fixed)
                 compute.append(t.factor * t.compute)
@@ -308,6 +313,7 @@ class QuickModel:
         self.stream = np.array([sum(stream_ms(r.kernels, stream or {})) for r in rows])
         base_stream = np.array([sum(stream_ms(r.kernels, base.network.get("stream", {}))) for r in rows])
         self.t0 = self.times(np.zeros(4 + len(self.kinds))) - self.stream + base_stream
+        self.compute = self.compute * np.array(fill)
 
     def scale(self, theta: np.ndarray) -> np.ndarray:
         """Each kernel's compute factor ``s[kind]`` (the median factor for a kind without probes)."""
@@ -327,7 +333,8 @@ class QuickModel:
         return self.target - np.log(self.times(theta) / self.t0)
 
 
-def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, stream: dict | None = None) -> dict[str, Any]:
+def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, stream: dict | None = None,
+                tile: int = 0) -> dict[str, Any]:
     """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
     single kernels and the networks together (each network ``NET_WEIGHT`` times): ``speed`` per probed kind
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
@@ -350,7 +357,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     high (session 20)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
-    model = QuickModel(base, rows, stream=stream)
+    model = QuickModel(base, rows, stream=stream, tile=tile)
     mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
     group = [speed_group(m, base) if m is not None else "" for m in mains]
     apart = np.array([m is not None and g != speed_group(m, base, conv_groups=False) for m, g in zip(mains, group)])
@@ -379,7 +386,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     return {"speed": speed, "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
-            "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local}
+            "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local,
+            "tile": tile}
 
 
 def weighted_median(values: Any, weights: Any) -> float:
@@ -426,6 +434,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
               for g, v in factors["speed"].items() if group_kind(g) != g}
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, group_gflops=groups,
+        gemm_tile=factors.get("tile", 0),
         local_models={**base.local_models, **factors.get("local", {})},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
@@ -445,7 +454,7 @@ def calibrate_quick(base: Profile, threads: int = 1,
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if (ref := reference_ms(spec, kernels, base))]
     stream = stream_rate(timed, llc_bytes())
-    factors = fit_factors(base, rows, stream=stream)
+    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile())
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
@@ -453,7 +462,7 @@ def calibrate_quick(base: Profile, threads: int = 1,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
-                      "stream": stream, "local": factors["local"],
+                      "stream": stream, "local": factors["local"], "tile": factors["tile"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

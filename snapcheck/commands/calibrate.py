@@ -74,6 +74,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
+    from snapcheck.estimate.kernels import channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 
     console = _console()
@@ -112,6 +113,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
                       "weights and activation arena exceed it")
+    if adapted.gemm_tile and tile and adapted.gemm_tile != tile:
+        console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
+                      f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "
+                      f"(to 76 channels: x{channel_pad(76, adapted.gemm_tile) / channel_pad(76, tile):.2f})")
     for kind, m in local.items():
         console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
                       f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "

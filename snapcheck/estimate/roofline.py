@@ -17,7 +17,9 @@ pixels, log window, stride > 1, log of the weights' excess over the cache), each
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
 int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of its kind that a ``--quick``
 adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
-dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``. A
+dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``; on a
+host whose GEMM tile differs from the lookup's, a dense conv's work is scaled by its partial tile's fill
+(``tile_fill``). A
 kind in ``local_models`` (``--quick`` on a host whose transposed convs or fully connected layers change unlike the
 shape model says) is priced by the model measured on that host instead, ``local_ms``: multiply-adds (output
 channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry
@@ -62,6 +64,7 @@ class Profile:
     cache_bytes: float = 0.0  # traffic up to this streams at bandwidth_gbs, the rest at dram_gbs
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
     group_gflops: dict[str, float] = field(default_factory=dict)  # ``speed_group`` -> GFLOP/s (--quick)
+    gemm_tile: int = 0  # output-channel tile of the GEMM on the host --quick adapted this to (0: the lookup's own)
     local_models: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> measured model (``local_ms``, --quick)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
@@ -135,6 +138,19 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     return k.kind
 
 
+def tile_fill(k: Kernel, p: Profile) -> float:
+    """How much of a dense conv's work its partial output tile adds on the host's GEMM tile (``p.gemm_tile``)
+    relative to what it added on the tile the profile's lookup learned (``profile_tile``): a conv to 76 channels
+    computes 80 on a 16-wide tile, 96 on a 32-wide one, so 0.83. 1 for other kernels, for stems and for convs
+    to at most a quarter tile (the half-width micro-kernel's ``conv:narrow`` group), and on a profile not adapted
+    to a host with another tile."""
+    own, host, g = profile_tile(p), p.gemm_tile, k.geometry
+    if not own or not host or host == own or k.kind not in CONV_GROUP_KINDS or g is None or g.groups != 1 \
+            or g.cin < STEM_CHANNELS or g.cout <= own // 4:
+        return 1.0
+    return channel_pad(g.cout, host) / channel_pad(g.cout, own)
+
+
 def group_kind(group: str) -> str:
     """The kernel kind of a ``speed_group`` name (``"conv:narrow"`` -> ``"conv"``; a kind is its own)."""
     return group.split(":")[0]
@@ -161,7 +177,7 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = (p.group_gflops.get(speed_group(k, p)) if p.group_gflops else None) or p.compute_gflops(k.kind)
-    compute = k.work / (gflops * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
+    compute = k.work * tile_fill(k, p) / (gflops * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
         / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
     if k.quantized:
         compute /= p.int8_speedup
