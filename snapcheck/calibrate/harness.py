@@ -163,6 +163,8 @@ def build_missing(items: list, *, key: Callable[[Any], str], build: Callable[[An
                 bar.advance(task)
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
+            if console is not None:
+                console.print("interrupted: every converted model is kept; run again to resume")
             raise
 
 
