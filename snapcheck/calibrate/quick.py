@@ -403,7 +403,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     probes; the factor of a group of a kind's kernels, ``roofline.speed_group``, sets its ``group_gflops``), every
     memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every
     kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network
-    correction); the weight re-reading measured here (``stream``) replaces ``base``'s. Each kind's
+    correction); the weight re-reading measured here (``stream``) replaces ``base``'s, and this host's GEMM tile
+    (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``). Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
     gets a wide range on this host. The kinds of ``local`` take the model measured here (``local_models``)."""

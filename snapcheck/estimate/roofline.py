@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.features import log_efficiency, shape_features, utilisation
 from snapcheck.estimate.kernels import KINDS, Kernel, channel_pad
 from snapcheck.estimate.network import network_terms
@@ -106,6 +107,12 @@ def profile_tile(p: Profile) -> int:
     return int(p.residual.get("align", 0)) if p.residual else 0
 
 
+def _dense_conv(k: Kernel) -> ConvGeometry | None:
+    """The geometry of a dense (ungrouped) conv of a kind the conv groups cover; None for any other kernel."""
+    g = k.geometry
+    return g if k.kind in CONV_GROUP_KINDS and g is not None and g.groups == 1 else None
+
+
 def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     """Which compute speed a kernel takes on ``p``: its kind's, or that of a group of its kind's kernels that
     another CPU changes unlike the rest (``Profile.group_gflops``, set by ``calibrate --quick``;
@@ -125,11 +132,11 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     and stems 0.63-2.63x, 1.3x at the median (docs/bench/estimator.md, session 20)."""
     if k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes:
         return f"{k.kind}:beyond"
-    dense = k.kind in CONV_GROUP_KINDS and k.geometry is not None and k.geometry.groups == 1
-    tile = profile_tile(p) if conv_groups and dense else 0
+    g = _dense_conv(k) if conv_groups else None
+    tile = profile_tile(p) if g is not None else 0
     if tile:
-        c = k.geometry.cout
-        if k.geometry.cin < STEM_CHANNELS:
+        c = g.cout
+        if g.cin < STEM_CHANNELS:
             return f"{k.kind}:stem"
         if c <= tile // 4:
             return f"{k.kind}:narrow"
@@ -144,9 +151,8 @@ def tile_fill(k: Kernel, p: Profile) -> float:
     computes 80 on a 16-wide tile, 96 on a 32-wide one, so 0.83. 1 for other kernels, for stems and for convs
     to at most a quarter tile (the half-width micro-kernel's ``conv:narrow`` group), and on a profile not adapted
     to a host with another tile."""
-    own, host, g = profile_tile(p), p.gemm_tile, k.geometry
-    if not own or not host or host == own or k.kind not in CONV_GROUP_KINDS or g is None or g.groups != 1 \
-            or g.cin < STEM_CHANNELS or g.cout <= own // 4:
+    own, host, g = profile_tile(p), p.gemm_tile, _dense_conv(k)
+    if not own or not host or host == own or g is None or g.cin < STEM_CHANNELS or g.cout <= own // 4:
         return 1.0
     return channel_pad(g.cout, host) / channel_pad(g.cout, own)
 
