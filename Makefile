@@ -31,8 +31,12 @@ demo: $(STAMP)
 	fi
 	@echo "Draw with the shipped generator: .venv/bin/snapcheck preview --open"
 
+# One worker per core, at most 4 (each may hold TensorFlow); a test file runs whole on one worker, so its
+# module fixtures are built once. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+
 test: $(STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The preview's browser test drives Debian's Chromium (Playwright never downloads a browser): as root,
 # install it; otherwise say how (the browser test is skipped without it).
