@@ -16,6 +16,7 @@ Conventions
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,41 @@ class Subgraph:
                 if t >= 0:
                     out.setdefault(t, []).append(op.index)
         return out
+
+    def topological_split(self) -> tuple[list[int], list[int]]:
+        """Kahn's algorithm over the producer -> consumer edges of tensors (TFLite variable tensors, updated in
+        place by design, carry none): the op indices in an order with each after the writers of its inputs, in
+        file order where the graph allows; and the ops left over, on or after a cycle, in file order."""
+        writers: dict[int, set[int]] = {}
+        for op in self.ops:
+            for t in op.outputs:
+                if t >= 0 and not getattr(self.tensor(t), "is_variable", False):
+                    writers.setdefault(t, set()).add(op.index)
+        waiting: dict[int, int] = {}
+        readers: dict[int, list[int]] = {}
+        for op in self.ops:
+            deps = {w for t in op.inputs for w in writers.get(t, ())}
+            waiting[op.index] = len(deps)
+            for d in deps:
+                readers.setdefault(d, []).append(op.index)
+        ready = [k for k, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            k = heapq.heappop(ready)
+            order.append(k)
+            for r in readers.get(k, ()):
+                waiting[r] -= 1
+                if waiting[r] == 0:
+                    heapq.heappush(ready, r)
+        return order, [op.index for op in self.ops if waiting[op.index] > 0]
+
+    def topological_ops(self) -> list[Op]:
+        """The ops with each after the writers of its inputs, in file order where the graph allows (ONNX only
+        asks for sorted nodes, and a hostile file may list a chain backwards); a cycle's ops (which the readers
+        refuse) come last."""
+        order, rest = self.topological_split()
+        return [self.ops[k] for k in order + rest]
 
 
 @dataclass

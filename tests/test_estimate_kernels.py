@@ -151,3 +151,34 @@ def test_fc_rows_change_the_host_estimate_per_flop():
         return predict_kernels(split_kernels(b.graph([y])), host).latency_ms
 
     assert fc(196) < 0.5 * 196 * fc(1)
+
+
+def test_price_key_holds_every_field_that_prices_a_kernel():
+    """Repeated kernels are priced once by their ``price_key``: a field added to ``Kernel`` must be in it, or be
+    one of the network-position fields that ``estimate.network`` prices per kernel."""
+    import dataclasses
+
+    from snapcheck.estimate.kernels import Kernel
+
+    k = Kernel(kind="conv", ops=[0], flops=100, macs=50, bytes=64, work=128.0, quantized=False, reduction=9,
+               channels=8, geometry=ConvGeometry(3, 3, 4, 8, 1, 16, 16), label="Conv", weight_bytes=32)
+    position = {"ops", "inputs", "outputs", "cost_ops"}
+    for f in dataclasses.fields(Kernel):
+        if f.name in position:
+            continue
+        v = getattr(k, f.name)
+        other = (not v if isinstance(v, bool) else v + "x" if isinstance(v, str) else
+                 dataclasses.replace(v, cin=5) if isinstance(v, ConvGeometry) else v + 1)
+        assert dataclasses.replace(k, **{f.name: other}).price_key() != k.price_key(), f.name
+    assert dataclasses.replace(k, ops=[7], inputs=[(1, 64)]).price_key() == k.price_key()
+
+
+def test_repeated_kernels_priced_once_get_what_each_priced_alone_would():
+    from snapcheck.estimate.network import network_terms
+    from snapcheck.estimate.roofline import kernel_ms
+
+    p = load_host_profile()
+    kernels, pred = host_prediction(conv_chain(32, [16, 16, 16, 16, 16]), p)
+    assert len({k.price_key() for k in kernels}) < len(kernels)
+    alone = network_terms(kernels, [kernel_ms(k, p)[0] for k in kernels], p.network)
+    assert pred.per_kernel_ms == pytest.approx(alone, rel=1e-12)

@@ -383,6 +383,41 @@ def test_constant_folding_computes_only_small_values_and_a_bounded_number(tmp_pa
     assert len(folding.folded) == n and len(folding.values) == MAX_EVALUATIONS
 
 
+def test_a_graph_listed_backwards_folds_and_infers_in_topological_order(tmp_path: Path, monkeypatch) -> None:
+    """ONNX only asks for sorted nodes. A constant chain listed backwards folds whole in one pass, its shapes
+    known from the values; a Relu chain from the input listed backwards gets every shape from one inference
+    (both took a round per op, and stopped after three)."""
+    from snapcheck.checks import fold
+
+    n = 40
+    one = numpy_helper.from_array(np.ones((1, 4), np.float32), "c")
+    chain = [helper.make_node("Identity", ["c" if i == 0 else f"t{i}"], [f"t{i + 1}"]) for i in range(n)]
+    g = load_model(save_onnx(tmp_path, [helper.make_node("Add", ["X", f"t{n}"], ["Y"]), *reversed(chain)],
+                             inits=[one], name="constants.onnx"))
+    assert [op.index for op in g.main.topological_ops()] == [*range(n, 0, -1), 0]
+    folding = fold.fold_graph(g)[0]
+    assert folding.folded == set(range(1, n + 1))
+    assert all(folding.shape(g.main, op.outputs[0]) == (1, 4) for op in g.main.ops)
+
+    calls = []
+    monkeypatch.setattr(fold, "_infer", lambda *a, _infer=fold._infer: calls.append(1) or _infer(*a))
+    relus = [helper.make_node("Relu", ["X" if i == 0 else f"t{i}"], [f"t{i + 1}" if i < n - 1 else "Y"]) for i in range(n)]
+    g = load_model(save_onnx(tmp_path, relus[::-1], name="relus.onnx"))
+    folding = fold.fold_graph(g)[0]
+    assert not folding.folded and len(calls) == 1
+    assert all(folding.shape(g.main, op.outputs[0]) == (1, 4) for op in g.main.ops)
+
+
+def test_topological_order_keeps_the_file_order_where_the_graph_allows(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Relu", ["X"], ["a"]), helper.make_node("Neg", ["X"], ["b"]),
+             helper.make_node("Add", ["a", "b"], ["Y"])]
+    g = load_model(save_onnx(tmp_path, nodes, name="sorted.onnx"))
+    assert [op.index for op in g.main.topological_ops()] == [0, 1, 2]
+    g = load_model(save_onnx(tmp_path, [nodes[2], nodes[1], nodes[0]], name="backwards.onnx"))
+    assert [op.index for op in g.main.topological_ops()] == [1, 2, 0]
+    assert g.main.topological_split()[1] == []
+
+
 def test_control_characters_in_names_keep_every_report_valid(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     """XML 1.0 forbids most control characters: a name holding one must not break the JUnit report."""
     import flatbuffers

@@ -38,7 +38,8 @@ class Folding:
 
     folded: set[int] = field(default_factory=set)  # op indices
     values: dict[int, np.ndarray] = field(default_factory=dict)  # tensor index -> computed value
-    shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # tensor index -> shape resolved by inference
+    shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # tensor index -> shape the file leaves
+    # unknown or symbolic, resolved by inference or by a computed value
 
     def shape(self, sg: Subgraph, i: int) -> tuple[int, ...] | None:
         if i in self.shapes:
@@ -56,6 +57,7 @@ class _Folder:
         self.graph, self.sg = graph, sg
         self.out = Folding()
         self.constant: set[int] = {i for i, t in enumerate(sg.tensors) if t.is_constant}
+        self.order = sg.topological_ops()
         self.evaluations = 0
 
     def value(self, i: int) -> np.ndarray | None:
@@ -71,9 +73,9 @@ class _Folder:
         return None if v is None else np.asarray(v)
 
     def fold(self) -> bool:
-        """One pass over the ops in order; True when it folded or computed anything new."""
+        """One pass over the ops in topological order; True when it folded or computed anything new."""
         changed = False
-        for op in self.sg.ops:
+        for op in self.order:
             if op.index in self.out.folded or not self._foldable(op):
                 continue
             self.out.folded.add(op.index)
@@ -84,6 +86,9 @@ class _Folder:
                 for t, v in zip(op.outputs, values):
                     if t >= 0 and v is not None and np.asarray(v).size <= MAX_VALUE_ELEMENTS:
                         self.out.values[t] = np.asarray(v)
+                        read = self.sg.tensors[t]
+                        if not _static(read.shape) or _symbolic(read.shape_signature):
+                            self.out.shapes[t] = tuple(int(d) for d in self.out.values[t].shape)
         return changed
 
     def _foldable(self, op: Op) -> bool:
@@ -213,7 +218,7 @@ def _infer(graph: Graph, sg: Subgraph, folding: Folding) -> dict[str, tuple[int,
     elem = {name: code for code, name in DTYPES.items() if name != "undefined"}
     name = lambda i: sg.tensors[i].name if i >= 0 else ""  # noqa: E731
     nodes, inits, inputs = [], [], []
-    for op in sg.ops:
+    for op in sg.topological_ops():  # ONNX infers shapes in one pass over the nodes as listed
         if op.index in folding.folded and all(t in folding.values for t in op.outputs if t >= 0):
             continue
         ins, outs = [name(i) for i in op.inputs], [name(o) for o in op.outputs]

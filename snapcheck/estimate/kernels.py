@@ -71,6 +71,14 @@ class Kernel:
     weight_bytes: int = 0  # bytes of the weights it reads (at runtime size)
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
 
+    def price_key(self) -> tuple:
+        """Everything a profile prices a kernel by, alone (``roofline.kernel_terms``) and against its calibration
+        (``estimate.uncertainty``): equal keys, equal estimates, so that a network's repeated kernels are priced
+        once. Not its place in the network (``estimate.network`` prices that per kernel)."""
+        g = self.geometry
+        return (self.kind, self.label, self.flops, self.macs, self.bytes, self.work, self.quantized, self.reduction,
+                self.channels, self.weight_bytes, None if g is None else tuple(vars(g).values()))
+
 
 def _kind(op: Op, geom: ConvGeometry | None, weights: set[int]) -> str:
     t = op.type
@@ -171,6 +179,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
     roots = weight_roots(sg, weights)
     consumers = sg.consumers()
     outputs = set(sg.outputs)
+    size = [tensor_bytes(t) for t in sg.tensors]
     by_index = {op.index: op for op in sg.ops}
     live = [op for op in sg.ops if op.index not in folded]
     absorbed: set[int] = set()
@@ -207,9 +216,9 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         read = {i for j in group for i in by_index[j].inputs if i >= 0}
         inner = {o for j in group[:-1] for o in by_index[j].outputs}
         acts = sorted(i for i in read - inner if i not in weights)
-        wbytes = sum(tensor_bytes(sg.tensors[i]) for i in read - inner if i in weights)
-        outs = [(o, tensor_bytes(sg.tensors[o])) for o in last.outputs if o >= 0]
-        nbytes = sum(tensor_bytes(sg.tensors[i]) for i in acts) + wbytes + sum(b for _, b in outs)
+        wbytes = sum(size[i] for i in read - inner if i in weights)
+        outs = [(o, size[o]) for o in last.outputs if o >= 0]
+        nbytes = sum(size[i] for i in acts) + wbytes + sum(b for _, b in outs)
         flops = sum(c.flops for c in costs)
         xin = sg.tensor(first.inputs[0]) if first.inputs and first.inputs[0] >= 0 else None
         quant = xin is not None and xin.dtype in ("int8", "uint8", "int16")
@@ -221,6 +230,6 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             work=padded_work(kind, flops, geom, simd), quantized=quant,
             reduction=_reduction(kind, geom, op), channels=_channels(row, graph.layout), geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
-            inputs=[(i, tensor_bytes(sg.tensors[i])) for i in acts], outputs=outs, weight_bytes=wbytes,
+            inputs=[(i, size[i]) for i in acts], outputs=outs, weight_bytes=wbytes,
         ))
     return kernels

@@ -227,7 +227,13 @@ def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError]
     """Latency of a kernel list on profile ``p``. The range is ``p.range_factors`` widened by the kernels'
     measured errors (``errors`` with their ``shared`` part, ``estimate.uncertainty``; default: from ``p``'s own
     lookup, none for a profile without one)."""
-    timed = [kernel_ms(k, p) for k in kernels]
+    priced: dict[tuple, tuple[float, str]] = {}
+    timed = []
+    for k in kernels:
+        key = k.price_key()
+        if key not in priced:
+            priced[key] = kernel_ms(k, p)
+        timed.append(priced[key])
     per_kernel = network_terms(kernels, [ms for ms, _ in timed], p.network)
     per_kind, mem = dict.fromkeys(KINDS, 0.0), 0.0
     for k, ms, (_, bound) in zip(kernels, per_kernel, timed):

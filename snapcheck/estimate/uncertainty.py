@@ -69,10 +69,14 @@ def why_outside(k: Kernel, res: dict) -> str:
 def kernel_errors(kernels: list[Kernel], res: dict) -> list[KernelError]:
     """Each kernel's error on the host profile whose lookup is ``res`` (see the module docs)."""
     sigma = res.get("kind_error", {}) if res else {}
+    known: dict[tuple, KernelError] = {}
     out = []
     for k in kernels:
-        inside = bool(res) and support(k, res) >= MIN_SUPPORT
-        out.append(KernelError(float(sigma.get(k.kind, 0.0)) if inside else OUTSIDE_ERROR, inside))
+        key = k.price_key()
+        if key not in known:
+            inside = bool(res) and support(k, res) >= MIN_SUPPORT
+            known[key] = KernelError(float(sigma.get(k.kind, 0.0)) if inside else OUTSIDE_ERROR, inside)
+        out.append(known[key])
     return out
 
 

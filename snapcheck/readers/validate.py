@@ -83,44 +83,26 @@ def _writers(path: Path, sg: Subgraph) -> dict[int, int]:
 def find_cycle(sg: Subgraph) -> list[int] | None:
     """Op indices along one cycle of ``sg`` (first op repeated at the end), or None when it is acyclic.
 
-    Kahn's algorithm over the producer -> consumer edges of tensors (TFLite variable tensors, updated in
-    place by design, carry no edge); ops left over lie on or after a cycle, and walking back from one
+    The ops ``Subgraph.topological_split`` leaves over lie on or after a cycle, and walking back from one
     through its unfinished producers must come round to an op seen before.
     """
+    _, rest = sg.topological_split()
+    if not rest:
+        return None
+    unfinished = set(rest)
     writers: dict[int, list[int]] = {}
     for op in sg.ops:
         for o in op.outputs:
             if o >= 0 and not _variable(sg, o):
                 writers.setdefault(o, []).append(op.index)
-    pending = [0] * len(sg.ops)
-    readers: dict[int, list[int]] = {}
-    for op in sg.ops:
-        for i in op.inputs:
-            if i in writers:
-                pending[op.index] += len(writers[i])
-                readers.setdefault(i, []).append(op.index)
-    ready = [op.index for op in sg.ops if pending[op.index] == 0]
-    done = 0
-    while ready:
-        k = ready.pop()
-        done += 1
-        for o in sg.ops[k].outputs:
-            if o not in writers:
-                continue
-            for r in readers.get(o, ()):
-                pending[r] -= 1
-                if pending[r] == 0:
-                    ready.append(r)
-    if done == len(sg.ops):
-        return None
-    start = next(op.index for op in sg.ops if pending[op.index] > 0)
+    start = rest[0]
     seen: dict[int, int] = {}
     path: list[int] = []
     k = start
     while k not in seen:
         seen[k] = len(path)
         path.append(k)
-        k = next(w for i in sg.ops[k].inputs if i in writers for w in writers[i] if pending[w] > 0)
+        k = next(w for i in sg.ops[k].inputs if i in writers for w in writers[i] if w in unfinished)
     loop = path[seen[k]:]
     loop.reverse()  # producers first
     return [*loop, loop[0]]
