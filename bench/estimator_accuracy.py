@@ -1,7 +1,7 @@
 """Estimator accuracy on real architectures: predicted vs measured host latency (LiteRT, 1 thread).
 
     .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen] [--profile PROFILE.json]
-        [--quick] [--contend N] [--fresh] [--passes 3] [--json out.json]
+        [--quick [--same-sitting]] [--contend N] [--fresh] [--passes 3] [--json out.json]
 
 Three sets of architectures, none used by calibration (which times single layers and random networks only):
 ``heldout``, the 44 of ``bench/zoo.py`` (the generator grid, MobileNet v1/v2, ResNets, U-Nets),
@@ -15,7 +15,9 @@ wall or calling-thread CPU time, whichever is lower), what ``snapcheck bench`` r
 
 The profile is ``--profile``, else the one host estimates use on this machine (``calibrate --quick``'s, if it
 was run, else the shipped one). ``--quick`` runs ``snapcheck calibrate --quick`` first (timed) on the base
-profile and scores the adapted one. ``--contend N`` runs N memory-streaming processes on the other cores for the
+profile and scores the adapted one; with ``--same-sitting`` its probes are timed among the models instead, in
+the same rounds, and the fit made from those timings: what the estimator scores when the calibration and the
+timings it is compared with share the host's phase. ``--contend N`` runs N memory-streaming processes on the other cores for the
 whole run, the quick calibration included: a host whose caches and memory bandwidth differ from the profile's
 ("another CPU" on a machine with one CPU type; docs/bench/estimator.md).
 
@@ -165,6 +167,8 @@ def main() -> None:
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--quick", action="store_true", help="run `snapcheck calibrate --quick` first (on --profile or "
                     "the shipped profile) and score the adapted profile")
+    ap.add_argument("--same-sitting", action="store_true", help="with --quick: time its probes among the models, "
+                    "in the same rounds, and fit from those timings (free of the host's phase between the two)")
     ap.add_argument("--contend", type=int, default=0, help="memory-streaming processes run alongside (quick "
                     "calibration and timings)")
     ap.add_argument("--json", default=None, help="write per-model results here")
@@ -179,7 +183,8 @@ def main() -> None:
     from rich.console import Console
 
     from snapcheck.calibrate.harness import MeasurementCache, host_fingerprint, pass_cache, timed_models, typical_ms
-    from snapcheck.calibrate.quick import calibrate_quick, probe_dir
+    from snapcheck.calibrate.quick import _build, calibrate_quick, probe_dir, probe_specs
+    from snapcheck.calibrate.random_nets import NetSpec
     from snapcheck.calibrate.micro import PROBES, MicroSpec
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
@@ -204,38 +209,53 @@ def main() -> None:
     files = {a.name: tflite_file(a, folders[set_of[a.name]]) for a in archs}
     graphs = {name: load_model(path) for name, path in files.items()}
 
+    if args.same_sitting and not args.quick:
+        ap.error("--same-sitting needs --quick")
+    sitting = probe_specs() if args.same_sitting else []
     with contention(args.contend):
         quick_minutes = None
-        if args.quick:
+        if args.quick and not sitting:
             base = read_profile(args.profile) if args.profile else load_host_profile()
             t0 = time.monotonic()
             profile, _, _ = calibrate_quick(base, console=console)
             quick_minutes = (time.monotonic() - t0) / 60
-        else:
+        elif not args.quick:
             profile = read_profile(args.profile) if args.profile else active_host_profile()
-        quick_meta = profile.meta.get("quick", {})
-        baseline = quick_meta.get("timings") or profile.quick_reference  # the probes when the profile was fitted
-        probes = [s for s in PROBES if s.key() in baseline and (probe_dir() / f"{s.key()}.tflite").is_file()] \
-            if args.probes else []
+        if sitting:
+            probes = sitting
+        else:
+            quick_meta = profile.meta.get("quick", {})
+            baseline = quick_meta.get("timings") or profile.quick_reference  # the probes when it was fitted
+            probes = [s for s in PROBES if s.key() in baseline and (probe_dir() / f"{s.key()}.tflite").is_file()] \
+                if args.probes else []
 
         def key(item) -> str:
-            return f"probe-{item.key()}" if isinstance(item, MicroSpec) else item.name
+            return f"probe-{item.key()}" if isinstance(item, (MicroSpec, NetSpec)) else item.name
 
         def build(item) -> bytes:
-            return (probe_dir() / f"{item.key()}.tflite").read_bytes() if isinstance(item, MicroSpec) \
-                else files[item.name].read_bytes()
+            if isinstance(item, (MicroSpec, NetSpec)):
+                path = probe_dir() / f"{item.key()}.tflite"
+                return path.read_bytes() if path.is_file() else _build(item)
+            return files[item.name].read_bytes()
 
         with tempfile.TemporaryDirectory() as td:  # timed_models reads <folder>/<key>.tflite: link the files there
             for a in archs:
                 (Path(td) / f"{a.name}.tflite").symlink_to(files[a.name])
             for s in probes:
-                (Path(td) / f"{key(s)}.tflite").symlink_to(probe_dir() / f"{s.key()}.tflite")
+                if (probe_dir() / f"{s.key()}.tflite").is_file():
+                    (Path(td) / f"{key(s)}.tflite").symlink_to(probe_dir() / f"{s.key()}.tflite")
             timed = timed_models(with_probes(archs, probes), key=key, build=build, folder=Path(td),
                                  cache_path=cache_path, label="accuracy", min_seconds=1.0, runs=5, passes=args.passes,
                                  console=console)
     per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
-    probe_ratios = [typical_ms(hit) / baseline[item.key()] for item, _, hit in timed if isinstance(item, MicroSpec)]
-    phase = float(np.median(probe_ratios)) if probe_ratios else 1.0
+    if sitting:  # the quick fit from the probes timed among the models
+        base = read_profile(args.profile) if args.profile else load_host_profile()
+        profile, _, _ = calibrate_quick(base, timed=[t for t in timed if isinstance(t[0], (MicroSpec, NetSpec))])
+        quick_meta, probes, phase = profile.meta.get("quick", {}), [], 1.0
+    else:
+        probe_ratios = [typical_ms(hit) / baseline[item.key()] for item, _, hit in timed
+                        if isinstance(item, MicroSpec)]
+        phase = float(np.median(probe_ratios)) if probe_ratios else 1.0
 
     kernels_only = dataclasses.replace(profile, network={})
     roofline_only = dataclasses.replace(profile, network={}, residual={})
@@ -248,7 +268,7 @@ def main() -> None:
 
     rows = []
     for arch, _, hit in timed:
-        if isinstance(arch, MicroSpec):
+        if isinstance(arch, (MicroSpec, NetSpec)):
             continue
         kernels, pred = predicted[arch.name]
         gflops = model_cost(graphs[arch.name]).flops / 1e9
@@ -265,8 +285,10 @@ def main() -> None:
     q = f"; adapted by --quick on {profile.meta.get('cpu')} ({quick_meta.get('date')})" if quick_meta else ""
     print(f"Host profile: {profile.meta.get('calibrated_on')}{q}. {profile.residual.get('meta', {}).get('samples', 0)} "
           f"lookup kernels ({no_exact.residual.get('meta', {}).get('dropped', 0)} share an evaluated kernel's exact shape).")
-    if quick_minutes is not None:
-        print(f"`calibrate --quick` took {quick_minutes:.1f} min (compute factors: {quick_meta.get('speed')}, memory "
+    if quick_minutes is not None or sitting:
+        how = (f"`calibrate --quick` took {quick_minutes:.1f} min" if quick_minutes is not None else
+               f"`calibrate --quick` fitted on its {len(sitting)} probes timed among the models, in the same rounds")
+        print(f"{how} (compute factors: {quick_meta.get('speed')}, memory "
               f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}, weights beyond the "
               f"{quick_meta.get('stream', {}).get('cache_bytes', 0) / 2**20:.0f} MB last-level cache "
               f"{quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB).")

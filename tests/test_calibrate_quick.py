@@ -356,6 +356,19 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     assert "not this file" in " ".join(result.output.split())
 
 
+def test_quick_fits_probes_timed_elsewhere_without_timing_them_again(monkeypatch):
+    """``calibrate_quick(timed=...)``: the bench's same-sitting fit from probes timed among the models."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.3, "eltwise": 1.0}))
+    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
+    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: pytest.fail("the probes were timed again"))
+    adapted, factors, got = quick.calibrate_quick(base, timed=timed)
+    assert [r.spec for r in got] == [r.spec for r in rows]
+    assert factors["speed"]["conv"] == pytest.approx(1.3, rel=0.05)
+    assert adapted.meta["quick"]["timings"] == {r.spec.key(): round(r.ms, 5) for r in rows}
+
+
 def test_full_calibration_records_its_own_hosts_stream(monkeypatch):
     """The probe stage of a full calibration measures the stream on the profile's host, so that ``--quick``
     elsewhere compares like with like; a network correction that prices cold weights itself keeps it out."""

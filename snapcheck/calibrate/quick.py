@@ -444,14 +444,15 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         meta={**base.meta, **meta})
 
 
-def calibrate_quick(base: Profile, threads: int = 1,
-                    console: Any = None) -> tuple[Profile, dict[str, Any], list[ProbeRow]]:
-    """Time the probes on this host and adapt ``base`` (the shipped profile) to it; returns the adapted
+def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
+                    timed: list[tuple] | None = None) -> tuple[Profile, dict[str, Any], list[ProbeRow]]:
+    """Time the probes on this host (or take ``timed``, ``measure_probes`` rows timed elsewhere, say among the
+    models they are compared with) and adapt ``base`` (the shipped profile) to it; returns the adapted
     profile, the fitted factors and the probes. ``ValueError`` when ``base`` has no probe reference."""
     if not base.quick_reference:
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
-    timed = measure_probes(threads, console)
+    timed = measure_probes(threads, console) if timed is None else timed
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if (ref := reference_ms(spec, kernels, base))]
     stream = stream_rate(timed, llc_bytes())
