@@ -183,7 +183,7 @@ def main() -> None:
     from rich.console import Console
 
     from snapcheck.calibrate.harness import MeasurementCache, host_fingerprint, pass_cache, timed_models, typical_ms
-    from snapcheck.calibrate.quick import _build, calibrate_quick, probe_dir, probe_specs
+    from snapcheck.calibrate.quick import build_probe, calibrate_quick, probe_dir, probe_specs
     from snapcheck.calibrate.random_nets import NetSpec
     from snapcheck.calibrate.micro import PROBES, MicroSpec
     from snapcheck.cost import model_cost
@@ -212,10 +212,10 @@ def main() -> None:
     if args.same_sitting and not args.quick:
         ap.error("--same-sitting needs --quick")
     sitting = probe_specs() if args.same_sitting else []
+    base = (read_profile(args.profile) if args.profile else load_host_profile()) if args.quick else None
     with contention(args.contend):
         quick_minutes = None
         if args.quick and not sitting:
-            base = read_profile(args.profile) if args.profile else load_host_profile()
             t0 = time.monotonic()
             profile, _, _ = calibrate_quick(base, console=console)
             quick_minutes = (time.monotonic() - t0) / 60
@@ -235,7 +235,7 @@ def main() -> None:
         def build(item) -> bytes:
             if isinstance(item, (MicroSpec, NetSpec)):
                 path = probe_dir() / f"{item.key()}.tflite"
-                return path.read_bytes() if path.is_file() else _build(item)
+                return path.read_bytes() if path.is_file() else build_probe(item)
             return files[item.name].read_bytes()
 
         with tempfile.TemporaryDirectory() as td:  # timed_models reads <folder>/<key>.tflite: link the files there
@@ -249,7 +249,6 @@ def main() -> None:
                                  console=console)
     per_pass = [MeasurementCache(pass_cache(cache_path, i)) for i in range(args.passes)]
     if sitting:  # the quick fit from the probes timed among the models
-        base = read_profile(args.profile) if args.profile else load_host_profile()
         profile, _, _ = calibrate_quick(base, timed=[t for t in timed if isinstance(t[0], (MicroSpec, NetSpec))])
         quick_meta, probes, phase = profile.meta.get("quick", {}), [], 1.0
     else:

@@ -193,15 +193,22 @@ class Subgraph:
                     out.setdefault(t, []).append(op.index)
         return out
 
-    def topological_split(self) -> tuple[list[int], list[int]]:
-        """Kahn's algorithm over the producer -> consumer edges of tensors (TFLite variable tensors, updated in
-        place by design, carry none): the op indices in an order with each after the writers of its inputs, in
-        file order where the graph allows; and the ops left over, on or after a cycle, in file order."""
-        writers: dict[int, set[int]] = {}
+    def writers(self) -> dict[int, list[int]]:
+        """Tensor index -> indices of the ops that write it: the producer -> consumer edges that order the ops.
+        TFLite variable tensors, updated in place by design, carry none."""
+        out: dict[int, list[int]] = {}
         for op in self.ops:
             for t in op.outputs:
-                if t >= 0 and not getattr(self.tensor(t), "is_variable", False):
-                    writers.setdefault(t, set()).add(op.index)
+                tensor = self.tensor(t)
+                if t >= 0 and not (tensor is not None and tensor.is_variable):
+                    out.setdefault(t, []).append(op.index)
+        return out
+
+    def topological_split(self) -> tuple[list[int], list[int]]:
+        """Kahn's algorithm over the edges of ``writers``: the op indices in an order with each after the writers
+        of its inputs, in file order where the graph allows; and the ops left over, on or after a cycle, in file
+        order."""
+        writers = self.writers()
         waiting: dict[int, int] = {}
         readers: dict[int, list[int]] = {}
         for op in self.ops:

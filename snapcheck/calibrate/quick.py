@@ -185,7 +185,8 @@ def reference_ms(spec: MicroSpec | NetSpec, kernels: list[Kernel], base: Profile
     return lookup_reference(kernels, base) if isinstance(spec, MicroSpec) else None
 
 
-def _build(spec: MicroSpec | NetSpec) -> bytes:
+def build_probe(spec: MicroSpec | NetSpec) -> bytes:
+    """A probe's .tflite: a single-layer model or a network."""
     return build_net_tflite(spec) if isinstance(spec, NetSpec) else build_micro_tflite(spec)
 
 
@@ -242,7 +243,7 @@ def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | Non
                    passes: int = PASSES) -> list[tuple]:
     """Convert (first time only, with TensorFlow, one process per core) and time the probes
     (``harness.timed_models``, ``passes`` passes; cached per pass, so an interrupted run resumes)."""
-    return timed_models(probe_specs(), key=lambda s: s.key(), build=_build, folder=probe_dir(),
+    return timed_models(probe_specs(), key=lambda s: s.key(), build=build_probe, folder=probe_dir(),
                         cache_path=cache_path or quick_cache(threads), label="calibrate --quick", threads=threads,
                         min_seconds=MIN_SECONDS, passes=passes, workers=build_workers(), console=console)
 

@@ -191,12 +191,13 @@ def _symbolic(sig: tuple | None) -> bool:
     return sig is not None and any(not isinstance(d, int) or d < 0 for d in sig)
 
 
-def _reinfer(graph: Graph, sg: Subgraph, folding: Folding) -> bool:
-    """ONNX shape inference on the folded graph; True when it resolved a shape that was unknown or symbolic."""
+def _reinfer(graph: Graph, sg: Subgraph, folding: Folding, order: list[Op]) -> bool:
+    """ONNX shape inference on the folded graph (its ops in topological ``order``); True when it resolved a
+    shape that was unknown or symbolic."""
     if any(op.subgraphs or op.function_body for op in sg.ops):
         return False
     try:
-        shapes = _infer(graph, sg, folding)
+        shapes = _infer(graph, sg, folding, order)
     except Exception:  # noqa: BLE001 - a graph ONNX cannot rebuild or infer: the shapes stay as read
         return False
     changed = False
@@ -210,7 +211,7 @@ def _reinfer(graph: Graph, sg: Subgraph, folding: Folding) -> bool:
     return changed
 
 
-def _infer(graph: Graph, sg: Subgraph, folding: Folding) -> dict[str, tuple[int, ...]]:
+def _infer(graph: Graph, sg: Subgraph, folding: Folding, order: list[Op]) -> dict[str, tuple[int, ...]]:
     from onnx import TensorProto, helper, numpy_helper, shape_inference
 
     from snapcheck.readers.onnx_reader import DTYPES
@@ -218,7 +219,7 @@ def _infer(graph: Graph, sg: Subgraph, folding: Folding) -> dict[str, tuple[int,
     elem = {name: code for code, name in DTYPES.items() if name != "undefined"}
     name = lambda i: sg.tensors[i].name if i >= 0 else ""  # noqa: E731
     nodes, inits, inputs = [], [], []
-    for op in sg.topological_ops():  # ONNX infers shapes in one pass over the nodes as listed
+    for op in order:  # ONNX infers shapes in one pass over the nodes as listed
         if op.index in folding.folded and all(t in folding.values for t in op.outputs if t >= 0):
             continue
         ins, outs = [name(i) for i in op.inputs], [name(o) for o in op.outputs]
@@ -275,7 +276,7 @@ def fold_graph(graph: Graph) -> list[Folding]:
         folder.fold()
         if sg.index == 0 and _needs_inference(sg, folder.out):
             for _ in range(_MAX_ROUNDS):
-                if not (_reinfer(graph, sg, folder.out) and folder.fold()):
+                if not (_reinfer(graph, sg, folder.out, folder.order) and folder.fold()):
                     break
         out.append(folder.out)
     return out

@@ -90,11 +90,7 @@ def find_cycle(sg: Subgraph) -> list[int] | None:
     if not rest:
         return None
     unfinished = set(rest)
-    writers: dict[int, list[int]] = {}
-    for op in sg.ops:
-        for o in op.outputs:
-            if o >= 0 and not _variable(sg, o):
-                writers.setdefault(o, []).append(op.index)
+    writers = sg.writers()
     start = rest[0]
     seen: dict[int, int] = {}
     path: list[int] = []
@@ -106,11 +102,6 @@ def find_cycle(sg: Subgraph) -> list[int] | None:
     loop = path[seen[k]:]
     loop.reverse()  # producers first
     return [*loop, loop[0]]
-
-
-def _variable(sg: Subgraph, i: int) -> bool:
-    t = sg.tensor(i)
-    return t is not None and t.is_variable
 
 
 def _call_cycle(graph: Graph) -> list[int] | None:
