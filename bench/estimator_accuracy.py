@@ -290,7 +290,9 @@ def main() -> None:
         print(f"{how} (compute factors: {quick_meta.get('speed')}, memory "
               f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}, weights beyond the "
               f"{quick_meta.get('stream', {}).get('cache_bytes', 0) / 2**20:.0f} MB last-level cache "
-              f"{quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB).")
+              f"{quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB, inputs beyond the "
+              f"{quick_meta.get('cold', {}).get('cache_bytes', 0) / 2**20:.0f} MB L2 "
+              f"{quick_meta.get('cold', {}).get('ms_per_mb', 0)} ms/MB).")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:

@@ -17,6 +17,7 @@ from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
 from snapcheck.estimate.kernels import split_kernels
+from snapcheck.estimate.network import cold_bytes
 from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          write_profile)
@@ -336,17 +337,21 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
                                                                                       (28, 256, 3)))
     llc = 8 * 2**20
     timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
-    timed += _stream_timings(llc, 0.04)
+    timed += _stream_timings(llc, 0.04) + _cold_timings(base, 0.3, 2**21)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
     monkeypatch.setattr(quick, "llc_bytes", lambda: llc)
+    monkeypatch.setattr(quick, "l2_cache_bytes", lambda: 2**21)
+    monkeypatch.setattr(quick, "COLD_MIN_MB", 0.1)
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
     assert result.exit_code == 0, result.output
     written = json.loads(host_profile_path().read_text())
     assert written["network"]["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.04, rel=1e-3)}
     out = " ".join(result.output.split())
     assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
+    assert written["network"]["cold_ms_per_mb"] == {"cold_inputs": pytest.approx(0.3, rel=0.05)}
+    assert "activations read after the 2 MB L2 has let them go: +0.30" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
     assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart
     elsewhere = host_dir / "elsewhere.json"
@@ -675,3 +680,77 @@ def test_gemm_tile_reads_the_cpus_flags(tmp_path):
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
         assert gemm_tile(info) == tile
     assert gemm_tile(tmp_path / "missing") == 0
+
+
+def _cold_timings(profile, rate: float, cache: float) -> list[tuple]:
+    """``measure_probes`` rows for ``quick.cold_probes()`` on a host where ``profile`` prices every kernel right
+    and each MB of cold inputs (at a ``cache``-byte L2) costs ``rate`` ms more. The kernels are a stand-in: a
+    chain whose 1 MB graph input a micro-benchmark keeps in the cache and a network does not."""
+    rows = []
+    for i, spec in enumerate(quick.cold_probes()):
+        ks = split_kernels(conv_chain(64, [64] * (3 + i), k=1))
+        cold = sum(c["cold_inputs"] for c in cold_bytes(ks, cache)) / 1e6
+        ms = predict_kernels(ks, profile).latency_ms + rate * cold
+        rows.append((spec, ks, {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}))
+    return rows
+
+
+def test_cold_probes_are_cell_networks_of_each_style_at_a_classifiers_scale():
+    from snapcheck.calibrate.random_nets import net_style
+
+    cells = quick.cold_probes()
+    assert sorted(net_style(s.name) for s in cells) == sorted(
+        style for style, n in quick.COLD_STYLES.items() for _ in range(n))
+    assert all(1e8 <= s.macs <= 5e8 and s.res >= 160 for s in cells)
+    keys = [s.key() for s in quick.probe_specs(16 * 2**20)]
+    assert len(keys) == len(set(keys)) and {s.key() for s in cells} <= set(keys)
+
+
+def test_cold_rate_is_what_the_profile_leaves_of_the_cell_networks_per_cold_megabyte(monkeypatch):
+    monkeypatch.setattr(quick, "COLD_MIN_MB", 0.1)
+    base, cache = load_host_profile(), 2**21
+    r = quick.cold_rate(_cold_timings(base, 0.3, cache), base, cache)
+    assert r["ms_per_mb"] == pytest.approx(0.3, rel=1e-3) and r["cache_bytes"] == cache
+    n = len(quick.cold_probes())
+    assert r["probes"] == pytest.approx([0.3] * n, rel=1e-3) and len(r["timings"]) == n
+    assert quick.cold_rate(_cold_timings(base, -0.2, cache), base, cache)["ms_per_mb"] == 0.0  # never a discount
+    timed = _cold_timings(base, 0.3, cache)
+    timed[0] = (timed[0][0], timed[0][1], {k: 10 * v for k, v in timed[0][2].items()})  # one probe far off
+    assert quick.cold_rate(timed, base, cache)["ms_per_mb"] == pytest.approx(0.3, rel=1e-3)  # the median holds
+    assert len(quick.cold_rate(timed[1:], base, cache)["probes"]) == n - 1
+    assert quick.cold_rate([], base, cache) == {}
+    monkeypatch.setattr(quick, "COLD_MIN_MB", 100.0)  # no probe reads enough cold inputs to measure
+    assert quick.cold_rate(_cold_timings(base, 0.3, cache), base, cache) == {}
+
+
+def test_cold_inputs_add_to_networks_here_and_single_kernels_keep_their_price():
+    base = load_host_profile()
+    plain = quick.adapt(base, _truth({}), {})
+    cold = quick.adapt(base, {**_truth({}), "cold": {"cache_bytes": 2**21, "ms_per_mb": 0.3}}, {})
+    assert cold.network["cold_ms_per_mb"] == {"cold_inputs": 0.3} and cold.network["cache_bytes"] == 2**21
+    net = split_kernels(conv_chain(64, [64] * 5, k=1))
+    mb = sum(c["cold_inputs"] for c in cold_bytes(net, 2**21)) / 1e6
+    assert mb > 0.5
+    assert predict_kernels(net, cold).latency_ms == pytest.approx(predict_kernels(net, plain).latency_ms + 0.3 * mb)
+    single = split_kernels(conv_chain(16, [32, 32]))
+    assert predict_kernels(single, cold).latency_ms == pytest.approx(predict_kernels(single, plain).latency_ms)
+
+
+def test_quick_measures_cold_inputs_on_the_cells_and_keeps_them_out_of_the_fit(monkeypatch):
+    monkeypatch.setattr(quick, "COLD_MIN_MB", 0.1)
+    monkeypatch.setattr(quick, "l2_cache_bytes", lambda: 2**21)
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
+    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    cells = _cold_timings(base, 0.3, 2**21)
+    # a reference for the cells (as a full calibration would record) still leaves them out of the factors' fit
+    reference = {r.spec.key(): r.reference_ms for r in rows} | {s.key(): 1.0 for s, _, _ in cells}
+    base = dataclasses.replace(base, quick_reference=reference)
+    adapted, factors, got = quick.calibrate_quick(base, timed=timed + cells)
+    assert [r.spec for r in got] == [r.spec for r in rows]
+    assert factors["cold"]["ms_per_mb"] == pytest.approx(0.3, rel=0.02)
+    assert adapted.network["cold_ms_per_mb"] == {"cold_inputs": factors["cold"]["ms_per_mb"]}
+    assert adapted.meta["quick"]["cold"]["cache_bytes"] == 2**21
+    priced = dataclasses.replace(base, network={"cold_ms_per_mb": {"cold_weights": 0.02}})
+    adapted, factors, _ = quick.calibrate_quick(priced, timed=timed + cells)
+    assert "cold" not in factors and adapted.network["cold_ms_per_mb"] == {"cold_weights": pytest.approx(0.02, rel=0.05)}

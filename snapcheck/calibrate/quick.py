@@ -25,6 +25,14 @@ against one of their layers timed alone). The profile's host is taken to keep ev
 weights in its cache (the shipped profile's Sapphire Rapids predicted MobileNets with 17-24 MB of weights
 within ±10 % without such a term), unless the profile carries its own ``network["stream"]``.
 
+And a second: what reading an activation costs when it was written long before, out of the core's L2 by then
+(``cold_rate``: ``cold_probes``, random networks of NASNet-style cells and DenseNet-style concatenation,
+``random_nets.cell_nets``; what the adapted profile leaves of their time, per MB of
+``network.cold_bytes``'s cold inputs at the L2's size). A kernel timed alone finds its input in the cache; in a
+cell, branches read their inputs long after they were written. On the profile's Xeon such networks, and
+NASNetMobile and DenseNet, ran 8-28 % slower than the factors predicted, while the other random networks ran as
+predicted (docs/bench/estimator.md, session 24).
+
 Transposed convs and fully connected layers it may not factor at all: their change between two CPUs runs from
 0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran
 transposed convs at one rate whatever their weights, and fully connected layers over many rows at one rate too),
@@ -68,11 +76,11 @@ from typing import Any
 import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
-from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, llc_bytes, pass_cache, timed_models,
-                                         typical_ms)
+from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, llc_bytes, pass_cache,
+                                         timed_models, typical_ms)
 from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES,
                                       MicroSpec, build_micro_tflite)
-from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, probe_nets
+from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
@@ -93,6 +101,9 @@ RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per
 STREAM_CHAINS = ((4, 1024), (7, 768))  # (side, channels) of the weight-streaming chains: 4.2 and 2.4 MB per layer
 STREAM_FILL = 3.0  # a chain holds this many times the last-level cache in weights
 STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
+COLD_STYLES = {"nas": 2, "dense": 2}  # cell networks of each style among the probes (``cold_probes``); not the
+# squeeze-and-excitation style: its pool, 1x1 convs and multiply read what was just written (1.2-1.4 MB cold)
+COLD_MIN_MB = 1.0  # a cell probe counts towards the rate with at least this many MB of cold inputs
 # Kinds priced by a model measured here (``local_models``) instead of the shape model times a factor. Transposed
 # convs: on an AMD EPYC without AVX-512 they ran at one rate, 10.5-11.1 G multiply-adds/s from 4x4 inputs up
 # whatever their weights, where the profile's Intel host ran 5.9 G/s with 32 MB of weights and 32 with 1 MB
@@ -120,13 +131,25 @@ def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
     return out
 
 
+def cold_probes() -> list[NetSpec]:
+    """The cell networks whose time gives ``cold_rate``: per style, the first ``COLD_STYLES[style]`` of
+    ``random_nets.cell_nets`` with 0.1-0.5 G multiply-adds at 160 px or more (a real classifier's scale)."""
+    picked: list[NetSpec] = []
+    for spec in cell_nets(60):
+        style = net_style(spec.name)
+        if sum(net_style(s.name) == style for s in picked) < COLD_STYLES.get(style, 0) \
+                and 1e8 <= spec.macs <= 5e8 and spec.res >= 160:
+            picked.append(spec)
+    return picked
+
+
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
     ``GROUP_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
-    ``random_nets.probe_nets`` (how much slower kernels run in a network than alone) and the weight-streaming
-    pairs of ``stream_probes``."""
+    ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
+    pairs of ``stream_probes`` and the cell networks of ``cold_probes``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
-        + [OVERHEAD_PROBE] + probe_nets()
+        + [OVERHEAD_PROBE] + probe_nets() + cold_probes()
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 
@@ -152,6 +175,27 @@ def stream_rate(timed: list[tuple], llc: float) -> dict[str, Any]:
     if not rates:
         return {}
     return {"cache_bytes": llc, "ms_per_mb": round(float(np.median(rates)), 5), "chains": [round(r, 5) for r in rates]}
+
+
+def cold_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, Any]:
+    """The cost of reading activations written long before, from the timed probes (``measure_probes`` rows):
+    per cell network of ``cold_probes`` with at least ``COLD_MIN_MB`` of cold inputs (``network.cold_bytes``
+    with a cache of ``cache`` bytes, the core's L2), what ``adapted`` (the profile fitted on the other probes)
+    leaves of its time, per MB of them; their median, at least 0. ``{}`` without them."""
+    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
+    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    rates, timings = [], {}
+    for spec in cold_probes():
+        if spec.key() not in ms:
+            continue
+        cold = sum(c["cold_inputs"] for c in cold_bytes(kernels[spec.key()], cache)) / 1e6
+        if cold >= COLD_MIN_MB:
+            rates.append((ms[spec.key()] - predict_kernels(kernels[spec.key()], adapted).latency_ms) / cold)
+            timings[spec.key()] = round(ms[spec.key()], 5)
+    if not rates:
+        return {}
+    return {"cache_bytes": cache, "ms_per_mb": round(max(0.0, float(np.median(rates))), 5),
+            "probes": [round(r, 5) for r in rates], "timings": timings}
 
 
 def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
@@ -404,7 +448,9 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     probes; the factor of a group of a kind's kernels, ``roofline.speed_group``, sets its ``group_gflops``), every
     memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every
     kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network
-    correction); the weight re-reading measured here (``stream``) replaces ``base``'s, and this host's GEMM tile
+    correction); the weight re-reading measured here (``stream``) replaces ``base``'s, the cost of cold inputs
+    measured here (``cold``, ``cold_rate``) becomes the network correction's ``cold_ms_per_mb["cold_inputs"]`` at
+    the L2's size, and this host's GEMM tile
     (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``). Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
@@ -425,6 +471,10 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["stream"] = stream_entry(stream)
     else:
         net.pop("stream", None)
+    cold = factors.get("cold") or {}
+    if cold.get("ms_per_mb"):
+        net["cold_ms_per_mb"] = {"cold_inputs": cold["ms_per_mb"]}
+        net["cache_bytes"] = cold["cache_bytes"]
     residual = base.residual
     transfer = factors.get("transfer_error") or {}
     if transfer and residual.get("kind_error"):
@@ -454,10 +504,13 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
     timed = measure_probes(threads, console) if timed is None else timed
+    cells = {s.key() for s in cold_probes()}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
-            if (ref := reference_ms(spec, kernels, base))]
+            if spec.key() not in cells and (ref := reference_ms(spec, kernels, base))]
     stream = stream_rate(timed, llc_bytes())
     factors = fit_factors(base, rows, stream=stream, tile=gemm_tile())
+    if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
+        factors["cold"] = cold_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
@@ -465,7 +518,8 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
-                      "stream": stream, "local": factors["local"], "tile": factors["tile"],
+                      "stream": stream, "cold": factors.get("cold", {}), "local": factors["local"],
+                      "tile": factors["tile"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

@@ -9,8 +9,10 @@ its own recipe from ``BLOCKS`` (plain conv, separable, inverted residual, residu
 with its own kernel size, activation and width (log-uniform, a multiple of 4, not a width ladder), so no
 network repeats a held-out architecture (``bench/zoo.py``: MobileNet v1/v2, ResNet, U-Net and the generator
 each use one fixed recipe per stage and widths that are multiples of 8; ``is_held_out_safe``: every random
-net mixes at least two recipes and has a width of 4 mod 8). ``build_net_tflite`` builds one with Keras
-(random weights) and converts it.
+net mixes at least two recipes and has a width of 4 mod 8). ``cell_nets(n, seed)`` draws a fourth kind apart
+(``_cells``), for ``calibrate --quick``'s cold-input probes: the motifs of real classifiers the others lack,
+NASNet-style cells, DenseNet-style concatenation and squeeze-and-excitation. ``build_net_tflite`` builds one
+with Keras (random weights) and converts it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import hashlib
 import math
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from snapcheck.calibrate.micro import tflite_bytes
@@ -34,15 +36,17 @@ MIN_MACS = 3e6
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer: ``op`` on the previous layer's output (``add``/``concat`` also take layer ``src``)."""
+    """One layer: ``op`` on the previous layer's output (``add``/``concat`` also take layer ``src``, a concat
+    more with ``srcs``; ``take`` starts a branch from layer ``src``)."""
 
-    op: str  # conv dw pw deconv nearest bilinear maxpool avgpool add concat act gap dense
-    cout: int = 0
+    op: str  # conv dw pw deconv nearest bilinear maxpool avgpool add concat act gap dense take se
+    cout: int = 0  # se: the squeeze's width
     k: int = 1
     stride: int = 1
-    act: str = ""  # relu relu6 leaky hswish tanh sigmoid, "" for linear
+    act: str = ""  # relu relu6 leaky hswish swish tanh sigmoid, "" for linear
     bn: bool = False
-    src: int = -1  # add / concat: index of the other layer (-1: the network input)
+    src: int = -1  # add / concat: index of the other layer; take: the layer whose output it takes (-1: the input)
+    srcs: tuple[int, ...] = field(default=(), repr=False)  # concat: more layers joined at once (a cell's output)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class NetSpec:
 
     def key(self) -> str:
         """Cache key: the name plus a digest of the layers (a changed generator never reuses a stale timing)."""
-        return f"{self.name}-{hashlib.sha1(repr(self.layers).encode()).hexdigest()[:8]}"
+        joins = [(i, ly.srcs) for i, ly in enumerate(self.layers) if ly.srcs]
+        text = repr(self.layers) + (repr(joins) if joins else "")
+        return f"{self.name}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
     def widths(self) -> list[int]:
         return [ly.cout for ly in self.layers if ly.op in ("conv", "pw", "deconv") and ly.cout > 4]
@@ -70,6 +76,7 @@ class _Builder:
     def __init__(self, res: int, cin: int) -> None:
         self.layers: list[Layer] = []
         self.shapes: list[tuple[int, int]] = []  # (side, channels) after each layer
+        self.res, self.cin = res, cin
         self.side, self.c, self.macs = res, cin, 0.0
 
     def add(self, ly: Layer) -> int:
@@ -85,9 +92,13 @@ class _Builder:
         elif ly.op in ("nearest", "bilinear"):
             s *= 2
         elif ly.op in ("maxpool", "avgpool"):
-            s = -(-s // 2)
+            s = -(-s // ly.stride)
         elif ly.op == "concat":
-            c += self.shapes[ly.src][1] if ly.src >= 0 else 0
+            c += sum(self.shapes[i][1] for i in (ly.src, *ly.srcs) if i >= 0)
+        elif ly.op == "take":
+            s, c = self.shapes[ly.src] if ly.src >= 0 else (self.res, self.cin)
+        elif ly.op == "se":
+            self.macs += 2 * c * ly.cout
         elif ly.op == "gap":
             s = 1
         elif ly.op == "dense":
@@ -286,6 +297,127 @@ def _mobile_body(b: _Builder, rnd: random.Random, w: float, recipes: list[str], 
     b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
 
 
+def _sep_branch(b: _Builder, src: int, c: int, k: int, stride: int) -> int:
+    """A cell branch's separable conv, NASNet's way: relu, depthwise k x k (strided in a reduction cell),
+    pointwise, twice; on layer ``src``'s output. Returns the branch's last layer."""
+    b.add(Layer("take", src=src))
+    b.add(Layer("act", act="relu"))
+    b.add(Layer("dw", 0, k, stride, "", True))
+    b.add(Layer("pw", c, 1, 1, "relu", True))
+    b.add(Layer("dw", 0, k, 1, "", True))
+    return b.add(Layer("pw", c, 1, 1, "", True))
+
+
+def _cell_op(b: _Builder, rnd: random.Random, src: int, c: int, stride: int) -> int:
+    """One of a cell branch's two operations on layer ``src``, as NASNet-A draws them: a separable conv (3x3 or
+    5x5; 7x7 in reduction cells only), a 3x3 pool at the cell's stride, or the input itself (normal cells)."""
+    op = rnd.choice(("sep", "sep", "sep", "avg", "max") + (("id",) if stride == 1 else ()))
+    if op == "sep":
+        return _sep_branch(b, src, c, rnd.choice((3, 5) if stride == 1 else (3, 5, 7)), stride)
+    if op == "id":
+        return src
+    b.add(Layer("take", src=src))
+    return b.add(Layer("avgpool" if op == "avg" else "maxpool", 0, 3, stride))
+
+
+def _cell(b: _Builder, rnd: random.Random, h: int, p: int, c: int, stride: int) -> int:
+    """A NASNet-style cell on the last two cells' outputs ``h`` and ``p``: each squeezed to ``c`` channels by a
+    1x1 conv (``p`` pooled first when larger), then 4-5 branches, each the sum of two ops (``_cell_op``) on
+    either input, joined by one concat: up to five tensors wait for it, and the branches' inputs are read
+    long after they were written."""
+    b.add(Layer("take", src=p))
+    if b.side > b.shapes[h][0]:
+        b.add(Layer("avgpool", 0, 1, 2))
+    pp = b.add(Layer("pw", c, 1, 1, "relu", True))
+    b.add(Layer("take", src=h))
+    hh = b.add(Layer("pw", c, 1, 1, "relu", True))
+    outs = []
+    for _ in range(rnd.randint(4, 5)):
+        first = _cell_op(b, rnd, rnd.choice((hh, hh, pp)), c, stride)
+        second = _cell_op(b, rnd, rnd.choice((hh, pp)), c, stride)
+        if b.shapes[first][0] != b.shapes[second][0] or first == second:
+            outs.append(first)
+            continue
+        b.add(Layer("take", src=first))
+        outs.append(b.add(Layer("add", src=second)))
+    outs = [o for o in outs if b.shapes[o][0] == b.shapes[outs[0]][0]]
+    b.add(Layer("take", src=outs[0]))
+    return b.add(Layer("concat", src=outs[1], srcs=tuple(outs[2:]))) if len(outs) > 1 else len(b.layers) - 1
+
+
+def _mbconv(b: _Builder, rnd: random.Random, cout: int, stride: int, act: str) -> None:
+    """EfficientNet's block: expand 1x1, depthwise 3x3 or 5x5, squeeze-and-excitation (a global pool, two 1x1
+    convs, a multiply), project 1x1, and the residual add when the shape holds."""
+    start, c = len(b.layers) - 1, b.c
+    mid = _width(rnd, c * rnd.choice((1, 4, 6, 6)), hi=1536)
+    if mid != c:
+        b.add(Layer("pw", mid, 1, 1, act, True))
+    b.add(Layer("dw", 0, rnd.choice((3, 5)), stride, act, True))
+    b.add(Layer("se", max(4, _width(rnd, c / 4, lo=4))))
+    b.add(Layer("pw", cout, 1, 1, "", True))
+    if stride == 1 and cout == c:
+        b.add(Layer("add", src=start))
+
+
+def _cells(rnd: random.Random, res: int, cin: int) -> tuple[_Builder, list[str], str]:
+    """A network of the motifs real classifiers have and the other generators lack: NASNet-style cells (many
+    small separable convs whose branches wait for one concat, tag ``nas``), EfficientNet-style blocks with
+    squeeze-and-excitation and swish (``mbse``), or DenseNet-style blocks where every layer concatenates onto
+    all before it (``dense``). Widths are drawn as elsewhere; no network repeats a real architecture."""
+    b = _Builder(res, cin)
+    style = rnd.choice(("nas", "mbse", "dense"))
+    w = rnd.uniform(12, 48)
+    b.add(Layer("conv", _width(rnd, w), 3, 2, "swish" if style == "mbse" else "relu", True))
+    recipes = ["conv"]
+    if style == "nas":
+        p = h = 0
+        for stage in range(rnd.randint(3, 4)):
+            if b.side < 4:
+                break
+            c = _width(rnd, w * 2 ** stage / 2)
+            for i in range(rnd.randint(1, 3) + (stage > 0)):
+                p, h = h, _cell(b, rnd, h, p, c, 2 if i == 0 and stage > 0 else 1)
+                recipes.append("cell-r" if i == 0 and stage > 0 else "cell")
+        b.add(Layer("act", act="relu"))
+    elif style == "mbse":
+        act = rnd.choice(("swish", "swish", "hswish"))
+        for _ in range(rnd.randint(4, 6)):
+            if b.side < 4:
+                break
+            w = min(w * rnd.uniform(1.3, 2.0), 640)
+            for i in range(rnd.randint(1, 4)):
+                cout = b.c if i > 0 else _width(rnd, w)
+                _mbconv(b, rnd, cout, 2 if i == 0 else 1, act)
+                recipes.append("mbse")
+        b.add(Layer("pw", _width(rnd, rnd.uniform(400, 1300), hi=1536), 1, 1, act, True))
+    else:
+        b.add(Layer("maxpool", 0, 3, 2))
+        growth = _width(rnd, rnd.uniform(8, 40))
+        for stage in range(rnd.randint(2, 4)):
+            if b.side < 4:
+                break
+            if stage:
+                b.add(Layer("pw", _width(rnd, b.c / 2), 1, 1, "relu", True))
+                b.add(Layer("avgpool", 0, 2, 2))
+                recipes.append("transition")
+            for _ in range(rnd.randint(3, 8)):
+                start = len(b.layers) - 1
+                b.add(Layer("act", act="relu"))
+                b.add(Layer("pw", 4 * growth, 1, 1, "relu", True))
+                b.add(Layer("conv", growth, 3, 1, "", True))
+                b.add(Layer("concat", src=start))
+                recipes.append("dense")
+        b.add(Layer("act", act="relu"))
+    b.add(Layer("gap"))
+    b.add(Layer("dense", rnd.choice((10, 100, 256, 1000))))
+    return b, recipes, style
+
+
+def cell_nets(n: int, seed: int = 0) -> list[NetSpec]:
+    """``n`` random networks of ``_cells`` (deterministic in ``seed``), within ``MIN_MACS``-``MAX_MACS``."""
+    return _family_nets(_cells, n, seed + 3_000_017, f"rnd{seed}-cell-{{tag}}-{{i:03d}}-{{res}}")
+
+
 def is_held_out_safe(spec: NetSpec) -> bool:
     """At least two block recipes and one hidden width of 4 mod 8: the held-out architectures of
     ``bench/zoo.py`` use one recipe per stage and multiples of 8 only."""
@@ -341,6 +473,8 @@ def build_net_tflite(spec: NetSpec) -> bytes:
             return layers.LeakyReLU(0.2)(x)
         if name == "hswish":
             return layers.Activation("hard_swish")(x)
+        if name == "swish":
+            return layers.Activation("swish")(x)
         return layers.Activation(name)(x) if name else x
 
     inp = keras.Input((spec.res, spec.res, spec.cin), batch_size=1)
@@ -358,17 +492,24 @@ def build_net_tflite(spec: NetSpec) -> bytes:
         elif ly.op == "bilinear":
             x = layers.Resizing(2 * x.shape[1], 2 * x.shape[2], interpolation="bilinear")(x)
         elif ly.op in ("maxpool", "avgpool"):
-            x = (layers.MaxPooling2D if ly.op == "maxpool" else layers.AveragePooling2D)(ly.k, 2, padding="same")(x)
+            x = (layers.MaxPooling2D if ly.op == "maxpool" else layers.AveragePooling2D)(ly.k, ly.stride,
+                                                                                         padding="same")(x)
         elif ly.op in ("add", "concat"):
-            other = outs[ly.src] if ly.src >= 0 else inp
-            x = (layers.Add() if ly.op == "add" else layers.Concatenate())([x, other])
+            others = [outs[i] if i >= 0 else inp for i in (ly.src, *ly.srcs)]
+            x = (layers.Add() if ly.op == "add" else layers.Concatenate())([x, *others])
+        elif ly.op == "take":
+            x = outs[ly.src] if ly.src >= 0 else inp
+        elif ly.op == "se":
+            s = layers.GlobalAveragePooling2D(keepdims=True)(x)
+            s = layers.Conv2D(ly.cout, 1, activation="relu")(s)
+            x = layers.Multiply()([x, layers.Conv2D(x.shape[-1], 1, activation="sigmoid")(s)])
         elif ly.op == "gap":
             x = layers.GlobalAveragePooling2D()(x)
         elif ly.op == "dense":
             x = layers.Dense(ly.cout)(x)
         if ly.bn:
             x = layers.BatchNormalization()(x)
-        if ly.op not in ("add", "concat") or ly.act:
+        if ly.op not in ("add", "concat", "take", "se") or ly.act:
             x = act(x, ly.act)
         outs.append(x)
     return tflite_bytes(keras.Model(inp, x))
@@ -385,6 +526,8 @@ def weight_bytes(spec: NetSpec) -> float:
             total += c * ly.k * ly.k
         elif ly.op == "dense":
             total += c * ly.cout
+        elif ly.op == "se":
+            total += 2 * c * ly.cout
         b.add(ly)
     return 4.0 * total
 
@@ -395,6 +538,12 @@ FAMILIES = ("mixed", "deep", "sep")
 def net_family(name: str) -> str:
     """The family of a random network, from its name: ``deep``, ``sep`` or ``mixed``."""
     return next((f for f in ("deep", "sep") if f"-{f}-" in name), "mixed")
+
+
+def net_style(name: str) -> str:
+    """The style of a ``cell_nets`` network, from its name (``nas``, ``mbse`` or ``dense``); "" for the others."""
+    _, _, rest = name.partition("-cell-")
+    return rest.split("-")[0] if rest else ""
 
 
 def first_per_family(specs: list[NetSpec], per_family: int, keep: Callable[[NetSpec], bool]) -> list[NetSpec]:

@@ -28,13 +28,13 @@ def calibrate(
                                                        "(0: none)."),
     nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
                                                "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
-    quick: bool = typer.Option(False, "--quick", help="On a new machine: time 69 probes (~1-2 minutes) and adapt the "
+    quick: bool = typer.Option(False, "--quick", help="On a new machine: time about 110 probes (~2 minutes) and adapt the "
                                                       "shipped profile's kernel speeds to this CPU (saved for this "
                                                       "machine; phone estimates do not change)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="With --quick: the profile to adapt (default: "
                                                                     "the shipped one)."),
 ) -> None:
-    """Fit the host latency profile. On a new machine, `--quick` (1-2 minutes) adapts the shipped profile to
+    """Fit the host latency profile. On a new machine, `--quick` (about 2 minutes) adapts the shipped profile to
     this CPU. Without it (profile authors, about an hour): time single-kernel micro-benchmarks and a dense set
     of single layers with LiteRT (with --nets, random whole networks too), and fit the roofline profile, its
     local residual lookup (and the in-network correction). Resumable: Ctrl-C keeps every finished timing."""
@@ -113,6 +113,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
                       "weights and activation arena exceed it")
+    cold = factors.get("cold") or {}
+    if cold:
+        console.print(f"  activations read after the {cold['cache_bytes'] / 2**20:.0f} MB L2 has let them go: "
+                      f"+{cold['ms_per_mb']:.3f} ms per MB (the median of what the factors leave of {len(cold['probes'])} "
+                      f"networks of cells and dense blocks: {', '.join(f'{r:.3f}' for r in cold['probes'])})")
     if adapted.gemm_tile and tile and adapted.gemm_tile != tile:
         console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
                       f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "
