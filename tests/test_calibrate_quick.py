@@ -165,7 +165,7 @@ def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
 
     base = load_host_profile()
     rows = _rows(base, _truth({"conv": 0.8, "eltwise": 0.9}, memory=0.9))
-    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    timed = _timed(rows)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
@@ -240,19 +240,26 @@ def test_a_probe_without_a_recorded_timing_is_rebuilt_from_the_lookup():
     assert quick.lookup_reference(other, profile) is None  # a shape the table does not hold
 
 
+def _hit(ms: float) -> dict:
+    """A timing as ``harness.measure_tflite`` reports it, every statistic ``ms``."""
+    return {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}
+
+
+def _timed(rows: list[quick.ProbeRow]) -> list[tuple]:
+    """``measure_probes`` rows for probe rows, timed as they say."""
+    return [(r.spec, r.kernels, _hit(r.ms)) for r in rows]
+
+
 def _stream_timings(llc: float, rate: float, single_ms: float = 1.0, overhead: float = 0.01) -> list[tuple]:
     """``measure_probes`` rows for ``quick.stream_probes(llc)`` on a host that re-reads cold weights at ``rate``
     ms per MB: each chain takes its layers' time plus ``rate`` x its weights."""
-    def hit(ms: float) -> dict:
-        return {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}
-
-    rows = [(quick.OVERHEAD_PROBE, [], hit(overhead))]
+    rows = [(quick.OVERHEAD_PROBE, [], _hit(overhead))]
     for chain, single in quick.stream_probes(llc):
         n, side, c = len(chain.layers), chain.res, chain.cin
         kernels = split_kernels(conv_chain(side, [c] * (n + 1), k=1))
         weights = sum(k.weight_bytes for k in kernels) / 1e6
-        rows.append((single, split_kernels(conv_chain(side, [c, c], k=1)), hit(single_ms + overhead)))
-        rows.append((chain, kernels, hit(overhead + n * single_ms + rate * weights)))
+        rows.append((single, split_kernels(conv_chain(side, [c, c], k=1)), _hit(single_ms + overhead)))
+        rows.append((chain, kernels, _hit(overhead + n * single_ms + rate * weights)))
     return rows
 
 
@@ -336,7 +343,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})) + _group_rows(base, host, ((56, 320, 4), (32, 512, 8),
                                                                                       (28, 256, 3)))
     llc = 8 * 2**20
-    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    timed = _timed(rows)
     timed += _stream_timings(llc, 0.04) + _cold_timings(base, 0.3, 2**21)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
@@ -365,7 +372,7 @@ def test_quick_fits_probes_timed_elsewhere_without_timing_them_again(monkeypatch
     """``calibrate_quick(timed=...)``: the bench's same-sitting fit from probes timed among the models."""
     base = load_host_profile()
     rows = _rows(base, _truth({"conv": 1.3, "eltwise": 1.0}))
-    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    timed = _timed(rows)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: pytest.fail("the probes were timed again"))
     adapted, factors, got = quick.calibrate_quick(base, timed=timed)
@@ -529,7 +536,7 @@ def test_quick_command_reports_the_measured_transposed_conv_model(host_dir, monk
 
     base = load_host_profile()
     rows = _deconv_rows(base)
-    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    timed = _timed(rows)
     write_profile(host_dir / "base.json", dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms
                                                                                       for r in rows}))
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
@@ -691,7 +698,7 @@ def _cold_timings(profile, rate: float, cache: float) -> list[tuple]:
         ks = split_kernels(conv_chain(64, [64] * (3 + i), k=1))
         cold = sum(c["cold_inputs"] for c in cold_bytes(ks, cache)) / 1e6
         ms = predict_kernels(ks, profile).latency_ms + rate * cold
-        rows.append((spec, ks, {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}))
+        rows.append((spec, ks, _hit(ms)))
     return rows
 
 
@@ -715,7 +722,7 @@ def test_cold_rate_is_what_the_profile_leaves_of_the_cell_networks_per_cold_mega
     assert r["probes"] == pytest.approx([0.3] * n, rel=1e-3) and len(r["timings"]) == n
     assert quick.cold_rate(_cold_timings(base, -0.2, cache), base, cache)["ms_per_mb"] == 0.0  # never a discount
     timed = _cold_timings(base, 0.3, cache)
-    timed[0] = (timed[0][0], timed[0][1], {k: 10 * v for k, v in timed[0][2].items()})  # one probe far off
+    timed[0] = (timed[0][0], timed[0][1], _hit(10 * timed[0][2]["median_ms"]))  # one probe far off
     assert quick.cold_rate(timed, base, cache)["ms_per_mb"] == pytest.approx(0.3, rel=1e-3)  # the median holds
     assert len(quick.cold_rate(timed[1:], base, cache)["probes"]) == n - 1
     assert quick.cold_rate([], base, cache) == {}
@@ -741,7 +748,7 @@ def test_quick_measures_cold_inputs_on_the_cells_and_keeps_them_out_of_the_fit(m
     monkeypatch.setattr(quick, "l2_cache_bytes", lambda: 2**21)
     base = load_host_profile()
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
-    timed = [(r.spec, r.kernels, {"median_ms": r.ms, "cpu_median_ms": r.ms, "min_ms": r.ms, "runs": 10}) for r in rows]
+    timed = _timed(rows)
     cells = _cold_timings(base, 0.3, 2**21)
     # a reference for the cells (as a full calibration would record) still leaves them out of the factors' fit
     reference = {r.spec.key(): r.reference_ms for r in rows} | {s.key(): 1.0 for s, _, _ in cells}
