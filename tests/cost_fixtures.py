@@ -65,6 +65,16 @@ def conv_chain(hw: int, channels: list[int], k: int = 3) -> Graph:
     return b.graph([x])
 
 
+def skip_chain(hw: int, c: int, n: int) -> Graph:
+    """A chain of ``n`` 1x1 convs whose first output is added back after the last: the skip reads an activation
+    written ``n`` kernels before (cold in the network once their traffic passes the cache)."""
+    b = GraphBuilder()
+    first = x = tflite_conv(b, b.input((1, hw, hw, c)), hw, c, c, 1)
+    for _ in range(n):
+        x = tflite_conv(b, x, hw, c, c, 1)
+    return b.graph([b.op("ADD", [x, first], (1, hw, hw, c))])
+
+
 def tiny_keras_files(folder: Path) -> dict[str, Path]:
     """One small Keras net (conv+BN+ReLU, separable conv, nearest resize, concat, dense head) saved as fp32,
     fp16 and int8 .tflite and as fp32 .onnx (NCHW). Imports TensorFlow: use from a module-scoped fixture."""

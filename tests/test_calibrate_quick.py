@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
+from cost_fixtures import GraphBuilder, conv_chain, skip_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
@@ -344,7 +344,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
                                                                                       (28, 256, 3)))
     llc = 8 * 2**20
     timed = _timed(rows)
-    timed += _stream_timings(llc, 0.04) + _cold_timings(base, 0.3, 2**21)
+    timed += _stream_timings(llc, 0.04) + _cold_timings(base, 0.3, 2**21) + _row_timings(3.0, 8.0)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
@@ -359,6 +359,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
     assert written["network"]["cold_ms_per_mb"] == {"cold_inputs": pytest.approx(0.3, rel=0.05)}
     assert "activations read after the 2 MB L2 has let them go: +0.30" in out
+    assert "broadcasting element-wise ops: 3.0 ns per row, 8.0 in place" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
     assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart
     elsewhere = host_dir / "elsewhere.json"
@@ -692,10 +693,10 @@ def test_gemm_tile_reads_the_cpus_flags(tmp_path):
 def _cold_timings(profile, rate: float, cache: float) -> list[tuple]:
     """``measure_probes`` rows for ``quick.cold_probes()`` on a host where ``profile`` prices every kernel right
     and each MB of cold inputs (at a ``cache``-byte L2) costs ``rate`` ms more. The kernels are a stand-in: a
-    chain whose 1 MB graph input a micro-benchmark keeps in the cache and a network does not."""
+    chain of 0.6 MB activations whose first one a skip reads again after the others have passed the cache."""
     rows = []
     for i, spec in enumerate(quick.cold_probes()):
-        ks = split_kernels(conv_chain(64, [64] * (3 + i), k=1))
+        ks = split_kernels(skip_chain(48, 64, 3 + i))
         cold = sum(c["cold_inputs"] for c in cold_bytes(ks, cache)) / 1e6
         ms = predict_kernels(ks, profile).latency_ms + rate * cold
         rows.append((spec, ks, _hit(ms)))
@@ -735,7 +736,7 @@ def test_cold_inputs_add_to_networks_here_and_single_kernels_keep_their_price():
     plain = quick.adapt(base, _truth({}), {})
     cold = quick.adapt(base, {**_truth({}), "cold": {"cache_bytes": 2**21, "ms_per_mb": 0.3}}, {})
     assert cold.network["cold_ms_per_mb"] == {"cold_inputs": 0.3} and cold.network["cache_bytes"] == 2**21
-    net = split_kernels(conv_chain(64, [64] * 5, k=1))
+    net = split_kernels(skip_chain(48, 64, 5))
     mb = sum(c["cold_inputs"] for c in cold_bytes(net, 2**21)) / 1e6
     assert mb > 0.5
     assert predict_kernels(net, cold).latency_ms == pytest.approx(predict_kernels(net, plain).latency_ms + 0.3 * mb)
@@ -761,3 +762,42 @@ def test_quick_measures_cold_inputs_on_the_cells_and_keeps_them_out_of_the_fit(m
     priced = dataclasses.replace(base, network={"cold_ms_per_mb": {"cold_weights": 0.02}})
     adapted, factors, _ = quick.calibrate_quick(priced, timed=timed + cells)
     assert "cold" not in factors and adapted.network["cold_ms_per_mb"] == {"cold_weights": pytest.approx(0.02, rel=0.05)}
+
+
+def _row_timings(out_ns: float, in_ns: float, relu_ms: float = 0.013) -> list[tuple]:
+    """``measure_probes`` rows for ``micro.ROW_PROBES`` on a host whose broadcasting multiply costs ``out_ns`` per
+    row out of place and ``in_ns`` in place, after a ReLU of ``relu_ms``."""
+    from snapcheck.calibrate.micro import ROW_PROBES
+
+    b = GraphBuilder()
+    y = b.op("RELU", [b.input((1, 224, 224, 3))], (1, 224, 224, 3))
+    ks = split_kernels(b.graph([b.op("MUL", [y, b.tensor((1, 1, 1, 3), const=True)], (1, 224, 224, 3))]))
+    relu, out, inplace = ROW_PROBES
+    return [(relu, ks[:1], _hit(relu_ms)), (out, ks, _hit(relu_ms + 50_176 * out_ns / 1e6)),
+            (inplace, ks, _hit(relu_ms + 50_176 * in_ns / 1e6))]
+
+
+def test_row_rates_are_each_multiplys_time_past_the_relu_per_row():
+    assert quick.row_rates(_row_timings(2.9, 7.5)) == {"out": pytest.approx(2.9), "in": pytest.approx(7.5)}
+    assert quick.row_rates(_row_timings(2.9, 7.5)[:2]) == {}  # the in-place probe was not timed
+    assert quick.row_rates([]) == {}
+
+
+def test_per_row_costs_measured_here_replace_the_profiles_and_follow_the_kernel_cost_otherwise():
+    base = load_host_profile()
+    measured = quick.adapt(base, {**_truth({}), "rows": {"out": 4.0, "in": 9.0}}, {})
+    assert measured.network["row_ns"] == {"out": 4.0, "in": 9.0}
+    slower = quick.adapt(base, {**_truth({}), "kernel_us": 2.0}, {})
+    assert slower.network["row_ns"] == {k: pytest.approx(2 * v) for k, v in base.network["row_ns"].items()}
+
+
+def test_quick_measures_rows_and_keeps_their_probes_out_of_the_fit(monkeypatch):
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.3, "eltwise": 1.0}))
+    timed = _timed(rows) + _row_timings(3.0, 8.0)
+    base = dataclasses.replace(base, quick_reference={**{r.spec.key(): r.reference_ms for r in rows},
+                                                      **{s.key(): 0.001 for s, _, _ in _row_timings(3.0, 8.0)}})
+    adapted, factors, got = quick.calibrate_quick(base, timed=timed)
+    assert [r.spec for r in got] == [r.spec for r in rows]  # a reference would have put them in; they stay apart
+    assert adapted.network["row_ns"] == {"out": pytest.approx(3.0), "in": pytest.approx(8.0)}
+    assert adapted.meta["quick"]["rows"] == factors["rows"]

@@ -7,7 +7,7 @@ from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
 
 from snapcheck.estimate import host_prediction
 from snapcheck.cost.ops import ConvGeometry
-from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, padded_work, split_kernels
+from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, broadcast_rows, padded_work, split_kernels
 from snapcheck.estimate.profiles import load_devices, load_host_profile
 from snapcheck.estimate.features import log_efficiency, shape_features
 from snapcheck.estimate.roofline import predict_kernels
@@ -162,7 +162,7 @@ def test_price_key_holds_every_field_that_prices_a_kernel():
 
     k = Kernel(kind="conv", ops=[0], flops=100, macs=50, bytes=64, work=128.0, quantized=False, reduction=9,
                channels=8, geometry=ConvGeometry(3, 3, 4, 8, 1, 16, 16), label="Conv", weight_bytes=32)
-    position = {"ops", "inputs", "outputs", "cost_ops"}
+    position = {"ops", "inputs", "outputs", "cost_ops", "rows", "inplace"}  # rows: ``network.row_floor_ms``
     for f in dataclasses.fields(Kernel):
         if f.name in position:
             continue
@@ -182,3 +182,45 @@ def test_repeated_kernels_priced_once_get_what_each_priced_alone_would():
     assert len({k.price_key() for k in kernels}) < len(kernels)
     alone = network_terms(kernels, [kernel_ms(k, p)[0] for k in kernels], p.network)
     assert pred.per_kernel_ms == pytest.approx(alone, rel=1e-12)
+
+
+def test_broadcast_rows_are_the_output_over_the_innermost_run_each_operand_covers_alike():
+    assert broadcast_rows([(1, 224, 224, 3), (1, 1, 1, 3)], (1, 224, 224, 3)) == 224 * 224  # Normalization
+    assert broadcast_rows([(1, 56, 56, 144), (1, 1, 1, 144)], (1, 56, 56, 144)) == 56 * 56  # squeeze-excitation
+    assert broadcast_rows([(1, 196, 192), (1, 196, 1)], (1, 196, 192)) == 196  # layer norm: a factor per token
+    assert broadcast_rows([(1, 3, 224, 224), (1, 3, 1, 1)], (1, 3, 224, 224)) == 3  # NCHW: few long rows
+    assert broadcast_rows([(1, 56, 56, 64), (1, 56, 56, 64)], (1, 56, 56, 64)) == 0  # one flat loop
+    assert broadcast_rows([(1, 56, 56, 64), ()], (1, 56, 56, 64)) == 0  # a scalar: flat too
+    assert broadcast_rows([(1, 56, 56, 64), (1, 1, 1, 1)], (1, 56, 56, 64)) == 0
+    assert broadcast_rows([(1, 56, 56, 64)], (1, 56, 56, 64)) == 0  # unary
+    assert broadcast_rows([None, (1, 1, 1, 3)], (1, 224, 224, 3)) == 0  # a shape unknown, or dynamic
+    assert broadcast_rows([(1, -1, 3), (1, 1, 3)], (1, -1, 3)) == 0
+    assert broadcast_rows([(1, 8, 3), (1, 1, 3)], None) == 0
+
+
+def _normalized_stem(fused: str = "NONE", consumers: int = 1):
+    """A Keras Normalization over an RGB image (SUB and MUL by per-channel constants), then a stem conv."""
+    b = GraphBuilder()
+    x = b.input((1, 64, 64, 3))
+    mean, scale = b.tensor((1, 1, 1, 3), const=True), b.tensor((1, 1, 1, 3), const=True)
+    y = b.op("SUB", [x, mean], (1, 64, 64, 3), fused_activation_function="NONE")
+    y = b.op("MUL", [y, scale], (1, 64, 64, 3), fused_activation_function=fused)
+    outs = [tflite_conv(b, y, 64, 3, 16, stride=2) for _ in range(consumers)]
+    return b.graph(outs)
+
+
+def test_broadcasting_eltwise_kernels_know_their_rows_and_whether_xnnpack_writes_them_in_place():
+    sub, mul = [k for k in split_kernels(_normalized_stem()) if k.kind == "eltwise"]
+    assert (sub.rows, mul.rows) == (64 * 64, 64 * 64)
+    assert not sub.inplace  # it reads the graph input, which XNNPACK does not own
+    assert mul.inplace  # the SUB's output, read by nothing else, overwritten by a result read once
+    sub, mul = [k for k in split_kernels(_normalized_stem(consumers=2)) if k.kind == "eltwise"]
+    assert not mul.inplace  # its result has two readers
+    b = GraphBuilder()
+    x = b.input((1, 64, 64, 3))
+    y = b.op("RELU", [x], (1, 64, 64, 3))
+    scale = b.tensor((1, 1, 1, 3), const=True)
+    last = b.op("MUL", [y, scale], (1, 64, 64, 3), fused_activation_function="NONE")
+    assert not split_kernels(b.graph([last]))[-1].inplace  # it writes the graph output
+    b.ops[-1].attrs["fused_activation_function"] = "RELU"
+    assert split_kernels(b.graph([last]))[-1].inplace  # the fused ReLU is XNNPACK's own node after it

@@ -409,6 +409,15 @@ PROBES: tuple[MicroSpec, ...] = (
 )
 OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the per-inference overhead
 
+# Row probes: a per-channel multiply over an RGB image (a Keras ``Normalization``: 50,176 rows of 3, which XNNPACK
+# runs one call per row) out of place and in place, and the ReLU both start with; ``calibrate.quick.row_rates``
+# turns their difference into the per-row costs ``network["row_ns"]`` (``estimate.network.row_floor_ms``).
+ROW_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("eltwise", "relu", 224, 224, 3),
+    MicroSpec("eltwise", "mul_chan", 224, 224, 3),
+    MicroSpec("eltwise", "mul_chan_inplace", 224, 224, 3),
+)
+
 # Large probes: wide and large layers of the lookup's set (0.4-33 MB of weights, 4-220 ms each on the profile's
 # host, where the small probes take under 3.2 ms), as real models have.
 # A profile calibrated before they existed has no probe timing for them; ``calibrate.quick.lookup_reference``
@@ -575,6 +584,11 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
         x2 = keras.Input(tuple(x.shape[1:-1]) + (1,), batch_size=1)
         inputs.append(x2)
         y = layers.Multiply()([x, x2])
+    elif op in ("mul_chan", "mul_chan_inplace"):  # ReLU, then times a per-channel constant: rows of ``cin``
+        scale = tf.reshape(tf.linspace(0.5, 1.5, spec.cin), (1, 1, 1, -1))
+        y = layers.ReLU()(x) * scale
+        if op == "mul_chan_inplace":  # a fused ReLU: XNNPACK's own node, so the multiply writes over its input
+            y = layers.ReLU()(y)
     elif op == "mean_last":  # layer norm's mean: over the channels of every row
         y = keras.ops.mean(x, axis=-1, keepdims=True)
     elif op == "pad":

@@ -33,6 +33,12 @@ cell, branches read their inputs long after they were written. On the profile's 
 NASNetMobile and DenseNet, ran 8-28 % slower than the factors predicted, while the other random networks ran as
 predicted (docs/bench/estimator.md, session 24).
 
+And a third: what a broadcasting element-wise op costs per row (``row_rates``: ``micro.ROW_PROBES``, a
+per-channel multiply over an RGB image out of place and in place, less the ReLU both start with). XNNPACK runs
+such an op one call per row, so a Keras ``Normalization`` over a 224-px image (50,176 rows of 3) takes 0.15 ms
+out of place and 0.38 in place on the profile's Xeon, where its traffic says 0.01-0.07; a kernel takes at least
+its rows times that (``network.row_floor_ms``; EfficientNetV2s and ConvNeXts start with one).
+
 Transposed convs and fully connected layers it may not factor at all: their change between two CPUs runs from
 0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran
 transposed convs at one rate whatever their weights, and fully connected layers over many rows at one rate too),
@@ -78,8 +84,8 @@ import numpy as np
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, llc_bytes, pass_cache,
                                          timed_models, typical_ms)
-from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, WINDOW_PROBES,
-                                      MicroSpec, build_micro_tflite)
+from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, ROW_PROBES,
+                                       WINDOW_PROBES, MicroSpec, build_micro_tflite)
 from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
@@ -147,9 +153,9 @@ def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
     ``GROUP_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
     ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
-    pairs of ``stream_probes`` and the cell networks of ``cold_probes``."""
+    pairs of ``stream_probes``, the cell networks of ``cold_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
-        + [OVERHEAD_PROBE] + probe_nets() + cold_probes()
+        + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + list(ROW_PROBES)
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 
@@ -198,6 +204,22 @@ def cold_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, A
             "probes": [round(r, 5) for r in rates], "timings": timings}
 
 
+def row_rates(timed: list[tuple]) -> dict[str, float]:
+    """The per-row cost of a broadcasting element-wise op out of place and in place, ns (``network["row_ns"]``),
+    from the timed ``ROW_PROBES`` (``measure_probes`` rows): each multiply's time less the ReLU's, over its rows
+    (``Kernel.rows``); ``{}`` without their timings."""
+    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
+    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    relu, out, inplace = ROW_PROBES
+    if not all(s.key() in ms for s in ROW_PROBES):
+        return {}
+    rows = max((k.rows for k in kernels[out.key()]), default=0)
+    if not rows:
+        return {}
+    return {"out": round(max(0.0, ms[out.key()] - ms[relu.key()]) / rows * 1e6, 3),
+            "in": round(max(0.0, ms[inplace.key()] - ms[relu.key()]) / rows * 1e6, 3)}
+
+
 def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
     """What a profile keeps of a ``stream_rate`` result (``network["stream"]``, read by ``network.stream_ms``)."""
     return {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}
@@ -242,7 +264,8 @@ def probe_dir() -> Path:
 def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profile:
     """The full calibration's probe stage: time the probes as ``--quick`` will (``typical_ms``) for the profile's
     ``quick_reference``; measure this host's weight re-reading (``stream_rate``, into ``network["stream"]``,
-    unless the network correction prices cold weights itself); and choose on the small network probes how
+    unless the network correction prices cold weights itself) and per-row costs (``row_rates``, into
+    ``network["row_ns"]``); and choose on the small network probes how
     much of a kind's error its kernels share (``uncertainty.choose_shared``: the ranges then hold 90% of those
     networks). Not on the large ones: the kernel model predicts them within a few %, which would narrow the
     ranges (0.20 instead of 0.35) until they held only 57-84 % of real models (docs/bench/estimator.md,
@@ -252,6 +275,9 @@ def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profil
     if stream.get("ms_per_mb") and not profile.network.get("cold_ms_per_mb", {}).get("cold_weights"):
         profile = dataclasses.replace(profile, network={
             **profile.network, "stream": stream_entry(stream)})
+    row_ns = row_rates(rows)
+    if row_ns:
+        profile = dataclasses.replace(profile, network={**profile.network, "row_ns": row_ns})
     nets = []
     small = {s.key() for s in probe_nets(large_per_family=0)}
     for spec, kernels, hit in rows:
@@ -450,7 +476,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network
     correction); the weight re-reading measured here (``stream``) replaces ``base``'s, the cost of cold inputs
     measured here (``cold``, ``cold_rate``) becomes the network correction's ``cold_ms_per_mb["cold_inputs"]`` at
-    the L2's size, and this host's GEMM tile
+    the L2's size, the per-row costs measured here (``rows``, ``row_rates``) replace ``base``'s ``row_ns`` (not
+    measured: ``base``'s times the ``kernel_us`` factor), and this host's GEMM tile
     (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``). Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
@@ -475,6 +502,10 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     if cold.get("ms_per_mb"):
         net["cold_ms_per_mb"] = {"cold_inputs": cold["ms_per_mb"]}
         net["cache_bytes"] = cold["cache_bytes"]
+    if factors.get("rows"):
+        net["row_ns"] = dict(factors["rows"])
+    elif net.get("row_ns"):  # not measured: the profile host's, changed as the fixed per-kernel costs
+        net["row_ns"] = {k: round(v * factors["kernel_us"], 3) for k, v in net["row_ns"].items()}
     residual = base.residual
     transfer = factors.get("transfer_error") or {}
     if transfer and residual.get("kind_error"):
@@ -504,11 +535,12 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
     timed = measure_probes(threads, console) if timed is None else timed
-    cells = {s.key() for s in cold_probes()}
+    apart = {s.key() for s in cold_probes()} | {s.key() for s in ROW_PROBES}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
-            if spec.key() not in cells and (ref := reference_ms(spec, kernels, base))]
+            if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     stream = stream_rate(timed, llc_bytes())
     factors = fit_factors(base, rows, stream=stream, tile=gemm_tile())
+    factors["rows"] = row_rates(timed)
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
         factors["cold"] = cold_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
@@ -518,7 +550,8 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
-                      "stream": stream, "cold": factors.get("cold", {}), "local": factors["local"],
+                      "stream": stream, "cold": factors.get("cold", {}), "rows": factors["rows"],
+                      "local": factors["local"],
                       "tile": factors["tile"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),

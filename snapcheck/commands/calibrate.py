@@ -118,6 +118,10 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  activations read after the {cold['cache_bytes'] / 2**20:.0f} MB L2 has let them go: "
                       f"+{cold['ms_per_mb']:.3f} ms per MB (the median of what the factors leave of {len(cold['probes'])} "
                       f"networks of cells and dense blocks: {', '.join(f'{r:.3f}' for r in cold['probes'])})")
+    rows = factors.get("rows") or {}
+    if rows:
+        console.print(f"  broadcasting element-wise ops: {rows['out']:.1f} ns per row, {rows['in']:.1f} in place (a "
+                      "per-channel multiply over a 224-px RGB image, one call per row of 3)")
     if adapted.gemm_tile and tile and adapted.gemm_tile != tile:
         console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
                       f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "
@@ -190,7 +194,8 @@ def nets_command(
     net, table = calibrate_network(base, n, seed, build_only=build_only, max_minutes=max_minutes, console=console)
     if not table:
         return
-    _write(target, dataclasses.replace(base, network=net))
+    kept = {k: base.network[k] for k in ("stream", "row_ns") if k in base.network}  # measured by the probe stage
+    _write(target, dataclasses.replace(base, network={**kept, **net}))
     console.print("| variant | ridge | 5-fold CV within ±10% | CV median | cross-family within ±10% | median |\n"
                   "|---|---|---|---|---|---|")
     for variant, ridge, cv, tr in table:

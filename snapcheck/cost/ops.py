@@ -163,7 +163,8 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
     return ConvGeometry(kh, kw, cin, co, groups, n * ho * wo, in_pixels, stride, bias)
 
 
-def _activation_fused(op: Op) -> bool:
+def activation_fused(op: Op) -> bool:
+    """Whether a TFLite op carries a fused activation (``fused_activation_function`` other than none)."""
     return op.attrs.get("fused_activation_function") not in _NO_ACTIVATION
 
 
@@ -217,14 +218,14 @@ def op_cost(sg: Subgraph, op: Op, layout: str, weights: set[int], roots: dict[in
             cost.macs = g.out_pixels * g.cin * g.cout
         else:
             cost.macs = g.out_pixels * g.cout * g.macs_per_output
-        cost.flops = 2 * cost.macs + n_out * (int(g.bias) + int(_activation_fused(op)))
+        cost.flops = 2 * cost.macs + n_out * (int(g.bias) + int(activation_fused(op)))
     elif t in DECONV_TYPES:
         g = conv_geometry(sg, op, layout)
         if g is None:
             cost.unknown = True
             return cost
         cost.macs = g.in_pixels * g.cin * (g.cout // max(g.groups, 1)) * g.kh * g.kw
-        cost.flops = 2 * cost.macs + n_out * (int(g.bias) + int(_activation_fused(op)))
+        cost.flops = 2 * cost.macs + n_out * (int(g.bias) + int(activation_fused(op)))
     elif t in POOL_TYPES:
         cost.flops = n_out * _window(op)
     elif t in REDUCE_TYPES:
@@ -233,7 +234,7 @@ def op_cost(sg: Subgraph, op: Op, layout: str, weights: set[int], roots: dict[in
         mode = str(op.attrs.get("mode", "nearest" if t == "RESIZE_NEAREST_NEIGHBOR" else "linear")).lower()
         cost.flops = 0 if "nearest" in mode or t == "RESIZE_NEAREST_NEIGHBOR" else 6 * n_out
     elif t in ELEMENTWISE_FLOPS:
-        cost.flops = ELEMENTWISE_FLOPS[t] * n_out + n_out * int(_activation_fused(op))
+        cost.flops = ELEMENTWISE_FLOPS[t] * n_out + n_out * int(activation_fused(op))
     return cost
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from snapcheck.cost.ops import (
     CONV_TYPES, DECONV_TYPES, ELEMENTWISE_FLOPS, MATMUL_TYPES, POOL_TYPES, REDUCE_TYPES, RESIZE_TYPES,
-    ConvGeometry, OpCost, conv_geometry, int_attr, op_cost, weight_roots,
+    ConvGeometry, OpCost, activation_fused, conv_geometry, int_attr, op_cost, weight_roots,
 )
 from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_tensors
 from snapcheck.ir import Graph, Op
@@ -70,6 +70,8 @@ class Kernel:
     outputs: list[tuple[int, int]] = field(default_factory=list)  # (tensor, bytes) of the activations it writes
     weight_bytes: int = 0  # bytes of the weights it reads (at runtime size)
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
+    rows: int = 0  # a broadcasting element-wise op's rows, which XNNPACK loops over one at a time (``broadcast_rows``)
+    inplace: bool = False  # an element-wise op that writes over its input in XNNPACK's arena (``writes_in_place``)
 
     def price_key(self) -> tuple:
         """Everything a profile prices a kernel by, alone (``roofline.kernel_terms``) and against its calibration
@@ -114,6 +116,33 @@ def _kind(op: Op, geom: ConvGeometry | None, weights: set[int]) -> str:
 # the next larger one (a 4x4 window, 16 taps, runs as 25), which the calibration data shows (4x4 is ~1.5x
 # slower per FLOP than 3x3 and 5x5).
 DEPTHWISE_TAPS = (3, 4, 9, 25)
+
+
+def broadcast_rows(operands: list[tuple[int, ...] | None], out: tuple[int, ...] | None) -> int:
+    """The rows a broadcasting element-wise op loops over one at a time: the output's elements over its innermost
+    run of dims on which each operand is either whole or broadcast alike (XNNPACK folds such dims into one row);
+    0 when no operand broadcasts or the one that does is a scalar (a flat loop). A per-channel constant over an
+    RGB image ([1, 224, 224, 3] by [1, 1, 1, 3], a Keras ``Normalization``) has 50,176 rows of 3; a
+    squeeze-and-excitation scale ([1, 56, 56, 144] by [1, 1, 1, 144]) 3,136 of 144. 0 for unknown or dynamic
+    shapes."""
+    if out is None or any(s is None or any(d < 0 for d in s) for s in operands) or any(d < 0 for d in out):
+        return 0
+    total = math.prod(out)
+    if total <= 1 or len(operands) < 2 or any(math.prod(s) == 1 for s in operands):
+        return 0
+    pattern = []
+    for d in range(1, len(out) + 1):
+        if out[-d] == 1:
+            continue
+        pattern.append((out[-d], tuple(len(s) >= d and s[-d] == out[-d] for s in operands)))
+    if all(all(p) for _, p in pattern):
+        return 0
+    inner = 1
+    for size, p in pattern:
+        if p != pattern[0][1]:
+            break
+        inner *= size
+    return total // inner if inner < total else 0
 
 
 def deconv_stride(geom: ConvGeometry) -> int:
@@ -164,6 +193,18 @@ def _channels(t, layout: str) -> int:
     return max(int(c), 1)
 
 
+def writes_in_place(op: Op, acts: list[int], size: list[int], consumers: dict[int, list[int]],
+                    external: set[int]) -> bool:
+    """Whether XNNPACK runs an element-wise op in place (``runtime.c``, ``input_memory_can_be_reused``): one
+    activation it reads is internal to the graph, with no other reader and the output's size, and it writes an
+    internal tensor with one reader. A fused activation is a node of its own there, so the op then writes an
+    internal tensor whatever its output is."""
+    out = op.outputs[0] if op.outputs else -1
+    if out < 0 or not (activation_fused(op) or (out not in external and len(consumers.get(out, [])) == 1)):
+        return False
+    return any(i not in external and len(consumers.get(i, [])) == 1 and size[i] == size[out] for i in acts)
+
+
 def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: int = 16,
                   memo: dict[int, OpCost] | None = None) -> list[Kernel]:
     """Kernels of the main subgraph in execution order (ops folded at load time are dropped).
@@ -179,6 +220,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
     roots = weight_roots(sg, weights)
     consumers = sg.consumers()
     outputs = set(sg.outputs)
+    external = set(sg.inputs) | outputs  # tensors the runtime, not XNNPACK, owns
     size = [tensor_bytes(t) for t in sg.tensors]
     by_index = {op.index: op for op in sg.ops}
     live = [op for op in sg.ops if op.index not in folded]
@@ -225,11 +267,15 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         out = sg.tensor(last.outputs[0]) if last.outputs and last.outputs[0] >= 0 else None
         # A reduction's row is its input's: a mean over the channels of [rows, C] reads rows of C, writes rows of 1.
         row = xin if kind == "reduce" and xin is not None else out
+        rows, inplace = 0, False
+        if kind == "eltwise" and out is not None:
+            rows = broadcast_rows([shape_of(sg.tensor(i)) for i in first.inputs if i >= 0], shape_of(out))
+            inplace = writes_in_place(last, acts, size, consumers, external)
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
             reduction=_reduction(kind, geom, op), channels=_channels(row, graph.layout), geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
-            inputs=[(i, size[i]) for i in acts], outputs=outs, weight_bytes=wbytes,
+            inputs=[(i, size[i]) for i in acts], outputs=outs, weight_bytes=wbytes, rows=rows, inplace=inplace,
         ))
     return kernels

@@ -22,6 +22,13 @@ buffers, warm in the micro-benchmark, reused from the arena in a network).
 Fitted by the network stage of ``snapcheck calibrate`` (``snapcheck.calibrate.nets``); an empty correction
 changes nothing.
 
+``row_ns`` (``{"out": ns, "in": ns}``) prices the rows of a broadcasting element-wise op (``Kernel.rows``), which
+XNNPACK runs one call per row: a kernel takes at least ``rows x row_ns`` (``in`` when it writes over its input,
+``Kernel.inplace``, ``out`` otherwise). A Keras ``Normalization`` over an RGB image is 50,176 rows of 3
+channels: on the profile's Xeon 0.15 ms out of place and 0.38 in place, where the same multiply by a scalar,
+one flat loop, takes 0.013 (docs/bench/estimator.md, session 25). Wide rows (a squeeze-and-excitation scale)
+stay priced by their traffic.
+
 ``stream`` (``{"cache_bytes": llc, "ms_per_mb": rate}``, measured by ``calibrate.quick.stream_rate``) adds
 the re-reading of weights that the host's last-level cache does not keep from one inference to the next:
 ``rate x cold_weights`` with ``cold_bytes`` at the last-level cache's size. A kernel timed alone finds its
@@ -97,10 +104,11 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
     In a micro-benchmark a tensor of ``s`` bytes of a kernel moving ``B`` bytes in all has ``B - s`` other
     bytes touched between two uses. In the network a weight is read once per inference, after the rest of
     the working set (``working_set_bytes``) has passed: it stays in the cache when that fits, and is cold
-    when it does not. An activation has the traffic since it was last written or read (graph inputs: one
-    inference), and an output buffer is taken as cold.
+    when it does not. An activation has the traffic since it was last written or read, and an output buffer
+    is taken as cold. A graph input is not counted: fed once and read in order, it cost nothing measurable
+    beyond its micro-benchmark in networks that evict it (a 0.6 MB image under 0.04 ms, where the cold-input
+    rate would charge 0.1; docs/bench/estimator.md, session 25).
     """
-    total = float(sum(k.bytes for k in kernels))
     weights_fit = working_set_bytes(kernels) <= cache_bytes
     clock = 0.0
     last: dict[int, float] = {}
@@ -109,8 +117,8 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
         own = float(k.bytes)
         cold = dict.fromkeys(COLD_FEATURES, 0.0)
         for tid, s in k.inputs:
-            dist = clock - last[tid] if tid in last else total
-            cold["cold_inputs"] += max(0.0, _warm(cache_bytes, own - s, s) - _warm(cache_bytes, dist, s))
+            if tid in last:
+                cold["cold_inputs"] += max(0.0, _warm(cache_bytes, own - s, s) - _warm(cache_bytes, clock - last[tid], s))
         if k.weight_bytes and not weights_fit:
             w = float(k.weight_bytes)
             cold["cold_weights"] = _warm(cache_bytes, own - w, w)
@@ -132,6 +140,14 @@ def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
     return [rate * c["cold_weights"] / 1e6 for c in cold_bytes(kernels, float(stream["cache_bytes"]))]
 
 
+def row_floor_ms(k: Kernel, row_ns: dict) -> float:
+    """The least time a broadcasting element-wise kernel takes for its rows (``row_ns``: a profile's
+    ``network["row_ns"]``; 0 without one or for a flat kernel)."""
+    if not k.rows or not row_ns:
+        return 0.0
+    return k.rows * float(row_ns.get("in" if k.inplace else "out", 0.0)) / 1e6
+
+
 def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict) -> list[float]:
     """Per-kernel time with the network correction ``net`` (a profile's ``network`` entry) applied."""
     if not net:
@@ -141,6 +157,7 @@ def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict) -> lis
     cache = float(net.get("cache_bytes", 2097152.0))
     cold = cold_bytes(kernels, cache) if rate else [{} for _ in kernels]
     stream = stream_ms(kernels, net.get("stream", {}))
-    return [kernel_factor(k.kind, kernel_features(k, cache), net) * ms + extra_us / 1e3
-            + sum(rate.get(f, 0.0) * c.get(f, 0.0) / 1e6 for f in COLD_FEATURES) + s
+    row_ns = net.get("row_ns", {})
+    return [max(kernel_factor(k.kind, kernel_features(k, cache), net) * ms, row_floor_ms(k, row_ns))
+            + extra_us / 1e3 + sum(rate.get(f, 0.0) * c.get(f, 0.0) / 1e6 for f in COLD_FEATURES) + s
             for k, ms, c, s in zip(kernels, base_ms, cold, stream)]
