@@ -292,7 +292,8 @@ def main() -> None:
               f"{quick_meta.get('stream', {}).get('cache_bytes', 0) / 2**20:.0f} MB last-level cache "
               f"{quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB, inputs beyond the "
               f"{quick_meta.get('cold', {}).get('cache_bytes', 0) / 2**20:.0f} MB L2 "
-              f"{quick_meta.get('cold', {}).get('ms_per_mb', 0)} ms/MB, broadcast rows "
+              f"{quick_meta.get('cold', {}).get('ms_per_mb', 0)} ms/MB, weights beyond it "
+              f"{quick_meta.get('weights', {}).get('ms_per_mb', 0)} ms/MB, broadcast rows "
               f"{quick_meta.get('rows', {}).get('out', 0)} ns, {quick_meta.get('rows', {}).get('in', 0)} in place).")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")

@@ -345,6 +345,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     llc = 8 * 2**20
     timed = _timed(rows)
     timed += _stream_timings(llc, 0.04) + _cold_timings(base, 0.3, 2**21) + _row_timings(3.0, 8.0)
+    timed += _weight_timings(base, 0.01, 2**21)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
@@ -357,9 +358,11 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     assert written["network"]["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.04, rel=1e-3)}
     out = " ".join(result.output.split())
     assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
-    assert written["network"]["cold_ms_per_mb"] == {"cold_inputs": pytest.approx(0.3, rel=0.05)}
+    assert written["network"]["cold_ms_per_mb"] == {"cold_inputs": pytest.approx(0.3, rel=0.05),
+                                                    "cold_weights": pytest.approx(0.01, rel=0.05)}
     assert "activations read after the 2 MB L2 has let them go: +0.30" in out
     assert "broadcasting element-wise ops: 3.0 ns per row, 8.0 in place" in out
+    assert "weights read from beyond the 2 MB L2: +0.01" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
     assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart
     elsewhere = host_dir / "elsewhere.json"
@@ -801,3 +804,51 @@ def test_quick_measures_rows_and_keeps_their_probes_out_of_the_fit(monkeypatch):
     assert [r.spec for r in got] == [r.spec for r in rows]  # a reference would have put them in; they stay apart
     assert adapted.network["row_ns"] == {"out": pytest.approx(3.0), "in": pytest.approx(8.0)}
     assert adapted.meta["quick"]["rows"] == factors["rows"]
+
+
+def _weight_timings(profile, rate: float, cache: float) -> list[tuple]:
+    """``measure_probes`` rows for ``quick.weight_probes()`` on a host where ``profile`` prices every kernel right and
+    each MB of weights read from beyond a ``cache``-byte L2 costs ``rate`` ms more. The kernels are a stand-in: a
+    chain of 1x1 convs with 1 MB of weights each, 3-4 MB in all."""
+    rows = []
+    for i, spec in enumerate(quick.weight_probes()):
+        ks = split_kernels(conv_chain(8, [512] * (4 + i % 2), k=1))
+        cold = sum(c["cold_weights"] for c in cold_bytes(ks, cache)) / 1e6
+        rows.append((spec, ks, _hit(predict_kernels(ks, profile).latency_ms + rate * cold)))
+    return rows
+
+
+def test_weight_probes_are_small_networks_heavy_in_weights_and_apart_from_the_others():
+    from snapcheck.calibrate.random_nets import weight_bytes
+
+    heavy = quick.weight_probes()
+    assert len(heavy) == quick.WEIGHT_PROBES
+    for spec in heavy:
+        w = weight_bytes(spec) / 1e6
+        assert 2 <= w <= 16 and spec.macs <= 3e8 and w / (spec.macs / 1e9) >= quick.WEIGHT_MB_PER_GMAC
+    keys = {s.key() for s in heavy}
+    assert keys <= {s.key() for s in quick.probe_specs(16 * 2**20)}
+    assert not keys & {s.key() for s in quick.probe_nets() + quick.cold_probes()}
+
+
+def test_weight_rate_is_what_the_profile_leaves_per_megabyte_of_weights_beyond_the_l2():
+    base, cache = load_host_profile(), 2**21
+    r = quick.weight_rate(_weight_timings(base, 0.01, cache), base, cache)
+    assert r["ms_per_mb"] == pytest.approx(0.01, rel=1e-3) and r["cache_bytes"] == cache
+    assert len(r["probes"]) == quick.WEIGHT_PROBES and len(r["timings"]) == quick.WEIGHT_PROBES
+    assert quick.weight_rate(_weight_timings(base, -0.01, cache), base, cache)["ms_per_mb"] == 0.0
+    assert quick.weight_rate(_weight_timings(base, 0.01, 64 * 2**20), base, 64 * 2**20) == {}  # all kept
+    assert quick.weight_rate([], base, cache) == {}
+
+
+def test_both_cold_rates_go_into_the_network_correction():
+    base = load_host_profile()
+    both = quick.adapt(base, {**_truth({}), "cold": {"cache_bytes": 2**21, "ms_per_mb": 0.3},
+                              "weights": {"cache_bytes": 2**21, "ms_per_mb": 0.01}}, {})
+    assert both.network["cold_ms_per_mb"] == {"cold_inputs": 0.3, "cold_weights": 0.01}
+    weights = quick.adapt(base, {**_truth({}), "weights": {"cache_bytes": 2**21, "ms_per_mb": 0.01}}, {})
+    assert weights.network["cold_ms_per_mb"] == {"cold_weights": 0.01} and weights.network["cache_bytes"] == 2**21
+    net = split_kernels(conv_chain(8, [512] * 5, k=1))
+    mb = sum(c["cold_weights"] for c in cold_bytes(net, 2**21)) / 1e6
+    plain = quick.adapt(base, _truth({}), {})
+    assert predict_kernels(net, weights).latency_ms == pytest.approx(predict_kernels(net, plain).latency_ms + 0.01 * mb)

@@ -107,3 +107,13 @@ def test_a_broadcasting_kernel_takes_at_least_its_rows_at_the_profiles_per_row_c
 def test_the_shipped_host_profile_prices_rows_and_nothing_else_in_the_network():
     p = load_host_profile()
     assert set(p.network) == {"row_ns"} and p.network["row_ns"]["in"] > p.network["row_ns"]["out"] > 0
+
+
+def test_weights_larger_than_the_cache_are_as_cold_alone_as_in_the_network():
+    """A 3 MB weight streams through a 2 MB L2 in its micro-benchmark too: nothing extra in a network; a 1.5 MB
+    one is warm alone and cold in a network whose working set passes the cache."""
+    mb = 1_000_000
+    net = [_k("conv", [(0, 1000)], [(1, 1000)], 3 * mb), _k("conv", [(1, 1000)], [(2, 1000)], 1_500_000)]
+    cold = cold_bytes(net, L2)
+    assert cold[0]["cold_weights"] == 0
+    assert cold[1]["cold_weights"] == pytest.approx(1_500_000)

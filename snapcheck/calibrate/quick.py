@@ -33,7 +33,13 @@ cell, branches read their inputs long after they were written. On the profile's 
 NASNetMobile and DenseNet, ran 8-28 % slower than the factors predicted, while the other random networks ran as
 predicted (docs/bench/estimator.md, session 24).
 
-And a third: what a broadcasting element-wise op costs per row (``row_rates``: ``micro.ROW_PROBES``, a
+And what weights cost when read from beyond the L2 (``weight_rate``: ``weight_probes``, small random networks
+whose weights outweigh their arithmetic; what the adapted profile leaves of their time per MB of
+``network.cold_bytes``'s cold weights at the L2's size). A kernel timed alone keeps weights that fit the L2; in a
+network whose working set passes it, it reads them from the L3: chains of 1x1 convs ran 7.5-21.5 % slower than
+their layers alone, small MobileNets 8-15 % slower than priced (docs/bench/estimator.md, session 25).
+
+And one more: what a broadcasting element-wise op costs per row (``row_rates``: ``micro.ROW_PROBES``, a
 per-channel multiply over an RGB image out of place and in place, less the ReLU both start with). XNNPACK runs
 such an op one call per row, so a Keras ``Normalization`` over a 224-px image (50,176 rows of 3) takes 0.15 ms
 out of place and 0.38 in place on the profile's Xeon, where its traffic says 0.01-0.07; a kernel takes at least
@@ -86,7 +92,8 @@ from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerpr
                                          timed_models, typical_ms)
 from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, ROW_PROBES,
                                        WINDOW_PROBES, MicroSpec, build_micro_tflite)
-from snapcheck.calibrate.random_nets import Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets
+from snapcheck.calibrate.random_nets import (Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets,
+                                             random_nets, weight_bytes)
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms
@@ -110,6 +117,9 @@ STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
 COLD_STYLES = {"nas": 2, "dense": 2}  # cell networks of each style among the probes (``cold_probes``); not the
 # squeeze-and-excitation style: its pool, 1x1 convs and multiply read what was just written (1.2-1.4 MB cold)
 COLD_MIN_MB = 1.0  # a cell probe counts towards the rate with at least this many MB of cold inputs
+WEIGHT_PROBES = 8  # random networks for ``weight_rate``: small ones whose weights outweigh their arithmetic
+WEIGHT_MB_PER_GMAC = 50.0  # ... at least this many MB of weights per G multiply-adds (MobileNet v2 0.35 at 96 px:
+# ~110; ResNet-50: 25), 2-16 MB of them and at most 0.3 G multiply-adds
 # Kinds priced by a model measured here (``local_models``) instead of the shape model times a factor. Transposed
 # convs: on an AMD EPYC without AVX-512 they ran at one rate, 10.5-11.1 G multiply-adds/s from 4x4 inputs up
 # whatever their weights, where the profile's Intel host ran 5.9 G/s with 32 MB of weights and 32 with 1 MB
@@ -149,13 +159,25 @@ def cold_probes() -> list[NetSpec]:
     return picked
 
 
+def weight_probes() -> list[NetSpec]:
+    """The random networks whose time gives ``weight_rate``: the first ``WEIGHT_PROBES`` of
+    ``random_nets.random_nets`` with 2-16 MB of weights, at most 0.3 G multiply-adds and at least
+    ``WEIGHT_MB_PER_GMAC`` MB of weights per G of them (small networks whose weights, read once per inference
+    from beyond the L2, are a large share of their time, as in small MobileNets)."""
+    def heavy(spec: NetSpec) -> bool:
+        w = weight_bytes(spec) / 1e6
+        return 2.0 <= w <= 16.0 and spec.macs <= 3e8 and w / (spec.macs / 1e9) >= WEIGHT_MB_PER_GMAC
+    return [spec for spec in random_nets(600, 0) if heavy(spec)][:WEIGHT_PROBES]
+
+
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
     ``GROUP_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
     ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
-    pairs of ``stream_probes``, the cell networks of ``cold_probes`` and the per-row costs' ``ROW_PROBES``."""
+    pairs of ``stream_probes``, the cell networks of ``cold_probes``, the weight-heavy networks of
+    ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
-        + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + list(ROW_PROBES)
+        + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 
@@ -196,6 +218,27 @@ def cold_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, A
             continue
         cold = sum(c["cold_inputs"] for c in cold_bytes(kernels[spec.key()], cache)) / 1e6
         if cold >= COLD_MIN_MB:
+            rates.append((ms[spec.key()] - predict_kernels(kernels[spec.key()], adapted).latency_ms) / cold)
+            timings[spec.key()] = round(ms[spec.key()], 5)
+    if not rates:
+        return {}
+    return {"cache_bytes": cache, "ms_per_mb": round(max(0.0, float(np.median(rates))), 5),
+            "probes": [round(r, 5) for r in rates], "timings": timings}
+
+
+def weight_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, Any]:
+    """The cost of reading weights from beyond the L2, from the timed probes (``measure_probes`` rows): per
+    network of ``weight_probes`` with at least 1 MB of weights ``network.cold_bytes`` finds cold at a ``cache``-byte
+    L2 (all of them once the working set exceeds it), what ``adapted`` (fitted on the other probes, the cold inputs
+    priced) leaves of its time per MB of them; their median, at least 0. ``{}`` without them."""
+    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
+    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    rates, timings = [], {}
+    for spec in weight_probes():
+        if spec.key() not in ms:
+            continue
+        cold = sum(c["cold_weights"] for c in cold_bytes(kernels[spec.key()], cache)) / 1e6
+        if cold >= 1.0:
             rates.append((ms[spec.key()] - predict_kernels(kernels[spec.key()], adapted).latency_ms) / cold)
             timings[spec.key()] = round(ms[spec.key()], 5)
     if not rates:
@@ -476,7 +519,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network
     correction); the weight re-reading measured here (``stream``) replaces ``base``'s, the cost of cold inputs
     measured here (``cold``, ``cold_rate``) becomes the network correction's ``cold_ms_per_mb["cold_inputs"]`` at
-    the L2's size, the per-row costs measured here (``rows``, ``row_rates``) replace ``base``'s ``row_ns`` (not
+    the L2's size and that of weights read from beyond it (``weights``, ``weight_rate``) its
+    ``cold_ms_per_mb["cold_weights"]``, the per-row costs measured here (``rows``, ``row_rates``) replace ``base``'s ``row_ns`` (not
     measured: ``base``'s times the ``kernel_us`` factor), and this host's GEMM tile
     (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``). Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
@@ -498,10 +542,11 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["stream"] = stream_entry(stream)
     else:
         net.pop("stream", None)
-    cold = factors.get("cold") or {}
-    if cold.get("ms_per_mb"):
-        net["cold_ms_per_mb"] = {"cold_inputs": cold["ms_per_mb"]}
-        net["cache_bytes"] = cold["cache_bytes"]
+    measured = {f: r for f, r in (("cold_inputs", factors.get("cold") or {}),
+                                  ("cold_weights", factors.get("weights") or {})) if r.get("ms_per_mb")}
+    if measured:
+        net["cold_ms_per_mb"] = {f: r["ms_per_mb"] for f, r in measured.items()}
+        net["cache_bytes"] = next(iter(measured.values()))["cache_bytes"]
     if factors.get("rows"):
         net["row_ns"] = dict(factors["rows"])
     elif net.get("row_ns"):  # not measured: the profile host's, changed as the fixed per-kernel costs
@@ -535,7 +580,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
     timed = measure_probes(threads, console) if timed is None else timed
-    apart = {s.key() for s in cold_probes()} | {s.key() for s in ROW_PROBES}
+    apart = {s.key() for s in cold_probes() + weight_probes()} | {s.key() for s in ROW_PROBES}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     stream = stream_rate(timed, llc_bytes())
@@ -543,6 +588,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
     factors["rows"] = row_rates(timed)
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
         factors["cold"] = cold_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
+        factors["weights"] = weight_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
@@ -550,7 +596,8 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
-                      "stream": stream, "cold": factors.get("cold", {}), "rows": factors["rows"],
+                      "stream": stream, "cold": factors.get("cold", {}), "weights": factors.get("weights", {}),
+                      "rows": factors["rows"],
                       "local": factors["local"],
                       "tile": factors["tile"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},

@@ -104,7 +104,8 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
     In a micro-benchmark a tensor of ``s`` bytes of a kernel moving ``B`` bytes in all has ``B - s`` other
     bytes touched between two uses. In the network a weight is read once per inference, after the rest of
     the working set (``working_set_bytes``) has passed: it stays in the cache when that fits, and is cold
-    when it does not. An activation has the traffic since it was last written or read, and an output buffer
+    when it does not; weights larger than the cache stream through it in the micro-benchmark too (an LRU
+    cache read in a cycle longer than itself keeps nothing), so they add nothing. An activation has the traffic since it was last written or read, and an output buffer
     is taken as cold. A graph input is not counted: fed once and read in order, it cost nothing measurable
     beyond its micro-benchmark in networks that evict it (a 0.6 MB image under 0.04 ms, where the cold-input
     rate would charge 0.1; docs/bench/estimator.md, session 25).
@@ -121,7 +122,7 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
                 cold["cold_inputs"] += max(0.0, _warm(cache_bytes, own - s, s) - _warm(cache_bytes, clock - last[tid], s))
         if k.weight_bytes and not weights_fit:
             w = float(k.weight_bytes)
-            cold["cold_weights"] = _warm(cache_bytes, own - w, w)
+            cold["cold_weights"] = _warm(cache_bytes, own - w, w) if w <= cache_bytes else 0.0
         for _, s in k.outputs:
             cold["cold_outputs"] += _warm(cache_bytes, own - s, s)
         clock += own
