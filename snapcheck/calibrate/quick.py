@@ -205,46 +205,39 @@ def stream_rate(timed: list[tuple], llc: float) -> dict[str, Any]:
     return {"cache_bytes": llc, "ms_per_mb": round(float(np.median(rates)), 5), "chains": [round(r, 5) for r in rates]}
 
 
-def cold_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, Any]:
-    """The cost of reading activations written long before, from the timed probes (``measure_probes`` rows):
-    per cell network of ``cold_probes`` with at least ``COLD_MIN_MB`` of cold inputs (``network.cold_bytes``
-    with a cache of ``cache`` bytes, the core's L2), what ``adapted`` (the profile fitted on the other probes)
-    leaves of its time, per MB of them; their median, at least 0. ``{}`` without them."""
+def rate_per_cold_mb(timed: list[tuple], specs: list[NetSpec], adapted: Profile, cache: float, feature: str,
+                     min_mb: float) -> dict[str, Any]:
+    """Per network of ``specs`` timed (``measure_probes`` rows) with at least ``min_mb`` MB of ``feature`` bytes
+    (``network.cold_bytes`` at a ``cache``-byte L2), what ``adapted`` leaves of its time per MB of them; their
+    median, at least 0, with each network's figure and timing. ``{}`` without such networks."""
     ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
     kernels = {spec.key(): ks for spec, ks, _ in timed}
     rates, timings = [], {}
-    for spec in cold_probes():
+    for spec in specs:
         if spec.key() not in ms:
             continue
-        cold = sum(c["cold_inputs"] for c in cold_bytes(kernels[spec.key()], cache)) / 1e6
-        if cold >= COLD_MIN_MB:
+        cold = sum(c[feature] for c in cold_bytes(kernels[spec.key()], cache)) / 1e6
+        if cold >= min_mb:
             rates.append((ms[spec.key()] - predict_kernels(kernels[spec.key()], adapted).latency_ms) / cold)
             timings[spec.key()] = round(ms[spec.key()], 5)
     if not rates:
         return {}
     return {"cache_bytes": cache, "ms_per_mb": round(max(0.0, float(np.median(rates))), 5),
             "probes": [round(r, 5) for r in rates], "timings": timings}
+
+
+def cold_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, Any]:
+    """The cost of reading activations written long before (``rate_per_cold_mb``): per cell network of
+    ``cold_probes`` with at least ``COLD_MIN_MB`` of cold inputs at the core's L2, what ``adapted`` (the profile
+    fitted on the other probes) leaves of its time per MB of them."""
+    return rate_per_cold_mb(timed, cold_probes(), adapted, cache, "cold_inputs", COLD_MIN_MB)
 
 
 def weight_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str, Any]:
-    """The cost of reading weights from beyond the L2, from the timed probes (``measure_probes`` rows): per
-    network of ``weight_probes`` with at least 1 MB of weights ``network.cold_bytes`` finds cold at a ``cache``-byte
-    L2 (all of them once the working set exceeds it), what ``adapted`` (fitted on the other probes, the cold inputs
-    priced) leaves of its time per MB of them; their median, at least 0. ``{}`` without them."""
-    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
-    kernels = {spec.key(): ks for spec, ks, _ in timed}
-    rates, timings = [], {}
-    for spec in weight_probes():
-        if spec.key() not in ms:
-            continue
-        cold = sum(c["cold_weights"] for c in cold_bytes(kernels[spec.key()], cache)) / 1e6
-        if cold >= 1.0:
-            rates.append((ms[spec.key()] - predict_kernels(kernels[spec.key()], adapted).latency_ms) / cold)
-            timings[spec.key()] = round(ms[spec.key()], 5)
-    if not rates:
-        return {}
-    return {"cache_bytes": cache, "ms_per_mb": round(max(0.0, float(np.median(rates))), 5),
-            "probes": [round(r, 5) for r in rates], "timings": timings}
+    """The cost of reading weights from beyond the L2 (``rate_per_cold_mb``): per network of ``weight_probes`` with
+    at least 1 MB of weights cold at the L2 (all of a kernel's that fit it, once the working set exceeds it), what
+    ``adapted`` (fitted on the other probes, the cold inputs priced) leaves of its time per MB of them."""
+    return rate_per_cold_mb(timed, weight_probes(), adapted, cache, "cold_weights", 1.0)
 
 
 def row_rates(timed: list[tuple]) -> dict[str, float]:
