@@ -120,8 +120,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"networks of cells and dense blocks: {', '.join(f'{r:.3f}' for r in cold['probes'])})")
     weights = factors.get("weights") or {}
     if weights:
-        console.print(f"  weights read from beyond the {weights['cache_bytes'] / 2**20:.0f} MB L2: +{weights['ms_per_mb']:.4f} ms "
-                      f"per MB (the median of what the factors leave of {len(weights['probes'])} small weight-heavy "
+        console.print(f"  weights read from beyond the {weights['cache_bytes'] / 2**20:.0f} MB L2: "
+                      f"+{weights['ms_per_mb']:.4f} ms per MB (the median of what the factors leave of {len(weights['probes'])} small weight-heavy "
                       f"networks: {', '.join(f'{r:.4f}' for r in weights['probes'])})")
     rows = factors.get("rows") or {}
     if rows:

@@ -5,7 +5,7 @@ runs only its own traffic passes through. In a network the kernels in between ev
 model (``roofline.kernel_ms``) is fitted on micro-benchmarks; this module adds what a whole network costs
 on top of it:
 
-    latency = overhead + sum_k m_k x kernel_ms_k + sum_f cold_ms_per_mb[f] x cold_f / 1e6
+    latency = overhead + sum_k max(m_k x kernel_ms_k, rows_k x row_ns / 1e6) + sum_f cold_ms_per_mb[f] x cold_f / 1e6
               + n_kernels x kernel_us / 1e3
     m_k     = kind_factor[kind_k] x exp(sum_i kind_coef[kind_k][i] x clamp(z_ki, feature_range[kind_k][i]))
 
@@ -15,12 +15,13 @@ roofline's, plus ``lthin`` = log(16 / output channels) for outputs narrower than
 the same for the input channels of a dense conv (a network's stem), and ``lwpix``, the weights' overflow
 of the cache times log output pixels), each clamped to the range the random networks covered. ``cold_f``
 are the bytes a kernel finds cold in the network but warm in its micro-benchmark, with a cache of
-``cache_bytes`` (``cold_bytes``): ``cold_weights`` (weights: cold when the network's working set, all its
-weights plus its activation arena, exceeds the cache, ``working_set_bytes``), ``cold_inputs`` (activations,
-LRU: the traffic of the kernels between their producer and this reader) and ``cold_outputs`` (output
-buffers, warm in the micro-benchmark, reused from the arena in a network).
-Fitted by the network stage of ``snapcheck calibrate`` (``snapcheck.calibrate.nets``); an empty correction
-changes nothing.
+``cache_bytes`` (``cold_bytes``): ``cold_weights`` (weights that fit the cache: cold when the network's
+working set, all its weights plus its activation arena, exceeds it, ``working_set_bytes``), ``cold_inputs``
+(activations, LRU: the traffic of the kernels between their producer and this reader; not graph inputs) and
+``cold_outputs`` (output buffers, warm in the micro-benchmark, reused from the arena in a network).
+Fitted by the network stage of ``snapcheck calibrate`` (``snapcheck.calibrate.nets``), or, for the cold inputs
+and weights at the L2, measured by ``calibrate --quick`` (``quick.cold_rate``, ``quick.weight_rate``); an empty
+correction changes nothing.
 
 ``row_ns`` (``{"out": ns, "in": ns}``) prices the rows of a broadcasting element-wise op (``Kernel.rows``), which
 XNNPACK runs one call per row: a kernel takes at least ``rows x row_ns`` (``in`` when it writes over its input,
@@ -105,8 +106,8 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
     bytes touched between two uses. In the network a weight is read once per inference, after the rest of
     the working set (``working_set_bytes``) has passed: it stays in the cache when that fits, and is cold
     when it does not; weights larger than the cache stream through it in the micro-benchmark too (an LRU
-    cache read in a cycle longer than itself keeps nothing), so they add nothing. An activation has the traffic since it was last written or read, and an output buffer
-    is taken as cold. A graph input is not counted: fed once and read in order, it cost nothing measurable
+    cache read in a cycle longer than itself keeps nothing), so they add nothing. An activation has the
+    traffic since it was last written or read, and an output buffer is taken as cold. A graph input is not counted: fed once and read in order, it cost nothing measurable
     beyond its micro-benchmark in networks that evict it (a 0.6 MB image under 0.04 ms, where the cold-input
     rate would charge 0.1; docs/bench/estimator.md, session 25).
     """
@@ -119,7 +120,8 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
         cold = dict.fromkeys(COLD_FEATURES, 0.0)
         for tid, s in k.inputs:
             if tid in last:
-                cold["cold_inputs"] += max(0.0, _warm(cache_bytes, own - s, s) - _warm(cache_bytes, clock - last[tid], s))
+                alone, here = _warm(cache_bytes, own - s, s), _warm(cache_bytes, clock - last[tid], s)
+                cold["cold_inputs"] += max(0.0, alone - here)
         if k.weight_bytes and not weights_fit:
             w = float(k.weight_bytes)
             cold["cold_weights"] = _warm(cache_bytes, own - w, w) if w <= cache_bytes else 0.0
