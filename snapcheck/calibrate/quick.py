@@ -79,6 +79,7 @@ log ratios). The result is a host profile keyed by this CPU's fingerprint
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -150,13 +151,18 @@ def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
 def cold_probes() -> list[NetSpec]:
     """The cell networks whose time gives ``cold_rate``: per style, the first ``COLD_STYLES[style]`` of
     ``random_nets.cell_nets`` with 0.1-0.5 G multiply-adds at 160 px or more (a real classifier's scale)."""
+    return list(_cold_probes())
+
+
+@functools.cache
+def _cold_probes() -> tuple[NetSpec, ...]:  # drawn once per process: the probe list, the fit and the rate ask
     picked: list[NetSpec] = []
     for spec in cell_nets(60):
         style = net_style(spec.name)
         if sum(net_style(s.name) == style for s in picked) < COLD_STYLES.get(style, 0) \
                 and 1e8 <= spec.macs <= 5e8 and spec.res >= 160:
             picked.append(spec)
-    return picked
+    return tuple(picked)
 
 
 def weight_probes() -> list[NetSpec]:
@@ -164,10 +170,15 @@ def weight_probes() -> list[NetSpec]:
     ``random_nets.random_nets`` with 2-16 MB of weights, at most 0.3 G multiply-adds and at least
     ``WEIGHT_MB_PER_GMAC`` MB of weights per G of them (small networks whose weights, read once per inference
     from beyond the L2, are a large share of their time, as in small MobileNets)."""
+    return list(_weight_probes())
+
+
+@functools.cache
+def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 random networks: 0.2 s)
     def heavy(spec: NetSpec) -> bool:
         w = weight_bytes(spec) / 1e6
         return 2.0 <= w <= 16.0 and spec.macs <= 3e8 and w / (spec.macs / 1e9) >= WEIGHT_MB_PER_GMAC
-    return [spec for spec in random_nets(600, 0) if heavy(spec)][:WEIGHT_PROBES]
+    return tuple([spec for spec in random_nets(600, 0) if heavy(spec)][:WEIGHT_PROBES])
 
 
 def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
@@ -181,14 +192,18 @@ def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
 
 
+def timed_by_key(timed: list[tuple]) -> tuple[dict[str, float], dict[str, list[Kernel]]]:
+    """``measure_probes`` rows as two maps from a probe's key: its time (``typical_ms``) and its kernels."""
+    return ({spec.key(): typical_ms(hit) for spec, _, hit in timed}, {spec.key(): ks for spec, ks, _ in timed})
+
+
 def stream_rate(timed: list[tuple], llc: float) -> dict[str, Any]:
     """The cost of re-reading weights the last-level cache (``llc`` bytes) does not keep, from the timed probes
     (``measure_probes`` rows): per chain of ``stream_probes``, its time minus its layers timed alone (each less
     the per-inference overhead, ``OVERHEAD_PROBE``'s time), over the weights ``network.cold_bytes`` finds cold
     in it; the median over the chains, ms per MB. ``{}`` without the timings or when the chains' weights stay
     in the cache."""
-    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
-    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    ms, kernels = timed_by_key(timed)
     overhead = ms.get(OVERHEAD_PROBE.key(), 0.0)
     rates = []
     for chain, single in stream_probes(llc):
@@ -210,8 +225,7 @@ def rate_per_cold_mb(timed: list[tuple], specs: list[NetSpec], adapted: Profile,
     """Per network of ``specs`` timed (``measure_probes`` rows) with at least ``min_mb`` MB of ``feature`` bytes
     (``network.cold_bytes`` at a ``cache``-byte L2), what ``adapted`` leaves of its time per MB of them; their
     median, at least 0, with each network's figure and timing. ``{}`` without such networks."""
-    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
-    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    ms, kernels = timed_by_key(timed)
     rates, timings = [], {}
     for spec in specs:
         if spec.key() not in ms:
@@ -244,8 +258,7 @@ def row_rates(timed: list[tuple]) -> dict[str, float]:
     """The per-row cost of a broadcasting element-wise op out of place and in place, ns (``network["row_ns"]``),
     from the timed ``ROW_PROBES`` (``measure_probes`` rows): each multiply's time less the ReLU's, over its rows
     (``Kernel.rows``); ``{}`` without their timings."""
-    ms = {spec.key(): typical_ms(hit) for spec, _, hit in timed}
-    kernels = {spec.key(): ks for spec, ks, _ in timed}
+    ms, kernels = timed_by_key(timed)
     relu, out, inplace = ROW_PROBES
     if not all(s.key() in ms for s in ROW_PROBES):
         return {}

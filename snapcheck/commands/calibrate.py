@@ -113,16 +113,15 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
                       f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
                       "weights and activation arena exceed it")
-    cold = factors.get("cold") or {}
-    if cold:
-        console.print(f"  activations read after the {cold['cache_bytes'] / 2**20:.0f} MB L2 has let them go: "
-                      f"+{cold['ms_per_mb']:.3f} ms per MB (the median of what the factors leave of {len(cold['probes'])} "
-                      f"networks of cells and dense blocks: {', '.join(f'{r:.3f}' for r in cold['probes'])})")
-    weights = factors.get("weights") or {}
-    if weights:
-        console.print(f"  weights read from beyond the {weights['cache_bytes'] / 2**20:.0f} MB L2: "
-                      f"+{weights['ms_per_mb']:.4f} ms per MB (the median of what the factors leave of {len(weights['probes'])} small weight-heavy "
-                      f"networks: {', '.join(f'{r:.4f}' for r in weights['probes'])})")
+    for key, what, networks, digits in (("cold", "activations read after the {mb} MB L2 has let them go",
+                                          "networks of cells and dense blocks", 3),
+                                         ("weights", "weights read from beyond the {mb} MB L2",
+                                          "small weight-heavy networks", 4)):
+        rate = factors.get(key) or {}  # ``quick.rate_per_cold_mb``'s result
+        if rate:
+            figures = ", ".join(f"{r:.{digits}f}" for r in rate["probes"])
+            console.print(f"  {what.format(mb=round(rate['cache_bytes'] / 2**20))}: +{rate['ms_per_mb']:.{digits}f} ms "
+                          f"per MB (the median of what the factors leave of {len(rate['probes'])} {networks}: {figures})")
     rows = factors.get("rows") or {}
     if rows:
         console.print(f"  broadcasting element-wise ops: {rows['out']:.1f} ns per row, {rows['in']:.1f} in place (a "
