@@ -289,8 +289,9 @@ def main() -> None:
                f"`calibrate --quick` fitted on its {len(sitting)} probes timed among the models, in the same rounds")
         print(f"{how} (compute factors: {quick_meta.get('speed')}, memory "
               f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}, weights beyond the "
-              f"{quick_meta.get('stream', {}).get('cache_bytes', 0) / 2**20:.0f} MB last-level cache "
-              f"{quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB, inputs beyond the "
+              f"last-level cache {quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB (share re-read "
+              f"{quick_meta.get('stream', {}).get('cold', [])} at {quick_meta.get('stream', {}).get('sizes_mb', [])} "
+              f"MB), inputs beyond the "
               f"{quick_meta.get('cold', {}).get('cache_bytes', 0) / 2**20:.0f} MB L2 "
               f"{quick_meta.get('cold', {}).get('ms_per_mb', 0)} ms/MB, weights beyond it "
               f"{quick_meta.get('weights', {}).get('ms_per_mb', 0)} ms/MB, broadcast rows "

@@ -17,7 +17,7 @@ from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
 from snapcheck.estimate.kernels import split_kernels
-from snapcheck.estimate.network import cold_bytes
+from snapcheck.estimate.network import cold_bytes, working_set_bytes
 from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          write_profile)
@@ -138,7 +138,7 @@ def test_quick_profile_moves_host_estimates_and_never_phone_estimates(host_dir):
     g = conv_chain(64, [3, 32, 32])
     rows_before, _ = check_estimates(g, load_ruleset("5.x"))
     host_before = host_prediction(g)[1].latency_ms
-    stream = {"cache_bytes": 2**21, "ms_per_mb": 0.05, "chains": [0.05]}  # weights re-read here: host only too
+    stream = quick.stream_rate(_stream_timings(0.05))  # weights re-read here: host only too
     slow = quick.adapt(base, quick.fit_factors(base, _rows(base, _truth({"conv": 2.0, "eltwise": 2.0}, memory=2.0)),
                                                stream=stream),
                        {"calibrated_on": host_fingerprint(1), "quick": {"base": base.meta["calibrated_on"]}})
@@ -250,69 +250,93 @@ def _timed(rows: list[quick.ProbeRow]) -> list[tuple]:
     return [(r.spec, r.kernels, _hit(r.ms)) for r in rows]
 
 
-def _stream_timings(llc: float, rate: float, single_ms: float = 1.0, overhead: float = 0.01) -> list[tuple]:
-    """``measure_probes`` rows for ``quick.stream_probes(llc)`` on a host that re-reads cold weights at ``rate``
-    ms per MB: each chain takes its layers' time plus ``rate`` x its weights."""
-    rows = [(quick.OVERHEAD_PROBE, [], _hit(overhead))]
-    for chain, single in quick.stream_probes(llc):
-        n, side, c = len(chain.layers), chain.res, chain.cin
+def _share(mb: float) -> float:
+    """A host's share of weights re-read per inference by working set: none up to 40 MB, all from 60."""
+    return float(np.clip((mb - 40.0) / 20.0, 0.0, 1.0))
+
+
+def _stream_timings(rate: float, share=_share, single_ms: float = 1.0, overhead: float = 0.01) -> list[tuple]:
+    """``measure_probes`` rows for ``quick.stream_probes()`` on a host that re-reads ``share(working set MB)`` of a
+    network's weights per inference at ``rate`` ms per MB: each chain takes its layers' time plus that."""
+    side, c = quick.STREAM_LAYER
+    rows = [(quick.OVERHEAD_PROBE, [], _hit(overhead)),
+            (quick.stream_probes()[0][1], split_kernels(conv_chain(side, [c, c], k=1)), _hit(single_ms + overhead))]
+    for chain, _ in quick.stream_probes():
+        n = len(chain.layers)
         kernels = split_kernels(conv_chain(side, [c] * (n + 1), k=1))
         weights = sum(k.weight_bytes for k in kernels) / 1e6
-        rows.append((single, split_kernels(conv_chain(side, [c, c], k=1)), _hit(single_ms + overhead)))
-        rows.append((chain, kernels, _hit(overhead + n * single_ms + rate * weights)))
+        rows.append((chain, kernels, _hit(overhead + n * single_ms + rate * share(working_set_bytes(kernels) / 1e6)
+                                          * weights)))
     return rows
 
 
-def test_stream_chains_hold_three_times_the_last_level_cache():
-    for llc in (4 * 2**20, 16 * 2**20, 32 * 2**20):
-        for chain, single in quick.stream_probes(llc):
-            weights = len(chain.layers) * 4 * chain.cin ** 2
-            assert 3 * llc <= weights <= 3 * llc + 4 * chain.cin ** 2 and all(ly.op == "pw" for ly in chain.layers)
-            assert (single.h, single.cin, single.cout, single.k) == (chain.res, chain.cin, chain.cin, 1)
-    assert all(len(c.layers) * 4 * c.cin ** 2 <= quick.STREAM_MAX_BYTES for c, _ in quick.stream_probes(1e9))
-    keys = [s.key() for s in quick.probe_specs(16 * 2**20)]
-    assert len(keys) == len(set(keys)) and sum(k.startswith("stream-") for k in keys) == len(quick.STREAM_CHAINS)
+def test_stream_chains_climb_from_one_layer_to_160_megabytes():
+    side, c = quick.STREAM_LAYER
+    chains = quick.stream_probes()
+    assert [len(chain.layers) for chain, _ in chains] == list(quick.STREAM_LADDER)
+    for chain, single in chains:
+        assert all(ly.op == "pw" and ly.cout == c for ly in chain.layers) and chain.res == side
+        assert (single.h, single.cin, single.cout, single.k) == (side, c, c, 1)
+    weights = [len(chain.layers) * 4 * c * c / 1e6 for chain, _ in chains]
+    assert weights[0] < 10 and weights[-1] > 150 and weights == sorted(weights)
+    keys = [s.key() for s in quick.probe_specs()]
+    assert len(keys) == len(set(keys)) and sum(k.startswith("stream-") for k in keys) == len(quick.STREAM_LADDER)
 
 
-def test_stream_rate_is_the_chains_time_beyond_their_layers_per_cold_megabyte():
-    llc = 8 * 2**20  # more than a layer's weights (4.2 MB): a layer alone keeps them
-    s = quick.stream_rate(_stream_timings(llc, 0.05), llc)
-    assert s["ms_per_mb"] == pytest.approx(0.05, rel=1e-3) and s["cache_bytes"] == llc
-    assert s["chains"] == pytest.approx([0.05] * len(quick.STREAM_CHAINS), rel=1e-3)
-    assert quick.stream_rate(_stream_timings(llc, 0.0), llc)["ms_per_mb"] == pytest.approx(0.0, abs=1e-6)
-    assert quick.stream_rate(_stream_timings(llc, 0.05)[:1], llc) == {}  # no chains timed
-    # a cache larger than the chains' weights keeps them: nothing to measure
-    assert quick.stream_rate(_stream_timings(llc, 0.05), 1e9) == {}
+def test_stream_rate_is_the_longest_chains_and_the_share_follows_the_working_set():
+    s = quick.stream_rate(_stream_timings(0.05))
+    assert s["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
+    assert s["cold"][0] == 0.0 and s["sizes_mb"][0] == pytest.approx(4.3, abs=0.1)  # the layer alone: its own
+    assert s["cold"] == pytest.approx([_share(mb) for mb in s["sizes_mb"]], abs=2e-3)
+    assert len(s["chains"]) == len(quick.STREAM_LADDER) and s["sizes_mb"] == sorted(s["sizes_mb"])
+    # a chain that ran slow by chance does not make the share fall after it; a few % of the rate is none
+    bumpy = quick.stream_rate(_stream_timings(0.05, share=lambda mb: 0.3 if 15 < mb < 20 else _share(mb)))
+    assert bumpy["cold"] == sorted(bumpy["cold"]) and bumpy["cold"][2:5] == pytest.approx([0.3] * 3, abs=2e-3)
+    low = quick.stream_rate(_stream_timings(0.05, share=lambda mb: max(0.08, _share(mb)) if mb > 5 else 0.0))
+    assert low["cold"] == s["cold"] and low["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
+    assert quick.stream_rate(_stream_timings(0.05)[:3]) == {}  # one chain timed: no curve
+    # a cache that keeps even the longest chain's weights: nothing to measure
+    assert quick.stream_rate(_stream_timings(0.0)) == {}
+    assert quick.stream_rate(_stream_timings(0.05, share=lambda mb: 0.0)) == {}
 
 
 def test_streamed_weights_add_to_networks_and_never_to_single_kernels():
     base = load_host_profile()
-    stream = {"cache_bytes": 2**21, "ms_per_mb": 0.05}
+    stream = {"ms_per_mb": 0.05, "sizes_mb": [4.0, 30.0, 60.0], "cold": [0.0, 0.0, 1.0]}
     streaming = dataclasses.replace(base, network={"stream": stream})
-    chain = split_kernels(conv_chain(4, [512] * 7, k=1))  # 6 x 1 MB of weights: beyond a 2 MB cache
+
+    def extra(kernels):
+        return predict_kernels(kernels, streaming).latency_ms - predict_kernels(kernels, base).latency_ms
+
+    chain = split_kernels(conv_chain(4, [1024] * 21, k=1))  # 20 x 4.2 MB of weights: beyond 60 MB, all re-read
     weights = sum(k.weight_bytes for k in chain) / 1e6
-    assert predict_kernels(chain, streaming).latency_ms == pytest.approx(
-        predict_kernels(chain, base).latency_ms + 0.05 * weights, rel=1e-6)
-    single = split_kernels(conv_chain(4, [512, 512], k=1))  # timed alone its weights stay in the cache
-    assert predict_kernels(single, streaming).latency_ms == pytest.approx(predict_kernels(single, base).latency_ms)
-    small = split_kernels(conv_chain(4, [64] * 7, k=1))  # 100 KB of weights: all kept
-    assert predict_kernels(small, streaming).latency_ms == pytest.approx(predict_kernels(small, base).latency_ms)
+    assert extra(chain) == pytest.approx(0.05 * weights, rel=1e-6)
+    half = split_kernels(conv_chain(4, [1024] * 11, k=1))  # 42 MB: between 30 and 60 (log), about half re-read
+    share = float(np.interp(np.log(sum(k.weight_bytes for k in half) / 1e6 + 0.13), np.log([30, 60]), [0, 1]))
+    assert extra(half) == pytest.approx(0.05 * share * sum(k.weight_bytes for k in half) / 1e6, rel=0.02)
+    assert extra(split_kernels(conv_chain(4, [1024, 1024], k=1))) == pytest.approx(0.0)  # alone: kept
+    assert extra(split_kernels(conv_chain(4, [64] * 7, k=1))) == pytest.approx(0.0)  # 100 KB of weights: all kept
+    # a profile from before the curve: a step at its cache's size
+    step = dataclasses.replace(base, network={"stream": {"cache_bytes": 2**21, "ms_per_mb": 0.05}})
+    small = split_kernels(conv_chain(4, [512] * 7, k=1))  # 6 x 1 MB: beyond a 2 MB cache
+    assert predict_kernels(small, step).latency_ms == pytest.approx(
+        predict_kernels(small, base).latency_ms + 0.05 * sum(k.weight_bytes for k in small) / 1e6, rel=1e-6)
 
 
 def test_quick_fit_takes_the_measured_stream_apart_from_the_factors():
     """Network probes that re-read their weights here: the fit leaves the factors at 1 (the streaming is
     measured, not fitted), and the adapted profile carries the stream and predicts the networks."""
     base = load_host_profile()
-    stream = {"cache_bytes": 2**21, "ms_per_mb": 0.05, "chains": [0.05]}
+    stream = quick.stream_rate(_stream_timings(0.05))
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
-    chain = split_kernels(conv_chain(4, [512] * 7, k=1))
+    chain = split_kernels(conv_chain(4, [1024] * 21, k=1))
     ref = predict_kernels(chain, base).latency_ms
     weights = sum(k.weight_bytes for k in chain) / 1e6
-    rows.append(quick.ProbeRow(NetSpec("wide", 4, 512, (), ()), chain, ref + 0.05 * weights, ref))
+    rows.append(quick.ProbeRow(NetSpec("wide", 4, 1024, (), ()), chain, ref + 0.05 * weights, ref))
     f = quick.fit_factors(base, rows, stream=stream)
     assert f["network"] == pytest.approx(1.0, abs=0.02) and f["median"] == pytest.approx(1.0, abs=0.02)
     adapted = quick.adapt(base, f, {})
-    assert adapted.network["stream"] == {"cache_bytes": 2**21, "ms_per_mb": 0.05}
+    assert adapted.network["stream"] == {k: stream[k] for k in ("ms_per_mb", "sizes_mb", "cold")}
     assert predict_kernels(chain, adapted).latency_ms == pytest.approx(ref + 0.05 * weights, rel=0.02)
     # without the measured stream the same timings read as a slower network
     assert quick.fit_factors(base, rows)["network"] > 1.01
@@ -342,22 +366,21 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     host = quick.adapt(base, _truth({"conv": 1.0, "eltwise": 1.0, "conv:narrow": 0.5}), {})
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})) + _group_rows(base, host, ((56, 320, 4), (32, 512, 8),
                                                                                       (28, 256, 3)))
-    llc = 8 * 2**20
     timed = _timed(rows)
-    timed += _stream_timings(llc, 0.04) + _cold_timings(base, 0.3, 2**21) + _row_timings(3.0, 8.0)
+    timed += _stream_timings(0.04) + _cold_timings(base, 0.3, 2**21) + _row_timings(3.0, 8.0)
     timed += _weight_timings(base, 0.01, 2**21)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
-    monkeypatch.setattr(quick, "llc_bytes", lambda: llc)
     monkeypatch.setattr(quick, "l2_cache_bytes", lambda: 2**21)
     monkeypatch.setattr(quick, "COLD_MIN_MB", 0.1)
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
     assert result.exit_code == 0, result.output
     written = json.loads(host_profile_path().read_text())
-    assert written["network"]["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.04, rel=1e-3)}
+    assert written["network"]["stream"]["ms_per_mb"] == pytest.approx(0.04, rel=1e-3)
     out = " ".join(result.output.split())
-    assert "8 MB last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
+    assert "weights the last-level cache does not keep: +0.040 ms per MB" in out and "on this machine use it" in out
+    assert "0% at 4, 0% at 9, 0% at 17, 0% at 25, 0% at 34, 53% at 51, 100% at 67, 100% at 101" in out
     assert written["network"]["cold_ms_per_mb"] == {"cold_inputs": pytest.approx(0.3, rel=0.05),
                                                     "cold_weights": pytest.approx(0.01, rel=0.05)}
     assert "activations read after the 2 MB L2 has let them go: +0.30" in out
@@ -388,11 +411,9 @@ def test_quick_fits_probes_timed_elsewhere_without_timing_them_again(monkeypatch
 def test_full_calibration_records_its_own_hosts_stream(monkeypatch):
     """The probe stage of a full calibration measures the stream on the profile's host, so that ``--quick``
     elsewhere compares like with like; a network correction that prices cold weights itself keeps it out."""
-    llc = 8 * 2**20
-    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: _stream_timings(llc, 0.03))
-    monkeypatch.setattr(quick, "llc_bytes", lambda: llc)
+    monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: _stream_timings(0.03))
     base = dataclasses.replace(load_host_profile(), network={})
-    assert quick.reference(base).network["stream"] == {"cache_bytes": llc, "ms_per_mb": pytest.approx(0.03, rel=1e-3)}
+    assert quick.reference(base).network["stream"]["ms_per_mb"] == pytest.approx(0.03, rel=1e-3)
     priced = dataclasses.replace(base, network={"cold_ms_per_mb": {"cold_weights": 0.02}})
     assert "stream" not in quick.reference(priced).network
 
@@ -713,7 +734,7 @@ def test_cold_probes_are_cell_networks_of_each_style_at_a_classifiers_scale():
     assert sorted(net_style(s.name) for s in cells) == sorted(
         style for style, n in quick.COLD_STYLES.items() for _ in range(n))
     assert all(1e8 <= s.macs <= 5e8 and s.res >= 160 for s in cells)
-    keys = [s.key() for s in quick.probe_specs(16 * 2**20)]
+    keys = [s.key() for s in quick.probe_specs()]
     assert len(keys) == len(set(keys)) and {s.key() for s in cells} <= set(keys)
 
 
@@ -827,7 +848,7 @@ def test_weight_probes_are_small_networks_heavy_in_weights_and_apart_from_the_ot
         w = weight_bytes(spec) / 1e6
         assert 2 <= w <= 16 and spec.macs <= 3e8 and w / (spec.macs / 1e9) >= quick.WEIGHT_MB_PER_GMAC
     keys = {s.key() for s in heavy}
-    assert keys <= {s.key() for s in quick.probe_specs(16 * 2**20)}
+    assert keys <= {s.key() for s in quick.probe_specs()}
     assert not keys & {s.key() for s in quick.probe_nets() + quick.cold_probes()}
 
 

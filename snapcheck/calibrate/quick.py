@@ -19,11 +19,12 @@ single-layer models, plus the per-inference overhead) and 21 random networks, 12
   40-135 MB of traffic per inference), whose working sets overflow the caches as real models' do, decide it.
 
 and measures one thing directly, with no reference on the profile's host: what re-reading weights costs when
-this host's last-level cache (its size from sysfs) does not keep them between inferences
-(``stream_rate``: chains of wide 1x1 convs, ``STREAM_CHAINS``, holding three times that cache in weights,
-against one of their layers timed alone). The profile's host is taken to keep every probe's and every model's
-weights in its cache (the shipped profile's Sapphire Rapids predicted MobileNets with 17-24 MB of weights
-within ±10 % without such a term), unless the profile carries its own ``network["stream"]``.
+this host's last-level cache does not keep them between inferences (``stream_rate``: chains of 2 to 38 wide 1x1
+convs, ``STREAM_LADDER``, holding 8 to 160 MB of weights, against one of their layers timed alone). The chains'
+times give both the rate (ms per MB, the longest chain's) and the share of the weights re-read at each size: a
+curve, not a cache size, since sysfs's may not be the one a VM gets (the profile's Xeon lists 480 MB and
+re-reads 92 % of 100 MB) and a real cache fills gradually (50 MB: 15 %, 67 MB: 43 %). The probes' own working
+sets stay under 32 MB, so the fit's reference needs no such term from the profile's host.
 
 And a second: what reading an activation costs when it was written long before, out of the core's L2 by then
 (``cold_rate``: ``cold_probes``, random networks of NASNet-style cells and DenseNet-style concatenation,
@@ -89,7 +90,7 @@ from typing import Any
 import numpy as np
 
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
-from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, llc_bytes, pass_cache,
+from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, pass_cache,
                                          timed_models, typical_ms)
 from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, ROW_PROBES,
                                        WINDOW_PROBES, MicroSpec, build_micro_tflite)
@@ -97,7 +98,7 @@ from snapcheck.calibrate.random_nets import (Layer, NetSpec, build_net_tflite, c
                                              random_nets, weight_bytes)
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.network import cold_bytes, stream_ms
+from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
 from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, predict_kernels, speed_group,
@@ -112,9 +113,13 @@ RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per
 # a kind's 2-6 probes agree within a few %, while kinds differ by tens of % between CPUs
 
 
-STREAM_CHAINS = ((4, 1024), (7, 768))  # (side, channels) of the weight-streaming chains: 4.2 and 2.4 MB per layer
-STREAM_FILL = 3.0  # a chain holds this many times the last-level cache in weights
-STREAM_MAX_BYTES = 160e6  # ... and at most this much (a 4-layer chain at least)
+STREAM_LAYER = (4, 1024)  # (side, channels) of the weight-streaming chains' 1x1 conv: 4.2 MB of weights over 16
+# pixels, so reading them is its time
+STREAM_LADDER = (2, 4, 6, 8, 12, 16, 24, 38)  # its layers per chain: 8 to 160 MB of weights
+STREAM_MIN_EXTRA = 0.1  # the longest chain must run this much slower than its layers alone for a stream term
+STREAM_MIN_SHARE = 0.2  # a chain's share of the longest one's rate below this counts as none: chains that fit the
+# last-level cache ran 2-10 % of it here, from their L2 (the cold-weights term's), and priced as re-reading they put
+# small MobileNets 5 % high (docs/bench/estimator.md, session 26)
 COLD_STYLES = {"nas": 2, "dense": 2}  # cell networks of each style among the probes (``cold_probes``); not the
 # squeeze-and-excitation style: its pool, 1x1 convs and multiply read what was just written (1.2-1.4 MB cold)
 COLD_MIN_MB = 1.0  # a cell probe counts towards the rate with at least this many MB of cold inputs
@@ -133,19 +138,14 @@ LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
 GROUP_MIN_PROBES = 3  # single-layer probes a conv group (``roofline.speed_group``) needs for a speed of its own
 
 
-def stream_probes(llc: float | None = None) -> list[tuple[NetSpec, MicroSpec]]:
-    """Per ``STREAM_CHAINS`` entry, a chain of ``n`` equal 1x1 convs (each with its own weights, together
-    ``STREAM_FILL`` times the last-level cache ``llc``) and the same conv as a single-layer model. Timed alone,
-    the conv finds its weights in the cache; in the chain every layer reads them from memory."""
-    llc = llc_bytes() if llc is None else llc
-    out = []
-    for side, c in STREAM_CHAINS:
-        layer = 4.0 * c * c
-        n = int(max(4, min(math.ceil(STREAM_FILL * llc / layer), STREAM_MAX_BYTES // layer)))
-        chain = NetSpec(f"stream-{side}x{c}x{n}", side, c, tuple(Layer("pw", c) for _ in range(n)), ("pw",) * n,
-                        float(n * side * side * c * c))
-        out.append((chain, MicroSpec("pointwise", "conv", side, side, c, c, 1, 1)))
-    return out
+def stream_probes() -> list[tuple[NetSpec, MicroSpec]]:
+    """Per ``STREAM_LADDER`` entry, a chain of that many equal 1x1 convs (``STREAM_LAYER``, each with its own
+    weights), with the same conv as a single-layer model. Timed alone, the conv finds its weights in the cache;
+    in a chain larger than the last-level cache every layer reads them from memory."""
+    side, c = STREAM_LAYER
+    single = MicroSpec("pointwise", "conv", side, side, c, c, 1, 1)
+    return [(NetSpec(f"stream-{side}x{c}x{n}", side, c, tuple(Layer("pw", c) for _ in range(n)), ("pw",) * n,
+                     float(n * side * side * c * c)), single) for n in STREAM_LADDER]
 
 
 def cold_probes() -> list[NetSpec]:
@@ -181,7 +181,7 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
     return tuple([spec for spec in random_nets(600, 0) if heavy(spec)][:WEIGHT_PROBES])
 
 
-def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
+def probe_specs() -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
     ``GROUP_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
     ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
@@ -189,7 +189,7 @@ def probe_specs(llc: float | None = None) -> list[MicroSpec | NetSpec]:
     ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
         + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
-    return list(dict.fromkeys(specs + [s for pair in stream_probes(llc) for s in pair]))
+    return list(dict.fromkeys(specs + [s for pair in stream_probes() for s in pair]))
 
 
 def timed_by_key(timed: list[tuple]) -> tuple[dict[str, float], dict[str, list[Kernel]]]:
@@ -197,27 +197,34 @@ def timed_by_key(timed: list[tuple]) -> tuple[dict[str, float], dict[str, list[K
     return ({spec.key(): typical_ms(hit) for spec, _, hit in timed}, {spec.key(): ks for spec, ks, _ in timed})
 
 
-def stream_rate(timed: list[tuple], llc: float) -> dict[str, Any]:
-    """The cost of re-reading weights the last-level cache (``llc`` bytes) does not keep, from the timed probes
+def stream_rate(timed: list[tuple]) -> dict[str, Any]:
+    """The cost of re-reading weights the last-level cache does not keep, from the timed probes
     (``measure_probes`` rows): per chain of ``stream_probes``, its time minus its layers timed alone (each less
-    the per-inference overhead, ``OVERHEAD_PROBE``'s time), over the weights ``network.cold_bytes`` finds cold
-    in it; the median over the chains, ms per MB. ``{}`` without the timings or when the chains' weights stay
-    in the cache."""
+    the per-inference overhead, ``OVERHEAD_PROBE``'s time), per MB of its weights. The longest chain's figure is
+    the rate (ms per MB); each chain's share of it (clipped to 0-1, never falling with size) is the share of the
+    weights re-read at its working set (``network.stream_share``), from 0 at the layer's own; a share under
+    ``STREAM_MIN_SHARE`` is none. ``{}`` without the chains' timings or when
+    the longest runs less than ``STREAM_MIN_EXTRA`` slower than its layers (its weights stay in the cache)."""
     ms, kernels = timed_by_key(timed)
     overhead = ms.get(OVERHEAD_PROBE.key(), 0.0)
-    rates = []
-    for chain, single in stream_probes(llc):
-        if chain.key() not in ms or single.key() not in ms:
-            continue
-        n = len(chain.layers)
-        cold = sum(c["cold_weights"] for c in cold_bytes(kernels[chain.key()], llc)) / 1e6
-        if cold < 1.0:
-            continue
-        extra = ms[chain.key()] - overhead - n * (ms[single.key()] - overhead)
-        rates.append(max(0.0, extra / cold))
-    if not rates:
+    sizes, rates, extras = [], [], []
+    for chain, single in stream_probes():
+        if not sizes and single.key() in kernels:  # the layer alone: nothing re-read, by definition
+            sizes.append(working_set_bytes(kernels[single.key()]) / 1e6)
+            rates.append(0.0)
+            extras.append(0.0)
+        if chain.key() in ms and single.key() in ms:
+            layers = len(chain.layers) * (ms[single.key()] - overhead)
+            extra = ms[chain.key()] - overhead - layers
+            sizes.append(working_set_bytes(kernels[chain.key()]) / 1e6)
+            rates.append(extra / (sum(k.weight_bytes for k in kernels[chain.key()]) / 1e6))
+            extras.append(extra / layers)
+    if len(rates) < 3 or extras[-1] < STREAM_MIN_EXTRA:
         return {}
-    return {"cache_bytes": llc, "ms_per_mb": round(float(np.median(rates)), 5), "chains": [round(r, 5) for r in rates]}
+    share = np.maximum.accumulate(np.clip(np.array(rates) / rates[-1], 0.0, 1.0))
+    share[share < STREAM_MIN_SHARE] = 0.0
+    return {"ms_per_mb": round(rates[-1], 5), "sizes_mb": [round(x, 2) for x in sizes],
+            "cold": [round(float(x), 3) for x in share], "chains": [round(r, 5) for r in rates[1:]]}
 
 
 def rate_per_cold_mb(timed: list[tuple], specs: list[NetSpec], adapted: Profile, cache: float, feature: str,
@@ -271,7 +278,7 @@ def row_rates(timed: list[tuple]) -> dict[str, float]:
 
 def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
     """What a profile keeps of a ``stream_rate`` result (``network["stream"]``, read by ``network.stream_ms``)."""
-    return {"cache_bytes": stream["cache_bytes"], "ms_per_mb": stream["ms_per_mb"]}
+    return {k: stream[k] for k in ("ms_per_mb", "sizes_mb", "cold")}
 
 
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
@@ -320,7 +327,7 @@ def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profil
     ranges (0.20 instead of 0.35) until they held only 57-84 % of real models (docs/bench/estimator.md,
     session 11)."""
     rows = measure_probes(threads, console, cache_path=cache_dir() / f"probes-{host_fingerprint(threads)}.json")
-    stream = stream_rate(rows, llc_bytes())
+    stream = stream_rate(rows)
     if stream.get("ms_per_mb") and not profile.network.get("cold_ms_per_mb", {}).get("cold_weights"):
         profile = dataclasses.replace(profile, network={
             **profile.network, "stream": stream_entry(stream)})
@@ -586,10 +593,11 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
         raise ValueError("the profile has no probe timings (quick_reference); a full calibration records them")
     start = time.monotonic()
     timed = measure_probes(threads, console) if timed is None else timed
-    apart = {s.key() for s in cold_probes() + weight_probes()} | {s.key() for s in ROW_PROBES}
+    apart = {s.key() for s in cold_probes() + weight_probes() + [c for c, _ in stream_probes()]} \
+        | {s.key() for s in ROW_PROBES}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
-    stream = stream_rate(timed, llc_bytes())
+    stream = stream_rate(timed)
     factors = fit_factors(base, rows, stream=stream, tile=gemm_tile())
     factors["rows"] = row_rates(timed)
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it

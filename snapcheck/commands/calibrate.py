@@ -28,13 +28,13 @@ def calibrate(
                                                        "(0: none)."),
     nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
                                                "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
-    quick: bool = typer.Option(False, "--quick", help="On a new machine: time about 110 probes (~2 minutes) and adapt the "
+    quick: bool = typer.Option(False, "--quick", help="On a new machine: time about 130 probes (2-4 minutes) and adapt the "
                                                       "shipped profile's kernel speeds to this CPU (saved for this "
                                                       "machine; phone estimates do not change)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="With --quick: the profile to adapt (default: "
                                                                     "the shipped one)."),
 ) -> None:
-    """Fit the host latency profile. On a new machine, `--quick` (about 2 minutes) adapts the shipped profile to
+    """Fit the host latency profile. On a new machine, `--quick` (2-4 minutes) adapts the shipped profile to
     this CPU. Without it (profile authors, about an hour): time single-kernel micro-benchmarks and a dense set
     of single layers with LiteRT (with --nets, random whole networks too), and fit the roofline profile, its
     local residual lookup (and the in-network correction). Resumable: Ctrl-C keeps every finished timing."""
@@ -109,10 +109,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                   f"{len(factors['network_errors'])} network probes' change)")
     stream = factors.get("stream") or {}
     if stream:
-        console.print(f"  weights the {stream['cache_bytes'] / 2**20:.0f} MB last-level cache does not keep: "
-                      f"+{stream['ms_per_mb']:.3f} ms per MB per inference (measured on {len(stream['chains'])} "
-                      f"chains of 1x1 convs: {', '.join(f'{r:.3f}' for r in stream['chains'])}), in networks whose "
-                      "weights and activation arena exceed it")
+        shares = ", ".join(f"{c:.0%} at {mb:.0f}" for mb, c in zip(stream["sizes_mb"], stream["cold"]))
+        console.print(f"  weights the last-level cache does not keep: +{stream['ms_per_mb']:.3f} ms per MB per "
+                      f"inference; share re-read by working set (MB): {shares} (chains of 1x1 convs)")
     for key, what, networks, digits in (("cold", "activations read after the {mb} MB L2 has let them go",
                                           "networks of cells and dense blocks", 3),
                                          ("weights", "weights read from beyond the {mb} MB L2",

@@ -30,19 +30,24 @@ channels: on the profile's Xeon 0.15 ms out of place and 0.38 in place, where th
 one flat loop, takes 0.013 (docs/bench/estimator.md, session 25). Wide rows (a squeeze-and-excitation scale)
 stay priced by their traffic.
 
-``stream`` (``{"cache_bytes": llc, "ms_per_mb": rate}``, measured by ``calibrate.quick.stream_rate``) adds
-the re-reading of weights that the host's last-level cache does not keep from one inference to the next:
-``rate x cold_weights`` with ``cold_bytes`` at the last-level cache's size. A kernel timed alone finds its
-weights in that cache; in a network whose weights and activation arena exceed it, every kernel streams its
-weights from memory, and that time adds to the kernel's own (on an AMD EPYC with 16 MB of L3, 0.05 ms per MB
-at 4-14 pixels and at 49, a MobileNet's 17 MB of weights 1.3 ms on 4.4 ms of kernels). The working set, not
-the traffic, decides: the runtime reuses its arena for activations, so a MobileNetV3-Small moving 35 MB per
-inference keeps its 10 MB of weights and 1.5 MB of arena in 16 MB of L3.
+``stream`` (``{"ms_per_mb": rate, "sizes_mb": [...], "cold": [...]}``, measured by
+``calibrate.quick.stream_rate``) adds the re-reading of weights that the host's last-level cache does not keep
+from one inference to the next: ``cold(size)`` is the share of its weights a chain of 1x1 convs touching
+``size`` MB per inference re-reads from memory, interpolated in log size (0 below the first, 1 beyond the last);
+a kernel whose network touches ``W`` bytes (``working_set_bytes``: weights and activation arena, not the
+traffic, since the runtime reuses its arena) and which touches ``b`` alone adds
+``rate x (cold(W) - cold(b)) x its weights``. Measured rather than read from sysfs: on the profile's Xeon, a VM
+whose sysfs lists 480 MB of L3, chains of 8-34 MB ran as their layers alone, 50 MB +15 % of the full rate,
+67 MB 43 %, 100 MB 92 %, at 0.09 ms per MB, and ResNet-50 (102 MB of weights) ran 12-17 % slower than its
+kernels (docs/bench/estimator.md, session 26); on an AMD EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels
+and at 49. A profile from before the curve keeps ``{"cache_bytes": llc, "ms_per_mb": rate}``: a step at ``llc``.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from snapcheck.estimate.features import log_efficiency, shape_features
 from snapcheck.estimate.kernels import Kernel
@@ -134,13 +139,24 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
     return out
 
 
+def stream_share(stream: dict, size: float) -> float:
+    """The share of its weights a network touching ``size`` bytes per inference re-reads from memory
+    (``stream``: a profile's ``network["stream"]``)."""
+    if "sizes_mb" in stream:
+        return float(np.interp(math.log(max(size, 1.0) / 1e6), np.log(stream["sizes_mb"]), stream["cold"],
+                               left=0.0, right=1.0))
+    return float(size > float(stream.get("cache_bytes", math.inf)))  # a step at the cache's size (older profiles)
+
+
 def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
-    """Per kernel, the time to re-read the weights the last-level cache does not keep between inferences
-    (``stream``: a profile's ``network["stream"]``; zeros without one)."""
+    """Per kernel, the time to re-read the weights the last-level cache does not keep between inferences and
+    kept when the kernel ran alone (``stream``: a profile's ``network["stream"]``; zeros without one)."""
     rate = float(stream.get("ms_per_mb", 0.0)) if stream else 0.0
     if not rate:
         return [0.0] * len(kernels)
-    return [rate * c["cold_weights"] / 1e6 for c in cold_bytes(kernels, float(stream["cache_bytes"]))]
+    whole = stream_share(stream, working_set_bytes(kernels))
+    return [rate * max(0.0, whole - stream_share(stream, float(k.bytes))) * k.weight_bytes / 1e6 if k.weight_bytes
+            else 0.0 for k in kernels]
 
 
 def row_floor_ms(k: Kernel, row_ns: dict) -> float:
