@@ -85,12 +85,6 @@ def l2_cache_bytes() -> float:
     return cache_sizes().get(2, 1024.0 * 1024)
 
 
-def llc_bytes() -> float:
-    """The last-level cache (the largest level sysfs lists, shared or not), 16 MiB when it cannot be read."""
-    sizes = cache_sizes()
-    return sizes[max(sizes)] if sizes else 16.0 * 1024 * 1024
-
-
 def gemm_tile(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
     """Output channels XNNPACK's f32 GEMM micro-kernels compute at a time on this CPU, from its flags: 32 with
     AVX-512 (7x32), 16 with AVX2 and FMA3 (6x16; ``src/configs/gemm-config.c``); 0 when unknown (no x86 flags)."""
