@@ -37,10 +37,10 @@ from one inference to the next: ``cold(size)`` is the share of its weights a cha
 a kernel whose network touches ``W`` bytes (``working_set_bytes``: weights and activation arena, not the
 traffic, since the runtime reuses its arena) and which touches ``b`` alone adds
 ``rate x (cold(W) - cold(b)) x its weights``. Measured rather than read from sysfs: on the profile's Xeon, a VM
-whose sysfs lists 480 MB of L3, chains of 8-34 MB ran as their layers alone, 50 MB +15 % of the full rate,
-67 MB 43 %, 100 MB 92 %, at 0.09 ms per MB, and ResNet-50 (102 MB of weights) ran 12-17 % slower than its
-kernels (docs/bench/estimator.md, session 26); on an AMD EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels
-and at 49. A profile from before the curve keeps ``{"cache_bytes": llc, "ms_per_mb": rate}``: a step at ``llc``.
+whose sysfs lists 480 MB of L3, chains of 8-34 MB ran as their layers alone, a 50 MB one paid 15-55 % of the
+full rate (0.09 ms per MB), 67 MB 43-89 %, 100 MB 90-97 %, within minutes of each other, and ResNet-50 (102 MB
+of weights) ran 10-17 % slower than priced without the term (docs/bench/estimator.md, session 26); on an AMD
+EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels and at 49. A profile from before the curve keeps ``{"cache_bytes": llc, "ms_per_mb": rate}``: a step at ``llc``.
 """
 
 from __future__ import annotations
