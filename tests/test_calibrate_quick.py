@@ -295,6 +295,7 @@ def test_stream_rate_is_the_longest_chains_and_the_share_follows_the_working_set
     low = quick.stream_rate(_stream_timings(0.05, share=lambda mb: max(0.08, _share(mb)) if mb > 5 else 0.0))
     assert low["cold"] == s["cold"] and low["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
     assert quick.stream_rate(_stream_timings(0.05)[:3]) == {}  # one chain timed: no curve
+    assert quick.stream_rate(_stream_timings(0.05, single_ms=0.0)) == {}  # a layer no slower than an empty model
     # a cache that keeps even the longest chain's weights: nothing to measure
     assert quick.stream_rate(_stream_timings(0.0)) == {}
     assert quick.stream_rate(_stream_timings(0.05, share=lambda mb: 0.0)) == {}

@@ -212,7 +212,7 @@ def stream_rate(timed: list[tuple]) -> dict[str, Any]:
             sizes.append(working_set_bytes(kernels[single.key()]) / 1e6)
             rates.append(0.0)
             extras.append(0.0)
-        if chain.key() in ms and single.key() in ms:
+        if chain.key() in ms and single.key() in ms and ms[single.key()] > overhead:
             layers = len(chain.layers) * (ms[single.key()] - overhead)
             extra = ms[chain.key()] - overhead - layers
             sizes.append(working_set_bytes(kernels[chain.key()]) / 1e6)
