@@ -287,15 +287,13 @@ def main() -> None:
     if quick_minutes is not None or sitting:
         how = (f"`calibrate --quick` took {quick_minutes:.1f} min" if quick_minutes is not None else
                f"`calibrate --quick` fitted on its {len(sitting)} probes timed among the models, in the same rounds")
+        stream, cold, weights, row_ns = (quick_meta.get(k) or {} for k in ("stream", "cold", "weights", "rows"))
         print(f"{how} (compute factors: {quick_meta.get('speed')}, memory "
               f"x{quick_meta.get('memory')}, in-network x{quick_meta.get('network')}, weights beyond the "
-              f"last-level cache {quick_meta.get('stream', {}).get('ms_per_mb', 0)} ms/MB (share re-read "
-              f"{quick_meta.get('stream', {}).get('cold', [])} at {quick_meta.get('stream', {}).get('sizes_mb', [])} "
-              f"MB), inputs beyond the "
-              f"{quick_meta.get('cold', {}).get('cache_bytes', 0) / 2**20:.0f} MB L2 "
-              f"{quick_meta.get('cold', {}).get('ms_per_mb', 0)} ms/MB, weights beyond it "
-              f"{quick_meta.get('weights', {}).get('ms_per_mb', 0)} ms/MB, broadcast rows "
-              f"{quick_meta.get('rows', {}).get('out', 0)} ns, {quick_meta.get('rows', {}).get('in', 0)} in place).")
+              f"last-level cache {stream.get('ms_per_mb', 0)} ms/MB (share re-read {stream.get('cold', [])} at "
+              f"{stream.get('sizes_mb', [])} MB), inputs beyond the {cold.get('cache_bytes', 0) / 2**20:.0f} MB L2 "
+              f"{cold.get('ms_per_mb', 0)} ms/MB, weights beyond it {weights.get('ms_per_mb', 0)} ms/MB, broadcast "
+              f"rows {row_ns.get('out', 0)} ns, {row_ns.get('in', 0)} in place).")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:

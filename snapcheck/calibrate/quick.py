@@ -206,19 +206,19 @@ def stream_rate(timed: list[tuple]) -> dict[str, Any]:
     the longest runs less than ``STREAM_MIN_EXTRA`` slower than its layers (its weights stay in the cache)."""
     ms, kernels = timed_by_key(timed)
     overhead = ms.get(OVERHEAD_PROBE.key(), 0.0)
-    sizes, rates, extras = [], [], []
-    for chain, single in stream_probes():
-        if not sizes and single.key() in kernels:  # the layer alone: nothing re-read, by definition
-            sizes.append(working_set_bytes(kernels[single.key()]) / 1e6)
-            rates.append(0.0)
-            extras.append(0.0)
-        if chain.key() in ms and single.key() in ms and ms[single.key()] > overhead:
-            layers = len(chain.layers) * (ms[single.key()] - overhead)
-            extra = ms[chain.key()] - overhead - layers
+    chains = stream_probes()
+    single = chains[0][1]  # the layer every chain repeats
+    if ms.get(single.key(), 0.0) <= overhead:
+        return {}
+    layer = ms[single.key()] - overhead
+    sizes, rates, slowdown = [working_set_bytes(kernels[single.key()]) / 1e6], [0.0], 0.0  # alone: nothing re-read
+    for chain, _ in chains:
+        if chain.key() in ms:
+            extra = ms[chain.key()] - overhead - len(chain.layers) * layer
             sizes.append(working_set_bytes(kernels[chain.key()]) / 1e6)
             rates.append(extra / (sum(k.weight_bytes for k in kernels[chain.key()]) / 1e6))
-            extras.append(extra / layers)
-    if len(rates) < 3 or extras[-1] < STREAM_MIN_EXTRA:
+            slowdown = extra / (len(chain.layers) * layer)
+    if len(rates) < 3 or slowdown < STREAM_MIN_EXTRA:
         return {}
     share = np.maximum.accumulate(np.clip(np.array(rates) / rates[-1], 0.0, 1.0))
     share[share < STREAM_MIN_SHARE] = 0.0

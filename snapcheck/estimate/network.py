@@ -40,7 +40,8 @@ traffic, since the runtime reuses its arena) and which touches ``b`` alone adds
 whose sysfs lists 480 MB of L3, chains of 8-34 MB ran as their layers alone, a 50 MB one paid 15-55 % of the
 full rate (0.09 ms per MB), 67 MB 43-89 %, 100 MB 90-97 %, within minutes of each other, and ResNet-50 (102 MB
 of weights) ran 10-17 % slower than priced without the term (docs/bench/estimator.md, session 26); on an AMD
-EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels and at 49. A profile from before the curve keeps ``{"cache_bytes": llc, "ms_per_mb": rate}``: a step at ``llc``.
+EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels and at 49. A profile from before the curve keeps
+``{"cache_bytes": llc, "ms_per_mb": rate}``: a step at ``llc``.
 """
 
 from __future__ import annotations
@@ -112,9 +113,10 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
     the working set (``working_set_bytes``) has passed: it stays in the cache when that fits, and is cold
     when it does not; weights larger than the cache stream through it in the micro-benchmark too (an LRU
     cache read in a cycle longer than itself keeps nothing), so they add nothing. An activation has the
-    traffic since it was last written or read, and an output buffer is taken as cold. A graph input is not counted: fed once and read in order, it cost nothing measurable
-    beyond its micro-benchmark in networks that evict it (a 0.6 MB image under 0.04 ms, where the cold-input
-    rate would charge 0.1; docs/bench/estimator.md, session 25).
+    traffic since it was last written or read, and an output buffer is taken as cold. A graph input is not
+    counted: fed once and read in order, it cost nothing measurable beyond its micro-benchmark in networks that
+    evict it (a 0.6 MB image under 0.04 ms, where the cold-input rate would charge 0.1; docs/bench/estimator.md,
+    session 25).
     """
     weights_fit = working_set_bytes(kernels) <= cache_bytes
     clock = 0.0
@@ -139,13 +141,13 @@ def cold_bytes(kernels: list[Kernel], cache_bytes: float) -> list[dict[str, floa
     return out
 
 
-def stream_share(stream: dict, size: float) -> float:
-    """The share of its weights a network touching ``size`` bytes per inference re-reads from memory
+def stream_share(stream: dict, sizes: list[float]) -> np.ndarray:
+    """The share of its weights a network touching each of ``sizes`` bytes per inference re-reads from memory
     (``stream``: a profile's ``network["stream"]``)."""
+    size = np.maximum(np.asarray(sizes, dtype=float), 1.0)
     if "sizes_mb" in stream:
-        return float(np.interp(math.log(max(size, 1.0) / 1e6), np.log(stream["sizes_mb"]), stream["cold"],
-                               left=0.0, right=1.0))
-    return float(size > float(stream.get("cache_bytes", math.inf)))  # a step at the cache's size (older profiles)
+        return np.interp(np.log(size / 1e6), np.log(stream["sizes_mb"]), stream["cold"], left=0.0, right=1.0)
+    return (size > float(stream.get("cache_bytes", math.inf))).astype(float)  # a step at the cache (older profiles)
 
 
 def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
@@ -154,9 +156,8 @@ def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
     rate = float(stream.get("ms_per_mb", 0.0)) if stream else 0.0
     if not rate:
         return [0.0] * len(kernels)
-    whole = stream_share(stream, working_set_bytes(kernels))
-    return [rate * max(0.0, whole - stream_share(stream, float(k.bytes))) * k.weight_bytes / 1e6 if k.weight_bytes
-            else 0.0 for k in kernels]
+    share = stream_share(stream, [working_set_bytes(kernels)] + [k.bytes for k in kernels])
+    return [rate * max(0.0, float(share[0] - alone)) * k.weight_bytes / 1e6 for k, alone in zip(kernels, share[1:])]
 
 
 def row_floor_ms(k: Kernel, row_ns: dict) -> float:
