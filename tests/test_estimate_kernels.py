@@ -9,7 +9,7 @@ from snapcheck.estimate import host_prediction
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, broadcast_rows, padded_work, split_kernels
 from snapcheck.estimate.profiles import load_devices, load_host_profile
-from snapcheck.estimate.features import log_efficiency, shape_features
+from snapcheck.estimate.features import log_efficiency, panel_bytes, shape_features
 from snapcheck.estimate.roofline import predict_kernels
 
 
@@ -112,6 +112,31 @@ def test_shape_features_are_clamped_to_the_calibrated_range():
     inside = log_efficiency(coef, {"lpix": 1.0}, {"lpix": [-2.0, 2.0]})
     beyond = log_efficiency(coef, {"lpix": 9.0}, {"lpix": [-2.0, 2.0]})
     assert inside == pytest.approx(-0.5) and beyond == pytest.approx(-1.0)
+
+
+def test_a_transposed_conv_re_reads_one_sub_convolution_panel():
+    """XNNPACK runs a stride-s transposed conv as s x s sub-convolutions of ceil(k / s)^2 taps: the panel each pass
+    re-reads is a quarter of a 4 x 4 one's weights, 4/9 of a 3 x 3 one's; a conv re-reads all of its weights."""
+    g4 = ConvGeometry(4, 4, 512, 128, 1, out_pixels=32 * 32, in_pixels=16 * 16)
+    g3 = ConvGeometry(3, 3, 512, 128, 1, out_pixels=32 * 32, in_pixels=16 * 16)
+    assert panel_bytes("deconv", g4) == 4 * 4 * 512 * 128 and panel_bytes("deconv", g3) == 4 * 4 * 512 * 128
+    assert panel_bytes("conv", g3) == 4 * 9 * 512 * 128
+
+
+def test_the_panel_ramp_runs_from_0_to_1_across_the_cache():
+    cache = 2 ** 21
+
+    def wr(cin: int, cout: int) -> float:
+        b = GraphBuilder()
+        x = b.input((1, 8, 8, cin))
+        w = b.tensor((cout, 4, 4, cin), const=True)
+        shape = b.tensor((4,), "int32", const=True)
+        g = b.graph([b.op("TRANSPOSE_CONV", [shape, w, x], (1, 16, 16, cout), padding="SAME", stride_h=2, stride_w=2)])
+        return shape_features(split_kernels(g)[0], cache)["wr"]
+
+    assert wr(512, 128) == 0.0  # a 1 MB panel (4 MB of weights) fits
+    assert 0.0 < wr(512, 256) < 1.0  # 2 MB: on the ramp
+    assert wr(1280, 512) == 1.0  # 10 MB
 
 
 def test_strided_transposed_conv_pads_to_subconvolution_taps():

@@ -6,8 +6,9 @@ once, at the end, by ``snapcheck.estimate.profiles.write_profile``:
 
 1. the roofline (``fit.calibrate_roofline``): time the single-layer models of ``micro.micro_specs`` (every
    kernel kind of ``micro.KINDS``, fixed seed) and fit each kind's roofline;
-2. the lookup (``shapes.calibrate_lookup``, ``shapes`` > 0): time ~2,000 more single layers and fit the
-   local residual table (``estimate.residual``);
+2. the lookup (``shapes.calibrate_lookup``, ``shapes`` > 0): time ~2,000 more single layers, refit on them the
+   roofline of the kinds whose own set is too small for it (``micro.Kind.lookup_roofline``: transposed convs)
+   and fit the local residual table (``estimate.residual``);
 3. the network correction (``nets.calibrate_network``, ``nets`` > 0, off by default): time random networks
    (``random_nets``) and fit an in-network correction (``estimate.network``). Off by default: on the median
    statistic the correction it picks does not carry over from random networks to real ones
@@ -47,8 +48,7 @@ def run_calibration(out: Path, threads: int = 1, per_kind: int = 24, seed: int =
     and the roofline's samples."""
     profile, samples = calibrate_roofline(threads, per_kind, seed, console)
     if shapes > 0:
-        profile = dataclasses.replace(profile, residual=calibrate_lookup(
-            profile, shapes, seed, per_kind, threads, console=console))
+        profile = calibrate_lookup(profile, shapes, seed, per_kind, threads, console=console) or profile
     if nets > 0:
         network, _ = calibrate_network(profile, nets, seed, threads, console=console)
         profile = dataclasses.replace(profile, network=network)

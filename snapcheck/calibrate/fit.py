@@ -9,6 +9,7 @@ model. ``flops_baseline`` fits the FLOPs-only formula the accuracy benchmark com
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -161,6 +162,27 @@ def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict, cache_byt
                    shape_coef=nested["shape_coef"], shape_range=nested["shape_range"],
                    cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta,
                    range_factors=(1.0, 1.0))  # the host's range is its kernels' measured error (estimate.uncertainty)
+
+
+# Where ``fit_kind``'s parameters live in a Profile.
+PROFILE_FIELDS = {"gflops": "gflops", "bandwidth": "bandwidth_gbs", "dram": "dram_gbs", "kernel_us": "kernel_us",
+                  "k_half": "k_half", "c_half": "c_half", "cc_half": "cc_half", "miss_exp": "miss_exp"}
+
+
+def refit_kinds(p: Profile, samples: list[tuple[Kernel, float]], kinds: tuple[str, ...]) -> Profile:
+    """``p`` with the roofline of each of ``kinds`` refitted (``fit_kind``, on the kind's ``KINDS`` features) on
+    ``(kernel, measured ms without the per-inference overhead)`` samples; a kind with fewer than 4 keeps its own."""
+    for kind in kinds:
+        ks = [Sample.from_kernels([k], ms + p.overhead_ms, p.overhead_ms, p.feature_cache_bytes)
+              for k, ms in samples if k.kind == kind]
+        if len(ks) < 4:
+            continue
+        f = fit_kind(ks, p.cache_bytes, KINDS[kind].features)
+        changes = {field: {**getattr(p, field), kind: round(f[name], 4)} for name, field in PROFILE_FIELDS.items()}
+        changes["shape_coef"] = {**p.shape_coef, kind: {n: round(v, 4) for n, v in f["shape_coef"].items()}}
+        changes["shape_range"] = {**p.shape_range, kind: {n: [round(x, 4) for x in v] for n, v in f["shape_range"].items()}}
+        p = dataclasses.replace(p, **changes)
+    return p
 
 
 def flops_baseline(samples: Iterable[Sample]) -> tuple[float, float]:

@@ -95,6 +95,10 @@ class Kind:
     ``int(per_kind x micro_share) + micro_extra`` slots of the kind. ``lookup(rnd)`` draws one spec of the
     lookup's set, of which the kind makes ``lookup_share``. ``features``: the shape features
     (``estimate.features.shape_features``) its compute efficiency is log-linear in; none for streaming kinds.
+    ``lookup_roofline``: the lookup stage refits the kind's roofline on all of its samples before the table
+    (``shapes.calibrate_lookup``), for a kind whose roofline set is too small to place a step of its speed: a
+    transposed conv runs 3-4x slower once its weight panel leaves the L2 (``features.PANEL_RAMP``), which 34
+    samples place poorly (leave-one-out within ±10 % of the lookup: 50 %; on the lookup's 343: 67 %).
     """
 
     micro: Callable[[random.Random], Maker]
@@ -105,6 +109,7 @@ class Kind:
     micro_cap: float = 1e12
     features: tuple[str, ...] = ()
     lookup_cap: float = 0.0  # the lookup's MAC cap for this kind (0: ``shapes.main_cap``'s default)
+    lookup_roofline: bool = False
 
 
 def _micro_conv(rnd: random.Random) -> Maker:
@@ -287,7 +292,8 @@ KINDS: dict[str, Kind] = {
     "pointwise": Kind(_micro_pointwise, _lookup_pointwise, 0.17, micro_cap=1.2e9,
                       features=("lcout", "lcin", "lpix", "lw")),
     "depthwise": Kind(_micro_depthwise, _lookup_depthwise, 0.12, features=("lcin", "lpix", "lk", "s2")),
-    "deconv": Kind(_micro_deconv, _lookup_deconv, 0.09, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lk", "lw")),
+    "deconv": Kind(_micro_deconv, _lookup_deconv, 0.09, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lk", "wr"),
+                   lookup_roofline=True),
     "fc": Kind(_micro_fc, _lookup_fc, 0.05, micro_cap=1.2e9, features=("lcout", "lcin", "lpix", "lw")),
     "resize": Kind(_micro_resize, _lookup_resize("resize"), 0.04),
     "resize_bilinear": Kind(_micro_bilinear, _lookup_resize("resize_bilinear"), 0.03, micro_share=0.5),

@@ -46,7 +46,11 @@ such an op one call per row, so a Keras ``Normalization`` over a 224-px image (5
 out of place and 0.38 in place on the profile's Xeon, where its traffic says 0.01-0.07; a kernel takes at least
 its rows times that (``network.row_floor_ms``; EfficientNetV2s and ConvNeXts start with one).
 
-Transposed convs and fully connected layers it may not factor at all: their change between two CPUs runs from
+Transposed convs and fully connected layers whose weights (a transposed conv's weight panel,
+``features.panel_bytes``) pass the profile host's L2 get a factor of their own (``roofline.speed_group``'s
+``:beyond`` groups): such a kernel re-reads them from the L3, whose speed moves unlike the core's (on the
+profile's Xeon, on one evening, transposed-conv probes with panels of 5-9 MB ran 0.94-1.02x their reference and
+those in the L2 1.03-1.08x). Transposed convs and fully connected layers it may not factor at all: their change between two CPUs runs from
 0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran
 transposed convs at one rate whatever their weights, and fully connected layers over many rows at one rate too),
 so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes at two rates, from the
@@ -410,7 +414,8 @@ class QuickModel:
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
     from g; some of a kind's kernels form a group of their own, ``roofline.speed_group``: fully connected layers
-    with weights beyond the profile host's L2, stems, dense convs with few or off-tile output channels). ``stream_i``:
+    with weights, and transposed convs with a weight panel, beyond the profile host's L2, stems, dense convs with
+    few or off-tile output channels). ``stream_i``:
     the probe's weight re-reading here (``stream``, measured, not fitted); ``fill_j`` the dense conv's partial
     tile on this host's GEMM tile ``tile`` (``roofline.tile_fill``; 1 with ``tile`` 0). The reference ``t_i(0)``
     has the base profile's own stream (none unless it carries a ``network["stream"]``) and no fill."""

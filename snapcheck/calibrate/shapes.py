@@ -23,7 +23,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from snapcheck.calibrate.fit import main_kernel
+from snapcheck.calibrate.fit import main_kernel, refit_kinds
 from snapcheck.calibrate.harness import build_workers, host_fingerprint, timed_models, typical_ms
 from snapcheck.calibrate.micro import (KINDS, PROBES, MicroSpec, build_micro_tflite, channels, macs, micro_dir,
                                        micro_specs, side, weighted)
@@ -187,13 +187,17 @@ def residual_samples(rows: list[tuple], base: Profile) -> list[tuple[Kernel, flo
 
 
 def calibrate_lookup(base: Profile, n: int = SHAPES, seed: int = 0, per_kind: int = 24, threads: int = 1,
-                     build_only: bool = False, max_minutes: float = 0.0, console: Any = None) -> dict:
-    """The lookup stage: time the dense set (resumable) and fit the residual table on the roofline ``base``.
-    Returns the profile's ``residual`` entry ({} until every shape is timed)."""
+                     build_only: bool = False, max_minutes: float = 0.0, console: Any = None) -> Profile | None:
+    """The lookup stage: time the dense set (resumable), refit the roofline of the kinds marked
+    ``lookup_roofline`` on their samples (``fit.refit_kinds``) and fit the residual table on that roofline.
+    Returns ``base`` with both (None until every shape is timed)."""
     specs = lookup_specs(n, seed, per_kind)
     rows = measure_shapes(specs, threads, build_only, max_minutes, console)
     if build_only or len(rows) < len(specs):
         if console is not None:
             console.print(f"{len(rows)}/{len(specs)} single layers timed; run again to finish and fit")
-        return {}
-    return residual.fit(residual_samples(rows, base), {"set": SET_LABEL.format(n=n, seed=seed, per_kind=per_kind)})
+        return None
+    kinds = tuple(kind for kind, k in KINDS.items() if k.lookup_roofline)
+    base = refit_kinds(base, [(k, ms) for k, ms, _ in residual_samples(rows, base)], kinds)
+    return dataclasses.replace(base, residual=residual.fit(residual_samples(rows, base),
+                                                           {"set": SET_LABEL.format(n=n, seed=seed, per_kind=per_kind)}))

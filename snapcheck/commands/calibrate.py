@@ -169,10 +169,11 @@ def shapes_command(
         measure_shapes(lookup_specs(n, seed)[i::k], build_only=True, console=console, passes=1)
         return
     base, target = _stage_profile(profile, out)
-    res = calibrate_lookup(base, n, seed, build_only=build_only, max_minutes=max_minutes, console=console)
-    if not res:
+    fitted = calibrate_lookup(base, n, seed, build_only=build_only, max_minutes=max_minutes, console=console)
+    if fitted is None:
         return
-    _write(target, dataclasses.replace(base, residual=res))
+    _write(target, fitted)
+    res = fitted.residual
     m = res["meta"]
     console.print(f"{m['samples']} kernels: roofline alone {m['roofline_within_10pct']:.0%} within ±10% "
                   f"(median {m['roofline_median_abs_pct']:.1f}%), with the lookup (leave-one-out) "

@@ -42,6 +42,16 @@ full rate (0.09 ms per MB), 67 MB 43-89 %, 100 MB 90-97 %, within minutes of eac
 of weights) ran 10-17 % slower than priced without the term (docs/bench/estimator.md, session 26); on an AMD
 EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels and at 49. A profile from before the curve keeps
 ``{"cache_bytes": llc, "ms_per_mb": rate}``: a step at ``llc``.
+
+The same curve prices activations that outgrow the last-level cache between their write and their read: a
+tensor of ``s`` bytes that a kernel reads, last touched by an earlier kernel, adds
+``rate x (cold(D) - cold(b)) x s``, ``D`` the traffic from the start of that earlier kernel to the end of this
+one (an LRU cache re-read in order misses throughout once the oldest byte is further back than it holds). Alone,
+a kernel re-reads its input after its own ``b``. On the profile's Xeon a 4 x 4 depthwise conv over
+256 x 256 x 152 (40 MB in, 40 out) followed by a 1x1 conv to 4 channels ran 4.3 ms slower than the two alone
+(the 1x1 conv's 41 MB stayed in the L3 alone), and the 256-pixel generators with nearest upsampling sat 6-19 %
+under their price without the term (docs/bench/estimator.md, session 27). Graph inputs are left out, as in
+``cold_bytes``; so are activations under a step profile.
 """
 
 from __future__ import annotations
@@ -151,13 +161,29 @@ def stream_share(stream: dict, sizes: list[float]) -> np.ndarray:
 
 
 def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
-    """Per kernel, the time to re-read the weights the last-level cache does not keep between inferences and
-    kept when the kernel ran alone (``stream``: a profile's ``network["stream"]``; zeros without one)."""
+    """Per kernel, the time to re-read what the last-level cache does not keep in the network and kept when the
+    kernel ran alone (``stream``: a profile's ``network["stream"]``; zeros without one): its weights, read once
+    per inference, and the activations it reads, by the traffic since they were last touched."""
     rate = float(stream.get("ms_per_mb", 0.0)) if stream else 0.0
     if not rate:
         return [0.0] * len(kernels)
-    share = stream_share(stream, [working_set_bytes(kernels)] + [k.bytes for k in kernels])
-    return [rate * max(0.0, float(share[0] - alone)) * k.weight_bytes / 1e6 for k, alone in zip(kernels, share[1:])]
+    reads: list[tuple[int, float, float]] = []  # (kernel, bytes, traffic since the tensor was last touched)
+    clock = 0.0
+    touched: dict[int, float] = {}
+    for i, k in enumerate(kernels):
+        for tid, s in k.inputs if "sizes_mb" in stream else ():  # a step profile's rate is the weights' only
+            if tid in touched:
+                reads.append((i, float(s), clock + k.bytes - touched[tid]))
+                touched[tid] = clock
+        for tid, _ in k.outputs:
+            touched[tid] = clock
+        clock += k.bytes
+    n = len(kernels)
+    share = stream_share(stream, [working_set_bytes(kernels)] + [k.bytes for k in kernels] + [d for _, _, d in reads])
+    out = [rate * max(0.0, float(share[0] - alone)) * k.weight_bytes / 1e6 for k, alone in zip(kernels, share[1:n + 1])]
+    for (i, s, _), here in zip(reads, share[n + 1:]):
+        out[i] += rate * max(0.0, float(here - share[1 + i])) * s / 1e6
+    return out
 
 
 def row_floor_ms(k: Kernel, row_ns: dict) -> float:

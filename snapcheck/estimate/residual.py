@@ -183,7 +183,12 @@ def kind_errors(kinds: dict[str, dict[str, list]], params: dict[str, float]) -> 
 
 def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None) -> dict[str, Any]:
     """The profile's ``residual`` entry from ``(kernel, measured_ms, roofline_ms)`` samples."""
-    kinds = build(samples)
+    return fit_tables(build(samples), meta)
+
+
+def fit_tables(kinds: dict[str, dict[str, list]], meta: dict | None = None) -> dict[str, Any]:
+    """The profile's ``residual`` entry from per-kind tables (``build``): the lookup's parameters chosen by
+    leave-one-out (``choose``), each kind's typical error and the scores before and after."""
     if not kinds:
         return {}
     params, table = choose(kinds)

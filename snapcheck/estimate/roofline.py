@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass, field
 
 from snapcheck.cost.ops import ConvGeometry
-from snapcheck.estimate.features import log_efficiency, shape_features, utilisation
+from snapcheck.estimate.features import log_efficiency, panel_bytes, shape_features, utilisation
 from snapcheck.estimate.kernels import KINDS, Kernel, channel_pad
 from snapcheck.estimate.network import network_terms
 from snapcheck.estimate.residual import correction
@@ -96,7 +96,7 @@ class KernelTerms:
         return (self.fixed + max(self.compute, self.memory)) * self.factor
 
 
-BEYOND_CACHE_KINDS = ("fc",)  # kinds whose kernels with weights beyond the profile host's cache may run at their own speed
+BEYOND_CACHE_KINDS = ("fc", "deconv")  # kinds whose kernels with weights beyond the profile host's cache may run at their own speed
 CONV_GROUP_KINDS = ("conv",)  # kinds whose kernels may form the groups ``calibrate --quick`` measures apart
 STEM_CHANNELS = 8  # a dense conv with fewer input channels is a network's stem (``speed_group``)
 
@@ -113,13 +113,23 @@ def _dense_conv(k: Kernel) -> ConvGeometry | None:
     return g if k.kind in CONV_GROUP_KINDS and g is not None and g.groups == 1 else None
 
 
+def beyond_cache(k: Kernel) -> float:
+    """The bytes of a kernel's weights that ``speed_group`` compares with the cache: a fully connected layer's
+    weights, a transposed conv's weight panel (``features.panel_bytes``: what each pass over its output rows
+    re-reads)."""
+    if k.kind == "deconv" and k.geometry is not None:
+        return panel_bytes(k.kind, k.geometry)
+    return float(k.weight_bytes)
+
+
 def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     """Which compute speed a kernel takes on ``p``: its kind's, or that of a group of its kind's kernels that
     another CPU changes unlike the rest (``Profile.group_gflops``, set by ``calibrate --quick``;
     ``conv_groups=False``: without the three conv groups, which it measures apart from its fit):
 
-    - ``fc:beyond``: fully connected layers whose weights exceed ``feature_cache_bytes`` (the profile host's L2,
-      beyond which its host streamed them from its L3);
+    - ``fc:beyond``, ``deconv:beyond``: fully connected layers whose weights, and transposed convs whose weight
+      panel, exceed ``feature_cache_bytes`` (the profile host's L2, beyond which its host streamed them from
+      its L3; a transposed conv re-reads its panel for every few output rows, at a third of its in-cache speed);
     - ``conv:stem``: dense convs with fewer than ``STEM_CHANNELS`` input channels (a network's first layer,
       whose time is not its GEMM's);
     - ``conv:narrow``: dense convs to at most a quarter of the profile host's tile (``profile_tile``) of output
@@ -130,7 +140,7 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     On an AMD EPYC without AVX-512 against the shipped profile's Intel host, dense convs to 1-8 channels ran
     0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change, those to 32 and 64 channels 0.99-1.11x
     and stems 0.63-2.63x, 1.3x at the median (docs/bench/estimator.md, session 20)."""
-    if k.kind in BEYOND_CACHE_KINDS and k.weight_bytes > p.feature_cache_bytes:
+    if k.kind in BEYOND_CACHE_KINDS and beyond_cache(k) > p.feature_cache_bytes:
         return f"{k.kind}:beyond"
     g = _dense_conv(k) if conv_groups else None
     tile = profile_tile(p) if g is not None else 0
