@@ -98,7 +98,8 @@ class Kind:
     ``lookup_roofline``: the lookup stage refits the kind's roofline on all of its samples before the table
     (``shapes.calibrate_lookup``), for a kind whose roofline set is too small to place a step of its speed: a
     transposed conv runs 3-4x slower once its weight panel leaves the L2 (``features.PANEL_RAMP``), which 34
-    samples place poorly (leave-one-out within ±10 % of the lookup: 50 %; on the lookup's 343: 67 %).
+    samples place poorly (the lookup's leave-one-out share within ±10 % on the kind: 58 % fitted on the roofline
+    set's 34, 67 % on the lookup's 343).
     """
 
     micro: Callable[[random.Random], Maker]

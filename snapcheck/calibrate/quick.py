@@ -50,10 +50,10 @@ Transposed convs and fully connected layers whose weights (a transposed conv's w
 ``features.panel_bytes``) pass the profile host's L2 get a factor of their own (``roofline.speed_group``'s
 ``:beyond`` groups): such a kernel re-reads them from the L3, whose speed moves unlike the core's (on the
 profile's Xeon, on one evening, transposed-conv probes with panels of 5-9 MB ran 0.94-1.02x their reference and
-those in the L2 1.03-1.08x). Transposed convs and fully connected layers it may not factor at all: their change between two CPUs runs from
-0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an AMD EPYC without AVX-512 ran
-transposed convs at one rate whatever their weights, and fully connected layers over many rows at one rate too),
-so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes at two rates, from the
+those in the L2 1.03-1.08x). Transposed convs and fully connected layers it may not factor at all: their change
+between two CPUs runs from 0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an
+AMD EPYC without AVX-512 ran transposed convs at one rate whatever their weights, and fully connected layers over
+many rows at one rate too), so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes at two rates, from the
 kind's single-layer probes, and the adapted profile prices them by it (``Profile.local_models``) where that
 explains the probes better than a factor. The fit still gives them a factor of their own: with the measured
 model in the fit, the networks holding transposed convs are explained and the in-network factor falls to what
