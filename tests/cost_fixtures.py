@@ -56,6 +56,16 @@ def tflite_conv(b: GraphBuilder, x: int, hw: int, cin: int, cout: int, k: int = 
                 stride_h=stride, stride_w=stride, padding="SAME")
 
 
+def deconv_graph(hw: int, cin: int, cout: int, k: int = 4) -> Graph:
+    """One stride-2 ``k`` x ``k`` TRANSPOSE_CONV from ``hw`` x ``hw`` x ``cin`` to twice the side and ``cout``."""
+    b = GraphBuilder()
+    x = b.input((1, hw, hw, cin))
+    w = b.tensor((cout, k, k, cin), const=True)
+    shape = b.tensor((4,), "int32", const=True)
+    return b.graph([b.op("TRANSPOSE_CONV", [shape, w, x], (1, 2 * hw, 2 * hw, cout), padding="SAME",
+                         stride_h=2, stride_w=2)])
+
+
 def conv_chain(hw: int, channels: list[int], k: int = 3) -> Graph:
     """A plain .tflite-style chain of convolutions at one resolution."""
     b = GraphBuilder()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 import dataclasses
 
-from cost_fixtures import GraphBuilder
+import numpy as np
+from cost_fixtures import deconv_graph
 
 from snapcheck.calibrate.fit import BASE, Sample, fit_kind, kind_model, refit_kinds
 from snapcheck.estimate.kernels import split_kernels
@@ -32,15 +31,6 @@ def test_fit_recovers_a_known_roofline():
     assert fit["shape_range"]["lcout"] == [z[:, 0].min(), z[:, 0].max()]
 
 
-def _deconv(hw: int, cin: int, cout: int):
-    b = GraphBuilder()
-    x = b.input((1, hw, hw, cin))
-    w = b.tensor((cout, 4, 4, cin), const=True)
-    shape = b.tensor((4,), "int32", const=True)
-    g = b.graph([b.op("TRANSPOSE_CONV", [shape, w, x], (1, 2 * hw, 2 * hw, cout), padding="SAME", stride_h=2, stride_w=2)])
-    return split_kernels(g)[0]
-
-
 def test_refit_kinds_replaces_one_kinds_roofline_from_its_samples():
     """Samples timed as a profile whose transposed convs run 1.5x slower: the refit kind prices them so,
     the other kinds keep their parameters, and a kind with fewer than 4 samples keeps its own."""
@@ -50,7 +40,8 @@ def test_refit_kinds_replaces_one_kinds_roofline_from_its_samples():
                                bandwidth_gbs={**bare.bandwidth_gbs, "deconv": bare.bandwidth_gbs["deconv"] / 1.5},
                                dram_gbs={**bare.dram_gbs, "deconv": bare.dram_gbs["deconv"] / 1.5},
                                kernel_us={**bare.kernel_us, "deconv": bare.kernel_us["deconv"] * 1.5})
-    ks = [_deconv(hw, cin, cout) for hw in (4, 8, 16, 32) for cin, cout in ((64, 32), (256, 128), (640, 256), (1024, 512))]
+    shapes = [(hw, cin, cout) for hw in (4, 8, 16, 32) for cin, cout in ((64, 32), (256, 128), (640, 256), (1024, 512))]
+    ks = [split_kernels(deconv_graph(*shape))[0] for shape in shapes]
     samples = [(k, kernel_ms(k, slow)[0]) for k in ks]
     refit = refit_kinds(bare, samples, ("deconv",))
     errors = np.abs([kernel_ms(k, refit)[0] / ms - 1 for k, ms in samples])

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from cost_fixtures import GraphBuilder, conv_chain, skip_chain, tflite_conv
+from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, skip_chain, tflite_conv
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
@@ -338,7 +338,8 @@ def test_activations_re_read_after_the_cache_turned_over_add_to_networks():
              depth_multiplier=1, fused_activation_function="RELU")
     ks = split_kernels(b.graph([tflite_conv(b, y, 256, 152, 4, 1)]))
     assert [k.kind for k in ks] == ["depthwise", "pointwise"]
-    extra = [s - u for s, u in zip(predict_kernels(ks, streaming).per_kernel_ms, predict_kernels(ks, base).per_kernel_ms)]
+    with_stream, without = predict_kernels(ks, streaming).per_kernel_ms, predict_kernels(ks, base).per_kernel_ms
+    extra = [s - u for s, u in zip(with_stream, without)]
     assert extra[0] == pytest.approx(0.0, abs=1e-6)  # reads the graph input (and 10 KB of weights)
     assert extra[1] == pytest.approx(0.1 * 256 * 256 * 152 * 4 / 1e6, rel=1e-4)  # and 2.4 KB of weights
     small = split_kernels(conv_chain(64, [32, 32, 32]))  # 0.5 MB activations: kept
@@ -496,15 +497,6 @@ def test_fully_connected_layers_with_weights_beyond_the_l2_get_their_own_factor(
     assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))) == adapted
 
 
-def _deconv(hw: int, cin: int, cout: int, k: int = 4):
-    b = GraphBuilder()
-    x = b.input((1, hw, hw, cin))
-    w = b.tensor((cout, k, k, cin), const=True)
-    shape = b.tensor((4,), "int32", const=True)
-    return b.graph([b.op("TRANSPOSE_CONV", [shape, w, x], (1, 2 * hw, 2 * hw, cout), padding="SAME",
-                         stride_h=2, stride_w=2)])
-
-
 OVERHEAD_HERE = 0.01
 
 
@@ -527,7 +519,7 @@ def _deconv_rows(base, timing=lambda ks, ref: _deconv_here(ks), overhead: float 
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
     rows.append(quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), overhead, base.overhead_ms))
     for shape in ((4, 1024, 512), (16, 128, 64), (28, 64, 32), (64, 160, 4), (8, 640, 256)):
-        ks = split_kernels(_deconv(*shape))
+        ks = split_kernels(deconv_graph(*shape))
         assert [k.kind for k in ks] == ["deconv"]
         ref = predict_kernels(ks, base).latency_ms
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
@@ -547,7 +539,7 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     assert f["transfer_error"]["deconv"] < 1e-3  # the model's own error on its probes
     adapted = quick.adapt(base, f, {})
     for shape in ((2, 512, 512), (32, 96, 3)):  # a 16 MB one from a 2x2 input; one to 3 channels
-        ks = split_kernels(_deconv(*shape))
+        ks = split_kernels(deconv_graph(*shape))
         here = f["network"] * (_deconv_here(ks) - OVERHEAD_HERE)  # the in-network factor applies to it too
         assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms + here, rel=5e-3)
         assert predict_kernels(ks, base).latency_ms != pytest.approx(predict_kernels(ks, adapted).latency_ms, rel=0.1)
@@ -561,7 +553,7 @@ def test_a_transposed_conv_model_without_a_rate_is_not_kept():
     base = load_host_profile()
     rows = [quick.ProbeRow(quick.OVERHEAD_PROBE, split_kernels(_eltwise(1, 4)), 0.01, base.overhead_ms)]
     for i, shape in enumerate(((4, 64, 64), (8, 64, 64), (16, 64, 64), (32, 64, 64))):
-        ks = split_kernels(_deconv(*shape))
+        ks = split_kernels(deconv_graph(*shape))
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], 64, 64, 4, 2), ks, 1.0 / (i + 1), 1.0))
     models, _ = quick.local_models(rows, base.simd)
     assert models == {}
@@ -672,7 +664,7 @@ def test_transposed_convs_whose_weight_panel_leaves_the_l2_get_their_own_factor(
     assert set(host.group_gflops) == {"deconv:beyond"}
     rows = _rows(base, truth)
     for shape in ((16, 128, 64), (28, 64, 32), (16, 320, 128), (4, 1024, 512), (8, 896, 688), (12, 480, 712)):
-        ks = split_kernels(_deconv(*shape))
+        ks = split_kernels(deconv_graph(*shape))
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
                                    predict_kernels(ks, host).latency_ms, predict_kernels(ks, base).latency_ms))
     f = quick.fit_factors(base, rows)
@@ -680,7 +672,7 @@ def test_transposed_convs_whose_weight_panel_leaves_the_l2_get_their_own_factor(
     assert f["speed"]["deconv:beyond"] == pytest.approx(1.0, rel=0.1)
     adapted = quick.adapt(base, f, {})
     for shape, group in (((16, 512, 128), "deconv"), ((8, 1280, 512), "deconv:beyond")):  # 4 MB of weights: 1 MB panel
-        ks = split_kernels(_deconv(*shape))
+        ks = split_kernels(deconv_graph(*shape))
         assert quick.speed_group(ks[0], base) == group
         assert predict_kernels(ks, adapted).latency_ms == pytest.approx(predict_kernels(ks, host).latency_ms, rel=0.05)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cost_fixtures import GraphBuilder, conv_chain, tflite_conv
+from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, tflite_conv
 
 from snapcheck.estimate import host_prediction
 from snapcheck.cost.ops import ConvGeometry
@@ -127,12 +127,7 @@ def test_the_panel_ramp_runs_from_0_to_1_across_the_cache():
     cache = 2 ** 21
 
     def wr(cin: int, cout: int) -> float:
-        b = GraphBuilder()
-        x = b.input((1, 8, 8, cin))
-        w = b.tensor((cout, 4, 4, cin), const=True)
-        shape = b.tensor((4,), "int32", const=True)
-        g = b.graph([b.op("TRANSPOSE_CONV", [shape, w, x], (1, 16, 16, cout), padding="SAME", stride_h=2, stride_w=2)])
-        return shape_features(split_kernels(g)[0], cache)["wr"]
+        return shape_features(split_kernels(deconv_graph(8, cin, cout))[0], cache)["wr"]
 
     assert wr(512, 128) == 0.0  # a 1 MB panel (4 MB of weights) fits
     assert 0.0 < wr(512, 256) < 1.0  # 2 MB: on the ramp

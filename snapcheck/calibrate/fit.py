@@ -180,7 +180,8 @@ def refit_kinds(p: Profile, samples: list[tuple[Kernel, float]], kinds: tuple[st
         f = fit_kind(ks, p.cache_bytes, KINDS[kind].features)
         changes = {field: {**getattr(p, field), kind: round(f[name], 4)} for name, field in PROFILE_FIELDS.items()}
         changes["shape_coef"] = {**p.shape_coef, kind: {n: round(v, 4) for n, v in f["shape_coef"].items()}}
-        changes["shape_range"] = {**p.shape_range, kind: {n: [round(x, 4) for x in v] for n, v in f["shape_range"].items()}}
+        bounds = {n: [round(x, 4) for x in v] for n, v in f["shape_range"].items()}
+        changes["shape_range"] = {**p.shape_range, kind: bounds}
         p = dataclasses.replace(p, **changes)
     return p
 

@@ -53,11 +53,12 @@ profile's Xeon, on one evening, transposed-conv probes with panels of 5-9 MB ran
 those in the L2 1.03-1.08x). Transposed convs and fully connected layers it may not factor at all: their change
 between two CPUs runs from 0.6x to 3x by shape (the profile's host streamed large weights from beyond its L2; an
 AMD EPYC without AVX-512 ran transposed convs at one rate whatever their weights, and fully connected layers over
-many rows at one rate too), so ``local_models`` fits their time here outright, padded multiply-adds and weight bytes at two rates, from the
-kind's single-layer probes, and the adapted profile prices them by it (``Profile.local_models``) where that
-explains the probes better than a factor. The fit still gives them a factor of their own: with the measured
-model in the fit, the networks holding transposed convs are explained and the in-network factor falls to what
-the other random networks say, 3-5 % under what real models need (docs/bench/estimator.md, session 19).
+many rows at one rate too), so ``local_models`` fits their time here outright, padded multiply-adds and weight
+bytes at two rates, from the kind's single-layer probes, and the adapted profile prices them by it
+(``Profile.local_models``) where that explains the probes better than a factor. The fit still gives them a factor
+of their own: with the measured model in the fit, the networks holding transposed convs are explained and the
+in-network factor falls to what the other random networks say, 3-5 % under what real models need
+(docs/bench/estimator.md, session 19).
 
 Dense convs to few or off-tile output channels, and stems, are measured apart as well (``roofline.speed_group``'s
 conv groups): XNNPACK computes output channels a GEMM tile at a time and the tile is the CPU's, so where it

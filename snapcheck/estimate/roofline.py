@@ -96,7 +96,8 @@ class KernelTerms:
         return (self.fixed + max(self.compute, self.memory)) * self.factor
 
 
-BEYOND_CACHE_KINDS = ("fc", "deconv")  # kinds whose kernels with weights beyond the profile host's cache may run at their own speed
+# Kinds whose kernels with weights (a panel, ``beyond_cache``) beyond the profile host's cache may run at their own speed.
+BEYOND_CACHE_KINDS = ("fc", "deconv")
 CONV_GROUP_KINDS = ("conv",)  # kinds whose kernels may form the groups ``calibrate --quick`` measures apart
 STEM_CHANNELS = 8  # a dense conv with fewer input channels is a network's stem (``speed_group``)
 
