@@ -101,10 +101,17 @@ def heavy_specs(n: int = HEAVY, seed: int = 0, exclude: frozenset[MicroSpec] = f
 GROUP_WIDTHS = (8, 16, 24, 32, 48, 64, 128)  # input channels per group of RegNet / ResNeXt convolutions
 
 
+# 7x7 depthwise convs over 96- and 112-pixel maps (NASNet's and ConvNeXt's early stages), which the draws reach
+# rarely: on the profile's Xeon XNNPACK's generic path ran a stride-2 one over 112 x 112 at 1.9, 1.4 and 0.95 G
+# multiply-adds/s with 16, 32 and 64 channels (its input outgrowing the L2), where the lookup interpolated 1.4-2.2.
+WIDE_WINDOW_SPECS = [MicroSpec("depthwise_large", "depthwise", s, s, c, 0, 7, stride)
+                     for s in (96, 112) for c in (16, 24, 32, 48, 64, 96) for stride in (1, 2)]
+
+
 def extra_specs(seed: int = 0) -> list[MicroSpec]:
     """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
-    the copies transformers and crops add (reshape pixels to tokens, strided slices) and Inception's
-    factorised windows (1x3, 3x1, 1x7, 7x1)."""
+    the copies transformers and crops add (reshape pixels to tokens, strided slices), Inception's factorised
+    windows (1x3, 3x1, 1x7, 7x1) and 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
     while len(out) < 60:
@@ -125,7 +132,7 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
         spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
         if macs(spec) <= MAX_MACS and spec not in out:
             out.append(spec)
-    return out
+    return out + [spec for spec in WIDE_WINDOW_SPECS if spec not in out]
 
 
 def lookup_specs(n: int = SHAPES, seed: int = 0, per_kind: int = 24, tail: int = TAIL,
