@@ -141,32 +141,32 @@ def fit_kind(samples: list[Sample], cache: float, features: tuple[str, ...] = ()
     return out
 
 
+# Where ``fit_kind``'s parameters live in a Profile.
+PROFILE_FIELDS = {"gflops": "gflops", "bandwidth": "bandwidth_gbs", "dram": "dram_gbs", "kernel_us": "kernel_us",
+                  "k_half": "k_half", "c_half": "c_half", "cc_half": "cc_half", "miss_exp": "miss_exp"}
+
+
+def _r4(v: Any) -> Any:
+    """A fitted value (or a range) as the profile stores it: 4 decimals."""
+    return round(v, 4) if isinstance(v, float) else [round(x, 4) for x in v]
+
+
 def fit_profile(samples: list[Sample], overhead_ms: float, meta: dict, cache_bytes: float) -> Profile:
     """The host profile from per-kind fits ("other": eltwise compute, median streaming bandwidth)."""
     fits = {kind: fit_kind(ks, cache_bytes, KINDS[kind].features)
             for kind in FIT_KINDS if len(ks := [s for s in samples if s.kind == kind]) >= 4}
-
-    def r4(v: Any) -> Any:
-        return round(v, 4) if isinstance(v, float) else [round(x, 4) for x in v]
-
     col = {p: {k: round(v[p], 4) for k, v in fits.items()} for p in BASE}
     streaming = [k for k in ("concat", "copy", "resize", "eltwise") if k in fits]
     col["gflops"]["other"] = col["gflops"]["eltwise"]  # kinds without FLOPs (concat, copy, resize) have no meaningful F
     for p in ("bandwidth", "dram", "kernel_us", "c_half", "cc_half", "miss_exp"):
         col[p]["other"] = round(float(np.median([col[p][k] for k in streaming])), 4)
-    nested = {p: {k: {f: r4(v) for f, v in fit[p].items()} for k, fit in fits.items() if fit[p]}
+    nested = {p: {k: {f: _r4(v) for f, v in fit[p].items()} for k, fit in fits.items() if fit[p]}
               for p in ("shape_coef", "shape_range")}
-    return Profile(device="host", backend="cpu", overhead_ms=round(overhead_ms, 4), gflops=col["gflops"],
-                   bandwidth_gbs=col["bandwidth"], dram_gbs=col["dram"], kernel_us=col["kernel_us"],
-                   k_half=col["k_half"], c_half=col["c_half"], cc_half=col["cc_half"], miss_exp=col["miss_exp"],
+    return Profile(device="host", backend="cpu", overhead_ms=round(overhead_ms, 4),
+                   **{field: col[name] for name, field in PROFILE_FIELDS.items()},
                    shape_coef=nested["shape_coef"], shape_range=nested["shape_range"],
                    cache_bytes=cache_bytes, feature_cache_bytes=cache_bytes, simd=16, fuses="xnnpack", meta=meta,
                    range_factors=(1.0, 1.0))  # the host's range is its kernels' measured error (estimate.uncertainty)
-
-
-# Where ``fit_kind``'s parameters live in a Profile.
-PROFILE_FIELDS = {"gflops": "gflops", "bandwidth": "bandwidth_gbs", "dram": "dram_gbs", "kernel_us": "kernel_us",
-                  "k_half": "k_half", "c_half": "c_half", "cc_half": "cc_half", "miss_exp": "miss_exp"}
 
 
 def refit_kinds(p: Profile, samples: list[tuple[Kernel, float]], kinds: tuple[str, ...]) -> Profile:
@@ -178,10 +178,9 @@ def refit_kinds(p: Profile, samples: list[tuple[Kernel, float]], kinds: tuple[st
         if len(ks) < 4:
             continue
         f = fit_kind(ks, p.cache_bytes, KINDS[kind].features)
-        changes = {field: {**getattr(p, field), kind: round(f[name], 4)} for name, field in PROFILE_FIELDS.items()}
-        changes["shape_coef"] = {**p.shape_coef, kind: {n: round(v, 4) for n, v in f["shape_coef"].items()}}
-        bounds = {n: [round(x, 4) for x in v] for n, v in f["shape_range"].items()}
-        changes["shape_range"] = {**p.shape_range, kind: bounds}
+        changes = {field: {**getattr(p, field), kind: _r4(f[name])} for name, field in PROFILE_FIELDS.items()}
+        for nested in ("shape_coef", "shape_range"):
+            changes[nested] = {**getattr(p, nested), kind: {n: _r4(v) for n, v in f[nested].items()}}
         p = dataclasses.replace(p, **changes)
     return p
 
