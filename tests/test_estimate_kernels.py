@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, tflite_conv
 
 from snapcheck.estimate import host_prediction
 from snapcheck.cost.ops import ConvGeometry
-from snapcheck.estimate.kernels import GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, broadcast_rows, padded_work, split_kernels
+from snapcheck.estimate.kernels import (
+    GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, broadcast_rows, padded_work, reduce_row, reference_reduce_rows, split_kernels,
+)
 from snapcheck.estimate.profiles import load_devices, load_host_profile
 from snapcheck.estimate.features import log_efficiency, panel_bytes, shape_features
-from snapcheck.estimate.roofline import predict_kernels
+from snapcheck.estimate.roofline import kernel_ms, predict_kernels
 
 
 def onnx_conv_bn_act(act: str):
@@ -244,3 +247,50 @@ def test_broadcasting_eltwise_kernels_know_their_rows_and_whether_xnnpack_writes
     assert not split_kernels(b.graph([last]))[-1].inplace  # it writes the graph output
     b.ops[-1].attrs["fused_activation_function"] = "RELU"
     assert split_kernels(b.graph([last]))[-1].inplace  # the fused ReLU is XNNPACK's own node after it
+
+
+def _group_norm(side: int = 32, c: int = 16, axes: tuple[int, ...] = (1, 2, 4)):
+    """Keras ``GroupNormalization(groups=-1)`` as the converter writes it: a reshape to [1, H, W, C, 1], a mean
+    over ``axes``, the centred square, and a reshape back."""
+    b = GraphBuilder()
+    x = b.input((1, side, side, c))
+    x5 = b.op("RESHAPE", [x, b.tensor((5,), "int32", const=True)], (1, side, side, c, 1))
+    ax = b.tensor((len(axes),), "int32", const=True)
+    b.tensors[ax].loader = lambda: np.array(axes, dtype=np.int32)
+    m = b.op("MEAN", [x5, ax], tuple(1 if i in axes else d for i, d in enumerate((1, side, side, c, 1))))
+    d = b.op("SUB", [x5, m], (1, side, side, c, 1))
+    sq = b.op("SQUARE", [d], (1, side, side, c, 1))
+    y = b.op("RESHAPE", [sq, b.tensor((4,), "int32", const=True)], (1, side, side, c))
+    return b.graph([y])
+
+
+def test_size_one_dims_do_not_make_rows_of_one_and_a_reshape_is_one_flat_copy():
+    reshape, mean, sub, square, back = split_kernels(_group_norm())
+    assert (reshape.kind, back.kind) == ("copy", "copy")
+    assert reshape.channels == back.channels == 32 * 32 * 16  # a layout-only op: the whole tensor
+    assert (mean.kind, mean.channels) == ("reduce", 16)  # [1, 32, 32, 16, 1]: rows of 16, not of 1
+    assert sub.channels == square.channels == 16
+    assert mean.rows == 32 * 32 * 16  # non-contiguous axes over 5 dims: the slow path, a run per element
+    assert split_kernels(_group_norm(axes=(1, 2)))[1].rows == 0  # one block of axes: XNNPACK's own
+
+
+def test_reduction_rows_follow_xnnpacks_normalised_shape():
+    assert reduce_row((1, 128, 128, 8, 4), [1, 2]) == 32  # the kept dims merge
+    assert reduce_row((1, 128, 128, 32, 1), [1, 2, 4]) == 32
+    assert reduce_row((1, 128, 128, 32), [3]) == 32  # the innermost reduced: that dim, as calibrated
+    assert reduce_row((1, 128, 128, 32), [1, 2, 3]) == 32
+    assert reduce_row((1, 128, 128, 32), None) == 0
+    assert reference_reduce_rows((1, 128, 128, 8, 4), [1, 2, 4]) == 128 * 128 * 8  # runs of 4
+    assert reference_reduce_rows((1, 128, 128, 32, 1), [-4, -3, -1]) == 128 * 128 * 32
+    assert reference_reduce_rows((1, 128, 128, 32, 1), [1, 2]) == 0  # contiguous
+    assert reference_reduce_rows((1, 128, 128, 32), [1, 3]) == 0  # four dims: XNNPACK runs it
+    assert reference_reduce_rows((1, 128, 128, 8, 4), [1, 3]) == 0  # the last dim kept: not measured
+    assert reference_reduce_rows(None, [1]) == reference_reduce_rows((1, -1, 8, 4, 2), [1, 4]) == 0
+
+
+def test_the_slow_reduction_is_priced_by_its_runs():
+    p = load_host_profile()
+    kernels, pred = host_prediction(_group_norm(64, 32), p)
+    mean = kernels[1]
+    floor = mean.rows * p.network["row_ns"]["out"] / 1e6
+    assert pred.per_kernel_ms[1] >= floor > 5 * kernel_ms(mean, p)[0]  # not its traffic: XNNPACK's mean's price

@@ -50,6 +50,12 @@ COPY_TYPES = frozenset({
     "DepthToSpace", "SpaceToDepth", "Tile", "Expand", "Identity", "Cast",
 })
 
+# Kinds whose shapes XNNPACK normalises, dropping size-1 dims (``_channels``), and layout-only ops, which it runs as
+# one flat copy.
+SQUEEZED_KINDS = ("eltwise", "reduce", "copy")
+FLAT_COPY_TYPES = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
+                             "Identity"})
+
 
 @dataclass
 class Kernel:
@@ -185,12 +191,71 @@ def _reduction(kind: str, geom: ConvGeometry | None, op: Op) -> int:
     return 1
 
 
-def _channels(t, layout: str) -> int:
+def _channels(t, layout: str, kind: str = "", op_type: str = "") -> int:
+    """The innermost dim of ``t`` (a row a kernel loops over). XNNPACK drops size-1 dims when it normalises the
+    shapes of element-wise, reduction and data-movement ops, so for those kinds trailing 1s do not count (a
+    [1, 256, 256, 32, 1] tensor of a Keras ``GroupNormalization`` has rows of 32), and a layout-only op
+    (``FLAT_COPY_TYPES``) is one flat copy: its row is the whole tensor."""
     shape = shape_of(t)
     if not shape:
         return 1
-    c = shape[1] if (layout == "NCHW" and len(shape) == 4) else shape[-1]
-    return max(int(c), 1)
+    if layout == "NCHW" and len(shape) == 4:
+        return max(int(shape[1]), 1)
+    if kind in SQUEEZED_KINDS and all(d > 0 for d in shape):
+        if op_type in FLAT_COPY_TYPES:
+            return max(math.prod(shape), 1)
+        shape = tuple(shape)
+        while len(shape) > 1 and shape[-1] == 1:
+            shape = shape[:-1]
+    return max(int(shape[-1]), 1)
+
+
+def _axes(sg, op: Op) -> list[int] | None:
+    """The constant axes (second input) of a LiteRT reduction; None when absent or not constant."""
+    t = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+    data = t.data() if t is not None and t.is_constant else None
+    return None if data is None else [int(a) for a in data.reshape(-1)]
+
+
+def reduce_row(shape: tuple[int, ...] | None, axes: list[int] | None) -> int:
+    """The row a reduction's price counts (``Kernel.channels``): XNNPACK drops size-1 dims and merges neighbouring
+    kept dims, so a mean over axes 1 and 2 of [1, 128, 128, 8, 4] keeps rows of 32 (timed like [1, 128, 128, 32]);
+    when the innermost dim is reduced, that dim, as the calibration counted it. 0 when unknown."""
+    if not shape or axes is None or any(d <= 0 for d in shape):
+        return 0
+    rank = len(shape)
+    reduced = {a % rank for a in axes}
+    dims = [(d, i in reduced) for i, d in enumerate(shape) if d != 1]
+    if not dims:
+        return 0
+    if dims[-1][1]:
+        return dims[-1][0]
+    run = 1
+    for d, r in reversed(dims):
+        if r:
+            break
+        run *= d
+    return run
+
+
+def reference_reduce_rows(shape: tuple[int, ...] | None, axes: list[int] | None) -> int:
+    """The innermost reduced runs of a reduction LiteRT leaves to a slow path: over more than four dims, on axes
+    that are not one block and include the last one (a Keras ``GroupNormalization``'s mean over axes 1, 2 and 4
+    of [1, H, W, groups, channels per group]). Each run costs about one broadcast row's time
+    (``network.row_floor_ms``): on the profile's Xeon such means took 2.6-2.7 ns per run (1.3 ms over
+    [1, 128, 128, 32, 1], 0.36 over [1, 128, 128, 8, 4]) where the same data reduced over axes 1 and 2 took 0.03
+    (docs/bench/estimator.md, session 28). 0 for any other reduction or unknown shapes."""
+    if not shape or not axes or len(shape) <= 4 or any(d <= 0 for d in shape):
+        return 0
+    rank = len(shape)
+    ax = sorted({a % rank for a in axes})
+    if ax[-1] - ax[0] + 1 == len(ax) or ax[-1] != rank - 1:
+        return 0
+    inner, a = 1, rank - 1
+    while a in ax:  # the innermost block of reduced axes
+        inner *= shape[a]
+        a -= 1
+    return math.prod(shape) // max(inner, 1)
 
 
 def writes_in_place(op: Op, acts: list[int], size: list[int], consumers: dict[int, list[int]],
@@ -271,10 +336,15 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         if kind == "eltwise" and out is not None:
             rows = broadcast_rows([shape_of(sg.tensor(i)) for i in first.inputs if i >= 0], shape_of(out))
             inplace = writes_in_place(last, acts, size, consumers, external)
+        channels = _channels(row, graph.layout, kind, first.type)
+        if kind == "reduce" and graph.layout != "NCHW":
+            axes = _axes(sg, first)
+            rows = reference_reduce_rows(shape_of(xin), axes)
+            channels = reduce_row(shape_of(xin), axes) or channels
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
-            reduction=_reduction(kind, geom, op), channels=_channels(row, graph.layout), geometry=geom,
+            reduction=_reduction(kind, geom, op), channels=channels, geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
             inputs=[(i, size[i]) for i in acts], outputs=outs, weight_bytes=wbytes, rows=rows, inplace=inplace,
         ))
