@@ -825,21 +825,30 @@ def test_quick_measures_cold_inputs_on_the_cells_and_keeps_them_out_of_the_fit(m
     assert "cold" not in factors and adapted.network["cold_ms_per_mb"] == {"cold_weights": pytest.approx(0.02, rel=0.05)}
 
 
-def _row_timings(out_ns: float, in_ns: float, relu_ms: float = 0.013) -> list[tuple]:
+def _row_timings(out_ns: float, in_ns: float, relu_ms: float = 0.013, mirror_ns: float | None = None) -> list[tuple]:
     """``measure_probes`` rows for ``micro.ROW_PROBES`` on a host whose broadcasting multiply costs ``out_ns`` per
-    row out of place and ``in_ns`` in place, after a ReLU of ``relu_ms``."""
+    row out of place and ``in_ns`` in place, after a ReLU of ``relu_ms``; with ``mirror_ns``, the reflection pad's
+    probe too, at that cost per output element."""
     from snapcheck.calibrate.micro import ROW_PROBES
 
     b = GraphBuilder()
     y = b.op("RELU", [b.input((1, 224, 224, 3))], (1, 224, 224, 3))
     ks = split_kernels(b.graph([b.op("MUL", [y, b.tensor((1, 1, 1, 3), const=True)], (1, 224, 224, 3))]))
-    relu, out, inplace = ROW_PROBES
-    return [(relu, ks[:1], _hit(relu_ms)), (out, ks, _hit(relu_ms + 50_176 * out_ns / 1e6)),
+    relu, out, inplace, mirror = ROW_PROBES
+    rows = [(relu, ks[:1], _hit(relu_ms)), (out, ks, _hit(relu_ms + 50_176 * out_ns / 1e6)),
             (inplace, ks, _hit(relu_ms + 50_176 * in_ns / 1e6))]
+    if mirror_ns is not None:
+        b = GraphBuilder()
+        pads = b.tensor((4, 2), "int32", const=True)
+        padded = split_kernels(b.graph([b.op("MIRROR_PAD", [b.input((1, 64, 64, 32)), pads], (1, 66, 66, 32))]))
+        rows.append((mirror, padded, _hit(relu_ms + 66 * 66 * 32 * mirror_ns / 1e6)))
+    return rows
 
 
 def test_row_rates_are_each_multiplys_time_past_the_relu_per_row():
     assert quick.row_rates(_row_timings(2.9, 7.5)) == {"out": pytest.approx(2.9), "in": pytest.approx(7.5)}
+    assert quick.row_rates(_row_timings(2.9, 7.5, mirror_ns=6.0)) == {
+        "out": pytest.approx(2.9), "in": pytest.approx(7.5), "mirror": pytest.approx(6.0)}
     assert quick.row_rates(_row_timings(2.9, 7.5)[:2]) == {}  # the in-place probe was not timed
     assert quick.row_rates([]) == {}
 
@@ -847,7 +856,9 @@ def test_row_rates_are_each_multiplys_time_past_the_relu_per_row():
 def test_per_row_costs_measured_here_replace_the_profiles_and_follow_the_kernel_cost_otherwise():
     base = load_host_profile()
     measured = quick.adapt(base, {**_truth({}), "rows": {"out": 4.0, "in": 9.0}}, {})
-    assert measured.network["row_ns"] == {"out": 4.0, "in": 9.0}
+    assert measured.network["row_ns"] == {**base.network["row_ns"], "out": 4.0, "in": 9.0}  # "mirror" not timed
+    measured = quick.adapt(base, {**_truth({}), "rows": {"out": 4.0, "in": 9.0, "mirror": 5.0}}, {})
+    assert measured.network["row_ns"] == {"out": 4.0, "in": 9.0, "mirror": 5.0}
     slower = quick.adapt(base, {**_truth({}), "kernel_us": 2.0}, {})
     assert slower.network["row_ns"] == {k: pytest.approx(2 * v) for k, v in base.network["row_ns"].items()}
 
@@ -855,12 +866,13 @@ def test_per_row_costs_measured_here_replace_the_profiles_and_follow_the_kernel_
 def test_quick_measures_rows_and_keeps_their_probes_out_of_the_fit(monkeypatch):
     base = load_host_profile()
     rows = _rows(base, _truth({"conv": 1.3, "eltwise": 1.0}))
-    timed = _timed(rows) + _row_timings(3.0, 8.0)
+    timed = _timed(rows) + _row_timings(3.0, 8.0, mirror_ns=6.5)
     base = dataclasses.replace(base, quick_reference={**{r.spec.key(): r.reference_ms for r in rows},
-                                                      **{s.key(): 0.001 for s, _, _ in _row_timings(3.0, 8.0)}})
+                                                      **{s.key(): 0.001 for s, _, _ in timed[len(rows):]}})
     adapted, factors, got = quick.calibrate_quick(base, timed=timed)
     assert [r.spec for r in got] == [r.spec for r in rows]  # a reference would have put them in; they stay apart
-    assert adapted.network["row_ns"] == {"out": pytest.approx(3.0), "in": pytest.approx(8.0)}
+    assert adapted.network["row_ns"] == {"out": pytest.approx(3.0), "in": pytest.approx(8.0),
+                                         "mirror": pytest.approx(6.5)}
     assert adapted.meta["quick"]["rows"] == factors["rows"]
 
 

@@ -185,7 +185,7 @@ def test_price_key_holds_every_field_that_prices_a_kernel():
 
     k = Kernel(kind="conv", ops=[0], flops=100, macs=50, bytes=64, work=128.0, quantized=False, reduction=9,
                channels=8, geometry=ConvGeometry(3, 3, 4, 8, 1, 16, 16), label="Conv", weight_bytes=32)
-    position = {"ops", "inputs", "outputs", "cost_ops", "rows", "inplace"}  # rows: ``network.row_floor_ms``
+    position = {"ops", "inputs", "outputs", "cost_ops", "rows", "inplace", "row_rate"}  # ``network.row_floor_ms``
     for f in dataclasses.fields(Kernel):
         if f.name in position:
             continue

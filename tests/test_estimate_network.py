@@ -7,8 +7,10 @@ import dataclasses
 import json
 
 import pytest
+from cost_fixtures import GraphBuilder
 
-from snapcheck.estimate.kernels import Kernel
+from snapcheck.estimate import host_prediction
+from snapcheck.estimate.kernels import Kernel, split_kernels
 from snapcheck.estimate.network import cold_bytes, network_terms, peak_live_bytes, row_floor_ms, working_set_bytes
 from snapcheck.estimate.profiles import HOST_PROFILE, load_host_profile, profile_from_json, profile_to_json
 from snapcheck.estimate.roofline import predict_kernels
@@ -117,3 +119,17 @@ def test_weights_larger_than_the_cache_are_as_cold_alone_as_in_the_network():
     cold = cold_bytes(net, L2)
     assert cold[0]["cold_weights"] == 0
     assert cold[1]["cold_weights"] == pytest.approx(1_500_000)
+
+
+def test_a_reflection_pad_is_priced_per_output_element_at_the_hosts_rate():
+    b = GraphBuilder()
+    pads = b.tensor((4, 2), "int32", const=True)
+    y = b.op("MIRROR_PAD", [b.op("RELU", [b.input((1, 64, 64, 128))], (1, 64, 64, 128)), pads], (1, 66, 66, 128))
+    g = b.graph([b.op("RELU", [y], (1, 66, 66, 128))])
+    pad = split_kernels(g)[1]
+    assert (pad.kind, pad.rows, pad.row_rate) == ("copy", 66 * 66 * 128, "mirror")
+    base = load_host_profile()
+    assert host_prediction(g, base)[1].per_kernel_ms[1] == pytest.approx(
+        66 * 66 * 128 * base.network["row_ns"]["mirror"] / 1e6, rel=0.01)  # 3.5 ms timed on the profile's Xeon
+    free = dataclasses.replace(base, network={**base.network, "row_ns": {"out": 2.0, "in": 7.0}})
+    assert host_prediction(g, free)[1].per_kernel_ms[1] < 0.5  # no rate: its traffic, as before

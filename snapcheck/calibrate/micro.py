@@ -418,11 +418,14 @@ OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the
 
 # Row probes: a per-channel multiply over an RGB image (a Keras ``Normalization``: 50,176 rows of 3, which XNNPACK
 # runs one call per row) out of place and in place, and the ReLU both start with; ``calibrate.quick.row_rates``
-# turns their difference into the per-row costs ``network["row_ns"]`` (``estimate.network.row_floor_ms``).
+# turns their difference into the per-row costs ``network["row_ns"]`` (``estimate.network.row_floor_ms``). And a
+# reflection pad (MIRROR_PAD, which XNNPACK does not run: LiteRT's own kernel takes the same time per output element
+# whatever the channels), whose time over its output elements is ``row_ns["mirror"]``.
 ROW_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("eltwise", "relu", 224, 224, 3),
     MicroSpec("eltwise", "mul_chan", 224, 224, 3),
     MicroSpec("eltwise", "mul_chan_inplace", 224, 224, 3),
+    MicroSpec("copy", "mirror_pad", 64, 64, 32),
 )
 
 # Large probes: wide and large layers of the lookup's set (0.4-33 MB of weights, 4-220 ms each on the profile's
@@ -600,6 +603,8 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
         y = keras.ops.mean(x, axis=-1, keepdims=True)
     elif op == "pad":
         y = layers.ZeroPadding2D(1)(x)
+    elif op == "mirror_pad":  # a reflection pad by one pixel: MIRROR_PAD
+        y = keras.ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
     elif op == "transpose":
         y = layers.Permute((2, 1, 3))(x)
     elif op == "reshape":  # pixels to tokens

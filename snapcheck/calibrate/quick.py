@@ -44,7 +44,9 @@ And one more: what a broadcasting element-wise op costs per row (``row_rates``: 
 per-channel multiply over an RGB image out of place and in place, less the ReLU both start with). XNNPACK runs
 such an op one call per row, so a Keras ``Normalization`` over a 224-px image (50,176 rows of 3) takes 0.15 ms
 out of place and 0.38 in place on the profile's Xeon, where its traffic says 0.01-0.07; a kernel takes at least
-its rows times that (``network.row_floor_ms``; EfficientNetV2s and ConvNeXts start with one).
+its rows times that (``network.row_floor_ms``; EfficientNetV2s and ConvNeXts start with one). The same probes time a
+reflection pad (MIRROR_PAD, which LiteRT runs on its own kernel at one cost per output element, 6.1-6.4 ns on the
+profile's Xeon, where its traffic said 5-14 % of that; ``row_ns["mirror"]``).
 
 Transposed convs and fully connected layers whose weights (a transposed conv's weight panel,
 ``features.panel_bytes``) pass the profile host's L2 get a factor of their own (``roofline.speed_group``'s
@@ -268,16 +270,21 @@ def weight_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str,
 def row_rates(timed: list[tuple]) -> dict[str, float]:
     """The per-row cost of a broadcasting element-wise op out of place and in place, ns (``network["row_ns"]``),
     from the timed ``ROW_PROBES`` (``measure_probes`` rows): each multiply's time less the ReLU's, over its rows
-    (``Kernel.rows``); ``{}`` without their timings."""
+    (``Kernel.rows``); and, when timed, a reflection pad's per output element (``mirror``: its time less the
+    ReLU's, which carries the per-inference overhead); ``{}`` without the multiplies' timings."""
     ms, kernels = timed_by_key(timed)
-    relu, out, inplace = ROW_PROBES
-    if not all(s.key() in ms for s in ROW_PROBES):
+    relu, out, inplace, mirror = ROW_PROBES
+    if not all(s.key() in ms for s in (relu, out, inplace)):
         return {}
     rows = max((k.rows for k in kernels[out.key()]), default=0)
     if not rows:
         return {}
-    return {"out": round(max(0.0, ms[out.key()] - ms[relu.key()]) / rows * 1e6, 3),
-            "in": round(max(0.0, ms[inplace.key()] - ms[relu.key()]) / rows * 1e6, 3)}
+    rates = {"out": round(max(0.0, ms[out.key()] - ms[relu.key()]) / rows * 1e6, 3),
+             "in": round(max(0.0, ms[inplace.key()] - ms[relu.key()]) / rows * 1e6, 3)}
+    padded = max((k.rows for k in kernels.get(mirror.key(), [])), default=0)
+    if padded and mirror.key() in ms:
+        rates["mirror"] = round(max(0.0, ms[mirror.key()] - ms[relu.key()]) / padded * 1e6, 3)
+    return rates
 
 
 def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
@@ -565,10 +572,11 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     if measured:
         net["cold_ms_per_mb"] = {f: r["ms_per_mb"] for f, r in measured.items()}
         net["cache_bytes"] = next(iter(measured.values()))["cache_bytes"]
-    if factors.get("rows"):
-        net["row_ns"] = dict(factors["rows"])
-    elif net.get("row_ns"):  # not measured: the profile host's, changed as the fixed per-kernel costs
-        net["row_ns"] = {k: round(v * factors["kernel_us"], 3) for k, v in net["row_ns"].items()}
+    # what was measured here; the rest the profile host's, changed as the fixed per-kernel costs
+    net["row_ns"] = {**{k: round(v * factors["kernel_us"], 3) for k, v in net.get("row_ns", {}).items()},
+                     **(factors.get("rows") or {})}
+    if not net["row_ns"]:
+        del net["row_ns"]
     residual = base.residual
     transfer = factors.get("transfer_error") or {}
     if transfer and residual.get("kind_error"):

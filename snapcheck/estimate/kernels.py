@@ -53,6 +53,10 @@ COPY_TYPES = frozenset({
 # Kinds whose shapes XNNPACK normalises, dropping size-1 dims (``_channels``), and layout-only ops, which it runs as
 # one flat copy.
 SQUEEZED_KINDS = ("eltwise", "reduce", "copy")
+# Copies XNNPACK does not run: LiteRT's reflection pad takes the same time per output element whatever the channels
+# (6.4 ns on the profile's Xeon over [1, 64, 64, 128], [1, 256, 256, 32] and [1, 256, 256, 3], where its traffic
+# priced it 86-95 % lower; docs/bench/estimator.md, session 28), priced by ``network["row_ns"]["mirror"]``.
+REFERENCE_COPY_TYPES = frozenset({"MIRROR_PAD"})
 FLAT_COPY_TYPES = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
                              "Identity"})
 
@@ -78,6 +82,7 @@ class Kernel:
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
     rows: int = 0  # a broadcasting element-wise op's rows, which XNNPACK loops over one at a time (``broadcast_rows``)
     inplace: bool = False  # an element-wise op that writes over its input in XNNPACK's arena (``writes_in_place``)
+    row_rate: str = ""  # the ``network["row_ns"]`` entry that prices ``rows`` when not the element-wise ones
 
     def price_key(self) -> tuple:
         """Everything a profile prices a kernel by, alone (``roofline.kernel_terms``) and against its calibration
@@ -336,16 +341,19 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         if kind == "eltwise" and out is not None:
             rows = broadcast_rows([shape_of(sg.tensor(i)) for i in first.inputs if i >= 0], shape_of(out))
             inplace = writes_in_place(last, acts, size, consumers, external)
-        channels = _channels(row, graph.layout, kind, first.type)
+        channels, row_rate = _channels(row, graph.layout, kind, first.type), ""
         if kind == "reduce" and graph.layout != "NCHW":
             axes = _axes(sg, first)
             rows = reference_reduce_rows(shape_of(xin), axes)
             channels = reduce_row(shape_of(xin), axes) or channels
+        elif first.type in REFERENCE_COPY_TYPES and out is not None and out.shape and all(d > 0 for d in out.shape):
+            rows, row_rate = math.prod(out.shape), "mirror"
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
             reduction=_reduction(kind, geom, op), channels=channels, geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
             inputs=[(i, size[i]) for i in acts], outputs=outs, weight_bytes=wbytes, rows=rows, inplace=inplace,
+            row_rate=row_rate,
         ))
     return kernels

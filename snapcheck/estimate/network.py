@@ -187,11 +187,12 @@ def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
 
 
 def row_floor_ms(k: Kernel, row_ns: dict) -> float:
-    """The least time a broadcasting element-wise kernel takes for its rows (``row_ns``: a profile's
-    ``network["row_ns"]``; 0 without one or for a flat kernel)."""
+    """The least time a kernel takes for its rows (``Kernel.rows``) at the rate ``row_ns`` (a profile's
+    ``network["row_ns"]``) has for them: ``Kernel.row_rate``'s, else a broadcasting element-wise op's in or out of
+    place; 0 without one or for a flat kernel."""
     if not k.rows or not row_ns:
         return 0.0
-    return k.rows * float(row_ns.get("in" if k.inplace else "out", 0.0)) / 1e6
+    return k.rows * float(row_ns.get(k.row_rate or ("in" if k.inplace else "out"), 0.0)) / 1e6
 
 
 def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict) -> list[float]:
