@@ -390,7 +390,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0})) + _group_rows(base, host, ((56, 320, 4), (32, 512, 8),
                                                                                       (28, 256, 3)))
     timed = _timed(rows)
-    timed += _stream_timings(0.04) + _cold_timings(base, 0.3, 2**21) + _row_timings(3.0, 8.0)
+    timed += _stream_timings(0.04) + _cold_timings(base, 0.3, 2**21) + _row_timings(3.0, 8.0, mirror_ns=6.5)
     timed += _weight_timings(base, 0.01, 2**21)
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
@@ -408,6 +408,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
                                                     "cold_weights": pytest.approx(0.01, rel=0.05)}
     assert "activations read after the 2 MB L2 has let them go: +0.30" in out
     assert "broadcasting element-wise ops: 3.0 ns per row, 8.0 in place" in out
+    assert "reflection pads: 6.5 ns per output element" in out
     assert "weights read from beyond the 2 MB L2: +0.01" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
     assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart

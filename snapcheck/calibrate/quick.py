@@ -546,7 +546,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     measured here (``cold``, ``cold_rate``) becomes the network correction's ``cold_ms_per_mb["cold_inputs"]`` at
     the L2's size and that of weights read from beyond it (``weights``, ``weight_rate``) its
     ``cold_ms_per_mb["cold_weights"]``, the per-row costs measured here (``rows``, ``row_rates``) replace
-    ``base``'s ``row_ns`` (not measured: ``base``'s times the ``kernel_us`` factor), and this host's GEMM tile
+    those of ``base``'s ``row_ns`` (any not measured: ``base``'s times the ``kernel_us`` factor), and this host's GEMM tile
     (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``). Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes

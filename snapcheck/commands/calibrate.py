@@ -125,6 +125,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if rows:
         console.print(f"  broadcasting element-wise ops: {rows['out']:.1f} ns per row, {rows['in']:.1f} in place (a "
                       "per-channel multiply over a 224-px RGB image, one call per row of 3)")
+    if rows.get("mirror"):
+        console.print(f"  reflection pads: {rows['mirror']:.1f} ns per output element (LiteRT's own kernel, not XNNPACK)")
     if adapted.gemm_tile and tile and adapted.gemm_tile != tile:
         console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
                       f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "

@@ -80,7 +80,10 @@ class Kernel:
     outputs: list[tuple[int, int]] = field(default_factory=list)  # (tensor, bytes) of the activations it writes
     weight_bytes: int = 0  # bytes of the weights it reads (at runtime size)
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
-    rows: int = 0  # a broadcasting element-wise op's rows, which XNNPACK loops over one at a time (``broadcast_rows``)
+    # What the runtime loops over one step at a time, priced per step (``network.row_floor_ms``): a broadcasting
+    # element-wise op's rows (``broadcast_rows``), a slow reduction's runs (``reference_reduce_rows``), a reflection
+    # pad's output elements
+    rows: int = 0
     inplace: bool = False  # an element-wise op that writes over its input in XNNPACK's arena (``writes_in_place``)
     row_rate: str = ""  # the ``network["row_ns"]`` entry that prices ``rows`` when not the element-wise ones
 
