@@ -293,8 +293,8 @@ def main() -> None:
               f"last-level cache {stream.get('ms_per_mb', 0)} ms/MB (share re-read {stream.get('cold', [])} at "
               f"{stream.get('sizes_mb', [])} MB), inputs beyond the {cold.get('cache_bytes', 0) / 2**20:.0f} MB L2 "
               f"{cold.get('ms_per_mb', 0)} ms/MB, weights beyond it {weights.get('ms_per_mb', 0)} ms/MB, broadcast "
-              f"rows {row_ns.get('out', 0)} ns, {row_ns.get('in', 0)} in place, reflection pads {row_ns.get('mirror', 0)} ns "
-              "per element).")
+              f"rows {row_ns.get('out', 0)} ns, {row_ns.get('in', 0)} in place; LiteRT's own copies, ns per step: "
+              f"{', '.join(f'{k} {v}' for k, v in row_ns.items() if k not in ('out', 'in'))}).")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:

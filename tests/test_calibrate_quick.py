@@ -408,7 +408,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
                                                     "cold_weights": pytest.approx(0.01, rel=0.05)}
     assert "activations read after the 2 MB L2 has let them go: +0.30" in out
     assert "broadcasting element-wise ops: 3.0 ns per row, 8.0 in place" in out
-    assert "reflection pads: 6.5 ns per output element" in out
+    assert "copies LiteRT runs on its own kernels, ns per step: MIRROR_PAD 6.5" in out
     assert "weights read from beyond the 2 MB L2: +0.01" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
     assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart
@@ -835,7 +835,7 @@ def _row_timings(out_ns: float, in_ns: float, relu_ms: float = 0.013, mirror_ns:
     b = GraphBuilder()
     y = b.op("RELU", [b.input((1, 224, 224, 3))], (1, 224, 224, 3))
     ks = split_kernels(b.graph([b.op("MUL", [y, b.tensor((1, 1, 1, 3), const=True)], (1, 224, 224, 3))]))
-    relu, out, inplace, mirror = ROW_PROBES
+    relu, out, inplace, mirror, *_ = ROW_PROBES
     rows = [(relu, ks[:1], _hit(relu_ms)), (out, ks, _hit(relu_ms + 50_176 * out_ns / 1e6)),
             (inplace, ks, _hit(relu_ms + 50_176 * in_ns / 1e6))]
     if mirror_ns is not None:
@@ -859,7 +859,7 @@ def test_per_row_costs_measured_here_replace_the_profiles_and_follow_the_kernel_
     measured = quick.adapt(base, {**_truth({}), "rows": {"out": 4.0, "in": 9.0}}, {})
     assert measured.network["row_ns"] == {**base.network["row_ns"], "out": 4.0, "in": 9.0}  # "mirror" not timed
     measured = quick.adapt(base, {**_truth({}), "rows": {"out": 4.0, "in": 9.0, "mirror": 5.0}}, {})
-    assert measured.network["row_ns"] == {"out": 4.0, "in": 9.0, "mirror": 5.0}
+    assert measured.network["row_ns"] == {**base.network["row_ns"], "out": 4.0, "in": 9.0, "mirror": 5.0}
     slower = quick.adapt(base, {**_truth({}), "kernel_us": 2.0}, {})
     assert slower.network["row_ns"] == {k: pytest.approx(2 * v) for k, v in base.network["row_ns"].items()}
 
@@ -872,8 +872,9 @@ def test_quick_measures_rows_and_keeps_their_probes_out_of_the_fit(monkeypatch):
                                                       **{s.key(): 0.001 for s, _, _ in timed[len(rows):]}})
     adapted, factors, got = quick.calibrate_quick(base, timed=timed)
     assert [r.spec for r in got] == [r.spec for r in rows]  # a reference would have put them in; they stay apart
-    assert adapted.network["row_ns"] == {"out": pytest.approx(3.0), "in": pytest.approx(8.0),
-                                         "mirror": pytest.approx(6.5)}
+    measured = {k: adapted.network["row_ns"][k] for k in ("out", "in", "mirror")}
+    assert measured == {"out": pytest.approx(3.0), "in": pytest.approx(8.0), "mirror": pytest.approx(6.5)}
+    assert set(adapted.network["row_ns"]) == set(base.network["row_ns"])  # the rest: the profile host's, scaled
     assert adapted.meta["quick"]["rows"] == factors["rows"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 from cost_fixtures import GraphBuilder
 
@@ -133,3 +134,26 @@ def test_a_reflection_pad_is_priced_per_output_element_at_the_hosts_rate():
         66 * 66 * 128 * base.network["row_ns"]["mirror"] / 1e6, rel=0.01)  # 3.5 ms timed on the profile's Xeon
     free = dataclasses.replace(base, network={**base.network, "row_ns": {"out": 2.0, "in": 7.0}})
     assert host_prediction(g, free)[1].per_kernel_ms[1] < 0.5  # no rate: its traffic, as before
+
+
+def _copy_graph(op: str, shape: tuple[int, ...], out: tuple[int, ...], const: list[int] | None = None, **attrs):
+    b = GraphBuilder()
+    extra = []
+    if const is not None:
+        t = b.tensor((len(const),), "int32", const=True)
+        b.tensors[t].loader = lambda: np.array(const, dtype=np.int32)
+        extra = [b.tensor((4,), "int32", const=True), b.tensor((4,), "int32", const=True), t] if op == "STRIDED_SLICE" \
+            else [t]
+    y = b.op(op, [b.op("RELU", [b.input(shape)], shape), *extra], out, **attrs)
+    return split_kernels(b.graph([b.op("RELU", [y], out)]))[1]
+
+
+def test_copies_xnnpack_does_not_run_count_their_steps():
+    s2 = _copy_graph("STRIDED_SLICE", (1, 128, 128, 32), (1, 64, 64, 32), [1, 2, 2, 1])
+    assert (s2.rows, s2.row_rate) == (64 * 64 * 32, "strided")
+    crop = _copy_graph("STRIDED_SLICE", (1, 128, 128, 32), (1, 126, 126, 32), [1, 1, 1, 1])
+    assert (crop.rows, crop.row_rate) == (0, "")  # stride 1: XNNPACK's slice, priced by its traffic
+    last = _copy_graph("GATHER", (1, 64, 64, 64), (1, 64, 64, 64), list(range(64)), axis=3)
+    assert (last.rows, last.row_rate) == (64 * 64 * 64, "gather")  # one element per gathered slice
+    rows = _copy_graph("GATHER", (1, 64, 64, 64), (1, 64, 64, 64), list(range(64)), axis=1)
+    assert rows.rows == 64  # whole rows: 64 slices of 64 x 64

@@ -418,14 +418,17 @@ OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the
 
 # Row probes: a per-channel multiply over an RGB image (a Keras ``Normalization``: 50,176 rows of 3, which XNNPACK
 # runs one call per row) out of place and in place, and the ReLU both start with; ``calibrate.quick.row_rates``
-# turns their difference into the per-row costs ``network["row_ns"]`` (``estimate.network.row_floor_ms``). And a
-# reflection pad (MIRROR_PAD, which XNNPACK does not run: LiteRT's own kernel takes the same time per output element
-# whatever the channels), whose time over its output elements is ``row_ns["mirror"]``.
+# turns their difference into the per-row costs ``network["row_ns"]`` (``estimate.network.row_floor_ms``). And the
+# copies XNNPACK does not run (``estimate.kernels.REFERENCE_COPY_TYPES``: LiteRT's own kernels take one step per
+# element or slice), a reflection pad, a stride-2 slice and a gather along the channels, whose time over their steps
+# is ``row_ns["mirror"]``, ``["strided"]`` and ``["gather"]``.
 ROW_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("eltwise", "relu", 224, 224, 3),
     MicroSpec("eltwise", "mul_chan", 224, 224, 3),
     MicroSpec("eltwise", "mul_chan_inplace", 224, 224, 3),
     MicroSpec("copy", "mirror_pad", 64, 64, 32),
+    MicroSpec("copy", "strided_slice", 128, 128, 32),
+    MicroSpec("copy", "gather_last", 64, 64, 64),
 )
 
 # Large probes: wide and large layers of the lookup's set (0.4-33 MB of weights, 4-220 ms each on the profile's
@@ -605,6 +608,10 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
         y = layers.ZeroPadding2D(1)(x)
     elif op == "mirror_pad":  # a reflection pad by one pixel: MIRROR_PAD
         y = keras.ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    elif op == "strided_slice":  # every other row and column: STRIDED_SLICE with strides of 2
+        y = x[:, ::2, ::2, :]
+    elif op == "gather_last":  # the channels reversed: GATHER along the last axis
+        y = keras.ops.take(x, list(range(spec.cin - 1, -1, -1)), axis=-1)
     elif op == "transpose":
         y = layers.Permute((2, 1, 3))(x)
     elif op == "reshape":  # pixels to tokens

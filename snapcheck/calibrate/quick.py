@@ -44,9 +44,10 @@ And one more: what a broadcasting element-wise op costs per row (``row_rates``: 
 per-channel multiply over an RGB image out of place and in place, less the ReLU both start with). XNNPACK runs
 such an op one call per row, so a Keras ``Normalization`` over a 224-px image (50,176 rows of 3) takes 0.15 ms
 out of place and 0.38 in place on the profile's Xeon, where its traffic says 0.01-0.07; a kernel takes at least
-its rows times that (``network.row_floor_ms``; EfficientNetV2s and ConvNeXts start with one). The same probes time a
-reflection pad (MIRROR_PAD, which LiteRT runs on its own kernel at one cost per output element, 6.1-6.4 ns on the
-profile's Xeon, where its traffic said 5-14 % of that; ``row_ns["mirror"]``).
+its rows times that (``network.row_floor_ms``; EfficientNetV2s and ConvNeXts start with one). The same probes time the
+copies XNNPACK does not run, a reflection pad, a stride-2 slice and a gather along the channels (LiteRT's own
+kernels: one cost per element or slice, 6.1-6.4, 3.3-4.6 and 1.4-2.0 ns on the profile's Xeon, where their traffic
+said 3-25 % of that; ``row_ns["mirror"]``, ``["strided"]``, ``["gather"]``).
 
 Transposed convs and fully connected layers whose weights (a transposed conv's weight panel,
 ``features.panel_bytes``) pass the profile host's L2 get a factor of their own (``roofline.speed_group``'s
@@ -270,10 +271,11 @@ def weight_rate(timed: list[tuple], adapted: Profile, cache: float) -> dict[str,
 def row_rates(timed: list[tuple]) -> dict[str, float]:
     """The per-row cost of a broadcasting element-wise op out of place and in place, ns (``network["row_ns"]``),
     from the timed ``ROW_PROBES`` (``measure_probes`` rows): each multiply's time less the ReLU's, over its rows
-    (``Kernel.rows``); and, when timed, a reflection pad's per output element (``mirror``: its time less the
-    ReLU's, which carries the per-inference overhead); ``{}`` without the multiplies' timings."""
+    (``Kernel.rows``); and, for each copy probe timed, its time less the ReLU's (which carries the per-inference
+    overhead) over its steps, under its ``Kernel.row_rate`` (``mirror``, ``strided``, ``gather``); ``{}`` without
+    the multiplies' timings."""
     ms, kernels = timed_by_key(timed)
-    relu, out, inplace, mirror = ROW_PROBES
+    relu, out, inplace, *copies = ROW_PROBES
     if not all(s.key() in ms for s in (relu, out, inplace)):
         return {}
     rows = max((k.rows for k in kernels[out.key()]), default=0)
@@ -281,9 +283,10 @@ def row_rates(timed: list[tuple]) -> dict[str, float]:
         return {}
     rates = {"out": round(max(0.0, ms[out.key()] - ms[relu.key()]) / rows * 1e6, 3),
              "in": round(max(0.0, ms[inplace.key()] - ms[relu.key()]) / rows * 1e6, 3)}
-    padded = max((k.rows for k in kernels.get(mirror.key(), [])), default=0)
-    if padded and mirror.key() in ms:
-        rates["mirror"] = round(max(0.0, ms[mirror.key()] - ms[relu.key()]) / padded * 1e6, 3)
+    for spec in copies:
+        main = max(kernels.get(spec.key(), []), key=lambda k: k.rows, default=None)
+        if main is not None and main.rows and main.row_rate and spec.key() in ms:
+            rates[main.row_rate] = round(max(0.0, ms[spec.key()] - ms[relu.key()]) / main.rows * 1e6, 3)
     return rates
 
 

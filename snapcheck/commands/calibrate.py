@@ -74,7 +74,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
-    from snapcheck.estimate.kernels import channel_pad
+    from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 
     console = _console()
@@ -125,8 +125,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if rows:
         console.print(f"  broadcasting element-wise ops: {rows['out']:.1f} ns per row, {rows['in']:.1f} in place (a "
                       "per-channel multiply over a 224-px RGB image, one call per row of 3)")
-    if rows.get("mirror"):
-        console.print(f"  reflection pads: {rows['mirror']:.1f} ns per output element (LiteRT's own kernel, not XNNPACK)")
+    copies = [f"{op} {rows[key]:.1f}" for op, key in REFERENCE_COPY_TYPES.items() if rows.get(key)]
+    if copies:
+        console.print(f"  copies LiteRT runs on its own kernels, ns per step: {', '.join(copies)}")
     if adapted.gemm_tile and tile and adapted.gemm_tile != tile:
         console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
                       f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "

@@ -53,10 +53,12 @@ COPY_TYPES = frozenset({
 # Kinds whose shapes XNNPACK normalises, dropping size-1 dims (``_channels``), and layout-only ops, which it runs as
 # one flat copy.
 SQUEEZED_KINDS = ("eltwise", "reduce", "copy")
-# Copies XNNPACK does not run: LiteRT's reflection pad takes the same time per output element whatever the channels
-# (6.4 ns on the profile's Xeon over [1, 64, 64, 128], [1, 256, 256, 32] and [1, 256, 256, 3], where its traffic
-# priced it 86-95 % lower; docs/bench/estimator.md, session 28), priced by ``network["row_ns"]["mirror"]``.
-REFERENCE_COPY_TYPES = frozenset({"MIRROR_PAD"})
+# Copies XNNPACK does not run, which LiteRT's own kernels run one step per element or slice (``reference_copy_rows``),
+# each priced by its ``network["row_ns"]`` entry. On the profile's Xeon (docs/bench/estimator.md, session 28), where
+# their traffic priced them 75-97 % lower: a reflection pad 6.4 ns per output element whatever the channels; a
+# strided slice with a stride other than 1 3.3-4.6 ns per output element (a crop, stride 1, is XNNPACK's); a gather
+# 1.4-2.0 ns per gathered slice (along the channels, an element; along the rows, a whole row: fast).
+REFERENCE_COPY_TYPES = {"MIRROR_PAD": "mirror", "STRIDED_SLICE": "strided", "GATHER": "gather"}
 FLAT_COPY_TYPES = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
                              "Identity"})
 
@@ -81,8 +83,8 @@ class Kernel:
     weight_bytes: int = 0  # bytes of the weights it reads (at runtime size)
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
     # What the runtime loops over one step at a time, priced per step (``network.row_floor_ms``): a broadcasting
-    # element-wise op's rows (``broadcast_rows``), a slow reduction's runs (``reference_reduce_rows``), a reflection
-    # pad's output elements
+    # element-wise op's rows (``broadcast_rows``), a slow reduction's runs (``reference_reduce_rows``), the steps of
+    # a copy XNNPACK does not run (``reference_copy_rows``)
     rows: int = 0
     inplace: bool = False  # an element-wise op that writes over its input in XNNPACK's arena (``writes_in_place``)
     row_rate: str = ""  # the ``network["row_ns"]`` entry that prices ``rows`` when not the element-wise ones
@@ -218,11 +220,29 @@ def _channels(t, layout: str, kind: str = "", op_type: str = "") -> int:
     return max(int(shape[-1]), 1)
 
 
-def _axes(sg, op: Op) -> list[int] | None:
-    """The constant axes (second input) of a LiteRT reduction; None when absent or not constant."""
-    t = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+def _const_ints(sg, op: Op, i: int) -> list[int] | None:
+    """The values of ``op``'s ``i``-th input when it is a constant (a reduction's axes, a slice's strides)."""
+    t = sg.tensor(op.inputs[i]) if len(op.inputs) > i and op.inputs[i] >= 0 else None
     data = t.data() if t is not None and t.is_constant else None
     return None if data is None else [int(a) for a in data.reshape(-1)]
+
+
+def reference_copy_rows(sg, op: Op, out: tuple[int, ...] | None) -> int:
+    """The steps LiteRT's own kernel takes for a copy XNNPACK does not run (``REFERENCE_COPY_TYPES``): a reflection
+    pad's output elements; a strided slice's, when a stride is not 1 (0 otherwise: XNNPACK's slice); a gather's
+    slices (the output's elements over those after the gathered axis). 0 for unknown shapes."""
+    if not out or any(d <= 0 for d in out):
+        return 0
+    if op.type == "STRIDED_SLICE":
+        strides = _const_ints(sg, op, 3)
+        return math.prod(out) if strides is not None and any(s != 1 for s in strides) else 0
+    if op.type == "GATHER":
+        params = shape_of(sg.tensor(op.inputs[0])) if op.inputs and op.inputs[0] >= 0 else None
+        if not params:
+            return 0
+        axis = int_attr(op, "axis", 0) % len(params)
+        return math.prod(out) // max(math.prod(params[axis + 1:]), 1)
+    return math.prod(out)
 
 
 def reduce_row(shape: tuple[int, ...] | None, axes: list[int] | None) -> int:
@@ -346,11 +366,12 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             inplace = writes_in_place(last, acts, size, consumers, external)
         channels, row_rate = _channels(row, graph.layout, kind, first.type), ""
         if kind == "reduce" and graph.layout != "NCHW":
-            axes = _axes(sg, first)
+            axes = _const_ints(sg, first, 1)
             rows = reference_reduce_rows(shape_of(xin), axes)
             channels = reduce_row(shape_of(xin), axes) or channels
-        elif first.type in REFERENCE_COPY_TYPES and out is not None and out.shape and all(d > 0 for d in out.shape):
-            rows, row_rate = math.prod(out.shape), "mirror"
+        elif first.type in REFERENCE_COPY_TYPES and out is not None:
+            rows = reference_copy_rows(sg, first, shape_of(out))
+            row_rate = REFERENCE_COPY_TYPES[first.type] if rows else ""
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
