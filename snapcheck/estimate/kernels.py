@@ -214,7 +214,6 @@ def _channels(t, layout: str, kind: str = "", op_type: str = "") -> int:
     if kind in SQUEEZED_KINDS and all(d > 0 for d in shape):
         if op_type in FLAT_COPY_TYPES:
             return max(math.prod(shape), 1)
-        shape = tuple(shape)
         while len(shape) > 1 and shape[-1] == 1:
             shape = shape[:-1]
     return max(int(shape[-1]), 1)
