@@ -74,6 +74,9 @@ class Tensor:
     sparse: bool = False
     is_variable: bool = False
     loader: Callable[[], np.ndarray | None] | None = field(default=None, repr=False, compare=False)
+    # a dynamic tensor's shape when the model runs at batch 1, where the reader could work it out
+    # (``readers.tflite_shapes``); None otherwise
+    runtime_shape: tuple[int, ...] | None = None
 
     @property
     def rank(self) -> int | None:

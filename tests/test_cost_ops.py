@@ -115,3 +115,22 @@ def test_dynamic_batch_counts_as_one():
     c = model_cost(b.graph([y]))
     assert c.macs == 8 * 8 * 16 * 27
     assert c.unknown_ops == 0
+
+
+def test_conv_stride_is_the_ops_own_not_the_size_ratio():
+    """A valid 3x3 conv over 5x5 to 3x3 has stride 1 though 5 / 3 rounds to 2 (a dilated conv's batch of small
+    images); an ONNX conv without ``strides`` has stride 1, as the schema defaults."""
+    from snapcheck.cost.ops import conv_geometry
+
+    b = GraphBuilder()
+    x = b.input((1, 5, 5, 8))
+    y = b.op("CONV_2D", [x, b.tensor((4, 3, 3, 8), const=True), -1], (1, 3, 3, 4), stride_h=1, stride_w=1,
+             padding="VALID")
+    onnx = GraphBuilder("onnx")
+    xo = onnx.input((1, 8, 16, 16))
+    yo = onnx.op("Conv", [xo, onnx.tensor((4, 8, 3, 3), const=True)], (1, 4, 8, 8), group=1, kernel_shape=[3, 3],
+                 strides=[2, 2], pads=[1, 1, 1, 1])
+    bare = onnx.op("Conv", [yo, onnx.tensor((4, 4, 3, 3), const=True)], (1, 4, 6, 6), group=1, kernel_shape=[3, 3])
+    sg, so = b.graph([y]).main, onnx.graph([bare]).main
+    assert conv_geometry(sg, sg.ops[0], "NHWC").stride == 1
+    assert [conv_geometry(so, op, "NCHW").stride for op in so.ops] == [2, 1]

@@ -118,3 +118,65 @@ def test_int8_quantization(tflite_models) -> None:
     assert bias.dtype == "int32" and len(bias.quantization.scale) == 8
     activations = [t for t in sg.tensors if not t.is_constant]
     assert all(t.dtype == "int8" and len(t.quantization.scale) == 1 for t in activations)
+
+
+@pytest.fixture(scope="module")
+def dynamic_batch_model(tmp_path_factory) -> Path:
+    """A Keras model built without a batch size whose dynamic dims are not all 1 at batch 1: a dilated conv the
+    converter leaves as SPACE_TO_BATCH_ND + conv + BATCH_TO_SPACE_ND, Swin's window partition (a reshape folding the
+    windows into the leading dim), a Dense on tokens (a reshape to [-1, -1] computed by SHAPE, GATHER, REDUCE_PROD
+    and PACK) and a transposed conv with a run-time output shape."""
+    tf = pytest.importorskip("tensorflow")
+    keras = tf.keras
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    x = inp = keras.Input((17, 17, 8))
+    x = layers.Conv2D(16, 3, padding="same", dilation_rate=6)(x)
+    x = layers.Conv2D(16, 3, padding="valid")(x)  # 15 x 15
+    x = keras.ops.reshape(keras.ops.transpose(keras.ops.reshape(x, (-1, 3, 5, 3, 5, 16)), (0, 1, 3, 2, 4, 5)),
+                          (-1, 25, 16))  # 9 windows of 5 x 5
+    x = layers.Dense(32, activation="gelu")(x)
+    x = keras.ops.reshape(x, (-1, 15, 15, 32))
+    x = layers.Conv2DTranspose(8, 3, 2, padding="same")(x)
+    path = tmp_path_factory.mktemp("dynamic") / "dynamic.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, x)).convert())
+    return path
+
+
+def test_dynamic_shapes_at_batch_1_match_litert(dynamic_batch_model) -> None:
+    from snapcheck.cost.tensors import shape_of
+
+    sg = load_model(dynamic_batch_model).main
+    it, _ = _interpreter(dynamic_batch_model)
+    it.set_tensor(it.get_input_details()[0]["index"], np.zeros((1, 17, 17, 8), np.float32))
+    it.invoke()  # a reshape to a computed shape sizes its output when it runs
+    shapes = {d["index"]: tuple(int(n) for n in d["shape"]) for d in it.get_tensor_details()}
+    dynamic = [i for i, t in enumerate(sg.tensors) if not t.is_constant and t.shape and -1 in t.shape]
+    resolved = [i for i in dynamic if sg.tensors[i].runtime_shape is not None]
+    assert len(resolved) == len(dynamic)  # every dynamic activation of these ops is worked out
+    assert all(shape_of(sg.tensors[i]) == shapes[i] for i in dynamic)
+    types = {op.type for op in sg.ops}
+    assert {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "PACK", "TRANSPOSE_CONV"} <= types
+    s2b = next(op for op in sg.ops if op.type == "SPACE_TO_BATCH_ND")
+    assert shape_of(sg.tensors[s2b.outputs[0]])[0] == 36  # 6 x 6 images, not 1
+    fc = next(op for op in sg.ops if op.type == "FULLY_CONNECTED")
+    assert shape_of(sg.tensors[fc.inputs[0]]) == (225, 16)  # [-1, -1] in the file
+
+
+def test_dynamic_batch_prices_as_the_fixed_batch_but_its_transposed_conv(dynamic_batch_model, tmp_path) -> None:
+    """The same work priced alike whether the file says -1 or 1; the transposed conv whose output shape is a
+    run-time value (XNNPACK takes only a constant one) is LiteRT's own kernel, priced by its multiply-adds."""
+    from snapcheck.estimate import host_prediction
+    from snapcheck.estimate.kernels import REFERENCE_DECONV_RATE
+    from snapcheck.estimate.profiles import load_host_profile
+
+    p = load_host_profile()
+    kernels, pred = host_prediction(load_model(dynamic_batch_model), p)
+    deconv = next(k for k in kernels if k.kind == "deconv")
+    assert deconv.row_rate == REFERENCE_DECONV_RATE and deconv.rows == deconv.macs == 15 * 15 * 32 * 8 * 9
+    priced = dict(zip(map(id, kernels), pred.per_kernel_ms))[id(deconv)]
+    assert priced == pytest.approx(deconv.macs * p.network["row_ns"]["deconv"] / 1e6, rel=0.02)
+    macs = {k.kind: 0 for k in kernels}
+    for k in kernels:
+        macs[k.kind] += k.macs
+    assert macs["fc"] == 225 * 16 * 32 and macs["conv"] == 36 * 3 * 3 * 9 * 8 * 16 + 15 * 15 * 9 * 16 * 16

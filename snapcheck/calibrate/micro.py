@@ -421,7 +421,8 @@ OVERHEAD_PROBE = MicroSpec("eltwise", "add", 1, 1, 4)  # the smallest model: the
 # turns their difference into the per-row costs ``network["row_ns"]`` (``estimate.network.row_floor_ms``). And the
 # copies XNNPACK does not run (``estimate.kernels.REFERENCE_COPY_TYPES``: LiteRT's own kernels take one step per
 # element or slice), a reflection pad, a stride-2 slice and a gather along the channels, whose time over their steps
-# is ``row_ns["mirror"]``, ``["strided"]`` and ``["gather"]``.
+# is ``row_ns["mirror"]``, ``["strided"]`` and ``["gather"]``; and a transposed conv with a dynamic batch (LiteRT's
+# own kernel, ``kernels.REFERENCE_DECONV_RATE``), whose time over its multiply-adds is ``row_ns["deconv"]``.
 ROW_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("eltwise", "relu", 224, 224, 3),
     MicroSpec("eltwise", "mul_chan", 224, 224, 3),
@@ -429,6 +430,7 @@ ROW_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("copy", "mirror_pad", 64, 64, 32),
     MicroSpec("copy", "strided_slice", 128, 128, 32),
     MicroSpec("copy", "gather_last", 64, 64, 64),
+    MicroSpec("deconv", "deconv_dynamic", 16, 16, 128, 64, 4, 2),
 )
 
 # Large probes: wide and large layers of the lookup's set (0.4-33 MB of weights, 4-220 ms each on the profile's
@@ -531,6 +533,10 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
 
     keras = tf.keras
     layers = keras.layers
+    if spec.op == "deconv_dynamic":  # Keras' Conv2DTranspose with a dynamic batch: its output shape a run-time value
+        x = keras.Input((spec.h, spec.w, spec.cin))
+        y = layers.Conv2DTranspose(spec.cout, spec.k, spec.stride, padding="same")(x)
+        return tflite_bytes(keras.Model(x, y), fixed_batch=False)
     if spec.op == "dense" and spec.h * spec.w == 1:
         x = keras.Input((spec.cin,), batch_size=1)
     elif spec.op in ROW_OPS:  # a [rows, channels] matrix of h x w rows: tokens
@@ -623,11 +629,12 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
     return tflite_bytes(keras.Model(inputs, y))
 
 
-def tflite_bytes(model: Any) -> bytes:
-    """Convert a Keras model to fp32 .tflite bytes with a batch of 1 (static shapes, as Lens Studio needs)."""
+def tflite_bytes(model: Any, fixed_batch: bool = True) -> bytes:
+    """Convert a Keras model to fp32 .tflite bytes with a batch of 1 (static shapes, as Lens Studio needs), or as
+    built (``fixed_batch=False``)."""
     import tensorflow as tf  # the generator's extra
 
-    if any(t.shape[0] is None for t in model.inputs):
+    if fixed_batch and any(t.shape[0] is None for t in model.inputs):
         keras = tf.keras
         inputs = [keras.Input(tuple(t.shape[1:]), batch_size=1, dtype=t.dtype) for t in model.inputs]
         model = keras.Model(inputs, model(inputs if len(inputs) > 1 else inputs[0]))

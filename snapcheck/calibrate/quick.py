@@ -272,7 +272,7 @@ def row_rates(timed: list[tuple]) -> dict[str, float]:
     """The per-row cost of a broadcasting element-wise op out of place and in place, ns (``network["row_ns"]``),
     from the timed ``ROW_PROBES`` (``measure_probes`` rows): each multiply's time less the ReLU's, over its rows
     (``Kernel.rows``); and, for each copy probe timed, its time less the ReLU's (which carries the per-inference
-    overhead) over its steps, under its ``Kernel.row_rate`` (``mirror``, ``strided``, ``gather``); ``{}`` without
+    overhead) over its steps, under its ``Kernel.row_rate`` (``mirror``, ``strided``, ``gather``, ``deconv``); ``{}`` without
     the multiplies' timings."""
     ms, kernels = timed_by_key(timed)
     relu, out, inplace, *copies = ROW_PROBES
@@ -286,7 +286,7 @@ def row_rates(timed: list[tuple]) -> dict[str, float]:
     for spec in copies:
         main = max(kernels.get(spec.key(), []), key=lambda k: k.rows, default=None)
         if main is not None and main.rows and main.row_rate and spec.key() in ms:
-            rates[main.row_rate] = round(max(0.0, ms[spec.key()] - ms[relu.key()]) / main.rows * 1e6, 3)
+            rates[main.row_rate] = round(max(0.0, ms[spec.key()] - ms[relu.key()]) / main.rows * 1e6, 5)
     return rates
 
 
@@ -576,7 +576,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["cold_ms_per_mb"] = {f: r["ms_per_mb"] for f, r in measured.items()}
         net["cache_bytes"] = next(iter(measured.values()))["cache_bytes"]
     # what was measured here; the rest the profile host's, changed as the fixed per-kernel costs
-    net["row_ns"] = {**{k: round(v * factors["kernel_us"], 3) for k, v in net.get("row_ns", {}).items()},
+    net["row_ns"] = {**{k: round(v * factors["kernel_us"], 5) for k, v in net.get("row_ns", {}).items()},
                      **(factors.get("rows") or {})}
     if not net["row_ns"]:
         del net["row_ns"]

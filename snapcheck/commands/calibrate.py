@@ -74,7 +74,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
-    from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, channel_pad
+    from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RATE, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 
     console = _console()
@@ -128,6 +128,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     copies = [f"{op} {rows[key]:.1f}" for op, key in REFERENCE_COPY_TYPES.items() if rows.get(key)]
     if copies:
         console.print(f"  copies LiteRT runs on its own kernels, ns per step: {', '.join(copies)}")
+    if rows.get(REFERENCE_DECONV_RATE):
+        console.print(f"  transposed convs with a run-time output shape (LiteRT's own kernel): "
+                      f"{1 / rows[REFERENCE_DECONV_RATE]:.1f} G multiply-adds/s")
     if adapted.gemm_tile and tile and adapted.gemm_tile != tile:
         console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
                       f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "

@@ -159,13 +159,24 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
     if min(kh, kw, cin, co, groups) < 1:
         return None  # an empty or dynamic weight has no geometry to cost
     in_pixels = i[0] * i[1] * i[2] if i else n * ho * wo
-    stride = max(1, round((i[1] / ho) if (i and ho) else 1)) if t not in DECONV_TYPES else 1
+    stride = 1 if t in DECONV_TYPES else _stride(op)
     return ConvGeometry(kh, kw, cin, co, groups, n * ho * wo, in_pixels, stride, bias)
 
 
 def activation_fused(op: Op) -> bool:
     """Whether a TFLite op carries a fused activation (``fused_activation_function`` other than none)."""
     return op.attrs.get("fused_activation_function") not in _NO_ACTIVATION
+
+
+def _stride(op: Op) -> int:
+    """The vertical stride the op's attributes give (TFLite ``stride_h``, ONNX ``strides``; 1 when absent, as
+    both schemas default). Not the size ratio: a valid 3x3 conv over 5x5 to 3x3 has stride 1."""
+    if "stride_h" in op.attrs:
+        return max(int_attr(op, "stride_h", 1), 1)
+    strides = op.attrs.get("strides")
+    if isinstance(strides, list) and strides and isinstance(strides[0], int) and strides[0] >= 1:
+        return strides[0]
+    return 1
 
 
 def int_attr(op: Op, name: str, default: int) -> int:

@@ -52,9 +52,12 @@ def folded_ops(sg: Subgraph, weights: set[int]) -> set[int]:
 
 
 def shape_of(t: Tensor | None) -> tuple[int, ...] | None:
-    """The tensor's shape with a dynamic batch (leading -1 of a rank >= 2 tensor) counted as 1."""
+    """The tensor's shape at batch 1: its ``runtime_shape`` when the reader worked it out, else the file's shape
+    with a dynamic batch (leading -1 of a rank >= 2 tensor) counted as 1."""
     if t is None or t.shape is None:
         return None
+    if t.runtime_shape is not None:
+        return t.runtime_shape
     if len(t.shape) >= 2 and t.shape[0] < 0:
         return (1, *t.shape[1:])
     return t.shape

@@ -59,6 +59,13 @@ SQUEEZED_KINDS = ("eltwise", "reduce", "copy")
 # strided slice with a stride other than 1 3.3-4.6 ns per output element (a crop, stride 1, is XNNPACK's); a gather
 # 1.4-2.0 ns per gathered slice (along the channels, an element; along the rows, a whole row: fast).
 REFERENCE_COPY_TYPES = {"MIRROR_PAD": "mirror", "STRIDED_SLICE": "strided", "GATHER": "gather"}
+# A transposed convolution whose output shape is computed at run time (Keras' ``Conv2DTranspose`` converted with
+# a dynamic batch) is LiteRT's own kernel too: XNNPACK takes only a constant output shape. Its time follows its
+# multiply-adds (``Kernel.rows``) at ``network["row_ns"]["deconv"]``: on the profile's Xeon 12-18 G/s over ten
+# shapes, 1.8-3.3x XNNPACK's time (a 3-channel output layer 0.26x) (docs/bench/estimator.md, session 29).
+REFERENCE_DECONV_RATE = "deconv"
+# Ops that read their inputs' shapes, not their data.
+SHAPE_ONLY_TYPES = frozenset({"SHAPE", "RANK", "Shape", "Size"})
 FLAT_COPY_TYPES = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
                              "Identity"})
 
@@ -84,7 +91,7 @@ class Kernel:
     cost_ops: list[OpCost] = field(default_factory=list, repr=False)
     # What the runtime loops over one step at a time, priced per step (``network.row_floor_ms``): a broadcasting
     # element-wise op's rows (``broadcast_rows``), a slow reduction's runs (``reference_reduce_rows``), the steps of
-    # a copy XNNPACK does not run (``reference_copy_rows``)
+    # a copy XNNPACK does not run (``reference_copy_rows``), a run-time-shaped transposed conv's multiply-adds
     rows: int = 0
     inplace: bool = False  # an element-wise op that writes over its input in XNNPACK's arena (``writes_in_place``)
     row_rate: str = ""  # the ``network["row_ns"]`` entry that prices ``rows`` when not the element-wise ones
@@ -349,7 +356,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         first, last = by_index[group[0]], by_index[group[-1]]
         read = {i for j in group for i in by_index[j].inputs if i >= 0}
         inner = {o for j in group[:-1] for o in by_index[j].outputs}
-        acts = sorted(i for i in read - inner if i not in weights)
+        acts = [] if first.type in SHAPE_ONLY_TYPES else sorted(i for i in read - inner if i not in weights)
         wbytes = sum(size[i] for i in read - inner if i in weights)
         outs = [(o, size[o]) for o in last.outputs if o >= 0]
         nbytes = sum(size[i] for i in acts) + wbytes + sum(b for _, b in outs)
@@ -371,6 +378,8 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         elif first.type in REFERENCE_COPY_TYPES and out is not None:
             rows = reference_copy_rows(sg, first, shape_of(out))
             row_rate = REFERENCE_COPY_TYPES[first.type] if rows else ""
+        elif first.type == "TRANSPOSE_CONV" and first.inputs and first.inputs[0] not in weights:
+            rows, row_rate = cost.macs, REFERENCE_DECONV_RATE
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,

@@ -205,6 +205,15 @@ def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict) -> lis
     cold = cold_bytes(kernels, cache) if rate else [{} for _ in kernels]
     stream = stream_ms(kernels, net.get("stream", {}))
     row_ns = net.get("row_ns", {})
-    return [max(kernel_factor(k.kind, kernel_features(k, cache), net) * ms, row_floor_ms(k, row_ns))
+    return [_compute_ms(k, ms, net, cache, row_ns)
             + extra_us / 1e3 + sum(rate.get(f, 0.0) * c.get(f, 0.0) / 1e6 for f in COLD_FEATURES) + s
             for k, ms, c, s in zip(kernels, base_ms, cold, stream)]
+
+
+def _compute_ms(k: Kernel, ms: float, net: dict, cache: float, row_ns: dict) -> float:
+    """A kernel's own time: LiteRT's own kernels (``Kernel.row_rate``) by their steps when the profile has their
+    rate, the rest by their kind's price with the in-network factor, but not under their rows' floor."""
+    floor = row_floor_ms(k, row_ns)
+    if k.row_rate and floor:
+        return floor
+    return max(kernel_factor(k.kind, kernel_features(k, cache), net) * ms, floor)

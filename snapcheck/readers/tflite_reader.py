@@ -34,6 +34,7 @@ from snapcheck.readers.detect import mapped_pieces
 from snapcheck.readers.names import MAX_NAME
 from snapcheck.readers.names import text as _text
 from snapcheck.readers.tflite_options import read_options
+from snapcheck.readers.tflite_shapes import resolve_runtime_shapes
 from snapcheck.readers.tflite_schema import (
     DETAILS_BLOCKWISE,
     ML_DTYPES,
@@ -277,6 +278,7 @@ class _Reader:
         inputs = [self._index(t, n_tensors, "subgraph input") for t in self._ints(sg, "Inputs")]
         outputs = [self._index(t, n_tensors, "subgraph output") for t in self._ints(sg, "Outputs")]
         ops = [self._op(sg.Operators(k), k, n_tensors, i) for k in range(self._count(sg.OperatorsLength(), "operator"))]
+        resolve_runtime_shapes(tensors, ops, inputs)
         return Subgraph(index=i, name=self._string(sg, "SubGraph", "Name"), tensors=tensors, ops=ops, inputs=inputs, outputs=outputs)
 
     def _op(self, op: Any, index: int, n_tensors: int, sg_index: int) -> Op:

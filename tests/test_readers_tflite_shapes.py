@@ -1,0 +1,96 @@
+"""Dynamic shapes at batch 1 (``readers.tflite_shapes``) on hand-built graphs, hostile values among them; the
+real-model check against LiteRT is ``test_readers_tf_models``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cost_fixtures import GraphBuilder
+from snapcheck.cost.tensors import shape_of
+from snapcheck.estimate.kernels import split_kernels
+from snapcheck.readers.tflite_shapes import MAX_DIM, resolve_runtime_shapes
+
+
+def _const(b: GraphBuilder, values) -> int:
+    a = np.asarray(values, dtype=np.int32)
+    i = b.tensor(a.shape, "int32", const=True)
+    b.tensors[i].loader = lambda: a
+    return i
+
+
+def _resolve(b: GraphBuilder) -> None:
+    resolve_runtime_shapes(b.tensors, b.ops, b.inputs)
+
+
+def _s2b(block, pads) -> tuple[GraphBuilder, int]:
+    b = GraphBuilder()
+    x = b.input((-1, 17, 17, 8))
+    return b, b.op("SPACE_TO_BATCH_ND", [x, _const(b, block), _const(b, pads)], (-1, 5, 5, 8))
+
+
+def test_space_to_batch_multiplies_the_batch_and_batch_to_space_divides_it():
+    b, y = _s2b([6, 6], [[6, 7], [6, 7]])
+    w = b.tensor((4, 3, 3, 8), const=True)
+    z = b.op("CONV_2D", [y, w], (-1, 3, 3, 4), stride_h=1, stride_w=1, padding="VALID")
+    out = b.op("BATCH_TO_SPACE_ND", [z, _const(b, [6, 6]), _const(b, [[0, 1], [0, 1]])], (-1, 17, 17, 4))
+    _resolve(b)
+    assert [shape_of(b.tensors[i]) for i in (y, z, out)] == [(36, 5, 5, 8), (36, 3, 3, 4), (1, 17, 17, 4)]
+    assert b.tensors[b.inputs[0]].runtime_shape == (1, 17, 17, 8) and b.tensors[y].shape == (-1, 5, 5, 8)
+
+
+def test_shape_arithmetic_sizes_a_computed_reshape_and_its_fully_connected():
+    """Keras 3's Dense on tokens: SHAPE, GATHER, REDUCE_PROD, CONCATENATION, PACK, then RESHAPE to [-1, -1]."""
+    b = GraphBuilder()
+    x = b.input((-1, 196, 192))
+    shape = b.op("SHAPE", [x], (3,), "int32")
+    lead = b.op("REDUCE_PROD", [b.op("GATHER", [shape, _const(b, [0, 1])], (2,), "int32", axis=0), _const(b, [0])],
+                (), "int32", keep_dims=False)
+    last = b.op("REDUCE_PROD", [b.op("GATHER", [shape, _const(b, [2])], (1,), "int32", axis=0), _const(b, [0])],
+                (), "int32", keep_dims=False)
+    flat = b.op("RESHAPE", [x, b.op("PACK", [lead, last], (2,), "int32", axis=0)], (-1, -1))
+    w = b.tensor((768, 192), const=True)
+    y = b.op("FULLY_CONNECTED", [flat, w], (-1, 768), keep_num_dims=False)
+    _resolve(b)
+    assert shape_of(b.tensors[flat]) == (196, 192) and shape_of(b.tensors[y]) == (196, 768)
+    fc = next(k for k in split_kernels(b.graph([y])) if k.kind == "fc")
+    assert fc.geometry.out_pixels == 196 and fc.macs == 196 * 192 * 768
+
+
+def test_a_reshape_folding_windows_into_the_batch():
+    b = GraphBuilder()
+    x = b.input((-1, 56, 56, 96))
+    y = b.op("RESHAPE", [x, _const(b, [-1, 7, 7, 96])], (-1, 7, 7, 96))
+    t = b.op("TRANSPOSE", [y, _const(b, [0, 2, 1, 3])], (-1, 7, 7, 96))
+    _resolve(b)
+    assert shape_of(b.tensors[y]) == shape_of(b.tensors[t]) == (64, 7, 7, 96)
+
+
+def test_hostile_values_leave_shapes_unresolved():
+    for block, pads in (([0, 6], [[0, 0], [0, 0]]), ([-2, 2], [[0, 0], [0, 0]]), ([6, 6], [[0, 0]]),
+                        ([MAX_DIM, MAX_DIM], [[0, 0], [0, 0]])):  # a batch past MAX_DIM
+        b, y = _s2b(block, pads)
+        _resolve(b)
+        assert b.tensors[y].runtime_shape is None and shape_of(b.tensors[y]) == (1, 5, 5, 8)
+    b = GraphBuilder()
+    x = b.input((-1, 10, 10, 3))
+    odd = b.op("RESHAPE", [x, _const(b, [-1, 7])], (-1, 7))  # 300 elements do not split into rows of 7
+    wild = b.op("RESHAPE", [x, _const(b, [-1, -1])], (-1, -1))
+    gather = b.op("GATHER", [b.op("SHAPE", [x], (4,), "int32"), _const(b, [9])], (1,), "int32", axis=0)
+    _resolve(b)
+    assert all(b.tensors[i].runtime_shape is None for i in (odd, wild, gather))
+
+
+def test_a_static_graph_is_left_alone():
+    b = GraphBuilder()
+    x = b.input((1, 8, 8, 3))
+    y = b.op("RESHAPE", [x, _const(b, [1, 64, 3])], (1, 64, 3))
+    _resolve(b)
+    assert all(t.runtime_shape is None for t in b.tensors) and shape_of(b.tensors[y]) == (1, 64, 3)
+
+
+def test_a_shape_op_reads_no_data():
+    b = GraphBuilder()
+    x = b.input((1, 256, 256, 32))
+    shape = b.op("SHAPE", [x], (4,), "int32")
+    k = next(k for k in split_kernels(b.graph([shape])) if k.label == "SHAPE")
+    assert k.inputs == [] and k.bytes == 16
