@@ -11,8 +11,9 @@ import pytest
 from cost_fixtures import conv_kernel as _conv
 
 from snapcheck.calibrate.micro import PROBES, MicroSpec, macs, micro_specs
-from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, MAX_MACS, MIX, TAIL_MACS, TAIL_MIX, WIDE_WINDOW_SPECS,
-                                        extra_specs, heavy_specs, lookup_specs, main_cap, residual_samples, shape_specs)
+from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, MAX_MACS, MIX, SOFTMAX_SPECS, TAIL_MACS, TAIL_MIX,
+                                        WIDE_WINDOW_SPECS, extra_specs, heavy_specs, lookup_specs, main_cap,
+                                        residual_samples, shape_specs)
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import kernel_ms
@@ -77,9 +78,12 @@ def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
     end = specs[len(_drawn(specs)):]
     assert set(end) <= set(extra_specs(0)) | set(PROBES) and set(PROBES) <= set(specs)
     extra = extra_specs(0)
-    assert extra == extra_specs(0) and {s.op for s in extra} == {"conv", "reshape", "slice", "depthwise"}
+    assert extra == extra_specs(0) and {s.op for s in extra} == {"conv", "reshape", "slice", "depthwise", "softmax"}
     wide = [s for s in extra if s.op == "depthwise"]
     assert wide == WIDE_WINDOW_SPECS and all(s.kind == "depthwise_large" and s.k == 7 and s.h >= 96 for s in wide)
+    softmax = [s for s in extra if s.op == "softmax"]
+    assert softmax == SOFTMAX_SPECS and {s.cin for s in softmax} >= {16, 49, 64, 197, 1024}
+    assert all(25_000 <= s.h * s.w * s.cin <= 460_000 for s in softmax)
     assert all((s.groups > 1 and s.cin % s.groups == 0) or s.kw for s in extra if s.op == "conv")
     assert {(s.k, s.kw) for s in extra if s.kw} >= {(1, 7), (7, 1), (1, 3), (3, 1)}
 

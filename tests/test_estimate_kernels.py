@@ -294,3 +294,34 @@ def test_the_slow_reduction_is_priced_by_its_runs():
     mean = kernels[1]
     floor = mean.rows * p.network["row_ns"]["out"] / 1e6
     assert pred.per_kernel_ms[1] >= floor > 5 * kernel_ms(mean, p)[0]  # not its traffic: XNNPACK's mean's price
+
+
+def _int_const(b: GraphBuilder, values) -> int:
+    a = np.asarray(values, dtype=np.int32)
+    i = b.tensor(a.shape, "int32", const=True)
+    b.tensors[i].loader = lambda: a
+    return i
+
+
+def test_a_slice_that_drops_an_axis_is_litert_s_own_kernel():
+    """``qkv[0]`` (a shrink-axis mask) runs on LiteRT's strided slice, priced per element like a stride-2 slice;
+    a crop with the same strides and no mask is XNNPACK's."""
+    def slice_kernel(out_shape, **masks):
+        b = GraphBuilder()
+        x = b.input((3, 64, 3, 49, 32))
+        y = b.op("STRIDED_SLICE", [x, _int_const(b, [0] * 5), _int_const(b, [1, 0, 0, 0, 0]), _int_const(b, [1] * 5)], out_shape,
+                 begin_mask=30, end_mask=30, **masks)
+        return next(k for k in split_kernels(b.graph([y])) if k.label == "STRIDED_SLICE")
+
+    dropped = slice_kernel((64, 3, 49, 32), shrink_axis_mask=1)
+    kept = slice_kernel((1, 64, 3, 49, 32))
+    assert (dropped.rows, dropped.row_rate) == (64 * 3 * 49 * 32, "strided") and (kept.rows, kept.row_rate) == (0, "")
+
+
+def test_a_shape_op_reads_no_data():
+    b = GraphBuilder()
+    x = b.input((1, 256, 256, 32))
+    shape = b.op("SHAPE", [x], (4,), "int32")
+    k = next(k for k in split_kernels(b.graph([shape])) if k.label == "SHAPE")
+    assert k.inputs == [] and k.bytes == 16
+

@@ -87,10 +87,3 @@ def test_a_static_graph_is_left_alone():
     _resolve(b)
     assert all(t.runtime_shape is None for t in b.tensors) and shape_of(b.tensors[y]) == (1, 64, 3)
 
-
-def test_a_shape_op_reads_no_data():
-    b = GraphBuilder()
-    x = b.input((1, 256, 256, 32))
-    shape = b.op("SHAPE", [x], (4,), "int32")
-    k = next(k for k in split_kernels(b.graph([shape])) if k.label == "SHAPE")
-    assert k.inputs == [] and k.bytes == 16

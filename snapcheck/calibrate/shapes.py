@@ -108,10 +108,18 @@ WIDE_WINDOW_SPECS = [MicroSpec("depthwise_large", "depthwise", s, s, c, 0, 7, st
                      for s in (96, 112) for c in (16, 24, 32, 48, 64, 96) for stride in (1, 2)]
 
 
+# Softmax over rows of 16-1,024 (attention over 7 x 7 windows, 50 tokens, 197, ...), 0.1-3.7 MB, which the
+# draws reach rarely: the table had 8 softmax samples, and between rows of 16 and 196 it put a 7 x 7 window
+# attention's softmax (rows of 49) 1.4-2.7x its timing (session 29).
+SOFTMAX_SPECS = [MicroSpec("eltwise", "softmax", max(1, elements // n), 1, n)
+                 for n in (16, 49, 64, 100, 197, 256, 1024) for elements in (30_000, 120_000, 460_000)]
+
+
 def extra_specs(seed: int = 0) -> list[MicroSpec]:
     """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
     the copies transformers and crops add (reshape pixels to tokens, strided slices), Inception's factorised
-    windows (1x3, 3x1, 1x7, 7x1) and 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``)."""
+    windows (1x3, 3x1, 1x7, 7x1), 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``) and softmax over
+    rows of every length attention has (``SOFTMAX_SPECS``)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
     while len(out) < 60:
@@ -132,7 +140,7 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
         spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
         if macs(spec) <= MAX_MACS and spec not in out:
             out.append(spec)
-    return out + [spec for spec in WIDE_WINDOW_SPECS if spec not in out]
+    return out + [spec for spec in WIDE_WINDOW_SPECS + SOFTMAX_SPECS if spec not in out]
 
 
 def lookup_specs(n: int = SHAPES, seed: int = 0, per_kind: int = 24, tail: int = TAIL,

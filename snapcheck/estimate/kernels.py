@@ -56,7 +56,8 @@ SQUEEZED_KINDS = ("eltwise", "reduce", "copy")
 # Copies XNNPACK does not run, which LiteRT's own kernels run one step per element or slice (``reference_copy_rows``),
 # each priced by its ``network["row_ns"]`` entry. On the profile's Xeon (docs/bench/estimator.md, session 28), where
 # their traffic priced them 75-97 % lower: a reflection pad 6.4 ns per output element whatever the channels; a
-# strided slice with a stride other than 1 3.3-4.6 ns per output element (a crop, stride 1, is XNNPACK's); a gather
+# strided slice with a stride other than 1, or a shrink / new-axis / ellipsis mask, 3.2-4.6 ns per output element
+# (a crop, stride 1 and no mask, is XNNPACK's; session 29: ``qkv[0]`` of [3, 64, 3, 49, 32] 1.04 ms); a gather
 # 1.4-2.0 ns per gathered slice (along the channels, an element; along the rows, a whole row: fast).
 REFERENCE_COPY_TYPES = {"MIRROR_PAD": "mirror", "STRIDED_SLICE": "strided", "GATHER": "gather"}
 # A transposed convolution whose output shape is computed at run time (Keras' ``Conv2DTranspose`` converted with
@@ -235,13 +236,15 @@ def _const_ints(sg, op: Op, i: int) -> list[int] | None:
 
 def reference_copy_rows(sg, op: Op, out: tuple[int, ...] | None) -> int:
     """The steps LiteRT's own kernel takes for a copy XNNPACK does not run (``REFERENCE_COPY_TYPES``): a reflection
-    pad's output elements; a strided slice's, when a stride is not 1 (0 otherwise: XNNPACK's slice); a gather's
+    pad's output elements; a strided slice's, when a stride is not 1 or it drops or adds an axis (``x[0]``, as
+    attention splits q, k and v; 0 otherwise: XNNPACK's slice); a gather's
     slices (the output's elements over those after the gathered axis). 0 for unknown shapes."""
     if not out or any(d <= 0 for d in out):
         return 0
     if op.type == "STRIDED_SLICE":
         strides = _const_ints(sg, op, 3)
-        return math.prod(out) if strides is not None and any(s != 1 for s in strides) else 0
+        masks = any(int_attr(op, m, 0) for m in ("shrink_axis_mask", "new_axis_mask", "ellipsis_mask"))
+        return math.prod(out) if masks or (strides is not None and any(s != 1 for s in strides)) else 0
     if op.type == "GATHER":
         params = shape_of(sg.tensor(op.inputs[0])) if op.inputs and op.inputs[0] >= 0 else None
         if not params:
