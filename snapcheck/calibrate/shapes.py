@@ -108,6 +108,11 @@ WIDE_WINDOW_SPECS = [MicroSpec("depthwise_large", "depthwise", s, s, c, 0, 7, st
                      for s in (96, 112) for c in (16, 24, 32, 48, 64, 96) for stride in (1, 2)]
 
 
+# 9x9 and 11x11 depthwise convs (ConvMixer, large-kernel nets) over 14-56 pixel maps, up to 45 M multiply-adds:
+# the draws gave the table two 9x9 stride-1 samples, and ConvMixer-256/8's 9x9 layers were priced 14 % low.
+LARGE_WINDOW_SPECS = [MicroSpec("depthwise_large", "depthwise", s, s, c, 0, k, 1)
+                      for k in (9, 11) for s in (14, 32, 56) for c in (64, 128, 256, 512)
+                      if s * s * c * k * k <= 45_000_000]
 # Softmax over rows of 16-1,024 (attention over 7 x 7 windows, 50 tokens, 197, ...), 0.1-3.7 MB, which the
 # draws reach rarely: the table had 8 softmax samples, and between rows of 16 and 196 it put a 7 x 7 window
 # attention's softmax (rows of 49) 1.4-2.7x its timing (session 29).
@@ -118,7 +123,8 @@ SOFTMAX_SPECS = [MicroSpec("eltwise", "softmax", max(1, elements // n), 1, n)
 def extra_specs(seed: int = 0) -> list[MicroSpec]:
     """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
     the copies transformers and crops add (reshape pixels to tokens, strided slices), Inception's factorised
-    windows (1x3, 3x1, 1x7, 7x1), 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``) and softmax over
+    windows (1x3, 3x1, 1x7, 7x1), 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``), 9x9 and 11x11
+    ones (``LARGE_WINDOW_SPECS``) and softmax over
     rows of every length attention has (``SOFTMAX_SPECS``)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
@@ -140,7 +146,7 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
         spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
         if macs(spec) <= MAX_MACS and spec not in out:
             out.append(spec)
-    return out + [spec for spec in WIDE_WINDOW_SPECS + SOFTMAX_SPECS if spec not in out]
+    return out + [spec for spec in WIDE_WINDOW_SPECS + LARGE_WINDOW_SPECS + SOFTMAX_SPECS if spec not in out]
 
 
 def lookup_specs(n: int = SHAPES, seed: int = 0, per_kind: int = 24, tail: int = TAIL,
