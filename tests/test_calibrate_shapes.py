@@ -11,9 +11,10 @@ import pytest
 from cost_fixtures import conv_kernel as _conv
 
 from snapcheck.calibrate.micro import PROBES, MicroSpec, macs, micro_specs
-from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, LARGE_WINDOW_SPECS, MAX_MACS, MIX, SOFTMAX_SPECS,
-                                        TAIL_MACS, TAIL_MIX, WIDE_WINDOW_SPECS, extra_specs, heavy_specs,
-                                        lookup_specs, main_cap, residual_samples, shape_specs)
+from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, LARGE_WINDOW_SPECS, MAX_MACS, MIX,
+                                        NARROW_POINTWISE_SPECS, SOFTMAX_SPECS, TAIL_MACS, TAIL_MIX,
+                                        WIDE_WINDOW_SPECS, extra_specs, heavy_specs, lookup_specs, main_cap,
+                                        residual_samples, shape_specs)
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import kernel_ms
@@ -79,6 +80,8 @@ def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
     assert set(end) <= set(extra_specs(0)) | set(PROBES) and set(PROBES) <= set(specs)
     extra = extra_specs(0)
     assert extra == extra_specs(0) and {s.op for s in extra} == {"conv", "reshape", "slice", "depthwise", "softmax"}
+    narrow = [s for s in extra if s.kind == "pointwise"]
+    assert narrow == NARROW_POINTWISE_SPECS and {s.cout for s in narrow} == {1, 2, 3, 4} and all(s.k == 1 for s in narrow)
     wide = [s for s in extra if s.op == "depthwise" and s.k == 7]
     assert wide == WIDE_WINDOW_SPECS and all(s.kind == "depthwise_large" and s.h >= 96 for s in wide)
     large = [s for s in extra if s.op == "depthwise" and s.k > 7]
@@ -86,7 +89,7 @@ def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
     softmax = [s for s in extra if s.op == "softmax"]
     assert softmax == SOFTMAX_SPECS and {s.cin for s in softmax} >= {16, 49, 64, 197, 1024}
     assert all(25_000 <= s.h * s.w * s.cin <= 460_000 for s in softmax)
-    assert all((s.groups > 1 and s.cin % s.groups == 0) or s.kw for s in extra if s.op == "conv")
+    assert all((s.groups > 1 and s.cin % s.groups == 0) or s.kw for s in extra if s.op == "conv" and s.kind == "conv")
     assert {(s.k, s.kw) for s in extra if s.kw} >= {(1, 7), (7, 1), (1, 3), (3, 1)}
 
 
