@@ -1,13 +1,15 @@
 """Estimator accuracy on real architectures: predicted vs measured host latency (LiteRT, 1 thread).
 
-    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen] [--profile PROFILE.json]
+    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen|blind] [--profile PROFILE.json]
         [--quick [--same-sitting]] [--contend N] [--fresh] [--passes 3] [--json out.json]
 
-Three sets of architectures, none used by calibration (which times single layers and random networks only):
+Sets of architectures, none used by calibration (which times single layers and random networks only):
 ``heldout``, the 44 of ``bench/zoo.py`` (the generator grid, MobileNet v1/v2, ResNets, U-Nets),
 ``validation``, 14 other real architectures (``zoo.validation``: keras.applications models and five Keras
 builds of published designs), on which the estimator's design choices were scored, and ``unseen``, 15 more
-(``zoo.unseen``), first scored after those choices: a check on what the validation family taught. Each is
+(``zoo.unseen``), first scored after those choices: a check on what the validation family taught; and, only
+with ``--set blind``, 19 more (``zoo_blind.blind``, session 29: ShuffleNetV2, GhostNet, MobileViT, ConvMixer,
+DeepLabV3+, CCT, RegNetY, BERT-mini, a keras-io Swin-T, ``keras.applications`` models with a dynamic batch). Each is
 converted to .tflite, predicted from the host profile and timed with LiteRT (3 warm-up runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with
 a new interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is the
 median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
@@ -48,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 from zoo import architectures, tflite_file, unseen, validation  # noqa: E402
+from zoo_blind import blind  # noqa: E402
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -163,7 +166,8 @@ def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="all", choices=("all", "heldout", "validation", "unseen"))
+    ap.add_argument("--set", default="all", choices=("all", "heldout", "validation", "unseen", "blind"),
+                    help="all: the first three; blind (session 29's second blind family) only when named")
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--quick", action="store_true", help="run `snapcheck calibrate --quick` first (on --profile or "
                     "the shipped profile) and score the adapted profile")
@@ -194,8 +198,8 @@ def main() -> None:
     from snapcheck.readers import load_model
 
     console = Console(stderr=True)
-    sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen()}
-    chosen = list(sets) if args.set == "all" else [args.set]
+    sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen(), "blind": blind()}
+    chosen = ["heldout", "validation", "unseen"] if args.set == "all" else [args.set]
     archs = [a for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
     set_of = {a.name: s for s in chosen for a in sets[s]}
     tag = f"-contend{args.contend}" if args.contend else ""

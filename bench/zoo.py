@@ -24,6 +24,7 @@ class Arch:
     name: str
     family: str
     build: Callable[[], object]
+    fixed_batch: bool = True  # converted with a batch of 1, else as Keras gives it (a dynamic batch)
 
 
 def _gen(size: int, ae: float, ad: float, separable: bool, upsample: str, cin: int = 1, cout: int = 4) -> Callable:
@@ -132,7 +133,7 @@ def tflite_file(arch: Arch, folder: Path) -> Path:
         from snapcheck.calibrate.micro import tflite_bytes
         from snapcheck.fsutil import atomic_write_bytes
 
-        atomic_write_bytes(path, tflite_bytes(arch.build()))
+        atomic_write_bytes(path, tflite_bytes(arch.build(), fixed_batch=arch.fixed_batch))
     return path
 
 
