@@ -386,10 +386,12 @@ def _dcgan(z: int = 100, width: int = 64, res: int = 64) -> Callable:
     return build
 
 
-def _regnetx(res: int = 224, widths: tuple[int, ...] = (24, 56, 152, 368), depths: tuple[int, ...] = (1, 1, 4, 7),
-             group_width: int = 8) -> Callable:
+def regnet(res: int = 224, widths: tuple[int, ...] = (24, 56, 152, 368), depths: tuple[int, ...] = (1, 1, 4, 7),
+           group_width: int = 8, se: bool = False) -> Callable:
     """RegNetX-200MF (Radosavovic et al.): X blocks of a 1x1 conv, a 3x3 grouped conv (``group_width``
-    channels per group) and a 1x1 conv, with a residual; a stride-2 stem and one stride-2 block per stage."""
+    channels per group) and a 1x1 conv, with a residual; a stride-2 stem and one stride-2 block per stage.
+    ``se``: RegNetY's Y blocks, squeeze-and-excitation after the grouped conv (to a quarter of the block's input
+    width, at least 8)."""
     def build():
         import keras
         from keras import layers
@@ -405,6 +407,10 @@ def _regnetx(res: int = 224, widths: tuple[int, ...] = (24, 56, 152, 368), depth
                 stride = 2 if i == 0 else 1
                 y = bn(layers.Conv2D(w, 1, use_bias=False)(x))
                 y = bn(layers.Conv2D(w, 3, stride, padding="same", groups=w // group_width, use_bias=False)(y))
+                if se:
+                    z = layers.GlobalAveragePooling2D(keepdims=True)(y)
+                    z = layers.Conv2D(max(8, x.shape[-1] // 4), 1, activation="relu")(z)
+                    y = layers.Multiply()([y, layers.Conv2D(w, 1, activation="sigmoid")(z)])
                 y = bn(layers.Conv2D(w, 1, use_bias=False)(y), relu=False)
                 skip = x if i else bn(layers.Conv2D(w, 1, stride, use_bias=False)(x), relu=False)
                 x = layers.ReLU()(layers.Add()([skip, y]))
@@ -421,7 +427,7 @@ def unseen() -> list[Arch]:
         Arch("resnet50", "convolutional", _app("ResNet50", 224)),
         Arch("efficientnet-b1", "convolutional", _app("EfficientNetB1", 240)),
         Arch("efficientnetv2-b2", "convolutional", _app("EfficientNetV2B2", 260)),
-        Arch("regnetx-200mf", "convolutional", _regnetx()),
+        Arch("regnetx-200mf", "convolutional", regnet()),
         Arch("inception-resnet-v2", "convolutional", _app("InceptionResNetV2", 299)),
         Arch("densenet169", "many-small-kernels", _app("DenseNet169", 224)),
         Arch("squeezenet1.1", "many-small-kernels", _squeezenet()),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo import Arch
+from zoo import Arch, regnet
 
 
 def _builders() -> dict:
@@ -220,22 +220,6 @@ def _builders() -> dict:
         x = layers.Flatten()(layers.Dot(axes=1)([a, x]))
         return keras.Model(inp, layers.Dense(1000)(x))
 
-    def regnety(res=224, widths=(24, 56, 152, 368), depths=(1, 1, 4, 7), gw=8):
-        x = inp = keras.Input((res, res, 3), batch_size=1)
-        x = bnr(layers.Conv2D(32, 3, 2, padding="same", use_bias=False)(x))
-        for w, d in zip(widths, depths):
-            for i in range(d):
-                s = 2 if i == 0 else 1
-                y = bnr(layers.Conv2D(w, 1, use_bias=False)(x))
-                y = bnr(layers.Conv2D(w, 3, s, padding="same", groups=w // gw, use_bias=False)(y))
-                z = layers.GlobalAveragePooling2D(keepdims=True)(y)
-                z = layers.Conv2D(max(8, x.shape[-1] // 4), 1, activation="relu")(z)
-                y = layers.Multiply()([y, layers.Conv2D(w, 1, activation="sigmoid")(z)])
-                y = bnr(layers.Conv2D(w, 1, use_bias=False)(y), None)
-                sc = x if i else bnr(layers.Conv2D(w, 1, s, use_bias=False)(x), None)
-                x = layers.ReLU()(layers.Add()([sc, y]))
-        return keras.Model(inp, layers.Dense(1000)(layers.GlobalAveragePooling2D()(x)))
-
     def bert(seq=128, dim=256, depth=4, heads=4):
         x = inp = keras.Input((seq, dim), batch_size=1)
         for _ in range(depth):
@@ -256,7 +240,7 @@ def _builders() -> dict:
         "deeplabv3p-mnv2-0.5": deeplab_lite,
         "unet-sep-bilinear-256": unet_bilinear,
         "cct-4": cct,
-        "regnety-200mf": regnety,
+        "regnety-200mf": regnet(se=True),
         "bert-mini-seq128": bert,
         "efficientnetv2-s-224": app("EfficientNetV2S", 224),
         "mobilenet-v1-0.75-160": app("MobileNet", 160, alpha=0.75),
