@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.ir import Graph, Op, Quantization, Subgraph, Tensor, dtype_nbytes
@@ -29,6 +31,13 @@ class GraphBuilder:
         self.tensors.append(Tensor(name or f"t{len(self.tensors)}", dtype, shape, shape, const,
                                    dtype_nbytes(dtype, shape), q))
         return len(self.tensors) - 1
+
+    def ints(self, values) -> int:
+        """An int32 constant holding ``values`` (axes, strides, block shapes, a new shape)."""
+        a = np.asarray(values, dtype=np.int32)
+        i = self.tensor(a.shape, "int32", const=True)
+        self.tensors[i].loader = lambda: a
+        return i
 
     def input(self, shape: tuple[int, ...], dtype: str = "float32", quant: bool = False) -> int:
         i = self.tensor(shape, dtype, quant=quant)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, tflite_conv
 
@@ -255,9 +254,7 @@ def _group_norm(side: int = 32, c: int = 16, axes: tuple[int, ...] = (1, 2, 4)):
     b = GraphBuilder()
     x = b.input((1, side, side, c))
     x5 = b.op("RESHAPE", [x, b.tensor((5,), "int32", const=True)], (1, side, side, c, 1))
-    ax = b.tensor((len(axes),), "int32", const=True)
-    b.tensors[ax].loader = lambda: np.array(axes, dtype=np.int32)
-    m = b.op("MEAN", [x5, ax], tuple(1 if i in axes else d for i, d in enumerate((1, side, side, c, 1))))
+    m = b.op("MEAN", [x5, b.ints(axes)], tuple(1 if i in axes else d for i, d in enumerate((1, side, side, c, 1))))
     d = b.op("SUB", [x5, m], (1, side, side, c, 1))
     sq = b.op("SQUARE", [d], (1, side, side, c, 1))
     y = b.op("RESHAPE", [sq, b.tensor((4,), "int32", const=True)], (1, side, side, c))
@@ -296,11 +293,6 @@ def test_the_slow_reduction_is_priced_by_its_runs():
     assert pred.per_kernel_ms[1] >= floor > 5 * kernel_ms(mean, p)[0]  # not its traffic: XNNPACK's mean's price
 
 
-def _int_const(b: GraphBuilder, values) -> int:
-    a = np.asarray(values, dtype=np.int32)
-    i = b.tensor(a.shape, "int32", const=True)
-    b.tensors[i].loader = lambda: a
-    return i
 
 
 def test_a_slice_that_drops_an_axis_is_litert_s_own_kernel():
@@ -309,7 +301,7 @@ def test_a_slice_that_drops_an_axis_is_litert_s_own_kernel():
     def slice_kernel(out_shape, **masks):
         b = GraphBuilder()
         x = b.input((3, 64, 3, 49, 32))
-        y = b.op("STRIDED_SLICE", [x, _int_const(b, [0] * 5), _int_const(b, [1, 0, 0, 0, 0]), _int_const(b, [1] * 5)], out_shape,
+        y = b.op("STRIDED_SLICE", [x, b.ints([0] * 5), b.ints([1, 0, 0, 0, 0]), b.ints([1] * 5)], out_shape,
                  begin_mask=30, end_mask=30, **masks)
         return next(k for k in split_kernels(b.graph([y])) if k.label == "STRIDED_SLICE")
 

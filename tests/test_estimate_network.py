@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import numpy as np
 import pytest
 from cost_fixtures import GraphBuilder
 
@@ -140,8 +139,7 @@ def _copy_graph(op: str, shape: tuple[int, ...], out: tuple[int, ...], const: li
     b = GraphBuilder()
     extra = []
     if const is not None:
-        t = b.tensor((len(const),), "int32", const=True)
-        b.tensors[t].loader = lambda: np.array(const, dtype=np.int32)
+        t = b.ints(const)
         extra = [b.tensor((4,), "int32", const=True), b.tensor((4,), "int32", const=True), t] if op == "STRIDED_SLICE" \
             else [t]
     y = b.op(op, [b.op("RELU", [b.input(shape)], shape), *extra], out, **attrs)

@@ -3,19 +3,10 @@ real-model check against LiteRT is ``test_readers_tf_models``."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from cost_fixtures import GraphBuilder
 from snapcheck.cost.tensors import shape_of
 from snapcheck.estimate.kernels import split_kernels
 from snapcheck.readers.tflite_shapes import MAX_DIM, resolve_runtime_shapes
-
-
-def _const(b: GraphBuilder, values) -> int:
-    a = np.asarray(values, dtype=np.int32)
-    i = b.tensor(a.shape, "int32", const=True)
-    b.tensors[i].loader = lambda: a
-    return i
 
 
 def _resolve(b: GraphBuilder) -> None:
@@ -25,14 +16,14 @@ def _resolve(b: GraphBuilder) -> None:
 def _s2b(block, pads) -> tuple[GraphBuilder, int]:
     b = GraphBuilder()
     x = b.input((-1, 17, 17, 8))
-    return b, b.op("SPACE_TO_BATCH_ND", [x, _const(b, block), _const(b, pads)], (-1, 5, 5, 8))
+    return b, b.op("SPACE_TO_BATCH_ND", [x, b.ints(block), b.ints(pads)], (-1, 5, 5, 8))
 
 
 def test_space_to_batch_multiplies_the_batch_and_batch_to_space_divides_it():
     b, y = _s2b([6, 6], [[6, 7], [6, 7]])
     w = b.tensor((4, 3, 3, 8), const=True)
     z = b.op("CONV_2D", [y, w], (-1, 3, 3, 4), stride_h=1, stride_w=1, padding="VALID")
-    out = b.op("BATCH_TO_SPACE_ND", [z, _const(b, [6, 6]), _const(b, [[0, 1], [0, 1]])], (-1, 17, 17, 4))
+    out = b.op("BATCH_TO_SPACE_ND", [z, b.ints([6, 6]), b.ints([[0, 1], [0, 1]])], (-1, 17, 17, 4))
     _resolve(b)
     assert [shape_of(b.tensors[i]) for i in (y, z, out)] == [(36, 5, 5, 8), (36, 3, 3, 4), (1, 17, 17, 4)]
     assert b.tensors[b.inputs[0]].runtime_shape == (1, 17, 17, 8) and b.tensors[y].shape == (-1, 5, 5, 8)
@@ -43,9 +34,9 @@ def test_shape_arithmetic_sizes_a_computed_reshape_and_its_fully_connected():
     b = GraphBuilder()
     x = b.input((-1, 196, 192))
     shape = b.op("SHAPE", [x], (3,), "int32")
-    lead = b.op("REDUCE_PROD", [b.op("GATHER", [shape, _const(b, [0, 1])], (2,), "int32", axis=0), _const(b, [0])],
+    lead = b.op("REDUCE_PROD", [b.op("GATHER", [shape, b.ints([0, 1])], (2,), "int32", axis=0), b.ints([0])],
                 (), "int32", keep_dims=False)
-    last = b.op("REDUCE_PROD", [b.op("GATHER", [shape, _const(b, [2])], (1,), "int32", axis=0), _const(b, [0])],
+    last = b.op("REDUCE_PROD", [b.op("GATHER", [shape, b.ints([2])], (1,), "int32", axis=0), b.ints([0])],
                 (), "int32", keep_dims=False)
     flat = b.op("RESHAPE", [x, b.op("PACK", [lead, last], (2,), "int32", axis=0)], (-1, -1))
     w = b.tensor((768, 192), const=True)
@@ -59,8 +50,8 @@ def test_shape_arithmetic_sizes_a_computed_reshape_and_its_fully_connected():
 def test_a_reshape_folding_windows_into_the_batch():
     b = GraphBuilder()
     x = b.input((-1, 56, 56, 96))
-    y = b.op("RESHAPE", [x, _const(b, [-1, 7, 7, 96])], (-1, 7, 7, 96))
-    t = b.op("TRANSPOSE", [y, _const(b, [0, 2, 1, 3])], (-1, 7, 7, 96))
+    y = b.op("RESHAPE", [x, b.ints([-1, 7, 7, 96])], (-1, 7, 7, 96))
+    t = b.op("TRANSPOSE", [y, b.ints([0, 2, 1, 3])], (-1, 7, 7, 96))
     _resolve(b)
     assert shape_of(b.tensors[y]) == shape_of(b.tensors[t]) == (64, 7, 7, 96)
 
@@ -73,9 +64,9 @@ def test_hostile_values_leave_shapes_unresolved():
         assert b.tensors[y].runtime_shape is None and shape_of(b.tensors[y]) == (1, 5, 5, 8)
     b = GraphBuilder()
     x = b.input((-1, 10, 10, 3))
-    odd = b.op("RESHAPE", [x, _const(b, [-1, 7])], (-1, 7))  # 300 elements do not split into rows of 7
-    wild = b.op("RESHAPE", [x, _const(b, [-1, -1])], (-1, -1))
-    gather = b.op("GATHER", [b.op("SHAPE", [x], (4,), "int32"), _const(b, [9])], (1,), "int32", axis=0)
+    odd = b.op("RESHAPE", [x, b.ints([-1, 7])], (-1, 7))  # 300 elements do not split into rows of 7
+    wild = b.op("RESHAPE", [x, b.ints([-1, -1])], (-1, -1))
+    gather = b.op("GATHER", [b.op("SHAPE", [x], (4,), "int32"), b.ints([9])], (1,), "int32", axis=0)
     _resolve(b)
     assert all(b.tensors[i].runtime_shape is None for i in (odd, wild, gather))
 
@@ -83,7 +74,7 @@ def test_hostile_values_leave_shapes_unresolved():
 def test_a_static_graph_is_left_alone():
     b = GraphBuilder()
     x = b.input((1, 8, 8, 3))
-    y = b.op("RESHAPE", [x, _const(b, [1, 64, 3])], (1, 64, 3))
+    y = b.op("RESHAPE", [x, b.ints([1, 64, 3])], (1, 64, 3))
     _resolve(b)
     assert all(t.runtime_shape is None for t in b.tensors) and shape_of(b.tensors[y]) == (1, 64, 3)
 

@@ -533,10 +533,8 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
 
     keras = tf.keras
     layers = keras.layers
-    if spec.op == "deconv_dynamic":  # Keras' Conv2DTranspose with a dynamic batch: its output shape a run-time value
-        x = keras.Input((spec.h, spec.w, spec.cin))
-        y = layers.Conv2DTranspose(spec.cout, spec.k, spec.stride, padding="same")(x)
-        return tflite_bytes(keras.Model(x, y), fixed_batch=False)
+    # deconv_dynamic: Keras' Conv2DTranspose with a dynamic batch, its output shape a run-time value
+    fixed = spec.op != "deconv_dynamic"
     if spec.op == "dense" and spec.h * spec.w == 1:
         x = keras.Input((spec.cin,), batch_size=1)
     elif spec.op in ROW_OPS:  # a [rows, channels] matrix of h x w rows: tokens
@@ -544,7 +542,7 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
     elif spec.op == "matmul":  # w heads of [h, cin] x [cin, cout]
         x = keras.Input((spec.w, spec.h, spec.cin), batch_size=1)
     else:
-        x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1)
+        x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1 if fixed else None)
     inputs = [x]
     op = spec.op
     if op == "conv":
@@ -553,7 +551,7 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
     elif op == "depthwise":
         y = layers.DepthwiseConv2D(spec.k, spec.stride, padding="same", activation="relu",
                                    dilation_rate=spec.dilation)(x)
-    elif op == "deconv":
+    elif op in ("deconv", "deconv_dynamic"):
         y = layers.Conv2DTranspose(spec.cout, spec.k, spec.stride, padding="same")(x)
     elif op == "dense":
         y = layers.Dense(spec.cout)(x)
@@ -626,7 +624,7 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
         y = layers.Cropping2D(1)(x)
     else:
         raise ValueError(f"unknown micro op {op}")
-    return tflite_bytes(keras.Model(inputs, y))
+    return tflite_bytes(keras.Model(inputs, y), fixed_batch=fixed)
 
 
 def tflite_bytes(model: Any, fixed_batch: bool = True) -> bytes:

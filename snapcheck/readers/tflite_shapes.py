@@ -172,11 +172,11 @@ _VALUE_OPS: dict[str, Callable[[_Resolver, Op], np.ndarray | None]] = {
 
 # -- activation shapes ---------------------------------------------------------------------------------------
 
-def _activation(r: _Resolver, op: Op, rank: int | None = None) -> Shape | None:
-    """The resolved shape of the op's first non-constant input (of ``rank`` when given)."""
+def _activation(r: _Resolver, op: Op) -> Shape | None:
+    """The resolved shape of the op's first non-constant input."""
     for i in op.inputs:
         t = r.tensor(i)
-        if t is not None and not t.is_constant and t.shape is not None and (rank is None or len(t.shape) == rank):
+        if t is not None and not t.is_constant and t.shape is not None:
             return r.shape(i)
     return None
 
