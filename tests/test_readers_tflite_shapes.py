@@ -3,9 +3,12 @@ real-model check against LiteRT is ``test_readers_tf_models``."""
 
 from __future__ import annotations
 
+import pytest
 from cost_fixtures import GraphBuilder
 from snapcheck.cost.tensors import shape_of
 from snapcheck.estimate.kernels import split_kernels
+from snapcheck.estimate.profiles import load_host_profile
+from snapcheck.estimate.roofline import image_fill, kernel_terms
 from snapcheck.readers.tflite_shapes import MAX_DIM, resolve_runtime_shapes
 
 
@@ -27,6 +30,31 @@ def test_space_to_batch_multiplies_the_batch_and_batch_to_space_divides_it():
     _resolve(b)
     assert [shape_of(b.tensors[i]) for i in (y, z, out)] == [(36, 5, 5, 8), (36, 3, 3, 4), (1, 17, 17, 4)]
     assert b.tensors[b.inputs[0]].runtime_shape == (1, 17, 17, 8) and b.tensors[y].shape == (-1, 5, 5, 8)
+
+
+def test_a_conv_over_a_batch_of_tiny_images_is_priced_by_its_per_image_tiles():
+    """The 36 images of 3 x 3 output pixels that space-to-batch makes of a rate-6 dilated conv: XNNPACK tiles each
+    image's 9 pixels apart, 2 tiles of 7 rows on the profile's AVX-512 host where one image of 324 pixels takes 47;
+    on an AVX2 host (6 x 16 tiles) 2 of 6 rows against 54. One image, or a profile without a GEMM tile, is 1."""
+    import dataclasses
+
+    b, y = _s2b([6, 6], [[6, 7], [6, 7]])
+    z = b.op("CONV_2D", [y, b.tensor((64, 3, 3, 8), const=True)], (-1, 3, 3, 64), stride_h=1, stride_w=1,
+             padding="VALID")
+    _resolve(b)
+    conv = next(k for k in split_kernels(b.graph([z])) if k.kind == "conv")
+    assert (conv.geometry.images, conv.geometry.out_pixels) == (36, 324)
+    host = load_host_profile()
+    assert image_fill(conv, host) == pytest.approx(36 * 2 / 47)
+    assert image_fill(conv, dataclasses.replace(host, gemm_tile=16)) == pytest.approx(36 * 2 / 54)
+    alone = dataclasses.replace(conv, geometry=dataclasses.replace(conv.geometry, images=1))
+    assert kernel_terms(conv, host).compute == pytest.approx(kernel_terms(alone, host).compute * 36 * 2 / 47)
+    assert image_fill(conv, dataclasses.replace(host, residual={}, gemm_tile=0)) == 1.0
+    one = GraphBuilder()
+    x = one.input((1, 18, 18, 8))
+    w = one.op("CONV_2D", [x, one.tensor((64, 3, 3, 8), const=True)], (1, 16, 16, 64), stride_h=1, stride_w=1,
+               padding="VALID")
+    assert image_fill(next(k for k in split_kernels(one.graph([w])) if k.kind == "conv"), host) == 1.0
 
 
 def test_shape_arithmetic_sizes_a_computed_reshape_and_its_fully_connected():

@@ -63,6 +63,7 @@ class ConvGeometry:
     in_pixels: int  # N x H_in x W_in
     stride: int = 1
     bias: bool = False
+    images: int = 1  # N: the batch the op runs over (a dilated conv left as space-to-batch runs over many small images)
 
     @property
     def depthwise(self) -> bool:
@@ -160,7 +161,7 @@ def conv_geometry(sg: Subgraph, op: Op, layout: str) -> ConvGeometry | None:
         return None  # an empty or dynamic weight has no geometry to cost
     in_pixels = i[0] * i[1] * i[2] if i else n * ho * wo
     stride = 1 if t in DECONV_TYPES else _stride(op)
-    return ConvGeometry(kh, kw, cin, co, groups, n * ho * wo, in_pixels, stride, bias)
+    return ConvGeometry(kh, kw, cin, co, groups, n * ho * wo, in_pixels, stride, bias, images=n)
 
 
 def activation_fused(op: Op) -> bool:

@@ -168,6 +168,35 @@ def tile_fill(k: Kernel, p: Profile) -> float:
     return channel_pad(g.cout, host) / channel_pad(g.cout, own)
 
 
+# Rows of XNNPACK's main f32 GEMM micro-kernel by its output-channel tile (``Profile.gemm_tile``): 7 with AVX-512
+# (7x32), 6 with AVX2 and FMA3 (6x16); every config also has a one-row kernel (``src/configs/gemm-config.c``).
+GEMM_ROWS = {32: 7, 16: 6}
+
+
+def gemm_cost(rows: int, mr: int, nr: int) -> int:
+    """XNNPACK's cost of a GEMM over ``rows`` rows on its ``mr`` x ``nr`` and one-row micro-kernels, the cheaper
+    of the two (``calculate_microkernel_cost``, by which ``xnn_get_heuristic_mr_igemm`` chooses): each tile does
+    ``mr + nr`` loads, weighted 3, and ``mr x nr`` multiply-adds."""
+    return min(math.ceil(rows / m) * (3 * (m + nr) + m * nr) for m in (1, mr))
+
+
+def image_fill(k: Kernel, p: Profile) -> float:
+    """How much more work a dense conv over a batch of images does than over one image of all their pixels.
+    XNNPACK's IGEMM tiles each image's output pixels apart: a dilated conv left as space-to-batch runs over
+    tens to hundreds of images of 1-36 pixels, and images of 4 fill 4 rows of a 7-row tile (x1.75), of 1 take
+    the one-row kernel (x2.6). 1 for other kernels, one image, or a profile without a known GEMM tile. On the
+    profile's Xeon this prices a 3x3 conv over 36 / 144 / 324 images of 9 / 4 / 1 pixels at +1 / +0 / +11 % of its
+    timing, was -34 / -42 / -55 % (docs/bench/estimator.md, session 30)."""
+    g = k.geometry
+    if g is None or k.kind != "conv" or g.images <= 1 or g.out_pixels % g.images:
+        return 1.0
+    nr = p.gemm_tile or profile_tile(p)
+    mr = GEMM_ROWS.get(nr, 0)
+    if not mr:
+        return 1.0
+    return g.images * gemm_cost(g.out_pixels // g.images, mr, nr) / gemm_cost(g.out_pixels, mr, nr)
+
+
 def group_kind(group: str) -> str:
     """The kernel kind of a ``speed_group`` name (``"conv:narrow"`` -> ``"conv"``; a kind is its own)."""
     return group.split(":")[0]
@@ -194,8 +223,9 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = (p.group_gflops.get(speed_group(k, p)) if p.group_gflops else None) or p.compute_gflops(k.kind)
-    compute = k.work * tile_fill(k, p) / (gflops * 1e6) / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) \
-        / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
+    compute = k.work * tile_fill(k, p) * image_fill(k, p) / (gflops * 1e6) \
+        / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) \
+        / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
     if k.quantized:
         compute /= p.int8_speedup
     nbytes = k.bytes * p.bytes_scale
