@@ -11,7 +11,7 @@ import pytest
 from cost_fixtures import conv_kernel as _conv
 
 from snapcheck.calibrate.micro import PROBES, MicroSpec, macs, micro_specs
-from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, LARGE_WINDOW_SPECS, MAX_MACS, MIX,
+from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, LARGE_WINDOW_SPECS, MAX_MACS, MIX, NARROW_DEPTHWISE_SPECS,
                                         NARROW_POINTWISE_SPECS, SOFTMAX_SPECS, TAIL_MACS, TAIL_MIX,
                                         WIDE_WINDOW_SPECS, extra_specs, heavy_specs, lookup_specs, main_cap,
                                         residual_samples, shape_specs)
@@ -86,6 +86,8 @@ def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
     assert wide == WIDE_WINDOW_SPECS and all(s.kind == "depthwise_large" and s.h >= 96 for s in wide)
     large = [s for s in extra if s.op == "depthwise" and s.k > 7]
     assert large == LARGE_WINDOW_SPECS and {s.k for s in large} == {9, 11} and all(macs(s) <= 45e6 for s in large)
+    few = [s for s in extra if s.kind == "depthwise"]
+    assert few == NARROW_DEPTHWISE_SPECS and {s.cin for s in few} == {3, 4, 6} and {s.k for s in few} == {3, 5}
     softmax = [s for s in extra if s.op == "softmax"]
     assert softmax == SOFTMAX_SPECS and {s.cin for s in softmax} >= {16, 49, 64, 197, 1024}
     assert all(25_000 <= s.h * s.w * s.cin <= 460_000 for s in softmax)

@@ -119,6 +119,11 @@ LARGE_WINDOW_SPECS = [MicroSpec("depthwise_large", "depthwise", s, s, c, 0, k, 1
 NARROW_POINTWISE_SPECS = [MicroSpec("pointwise", "conv", s, s, cin, cout, 1, 1)
                           for s in (32, 64, 128, 256) for cin in (8, 16, 32, 64, 128) for cout in (1, 2, 4)] + [
     MicroSpec("pointwise", "conv", s, s, cin, 3, 1, 1) for s in (64, 128, 256) for cin in (16, 64)]
+# 3x3 and 5x5 depthwise convs over 3-6 channels (a separable layer on an RGB input), which the draws never gave (their
+# channels start at 8): a depthwise conv runs one 16-lane tile whatever its channels below 16, but the lookup, with no
+# sample under 8, put one over 256 x 256 x 3 at 2.3x its timing (session 30).
+NARROW_DEPTHWISE_SPECS = [MicroSpec("depthwise", "depthwise", s, s, c, c, k, stride)
+                          for s in (32, 64, 128, 224) for c in (3, 4, 6) for k in (3, 5) for stride in (1, 2)]
 # Softmax over rows of 16-1,024 (attention over 7 x 7 windows, 50 tokens, 197, ...), 0.1-3.7 MB, which the
 # draws reach rarely: the table had 8 softmax samples, and between rows of 16 and 196 it put a 7 x 7 window
 # attention's softmax (rows of 49) 1.4-2.7x its timing (session 29).
@@ -130,8 +135,8 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
     """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
     the copies transformers and crops add (reshape pixels to tokens, strided slices), Inception's factorised
     windows (1x3, 3x1, 1x7, 7x1), 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``), 9x9 and 11x11
-    ones (``LARGE_WINDOW_SPECS``), softmax over rows of every length attention has (``SOFTMAX_SPECS``) and 1x1
-    convs to 1-4 channels (``NARROW_POINTWISE_SPECS``)."""
+    ones (``LARGE_WINDOW_SPECS``), softmax over rows of every length attention has (``SOFTMAX_SPECS``), 1x1
+    convs to 1-4 channels (``NARROW_POINTWISE_SPECS``) and depthwise convs over 3-6 (``NARROW_DEPTHWISE_SPECS``)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
     while len(out) < 60:
@@ -152,7 +157,7 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
         spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
         if macs(spec) <= MAX_MACS and spec not in out:
             out.append(spec)
-    late = WIDE_WINDOW_SPECS + LARGE_WINDOW_SPECS + SOFTMAX_SPECS + NARROW_POINTWISE_SPECS
+    late = WIDE_WINDOW_SPECS + LARGE_WINDOW_SPECS + SOFTMAX_SPECS + NARROW_POINTWISE_SPECS + NARROW_DEPTHWISE_SPECS
     return out + [spec for spec in late if spec not in out]
 
 
