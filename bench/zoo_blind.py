@@ -1,6 +1,7 @@
-"""The second blind family (session 29): 19 architectures outside the zoo, the validation and unseen families,
-built as their authors or keras-io write them and first scored before anything was changed for them
-(docs/bench/estimator.md, session 29).
+"""Blind families outside the zoo, the validation and unseen families, built as their authors or keras-io write
+them and first scored before anything was changed for them (docs/bench/estimator.md, sessions 29 and 30).
+
+``blind`` (session 29), 19 architectures:
 
 ShuffleNetV2 1.0, GhostNet 1.0, MobileViT-XXS (keras-io's layout), a Swin-like net (Keras MHA over 4-D windows),
 ConvMixer-256/8 (9x9 depthwise), a DeepLabV3+-style net (ASPP at rates 6/12/18 on a MobileNetV2 0.5 backbone), a
@@ -8,6 +9,12 @@ separable U-Net with bilinear upsampling, CCT-4, RegNetY-200MF, a BERT-mini enco
 MobileNet v1 0.75-160, six more ``keras.applications`` models, and a keras-io-style Swin-T (window partition with
 6-D transposes, ``tf.roll`` shifts, relative-position bias, shift masks). The ``keras.applications`` models and
 the DeepLab net convert as Keras gives them, with a dynamic batch (``Arch.fixed_batch``). Random weights.
+
+``kio`` (session 30), 16 more, all with a dynamic batch: five keras-io examples at their own small-image configs (a
+ViT on 72 px with ``extract_patches`` and a 2048-1024 head, ConvMixer-256/8 on 32 px, CCT on 32 px, an MLP-Mixer
+and a gMLP on 64 px), a dilated context net (3x3 convs at rates up to 16, which the converter leaves as
+space-to-batch) at 128 and 256 px, and nine ``keras.applications`` models no other set has (MobileNet 1.0,
+EfficientNet-B2/B4, EfficientNetV2-B1/M, VGG19, ResNet152, ResNet152V2, NASNetLarge) at their default sizes.
 """
 
 from __future__ import annotations
@@ -253,6 +260,103 @@ def _builders() -> dict:
     }
 
 
+# --- keras-io examples at their own configs, a dilated context net --------------------------------------------
+
+def _kio_builders() -> dict:
+    """name -> a function building the Keras model (``kio``)."""
+    import keras
+    from keras import layers, ops
+
+    def mlp(x, units, drop=0.1):
+        for u in units:
+            x = layers.Dropout(drop)(layers.Dense(u, activation=keras.activations.gelu)(x))
+        return x
+
+    def patches(x, size):
+        p = ops.image.extract_patches(x, size)
+        return layers.Reshape((p.shape[1] * p.shape[2], p.shape[3]))(p)
+
+    def encoder(x, depth, dim, heads, units, eps):
+        for _ in range(depth):
+            a = layers.LayerNormalization(epsilon=eps)(x)
+            x = layers.Add()([layers.MultiHeadAttention(heads, dim, dropout=0.1)(a, a), x])
+            x = layers.Add()([mlp(layers.LayerNormalization(epsilon=eps)(x), units), x])
+        return layers.LayerNormalization(epsilon=eps)(x)
+
+    def vit(image=72, patch=6, dim=64, heads=4, depth=8, head=(2048, 1024)):
+        inp = keras.Input((32, 32, 3))
+        x = patches(layers.Resizing(image, image)(layers.Normalization(mean=0.5, variance=0.1)(inp)), patch)
+        n = x.shape[1]
+        x = encoder(layers.Dense(dim)(x) + layers.Embedding(n, dim)(ops.arange(n)), depth, dim, heads,
+                    [dim * 2, dim], 1e-6)
+        x = mlp(layers.Dropout(0.5)(layers.Flatten()(x)), head, 0.5)
+        return keras.Model(inp, layers.Dense(100)(x))
+
+    def convmixer(image=32, filters=256, depth=8, k=5, patch=2):
+        def act(y):
+            return layers.BatchNormalization()(layers.Activation("gelu")(y))
+
+        inp = keras.Input((image, image, 3))
+        x = act(layers.Conv2D(filters, patch, strides=patch)(layers.Rescaling(1 / 255)(inp)))
+        for _ in range(depth):
+            x = layers.Add()([act(layers.DepthwiseConv2D(k, padding="same")(x)), x])
+            x = act(layers.Conv2D(filters, 1)(x))
+        return keras.Model(inp, layers.Dense(10, activation="softmax")(layers.GlobalAvgPool2D()(x)))
+
+    def cct(image=32, dim=128, heads=2, depth=2):
+        inp = keras.Input((image, image, 3))
+        x = layers.Rescaling(1 / 255)(inp)
+        for c in (64, 128):
+            x = layers.Conv2D(c, 3, padding="valid", use_bias=False, activation="relu")(x)
+            x = layers.MaxPool2D(3, 2, padding="same")(layers.ZeroPadding2D(1)(x))
+        x = layers.Reshape((x.shape[1] * x.shape[2], x.shape[3]))(x)
+        x = encoder(x + layers.Embedding(x.shape[1], dim)(ops.arange(x.shape[1])), depth, dim, heads, [dim, dim],
+                    1e-5)
+        w = ops.softmax(layers.Dense(1)(x), axis=1)  # sequence pooling
+        return keras.Model(inp, layers.Dense(10)(ops.squeeze(ops.matmul(ops.transpose(w, (0, 2, 1)), x), -2)))
+
+    def mixer(image=64, patch=8, dim=256, blocks=4, gating=False):
+        inp = keras.Input((32, 32, 3))
+        x = layers.Resizing(image, image)(layers.Normalization(mean=0.5, variance=0.1)(inp))
+        x = layers.Dense(dim)(patches(x, patch))
+        n = x.shape[1]
+        for _ in range(blocks):
+            if gating:  # gMLP: channel projection, spatial gating unit, projection back
+                y = layers.Dense(dim * 2, activation="gelu")(layers.LayerNormalization(epsilon=1e-6)(x))
+                u, v = ops.split(y, 2, axis=2)
+                v = layers.Permute((2, 1))(layers.LayerNormalization(epsilon=1e-6)(v))
+                v = layers.Permute((2, 1))(layers.Dense(n, bias_initializer="ones")(v))
+                x = layers.Add()([x, layers.Dense(dim)(u * v)])
+            else:
+                y = layers.Permute((2, 1))(layers.LayerNormalization(epsilon=1e-6)(x))
+                x = layers.Add()([x, layers.Permute((2, 1))(mlp(y, [n, n], 0.0))])
+                x = layers.Add()([x, mlp(layers.LayerNormalization(epsilon=1e-6)(x), [dim, dim], 0.0)])
+        x = layers.Dropout(0.2)(layers.GlobalAveragePooling1D()(x))
+        return keras.Model(inp, layers.Dense(100)(x))
+
+    def context(image=128, rates=(1, 1, 2, 4, 8, 16, 1), width=64):
+        inp = keras.Input((image, image, 3))
+        x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inp)
+        for r in rates:
+            x = layers.Conv2D(width, 3, padding="same", dilation_rate=r, activation="relu")(x)
+        return keras.Model(inp, layers.UpSampling2D(2, interpolation="bilinear")(layers.Conv2D(21, 1)(x)))
+
+    def app(name):
+        return lambda: getattr(keras.applications, name)(weights=None)
+
+    return {"kio-vit-72": vit, "kio-convmixer-32": convmixer, "kio-cct-32": cct, "kio-mlpmixer-64": mixer,
+            "kio-gmlp-64": lambda: mixer(gating=True), "context-dilated-128": context,
+            "context-dilated-256": lambda: context(256, width=96),
+            **{n.lower(): app(n) for n in ("MobileNet", "EfficientNetV2B1", "EfficientNetB2", "VGG19", "ResNet152",
+                                           "EfficientNetB4", "NASNetLarge", "EfficientNetV2M", "ResNet152V2")}}
+
+
+KIO_FAMILIES = {"kio-vit-72": "transformer-like", "kio-cct-32": "transformer-like",
+                "kio-mlpmixer-64": "transformer-like", "kio-gmlp-64": "transformer-like",
+                "context-dilated-128": "encoder-decoder", "context-dilated-256": "encoder-decoder",
+                "nasnetlarge": "many-small-kernels"}
+
+
 # --- a keras-io-style Swin-T -------------------------------------------------------------------------
 
 def _swin_t():
@@ -354,3 +458,14 @@ def blind() -> list[Arch]:
 
     archs = [Arch(n, FAMILIES.get(n, "convolutional"), build(n), fixed_batch=n not in DYNAMIC) for n in NAMES]
     return archs + [Arch("swin-t-keras-io", "transformer-like", _swin_t)]
+
+
+def kio() -> list[Arch]:
+    """Session 30's blind family: 16 real architectures outside every other set, each with a dynamic batch."""
+    def build(name: str):
+        return lambda: _kio_builders()[name]()
+
+    names = ("kio-vit-72", "kio-convmixer-32", "kio-cct-32", "kio-mlpmixer-64", "kio-gmlp-64", "context-dilated-128",
+             "context-dilated-256", "mobilenet", "efficientnetv2b1", "efficientnetb2", "vgg19", "resnet152",
+             "efficientnetb4", "nasnetlarge", "efficientnetv2m", "resnet152v2")
+    return [Arch(n, KIO_FAMILIES.get(n, "convolutional"), build(n), fixed_batch=False) for n in names]

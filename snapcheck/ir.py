@@ -92,6 +92,8 @@ class Tensor:
 
     @property
     def numel(self) -> int | None:
+        """Elements of the stored shape; None when a dim is unknown or dynamic (the estimator counts a dynamic
+        tensor at LiteRT's batch-1 shape, ``runtime_shape``, through ``cost.tensors.numel``)."""
         if self.shape is None or any(d < 0 for d in self.shape):
             return None
         return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
