@@ -185,7 +185,7 @@ def image_fill(k: Kernel, p: Profile) -> float:
     XNNPACK's IGEMM tiles each image's output pixels apart: a dilated conv left as space-to-batch runs over
     tens to hundreds of images of 1-36 pixels, and images of 4 fill 4 rows of a 7-row tile (x1.75), of 1 take
     the one-row kernel (x2.6). 1 for other kernels, one image, or a profile without a known GEMM tile. On the
-    profile's Xeon this prices a 3x3 conv over 36 / 144 / 324 images of 9 / 4 / 1 pixels at +1 / +0 / +11 % of its
+    profile's Xeon this prices a 3x3 conv over 36 / 144 / 324 images of 9 / 4 / 1 pixels at +0 / -2 / +5 % of its
     timing, was -34 / -42 / -55 % (docs/bench/estimator.md, session 30)."""
     g = k.geometry
     if g is None or k.kind != "conv" or g.images <= 1 or g.out_pixels % g.images:
