@@ -15,12 +15,9 @@ def test_each_rate_probe_builds_the_kernel_it_prices(tmp_path):
     pytest.importorskip("tensorflow")
     from snapcheck.calibrate.harness import micro_kernels
 
-    rates = []
-    for spec in ROW_PROBES[3:]:
-        kernels = micro_kernels(build_micro_tflite(spec), tmp_path / "probe.tflite")
-        main = max(kernels, key=lambda k: k.rows)
-        assert main.rows > 0, spec.key()
-        rates.append(main.row_rate)
-    assert rates == [*REFERENCE_COPY_TYPES.values(), REFERENCE_DECONV_RATE]
-    deconv = max(micro_kernels(build_micro_tflite(ROW_PROBES[-1]), tmp_path / "d.tflite"), key=lambda k: k.rows)
+    mains = [max(micro_kernels(build_micro_tflite(spec), tmp_path / "probe.tflite"), key=lambda k: k.rows)
+             for spec in ROW_PROBES[3:]]
+    assert all(main.rows > 0 for main in mains), [spec.key() for spec in ROW_PROBES[3:]]
+    assert [main.row_rate for main in mains] == [*REFERENCE_COPY_TYPES.values(), REFERENCE_DECONV_RATE]
+    deconv = mains[-1]
     assert deconv.kind == "deconv" and deconv.rows == deconv.macs == 16 * 16 * 128 * 64 * 4 * 4

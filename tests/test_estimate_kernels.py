@@ -293,8 +293,6 @@ def test_the_slow_reduction_is_priced_by_its_runs():
     assert pred.per_kernel_ms[1] >= floor > 5 * kernel_ms(mean, p)[0]  # not its traffic: XNNPACK's mean's price
 
 
-
-
 def test_a_slice_that_drops_an_axis_is_litert_s_own_kernel():
     """``qkv[0]`` (a shrink-axis mask) runs on LiteRT's strided slice, priced per element like a stride-2 slice;
     a crop with the same strides and no mask is XNNPACK's."""
@@ -316,4 +314,3 @@ def test_a_shape_op_reads_no_data():
     shape = b.op("SHAPE", [x], (4,), "int32")
     k = next(k for k in split_kernels(b.graph([shape])) if k.label == "SHAPE")
     assert k.inputs == [] and k.bytes == 16
-

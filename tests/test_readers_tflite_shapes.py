@@ -3,6 +3,8 @@ real-model check against LiteRT is ``test_readers_tf_models``."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from cost_fixtures import GraphBuilder
 from snapcheck.cost.tensors import shape_of
@@ -36,8 +38,6 @@ def test_a_conv_over_a_batch_of_tiny_images_is_priced_by_its_per_image_tiles():
     """The 36 images of 3 x 3 output pixels that space-to-batch makes of a rate-6 dilated conv: XNNPACK tiles each
     image's 9 pixels apart, 2 tiles of 7 rows on the profile's AVX-512 host where one image of 324 pixels takes 47;
     on an AVX2 host (6 x 16 tiles) 2 of 6 rows against 54. One image, or a profile without a GEMM tile, is 1."""
-    import dataclasses
-
     b, y = _s2b([6, 6], [[6, 7], [6, 7]])
     z = b.op("CONV_2D", [y, b.tensor((64, 3, 3, 8), const=True)], (-1, 3, 3, 64), stride_h=1, stride_w=1,
              padding="VALID")
