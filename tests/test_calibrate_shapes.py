@@ -11,10 +11,10 @@ import pytest
 from cost_fixtures import conv_kernel as _conv
 
 from snapcheck.calibrate.micro import PROBES, MicroSpec, macs, micro_specs
-from snapcheck.calibrate.shapes import (HEAVY_WEIGHT_BYTES, LARGE_WINDOW_SPECS, MAX_MACS, MIX, NARROW_DEPTHWISE_SPECS,
-                                        NARROW_POINTWISE_SPECS, SOFTMAX_SPECS, TAIL_MACS, TAIL_MIX,
-                                        WIDE_WINDOW_SPECS, extra_specs, heavy_specs, lookup_specs, main_cap,
-                                        residual_samples, shape_specs)
+from snapcheck.calibrate.shapes import (GROUPED_SPECS, HEAVY_WEIGHT_BYTES, LARGE_WINDOW_SPECS, MAX_MACS, MIX,
+                                        NARROW_DEPTHWISE_SPECS, NARROW_POINTWISE_SPECS, OFFTILE_SPECS, SOFTMAX_SPECS,
+                                        STEM_SPECS, TAIL_MACS, TAIL_MIX, WIDE_WINDOW_SPECS, extra_specs, heavy_specs,
+                                        lookup_specs, main_cap, residual_samples, shape_specs)
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.profiles import load_host_profile
 from snapcheck.estimate.roofline import kernel_ms
@@ -91,7 +91,12 @@ def test_the_set_ends_with_the_extra_shapes_and_the_quick_probes():
     softmax = [s for s in extra if s.op == "softmax"]
     assert softmax == SOFTMAX_SPECS and {s.cin for s in softmax} >= {16, 49, 64, 197, 1024}
     assert all(25_000 <= s.h * s.w * s.cin <= 460_000 for s in softmax)
-    assert all((s.groups > 1 and s.cin % s.groups == 0) or s.kw for s in extra if s.op == "conv" and s.kind == "conv")
+    grouped = [s for s in extra if s.groups > 1]
+    assert set(GROUPED_SPECS) <= set(grouped) and all(s.cin % s.groups == 0 for s in grouped)
+    assert {s.cin // s.groups for s in GROUPED_SPECS} == {4, 8, 16}
+    dense = [s for s in extra if s.op == "conv" and s.kind == "conv" and s.groups == 1 and not s.kw]
+    assert dense == STEM_SPECS + OFFTILE_SPECS and all(s.cin <= 4 for s in STEM_SPECS)
+    assert all(s.cout & (s.cout - 1) for s in OFFTILE_SPECS) and all(macs(s) <= MAX_MACS for s in dense)
     assert {(s.k, s.kw) for s in extra if s.kw} >= {(1, 7), (7, 1), (1, 3), (3, 1)}
 
 

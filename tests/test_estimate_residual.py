@@ -85,12 +85,22 @@ def test_kernel_ms_applies_the_table_and_the_profile_round_trips(tmp_path):
 
 def test_tile_fill_feature_separates_channel_counts_that_fill_the_tile():
     x = np.log(np.array([[192.0, 64.0], [200.0, 64.0], [224.0, 64.0]]))
-    got = residual.with_tile_fill("pointwise", x, 32, 10.0)
+    groups = np.array(["k1x1s1"] * 3)
+    got = residual.with_tile_fill("pointwise", groups, x, 32, 10.0)
     assert got.shape == (3, 3) and got[:, :2] == pytest.approx(x)
     assert got[0, 2] == pytest.approx(0.0) and got[2, 2] == pytest.approx(0.0)
     assert got[1, 2] == pytest.approx(10 * math.log(200 / 224))
-    assert residual.with_tile_fill("eltwise", x, 32, 10.0) is x  # bytes, not channels, lead there
-    assert residual.with_tile_fill("conv", x, 0, 0.0) is x
+    assert residual.with_tile_fill("eltwise", groups, x, 32, 10.0) is x  # bytes, not channels, lead there
+    assert residual.with_tile_fill("conv", groups, x, 0, 0.0) is x
+
+
+def test_tile_fill_of_a_grouped_conv_is_its_channels_per_group():
+    """RegNetX-200MF's 152 channels in 19 groups of 8: each group's GEMM fills 8 of a 32-wide tile, where 152
+    output channels as one GEMM would fill 152 of 160."""
+    x = np.log(np.array([[152.0, 8.0, 196.0], [152.0, 8.0, 196.0]]))
+    got = residual.with_tile_fill("conv", np.array(["k3x3s1g", "k3x3s1"]), x, 32, 10.0)
+    assert got[0, 3] == pytest.approx(10 * math.log(8 / 32))
+    assert got[1, 3] == pytest.approx(10 * math.log(152 / 160))
 
 
 def test_fit_chooses_the_tile_when_misfilled_tiles_run_slower():

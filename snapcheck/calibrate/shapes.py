@@ -124,6 +124,26 @@ NARROW_POINTWISE_SPECS = [MicroSpec("pointwise", "conv", s, s, cin, cout, 1, 1)
 # sample under 8, put one over 256 x 256 x 3 at 2.3x its timing (session 30).
 NARROW_DEPTHWISE_SPECS = [MicroSpec("depthwise", "depthwise", s, s, c, c, k, stride)
                           for s in (32, 64, 128, 224) for c in (3, 4, 6) for k in (3, 5) for stride in (1, 2)]
+# Grouped 3x3 convs of 4-16 channels per group over 7-56 px (RegNetX/Y up to 800MF, ResNeXt 32x4d's first stages),
+# which the draws reached with 8 channels per group only in 4-64 large groups: a grouped conv runs a GEMM per group,
+# at a speed set by its width per group (8: 12-25 G multiply-adds/s, 16: 50, 64: 72 on the profile's Xeon), and the
+# lookup put RegNetX-200MF's stride-1 convs of 8 per group at 0.54-0.78x their timing (session 31).
+GROUPED_SPECS = [MicroSpec("conv", "conv", s * stride, s * stride, gw * groups, gw * groups, 3, stride, 1, groups)
+                 for gw in (4, 8, 16) for groups in (3, 8, 24, 48) for s in (7, 14, 28, 56) for stride in (1, 2)]
+# Network stems: dense convs from 1-4 input channels with the windows and strides stems use (3x3 / 5x5 / 7x7 / 6x6 /
+# 2x2 stride 2, 4x4 / 7x7 stride 4 patch embeddings) over 128- and 256-px inputs, which the draws reached with
+# 3x3 and 4x4 windows only: the lookup put BlazeFace's 5x5 stride-2 stem at 0.8x its timing (session 31).
+STEM_SPECS = [MicroSpec("conv", "conv", s, s, 3, cout, k, stride)
+              for k, stride in ((3, 2), (5, 2), (7, 2), (6, 2), (2, 2), (4, 4), (7, 4))
+              for cout in (16, 24, 32, 48, 64, 96) for s in (128, 256)] + [
+    MicroSpec("conv", "conv", s, s, cin, cout, k, 2) for k in (3, 5) for cin in (1, 4) for cout in (16, 32)
+    for s in (128, 256)]
+# 3x3 convs over channel counts that are not powers of two, most off the 32-channel tile (HRNet's 18/36/72/144,
+# EfficientNet's and MobileNetV3's 40/80/112/160, RepVGG's 48) over 8-64 px maps, stride 1 and stride 2 to twice the
+# channels: the lookup put them at 0.66-0.94x their timing, strided ones lowest (session 31).
+OFFTILE_SPECS = [MicroSpec("conv", "conv", s, s, c, c, 3, 1) for c in (18, 24, 36, 40, 48, 72, 80, 112, 144, 160)
+                 for s in (8, 16, 32, 64)] + [
+    MicroSpec("conv", "conv", 2 * s, 2 * s, c, 2 * c, 3, 2) for c in (18, 24, 36, 40, 48, 72, 80) for s in (8, 16, 32)]
 # Softmax over rows of 16-1,024 (attention over 7 x 7 windows, 50 tokens, 197, ...), 0.1-3.7 MB, which the
 # draws reach rarely: the table had 8 softmax samples, and between rows of 16 and 196 it put a 7 x 7 window
 # attention's softmax (rows of 49) 1.4-2.7x its timing (session 29).
@@ -136,7 +156,9 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
     the copies transformers and crops add (reshape pixels to tokens, strided slices), Inception's factorised
     windows (1x3, 3x1, 1x7, 7x1), 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``), 9x9 and 11x11
     ones (``LARGE_WINDOW_SPECS``), softmax over rows of every length attention has (``SOFTMAX_SPECS``), 1x1
-    convs to 1-4 channels (``NARROW_POINTWISE_SPECS``) and depthwise convs over 3-6 (``NARROW_DEPTHWISE_SPECS``)."""
+    convs to 1-4 channels (``NARROW_POINTWISE_SPECS``), depthwise convs over 3-6 (``NARROW_DEPTHWISE_SPECS``),
+    grouped convs of 4-16 channels per group (``GROUPED_SPECS``), stems (``STEM_SPECS``) and 3x3 convs over
+    channel counts that are not powers of two (``OFFTILE_SPECS``)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
     while len(out) < 60:
@@ -157,7 +179,8 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
         spec = MicroSpec("conv", "conv", s, s, channels(rnd, 16, 768), channels(rnd, 16, 768), kh, 1, 1, 1, kw)
         if macs(spec) <= MAX_MACS and spec not in out:
             out.append(spec)
-    late = WIDE_WINDOW_SPECS + LARGE_WINDOW_SPECS + SOFTMAX_SPECS + NARROW_POINTWISE_SPECS + NARROW_DEPTHWISE_SPECS
+    late = (WIDE_WINDOW_SPECS + LARGE_WINDOW_SPECS + SOFTMAX_SPECS + NARROW_POINTWISE_SPECS + NARROW_DEPTHWISE_SPECS
+            + GROUPED_SPECS + STEM_SPECS + OFFTILE_SPECS)
     return out + [spec for spec in late if spec not in out]
 
 

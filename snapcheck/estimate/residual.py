@@ -66,12 +66,15 @@ def weights(xs: np.ndarray, groups: np.ndarray, xq: np.ndarray, gq: np.ndarray, 
     return np.exp(-0.5 * d2)
 
 
-def with_tile_fill(kind: str, x: np.ndarray, align: int, weight: float) -> np.ndarray:
-    """``x`` (rows of ``features``) plus, for the convolution kinds, the tile fill of the output channels
-    (``x[:, 0]`` is their log): ``weight x log(c / (ceil(c / align) x align))``."""
+def with_tile_fill(kind: str, groups: np.ndarray, x: np.ndarray, align: int, weight: float) -> np.ndarray:
+    """``x`` (rows of ``features``, in lookup groups ``groups``) plus, for the convolution kinds, the tile fill of
+    the output channels: ``weight x log(c / (ceil(c / align) x align))``, ``c`` the output channels (``x[:, 0]``
+    is their log) or, for a grouped conv, which runs a GEMM per group, its channels per group (``x[:, 1]``: in
+    and out alike in RegNet's and ResNeXt's)."""
     if kind not in COMPUTE or not align or not weight:
         return x
-    c = np.maximum(np.rint(np.exp(x[:, :1])), 1.0)
+    grouped = np.char.endswith(np.asarray(groups, dtype=str), "g")[:, None]
+    c = np.maximum(np.rint(np.exp(np.where(grouped, x[:, 1:2], x[:, :1]))), 1.0)
     return np.hstack([x, weight * np.log(c / (np.ceil(c / align) * align))])
 
 
@@ -88,12 +91,12 @@ class _Table:
     def tiled(self, align: int, weight: float) -> np.ndarray:
         """The samples' features with the tile fill (``with_tile_fill``), computed once per tile."""
         if (align, weight) not in self._tiled:
-            self._tiled[align, weight] = with_tile_fill(self.kind, self.x, align, weight)
+            self._tiled[align, weight] = with_tile_fill(self.kind, self.groups, self.x, align, weight)
         return self._tiled[align, weight]
 
     def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float,
                 align: int = 0, align_weight: float = 0.0) -> float:
-        xq = with_tile_fill(self.kind, np.asarray([x], dtype=float), align, align_weight)
+        xq = with_tile_fill(self.kind, np.asarray([group]), np.asarray([x], dtype=float), align, align_weight)
         w = weights(self.tiled(align, align_weight), self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
         return float(w @ self.r / (w.sum() + shrink))
 

@@ -50,7 +50,7 @@ def support(k: Kernel, res: dict) -> float:
     if table.x.ndim != 2 or table.x.shape[1] != len(x):
         return 0.0
     align, aw = res.get("align", 0), res.get("align_weight", 0.0)
-    xq = with_tile_fill(k.kind, np.asarray([x], dtype=float), align, aw)
+    xq = with_tile_fill(k.kind, np.asarray([group]), np.asarray([x], dtype=float), align, aw)
     w = weights(table.tiled(align, aw), table.groups, xq, np.asarray([group]), res["bandwidth"], res["group_penalty"])
     return float(w.max()) if w.size else 0.0
 
