@@ -126,13 +126,14 @@ NARROW_DEPTHWISE_SPECS = [MicroSpec("depthwise", "depthwise", s, s, c, c, k, str
                           for s in (32, 64, 128, 224) for c in (3, 4, 6) for k in (3, 5) for stride in (1, 2)]
 # Grouped 3x3 convs of 4-16 channels per group over 7-56 px (RegNetX/Y up to 800MF, ResNeXt 32x4d's first stages),
 # which the draws reached with 8 channels per group only in 4-64 large groups: a grouped conv runs a GEMM per group,
-# at a speed set by its width per group (8: 12-25 G multiply-adds/s, 16: 50, 64: 72 on the profile's Xeon), and the
-# lookup put RegNetX-200MF's stride-1 convs of 8 per group at 0.54-0.78x their timing (session 31).
+# at a speed set by its width per group (on the profile's Xeon 4: 12 G multiply-adds/s, 8: 25, 16: 50, 64: 72, whatever
+# the groups, pixels or stride), and the lookup put RegNetX-200MF's stride-1 convs of 8 per group at 0.54-0.78x their
+# timing (session 31).
 GROUPED_SPECS = [MicroSpec("conv", "conv", s * stride, s * stride, gw * groups, gw * groups, 3, stride, 1, groups)
                  for gw in (4, 8, 16) for groups in (3, 8, 24, 48) for s in (7, 14, 28, 56) for stride in (1, 2)]
 # Network stems: dense convs from 1-4 input channels with the windows and strides stems use (3x3 / 5x5 / 7x7 / 6x6 /
-# 2x2 stride 2, 4x4 / 7x7 stride 4 patch embeddings) over 128- and 256-px inputs, which the draws reached with
-# 3x3 and 4x4 windows only: the lookup put BlazeFace's 5x5 stride-2 stem at 0.8x its timing (session 31).
+# 2x2 stride 2, 4x4 / 7x7 stride 4 patch embeddings) to 16-96 channels over 128- and 256-px inputs, which the draws
+# reached with 3x3 and 4x4 windows only: the lookup put BlazeFace's 5x5 stride-2 stem at 0.8x its timing (session 31).
 STEM_SPECS = [MicroSpec("conv", "conv", s, s, 3, cout, k, stride)
               for k, stride in ((3, 2), (5, 2), (7, 2), (6, 2), (2, 2), (4, 4), (7, 4))
               for cout in (16, 24, 32, 48, 64, 96) for s in (128, 256)] + [
