@@ -119,3 +119,28 @@ def test_fit_chooses_the_tile_when_misfilled_tiles_run_slower():
     assert residual.correction(_conv(64, 128, 28, 1), res) == pytest.approx(0.0, abs=0.05)
     assert residual.correction(_conv(64, 136, 28, 1), res) == pytest.approx(0.3, abs=0.05)
     assert res["meta"]["loo_within_10pct"] > 0.9
+
+
+def test_a_depthwise_conv_takes_the_hosts_simd_width_as_its_tile():
+    """Dense convs off a multiple of 32 output channels and depthwise convs off a multiple of 16 channels run 30%
+    slower than the roofline (XNNPACK's GEMM and depthwise tiles on an AVX-512 host): with the host's SIMD width
+    the fit keeps its shared tile for the dense convs and gives the depthwise kind 16, so 24 channels run slow and
+    48 do not."""
+    rng = np.random.default_rng(2)
+    samples = []
+    for _ in range(240):
+        c = int(rng.choice([64, 96, 128, 160, 192, 256])) + int(rng.choice([0, 0, 8, 16]))
+        roof = float(rng.uniform(0.05, 2.0))
+        samples.append((_conv(64, c, int(rng.choice([14, 28])), 1), roof * math.exp((0.3 if c % 32 else 0.0)
+                                                                                    + rng.normal(0, 0.02)), roof))
+        c = int(rng.choice([16, 24, 32, 40, 48, 64, 72, 96]))
+        samples.append((_conv(c, c, int(rng.choice([28, 56])), 3, groups=c), roof * math.exp(
+            (0.3 if c % 16 else 0.0) + rng.normal(0, 0.02)), roof))
+    res = residual.fit(samples, simd=16)
+    assert res["align"] in (32, 64) and res["kind_align"] == {"depthwise": [16, res["align_weight"]]}
+    assert residual.tile_of(res, "depthwise") == (16, res["align_weight"])
+    assert residual.tile_of(res, "conv") == (res["align"], res["align_weight"])
+    dw = [residual.correction(_conv(c, c, 28, 3, groups=c), res) for c in (24, 48, 80)]
+    assert dw == pytest.approx([0.3, 0.0, 0.0], abs=0.08)
+    assert residual.correction(_conv(64, 136, 28, 1), res) == pytest.approx(0.3, abs=0.08)
+    assert "kind_align" not in residual.fit(samples, simd=res["align"]) and "kind_align" not in residual.fit(samples)

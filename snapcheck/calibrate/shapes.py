@@ -257,4 +257,4 @@ def calibrate_lookup(base: Profile, n: int = SHAPES, seed: int = 0, per_kind: in
     kinds = tuple(kind for kind, k in KINDS.items() if k.lookup_roofline)
     base = refit_kinds(base, [(k, ms) for k, ms, _ in residual_samples(rows, base)], kinds)
     meta = {"set": SET_LABEL.format(n=n, seed=seed, per_kind=per_kind)}
-    return dataclasses.replace(base, residual=residual.fit(residual_samples(rows, base), meta))
+    return dataclasses.replace(base, residual=residual.fit(residual_samples(rows, base), meta, base.simd))

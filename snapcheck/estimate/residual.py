@@ -16,8 +16,10 @@ kernel). For the convolution kinds ``x`` also carries the output channels' tile 
 ``align_weight x log(c / (ceil(c / align) x align))``: XNNPACK computes whole tiles of output channels, so
 200 channels (7 tiles of 32, 89% full) run unlike 192 or 224 next to them. Far from every sample the
 weights vanish and ``shrink`` pulls the correction to 0 (the roofline alone). ``choose`` picks bandwidth,
-shrink, penalty and the tile (``align``, ``align_weight``; 0: off) by leave-one-out on the samples.
-Host-specific: phone profiles do not inherit it.
+shrink, penalty and the tile (``align``, ``align_weight``; 0: off) by leave-one-out on the samples. A depthwise
+conv's tile is the host's SIMD width instead (``kind_align``): XNNPACK's depthwise micro-kernels take one vector of
+channels at a time (16 on the profile's AVX-512 host, where its GEMMs take 32 output channels). Host-specific: phone
+profiles do not inherit it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import numpy as np
 from snapcheck.estimate.kernels import GEOMETRY_KINDS, Kernel, deconv_stride
 
 COMPUTE = GEOMETRY_KINDS
+DEPTHWISE_TILE_KINDS = ("depthwise",)  # kinds whose tile is the SIMD width (``fit_tables``); not
+# ``depthwise_large``, whose windows run on XNNPACK's generic path
 GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1, 0.3, 1.0),
         "group_penalty": (1.0, 4.0, 16.0)}
 # Output-channel tile and the weight of its fill feature (0: no tile feature).
@@ -124,6 +128,13 @@ def table_for(kind: str, res: dict[str, Any]) -> _Table | None:
     return cached[1][kind]
 
 
+def tile_of(res: dict[str, Any], kind: str) -> tuple[int, float]:
+    """The tile (``align``, ``align_weight``) the lookup uses for ``kind``: its own (``kind_align``), else the
+    profile's."""
+    own = res.get("kind_align", {}).get(kind)
+    return (int(own[0]), float(own[1])) if own else (int(res.get("align", 0)), float(res.get("align_weight", 0.0)))
+
+
 def correction(k: Kernel, res: dict[str, Any]) -> float:
     """``r_hat`` of one kernel (log of the factor on its roofline time); 0 without samples of its kind."""
     table = table_for(k.kind, res)
@@ -132,8 +143,7 @@ def correction(k: Kernel, res: dict[str, Any]) -> float:
     group, x = features(k)
     if table.x.ndim != 2 or table.x.shape[1] != len(x):  # e.g. a convolution whose geometry is unknown
         return 0.0
-    return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"], res.get("align", 0),
-                         res.get("align_weight", 0.0))
+    return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"], *tile_of(res, k.kind))
 
 
 def score(errors: np.ndarray) -> dict[str, float]:
@@ -172,31 +182,37 @@ def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tu
     return best[0], table
 
 
-def kind_errors(kinds: dict[str, dict[str, list]], params: dict[str, float]) -> dict[str, float]:
+def kind_errors(kinds: dict[str, dict[str, list]], params: dict[str, Any]) -> dict[str, float]:
     """Per kind, the typical leave-one-out log error the lookup leaves on its samples: the 68th percentile of
     its absolute value (one standard deviation of a normal error, unmoved by a few outliers), what
     ``estimate.uncertainty`` widens a range by."""
     out = {}
     for kind, e in kinds.items():
         loo = _Table(e, kind).loo_residuals(params["bandwidth"], params["shrink"], params["group_penalty"],
-                                            params["align"], params["align_weight"])
+                                            *tile_of(params, kind))
         out[kind] = round(float(np.percentile(np.abs(loo), 68)), 4)
     return out
 
 
-def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None) -> dict[str, Any]:
-    """The profile's ``residual`` entry from ``(kernel, measured_ms, roofline_ms)`` samples."""
-    return fit_tables(build(samples), meta)
+def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None, simd: int = 0) -> dict[str, Any]:
+    """The profile's ``residual`` entry from ``(kernel, measured_ms, roofline_ms)`` samples on a host whose
+    SIMD width is ``simd`` floats (the depthwise tile; 0: the shared one)."""
+    return fit_tables(build(samples), meta, simd)
 
 
-def fit_tables(kinds: dict[str, dict[str, list]], meta: dict | None = None) -> dict[str, Any]:
+def fit_tables(kinds: dict[str, dict[str, list]], meta: dict | None = None, simd: int = 0) -> dict[str, Any]:
     """The profile's ``residual`` entry from per-kind tables (``build``): the lookup's parameters chosen by
-    leave-one-out (``choose``), each kind's typical error and the scores before and after."""
+    leave-one-out (``choose``), the depthwise tile at ``simd`` channels (when it differs from the shared one), each
+    kind's typical error and the scores before and after."""
     if not kinds:
         return {}
-    params, table = choose(kinds)
+    params, _ = choose(kinds)
+    if simd and params["align"] and simd != params["align"]:
+        params = {**params, "kind_align": {kind: [simd, params["align_weight"]] for kind in DEPTHWISE_TILE_KINDS}}
     before = score(np.concatenate([np.array(e["r"]) for e in kinds.values()]))
-    after = next(sc for p, sc in table if p == params)
+    after = score(np.concatenate([_Table(e, kind).loo_residuals(params["bandwidth"], params["shrink"],
+                                                                params["group_penalty"], *tile_of(params, kind))
+                                  for kind, e in kinds.items()]))
     return {**params, "kinds": kinds, "kind_error": kind_errors(kinds, params), "meta": {
         **(meta or {}), "samples": sum(len(e["r"]) for e in kinds.values()),
         "roofline_within_10pct": round(before["within_10pct"], 4),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.residual import features, table_for, with_tile_fill, weights
+from snapcheck.estimate.residual import features, table_for, tile_of, with_tile_fill, weights
 
 MIN_SUPPORT = math.exp(-0.5 * 2.5 ** 2)  # the nearest sample within ~2.5 bandwidths, same group
 OUTSIDE_ERROR = 0.5  # log error assumed outside the envelope
@@ -49,7 +49,7 @@ def support(k: Kernel, res: dict) -> float:
     group, x = features(k)
     if table.x.ndim != 2 or table.x.shape[1] != len(x):
         return 0.0
-    align, aw = res.get("align", 0), res.get("align_weight", 0.0)
+    align, aw = tile_of(res, k.kind)
     xq = with_tile_fill(k.kind, np.asarray([group]), np.asarray([x], dtype=float), align, aw)
     w = weights(table.tiled(align, aw), table.groups, xq, np.asarray([group]), res["bandwidth"], res["group_penalty"])
     return float(w.max()) if w.size else 0.0
