@@ -182,16 +182,17 @@ def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tu
     return best[0], table
 
 
+def _loo(kind: str, entry: dict[str, list], params: dict[str, Any]) -> np.ndarray:
+    """Leave-one-out errors of one kind's table under ``params`` (its own tile where it has one)."""
+    return _Table(entry, kind).loo_residuals(params["bandwidth"], params["shrink"], params["group_penalty"],
+                                             *tile_of(params, kind))
+
+
 def kind_errors(kinds: dict[str, dict[str, list]], params: dict[str, Any]) -> dict[str, float]:
     """Per kind, the typical leave-one-out log error the lookup leaves on its samples: the 68th percentile of
     its absolute value (one standard deviation of a normal error, unmoved by a few outliers), what
     ``estimate.uncertainty`` widens a range by."""
-    out = {}
-    for kind, e in kinds.items():
-        loo = _Table(e, kind).loo_residuals(params["bandwidth"], params["shrink"], params["group_penalty"],
-                                            *tile_of(params, kind))
-        out[kind] = round(float(np.percentile(np.abs(loo), 68)), 4)
-    return out
+    return {kind: round(float(np.percentile(np.abs(_loo(kind, e, params)), 68)), 4) for kind, e in kinds.items()}
 
 
 def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None, simd: int = 0) -> dict[str, Any]:
@@ -210,9 +211,7 @@ def fit_tables(kinds: dict[str, dict[str, list]], meta: dict | None = None, simd
     if simd and params["align"] and simd != params["align"]:
         params = {**params, "kind_align": {kind: [simd, params["align_weight"]] for kind in DEPTHWISE_TILE_KINDS}}
     before = score(np.concatenate([np.array(e["r"]) for e in kinds.values()]))
-    after = score(np.concatenate([_Table(e, kind).loo_residuals(params["bandwidth"], params["shrink"],
-                                                                params["group_penalty"], *tile_of(params, kind))
-                                  for kind, e in kinds.items()]))
+    after = score(np.concatenate([_loo(kind, e, params) for kind, e in kinds.items()]))
     return {**params, "kinds": kinds, "kind_error": kind_errors(kinds, params), "meta": {
         **(meta or {}), "samples": sum(len(e["r"]) for e in kinds.values()),
         "roofline_within_10pct": round(before["within_10pct"], 4),
