@@ -32,6 +32,7 @@ import numpy as np
 from snapcheck.estimate.kernels import GEOMETRY_KINDS, Kernel, deconv_stride
 
 COMPUTE = GEOMETRY_KINDS
+GROUPED = "g"  # the suffix of a grouped conv's lookup group (``features``): it runs a GEMM per group
 DEPTHWISE_TILE_KINDS = ("depthwise",)  # kinds whose tile is the SIMD width (``fit_tables``); not
 # ``depthwise_large``, whose windows run on XNNPACK's generic path
 GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1, 0.3, 1.0),
@@ -48,8 +49,7 @@ def features(k: Kernel) -> tuple[str, list[float]]:
         if k.kind in ("fc", "matmul"):  # rows: tokens, pixels or the batch of heads x tokens
             return k.kind, [math.log(max(g.cout, 1)), math.log(max(cin, 1)), math.log(max(g.out_pixels, 1))]
         stride = deconv_stride(g) if k.kind == "deconv" else g.stride
-        grouped = "g" if k.kind == "conv" and g.groups > 1 else ""  # a grouped conv runs per-group GEMMs
-        group = f"k{g.kh}x{g.kw}s{stride}{grouped}"
+        group = f"k{g.kh}x{g.kw}s{stride}{GROUPED if k.kind == 'conv' and g.groups > 1 else ''}"
         if k.kind in ("depthwise", "depthwise_large"):
             return group, [math.log(max(g.cin, 1)), math.log(max(g.out_pixels, 1))]
         return group, [math.log(max(g.cout, 1)), math.log(max(cin, 1)), math.log(max(g.out_pixels, 1))]
@@ -77,7 +77,7 @@ def with_tile_fill(kind: str, groups: np.ndarray, x: np.ndarray, align: int, wei
     and out alike in RegNet's and ResNeXt's)."""
     if kind not in COMPUTE or not align or not weight:
         return x
-    grouped = np.char.endswith(np.asarray(groups, dtype=str), "g")[:, None]
+    grouped = np.char.endswith(np.asarray(groups, dtype=str), GROUPED)[:, None]
     c = np.maximum(np.rint(np.exp(np.where(grouped, x[:, 1:2], x[:, :1]))), 1.0)
     return np.hstack([x, weight * np.log(c / (np.ceil(c / align) * align))])
 
@@ -182,17 +182,17 @@ def choose(kinds: dict[str, dict[str, list]]) -> tuple[dict[str, float], list[tu
     return best[0], table
 
 
-def _loo(kind: str, entry: dict[str, list], params: dict[str, Any]) -> np.ndarray:
-    """Leave-one-out errors of one kind's table under ``params`` (its own tile where it has one)."""
-    return _Table(entry, kind).loo_residuals(params["bandwidth"], params["shrink"], params["group_penalty"],
-                                             *tile_of(params, kind))
+def _loo_by_kind(kinds: dict[str, dict[str, list]], params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per kind, the leave-one-out errors of its table under ``params`` (its own tile where it has one)."""
+    return {kind: _Table(e, kind).loo_residuals(params["bandwidth"], params["shrink"], params["group_penalty"],
+                                                *tile_of(params, kind)) for kind, e in kinds.items()}
 
 
-def kind_errors(kinds: dict[str, dict[str, list]], params: dict[str, Any]) -> dict[str, float]:
-    """Per kind, the typical leave-one-out log error the lookup leaves on its samples: the 68th percentile of
-    its absolute value (one standard deviation of a normal error, unmoved by a few outliers), what
+def kind_errors(loo: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per kind, the typical leave-one-out log error the lookup leaves on its samples (``_loo_by_kind``): the 68th
+    percentile of its absolute value (one standard deviation of a normal error, unmoved by a few outliers), what
     ``estimate.uncertainty`` widens a range by."""
-    return {kind: round(float(np.percentile(np.abs(_loo(kind, e, params)), 68)), 4) for kind, e in kinds.items()}
+    return {kind: round(float(np.percentile(np.abs(errors), 68)), 4) for kind, errors in loo.items()}
 
 
 def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None, simd: int = 0) -> dict[str, Any]:
@@ -211,8 +211,9 @@ def fit_tables(kinds: dict[str, dict[str, list]], meta: dict | None = None, simd
     if simd and params["align"] and simd != params["align"]:
         params = {**params, "kind_align": {kind: [simd, params["align_weight"]] for kind in DEPTHWISE_TILE_KINDS}}
     before = score(np.concatenate([np.array(e["r"]) for e in kinds.values()]))
-    after = score(np.concatenate([_loo(kind, e, params) for kind, e in kinds.items()]))
-    return {**params, "kinds": kinds, "kind_error": kind_errors(kinds, params), "meta": {
+    loo = _loo_by_kind(kinds, params)
+    after = score(np.concatenate(list(loo.values())))
+    return {**params, "kinds": kinds, "kind_error": kind_errors(loo), "meta": {
         **(meta or {}), "samples": sum(len(e["r"]) for e in kinds.values()),
         "roofline_within_10pct": round(before["within_10pct"], 4),
         "roofline_median_abs_pct": round(before["median_abs_pct"], 3),
