@@ -403,6 +403,9 @@ def _lens_builders() -> dict:
     def head(inp, x, classes=1000):
         return keras.Model(inp, layers.Dense(classes)(layers.GlobalAveragePooling2D()(x)))
 
+    def gn(x):  # GroupNorm(1), as MobileViTv2 and PoolFormer normalise
+        return layers.GroupNormalization(1, epsilon=1e-5)(x)
+
     def scale(x, init=1e-5):  # layer scale, a per-channel constant once deployed
         return x * np.full(x.shape[-1], init, "float32")
 
@@ -553,9 +556,6 @@ def _lens_builders() -> dict:
         def mv2(x, o, s=1):
             return mbconv(x, o, x.shape[-1] * 2, 3, s, act="silu")
 
-        def gn(x):
-            return layers.GroupNormalization(1, epsilon=1e-5)(x)
-
         def block(x, d, n):
             c, h, w = x.shape[-1], x.shape[1], x.shape[2]
             y = layers.Conv2D(d, 1, use_bias=False)(dwbn(x, 3, act="silu"))
@@ -625,9 +625,6 @@ def _lens_builders() -> dict:
 
     def poolformer(res=224, dims=(64, 128, 320, 512), depths=(2, 2, 6, 2)):
         # PoolFormer-S12 (Yu et al. 2022): GroupNorm(1), pool mixer, 1x1 conv MLP, layer scale
-        def gn(x):
-            return layers.GroupNormalization(1, epsilon=1e-5)(x)
-
         x = inp = keras.Input((res, res, 3))
         for i, (d, n) in enumerate(zip(dims, depths)):
             x = layers.Conv2D(d, 3, 2, padding="same")(x) if i else layers.Conv2D(d, 7, 4, padding="same")(x)
@@ -828,32 +825,32 @@ FAMILIES = {"mobilevit-xxs": "transformer-like", "swin-like-t3": "transformer-li
             "unet-sep-bilinear-256": "encoder-decoder"}
 
 
+def _archs(builders, names: tuple[str, ...], families: dict[str, str], dynamic=frozenset()) -> list[Arch]:
+    """``Arch`` entries for ``names`` of a family's ``builders`` (a function returning name -> builder, called only
+    when a model is built, so that listing a set does not import Keras), converted with a batch of 1 unless in
+    ``dynamic``."""
+    def build(name: str):
+        return lambda: builders()[name]()
+
+    return [Arch(n, families.get(n, "convolutional"), build(n), fixed_batch=n not in dynamic) for n in names]
+
+
 def blind() -> list[Arch]:
     """The second blind family: 19 real architectures outside every other set."""
-    def build(name: str):
-        return lambda: _builders()[name]()
-
-    archs = [Arch(n, FAMILIES.get(n, "convolutional"), build(n), fixed_batch=n not in DYNAMIC) for n in NAMES]
-    return archs + [Arch("swin-t-keras-io", "transformer-like", _swin_t)]
+    return _archs(_builders, NAMES, FAMILIES, DYNAMIC) + [Arch("swin-t-keras-io", "transformer-like", _swin_t)]
 
 
 def kio() -> list[Arch]:
     """Session 30's blind family: 16 real architectures outside every other set, each with a dynamic batch."""
-    def build(name: str):
-        return lambda: _kio_builders()[name]()
-
     names = ("kio-vit-72", "kio-convmixer-32", "kio-cct-32", "kio-mlpmixer-64", "kio-gmlp-64", "context-dilated-128",
              "context-dilated-256", "mobilenet", "efficientnetv2b1", "efficientnetb2", "vgg19", "resnet152",
              "efficientnetb4", "nasnetlarge", "efficientnetv2m", "resnet152v2")
-    return [Arch(n, KIO_FAMILIES.get(n, "convolutional"), build(n), fixed_batch=False) for n in names]
+    return _archs(_kio_builders, names, KIO_FAMILIES, frozenset(names))
 
 
 def lens() -> list[Arch]:
     """Session 31's blind family: 15 architectures a Lens creator might bring, each converted with a batch of 1."""
-    def build(name: str):
-        return lambda: _lens_builders()[name]()
-
     names = ("blazeface-128", "selfie-seg-256", "yolo-nano-320", "u2netp-320", "fast-scnn-512", "mobilevitv2-0.5-256",
              "efficientformer-l1", "levit-128s", "poolformer-s12", "resnext50-32x4d", "repvgg-a0", "mobileone-s0",
              "mnasnet-1.0", "efficientnet-lite0", "hrnet-w18-small-256")
-    return [Arch(n, LENS_FAMILIES.get(n, "convolutional"), build(n), fixed_batch=True) for n in names]
+    return _archs(_lens_builders, names, LENS_FAMILIES)
