@@ -1,6 +1,6 @@
 """Estimator accuracy on real architectures: predicted vs measured host latency (LiteRT, 1 thread).
 
-    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen|blind|kio|lens]
+    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen|blind|kio|lens|ar]
         [--profile PROFILE.json] [--quick [--same-sitting]] [--contend N] [--fresh] [--passes 3] [--json out.json]
 
 Sets of architectures, none used by calibration (which times single layers and random networks only):
@@ -12,7 +12,9 @@ with ``--set blind``, 19 more (``zoo_blind.blind``, session 29: ShuffleNetV2, Gh
 DeepLabV3+, CCT, RegNetY, BERT-mini, a keras-io Swin-T, ``keras.applications`` models with a dynamic batch),
 and with ``--set kio`` 16 more (``zoo_blind.kio``, session 30: keras-io examples at their small-image configs, a
 dilated context net, nine more ``keras.applications`` models),
-and with ``--set lens`` 15 more (``zoo_blind.lens``, session 31: architectures a Lens creator might bring). Each is
+and with ``--set lens`` 15 more (``zoo_blind.lens``, session 31: architectures a Lens creator might bring),
+and with ``--set ar`` 16 more (``zoo_ar.ar``: landmark, depth, super-resolution, style, segmentation, detection,
+audio and keyword-spotting architectures an AR/Lens engineer might bring, from their papers' layouts). Each is
 converted to .tflite, predicted from the host profile and timed with LiteRT (3 warm-up runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with
 a new interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is the
 median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
@@ -53,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 from zoo import architectures, tflite_file, unseen, validation  # noqa: E402
+from zoo_ar import ar  # noqa: E402
 from zoo_blind import blind, kio, lens  # noqa: E402
 
 
@@ -169,8 +172,9 @@ def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="all", choices=("all", "heldout", "validation", "unseen", "blind", "kio", "lens"),
-                    help="all: the first three; blind, kio and lens (sessions 29-31's blind families) only when named")
+    ap.add_argument("--set", default="all",
+                    choices=("all", "heldout", "validation", "unseen", "blind", "kio", "lens", "ar"),
+                    help="all: the first three; blind, kio, lens and ar (the blind families) only when named")
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--quick", action="store_true", help="run `snapcheck calibrate --quick` first (on --profile or "
                     "the shipped profile) and score the adapted profile")
@@ -202,7 +206,7 @@ def main() -> None:
 
     console = Console(stderr=True)
     sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen(), "blind": blind(), "kio": kio(),
-            "lens": lens()}
+            "lens": lens(), "ar": ar()}
     chosen = ["heldout", "validation", "unseen"] if args.set == "all" else [args.set]
     archs = [a for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
     set_of = {a.name: s for s in chosen for a in sets[s]}

@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from zoo import Arch, regnet
+from zoo_blocks import attend, cbn, dsconv, dwbn, gn, head, heads_of, mbconv, scale, up
 
 
 def _builders() -> dict:
@@ -376,48 +377,7 @@ def _lens_builders() -> dict:
     import keras
     from keras import layers, ops
 
-    rng = np.random.default_rng(0)
-
-    def cbn(x, c, k=3, s=1, act="relu", groups=1, d=1, padding="same"):
-        x = layers.Conv2D(c, k, s, padding=padding, groups=groups, dilation_rate=d, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        return layers.Activation(act)(x) if act else x
-
-    def dwbn(x, k=3, s=1, act="relu", d=1):
-        x = layers.BatchNormalization()(layers.DepthwiseConv2D(k, s, padding="same", dilation_rate=d,
-                                                               use_bias=False)(x))
-        return layers.Activation(act)(x) if act else x
-
-    def mbconv(x, o, exp, k=3, s=1, se=0, act="relu", gate="sigmoid"):
-        c = x.shape[-1]
-        y = dwbn(cbn(x, exp, 1, act=act) if exp != c else x, k, s, act)
-        if se:
-            g = layers.Conv2D(se, 1, activation="relu")(layers.GlobalAveragePooling2D(keepdims=True)(y))
-            y = layers.Multiply()([y, layers.Conv2D(exp, 1, activation=gate)(g)])
-        y = cbn(y, o, 1, act=None)
-        return layers.Add()([x, y]) if s == 1 and c == o else y
-
-    def up(x, f, how="bilinear"):
-        return layers.UpSampling2D(f, interpolation=how)(x) if f > 1 else x
-
-    def head(inp, x, classes=1000):
-        return keras.Model(inp, layers.Dense(classes)(layers.GlobalAveragePooling2D()(x)))
-
-    def gn(x):  # GroupNorm(1), as MobileViTv2 and PoolFormer normalise
-        return layers.GroupNormalization(1, epsilon=1e-5)(x)
-
-    def scale(x, init=1e-5):  # layer scale, a per-channel constant once deployed
-        return x * np.full(x.shape[-1], init, "float32")
-
-    def heads_of(t, h):  # [B, N, h*c] -> [B, h, N, c]
-        return ops.transpose(ops.reshape(t, (-1, t.shape[1], h, t.shape[2] // h)), (0, 2, 1, 3))
-
-    def attend(q, k, v, bias=True):  # [B, h, N, c] each -> [B, Nq, h*cv], with a learned (constant) attention bias
-        a = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * q.shape[-1] ** -0.5
-        if bias:
-            a = a + (rng.normal(size=a.shape[1:]) * 0.02).astype("float32")
-        y = ops.transpose(ops.matmul(ops.softmax(a, axis=-1), v), (0, 2, 1, 3))
-        return ops.reshape(y, (-1, y.shape[1], y.shape[2] * y.shape[3]))
+    rng = np.random.default_rng(0)  # the attention biases, drawn afresh for each model
 
     def blazeface(res=128):
         # BlazeFace (Bazarevsky et al.), Table 4: single and double BlazeBlocks, 5x5 depthwise; 896 anchors
@@ -535,11 +495,8 @@ def _lens_builders() -> dict:
 
     def fast_scnn(res=512, classes=19, bins=(1, 2, 4, 8)):
         # Fast-SCNN (Poudel et al.): learning to downsample, MobileNetV2 bottlenecks, pyramid pooling, fusion
-        def dsconv(x, c, s=1):
-            return cbn(dwbn(x, 3, s), c, 1)
-
         x = inp = keras.Input((res, res, 3))
-        hi = x = dsconv(dsconv(cbn(x, 32, 3, 2), 48, 2), 64, 2)
+        hi = x = dsconv(dsconv(cbn(x, 32, 3, 2), 48, s=2), 64, s=2)
         for c, s in ((64, 2), (96, 2), (128, 1)):
             for j in range(3):
                 x = mbconv(x, c, x.shape[-1] * 6, 3, s if j == 0 else 1)
@@ -587,7 +544,8 @@ def _lens_builders() -> dict:
                     x = ops.reshape(x, (-1, x.shape[1] * x.shape[2], d)) if len(x.shape) == 4 else x
                     y = layers.LayerNormalization(epsilon=1e-5)(x)
                     qkv = heads_of(layers.Dense(heads * kd * (2 + ratio))(y), heads)
-                    x = x + scale(layers.Dense(d)(attend(qkv[..., :kd], qkv[..., kd:2 * kd], qkv[..., 2 * kd:])))
+                    y = attend(qkv[..., :kd], qkv[..., kd:2 * kd], qkv[..., 2 * kd:], rng=rng)
+                    x = x + scale(layers.Dense(d)(y))
                     y = layers.Dense(4 * d, activation="gelu")(layers.LayerNormalization(epsilon=1e-5)(x))
                     x = x + scale(layers.Dense(d)(y))
                 else:
@@ -614,11 +572,11 @@ def _lens_builders() -> dict:
                 hq, r2 = x.shape[-1] // kd, (r - 1) // 2 + 1
                 kv = heads_of(layers.Dense(hq * kd * 5)(x), hq)
                 q = ops.reshape(ops.reshape(x, (-1, r, r, x.shape[-1]))[:, ::2, ::2], (-1, r2 * r2, x.shape[-1]))
-                y = attend(heads_of(layers.Dense(hq * kd)(q), hq), kv[..., :kd], kv[..., kd:])
+                y = attend(heads_of(layers.Dense(hq * kd)(q), hq), kv[..., :kd], kv[..., kd:], rng=rng)
                 x, r = mlp(layers.Dense(d)(layers.Activation(hs)(y)), d), r2
             for _ in range(n):
                 qkv = heads_of(layers.Dense(h * kd * 4)(x), h)
-                y = attend(qkv[..., :kd], qkv[..., kd:2 * kd], qkv[..., 2 * kd:])
+                y = attend(qkv[..., :kd], qkv[..., kd:2 * kd], qkv[..., 2 * kd:], rng=rng)
                 x = mlp(x + layers.Dense(d)(layers.Activation(hs)(y)), d)
         x = layers.BatchNormalization()(ops.mean(x, axis=1))
         return keras.Model(inp, layers.Dense(1000)(x))
@@ -825,7 +783,7 @@ FAMILIES = {"mobilevit-xxs": "transformer-like", "swin-like-t3": "transformer-li
             "unet-sep-bilinear-256": "encoder-decoder"}
 
 
-def _archs(builders, names: tuple[str, ...], families: dict[str, str], dynamic=frozenset()) -> list[Arch]:
+def arch_list(builders, names: tuple[str, ...], families: dict[str, str], dynamic=frozenset()) -> list[Arch]:
     """``Arch`` entries for ``names`` of a family's ``builders`` (a function returning name -> builder, called only
     when a model is built, so that listing a set does not import Keras), converted with a batch of 1 unless in
     ``dynamic``."""
@@ -837,7 +795,7 @@ def _archs(builders, names: tuple[str, ...], families: dict[str, str], dynamic=f
 
 def blind() -> list[Arch]:
     """The second blind family: 19 real architectures outside every other set."""
-    return _archs(_builders, NAMES, FAMILIES, DYNAMIC) + [Arch("swin-t-keras-io", "transformer-like", _swin_t)]
+    return arch_list(_builders, NAMES, FAMILIES, DYNAMIC) + [Arch("swin-t-keras-io", "transformer-like", _swin_t)]
 
 
 def kio() -> list[Arch]:
@@ -845,7 +803,7 @@ def kio() -> list[Arch]:
     names = ("kio-vit-72", "kio-convmixer-32", "kio-cct-32", "kio-mlpmixer-64", "kio-gmlp-64", "context-dilated-128",
              "context-dilated-256", "mobilenet", "efficientnetv2b1", "efficientnetb2", "vgg19", "resnet152",
              "efficientnetb4", "nasnetlarge", "efficientnetv2m", "resnet152v2")
-    return _archs(_kio_builders, names, KIO_FAMILIES, frozenset(names))
+    return arch_list(_kio_builders, names, KIO_FAMILIES, frozenset(names))
 
 
 def lens() -> list[Arch]:
@@ -853,4 +811,4 @@ def lens() -> list[Arch]:
     names = ("blazeface-128", "selfie-seg-256", "yolo-nano-320", "u2netp-320", "fast-scnn-512", "mobilevitv2-0.5-256",
              "efficientformer-l1", "levit-128s", "poolformer-s12", "resnext50-32x4d", "repvgg-a0", "mobileone-s0",
              "mnasnet-1.0", "efficientnet-lite0", "hrnet-w18-small-256")
-    return _archs(_lens_builders, names, LENS_FAMILIES)
+    return arch_list(_lens_builders, names, LENS_FAMILIES)
