@@ -1,7 +1,8 @@
 """Single layers at the widths real models use, timed alone against the host profile's price: how far the lookup,
 learned on random widths (mostly off a power of two), is from them. Three grids over 7-112 px maps: 1x1 convs between
 powers of two (16-1,024 channels), 3x3 convs between powers of two (16-512), 3x3 depthwise convs over MobileNets' and
-EfficientNets' widths at stride 1 and 2. Each layer is the median of ``--passes`` timings (>= 0.3 s each); resumable
+EfficientNets' widths at stride 1 and 2; and two over small maps: wide 1x1 convs over 2-14 px (up to 2,048 channels,
+>= 0.25 MB of weights), 3x3 convs over 2-4 px. Each layer is the median of ``--passes`` timings (>= 0.3 s each); resumable
 (the timings are kept in ``--json`` as they come).
 
     bench/quiet.sh .venv/bin/python bench/lookup_grids.py [--grid pointwise|conv|depthwise|all] [--profile P.json]
@@ -40,12 +41,22 @@ def grids() -> dict[str, list]:
             if 1e6 <= 9 * s * s * cin * cout <= 6e8 and max(cin, cout) <= 4 * min(cin, cout)]
     depthwise = [MicroSpec("depthwise", "depthwise", s, s, c, c, 3, stride) for s in SIDES for c in DEPTHWISE_WIDTHS
                  for stride in (1, 2) if 2e5 <= 9 * s * s * c / stride ** 2 <= 3e7 and s // stride >= 4]
-    return {"pointwise": pointwise, "conv": conv, "depthwise": depthwise}
+    # the wide 1x1 convs of classifiers' last stages (MobileNet v1's 4 px x 1,024, ResNet's 7 px x 2,048): 2-14 px
+    # maps, up to 2,048 channels, at least 0.25 MB of weights; and 3x3 convs over 2-4 px maps
+    seen = {spec.key() for spec in pointwise}
+    wide = [MicroSpec("pointwise", "conv", s, s, cin, cout, 1, 1) for s in (2, 4, 7, 14)
+            for cin, cout in itertools.product(POW2 + (2048,), POW2 + (2048,))
+            if 2e5 <= s * s * cin * cout <= 2.5e8 and max(cin, cout) <= 8 * min(cin, cout) and cin * cout * 4 >= 2.5e5]
+    tiny = [MicroSpec("conv", "conv", s, s, cin, cout, 3, 1) for s in (2, 4)
+            for cin, cout in itertools.product(POW2[:-1], POW2[:-1])
+            if 2e5 <= 9 * s * s * cin * cout <= 6e8 and max(cin, cout) <= 4 * min(cin, cout)]
+    return {"pointwise": pointwise, "conv": conv, "depthwise": depthwise,
+            "pointwise_wide": [spec for spec in wide if spec.key() not in seen], "conv_tiny": tiny}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", default="all", choices=("all", "pointwise", "conv", "depthwise"))
+    ap.add_argument("--grid", default="all", choices=("all", "pointwise", "conv", "depthwise", "pointwise_wide", "conv_tiny"))
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--json", default="lookup_grids.json", help="timings and prices, kept as they come (resumable)")
