@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from snapcheck import __version__
-from snapcheck.fsutil import atomic_write_json
+from snapcheck.fsutil import atomic_write_json, atomic_write_text
 from snapcheck.gan.registry import GeneratorConfig
 from snapcheck.paths import rules_dir
 from snapcheck.sweep.grid import registered_name
@@ -107,8 +107,7 @@ def evaluate_and_cache(worker: WorkerFn, cfg_dict: dict[str, Any], out_dir: str,
     cfg = GeneratorConfig.from_dict(cfg_dict)
     row = base_row(cfg, ls_version)
     marker = Path(cache_file).with_suffix(".running")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(str(os.getpid()))
+    atomic_write_text(marker, str(os.getpid()))  # whole or absent: a reader never sees it empty
     print(f"--- {cfg.name} ({cfg.key()})", flush=True)
     start = time.perf_counter()
     try:
