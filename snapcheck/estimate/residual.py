@@ -98,10 +98,15 @@ class _Table:
             self._tiled[align, weight] = with_tile_fill(self.kind, self.groups, self.x, align, weight)
         return self._tiled[align, weight]
 
+    def weights_to(self, group: str, x: list[float], bandwidth: float, penalty: float, align: int = 0,
+                   align_weight: float = 0.0) -> np.ndarray:
+        """Each sample's weight (``weights``) for one query, a kernel of lookup group ``group`` and features ``x``."""
+        xq = with_tile_fill(self.kind, np.asarray([group]), np.asarray([x], dtype=float), align, align_weight)
+        return weights(self.tiled(align, align_weight), self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
+
     def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float,
                 align: int = 0, align_weight: float = 0.0) -> float:
-        xq = with_tile_fill(self.kind, np.asarray([group]), np.asarray([x], dtype=float), align, align_weight)
-        w = weights(self.tiled(align, align_weight), self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
+        w = self.weights_to(group, x, bandwidth, penalty, align, align_weight)
         return float(w @ self.r / (w.sum() + shrink))
 
     def loo_residuals(self, bandwidth: float, shrink: float, penalty: float, align: int = 0,
@@ -135,15 +140,25 @@ def tile_of(res: dict[str, Any], kind: str) -> tuple[int, float]:
     return (int(own[0]), float(own[1])) if own else (int(res.get("align", 0)), float(res.get("align_weight", 0.0)))
 
 
-def correction(k: Kernel, res: dict[str, Any]) -> float:
-    """``r_hat`` of one kernel (log of the factor on its roofline time); 0 without samples of its kind."""
+def sample_weights(k: Kernel, res: dict[str, Any]) -> tuple[_Table, np.ndarray] | None:
+    """The table of ``k``'s kind and each of its samples' weight for ``k``; ``None`` without samples of its kind
+    or with features the table does not have (e.g. a convolution whose geometry is unknown)."""
     table = table_for(k.kind, res)
     if table is None:
-        return 0.0
+        return None
     group, x = features(k)
-    if table.x.ndim != 2 or table.x.shape[1] != len(x):  # e.g. a convolution whose geometry is unknown
+    if table.x.ndim != 2 or table.x.shape[1] != len(x):
+        return None
+    return table, table.weights_to(group, x, res["bandwidth"], res["group_penalty"], *tile_of(res, k.kind))
+
+
+def correction(k: Kernel, res: dict[str, Any]) -> float:
+    """``r_hat`` of one kernel (log of the factor on its roofline time); 0 without samples of its kind."""
+    found = sample_weights(k, res)
+    if found is None:
         return 0.0
-    return table.predict(group, x, res["bandwidth"], res["shrink"], res["group_penalty"], *tile_of(res, k.kind))
+    table, w = found
+    return float(w @ table.r / (w.sum() + res["shrink"]))
 
 
 def score(errors: np.ndarray) -> dict[str, float]:

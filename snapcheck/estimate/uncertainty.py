@@ -23,10 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.residual import features, table_for, tile_of, with_tile_fill, weights
+from snapcheck.estimate.residual import features, sample_weights, table_for
 
 MIN_SUPPORT = math.exp(-0.5 * 2.5 ** 2)  # the nearest sample within ~2.5 bandwidths, same group
 OUTSIDE_ERROR = 0.5  # log error assumed outside the envelope
@@ -43,16 +41,8 @@ class KernelError:
 
 def support(k: Kernel, res: dict) -> float:
     """The lookup weight of the calibrated sample nearest to ``k`` (0: no sample of its kind)."""
-    table = table_for(k.kind, res)
-    if table is None:
-        return 0.0
-    group, x = features(k)
-    if table.x.ndim != 2 or table.x.shape[1] != len(x):
-        return 0.0
-    align, aw = tile_of(res, k.kind)
-    xq = with_tile_fill(k.kind, np.asarray([group]), np.asarray([x], dtype=float), align, aw)
-    w = weights(table.tiled(align, aw), table.groups, xq, np.asarray([group]), res["bandwidth"], res["group_penalty"])
-    return float(w.max()) if w.size else 0.0
+    found = sample_weights(k, res)
+    return float(found[1].max()) if found is not None and found[1].size else 0.0
 
 
 def why_outside(k: Kernel, res: dict) -> str:
