@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--grid", default="all", choices=("all", "pointwise", "conv", "depthwise", "pointwise_wide", "conv_tiny"))
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--passes", type=int, default=3)
-    ap.add_argument("--json", default="lookup_grids.json", help="timings and prices, kept as they come (resumable)")
+    ap.add_argument("--json", default="lookup_grids.json", help="timings, kept as they come (resumable), and prices")
     args = ap.parse_args()
 
     import dataclasses
@@ -70,6 +70,7 @@ def main() -> None:
     from snapcheck.calibrate.micro import build_micro_tflite
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import load_host_profile, read_profile
+    from snapcheck.fsutil import atomic_write_json
     from snapcheck.readers import load_model
 
     profile = read_profile(args.profile) if args.profile else load_host_profile()
@@ -90,16 +91,15 @@ def main() -> None:
                     measured = float(np.median([typical_ms(measure_tflite(model, min_seconds=0.3))
                                                 for _ in range(args.passes)]))
                     rows[key] = {"grid": name, "measured_ms": measured}
+                    atomic_write_json(out, rows)
                 r = rows[key]
                 r["priced_ms"] = host_prediction(graph, profile)[1].latency_ms
                 r["roofline_ms"] = host_prediction(graph, roofline)[1].latency_ms
-                part = out.with_suffix(".part")
-                part.write_text(json.dumps(rows, indent=1))
-                part.replace(out)
                 errors.append(r["priced_ms"] / r["measured_ms"] - 1)
                 baseline.append(r["roofline_ms"] / r["measured_ms"] - 1)
                 print(f"{key:36s} measured {r['measured_ms']:8.3f} ms  priced {r['priced_ms']:8.3f}  "
                       f"{100 * errors[-1]:+6.1f} %  (roofline alone {100 * baseline[-1]:+6.1f} %)", flush=True)
+            atomic_write_json(out, rows)  # the grid's prices, on this run's profile
             for label, e in (("priced", np.array(errors)), ("roofline alone", np.array(baseline))):
                 print(f"## {name}: {len(e)} layers, {label} within ±10 % {np.mean(np.abs(e) <= 0.1):.0%}, "
                       f"median signed {100 * np.median(e):+.1f} %, median abs {100 * np.median(np.abs(e)):.1f} %")
