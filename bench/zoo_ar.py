@@ -22,7 +22,7 @@ import numpy as np
 
 from zoo import Arch
 from zoo_blind import arch_list
-from zoo_blocks import attend, cbn, dsconv, dwbn, head, heads_of, mbconv, pixel_shuffle, scale, up
+from zoo_blocks import attend, cbn, dsconv, dwbn, head, heads_of, ln, mbconv, pixel_shuffle, scale, up
 
 
 def pfld(res: int = 112, points: int = 98) -> Any:
@@ -242,9 +242,6 @@ def pvt_v2(res: int = 224, dims: tuple[int, ...] = (32, 64, 160, 256), heads: tu
     import keras
     from keras import layers, ops
 
-    def ln(t):
-        return layers.LayerNormalization(epsilon=1e-6)(t)
-
     x = inp = keras.Input((res, res, 3))
     for i, (d, h, m, n, r) in enumerate(zip(dims, heads, ratios, depths, sr)):
         x = layers.Conv2D(d, 7 if i == 0 else 3, 4 if i == 0 else 2, padding="same")(x)
@@ -425,9 +422,6 @@ def edgenext_xxs(res: int = 256, dims: tuple[int, ...] = (24, 48, 88, 168), dept
     from keras import layers, ops
 
     rng = np.random.default_rng(0)
-
-    def ln(t):
-        return layers.LayerNormalization(epsilon=1e-6)(t)
 
     def mlp(t, d):
         return scale(layers.Dense(d)(layers.Dense(4 * d, activation="gelu")(ln(t))), 1e-6)

@@ -77,6 +77,13 @@ def gn(x: Tensor) -> Tensor:
     return layers.GroupNormalization(1, epsilon=1e-5)(x)
 
 
+def ln(x: Tensor, epsilon: float = 1e-6) -> Tensor:
+    """Layer norm over the channels (PVTv2's and EdgeNeXt's epsilon by default)."""
+    from keras import layers
+
+    return layers.LayerNormalization(epsilon=epsilon)(x)
+
+
 def scale(x: Tensor, init: float = 1e-5) -> Tensor:
     """Layer scale: a per-channel constant multiply once deployed."""
     return x * np.full(x.shape[-1], init, "float32")
