@@ -65,3 +65,24 @@ def test_build_missing_converts_only_the_missing_files_in_parallel_processes(tmp
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == \
         {"a.tflite": b"a", "b.tflite": b"kept", "c.tflite": b"c"}
     assert 1 <= cal.build_workers() <= cal.MAX_BUILD_WORKERS
+
+
+def _noisy(item: str) -> bytes:  # module level: pickled; prints on fd 2 as TensorFlow's C++ loggers do
+    import os
+
+    os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on\n")
+    if item == "bad":
+        raise ValueError("cannot convert bad")
+    return item.encode()
+
+
+def test_build_missing_drops_converter_logs_but_not_their_failures(tmp_path, capfd):
+    import pytest
+
+    import snapcheck.calibrate.harness as cal
+
+    cal.build_missing(["a"], key=str, build=_noisy, folder=tmp_path / "m", workers=1)
+    assert (tmp_path / "m" / "a.tflite").read_bytes() == b"a"
+    with pytest.raises(ValueError, match="cannot convert bad"):
+        cal.build_missing(["bad"], key=str, build=_noisy, folder=tmp_path / "m", workers=1)
+    assert "oneDNN" not in capfd.readouterr().err and not (tmp_path / "m" / "bad.tflite").exists()

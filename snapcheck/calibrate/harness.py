@@ -137,6 +137,15 @@ def _build_to(build: Callable[[Any], bytes], item: Any, path: Path) -> None:
     atomic_write_bytes(path, build(item))
 
 
+def _quiet_converter() -> None:
+    """A converter process's stderr goes to /dev/null: TensorFlow's C++ loggers print INFO lines there (oneDNN,
+    CUDA stubs) whatever TF_CPP_MIN_LOG_LEVEL says. A failed conversion still reaches the parent: its exception
+    travels back with the result."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def build_missing(items: list, *, key: Callable[[Any], str], build: Callable[[Any], bytes], folder: Path,
                   workers: int, console: Any = None) -> None:
     """Convert the items whose .tflite is missing under ``folder``, in ``workers`` processes at once (``build``
@@ -149,7 +158,8 @@ def build_missing(items: list, *, key: Callable[[Any], str], build: Callable[[An
     folder.mkdir(parents=True, exist_ok=True)
     with progress_bar("converting (first time only)", console) as bar, \
             ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                                mp_context=multiprocessing.get_context("spawn")) as pool:
+                                mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_quiet_converter) as pool:
         task = bar.add_task("", total=len(todo))
         try:
             for done in as_completed([pool.submit(_build_to, build, item, path) for item, path in todo]):
