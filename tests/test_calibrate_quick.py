@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -750,6 +751,9 @@ def test_gemm_tile_reads_the_cpus_flags(tmp_path):
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
         assert gemm_tile(info) == tile
     assert gemm_tile(tmp_path / "missing") == 0
+    # this machine: numpy's view of the CPU (CPUID and the OS's register state) agrees with the flags Linux lists
+    if Path("/proc/cpuinfo").is_file():
+        assert gemm_tile() == gemm_tile(Path("/proc/cpuinfo"))
 
 
 def _cold_timings(profile, rate: float, cache: float) -> list[tuple]:

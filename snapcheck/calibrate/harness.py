@@ -85,14 +85,29 @@ def l2_cache_bytes() -> float:
     return cache_sizes().get(2, 1024.0 * 1024)
 
 
-def gemm_tile(cpuinfo: Path = Path("/proc/cpuinfo")) -> int:
-    """Output channels XNNPACK's f32 GEMM micro-kernels compute at a time on this CPU, from its flags: 32 with
-    AVX-512 (7x32), 16 with AVX2 and FMA3 (6x16; ``src/configs/gemm-config.c``); 0 when unknown (no x86 flags)."""
+def _numpy_isa() -> set[str] | None:
+    """The vector ISA this process may use, as numpy's dispatcher found it (CPUID and the OS's enabled register
+    state: what XNNPACK's cpuinfo checks too), in /proc/cpuinfo's flag names; None when numpy does not say."""
     try:
-        line = next((ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("flags")), "")
-    except OSError:
-        return 0
-    flags = set(line.partition(":")[2].split())
+        from numpy._core._multiarray_umath import __cpu_features__ as found
+    except ImportError:
+        return None
+    names = {"AVX512F": "avx512f", "AVX2": "avx2", "FMA3": "fma"}
+    return {flag for key, flag in names.items() if found.get(key)}
+
+
+def gemm_tile(cpuinfo: Path | None = None) -> int:
+    """Output channels XNNPACK's f32 GEMM micro-kernels compute at a time on this CPU: 32 with AVX-512 (7x32),
+    16 with AVX2 and FMA3 (6x16; ``src/configs/gemm-config.c``); 0 when unknown (no x86 flags). Read from
+    numpy's view of the CPU, else (or given a ``cpuinfo`` file) from the flags the kernel lists."""
+    flags = _numpy_isa() if cpuinfo is None else None
+    if flags is None:
+        try:
+            text = (cpuinfo or Path("/proc/cpuinfo")).read_text()
+        except OSError:
+            return 0
+        line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+        flags = set(line.partition(":")[2].split())
     return 32 if "avx512f" in flags else 16 if {"avx2", "fma"} <= flags else 0
 
 
