@@ -18,7 +18,7 @@ from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
 from snapcheck.estimate.kernels import split_kernels
-from snapcheck.estimate.network import cold_bytes, working_set_bytes
+from snapcheck.estimate.network import reads_since, cold_bytes, working_set_bytes
 from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          write_profile)
@@ -326,9 +326,10 @@ def test_streamed_weights_add_to_networks_and_never_to_single_kernels():
 
 
 def test_activations_re_read_after_the_cache_turned_over_add_to_networks():
-    """A 4 x 4 depthwise conv writing 40 MB that a 1x1 conv then reads: the traffic from the depthwise conv's start
-    to the 1x1 conv's end (121 MB) is beyond the curve, the 1x1 conv's own 41 MB inside it, so it re-reads all 40
-    MB; alone neither pays, nor does a layer reading the graph input."""
+    """A 4 x 4 depthwise conv writing 40 MB that a 1x1 conv then reads: the distinct bytes from the depthwise conv's
+    start to the 1x1 conv's end (its 40 MB input, the 40 MB it writes, which the 1x1 conv reads again, and the 1 MB
+    out: 81 MB, at most the 80 MB of arena and weights; the traffic is 121) are well up the curve, the 1x1 conv's own 41 MB below it, so it re-reads
+    most of the 40 MB; alone neither pays, nor does a layer reading the graph input."""
     base = load_host_profile()
     stream = {"ms_per_mb": 0.1, "sizes_mb": [50.0, 100.0], "cold": [0.0, 1.0]}
     streaming = dataclasses.replace(base, network={"stream": stream})
@@ -342,7 +343,14 @@ def test_activations_re_read_after_the_cache_turned_over_add_to_networks():
     with_stream, without = predict_kernels(ks, streaming).per_kernel_ms, predict_kernels(ks, base).per_kernel_ms
     extra = [s - u for s, u in zip(with_stream, without)]
     assert extra[0] == pytest.approx(0.0, abs=1e-6)  # reads the graph input (and 10 KB of weights)
-    assert extra[1] == pytest.approx(0.1 * 256 * 256 * 152 * 4 / 1e6, rel=1e-4)  # and 2.4 KB of weights
+    act, out = 256 * 256 * 152 * 4, 256 * 256 * 4 * 4
+    distinct = 2 * act + out + ks[0].weight_bytes + ks[1].weight_bytes
+    assert reads_since(ks) == [(1, act, pytest.approx(distinct))]  # the 40 MB read again counts once
+    # at most the working set: the weights and the 80 MB arena (the 1 MB output may reuse the input's memory)
+    reach = min(distinct, working_set_bytes(ks))
+    assert reach == pytest.approx(2 * act + ks[0].weight_bytes + ks[1].weight_bytes)
+    share = float(np.interp(np.log(reach / 1e6), np.log([50.0, 100.0]), [0.0, 1.0]))
+    assert 0.6 < share < 0.8 and extra[1] == pytest.approx(0.1 * share * act / 1e6, rel=1e-4)
     small = split_kernels(conv_chain(64, [32, 32, 32]))  # 0.5 MB activations: kept
     assert predict_kernels(small, streaming).latency_ms == pytest.approx(predict_kernels(small, base).latency_ms)
 

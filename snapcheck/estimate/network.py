@@ -45,9 +45,12 @@ EPYC with 16 MB of L3, 0.05 ms per MB at 4-14 pixels and at 49. A profile from b
 
 The same curve prices activations that outgrow the last-level cache between their write and their read: a
 tensor of ``s`` bytes that a kernel reads, last touched by an earlier kernel, adds
-``rate x (cold(D) - cold(b)) x s``, ``D`` the traffic from the start of that earlier kernel to the end of this
-one (an LRU cache re-read in order misses throughout once the oldest byte is further back than it holds). Alone,
-a kernel re-reads its input after its own ``b``. On the profile's Xeon a 4 x 4 depthwise conv over
+``rate x (cold(D) - cold(b)) x s``, ``D`` the distinct bytes touched from the start of that earlier kernel to
+the end of this one (``reads_since``: each tensor once, however often it was read or written, and the weights;
+at most the working set): an LRU cache re-read in order misses throughout once the oldest byte is further back
+than it holds. Alone, a kernel re-reads its input after its own ``b``. Counted as traffic, a softmax's five
+element-wise passes over one 16.8 MB attention tensor put MobileViT-XXS 28 % above its timing; counted once,
+11 % (docs/bench/estimator.md, session 33). On the profile's Xeon a 4 x 4 depthwise conv over
 256 x 256 x 152 (40 MB in, 40 out) followed by a 1x1 conv to 4 channels ran 4.3 ms slower than the two alone
 (the 1x1 conv's 41 MB stayed in the L3 alone), and the 256-pixel generators with nearest upsampling sat 6-19 %
 under their price without the term (docs/bench/estimator.md, session 27). Graph inputs are left out, as in
@@ -160,26 +163,56 @@ def stream_share(stream: dict, sizes: list[float]) -> np.ndarray:
     return (size > float(stream.get("cache_bytes", math.inf))).astype(float)  # a step at the cache (older profiles)
 
 
+def reads_since(kernels: list[Kernel]) -> list[tuple[int, float, float]]:
+    """Per activation a kernel reads after an earlier kernel touched it: (kernel, its bytes, the distinct bytes
+    touched from the start of that earlier kernel to the end of this one: tensors counted once however often
+    they were read or written, plus the kernels' weights). That distance, not the traffic, is what an LRU cache
+    turns over: a tensor written, then read twice, fills it once. A Fenwick tree over the kernels holds each
+    tensor's size at the kernel that last touched it."""
+    n = len(kernels)
+    tree = [0.0] * (n + 1)
+
+    def add(i: int, v: float) -> None:
+        i += 1
+        while i <= n:
+            tree[i] += v
+            i += i & -i
+
+    def upto(i: int) -> float:  # sum over kernels 0..i
+        total, i = 0.0, i + 1
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    last: dict[int, int] = {}
+    reads: list[tuple[int, float, float]] = []
+    for i, k in enumerate(kernels):
+        touched = dict(k.inputs + k.outputs)
+        since = {tid: last[tid] for tid, _ in k.inputs if tid in last}
+        for tid, s in touched.items():
+            if tid in last:
+                add(last[tid], -float(s))
+            add(i, float(s))
+            last[tid] = i
+        add(i, float(k.weight_bytes))
+        now = upto(i)
+        reads += [(i, float(touched[tid]), now - (upto(j - 1) if j else 0.0)) for tid, j in since.items()]
+    return reads
+
+
 def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
     """Per kernel, the time to re-read what the last-level cache does not keep in the network and kept when the
     kernel ran alone (``stream``: a profile's ``network["stream"]``; zeros without one): its weights, read once
-    per inference, and the activations it reads, by the traffic since they were last touched."""
+    per inference, and the activations it reads, by the distinct bytes touched since they were last touched
+    (``reads_since``; at most the working set)."""
     rate = float(stream.get("ms_per_mb", 0.0)) if stream else 0.0
     if not rate:
         return [0.0] * len(kernels)
-    reads: list[tuple[int, float, float]] = []  # (kernel, bytes, traffic since the tensor was last touched)
-    clock = 0.0
-    touched: dict[int, float] = {}
-    for i, k in enumerate(kernels):
-        for tid, s in k.inputs if "sizes_mb" in stream else ():  # a step profile's rate is the weights' only
-            if tid in touched:
-                reads.append((i, float(s), clock + k.bytes - touched[tid]))
-                touched[tid] = clock
-        for tid, _ in k.outputs:
-            touched[tid] = clock
-        clock += k.bytes
     n = len(kernels)
-    share = stream_share(stream, [working_set_bytes(kernels)] + [k.bytes for k in kernels] + [d for _, _, d in reads])
+    ws = working_set_bytes(kernels)
+    reads = reads_since(kernels) if "sizes_mb" in stream else []  # a step profile's rate is the weights' only
+    share = stream_share(stream, [ws] + [k.bytes for k in kernels] + [min(d, ws) for _, _, d in reads])
     out = [rate * max(0.0, float(share[0] - alone)) * k.weight_bytes / 1e6 for k, alone in zip(kernels, share[1:n + 1])]
     for (i, s, _), here in zip(reads, share[n + 1:]):
         out[i] += rate * max(0.0, float(here - share[1 + i])) * s / 1e6
