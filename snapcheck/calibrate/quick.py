@@ -613,6 +613,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
         | {s.key() for s in ROW_PROBES}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
+    fitted = {r.spec.key() for r in rows}
     stream = stream_rate(timed)
     factors = fit_factors(base, rows, stream=stream, tile=gemm_tile())
     factors["rows"] = row_rates(timed)
@@ -633,6 +634,10 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
+                      # the other probes (cold inputs and weights, the stream, rows): with ``timings``, all
+                      # that refitting this profile from the record needs
+                      "timings_apart": {spec.key(): round(typical_ms(hit), 5) for spec, _, hit in timed
+                                        if spec.key() not in fitted},
                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
     for i in range(PASSES):
         pass_cache(quick_cache(threads), i).unlink(missing_ok=True)
