@@ -90,8 +90,11 @@ def _numpy_isa() -> set[str] | None:
     state: what XNNPACK's cpuinfo checks too), in /proc/cpuinfo's flag names; None when numpy does not say."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as found
-    except ImportError:
-        return None
+    except ImportError:  # numpy 1.x
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as found
+        except ImportError:
+            return None
     names = {"AVX512F": "avx512f", "AVX2": "avx2", "FMA3": "fma"}
     return {flag for key, flag in names.items() if found.get(key)}
 
