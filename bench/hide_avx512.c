@@ -3,7 +3,7 @@
    The CPUID instruction is made to fault (arch_prctl ARCH_SET_CPUID, kept across fork and clone, reset by
    execve, which LD_PRELOAD repeats); the SIGSEGV handler runs the real CPUID and clears the feature bits of
    leaf 7. Needs the CPU's and the kernel's CPUID faulting (`cpuid_fault` in /proc/cpuinfo's flags). Used by
-   bench/hide_avx512.sh; a program that installs its own SIGSEGV handler before its first CPUID would crash. */
+   bench/hide_avx512.sh. A program that replaces the SIGSEGV handler and then executes CPUID crashes. */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <signal.h>
