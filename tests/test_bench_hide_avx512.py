@@ -10,19 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from snapcheck.calibrate.harness import cpu_flags
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
-@pytest.mark.skipif(not {"cpuid_fault", "avx512f", "avx2"} <= _flags() or shutil.which("gcc") is None,
+@pytest.mark.skipif(not {"cpuid_fault", "avx512f", "avx2"} <= cpu_flags() or shutil.which("gcc") is None,
                     reason="needs an AVX-512 CPU with CPUID faulting, and gcc")
 def test_a_command_under_hide_avx512_gets_the_avx2_tile(tmp_path):
     code = "from snapcheck.calibrate.harness import gemm_tile; import os; print(gemm_tile(), os.environ['SNAPCHECK_CACHE'])"

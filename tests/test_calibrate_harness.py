@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from snapcheck.calibrate.harness import MeasurementCache, best_ms, typical_ms
 
 
@@ -77,8 +79,6 @@ def _noisy(item: str) -> bytes:  # module level: pickled; prints on fd 2 as Tens
 
 
 def test_build_missing_drops_converter_logs_but_not_their_failures(tmp_path, capfd):
-    import pytest
-
     import snapcheck.calibrate.harness as cal
 
     cal.build_missing(["a"], key=str, build=_noisy, folder=tmp_path / "m", workers=1)

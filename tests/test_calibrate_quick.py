@@ -18,7 +18,7 @@ from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
 from snapcheck.estimate.kernels import split_kernels
-from snapcheck.estimate.network import reads_since, cold_bytes, working_set_bytes
+from snapcheck.estimate.network import cold_bytes, reads_since, working_set_bytes
 from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          write_profile)
@@ -328,8 +328,9 @@ def test_streamed_weights_add_to_networks_and_never_to_single_kernels():
 def test_activations_re_read_after_the_cache_turned_over_add_to_networks():
     """A 4 x 4 depthwise conv writing 40 MB that a 1x1 conv then reads: the distinct bytes from the depthwise conv's
     start to the 1x1 conv's end (its 40 MB input, the 40 MB it writes, which the 1x1 conv reads again, and the 1 MB
-    out: 81 MB, at most the 80 MB of arena and weights; the traffic is 121) are well up the curve, the 1x1 conv's own 41 MB below it, so it re-reads
-    most of the 40 MB; alone neither pays, nor does a layer reading the graph input."""
+    out: 81 MB, at most the 80 MB of arena and weights; the traffic is 121) are well up the curve, the 1x1 conv's
+    own 41 MB below it, so it re-reads most of the 40 MB; alone neither pays, nor does a layer reading the graph
+    input."""
     base = load_host_profile()
     stream = {"ms_per_mb": 0.1, "sizes_mb": [50.0, 100.0], "cold": [0.0, 1.0]}
     streaming = dataclasses.replace(base, network={"stream": stream})

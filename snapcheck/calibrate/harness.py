@@ -99,18 +99,23 @@ def _numpy_isa() -> set[str] | None:
     return {flag for key, flag in names.items() if found.get(key)}
 
 
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU flags the kernel lists in ``cpuinfo`` (empty when it cannot be read or has none)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
 def gemm_tile(cpuinfo: Path | None = None) -> int:
     """Output channels XNNPACK's f32 GEMM micro-kernels compute at a time on this CPU: 32 with AVX-512 (7x32),
     16 with AVX2 and FMA3 (6x16; ``src/configs/gemm-config.c``); 0 when unknown (no x86 flags). Read from
     numpy's view of the CPU, else (or given a ``cpuinfo`` file) from the flags the kernel lists."""
     flags = _numpy_isa() if cpuinfo is None else None
     if flags is None:
-        try:
-            text = (cpuinfo or Path("/proc/cpuinfo")).read_text()
-        except OSError:
-            return 0
-        line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-        flags = set(line.partition(":")[2].split())
+        flags = cpu_flags(cpuinfo or Path("/proc/cpuinfo"))
     return 32 if "avx512f" in flags else 16 if {"avx2", "fma"} <= flags else 0
 
 

@@ -104,10 +104,13 @@ class _Table:
         xq = with_tile_fill(self.kind, np.asarray([group]), np.asarray([x], dtype=float), align, align_weight)
         return weights(self.tiled(align, align_weight), self.groups, xq, np.asarray([group]), bandwidth, penalty)[0]
 
+    def estimate(self, w: np.ndarray, shrink: float) -> float:
+        """``r_hat`` from the samples' weights ``w`` for one query: their weighted mean, shrunk towards 0."""
+        return float(w @ self.r / (w.sum() + shrink))
+
     def predict(self, group: str, x: list[float], bandwidth: float, shrink: float, penalty: float,
                 align: int = 0, align_weight: float = 0.0) -> float:
-        w = self.weights_to(group, x, bandwidth, penalty, align, align_weight)
-        return float(w @ self.r / (w.sum() + shrink))
+        return self.estimate(self.weights_to(group, x, bandwidth, penalty, align, align_weight), shrink)
 
     def loo_residuals(self, bandwidth: float, shrink: float, penalty: float, align: int = 0,
                       align_weight: float = 0.0) -> np.ndarray:
@@ -158,7 +161,7 @@ def correction(k: Kernel, res: dict[str, Any]) -> float:
     if found is None:
         return 0.0
     table, w = found
-    return float(w @ table.r / (w.sum() + res["shrink"]))
+    return table.estimate(w, res["shrink"])
 
 
 def score(errors: np.ndarray) -> dict[str, float]:
