@@ -422,6 +422,10 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     assert "weights read from beyond the 2 MB L2: +0.01" in out
     assert "host ranges widen where one factor fits a kind's probes worst:" in out
     assert "conv, to <= 8 channels x 0.50 (3 probes)" in out  # a conv group, measured apart
+    # no probe here re-reads its weights: the profile host's balance, moved by the factors
+    assert "dense convs whose GEMM tile overflows the 2 MB L2 re-read their weights per tile of rows:" in out
+    assert "(the profile host's, moved by the memory and conv factors)" in out
+    assert written["restream"]["host_cache_bytes"] == 2**21 and written["restream"]["host_flops_per_byte"] > 0
     elsewhere = host_dir / "elsewhere.json"
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json"),
                                       "--out", str(elsewhere)])
@@ -716,14 +720,14 @@ def test_fully_connected_layers_can_take_the_model_measured_on_this_host():
 def test_dense_convs_off_the_hosts_gemm_tile_are_priced_by_their_fill():
     """The shipped profile's lookup learned a 32-wide GEMM tile; on a host computing 16 output channels at a
     time a conv to 76 channels computes 80 where the lookup priced 96: its work scales by 80/96. Convs to a
-    multiple of 32, to at most 8 channels (the half-width micro-kernel's group) and stems do not change, nor does
-    any conv on a profile not adapted to a host of another tile."""
+    multiple of 32, to fewer than 32 channels (another micro-kernel on the profile's host: their group's factor
+    prices them) and stems do not change, nor does any conv on a profile not adapted to a host of another tile."""
     from snapcheck.estimate.roofline import kernel_terms, tile_fill
 
     base = load_host_profile()
     here = dataclasses.replace(base, gemm_tile=16)
     fills = {c: tile_fill(_conv(32, 64, c)[0], here) for c in (4, 8, 16, 40, 64, 76, 96, 100)}
-    assert fills == pytest.approx({4: 1.0, 8: 1.0, 16: 0.5, 40: 0.75, 64: 1.0, 76: 80 / 96, 96: 1.0, 100: 112 / 128})
+    assert fills == pytest.approx({4: 1.0, 8: 1.0, 16: 1.0, 40: 0.75, 64: 1.0, 76: 80 / 96, 96: 1.0, 100: 112 / 128})
     assert tile_fill(_conv(32, 3, 76)[0], here) == 1.0
     assert tile_fill(_conv(32, 64, 76)[0], base) == tile_fill(_conv(32, 64, 76)[0], dataclasses.replace(
         base, gemm_tile=32)) == 1.0

@@ -75,6 +75,15 @@ times: a kind's kernels in real shapes and in a network (say, wide convs with la
 its small single-kernel probes, and fitting the kinds on the single kernels alone, then one network factor for
 the rest, put the whole difference on every kind (docs/bench/estimator.md, session 15).
 
+Dense convs whose GEMM re-reads its weights on one host and not the other change unlike the rest
+(``roofline.restream_fill``): XNNPACK keeps a weight panel in the L2 for all the rows it serves only when one
+micro-kernel tile of it fits there, so the CPU's tile and L2 decide. Such a conv is bound by re-reading its
+weights, at the host's balance between compute and that re-reading (FLOPs per byte re-read,
+``restream_balance``): measured here on the conv probes that re-read theirs, else the profile host's balance
+moved by the memory and conv factors. On the profile's Xeon with AVX-512 hidden (AVX2 tiles), the 4 x 4 convs
+over 1,024 channels of a 128-px generator ran 0.70x what their compute and the conv factor said, as the profile
+host's 37 passes over their weights became one (docs/bench/estimator.md, session 34).
+
 Each probe's timing on this host is compared with its timing on the profile's host (``quick_reference``,
 recorded by the full calibration right after its lookup stage, with the same harness; for a single-layer
 probe the profile has no recording of, rebuilt from the lookup table's sample of that shape,
@@ -108,8 +117,8 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, predict_kernels, speed_group,
-                                         tile_fill)
+from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, predict_kernels, profile_tile,
+                                         restream_fill, speed_group, tile_fill, weight_passes)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -295,6 +304,28 @@ def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
     return {k: stream[k] for k in ("ms_per_mb", "sizes_mb", "cold")}
 
 
+def restream_balance(timed: list[tuple], profile: Profile, tile: int, cache: float) -> dict[str, Any]:
+    """A host's balance between a dense conv's compute and re-reading its weights, in FLOPs per byte re-read:
+    over the single-conv probes of ``timed`` (``measure_probes`` rows) whose GEMM re-reads its weights on a host
+    with GEMM tile ``tile`` and an L2 of ``cache`` bytes (``roofline.weight_passes`` > 1), the median of the conv
+    speed ``profile`` has for that sitting (GFLOP/s) x the probe's time / the bytes it re-reads. Such a probe is
+    bound by the re-reading (``roofline.restream_fill``), so this is the rate the core re-reads weights at,
+    relative to its compute. ``{}`` when no probe re-reads its weights there."""
+    found = {}
+    for spec, kernels, hit in timed:
+        main = main_kernel(kernels) if isinstance(spec, MicroSpec) else None
+        g = main.geometry if main is not None and main.kind == "conv" else None
+        if g is None or g.groups != 1 or (passes := weight_passes(g, tile, cache)) <= 1:
+            continue
+        gflops = (profile.group_gflops.get(speed_group(main, profile)) if profile.group_gflops else None) \
+            or profile.compute_gflops("conv")
+        found[spec.key()] = gflops * typical_ms(hit) * 1e6 / (passes * main.weight_bytes)
+    if not found:
+        return {}
+    return {"flops_per_byte": round(float(np.median(list(found.values()))), 4),
+            "probes": {k: round(v, 4) for k, v in found.items()}}
+
+
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
     """A single-layer probe's timing on ``base``'s host rebuilt from its lookup table, when its main kernel is one
     of the table's samples: the inverse of ``shapes.residual_samples`` (``r = log(measured / roofline)``,
@@ -334,8 +365,9 @@ def probe_dir() -> Path:
 def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profile:
     """The full calibration's probe stage: time the probes as ``--quick`` will (``typical_ms``) for the profile's
     ``quick_reference``; measure this host's weight re-reading (``stream_rate``, into ``network["stream"]``,
-    unless the network correction prices cold weights itself) and per-row costs (``row_rates``, into
-    ``network["row_ns"]``); and choose on the small network probes how
+    unless the network correction prices cold weights itself), per-row costs (``row_rates``, into
+    ``network["row_ns"]``) and the balance between a dense conv's compute and re-reading its weights
+    (``restream_balance``, into ``restream``); and choose on the small network probes how
     much of a kind's error its kernels share (``uncertainty.choose_shared``: the ranges then hold 90% of those
     networks). Not on the large ones: the kernel model predicts them within a few %, which would narrow the
     ranges (0.20 instead of 0.35) until they held only 57-84 % of real models (docs/bench/estimator.md,
@@ -356,6 +388,9 @@ def reference(profile: Profile, threads: int = 1, console: Any = None) -> Profil
             nets.append((kernels, pred.per_kernel_ms, pred.latency_ms, typical_ms(hit),
                          kernel_errors(kernels, profile.residual)))
     residual = {**profile.residual, "error_shared": choose_shared(nets)} if nets else profile.residual
+    balance = restream_balance(rows, profile, profile_tile(profile), profile.feature_cache_bytes)
+    if balance:
+        profile = dataclasses.replace(profile, restream=balance)
     return dataclasses.replace(profile, residual=residual,
                                quick_reference={spec.key(): round(typical_ms(hit), 5) for spec, _, hit in rows})
 
@@ -416,6 +451,16 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
     return models, errors
 
 
+def on_host(base: Profile, tile: int, cache: float, balance: float = 0.0) -> Profile:
+    """``base`` with a host's GEMM tile (``Profile.gemm_tile``) and, when that tile and the host's L2 of ``cache``
+    bytes are known and ``base`` records its own balance between compute and re-reading weights, that L2 and the
+    host's balance (``roofline.restream_fill``; ``balance`` 0: the profile host's)."""
+    own = base.restream.get("flops_per_byte")
+    restream = {**base.restream, "host_flops_per_byte": round(balance or own, 4), "host_cache_bytes": cache} \
+        if own and cache and tile else base.restream
+    return dataclasses.replace(base, gemm_tile=tile, restream=restream)
+
+
 class QuickModel:
     """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
     roofs' balance stay as the base profile has them):
@@ -428,21 +473,23 @@ class QuickModel:
     with weights, and transposed convs with a weight panel, beyond the profile host's L2, stems, dense convs with
     few or off-tile output channels). ``stream_i``:
     the probe's weight re-reading here (``stream``, measured, not fitted); ``fill_j`` the dense conv's partial
-    tile on this host's GEMM tile ``tile`` (``roofline.tile_fill``; 1 with ``tile`` 0). The reference ``t_i(0)``
-    has the base profile's own stream (none unless it carries a ``network["stream"]``) and no fill."""
+    tile on this host's GEMM tile ``tile`` (``roofline.tile_fill``; 1 with ``tile`` 0) times how much longer
+    re-reading its weights on a host with that tile and an L2 of ``cache`` bytes makes it, at the profile host's
+    balance (``roofline.restream_fill``; ``on_host``). The reference ``t_i(0)`` has the base profile's own stream
+    (none unless it carries a ``network["stream"]``) and no fill."""
 
     def __init__(self, base: Profile, rows: list[ProbeRow], kinds: list[str] | None = None,
-                 stream: dict | None = None, tile: int = 0) -> None:
+                 stream: dict | None = None, tile: int = 0, cache: float = 0.0) -> None:
         self.base = base
         self.kinds = kinds if kinds is not None else sorted({speed_group(k, base, conv_groups=False) for r in rows
                                                               for k in r.kernels if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
-        here = dataclasses.replace(base, gemm_tile=tile)
+        here = on_host(base, tile, cache)
         row_of, fixed, compute, memory, kind, fill = [], [], [], [], [], []
         for i, r in enumerate(rows):
             for k in r.kernels:
                 t = kernel_terms(k, base)
-                fill.append(tile_fill(k, here) / tile_fill(k, base))
+                fill.append(tile_fill(k, here) / tile_fill(k, base) * restream_fill(k, here) / restream_fill(k, base))
                 row_of.append(i)
                 fixed.append(t.factor * t.fixed)
                 compute.append(t.factor * t.compute)
@@ -476,7 +523,7 @@ class QuickModel:
 
 
 def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, stream: dict | None = None,
-                tile: int = 0) -> dict[str, Any]:
+                tile: int = 0, cache: float = 0.0) -> dict[str, Any]:
     """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
     single kernels and the networks together (each network ``NET_WEIGHT`` times): ``speed`` per probed kind
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
@@ -499,7 +546,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     high (session 20)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
-    model = QuickModel(base, rows, stream=stream, tile=tile)
+    model = QuickModel(base, rows, stream=stream, tile=tile, cache=cache)
     mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
     group = [speed_group(m, base) if m is not None else "" for m in mains]
     apart = np.array([m is not None and g != speed_group(m, base, conv_groups=False) for m, g in zip(mains, group)])
@@ -529,7 +576,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
             "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local,
-            "tile": tile}
+            "tile": tile, "cache": cache}
 
 
 def weighted_median(values: Any, weights: Any) -> float:
@@ -550,7 +597,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     the L2's size and that of weights read from beyond it (``weights``, ``weight_rate``) its
     ``cold_ms_per_mb["cold_weights"]``, the per-row costs measured here (``rows``, ``row_rates``) replace
     those of ``base``'s ``row_ns`` (any not measured: ``base``'s times the ``kernel_us`` factor), and this host's GEMM tile
-    (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``). Each kind's
+    (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``), with its L2 (``cache``) and the balance
+    between compute and re-reading weights (``restream``, ``host_balance``) for ``roofline.restream_fill``. Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
     gets a wide range on this host. The kinds of ``local`` take the model measured here (``local_models``)."""
@@ -589,15 +637,33 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
     groups = {g: round(base.group_gflops.get(g, base.compute_gflops(group_kind(g))) / v, 4)
               for g, v in factors["speed"].items() if group_kind(g) != g}
+    host = on_host(base, factors.get("tile", 0), factors.get("cache", 0.0),
+                   (factors.get("restream") or {}).get("host_flops_per_byte", 0.0))
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, group_gflops=groups,
-        gemm_tile=factors.get("tile", 0),
+        gemm_tile=host.gemm_tile, restream=host.restream,
         local_models={**base.local_models, **factors.get("local", {})},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
         dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
         overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, residual=residual,
         meta={**base.meta, **meta})
+
+
+def host_balance(timed: list[tuple], base: Profile, factors: dict[str, Any]) -> dict[str, Any]:
+    """This host's balance between a dense conv's compute and re-reading its weights (``roofline.restream_fill``),
+    for ``base`` adapted by ``factors``: measured on the conv probes that re-read their weights here
+    (``restream_balance``), else ``base``'s own moved by the factors (memory / conv: FLOPs per byte). ``{}`` when
+    ``base`` records no balance of its own or this host's GEMM tile or L2 is unknown."""
+    own = base.restream.get("flops_per_byte")
+    if not own or not factors.get("cache") or not factors.get("tile"):
+        return {}
+    adapted = adapt(base, {**factors, "restream": {}}, {})
+    measured = restream_balance(timed, adapted, factors["tile"], factors["cache"])
+    if measured:
+        return {"host_flops_per_byte": measured["flops_per_byte"], "probes": measured["probes"]}
+    conv = factors["speed"].get("conv", factors["median"])
+    return {"host_flops_per_byte": round(own * factors["memory"] / conv, 4), "probes": {}}
 
 
 def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
@@ -615,7 +681,8 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     fitted = {r.spec.key() for r in rows}
     stream = stream_rate(timed)
-    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile())
+    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes())
+    factors["restream"] = host_balance(timed, base, factors)
     factors["rows"] = row_rates(timed)
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
         factors["cold"] = cold_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
@@ -630,7 +697,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "stream": stream, "cold": factors.get("cold", {}), "weights": factors.get("weights", {}),
                       "rows": factors["rows"],
                       "local": factors["local"],
-                      "tile": factors["tile"],
+                      "tile": factors["tile"], "restream": factors["restream"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

@@ -135,6 +135,13 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  dense convs: this CPU's GEMM computes {adapted.gemm_tile} output channels at a time, the "
                       f"profile's lookup learned {tile}; a conv's partial tile is priced by its fill here "
                       f"(to 76 channels: x{channel_pad(76, adapted.gemm_tile) / channel_pad(76, tile):.2f})")
+    rs, balance = adapted.restream, factors.get("restream") or {}
+    if balance:
+        how = f"measured on {len(balance['probes'])} conv probes that re-read theirs here" if balance["probes"] \
+            else "the profile host's, moved by the memory and conv factors"
+        console.print(f"  dense convs whose GEMM tile overflows the {rs['host_cache_bytes'] / 2**20:.0f} MB L2 re-read "
+                      f"their weights per tile of rows: {rs['host_flops_per_byte']:.2f} FLOPs per byte re-read here "
+                      f"({how}), {rs['flops_per_byte']:.2f} on the profile's host")
     for kind, m in local.items():
         console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
                       f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "

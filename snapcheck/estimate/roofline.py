@@ -19,7 +19,8 @@ int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of
 adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
 dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``; on a
 host whose GEMM tile differs from the lookup's, a dense conv's work is scaled by its partial tile's fill
-(``tile_fill``). A
+(``tile_fill``) and by how often its GEMM reads its weights there against on the profile's host
+(``restream_fill``). A
 kind in ``local_models`` (``--quick`` on a host whose transposed convs or fully connected layers change unlike the
 shape model says) is priced by the model measured on that host instead, ``local_ms``: multiply-adds (output
 channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry
@@ -66,6 +67,7 @@ class Profile:
     feature_cache_bytes: float = 2097152.0  # cache size the ``lw`` feature is relative to (the calibrated host's L2)
     group_gflops: dict[str, float] = field(default_factory=dict)  # ``speed_group`` -> GFLOP/s (--quick)
     gemm_tile: int = 0  # output-channel tile of the GEMM on the host --quick adapted this to (0: the lookup's own)
+    restream: dict = field(default_factory=dict)  # dense convs' weight re-reading (``restream_fill``; {}: not priced)
     local_models: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> measured model (``local_ms``, --quick)
     network: dict = field(default_factory=dict)  # in-network correction (estimate.network; {}: none)
     residual: dict = field(default_factory=dict)  # local lookup correction (estimate.residual; {}: none)
@@ -159,11 +161,14 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
 def tile_fill(k: Kernel, p: Profile) -> float:
     """How much of a dense conv's work its partial output tile adds on the host's GEMM tile (``p.gemm_tile``)
     relative to what it added on the tile the profile's lookup learned (``profile_tile``): a conv to 76 channels
-    computes 80 on a 16-wide tile, 96 on a 32-wide one, so 0.83. 1 for other kernels, for stems and for convs
-    to at most a quarter tile (the half-width micro-kernel's ``conv:narrow`` group), and on a profile not adapted
-    to a host with another tile."""
+    computes 80 on a 16-wide tile, 96 on a 32-wide one, so 0.83. 1 for other kernels, for stems, on a profile
+    not adapted to a host with another tile, and for convs to fewer channels than the profile's tile: XNNPACK
+    runs those on another micro-kernel there (its ``nr2`` config), so their change is their group's
+    (``conv:narrow``, ``conv:offtile``), not a fill. On the profile's Xeon with AVX-512 hidden, convs to 16 and 24
+    channels ran 0.67-0.78x the change of wide convs, where a fill said 0.5 and 1.0; held-out models within
+    ±10 % went 81 -> 83 % and validation ones 90 -> 98 % over three runs (docs/bench/estimator.md, session 34)."""
     own, host, g = profile_tile(p), p.gemm_tile, _dense_conv(k)
-    if not own or not host or host == own or g is None or g.cin < STEM_CHANNELS or g.cout <= own // 4:
+    if not own or not host or host == own or g is None or g.cin < STEM_CHANNELS or g.cout < own:
         return 1.0
     return channel_pad(g.cout, host) / channel_pad(g.cout, own)
 
@@ -178,6 +183,42 @@ def gemm_cost(rows: int, mr: int, nr: int) -> int:
     of the two (``calculate_microkernel_cost``, by which ``xnn_get_heuristic_mr_igemm`` chooses): each tile does
     ``mr + nr`` loads, weighted 3, and ``mr x nr`` multiply-adds."""
     return min(math.ceil(rows / m) * (3 * (m + nr) + m * nr) for m in (1, mr))
+
+
+def weight_passes(g: ConvGeometry, tile: int, cache: float) -> int:
+    """How many times a dense conv's GEMM reads all its weights on a host whose micro-kernel computes ``tile``
+    output channels (``GEMM_ROWS`` rows) and whose L2 holds ``cache`` bytes. XNNPACK sizes a GEMM's column block
+    so that it fits the L2 with the rows' input panel and their outputs (``xnn_gemm_best_tile_size``) and loops
+    over columns outermost, so each weight panel serves every row tile from the cache: one pass. When even one
+    tile (``mr`` input rows and ``nr`` weight columns of the conv's K = taps x input channels) overflows the L2,
+    the block is all the columns, and every tile of ``mr`` output pixels re-reads all the weights."""
+    mr = min(GEMM_ROWS.get(tile, 0), g.out_pixels)
+    depth = g.kh * g.kw * (g.cin // max(g.groups, 1))
+    if not mr or 4.0 * (depth * (mr + tile) + mr * tile) <= cache:
+        return 1
+    return math.ceil(g.out_pixels / mr)
+
+
+def restream_fill(k: Kernel, p: Profile) -> float:
+    """How much longer a dense conv computes on the host ``p`` was adapted to than the profile's lookup learned,
+    for how often its GEMM reads its weights on each (``weight_passes``). On either host the kernel is bound by
+    its multiply-adds or by re-reading its weights, whichever is slower: max(1, r) times its compute, with r =
+    weight bytes read x the host's compute-to-reread balance (``p.restream``: ``flops_per_byte`` on the
+    profile's host, measured by the full calibration; ``host_flops_per_byte`` and ``host_cache_bytes`` on the
+    adapted host, from ``calibrate --quick``) / FLOPs. A 4 x 4 conv over 1,024 channels and 16 x 16 pixels
+    re-reads its 16.8 MB of weights 37 times on the profile's AVX-512 host (7-row tiles 32 columns wide overflow
+    its 2 MB L2) and runs 1.4x its compute; with AVX2 tiles (6 x 16) it reads them once. 1 for other kernels,
+    stems, and profiles not adapted to a host."""
+    rs, g, own = p.restream, _dense_conv(k), profile_tile(p)
+    if not rs.get("host_flops_per_byte") or not own or g is None or g.cin < STEM_CHANNELS:
+        return 1.0
+    flops_per_byte = g.out_pixels / 2.0  # of the weights read once: 2 x pixels x K x cout FLOPs, 4 x K x cout bytes
+
+    def bound(tile: int, cache: float, balance: float) -> float:
+        return max(1.0, weight_passes(g, tile, cache) * balance / flops_per_byte)
+
+    return bound(p.gemm_tile or own, rs["host_cache_bytes"], rs["host_flops_per_byte"]) / \
+        bound(own, p.feature_cache_bytes, rs["flops_per_byte"])
 
 
 def image_fill(k: Kernel, p: Profile) -> float:
@@ -223,7 +264,7 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = (p.group_gflops.get(speed_group(k, p)) if p.group_gflops else None) or p.compute_gflops(k.kind)
-    compute = k.work * tile_fill(k, p) * image_fill(k, p) / (gflops * 1e6) \
+    compute = k.work * tile_fill(k, p) * image_fill(k, p) * restream_fill(k, p) / (gflops * 1e6) \
         / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) \
         / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
     if k.quantized:
