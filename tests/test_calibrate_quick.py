@@ -405,7 +405,7 @@ def test_quick_command_reports_the_stream(host_dir, monkeypatch):
     base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
     write_profile(host_dir / "base.json", base)
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
-    monkeypatch.setattr(quick, "l2_cache_bytes", lambda: 2**21)
+    monkeypatch.setattr(quick, "l2_cache_bytes", lambda unknown=0.0: 2**21)
     monkeypatch.setattr(quick, "COLD_MIN_MB", 0.1)
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
     assert result.exit_code == 0, result.output
@@ -444,6 +444,26 @@ def test_quick_fits_probes_timed_elsewhere_without_timing_them_again(monkeypatch
     assert [r.spec for r in got] == [r.spec for r in rows]
     assert factors["speed"]["conv"] == pytest.approx(1.3, rel=0.05)
     assert adapted.meta["quick"]["timings"] == {r.spec.key(): round(r.ms, 5) for r in rows}
+
+
+def test_quick_prices_weight_re_reading_only_with_the_hosts_l2_and_tile_known(monkeypatch):
+    """``--quick`` keeps this host's L2 (sysfs) and GEMM tile for ``roofline.restream_fill``; with either unknown
+    the adapted profile keeps the profile's own record only, and no conv changes for it."""
+    from snapcheck.calibrate import harness
+
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.3, "eltwise": 1.0}))
+    base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
+    monkeypatch.setattr(quick, "gemm_tile", lambda: 16)
+    monkeypatch.setattr(harness, "cache_sizes", lambda *a: {1: 48 * 1024.0, 2: 2.0**20})
+    adapted = quick.calibrate_quick(base, timed=_timed(rows))[0]
+    assert adapted.restream["host_cache_bytes"] == 2.0**20 and adapted.gemm_tile == 16
+    assert adapted.restream["host_flops_per_byte"] > 0 and adapted.meta["quick"]["restream"]["probes"] == {}
+    monkeypatch.setattr(harness, "cache_sizes", lambda *a: {})
+    assert quick.calibrate_quick(base, timed=_timed(rows))[0].restream == base.restream
+    monkeypatch.setattr(harness, "cache_sizes", lambda *a: {2: 2.0**20})
+    monkeypatch.setattr(quick, "gemm_tile", lambda: 0)
+    assert quick.calibrate_quick(base, timed=_timed(rows))[0].restream == base.restream
 
 
 def test_full_calibration_records_its_own_hosts_stream(monkeypatch):
@@ -825,7 +845,7 @@ def test_cold_inputs_add_to_networks_here_and_single_kernels_keep_their_price():
 
 def test_quick_measures_cold_inputs_on_the_cells_and_keeps_them_out_of_the_fit(monkeypatch):
     monkeypatch.setattr(quick, "COLD_MIN_MB", 0.1)
-    monkeypatch.setattr(quick, "l2_cache_bytes", lambda: 2**21)
+    monkeypatch.setattr(quick, "l2_cache_bytes", lambda unknown=0.0: 2**21)
     base = load_host_profile()
     rows = _rows(base, _truth({"conv": 1.0, "eltwise": 1.0}))
     timed = _timed(rows)

@@ -80,9 +80,9 @@ def cache_sizes(base: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict
     return out
 
 
-def l2_cache_bytes() -> float:
-    """Per-core L2 size of this machine, 1 MiB when it cannot be read."""
-    return cache_sizes().get(2, 1024.0 * 1024)
+def l2_cache_bytes(unknown: float = 1024.0 * 1024) -> float:
+    """Per-core L2 size of this machine, ``unknown`` (1 MiB) when it cannot be read."""
+    return cache_sizes().get(2, unknown)
 
 
 def _numpy_isa() -> set[str] | None:

@@ -681,7 +681,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     fitted = {r.spec.key() for r in rows}
     stream = stream_rate(timed)
-    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes())
+    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes(unknown=0.0))
     factors["restream"] = host_balance(timed, base, factors)
     factors["rows"] = row_rates(timed)
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
