@@ -3,6 +3,8 @@
 # kernels, a CPU of another kind for calibrate --quick and the estimator to transfer to (docs/bench/estimator.md,
 # session 33). Builds bench/hide_avx512.c once (gcc) and preloads it. The host fingerprint stays the same, so
 # measurements and host profiles go to their own folders unless SNAPCHECK_CACHE / SNAPCHECK_HOST_PROFILES are set.
+# HIDE_AVX512_KEEP=1 keeps AVX-512; HIDE_AVX512_L2_KB=N reports an L2 of N KiB to CPUID (XNNPACK sizes its GEMM
+# tiles for it; snapcheck reads sysfs, so give it SNAPCHECK_L2_BYTES too): a Zen 4-like 1 MB L2 as XNNPACK sees it.
 #   bench/hide_avx512.sh .venv/bin/python bench/estimator_accuracy.py --quick --fresh --json work/noavx512.json
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

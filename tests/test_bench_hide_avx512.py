@@ -25,3 +25,33 @@ def test_a_command_under_hide_avx512_gets_the_avx2_tile(tmp_path):
     assert out == ["16", str(tmp_path / "cache")]  # XNNPACK's AVX2 tile; the caller's cache folder kept
     plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert plain.stdout.split()[0] == "32"
+
+
+_CPUID_L2 = """
+import ctypes, mmap
+# push rbx; mov r8, rdx; mov eax, edi; mov ecx, esi; cpuid; mov [r8], eax/ebx/ecx/edx; pop rbx; ret
+code = bytes([0x53, 0x49, 0x89, 0xd0, 0x89, 0xf8, 0x89, 0xf1, 0x0f, 0xa2, 0x41, 0x89, 0x00, 0x41, 0x89, 0x58, 0x04,
+              0x41, 0x89, 0x48, 0x08, 0x41, 0x89, 0x50, 0x0c, 0x5b, 0xc3])
+buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+buf.write(code)
+cpuid = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32 * 4))(
+    ctypes.addressof(ctypes.c_char.from_buffer(buf)))
+r = (ctypes.c_uint32 * 4)()
+for sub in range(8):
+    cpuid(4, sub, ctypes.byref(r))
+    if r[0] & 31 and (r[0] >> 5) & 7 == 2:
+        print(((r[1] >> 22) + 1) * (((r[1] >> 12) & 0x3ff) + 1) * ((r[1] & 0xfff) + 1) * (r[2] + 1) // 1024)
+from snapcheck.calibrate.harness import gemm_tile
+print(gemm_tile())
+"""
+
+
+@pytest.mark.skipif(not {"cpuid_fault", "avx512f", "avx2"} <= cpu_flags() or shutil.which("gcc") is None
+                    or "GenuineIntel" not in Path("/proc/cpuinfo").read_text(),
+                    reason="needs an Intel AVX-512 CPU with CPUID faulting (leaf 4), and gcc")
+def test_hide_avx512_can_keep_the_isa_and_report_a_smaller_l2(tmp_path):
+    env = {**os.environ, "HIDE_AVX512_LIB": str(tmp_path / "hide.so"), "SNAPCHECK_CACHE": str(tmp_path / "cache"),
+           "HIDE_AVX512_KEEP": "1", "HIDE_AVX512_L2_KB": "1024"}
+    out = subprocess.run([str(ROOT / "bench" / "hide_avx512.sh"), sys.executable, "-c", _CPUID_L2], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1024", "32"]  # CPUID's L2 as XNNPACK reads it; AVX-512 kept

@@ -11,10 +11,11 @@ import math
 import pytest
 from cost_fixtures import conv_chain
 
-from snapcheck.calibrate import quick
+from snapcheck.calibrate import harness, quick
 from snapcheck.calibrate.micro import MicroSpec
 from snapcheck.estimate.kernels import split_kernels
 from snapcheck.estimate.profiles import load_host_profile, profile_from_json, profile_to_json
+from snapcheck.errors import InputError
 from snapcheck.estimate.roofline import kernel_terms, restream_fill, weight_passes
 
 MB = 2.0**20
@@ -112,3 +113,14 @@ def test_quick_measures_the_hosts_balance_where_a_probe_re_reads_and_moves_the_p
     adapted = quick.adapt(base, {**factors, "restream": derived}, {})
     assert adapted.restream["host_flops_per_byte"] == pytest.approx(derived["host_flops_per_byte"], rel=1e-3)
     assert adapted.restream["host_cache_bytes"] == 2 * MB and adapted.gemm_tile == 16
+
+
+def test_the_l2_can_be_given_where_sysfs_does_not_say_what_xnnpack_sees(monkeypatch):
+    monkeypatch.setattr(harness, "cache_sizes", lambda *a: {2: 2.0 * MB})
+    assert harness.l2_cache_bytes() == 2 * MB
+    monkeypatch.setenv("SNAPCHECK_L2_BYTES", "1048576")
+    assert harness.l2_cache_bytes(unknown=0.0) == 1 * MB
+    for bad in ("1MB", "-5", "0"):
+        monkeypatch.setenv("SNAPCHECK_L2_BYTES", bad)
+        with pytest.raises(InputError, match="SNAPCHECK_L2_BYTES"):
+            harness.l2_cache_bytes()

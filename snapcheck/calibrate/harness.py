@@ -19,6 +19,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
+from snapcheck.errors import InputError
 from snapcheck.estimate.kernels import Kernel, split_kernels
 from snapcheck.estimate.profiles import host_fingerprint  # noqa: F401 (the key of every cache here)
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
@@ -81,7 +82,17 @@ def cache_sizes(base: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict
 
 
 def l2_cache_bytes(unknown: float = 1024.0 * 1024) -> float:
-    """Per-core L2 size of this machine, ``unknown`` (1 MiB) when it cannot be read."""
+    """Per-core L2 size of this machine: ``SNAPCHECK_L2_BYTES`` when set (a VM whose sysfs does not list the L2
+    its CPUID reports, which is what XNNPACK sizes its GEMM tiles by), else sysfs's, else ``unknown`` (1 MiB)."""
+    given = os.environ.get("SNAPCHECK_L2_BYTES")
+    if given:
+        try:
+            size = float(given)
+        except ValueError:
+            size = 0.0
+        if not size > 0:
+            raise InputError(None, f"SNAPCHECK_L2_BYTES={given!r}: give the L2's size in bytes, such as 1048576")
+        return size
     return cache_sizes().get(2, unknown)
 
 
