@@ -70,6 +70,7 @@ def test_a_conv_bound_by_re_reading_on_the_profiles_host_computes_faster_where_i
     assert restream_fill(fitted, _host(32, 1 * MB)) == pytest.approx(max(1.0, 37 * beta / 128))
     assert restream_fill(fitted, _host(32, 1 * MB, balance=beta / 10)) == 1.0  # a host that re-reads fast
     assert restream_fill(_conv(16, 3, 256), avx2) == 1.0
+    assert restream_fill(_conv(16, 1024, 24), _host(32, 1 * MB)) == 1.0  # below the tile: another micro-kernel
 
 
 def test_the_adapted_profile_keeps_the_hosts_l2_and_balance_through_json():
@@ -90,9 +91,9 @@ def test_the_balance_is_the_conv_speed_times_the_time_over_the_bytes_re_read():
     """A probe bound by re-reading 37 passes of 16.8 MB in 25 ms re-reads at 24.9 GB/s; at 120 GFLOP/s that is
     4.8 FLOPs per byte. Probes that read their weights once say nothing and are left out."""
     base = dataclasses.replace(load_host_profile(), gflops={**load_host_profile().gflops, "conv": 120.0})
-    timed = [_timed_conv(16, 1024, 256, 25.0), _timed_conv(16, 256, 256, 1.0)]
+    timed = [_timed_conv(16, 1024, 256, 25.0), _timed_conv(16, 256, 256, 1.0), _timed_conv(16, 1024, 3, 9.0)]
     w = 16 * 1024 * 256 * 4
-    got = quick.restream_balance(timed, base, 32, 2 * MB)
+    got = quick.restream_balance(timed, base, 32, 2 * MB)  # not the conv to 3 channels: another micro-kernel
     assert got["flops_per_byte"] == pytest.approx(120e9 * 25e-3 / (37 * w), rel=1e-3)
     assert list(got["probes"]) == [timed[0][0].key()]
     assert quick.restream_balance(timed, base, 16, 2 * MB) == {}

@@ -306,16 +306,17 @@ def stream_entry(stream: dict[str, Any]) -> dict[str, float]:
 
 def restream_balance(timed: list[tuple], profile: Profile, tile: int, cache: float) -> dict[str, Any]:
     """A host's balance between a dense conv's compute and re-reading its weights, in FLOPs per byte re-read:
-    over the single-conv probes of ``timed`` (``measure_probes`` rows) whose GEMM re-reads its weights on a host
-    with GEMM tile ``tile`` and an L2 of ``cache`` bytes (``roofline.weight_passes`` > 1), the median of the conv
-    speed ``profile`` has for that sitting (GFLOP/s) x the probe's time / the bytes it re-reads. Such a probe is
-    bound by the re-reading (``roofline.restream_fill``), so this is the rate the core re-reads weights at,
-    relative to its compute. ``{}`` when no probe re-reads its weights there."""
+    over the single-conv probes of ``timed`` (``measure_probes`` rows) to at least ``tile`` channels whose GEMM
+    re-reads its weights on a host with GEMM tile ``tile`` and an L2 of ``cache`` bytes
+    (``roofline.weight_passes`` > 1), the median of the conv speed ``profile`` has for that sitting (GFLOP/s) x
+    the probe's time / the bytes it re-reads. Such a probe is bound by the re-reading
+    (``roofline.restream_fill``), so this is the rate the core re-reads weights at, relative to its compute.
+    ``{}`` when no probe re-reads its weights there."""
     found = {}
     for spec, kernels, hit in timed:
         main = main_kernel(kernels) if isinstance(spec, MicroSpec) else None
         g = main.geometry if main is not None and main.kind == "conv" else None
-        if g is None or g.groups != 1 or (passes := weight_passes(g, tile, cache)) <= 1:
+        if g is None or g.groups != 1 or g.cout < tile or (passes := weight_passes(g, tile, cache)) <= 1:
             continue
         gflops = (profile.group_gflops.get(speed_group(main, profile)) if profile.group_gflops else None) \
             or profile.compute_gflops("conv")

@@ -208,9 +208,11 @@ def restream_fill(k: Kernel, p: Profile) -> float:
     adapted host, from ``calibrate --quick``) / FLOPs. A 4 x 4 conv over 1,024 channels and 16 x 16 pixels
     re-reads its 16.8 MB of weights 37 times on the profile's AVX-512 host (7-row tiles 32 columns wide overflow
     its 2 MB L2) and runs 1.4x its compute; with AVX2 tiles (6 x 16) it reads them once. 1 for other kernels,
-    stems, and profiles not adapted to a host."""
+    stems, convs to fewer channels than either tile (another micro-kernel, ``tile_fill``), and profiles not
+    adapted to a host."""
     rs, g, own = p.restream, _dense_conv(k), profile_tile(p)
-    if not rs.get("host_flops_per_byte") or not own or g is None or g.cin < STEM_CHANNELS:
+    if not rs.get("host_flops_per_byte") or not own or g is None or g.cin < STEM_CHANNELS \
+            or g.cout < max(own, p.gemm_tile):
         return 1.0
     flops_per_byte = g.out_pixels / 2.0  # of the weights read once: 2 x pixels x K x cout FLOPs, 4 x K x cout bytes
 
