@@ -157,3 +157,8 @@ def conv_kernel(cin: int, cout: int, side: int, k: int = 3, stride: int = 1, gro
     macs = out * cout * k * k * cin // groups
     return Kernel(kind=kind, ops=[0], flops=2 * macs, macs=macs, bytes=4 * (side * side * cin + out * cout),
                   work=2.0 * macs, reduction=k * k * cin // groups, channels=cout, geometry=g, label="CONV_2D")
+
+
+def timing_hit(ms: float) -> dict:
+    """A timing as ``calibrate.harness.measure_tflite`` reports it, every statistic ``ms``."""
+    return {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}

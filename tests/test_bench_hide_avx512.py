@@ -17,14 +17,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(not {"cpuid_fault", "avx512f", "avx2"} <= cpu_flags() or shutil.which("gcc") is None,
                     reason="needs an AVX-512 CPU with CPUID faulting, and gcc")
+def _shim_env(tmp_path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "HIDE_AVX512_LIB": str(tmp_path / "hide.so"), "SNAPCHECK_CACHE": str(tmp_path / "cache"),
+            **extra}
+
+
+def _python(code: str, env: dict[str, str], shim: bool = True) -> list[str]:
+    """What ``code`` prints in a fresh interpreter, under bench/hide_avx512.sh or not."""
+    cmd = ([str(ROOT / "bench" / "hide_avx512.sh")] if shim else []) + [sys.executable, "-c", code]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout.split()
+
+
 def test_a_command_under_hide_avx512_gets_the_avx2_tile(tmp_path):
-    code = "from snapcheck.calibrate.harness import gemm_tile; import os; print(gemm_tile(), os.environ['SNAPCHECK_CACHE'])"
-    env = {**os.environ, "HIDE_AVX512_LIB": str(tmp_path / "hide.so"), "SNAPCHECK_CACHE": str(tmp_path / "cache")}
-    out = subprocess.run([str(ROOT / "bench" / "hide_avx512.sh"), sys.executable, "-c", code], env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["16", str(tmp_path / "cache")]  # XNNPACK's AVX2 tile; the caller's cache folder kept
-    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert plain.stdout.split()[0] == "32"
+    code = ("from snapcheck.calibrate.harness import gemm_tile; import os; "
+            "print(gemm_tile(), os.environ['SNAPCHECK_CACHE'])")
+    env = _shim_env(tmp_path)
+    assert _python(code, env) == ["16", str(tmp_path / "cache")]  # XNNPACK's AVX2 tile; the caller's cache kept
+    assert _python(code, env, shim=False)[0] == "32"
 
 
 _CPUID_L2 = """
@@ -50,8 +59,5 @@ print(gemm_tile())
                     or "GenuineIntel" not in Path("/proc/cpuinfo").read_text(),
                     reason="needs an Intel AVX-512 CPU with CPUID faulting (leaf 4), and gcc")
 def test_hide_avx512_can_keep_the_isa_and_report_a_smaller_l2(tmp_path):
-    env = {**os.environ, "HIDE_AVX512_LIB": str(tmp_path / "hide.so"), "SNAPCHECK_CACHE": str(tmp_path / "cache"),
-           "HIDE_AVX512_KEEP": "1", "HIDE_AVX512_L2_KB": "1024"}
-    out = subprocess.run([str(ROOT / "bench" / "hide_avx512.sh"), sys.executable, "-c", _CPUID_L2], env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["1024", "32"]  # CPUID's L2 as XNNPACK reads it; AVX-512 kept
+    env = _shim_env(tmp_path, HIDE_AVX512_KEEP="1", HIDE_AVX512_L2_KB="1024")
+    assert _python(_CPUID_L2, env) == ["1024", "32"]  # CPUID's L2 as XNNPACK reads it; AVX-512 kept

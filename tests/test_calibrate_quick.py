@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, skip_chain, tflite_conv
+from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, skip_chain, tflite_conv, timing_hit
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
@@ -241,14 +241,9 @@ def test_a_probe_without_a_recorded_timing_is_rebuilt_from_the_lookup():
     assert quick.lookup_reference(other, profile) is None  # a shape the table does not hold
 
 
-def _hit(ms: float) -> dict:
-    """A timing as ``harness.measure_tflite`` reports it, every statistic ``ms``."""
-    return {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}
-
-
 def _timed(rows: list[quick.ProbeRow]) -> list[tuple]:
     """``measure_probes`` rows for probe rows, timed as they say."""
-    return [(r.spec, r.kernels, _hit(r.ms)) for r in rows]
+    return [(r.spec, r.kernels, timing_hit(r.ms)) for r in rows]
 
 
 def _share(mb: float) -> float:
@@ -260,14 +255,15 @@ def _stream_timings(rate: float, share=_share, single_ms: float = 1.0, overhead:
     """``measure_probes`` rows for ``quick.stream_probes()`` on a host that re-reads ``share(working set MB)`` of a
     network's weights per inference at ``rate`` ms per MB: each chain takes its layers' time plus that."""
     side, c = quick.STREAM_LAYER
-    rows = [(quick.OVERHEAD_PROBE, [], _hit(overhead)),
-            (quick.stream_probes()[0][1], split_kernels(conv_chain(side, [c, c], k=1)), _hit(single_ms + overhead))]
+    rows = [(quick.OVERHEAD_PROBE, [], timing_hit(overhead)),
+            (quick.stream_probes()[0][1], split_kernels(conv_chain(side, [c, c], k=1)),
+             timing_hit(single_ms + overhead))]
     for chain, _ in quick.stream_probes():
         n = len(chain.layers)
         kernels = split_kernels(conv_chain(side, [c] * (n + 1), k=1))
         weights = sum(k.weight_bytes for k in kernels) / 1e6
-        rows.append((chain, kernels, _hit(overhead + n * single_ms + rate * share(working_set_bytes(kernels) / 1e6)
-                                          * weights)))
+        rows.append((chain, kernels, timing_hit(overhead + n * single_ms
+                                                + rate * share(working_set_bytes(kernels) / 1e6) * weights)))
     return rows
 
 
@@ -798,7 +794,7 @@ def _cold_timings(profile, rate: float, cache: float) -> list[tuple]:
         ks = split_kernels(skip_chain(48, 64, 3 + i))
         cold = sum(c["cold_inputs"] for c in cold_bytes(ks, cache)) / 1e6
         ms = predict_kernels(ks, profile).latency_ms + rate * cold
-        rows.append((spec, ks, _hit(ms)))
+        rows.append((spec, ks, timing_hit(ms)))
     return rows
 
 
@@ -822,7 +818,7 @@ def test_cold_rate_is_what_the_profile_leaves_of_the_cell_networks_per_cold_mega
     assert r["probes"] == pytest.approx([0.3] * n, rel=1e-3) and len(r["timings"]) == n
     assert quick.cold_rate(_cold_timings(base, -0.2, cache), base, cache)["ms_per_mb"] == 0.0  # never a discount
     timed = _cold_timings(base, 0.3, cache)
-    timed[0] = (timed[0][0], timed[0][1], _hit(10 * timed[0][2]["median_ms"]))  # one probe far off
+    timed[0] = (timed[0][0], timed[0][1], timing_hit(10 * timed[0][2]["median_ms"]))  # one probe far off
     assert quick.cold_rate(timed, base, cache)["ms_per_mb"] == pytest.approx(0.3, rel=1e-3)  # the median holds
     assert len(quick.cold_rate(timed[1:], base, cache)["probes"]) == n - 1
     assert quick.cold_rate([], base, cache) == {}
@@ -873,13 +869,13 @@ def _row_timings(out_ns: float, in_ns: float, relu_ms: float = 0.013, mirror_ns:
     y = b.op("RELU", [b.input((1, 224, 224, 3))], (1, 224, 224, 3))
     ks = split_kernels(b.graph([b.op("MUL", [y, b.tensor((1, 1, 1, 3), const=True)], (1, 224, 224, 3))]))
     relu, out, inplace, mirror, *_ = ROW_PROBES
-    rows = [(relu, ks[:1], _hit(relu_ms)), (out, ks, _hit(relu_ms + 50_176 * out_ns / 1e6)),
-            (inplace, ks, _hit(relu_ms + 50_176 * in_ns / 1e6))]
+    rows = [(relu, ks[:1], timing_hit(relu_ms)), (out, ks, timing_hit(relu_ms + 50_176 * out_ns / 1e6)),
+            (inplace, ks, timing_hit(relu_ms + 50_176 * in_ns / 1e6))]
     if mirror_ns is not None:
         b = GraphBuilder()
         pads = b.tensor((4, 2), "int32", const=True)
         padded = split_kernels(b.graph([b.op("MIRROR_PAD", [b.input((1, 64, 64, 32)), pads], (1, 66, 66, 32))]))
-        rows.append((mirror, padded, _hit(relu_ms + 66 * 66 * 32 * mirror_ns / 1e6)))
+        rows.append((mirror, padded, timing_hit(relu_ms + 66 * 66 * 32 * mirror_ns / 1e6)))
     return rows
 
 
@@ -923,7 +919,7 @@ def _weight_timings(profile, rate: float, cache: float) -> list[tuple]:
     for i, spec in enumerate(quick.weight_probes()):
         ks = split_kernels(conv_chain(8, [512] * (4 + i % 2), k=1))
         cold = sum(c["cold_weights"] for c in cold_bytes(ks, cache)) / 1e6
-        rows.append((spec, ks, _hit(predict_kernels(ks, profile).latency_ms + rate * cold)))
+        rows.append((spec, ks, timing_hit(predict_kernels(ks, profile).latency_ms + rate * cold)))
     return rows
 
 

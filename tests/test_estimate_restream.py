@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from cost_fixtures import conv_chain
+from cost_fixtures import conv_chain, timing_hit
 
 from snapcheck.calibrate import harness, quick
 from snapcheck.calibrate.micro import MicroSpec
@@ -84,7 +84,7 @@ def test_the_adapted_profile_keeps_the_hosts_l2_and_balance_through_json():
 
 def _timed_conv(hw: int, cin: int, cout: int, ms: float) -> tuple:
     spec = MicroSpec("conv", "conv", hw, hw, cin, cout, 4)
-    return spec, [_conv(hw, cin, cout)], {"median_ms": ms, "cpu_median_ms": ms, "min_ms": ms, "runs": 10}
+    return spec, [_conv(hw, cin, cout)], timing_hit(ms)
 
 
 def test_the_balance_is_the_conv_speed_times_the_time_over_the_bytes_re_read():

@@ -118,7 +118,7 @@ from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
 from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, predict_kernels, profile_tile,
-                                         restream_fill, speed_group, tile_fill, weight_passes)
+                                         restream_fill, speed_gflops, speed_group, tile_fill, weight_passes)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 
@@ -318,9 +318,7 @@ def restream_balance(timed: list[tuple], profile: Profile, tile: int, cache: flo
         g = main.geometry if main is not None and main.kind == "conv" else None
         if g is None or g.groups != 1 or g.cout < tile or (passes := weight_passes(g, tile, cache)) <= 1:
             continue
-        gflops = (profile.group_gflops.get(speed_group(main, profile)) if profile.group_gflops else None) \
-            or profile.compute_gflops("conv")
-        found[spec.key()] = gflops * typical_ms(hit) * 1e6 / (passes * main.weight_bytes)
+        found[spec.key()] = speed_gflops(main, profile) * typical_ms(hit) * 1e6 / (passes * main.weight_bytes)
     if not found:
         return {}
     return {"flops_per_byte": round(float(np.median(list(found.values()))), 4),

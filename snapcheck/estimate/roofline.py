@@ -158,6 +158,12 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     return k.kind
 
 
+def speed_gflops(k: Kernel, p: Profile) -> float:
+    """The compute speed (GFLOP/s at the reference shape) a kernel takes on ``p``: its ``speed_group``'s where
+    ``--quick`` measured one, else its kind's."""
+    return (p.group_gflops.get(speed_group(k, p)) if p.group_gflops else None) or p.compute_gflops(k.kind)
+
+
 def tile_fill(k: Kernel, p: Profile) -> float:
     """How much of a dense conv's work its partial output tile adds on the host's GEMM tile (``p.gemm_tile``)
     relative to what it added on the tile the profile's lookup learned (``profile_tile``): a conv to 76 channels
@@ -265,7 +271,7 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
                            0.0, 1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
-    gflops = (p.group_gflops.get(speed_group(k, p)) if p.group_gflops else None) or p.compute_gflops(k.kind)
+    gflops = speed_gflops(k, p)
     compute = k.work * tile_fill(k, p) * image_fill(k, p) * restream_fill(k, p) / (gflops * 1e6) \
         / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) \
         / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
