@@ -7,14 +7,12 @@ high-water mark (``getrusage``) after the runs, and ``model_rss_mb`` the growth 
 model was loaded.
 
 Per-op times (``profile=True``): onnxruntime's own profiler (``enable_profiling``) gives measured
-per-node times. LiteRT's Python API has no op profiler, so for .tflite the table is the estimator's
-per-kernel breakdown on the calibrated host profile, scaled so it sums to the measured median; it
-is labelled ``estimated``.
+per-node times. LiteRT's Python API has no op profiler: for .tflite, ``snapcheck.op_alone`` times each op alone
+(``snapcheck bench --profile`` adds its table to the result, ``profile_source`` "alone").
 """
 
 from __future__ import annotations
 
-import json
 import resource
 import statistics
 import time
@@ -25,8 +23,6 @@ from typing import Any, Callable
 import numpy as np
 
 from snapcheck.errors import InputError
-from snapcheck.estimate import host_prediction
-from snapcheck.readers import load_model
 from snapcheck.runner import open_model
 
 
@@ -49,7 +45,8 @@ class BenchResult:
     cpu_median_ms: float | None = None  # CPU time of the calling thread (1 thread only: see time_runs)
     cpu_min_ms: float | None = None
     profile: list[dict[str, Any]] | None = None
-    profile_source: str | None = None  # "measured" (onnxruntime profiler) or "estimated" (see module docs)
+    profile_source: str | None = None  # "measured" (onnxruntime's profiler) or "alone" (each op timed alone)
+    profile_note: str | None = None  # for "alone": the ops' sum against the model's median
     times_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +58,8 @@ class BenchResult:
         if d["profile"] is None:
             d.pop("profile")
             d.pop("profile_source")
+        if d["profile_note"] is None:
+            d.pop("profile_note")
         return d
 
 
@@ -110,7 +109,8 @@ def _summary(path: Path, runtime: str, version: str, threads: int, warmup: int,
 
 def bench_model(path: str | Path, threads: int = 1, runs: int = 50, warmup: int = 5,
                 profile: bool = False) -> BenchResult:
-    """Benchmark a .tflite or .onnx file (told apart by content) on this machine (``InputError`` for bad input)."""
+    """Benchmark a .tflite or .onnx file (told apart by content) on this machine (``InputError`` for bad input);
+    ``profile``: onnxruntime's per-node times for an .onnx file."""
     path = Path(path)
     if threads < 1 or runs < 1 or warmup < 0:
         raise InputError(path, "--threads and --runs must be >= 1 and --warmup >= 0")
@@ -122,33 +122,13 @@ def bench_model(path: str | Path, threads: int = 1, runs: int = 50, warmup: int 
     runner.try_invoke()
     times = time_runs(runner.invoke, runs, warmup)
     res = _summary(path, runner.runtime, runner.runtime_version, threads, warmup, times, runner.load_ms, rss0)
-    if profile and runner.runtime == "litert":
-        res.profile, res.profile_source = _estimated_profile(path, res.median_ms), "estimated"
-    elif profile:
-        trace = runner.end_profiling()
-        try:
-            res.profile, res.profile_source = _ort_profile(trace, runs + warmup), "measured"
-        finally:
-            trace.unlink(missing_ok=True)
+    if profile and runner.runtime == "onnxruntime":
+        res.profile, res.profile_source = _ort_profile(runner.end_profiling() or [], runs + warmup), "measured"
     return res
 
 
-def _estimated_profile(path: Path, measured_ms: float) -> list[dict[str, Any]]:
-    """Per-kernel breakdown from the host profile, scaled to the measured median (see module docs)."""
-    graph = load_model(path)
-    kernels, pred = host_prediction(graph)
-    body = sum(pred.per_kernel_ms)
-    scale = (measured_ms - pred.latency_ms + body) / body if body else 1.0
-    rows = []
-    for k, ms in zip(kernels, pred.per_kernel_ms):
-        rows.append({"op": f"#{k.ops[0]}", "type": k.label, "kind": k.kind, "ms": ms * scale,
-                     "share": ms / body if body else 0.0, "mflops": k.flops / 1e6})
-    return rows
-
-
-def _ort_profile(trace: Path, calls: int) -> list[dict[str, Any]]:
-    """Mean time per node over all profiled runs, from onnxruntime's Chrome-trace JSON."""
-    events = json.loads(trace.read_text())
+def _ort_profile(events: list[dict[str, Any]], calls: int) -> list[dict[str, Any]]:
+    """Mean time per node over all profiled runs, from onnxruntime's Chrome-trace events."""
     acc: dict[str, dict[str, Any]] = {}
     for e in events:
         if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time"):

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -136,6 +140,10 @@ class ModelRunner:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 4  # failures come back as exceptions (one line); no coloured log lines on stderr
         opts.enable_profiling = profile
+        if profile:  # onnxruntime writes its trace when the session starts: into a folder of ours, never the cwd
+            self._profile_dir = tempfile.mkdtemp(prefix="snapcheck-ort-profile-")
+            weakref.finalize(self, shutil.rmtree, self._profile_dir, True)
+            opts.profile_file_prefix = os.path.join(self._profile_dir, "ort")
         source = str(model) if self.path is not None else bytes(model)
         try:  # onnxruntime prints its provider fallback ("EP Error ... Falling back") on stdout: kept off it
             with contextlib.redirect_stdout(io.StringIO()):
@@ -143,6 +151,8 @@ class ModelRunner:
             inputs = [_ort_port(i) for i in sess.get_inputs()]  # a name that is not UTF-8 fails here
             outputs = [_ort_port(o) for o in sess.get_outputs()]
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            if profile:
+                shutil.rmtree(self._profile_dir, ignore_errors=True)
             problem = "onnxruntime cannot load the model"
             if self.path is not None and self.path.suffix.lower() != ".onnx":
                 problem = f"not a TFLite model (no {TFLITE_IDENTIFIER.decode()} identifier) and {problem}"
@@ -248,10 +258,16 @@ class ModelRunner:
         y = np.asarray(self.run(np.transpose(x, (0, 3, 1, 2)))[0])
         return (np.transpose(y, (0, 2, 3, 1)) if y.ndim == 4 else y).astype(np.float32)
 
-    def end_profiling(self) -> Path | None:
-        """onnxruntime's Chrome-trace profile of the runs so far (opened with ``profile=True``); None for LiteRT,
-        whose Python API has no op profiler."""
-        return Path(self._sess.end_profiling()) if self.runtime == "onnxruntime" else None
+    def end_profiling(self) -> list[dict[str, Any]] | None:
+        """The events of onnxruntime's Chrome-trace profile of the runs so far (opened with ``profile=True``; its
+        file is removed); None for LiteRT, whose Python API has no op profiler."""
+        if self.runtime != "onnxruntime":
+            return None
+        trace = Path(self._sess.end_profiling())
+        try:
+            return json.loads(trace.read_text())
+        finally:
+            shutil.rmtree(self._profile_dir, ignore_errors=True)
 
     def _ort_type(self, name: str) -> str:
         return next(i.type for i in self._sess.get_inputs() if i.name == name)

@@ -18,10 +18,13 @@ def bench(
     warmup: int = typer.Option(5, "--warmup", help="Untimed runs first."),
     fmt: str = typer.Option("text", "--format", "--output-format", "-f", metavar="FORMAT",
                             help="text (default) or json."),
-    profile: bool = typer.Option(False, "--profile", help="Per-op time table (measured for .onnx, estimated for .tflite)."),
+    profile: bool = typer.Option(False, "--profile", help="Per-op time table: onnxruntime's profiler for .onnx; for "
+                                 ".tflite each op timed alone, next to the estimate for it."),
 ) -> None:
     """Measure host latency with LiteRT (.tflite) or onnxruntime (.onnx), told apart by content: median, p90, min,
     peak RSS. Open input dims are set to 1."""
+    from rich.console import Console
+
     from snapcheck.commands._common import existing_file, on_interrupt, report_format
 
     fmt = report_format(fmt)
@@ -32,11 +35,19 @@ def bench(
     from snapcheck.hostbench import bench_model
 
     res = bench_model(model, threads=threads, runs=runs, warmup=warmup, profile=profile)
+    if profile and res.runtime == "litert":  # each op timed alone: seconds to minutes
+        from snapcheck.calibrate.harness import progress_bar
+        from snapcheck.op_alone import op_profile
+
+        with progress_bar("timing each op alone", Console(stderr=True)) as bar:
+            task = bar.add_task("", total=None)
+            res.profile, res.profile_note = op_profile(
+                model, res.median_ms, threads, lambda done, total: bar.update(task, completed=done, total=total))
+        res.profile_source = "alone"
     estimate = _host_estimate(model) if res.runtime == "litert" and threads == 1 else None
     if fmt == "json":
         typer.echo(json.dumps({**res.to_dict(), **({"estimate": estimate} if estimate else {})}, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     console = Console()
@@ -54,15 +65,25 @@ def bench(
         if not estimate["fitted_here"]:
             console.print(f"[yellow]{estimate['note']}[/]", soft_wrap=True)
     if res.profile:
-        title = ("per-op time, measured by onnxruntime's profiler" if res.profile_source == "measured" else
-                 "per-kernel time, ESTIMATED: host-profile breakdown scaled to the measured median "
-                 "(LiteRT's Python API has no op profiler)")
+        alone = res.profile_source == "alone"
+        title = ("per-op time, each op timed alone (LiteRT's Python API has no op profiler)" if alone else
+                 "per-op time, measured by onnxruntime's profiler")
         table = Table(title=title)
-        for col in ("op", "type", "ms", "share"):
-            table.add_column(col, justify="right" if col in ("ms", "share") else "left")
-        for row in sorted(res.profile, key=lambda r: -r["ms"])[:40]:
-            table.add_row(str(row["op"]), str(row["type"]), f"{row['ms']:.3f}", f"{row['share']:.1%}")
+        cols = ("op", "type", "ms", "estimate ms", "share", "name") if alone else ("op", "type", "ms", "share")
+        for col in cols:
+            table.add_column(col, justify="right" if col in ("ms", "estimate ms", "share") else "left")
+        for row in sorted(res.profile, key=lambda r: -r.get("ms", 0.0))[:40]:
+            ms = f"{row['ms']:.3f}" if "ms" in row else "-"
+            cells = [str(row["op"]), str(row["type"]), ms]
+            if alone:
+                cells.append(f"{row['estimated_ms']:.3f}" if "estimated_ms" in row else "-")
+            cells.append(f"{row['share']:.1%}")
+            if alone:
+                cells.append(row.get("name", "") + (f" ({row['not_timed']})" if "not_timed" in row else ""))
+            table.add_row(*cells)
         console.print(table)
+        if res.profile_note:
+            console.print(res.profile_note, soft_wrap=True)
 
 
 def _host_estimate(model: Path) -> dict:
