@@ -124,7 +124,6 @@ def _time_ops(path: str, threads: int, first: int, conn: Any) -> None:
     from snapcheck.readers.tflite_reader import read_tflite
     from snapcheck.runner import open_model
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends this process
     model = read_model_from_bytearray(bytearray(Path(path).read_bytes()))
     ops = model.subgraphs[0].operators
     folded = folded_ops(model)
@@ -151,6 +150,12 @@ def _time_ops(path: str, threads: int, first: int, conn: Any) -> None:
                 fields = {"not_timed": f"could not be cut out: {one_line(exc, 200)}"}
         conn.send((i, fields))
     conn.send(None)
+
+
+def _child(worker: Callable[[str, int, int, Any], None], *args: Any) -> None:
+    """The child process's entry: Ctrl-C is the parent's to handle (it ends this process), then ``worker``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker(*args)
 
 
 def op_profile(path: Path, measured_ms: float, threads: int = 1, progress: Callable[[int, int], None] | None = None,
@@ -184,7 +189,7 @@ def op_profile(path: Path, measured_ms: float, threads: int = 1, progress: Calla
     first = 0
     while first < len(rows):
         receive, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=worker, args=(str(path), threads, first, send), daemon=True)
+        child = ctx.Process(target=_child, args=(worker, str(path), threads, first, send), daemon=True)
         child.start()
         send.close()
         current = first

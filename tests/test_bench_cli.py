@@ -96,6 +96,8 @@ def test_one_op_models_compute_what_the_op_computes_in_the_network(files, name):
 
 
 def test_an_op_that_cannot_run_alone_gets_a_reason(files, monkeypatch):
+    import signal
+
     import snapcheck.runner
     from snapcheck.errors import InputError
     from snapcheck.op_alone import _time_ops
@@ -109,7 +111,9 @@ def test_an_op_that_cannot_run_alone_gets_a_reason(files, monkeypatch):
         return real(model, threads, **kw)
 
     monkeypatch.setattr(snapcheck.runner, "open_model", refuse_second)
+    before = signal.getsignal(signal.SIGINT)
     _time_ops(str(files["fp32"]), 1, 0, type("Conn", (), {"send": staticmethod(sent.append)}))
+    assert signal.getsignal(signal.SIGINT) is before  # only the child process ignores Ctrl-C
     done = dict(m for m in sent[:-1] if m[1] is not None)
     assert sent[-1] is None and done[1] == {"not_timed": "input 'x' has unsupported type string"}
     assert all("ms" in f and "estimated_ms" in f for i, f in done.items() if i != 1)
