@@ -5,8 +5,8 @@ LiteRT's Python API has no op profiler. So every operator of the main subgraph i
 outputs the graph's), run on this machine's LiteRT as the whole model is, and priced by the host estimator the
 same way (``snapcheck.estimate.host_prediction`` on the cut model). An op alone finds its input and weights in the
 cache after its first run; in the network its input was just written by another op and its weights may have been
-evicted, so the ops alone need not add up to the whole model (on the profile's Xeon, 0.76-0.95x its median, model
-by model: docs/estimator.md, "Host benchmark"); the table reports that sum. An op computed from constants only
+evicted, so the ops alone need not add up to the whole model (on the profile's Xeon, 0.73-1.09x its median over 73
+models: docs/estimator.md, "Host benchmark"); the table reports that sum. An op computed from constants only
 (the DEQUANTIZE of an fp16 weight) costs nothing per inference and is cut out with the op it feeds; ops that cannot
 run alone (control flow, which calls other subgraphs; an input LiteRT rejects as random data) get no time and a
 reason (``not_timed``).
