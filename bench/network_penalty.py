@@ -35,7 +35,6 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the per-model rows here")
     args = ap.parse_args()
 
-    from ai_edge_litert.tools.flatbuffer_utils import read_model_from_bytearray
     from zoo import architectures, tflite_file, unseen, validation
     from zoo_ar import ar
     from zoo_blind import blind, kio, lens
@@ -43,10 +42,9 @@ def main() -> None:
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import active_host_profile, read_profile
     from snapcheck.hostbench import bench_model
-    from snapcheck.op_alone import folded_ops, one_op_model, op_profile
+    from snapcheck.op_alone import op_profile
     from snapcheck.paths import cache_dir
     from snapcheck.readers import load_model
-    from snapcheck.readers.tflite_reader import read_tflite
 
     sets = {"heldout": architectures, "validation": validation, "unseen": unseen, "blind": blind, "kio": kio,
             "lens": lens, "ar": ar}
@@ -60,14 +58,11 @@ def main() -> None:
                 continue
             path = tflite_file(arch, folder)
             before = bench_model(path, runs=20, warmup=3).median_ms
-            ops, _ = op_profile(path, before)
+            ops, _ = op_profile(path, before, profile=args.profile)  # each op timed and priced alone
             whole = (before + bench_model(path, runs=20, warmup=3).median_ms) / 2
-            model = read_model_from_bytearray(bytearray(path.read_bytes()))
-            folded = folded_ops(model)
-            timed = [i for i, r in enumerate(ops) if "ms" in r]
-            priced = sum(host_prediction(read_tflite(Path(f"{path}#{i}"), one_op_model(model, i, folded)),
-                                         profile)[1].latency_ms for i in timed)
-            alone = sum(ops[i]["ms"] for i in timed)
+            timed = [r for r in ops if "ms" in r]
+            priced = sum(r["estimated_ms"] for r in timed)
+            alone = sum(r["ms"] for r in timed)
             row = {"set": name, "model": arch.name, "ops": len(ops), "whole_ms": whole, "alone_ms": alone,
                    "estimate_ms": host_prediction(load_model(path), profile)[1].latency_ms, "priced_alone_ms": priced}
             row["measured_ratio"] = whole / alone

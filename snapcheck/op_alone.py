@@ -114,16 +114,19 @@ def one_op_model(model: Any, index: int, folded: dict[int, int] | None = None) -
     return bytes(convert_object_to_bytearray(out))
 
 
-def _time_ops(path: str, threads: int, first: int, conn: Any) -> None:
-    """Child process: time ops ``first``, ``first + 1``, ... of the model at ``path`` alone, sending
-    ``(index, fields)`` for each through ``conn``, then ``None``."""
+def _time_ops(path: str, threads: int, first: int, conn: Any, profile: str | None = None) -> None:
+    """Child process: time ops ``first``, ``first + 1``, ... of the model at ``path`` alone and price them on the
+    host profile at ``profile`` (None: the one host estimates use here), sending ``(index, fields)`` for each
+    through ``conn``, then ``None``."""
     from ai_edge_litert.tools.flatbuffer_utils import opcode_to_name, read_model_from_bytearray
 
     from snapcheck.estimate import host_prediction
+    from snapcheck.estimate.profiles import read_profile
     from snapcheck.hostbench import time_runs
     from snapcheck.readers.tflite_reader import read_tflite
     from snapcheck.runner import open_model
 
+    priced_on = read_profile(profile) if profile else None
     model = read_model_from_bytearray(bytearray(Path(path).read_bytes()))
     ops = model.subgraphs[0].operators
     folded = folded_ops(model)
@@ -143,7 +146,8 @@ def _time_ops(path: str, threads: int, first: int, conn: Any) -> None:
                 wall, _ = time_runs(runner.invoke, RUNS, WARMUP, min_seconds=MIN_SECONDS, max_runs=100_000)
                 fields = {"ms": statistics.median(wall)}
                 if threads == 1:
-                    fields["estimated_ms"] = host_prediction(read_tflite(Path(f"{path}#{i}"), blob))[1].latency_ms
+                    fields["estimated_ms"] = host_prediction(read_tflite(Path(f"{path}#{i}"), blob),
+                                                             priced_on)[1].latency_ms
             except InputError as exc:
                 fields = {"not_timed": exc.problem}
             except Exception as exc:  # noqa: BLE001 - a table the cut cannot follow: this op only, in one line
@@ -152,16 +156,17 @@ def _time_ops(path: str, threads: int, first: int, conn: Any) -> None:
     conn.send(None)
 
 
-def _child(worker: Callable[[str, int, int, Any], None], *args: Any) -> None:
+def _child(worker: Callable[..., None], *args: Any) -> None:
     """The child process's entry: Ctrl-C is the parent's to handle (it ends this process), then ``worker``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker(*args)
 
 
 def op_profile(path: Path, measured_ms: float, threads: int = 1, progress: Callable[[int, int], None] | None = None,
-               worker: Callable[[str, int, int, Any], None] = _time_ops) -> tuple[list[dict[str, Any]], str]:
+               worker: Callable[..., None] = _time_ops, profile: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """Per operator of the .tflite at ``path``: its time alone on this machine (median ms of at least ``RUNS`` calls
-    and ``MIN_SECONDS``), the host estimator's price for it alone (one thread only), its share of the ops' sum; and
+    and ``MIN_SECONDS``), the host estimator's price for it alone (one thread only; on the host profile at
+    ``profile``, else the one host estimates use here), its share of the ops' sum; and
     a line comparing that sum with ``measured_ms``, the whole model's median. ``progress(done, total)`` after each
     op. The ops run in a child process (``worker``, ``_time_ops``): an op that brings LiteRT down is reported as such
     and the rest go on in a new one."""
@@ -189,7 +194,8 @@ def op_profile(path: Path, measured_ms: float, threads: int = 1, progress: Calla
     first = 0
     while first < len(rows):
         receive, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_child, args=(worker, str(path), threads, first, send), daemon=True)
+        child = ctx.Process(target=_child, args=(worker, str(path), threads, first, send, profile),
+                            daemon=True)
         child.start()
         send.close()
         current = first

@@ -119,7 +119,7 @@ def test_an_op_that_cannot_run_alone_gets_a_reason(files, monkeypatch):
     assert all("ms" in f and "estimated_ms" in f for i, f in done.items() if i != 1)
 
 
-def crash_on_op_1(path: str, threads: int, first: int, conn) -> None:
+def crash_on_op_1(path: str, threads: int, first: int, conn, profile=None) -> None:
     """A stand-in for ``op_alone._time_ops`` whose process dies on op 1, as LiteRT can on a bad model."""
     import os
 
