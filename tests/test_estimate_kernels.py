@@ -182,7 +182,7 @@ def test_price_key_holds_every_field_that_prices_a_kernel():
 
     from snapcheck.estimate.kernels import Kernel
 
-    k = Kernel(kind="conv", ops=[0], flops=100, macs=50, bytes=64, work=128.0, quantized=False, reduction=9,
+    k = Kernel(kind="conv", ops=[0], flops=100, macs=50, bytes=64, work=128.0, quantized="", reduction=9,
                channels=8, geometry=ConvGeometry(3, 3, 4, 8, 1, 16, 16), label="Conv", weight_bytes=32)
     position = {"ops", "inputs", "outputs", "cost_ops", "rows", "inplace", "row_rate"}  # ``network.row_floor_ms``
     for f in dataclasses.fields(Kernel):
@@ -314,3 +314,43 @@ def test_a_shape_op_reads_no_data():
     shape = b.op("SHAPE", [x], (4,), "int32")
     k = next(k for k in split_kernels(b.graph([shape])) if k.label == "SHAPE")
     assert k.inputs == [] and k.bytes == 16
+
+
+@pytest.mark.parametrize("act, weights, expected", [
+    ("float32", "float32", ""), ("int8", "int8", "int8"), ("uint8", "uint8", "uint8"), ("float32", "int8", "hybrid"),
+])
+def test_integer_kernels_are_priced_by_their_type_and_lie_outside_the_calibrated_envelope(act, weights, expected):
+    """Calibration times float kernels only: an integer kernel (or a float one on integer weights) is priced with
+    its type's speedup and counted outside the envelope, which widens the range and says why (SC603)."""
+    from snapcheck.estimate.uncertainty import OUTSIDE_ERROR, kernel_errors, why_outside
+
+    b = GraphBuilder()
+    x = b.input((1, 56, 56, 64), act, quant=act != "float32")
+    y = tflite_conv(b, x, 56, 64, 64, dtype=weights)
+    (k,) = split_kernels(b.graph([y]))
+    assert k.quantized == expected
+    host = load_host_profile()
+    (err,) = kernel_errors([k], host.residual)
+    assert err.inside == (expected == "") and (err.sigma == OUTSIDE_ERROR) == (expected != "")
+    if expected:
+        assert ("int8 weights on float activations" if expected == "hybrid" else f"{expected} arithmetic") \
+            in why_outside(k, host.residual)
+    import dataclasses
+    from snapcheck.estimate.roofline import kernel_terms, speedup
+
+    as_float = kernel_terms(dataclasses.replace(k, quantized=""), host).compute
+    assert kernel_terms(k, host).compute == pytest.approx(as_float / speedup(k, host))
+    assert speedup(k, host) == {"": 1.0, "hybrid": 1.0, "int8": host.int8_speedup,
+                                "uint8": host.quant_speedup["uint8"]}[expected]
+
+
+def test_a_float_kernel_after_an_integer_input_s_dequantize_is_float():
+    """A fp16 model's weights reach its convs through DEQUANTIZE as float: not integer arithmetic."""
+    b = GraphBuilder()
+    x = b.input((1, 16, 16, 8))
+    w16 = b.tensor((8, 3, 3, 8), "float16", const=True)
+    w = b.op("DEQUANTIZE", [w16], (8, 3, 3, 8))
+    bias = b.tensor((8,), "float32", const=True)
+    y = b.op("CONV_2D", [x, w, bias], (1, 16, 16, 8), fused_activation_function="RELU", stride_h=1, stride_w=1,
+             padding="SAME")
+    assert [k.quantized for k in split_kernels(b.graph([y]))] == [""]

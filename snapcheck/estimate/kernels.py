@@ -26,7 +26,7 @@ from snapcheck.cost.ops import (
     ConvGeometry, OpCost, activation_fused, conv_geometry, int_attr, op_cost, weight_roots,
 )
 from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_tensors
-from snapcheck.ir import Graph, Op
+from snapcheck.ir import Graph, Op, Tensor
 
 KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise", "pool",
          "reduce", "copy", "other", "matmul", "depthwise_large")
@@ -81,7 +81,9 @@ class Kernel:
     macs: int
     bytes: int  # bytes read (inputs and weights of the fused group) + bytes written (its outputs)
     work: float  # FLOPs with channel dims padded to the runtime's SIMD tile (what the machine executes)
-    quantized: bool = False  # int8/uint8 arithmetic
+    # The integer arithmetic it runs ("int8", "uint8", "int16": its input's type), "hybrid" for integer weights on
+    # float activations (dynamic-range quantization), "" for float (``arithmetic``)
+    quantized: str = ""
     reduction: int = 1  # multiply-adds per output element (kh*kw*Cin/groups; kh*kw for depthwise/pool)
     channels: int = 1  # innermost (channel) dim of the output: short rows waste vector lanes
     geometry: ConvGeometry | None = None
@@ -104,6 +106,21 @@ class Kernel:
         g = self.geometry
         return (self.kind, self.label, self.flops, self.macs, self.bytes, self.work, self.quantized, self.reduction,
                 self.channels, self.weight_bytes, None if g is None else tuple(vars(g).values()))
+
+
+INTEGER_DTYPES = frozenset({"int8", "uint8", "int16"})
+HYBRID_WEIGHTS = frozenset({"int8", "uint8", "int4"})  # weights a float kernel may read unconverted
+
+
+def arithmetic(kind: str, xin: Tensor | None, weights: list[Tensor]) -> str:
+    """The arithmetic a kernel runs: its input's integer type; "hybrid" for a kernel with weights (``GEOMETRY_KINDS``)
+    that reads integer weights on float activations (TFLite's dynamic-range quantization: the runtime quantizes
+    the activations on the fly or dequantizes the weights); "" for float."""
+    if xin is not None and xin.dtype in INTEGER_DTYPES:
+        return xin.dtype
+    if kind in GEOMETRY_KINDS and any(w.dtype in HYBRID_WEIGHTS for w in weights):
+        return "hybrid"
+    return ""
 
 
 def _kind(op: Op, geom: ConvGeometry | None, weights: set[int]) -> str:
@@ -365,7 +382,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         nbytes = sum(size[i] for i in acts) + wbytes + sum(b for _, b in outs)
         flops = sum(c.flops for c in costs)
         xin = sg.tensor(first.inputs[0]) if first.inputs and first.inputs[0] >= 0 else None
-        quant = xin is not None and xin.dtype in ("int8", "uint8", "int16")
+        quant = arithmetic(kind, xin, [sg.tensor(i) for i in first.inputs[1:] if i in weights])
         out = sg.tensor(last.outputs[0]) if last.outputs and last.outputs[0] >= 0 else None
         # A reduction's row is its input's: a mean over the channels of [rows, C] reads rows of C, writes rows of 1.
         row = xin if kind == "reduce" and xin is not None else out

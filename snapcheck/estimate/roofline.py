@@ -15,18 +15,18 @@ the SIMD tile, ``bytes`` its traffic, ``kernel_us`` a fixed cost per kernel (dis
 efficiency is log-linear in the shape features ``z`` of ``shape_features`` (log channel counts, log output
 pixels, log window, stride > 1, log of the weights' excess over the cache), each clamped to the range the
 calibration covered (``shape_range``), so a shape outside it is priced like the nearest calibrated one.
-int8 kernels divide the compute term by ``int8_speedup``. A kernel in a group of its kind that a ``--quick``
-adaptation measured apart (``speed_group``: fully connected layers with weights beyond ``feature_cache_bytes``,
-dense convs with few or off-tile output channels, stems) takes its group's ``group_gflops`` instead of ``F``; on a
-host whose GEMM tile differs from the lookup's, a dense conv's work is scaled by its partial tile's fill
-(``tile_fill``) and by how often its GEMM reads its weights there against on the profile's host
-(``restream_fill``). A
-kind in ``local_models`` (``--quick`` on a host whose transposed convs or fully connected layers change unlike the
-shape model says) is priced by the model measured on that host instead, ``local_ms``: multiply-adds (output
-channels padded to the tile) x ``ms_per_mmac`` + weights x ``ms_per_mb``. A profile's ``network`` entry
-(calibrated on random whole networks, ``estimate.network``) then scales kernels per kind and adds the cold-cache
-traffic a kernel meets in a network but not when timed alone. Before that, a profile's ``residual`` entry corrects
-each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
+Integer kernels divide the compute term by their type's ``quant_speedup`` (else ``int8_speedup``; ``speedup``). A
+kernel in a group of its kind that a ``--quick`` adaptation measured apart (``speed_group``: fully connected
+layers with weights beyond ``feature_cache_bytes``, dense convs with few or off-tile output channels, stems) takes
+its group's ``group_gflops`` instead of ``F``; on a host whose GEMM tile differs from the lookup's, a dense conv's
+work is scaled by its partial tile's fill (``tile_fill``) and by how often its GEMM reads its weights there
+against on the profile's host (``restream_fill``). A kind in ``local_models`` (``--quick`` on a host whose
+transposed convs or fully connected layers change unlike the shape model says) is priced by the model measured on
+that host instead, ``local_ms``: multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x
+``ms_per_mb``. A profile's ``network`` entry (calibrated on random whole networks, ``estimate.network``) then
+scales kernels per kind and adds the cold-cache traffic a kernel meets in a network but not when timed alone.
+Before that, a profile's ``residual`` entry corrects each kernel by the measured error of the nearest calibrated
+single kernels (``estimate.residual``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ class Profile:
     kernel_us: dict[str, float]  # fixed cost per kernel, per kind
     simd: int = 16  # channel tile the compute term pads to
     int8_speedup: float = 2.0
+    # Integer type -> compute speedup over float where it is not ``int8_speedup``: XNNPACK's uint8 (QU8) GEMMs have
+    # no dot-product or AMX path: its convs ran at 0.74-1.26x their float time on the profile's host
+    # (bench/quant_speed.py)
+    quant_speedup: dict[str, float] = field(default_factory=lambda: {"uint8": 1.0})
     fuses: str = "xnnpack"  # xnnpack | ort | gpu: which epilogues fuse into conv kernels
     range_factors: tuple[float, float] = (0.85, 1.2)  # best, worst as multiples of the typical estimate
     bytes_scale: float = 1.0  # traffic relative to the file's dtypes (0.5: a GPU that stores fp32 tensors as fp16)
@@ -264,19 +268,25 @@ def local_ms(k: Kernel, model: dict[str, float], simd: int) -> float:
     return local_macs(k, simd) / 1e6 * model["ms_per_mmac"] + k.weight_bytes / 2**20 * model["ms_per_mb"]
 
 
+def speedup(k: Kernel, p: Profile) -> float:
+    """How much faster than float ``p`` runs a kernel's integer arithmetic (1 for float and hybrid kernels, whose
+    weights only shrink their traffic)."""
+    if not k.quantized or k.quantized == "hybrid":
+        return 1.0
+    return p.quant_speedup.get(k.quantized, p.int8_speedup)
+
+
 def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
     if k.kind in p.local_models:
-        return KernelTerms(0.0, local_ms(k, p.local_models[k.kind], p.simd) / (p.int8_speedup if k.quantized else 1.0),
-                           0.0, 1.0)
+        return KernelTerms(0.0, local_ms(k, p.local_models[k.kind], p.simd) / speedup(k, p), 0.0, 1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = speed_gflops(k, p)
     compute = k.work * tile_fill(k, p) * image_fill(k, p) * restream_fill(k, p) / (gflops * 1e6) \
         / utilisation(k.reduction, p.k_half.get(k.kind, 0.0)) / utilisation(k.channels, p.cc_half.get(k.kind, 0.0)) \
         / math.exp(log_efficiency(p.shape_coef.get(k.kind, {}), z, bounds))
-    if k.quantized:
-        compute /= p.int8_speedup
+    compute /= speedup(k, p)
     nbytes = k.bytes * p.bytes_scale
     near = nbytes if nbytes <= p.cache_bytes else \
         p.cache_bytes * (p.cache_bytes / nbytes) ** p.miss_exp.get(k.kind, p.miss_exp.get("other", 0.0))

@@ -6,7 +6,8 @@ adapted by ``calibrate --quick``, grown by how far one factor per kind is from i
 *inside the envelope* when a calibrated sample of its kind and group (window and stride, or op) lies near it:
 the lookup's kernel weight of the nearest sample is at least ``MIN_SUPPORT`` (about 2.5 bandwidths in the log
 shape features). Its error is then its kind's ``kind_error``; outside (an unknown kind, a window or op never
-calibrated, a shape far from every sample) it is ``OUTSIDE_ERROR`` (a factor of e^0.5 = 1.65 either way).
+calibrated, a shape far from every sample, integer arithmetic: calibration times float kernels only) it is
+``OUTSIDE_ERROR`` (a factor of e^0.5 = 1.65 either way).
 
 A network's spread: a share ``rho`` of each kernel's error is shared with the other kernels of its kind (the
 same micro-kernels, the same fit), the rest is its own and averages out over many kernels:
@@ -46,7 +47,12 @@ def support(k: Kernel, res: dict) -> float:
 
 
 def why_outside(k: Kernel, res: dict) -> str:
-    """Why calibration does not cover ``k``: no kernel of its kind, of its window/op, or of a shape near it."""
+    """Why calibration does not cover ``k``: integer arithmetic, no kernel of its kind, of its window/op, or of a
+    shape near it."""
+    if k.quantized:
+        what = "int8 weights on float activations" if k.quantized == "hybrid" else f"{k.quantized} arithmetic"
+        return (f"{what}: calibration times float kernels only, and integer kernels ran at 0.2-18x their float "
+                "time by shape on the profile's CPU")
     table = table_for(k.kind, res) if res else None
     if table is None:
         return f"no calibrated kernel of its kind ({k.kind})"
@@ -64,7 +70,7 @@ def kernel_errors(kernels: list[Kernel], res: dict) -> list[KernelError]:
     for k in kernels:
         key = k.price_key()
         if key not in known:
-            inside = bool(res) and support(k, res) >= MIN_SUPPORT
+            inside = bool(res) and not k.quantized and support(k, res) >= MIN_SUPPORT
             known[key] = KernelError(float(sigma.get(k.kind, 0.0)) if inside else OUTSIDE_ERROR, inside)
         out.append(known[key])
     return out
