@@ -183,3 +183,25 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, cli):
         assert out.returncode == 2
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0]
+
+
+def test_the_host_estimate_says_when_it_lies_outside_the_calibrated_envelope(monkeypatch, tmp_path):
+    """A uint8 model's estimate comes with SC603's message (JSON ``outside``, printed in text); a float one not."""
+    from cost_fixtures import GraphBuilder, tflite_conv
+
+    import snapcheck.readers
+    from snapcheck.commands.bench import _host_estimate
+
+    def graph(dtype: str):
+        b = GraphBuilder()
+        x = b.input((1, 112, 112, 64), dtype, quant=dtype != "float32")
+        return b.graph([tflite_conv(b, tflite_conv(b, x, 112, 64, 64, dtype=dtype), 112, 64, 64, dtype=dtype)])
+
+    for dtype in ("uint8", "float32"):
+        monkeypatch.setattr(snapcheck.readers, "load_model", lambda _path, d=dtype: graph(d))
+        est = _host_estimate(tmp_path / "m.tflite")
+        if dtype == "uint8":
+            assert est["outside"].startswith("SC603: 100% of the estimated time is in 2 kernel(s) outside")
+            assert "uint8 arithmetic" in est["outside"]
+        else:
+            assert "outside" not in est and est["latency_ms"] > 0.1

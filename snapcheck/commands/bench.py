@@ -64,6 +64,8 @@ def bench(
                       f"{estimate['profile']}")
         if not estimate["fitted_here"]:
             console.print(f"[yellow]{estimate['note']}[/]", soft_wrap=True)
+        if estimate.get("outside"):
+            console.print(f"[yellow]{estimate['outside']}[/]", soft_wrap=True)
     if res.profile:
         alone = res.profile_source == "alone"
         title = ("per-op time, each op timed alone (LiteRT's Python API has no op profiler)" if alone else
@@ -87,16 +89,20 @@ def bench(
 
 
 def _host_estimate(model: Path) -> dict:
-    """The estimator's latency for this machine (LiteRT, 1 thread) and which host profile it comes from."""
-    from snapcheck.estimate import host_prediction
-    from snapcheck.estimate.profiles import host_profile_status
+    """The estimator's latency for this machine (LiteRT, 1 thread), which host profile it comes from and, when
+    much of it lies outside the calibrated envelope, SC603's message (``outside``)."""
+    from snapcheck.estimate import host_prediction, outside_finding
+    from snapcheck.estimate.profiles import active_host_profile, host_profile_status
     from snapcheck.readers import load_model
 
     status = host_profile_status()
-    _, pred = host_prediction(load_model(model))
+    host = active_host_profile()
+    kernels, pred = host_prediction(load_model(model), host)
+    outside = outside_finding(kernels, pred, host)
     return {"latency_ms": round(pred.latency_ms, 4), "range_ms": [round(pred.best_ms, 4), round(pred.worst_ms, 4)],
             "profile": str(status.path), "fitted_on": status.fitted_on, "this_host": status.this_host,
-            "fitted_here": status.here, "note": status.note()}
+            "fitted_here": status.here, "note": status.note(),
+            **({"outside": f"{outside.code}: {outside.message}"} if outside else {})}
 
 
 def register(app: typer.Typer) -> None:

@@ -198,12 +198,12 @@ def check_estimates(graph: Graph, ruleset: Any, where: Any = None) -> tuple[list
         rows.append(row)
     findings = _findings(rows, ram_budget) + (_not_estimated(where, backends) if where is not None else [])
     host_kernels = _kernels_cached(graph, host.fuses, host.simd, cache)
-    outside = _outside_finding(host_kernels, predict_kernels(host_kernels, host, _errors_cached(host_kernels, host, cache)),
+    outside = outside_finding(host_kernels, predict_kernels(host_kernels, host, _errors_cached(host_kernels, host, cache)),
                                host)
     return rows, findings + ([outside] if outside else [])
 
 
-def _outside_finding(kernels: list[Kernel], pred: Prediction, host: Profile) -> Finding | None:
+def outside_finding(kernels: list[Kernel], pred: Prediction, host: Profile) -> Finding | None:
     """SC603 when kernels outside the calibrated envelope take ``OUTSIDE_FINDING_SHARE`` of the estimated time
     and at least ``OUTSIDE_FINDING_MS`` on the host."""
     share = pred.outside_share
