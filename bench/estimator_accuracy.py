@@ -1,6 +1,6 @@
 """Estimator accuracy on real architectures: predicted vs measured host latency (LiteRT, 1 thread).
 
-    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen|blind|kio|lens|ar]
+    .venv/bin/python bench/estimator_accuracy.py [--set all|heldout|validation|unseen|blind|kio|lens|ar|hub]
         [--profile PROFILE.json] [--quick [--same-sitting]] [--contend N] [--fresh] [--passes 3] [--json out.json]
 
 Sets of architectures, none used by calibration (which times single layers and random networks only):
@@ -14,7 +14,8 @@ and with ``--set kio`` 16 more (``zoo_blind.kio``, session 30: keras-io examples
 dilated context net, nine more ``keras.applications`` models),
 and with ``--set lens`` 15 more (``zoo_blind.lens``, session 31: architectures a Lens creator might bring),
 and with ``--set ar`` 16 more (``zoo_ar.ar``: landmark, depth, super-resolution, style, segmentation, detection,
-audio and keyword-spotting architectures an AR/Lens engineer might bring, from their papers' layouts). Each is
+audio and keyword-spotting architectures an AR/Lens engineer might bring, from their papers' layouts), and with
+``--set hub`` 13 more (``zoo_hub.hub``, session 36: KerasHub's own implementations; needs ``pip install keras-hub``). Each is
 converted to .tflite, predicted from the host profile and timed with LiteRT (3 warm-up runs, then >= 5 runs and >= 1 s) in ``--passes`` rounds over the whole list, each round with
 a new interpreter per model (the host has faster and slower phases lasting minutes). The measured figure is the
 median over rounds of the calibration statistic (``calibrate.harness.typical_ms``: the median over runs of
@@ -57,6 +58,7 @@ import numpy as np  # noqa: E402
 from zoo import architectures, tflite_file, unseen, validation  # noqa: E402
 from zoo_ar import ar  # noqa: E402
 from zoo_blind import blind, kio, lens  # noqa: E402
+from zoo_hub import hub  # noqa: E402
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -173,8 +175,8 @@ def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", default="all",
-                    choices=("all", "heldout", "validation", "unseen", "blind", "kio", "lens", "ar"),
-                    help="all: the first three; blind, kio, lens and ar (the blind families) only when named")
+                    choices=("all", "heldout", "validation", "unseen", "blind", "kio", "lens", "ar", "hub"),
+                    help="all: the first three; blind, kio, lens, ar and hub (the blind families) only when named")
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--quick", action="store_true", help="run `snapcheck calibrate --quick` first (on --profile or "
                     "the shipped profile) and score the adapted profile")
@@ -206,7 +208,7 @@ def main() -> None:
 
     console = Console(stderr=True)
     sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen(), "blind": blind(), "kio": kio(),
-            "lens": lens(), "ar": ar()}
+            "lens": lens(), "ar": ar(), "hub": hub()}
     chosen = ["heldout", "validation", "unseen"] if args.set == "all" else [args.set]
     archs = [a for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
     set_of = {a.name: s for s in chosen for a in sets[s]}
