@@ -1,11 +1,14 @@
 """The fp16 check: float32 weights that overflow float16, or lose their value to zero or to subnormals.
 
-An attention mask's fill value (-1e9, finfo.min) overflows float16 on purpose: it is reported apart (SC410).
+An attention mask's fill value (-1e9, finfo.min) overflows float16 on purpose: it is reported apart (SC410). So
+does the lowest float a pad before a max pooling fills with (KerasHub's and timm's "same" max pools): float16 makes it
+-inf, which a max ignores as the lowest float was meant to be, so it is no finding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +86,21 @@ def mask_fill(data: np.ndarray, users: list[Op]) -> float | None:
     return float(values[np.argmax(counts)])
 
 
+PAD_OPS = frozenset({"PADV2", "Pad"})  # ops whose input 2 is the fill value
+MAX_OPS = frozenset({"MAX_POOL_2D", "MaxPool", "REDUCE_MAX", "ReduceMax"})
+
+
+def max_pool_fill(sg: Any, ti: int, users: list[Op], consumers: dict[int, list[int]], data: np.ndarray) -> bool:
+    """Whether constant ``ti`` is only the fill of pads whose output only max pools and max reductions read, and
+    every value of it that overflows float16 is negative: there, float16's -inf changes nothing."""
+    if not users or any(u.type not in PAD_OPS or len(u.inputs) < 3 or u.inputs[2] != ti
+                        or ti in u.inputs[:2] for u in users):
+        return False
+    readers = [sg.ops[i] for u in users for o in u.outputs for i in consumers.get(o, [])]
+    w = np.asarray(data, dtype=np.float32).reshape(-1)
+    return bool(readers) and all(r.type in MAX_OPS for r in readers) and bool(np.all(w[np.abs(w) > FP16_MAX] < 0))
+
+
 def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
     """Weights that float16 turns into inf (SC401), zero (SC402) or subnormals (SC403); mask fills (SC410)."""
     flush_limit = float(ruleset.fp16["flush_share"])
@@ -110,6 +128,8 @@ def check_fp16(graph: Graph, ruleset: Ruleset) -> list[Finding]:
             # None also for external data too large to hold at once; a mask is no larger than MASK_ELEMENTS
             data = t.data() if s.overflow and (t.numel or 0) <= MASK_ELEMENTS else None
             fill = mask_fill(data, users) if data is not None else None
+            if data is not None and max_pool_fill(sg, ti, users, consumers, data):
+                continue  # a max pooling's pad: -inf there is what the lowest float stood for
             if fill is not None:
                 where = f"constant '{t.name}' of {op_label(sg.index, op)}" if op is not None else where
                 detail = ("; it is multiplied by a 0/1 mask, and 0 x inf is NaN in float16"

@@ -40,11 +40,6 @@ class Pattern:
     note: str = ""  # added to the findings of member ops it does not cover
 
 
-def _span(view: SubgraphView, ops: list[int]) -> str:
-    first, last = view.sg.ops[ops[0]], view.sg.ops[ops[-1]]
-    return op_label(view.sg.index, first) + (f" ... {op_label(view.sg.index, last)}" if len(ops) > 1 else "")
-
-
 def _groups(view: SubgraphView, types: frozenset[str]) -> list[list[int]]:
     """Connected groups of ops of ``types`` (linked through the tensors between them), each in op order."""
     ops = view.sg.ops
@@ -177,8 +172,8 @@ def _layer_norms(view: SubgraphView) -> list[Pattern]:
                   else "as TFLite lowers Keras LayerNormalization")
         out.append(Pattern(
             code="SC116", ops=members, anchor=m1.index,
-            fields={"ops": _span(view, members), "count": len(members), "axis": axis, "written": origin},
-            note=f"part of the LayerNorm {_span(view, members)}"))
+            fields={"count": len(members), "axis": axis, "written": origin},
+            note="part of a LayerNorm, SC116"))  # one text for every LayerNorm: a model's repeats group as one line
     return out
 
 
