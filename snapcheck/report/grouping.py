@@ -1,17 +1,21 @@
 """Repeated findings as one entry, and ops named the way Netron shows them.
 
 Findings are identical when they share code, severity, backend, why and fix and their messages differ only in the
-op or tensor they name. A group is shown once: the message with its op replaced by the first few ops and "and N
-more". An op is shown as ``#12 CONV_2D "conv1/Relu"``: its index and type, then its Netron name (the ONNX node
+op or tensor they name and the shapes they quote (``[1, 8, 7, 8, 7, 96]``: a Swin's window tensors). A group is shown
+once: the message with its op replaced by the first few ops and "and N more", and a shape its members do not share
+by "[...]". An op is shown as ``#12 CONV_2D "conv1/Relu"``: its index and type, then its Netron name (the ONNX node
 name, or the TFLite op's first output tensor name; long names are cut with an ellipsis, the JSON has them whole).
 """
 
 from __future__ import annotations
 
+import re
+
 from snapcheck.findings import Finding
 
 SHOWN = 3  # ops named in a group's line before "and N more"
 NAME_WIDTH = 40
+SHAPE = re.compile(r"\[-?\d+(?:, -?\d+)*\]")  # a quoted shape (or any list of integers)
 
 
 def display_op(f: Finding) -> str:
@@ -24,21 +28,22 @@ def display_op(f: Finding) -> str:
     return f'{f.op} "{name}"'
 
 
-def _template(f: Finding) -> str:
-    """The message with its op label (and tensor name) taken out: what identical findings share."""
+def _template(f: Finding, shapes: bool = True) -> str:
+    """The message with its op label (and tensor name) taken out, and without ``shapes`` its quoted shapes too:
+    what identical findings share."""
     text = f.message
     if f.op:
         text = text.replace(f.op, "\0", 1)
     if f.tensor:
         text = text.replace(f"'{f.tensor}'", "\1").replace(f.tensor, "\1")
-    return text
+    return text if shapes else SHAPE.sub("\2", text)
 
 
 def group_findings(findings: list[Finding]) -> list[list[Finding]]:
     """Findings in order, identical ones (see the module docs) gathered at the first one's place."""
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
-        key = (f.code, f.severity, f.backend, f.why, f.fix, f.inferred, _template(f))
+        key = (f.code, f.severity, f.backend, f.why, f.fix, f.inferred, _template(f, shapes=False))
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 
@@ -54,6 +59,8 @@ def located_message(group: list[Finding]) -> str:
     more = f" and {len(group) - SHOWN} more" if len(group) > SHOWN else ""
     listed = ", ".join(p for p in places if p) + more
     template = _template(f)
+    if any(_template(g) != template for g in group):  # shapes differ between members
+        template = _template(f, shapes=False).replace("\2", "[...]")
     if "\0" in template:
         return template.replace("\0", listed, 1).replace("\1", "...")
     if "\1" in template:
