@@ -1,10 +1,11 @@
 """Repeated findings as one entry, and ops named the way Netron shows them.
 
 Findings are identical when they share code, severity, backend, why and fix and their messages differ only in the
-op or tensor they name and the shapes they quote (``[1, 8, 7, 8, 7, 96]``: a Swin's window tensors). A group is shown
-once: the message with its op replaced by the first few ops and "and N more", and a shape its members do not share
-by "[...]". An op is shown as ``#12 CONV_2D "conv1/Relu"``: its index and type, then its Netron name (the ONNX node
-name, or the TFLite op's first output tensor name; long names are cut with an ellipsis, the JSON has them whole).
+op or tensor they name, the shapes they quote (``[1, 8, 7, 8, 7, 96]``: a Swin's window tensors) and the figures they
+give (``2.5% of its non-zero values``). A group is shown once: the message with its op replaced by the first few ops
+and "and N more", a shape its members do not share by "[...]" and a figure by the members' range ("1.8-3.1%").
+An op is shown as ``#12 CONV_2D "conv1/Relu"``: its index and type, then its Netron name (the ONNX node name, or the
+TFLite op's first output tensor name; long names are cut with an ellipsis, the JSON has them whole).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from snapcheck.findings import Finding
 SHOWN = 3  # ops named in a group's line before "and N more"
 NAME_WIDTH = 40
 SHAPE = re.compile(r"\[-?\d+(?:, -?\d+)*\]")  # a quoted shape (or any list of integers)
+# A figure standing alone: not part of a name or label (float16, #12, 2^-14, rank-3, k16x16s16), a unit may follow
+FIGURE = re.compile(r"(?<![\w.^#/-])(\d+(?:,\d{3})*(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w.]*\d)(?!\^)")
 
 
 def display_op(f: Finding) -> str:
@@ -29,14 +32,30 @@ def display_op(f: Finding) -> str:
 
 
 def _template(f: Finding, shapes: bool = True) -> str:
-    """The message with its op label (and tensor name) taken out, and without ``shapes`` its quoted shapes too:
-    what identical findings share."""
+    """The message with its op label (and tensor name) taken out, and without ``shapes`` its quoted shapes and
+    figures too: what identical findings share."""
     text = f.message
     if f.op:
         text = text.replace(f.op, "\0", 1)
     if f.tensor:
         text = text.replace(f"'{f.tensor}'", "\1").replace(f.tensor, "\1")
-    return text if shapes else SHAPE.sub("\2", text)
+    return text if shapes else FIGURE.sub("\3", SHAPE.sub("\2", text))
+
+
+def _figures(f: Finding) -> list[str]:
+    """The figures of a message in order (those ``_template`` takes out)."""
+    return FIGURE.findall(SHAPE.sub("\2", _template(f)))
+
+
+def _ranged(group: list[Finding]) -> str:
+    """The group's template with each shape its members do not share as "[...]" and each figure they do not share
+    as their range."""
+    text = _template(group[0], shapes=False).replace("\2", "[...]")
+    columns = zip(*(_figures(g) for g in group))
+    for column in columns:
+        values = sorted(set(column), key=lambda v: float(v.replace(",", "")))
+        text = text.replace("\3", values[0] if len(values) == 1 else f"{values[0]}-{values[-1]}", 1)
+    return text
 
 
 def group_findings(findings: list[Finding]) -> list[list[Finding]]:
@@ -59,8 +78,8 @@ def located_message(group: list[Finding]) -> str:
     more = f" and {len(group) - SHOWN} more" if len(group) > SHOWN else ""
     listed = ", ".join(p for p in places if p) + more
     template = _template(f)
-    if any(_template(g) != template for g in group):  # shapes differ between members
-        template = _template(f, shapes=False).replace("\2", "[...]")
+    if any(_template(g) != template for g in group):  # shapes or figures differ between members
+        template = _ranged(group)
     if "\0" in template:
         return template.replace("\0", listed, 1).replace("\1", "...")
     if "\1" in template:
