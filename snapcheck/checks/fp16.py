@@ -8,13 +8,12 @@ does the lowest float a pad before a max pooling fills with (KerasHub's and timm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from snapcheck.checks import op_label
 from snapcheck.findings import Finding
-from snapcheck.ir import Graph, Op, Tensor
+from snapcheck.ir import Graph, Op, Subgraph, Tensor
 from snapcheck.registry import emit
 from snapcheck.rules import Ruleset
 
@@ -90,7 +89,7 @@ PAD_OPS = frozenset({"PADV2", "Pad"})  # ops whose input 2 is the fill value
 MAX_OPS = frozenset({"MAX_POOL_2D", "MaxPool", "REDUCE_MAX", "ReduceMax"})
 
 
-def max_pool_fill(sg: Any, ti: int, users: list[Op], consumers: dict[int, list[int]], data: np.ndarray) -> bool:
+def max_pool_fill(sg: Subgraph, ti: int, users: list[Op], consumers: dict[int, list[int]], data: np.ndarray) -> bool:
     """Whether constant ``ti`` is only the fill of pads whose output only max pools and max reductions read, and
     every value of it that overflows float16 is negative: there, float16's -inf changes nothing."""
     if not users or any(u.type not in PAD_OPS or len(u.inputs) < 3 or u.inputs[2] != ti

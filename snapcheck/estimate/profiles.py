@@ -219,8 +219,8 @@ class Backend:
             bandwidth_gbs=bw, dram_gbs=bw, cache_bytes=0.0, k_half=dict(host.k_half), c_half=dict(host.c_half),
             cc_half=dict(host.cc_half),
             kernel_us={k: v * self.kernel_us_scale + self.dispatch_us for k, v in host.kernel_us.items()},
-            simd=self.simd, int8_speedup=self.int8_speedup, quant_speedup={}, fuses=self.fuses, range_factors=self.range_factors,
-            bytes_scale=self.bytes_scale,
+            simd=self.simd, int8_speedup=self.int8_speedup, quant_speedup={}, fuses=self.fuses,
+            range_factors=self.range_factors, bytes_scale=self.bytes_scale,
             meta={"name": self.name, "confidence": self.confidence},
         )
 

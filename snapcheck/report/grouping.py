@@ -31,15 +31,15 @@ def display_op(f: Finding) -> str:
     return f'{f.op} "{name}"'
 
 
-def _template(f: Finding, shapes: bool = True) -> str:
-    """The message with its op label (and tensor name) taken out, and without ``shapes`` its quoted shapes and
+def _template(f: Finding, exact: bool = True) -> str:
+    """The message with its op label (and tensor name) taken out and, unless ``exact``, its quoted shapes and
     figures too: what identical findings share."""
     text = f.message
     if f.op:
         text = text.replace(f.op, "\0", 1)
     if f.tensor:
         text = text.replace(f"'{f.tensor}'", "\1").replace(f.tensor, "\1")
-    return text if shapes else FIGURE.sub("\3", SHAPE.sub("\2", text))
+    return text if exact else FIGURE.sub("\3", SHAPE.sub("\2", text))
 
 
 def _figures(f: Finding) -> list[str]:
@@ -50,7 +50,7 @@ def _figures(f: Finding) -> list[str]:
 def _ranged(group: list[Finding]) -> str:
     """The group's template with each shape its members do not share as "[...]" and each figure they do not share
     as their range."""
-    text = _template(group[0], shapes=False).replace("\2", "[...]")
+    text = _template(group[0], exact=False).replace("\2", "[...]")
     columns = zip(*(_figures(g) for g in group))
     for column in columns:
         values = sorted(set(column), key=lambda v: float(v.replace(",", "")))
@@ -62,7 +62,7 @@ def group_findings(findings: list[Finding]) -> list[list[Finding]]:
     """Findings in order, identical ones (see the module docs) gathered at the first one's place."""
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
-        key = (f.code, f.severity, f.backend, f.why, f.fix, f.inferred, _template(f, shapes=False))
+        key = (f.code, f.severity, f.backend, f.why, f.fix, f.inferred, _template(f, exact=False))
         groups.setdefault(key, []).append(f)
     return list(groups.values())
 
