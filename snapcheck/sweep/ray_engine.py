@@ -117,8 +117,10 @@ class RayEngine:
         return row
 
     def cancel(self) -> str:
-        for ref in self.pending:
-            ray.cancel(ref, force=True)
+        """Forget the outstanding tasks; ``close`` stops them. Ray kills the workers of a job whose driver
+        has disconnected, and ``ray.cancel`` is not used because it races with a task's completion reply
+        and can abort the driver (``task_manager.cc``: "Tried to complete task that was not pending",
+        ray-project/ray#54260), turning Ctrl-C's exit status 130 into 1."""
         stopped = f"{len(self.pending)} outstanding Ray task(s) cancelled"
         self.pending.clear()
         return stopped
