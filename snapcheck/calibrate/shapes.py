@@ -19,6 +19,7 @@ Still one layer per model: no network, so the accuracy benchmark's architectures
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from snapcheck.calibrate.fit import main_kernel, refit_kinds
 from snapcheck.calibrate.harness import build_workers, host_fingerprint, timed_models, typical_ms
 from snapcheck.calibrate.micro import (KINDS, PROBES, MicroSpec, build_micro_tflite, channels, macs, micro_dir,
                                        micro_specs, side, weighted)
+import numpy as np
+
+from snapcheck.errors import InputError
 from snapcheck.estimate import residual
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.roofline import Profile, kernel_ms
@@ -152,14 +156,54 @@ SOFTMAX_SPECS = [MicroSpec("eltwise", "softmax", max(1, elements // n), 1, n)
                  for n in (16, 49, 64, 100, 197, 256, 1024) for elements in (30_000, 120_000, 460_000)]
 
 
+
+def _transformer_fc_specs(count: int = 120) -> list[MicroSpec]:
+    """Fully connected layers at the widths transformers use: d -> 4d, 4d -> d, d -> 3d, d -> d, 2x and 8/3x, over
+    49-16,384 tokens (up to ``MAX_MACS``), for d of 64-1,024. The draws reach them rarely: on the profile's Xeon the
+    table priced up-projections at 0.70-0.90x their timing and down-projections at 1.0-1.2x (session 37)."""
+    rnd = random.Random("transformer-fc")
+    out: list[MicroSpec] = []
+    while len(out) < count:
+        d, (a, b), m = rnd.choice(TOKEN_WIDTHS), rnd.choice(EXPANSIONS), rnd.choice(TOKENS)
+        cin, cout = (d, round(d * 8 / 3 / 8) * 8) if (a, b) == (3, 8) else (d * a, d * b)
+        spec = MicroSpec("fc", "dense", m, 1, cin, cout)
+        if 2e6 <= macs(spec) <= MAX_MACS and spec not in out:
+            out.append(spec)
+    return out
+
+
+def _attention_specs(count: int = 120) -> list[MicroSpec]:
+    """Attention's two products, Q x K^T ([T, d] x [d, T]) and A x V ([T, T] x [T, d]), over 49-4,096 tokens with
+    head dims of 16-96, for 1-12 heads or, for window attention, batches of 16-384 windows x heads. The draws take
+    the rows and columns apart: the table priced these 0.55-1.48x their timing (session 37)."""
+    rnd = random.Random("attention")
+    out: list[MicroSpec] = []
+    while len(out) < count:
+        t, d = rnd.choice(TOKENS[:-1]), rnd.choice((16, 32, 48, 64, 96))
+        batch = rnd.choice((1, 2, 3, 4, 6, 8, 12)) if t > 64 or rnd.random() < 0.4 else rnd.choice((16, 48, 96, 192, 384))
+        k, cout = (d, t) if rnd.random() < 0.5 else (t, d)
+        spec = MicroSpec("matmul", "matmul", t, batch, k, cout)
+        if 2e5 <= macs(spec) <= KINDS["matmul"].micro_cap and spec not in out:
+            out.append(spec)
+    return out
+
+
+TOKEN_WIDTHS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
+EXPANSIONS = ((1, 4), (4, 1), (1, 3), (1, 1), (1, 2), (2, 1), (3, 8))  # cin : cout in units of d (3 : 8 is d -> 8d/3)
+TOKENS = (49, 50, 64, 144, 196, 197, 256, 577, 784, 1024, 3136, 4096, 16384)
+TRANSFORMER_FC_SPECS = _transformer_fc_specs()
+ATTENTION_SPECS = _attention_specs()
+
+
 def extra_specs(seed: int = 0) -> list[MicroSpec]:
     """Shapes the kinds' draws miss: grouped 3x3 convolutions (RegNet, ResNeXt: 2-64 groups of 8-128 channels),
     the copies transformers and crops add (reshape pixels to tokens, strided slices), Inception's factorised
     windows (1x3, 3x1, 1x7, 7x1), 7x7 depthwise convs over large maps (``WIDE_WINDOW_SPECS``), 9x9 and 11x11
     ones (``LARGE_WINDOW_SPECS``), softmax over rows of every length attention has (``SOFTMAX_SPECS``), 1x1
     convs to 1-4 channels (``NARROW_POINTWISE_SPECS``), depthwise convs over 3-6 (``NARROW_DEPTHWISE_SPECS``),
-    grouped convs of 4-16 channels per group (``GROUPED_SPECS``), stems (``STEM_SPECS``) and 3x3 convs over
-    channel counts that are not powers of two (``OFFTILE_SPECS``)."""
+    grouped convs of 4-16 channels per group (``GROUPED_SPECS``), stems (``STEM_SPECS``), 3x3 convs over
+    channel counts that are not powers of two (``OFFTILE_SPECS``), and transformers' fully connected layers and
+    attention products (``TRANSFORMER_FC_SPECS``, ``ATTENTION_SPECS``)."""
     rnd = random.Random(f"extra-{seed}")
     out: list[MicroSpec] = []
     while len(out) < 60:
@@ -181,7 +225,7 @@ def extra_specs(seed: int = 0) -> list[MicroSpec]:
         if macs(spec) <= MAX_MACS and spec not in out:
             out.append(spec)
     late = (WIDE_WINDOW_SPECS + LARGE_WINDOW_SPECS + SOFTMAX_SPECS + NARROW_POINTWISE_SPECS + NARROW_DEPTHWISE_SPECS
-            + GROUPED_SPECS + STEM_SPECS + OFFTILE_SPECS)
+            + GROUPED_SPECS + STEM_SPECS + OFFTILE_SPECS + TRANSFORMER_FC_SPECS + ATTENTION_SPECS)
     return out + [spec for spec in late if spec not in out]
 
 
@@ -258,3 +302,57 @@ def calibrate_lookup(base: Profile, n: int = SHAPES, seed: int = 0, per_kind: in
     base = refit_kinds(base, [(k, ms) for k, ms, _ in residual_samples(rows, base)], kinds)
     meta = {"set": SET_LABEL.format(n=n, seed=seed, per_kind=per_kind)}
     return dataclasses.replace(base, residual=residual.fit(residual_samples(rows, base), meta, base.simd))
+
+
+MIN_HELD = 20  # held samples a kind needs before ``extend_lookup`` aligns a sitting on them
+
+
+def extend_lookup(base: Profile, kinds: tuple[str, ...], n: int = SHAPES, seed: int = 0, per_kind: int = 24,
+                  threads: int = 1, max_minutes: float = 0.0,
+                  console: Any = None) -> tuple[Profile, dict[str, dict[str, float]]] | None:
+    """Add the lookup set's shapes of ``kinds`` that ``base``'s table lacks, without the hour of timing the whole
+    set: time every shape of those kinds, align this sitting on the ones the table holds (the median of their
+    log ratio to the recorded values: the host's phase, which moves every timing together by up to 30 % within an
+    hour), and refit the table (``residual.fit_tables``) with the new samples shifted by it. Held samples keep
+    their recorded values. Returns the profile and, per kind, the held and added samples, the sitting's factor
+    and the held samples' spread around it (68th percentile of the absolute log difference); None until every
+    shape is timed."""
+    refit = [kind for kind in kinds if kind not in KINDS or KINDS[kind].lookup_roofline]
+    if refit or not base.residual:
+        raise InputError(None, f"--kinds {', '.join(refit) or '(a profile without a lookup)'}: only kinds of a "
+                         "shipped lookup whose roofline the stage does not refit can be extended alone")
+    specs = [s for s in lookup_specs(n, seed, per_kind) if s.kind in kinds]
+    rows = measure_shapes(specs, threads, max_minutes=max_minutes, console=console)
+    if len(rows) < len(specs):
+        if console is not None:
+            console.print(f"{len(rows)}/{len(specs)} single layers timed; run again to finish and fit")
+        return None
+    fresh = residual.build(residual_samples(rows, base))
+    tables = {kind: {f: list(v) for f, v in e.items()} for kind, e in base.residual["kinds"].items()}
+    report = {}
+    for kind in kinds:
+        held = tables.setdefault(kind, {"group": [], "x": [], "r": []})
+        recorded = {(g, tuple(x)): r for g, x, r in zip(held["group"], held["x"], held["r"])}
+        timed = fresh.get(kind, {"group": [], "x": [], "r": []})
+        samples = list(zip(timed["group"], timed["x"], timed["r"]))
+        diffs = np.array([r - recorded[g, tuple(x)] for g, x, r in samples if (g, tuple(x)) in recorded])
+        if len(diffs) < MIN_HELD:
+            raise InputError(None, f"--kinds {kind}: {len(diffs)} of its shapes are in the profile's table, too few "
+                             f"to align this sitting on (at least {MIN_HELD})")
+        shift = float(np.median(diffs))
+        added = [(g, x, round(r - shift, 4)) for g, x, r in samples if (g, tuple(x)) not in recorded]
+        for g, x, r in added:
+            held["group"].append(g)
+            held["x"].append(x)
+            held["r"].append(r)
+        report[kind] = {"held": len(diffs), "added": len(added), "sitting": round(math.exp(shift), 3),
+                        "spread": round(float(np.percentile(np.abs(diffs - shift), 68)), 3),
+                        "error_before": base.residual.get("kind_error", {}).get(kind, float("nan"))}
+    label = (f"{base.residual.get('meta', {}).get('set', '')} + the {', '.join(kinds)} shapes of "
+             f"{SET_LABEL.format(n=n, seed=seed, per_kind=per_kind)} it lacked (calibrate shapes --kinds)")
+    fitted = residual.fit_tables(tables, {"set": label}, base.simd)
+    if "error_shared" in base.residual:
+        fitted["error_shared"] = base.residual["error_shared"]
+    for kind in kinds:
+        report[kind]["error_after"] = fitted["kind_error"].get(kind, float("nan"))
+    return dataclasses.replace(base, residual=fitted), report

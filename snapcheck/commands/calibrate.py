@@ -172,9 +172,12 @@ def shapes_command(
     build_only: bool = BUILD_ONLY,
     max_minutes: float = MAX_MINUTES,
     part: str = typer.Option("", "--part", help="i/k: only convert every k-th model from the i-th (parallel builds)."),
+    kinds: str = typer.Option("", "--kinds", help=(
+        "Comma-separated kernel kinds (fc,matmul): time only their shapes and add the ones the profile's table "
+        "lacks, aligned on the ones it holds (minutes, not the hour of the whole set).")),
 ) -> None:
     """The lookup stage alone: time the dense set of single layers and add the local residual table to a profile."""
-    from snapcheck.calibrate.shapes import calibrate_lookup, lookup_specs, measure_shapes
+    from snapcheck.calibrate.shapes import calibrate_lookup, extend_lookup, lookup_specs, measure_shapes
 
     console = _console()
     if part:
@@ -182,6 +185,18 @@ def shapes_command(
         measure_shapes(lookup_specs(n, seed)[i::k], build_only=True, console=console, passes=1)
         return
     base, target = _stage_profile(profile, out)
+    if kinds:
+        extended = extend_lookup(base, tuple(k.strip() for k in kinds.split(",") if k.strip()), n, seed,
+                                 max_minutes=max_minutes, console=console)
+        if extended is None:
+            return
+        _write(target, extended[0])
+        for kind, r in extended[1].items():
+            console.print(f"{kind}: {r['added']} shapes added to {r['held']} held ones (this sitting ran at "
+                          f"{r['sitting']:.3f}x the recorded timings, the held ones within {r['spread']:.3f} of it "
+                          f"in log); typical error {r['error_before']:.3f} -> {r['error_after']:.3f}")
+        console.print(f"wrote {target}")
+        return
     fitted = calibrate_lookup(base, n, seed, build_only=build_only, max_minutes=max_minutes, console=console)
     if fitted is None:
         return
