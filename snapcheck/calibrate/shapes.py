@@ -14,6 +14,9 @@ convolutions and transposed convolutions of 256-pixel generators above that, up 
 ``heavy_specs`` the transposed convolutions whose weights no cache holds.
 
 Still one layer per model: no network, so the accuracy benchmark's architectures stay held out.
+
+``extend_lookup`` adds the set's shapes of a few kinds to a table timed in an earlier sitting, aligned on the
+shapes it already holds (``snapcheck calibrate shapes --kinds``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from snapcheck.calibrate.fit import main_kernel, refit_kinds
 from snapcheck.calibrate.harness import build_workers, host_fingerprint, timed_models, typical_ms
 from snapcheck.calibrate.micro import (KINDS, PROBES, MicroSpec, build_micro_tflite, channels, macs, micro_dir,
                                        micro_specs, side, weighted)
-import numpy as np
-
 from snapcheck.errors import InputError
 from snapcheck.estimate import residual
 from snapcheck.estimate.kernels import Kernel
@@ -156,6 +159,11 @@ SOFTMAX_SPECS = [MicroSpec("eltwise", "softmax", max(1, elements // n), 1, n)
                  for n in (16, 49, 64, 100, 197, 256, 1024) for elements in (30_000, 120_000, 460_000)]
 
 
+# Transformers' widths (d), their fully connected layers' cin : cout in units of d (3 : 8: d -> 8d/3), token counts.
+TOKEN_WIDTHS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
+EXPANSIONS = ((1, 4), (4, 1), (1, 3), (1, 1), (1, 2), (2, 1), (3, 8))
+TOKENS = (49, 50, 64, 144, 196, 197, 256, 577, 784, 1024, 3136, 4096, 16384)
+
 
 def _transformer_fc_specs(count: int = 120) -> list[MicroSpec]:
     """Fully connected layers at the widths transformers use: d -> 4d, 4d -> d, d -> 3d, d -> d, 2x and 8/3x, over
@@ -180,7 +188,8 @@ def _attention_specs(count: int = 120) -> list[MicroSpec]:
     out: list[MicroSpec] = []
     while len(out) < count:
         t, d = rnd.choice(TOKENS[:-1]), rnd.choice((16, 32, 48, 64, 96))
-        batch = rnd.choice((1, 2, 3, 4, 6, 8, 12)) if t > 64 or rnd.random() < 0.4 else rnd.choice((16, 48, 96, 192, 384))
+        few = t > 64 or rnd.random() < 0.4  # heads alone; else windows x heads
+        batch = rnd.choice((1, 2, 3, 4, 6, 8, 12)) if few else rnd.choice((16, 48, 96, 192, 384))
         k, cout = (d, t) if rnd.random() < 0.5 else (t, d)
         spec = MicroSpec("matmul", "matmul", t, batch, k, cout)
         if 2e5 <= macs(spec) <= KINDS["matmul"].micro_cap and spec not in out:
@@ -188,9 +197,6 @@ def _attention_specs(count: int = 120) -> list[MicroSpec]:
     return out
 
 
-TOKEN_WIDTHS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
-EXPANSIONS = ((1, 4), (4, 1), (1, 3), (1, 1), (1, 2), (2, 1), (3, 8))  # cin : cout in units of d (3 : 8 is d -> 8d/3)
-TOKENS = (49, 50, 64, 144, 196, 197, 256, 577, 784, 1024, 3136, 4096, 16384)
 TRANSFORMER_FC_SPECS = _transformer_fc_specs()
 ATTENTION_SPECS = _attention_specs()
 
@@ -308,7 +314,7 @@ MIN_HELD = 20  # held samples a kind needs before ``extend_lookup`` aligns a sit
 
 
 def extend_lookup(base: Profile, kinds: tuple[str, ...], n: int = SHAPES, seed: int = 0, per_kind: int = 24,
-                  threads: int = 1, max_minutes: float = 0.0,
+                  threads: int = 1, build_only: bool = False, max_minutes: float = 0.0,
                   console: Any = None) -> tuple[Profile, dict[str, dict[str, float]]] | None:
     """Add the lookup set's shapes of ``kinds`` that ``base``'s table lacks, without the hour of timing the whole
     set: time every shape of those kinds, align this sitting on the ones the table holds (the median of their
@@ -316,14 +322,14 @@ def extend_lookup(base: Profile, kinds: tuple[str, ...], n: int = SHAPES, seed: 
     hour), and refit the table (``residual.fit_tables``) with the new samples shifted by it. Held samples keep
     their recorded values. Returns the profile and, per kind, the held and added samples, the sitting's factor
     and the held samples' spread around it (68th percentile of the absolute log difference); None until every
-    shape is timed."""
+    shape is timed (or with ``build_only``)."""
     refit = [kind for kind in kinds if kind not in KINDS or KINDS[kind].lookup_roofline]
     if refit or not base.residual:
         raise InputError(None, f"--kinds {', '.join(refit) or '(a profile without a lookup)'}: only kinds of a "
                          "shipped lookup whose roofline the stage does not refit can be extended alone")
     specs = [s for s in lookup_specs(n, seed, per_kind) if s.kind in kinds]
-    rows = measure_shapes(specs, threads, max_minutes=max_minutes, console=console)
-    if len(rows) < len(specs):
+    rows = measure_shapes(specs, threads, build_only, max_minutes, console)
+    if build_only or len(rows) < len(specs):
         if console is not None:
             console.print(f"{len(rows)}/{len(specs)} single layers timed; run again to finish and fit")
         return None

@@ -187,7 +187,7 @@ def shapes_command(
     base, target = _stage_profile(profile, out)
     if kinds:
         extended = extend_lookup(base, tuple(k.strip() for k in kinds.split(",") if k.strip()), n, seed,
-                                 max_minutes=max_minutes, console=console)
+                                 build_only=build_only, max_minutes=max_minutes, console=console)
         if extended is None:
             return
         _write(target, extended[0])
