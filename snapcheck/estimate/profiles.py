@@ -176,10 +176,9 @@ def strip_host_note(stderr: str) -> str:
 def host_profile_status() -> HostProfileStatus:
     """The active host profile and this machine (``HostProfileStatus``)."""
     path = host_profile_path()
-    active = path if path.is_file() else HOST_PROFILE
-    p = load_host_profile(str(path)) if path.is_file() else load_host_profile()
-    return HostProfileStatus(active, str(p.meta.get("calibrated_on", "")), str(p.meta.get("cpu", "")),
-                             host_fingerprint(1), cpu_name(), bool(p.meta.get("quick")))
+    p = active_host_profile()
+    return HostProfileStatus(path if path.is_file() else HOST_PROFILE, str(p.meta.get("calibrated_on", "")),
+                             str(p.meta.get("cpu", "")), host_fingerprint(1), cpu_name(), bool(p.meta.get("quick")))
 
 
 @dataclass
