@@ -136,6 +136,8 @@ def _top_kernels(graph: Graph, kernels: list[Kernel], pred: Prediction) -> list[
         anchor = ops.get(k.ops[0]) if k.ops else None
         label = op_label(0, anchor) if anchor is not None else k.label
         fused = k.label.split(" + ")[1:]
+        if anchor is not None and k.label != anchor.type and not fused:  # a fused activation XNNPACK runs apart
+            label += f" (its fused {k.label}, a pass of its own)"
         out.append({"op": label + (f" (+ {' + '.join(fused)})" if fused else ""),
                     "name": anchor.name if anchor is not None else "", "kind": k.kind,
                     "ms": round(ms, 3), "share": round(ms / body, 3)})

@@ -400,12 +400,28 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             row_rate = REFERENCE_COPY_TYPES[first.type] if rows else ""
         elif first.type == "TRANSPOSE_CONV" and first.inputs and first.inputs[0] not in weights:
             rows, row_rate = cost.macs, REFERENCE_DECONV_RATE
+        clamp = kind == "eltwise" and not quant and fusable == XNNPACK_FUSES and activation_fused(last) and outs
+        written = [(-1 - last.index, b) for _, b in outs] if clamp else outs  # the clamp's input: XNNPACK's own
         kernels.append(Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
             reduction=_reduction(kind, geom, op), channels=channels, geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
-            inputs=[(i, size[i]) for i in acts], outputs=outs, weight_bytes=wbytes, rows=rows, inplace=inplace,
+            inputs=[(i, size[i]) for i in acts], outputs=written, weight_bytes=wbytes, rows=rows, inplace=inplace,
             row_rate=row_rate,
         ))
+        if clamp:
+            kernels.append(clamp_kernel(last, written, outs, channels))
     return kernels
+
+
+def clamp_kernel(op: Op, src: list[tuple[int, int]], dst: list[tuple[int, int]], channels: int) -> Kernel:
+    """The clamp XNNPACK runs after a binary element-wise op with a fused activation (``ADD`` with ``RELU``): the
+    delegate defines the activation as a node of its own, one more pass over the output, which it runs in place.
+    On the profile's Xeon an ``ADD``, ``MUL`` or ``SUB`` of two [1, 64, 64, 24] tensors took 0.011 ms alone and
+    0.026-0.031 ms with a fused ``RELU`` or ``RELU6``, [1, 56, 56, 64] 0.076 and 0.125 (docs/bench/estimator.md,
+    session 38). Labelled by the activation (``RELU``, ``RELU6``...), which the lookup prices as such."""
+    elements = sum(b for _, b in dst) // 4
+    return Kernel(kind="eltwise", ops=[op.index], flops=elements, macs=0, bytes=2 * sum(b for _, b in dst),
+                  work=float(elements), channels=channels, label=str(op.attrs.get("fused_activation_function")),
+                  inputs=list(src), outputs=list(dst), inplace=True)
