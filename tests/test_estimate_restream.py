@@ -16,7 +16,7 @@ from snapcheck.calibrate.micro import MicroSpec
 from snapcheck.estimate.kernels import split_kernels
 from snapcheck.estimate.profiles import load_host_profile, profile_from_json, profile_to_json
 from snapcheck.errors import InputError
-from snapcheck.estimate.roofline import kernel_terms, restream_fill, weight_passes
+from snapcheck.estimate.roofline import host_balance, kernel_terms, restream_fill, weight_passes
 
 MB = 2.0**20
 
@@ -125,3 +125,25 @@ def test_the_l2_can_be_given_where_sysfs_does_not_say_what_xnnpack_sees(monkeypa
         monkeypatch.setenv("SNAPCHECK_L2_BYTES", bad)
         with pytest.raises(InputError, match="SNAPCHECK_L2_BYTES"):
             harness.l2_cache_bytes()
+
+
+def test_the_balance_is_measured_and_priced_by_the_weights_size():
+    """Weights that fit a large last-level cache re-read faster than those that do not: ``restream_balance`` keeps
+    each size's median balance (``curve``), and a conv is priced at its own size, interpolated in log size and
+    held beyond the probes'. A profile without a curve keeps its one balance."""
+    base = dataclasses.replace(load_host_profile(), gflops={**load_host_profile().gflops, "conv": 120.0})
+    timed = [_timed_conv(16, 1024, 64, 6.0), _timed_conv(16, 1024, 256, 25.0), _timed_conv(8, 1024, 256, 7.0)]
+    got = quick.restream_balance(timed, base, 32, 1 * MB)
+    w = 16 * 1024 * 256 * 4
+    small = 120e9 * 6e-3 / (37 * w / 4)
+    large = (120e9 * 25e-3 / (37 * w) + 120e9 * 7e-3 / (10 * w)) / 2  # 37 and 10 tiles of 7 rows
+    assert [mb for mb, _ in got["curve"]] == [4.0, 16.0]
+    assert got["curve"][0][1] == pytest.approx(small, rel=1e-3) and got["curve"][1][1] == pytest.approx(large, rel=1e-3)
+    host = quick.on_host(load_host_profile(), 32, 1 * MB, got["flops_per_byte"], got["curve"])
+    assert host_balance(5.0, host.restream["host_curve"], 8.0) == pytest.approx((small + large) / 2, rel=1e-3)
+    assert host_balance(5.0, host.restream["host_curve"], 64.0) == pytest.approx(large, rel=1e-3)
+    assert host_balance(5.0, None, 64.0) == 5.0
+    k = _conv(16, 1024, 64)  # 4 MB of weights: priced at the small weights' balance, not the median
+    beta = load_host_profile().restream["flops_per_byte"]
+    assert restream_fill(k, host) == pytest.approx(max(1.0, 37 * small / 128) / max(1.0, 37 * beta / 128), rel=1e-3)
+    assert quick.on_host(host, 32, 1 * MB, 3.0).restream.get("host_curve") is None  # a new balance drops the old curve

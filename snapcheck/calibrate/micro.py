@@ -456,6 +456,39 @@ LARGE_PROBES: tuple[MicroSpec, ...] = (
 )
 
 
+# Re-reading probes: 4 x 4 convs over 1,024 channels (a 16,384-deep GEMM, whose 7 x 32 tile overflows a 1 or 2 MB
+# L2, so every 7 rows re-read all the weights), with 4 and 16 MB of weights, the generators' sizes: with the large
+# convs above (22-32 MB) they give the host's balance between compute and re-reading by weight size
+# (``calibrate.quick.restream_balance``). Single layers kept out of the fit (no reference timing). On a Zen 4 EPYC
+# with 1 MB of L2 and 32 MB of L3 they ran at the conv's full speed (3.5 FLOPs per byte re-read, an upper bound),
+# the 32 MB convs at 3.9-4.6 (docs/bench/estimator.md, session 39).
+RESTREAM_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("conv", "conv", 16, 16, 1024, 64, 4, 1),
+    MicroSpec("conv", "conv", 8, 8, 1024, 256, 4, 1),
+)
+
+# Far probes: memory-bound layers whose traffic (4-8 MB) exceeds the profile host's 2 MB L2, shapes of the lookup's
+# samples (their reference is rebuilt from it). With ``PROBES``' add and max pool over 2.3-4 MB they give the speed
+# of the memory beyond the L2 apart from the rest (``calibrate.quick.far_factor``): on a Zen 4 EPYC, whose L3
+# streams 3-4x faster than the Xeon's of the profile, a 4.8 MB multiply ran 0.3x its price, small ones 1.1-1.3x
+# (docs/bench/estimator.md, session 39).
+FAR_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("eltwise", "mul", 56, 56, 200),
+    MicroSpec("eltwise", "sigmoid", 128, 128, 64),
+    MicroSpec("eltwise", "relu", 64, 64, 256),
+)
+
+# Width probes: 1x1 convs to 16-48 output channels, as EfficientNets', MobileNetV3's and MnasNet's projections have
+# (lookup shapes, references rebuilt as for the large probes), in the pointwise kind's fit beside ``PROBES``' four.
+# On a Zen 4 EPYC against the profile's Xeon they ran 1.33-1.44x where 1x1 convs to 64-256 channels ran
+# 1.85-1.94x; without them the kind's one factor priced those models' projections 15-20 % high
+# (docs/bench/estimator.md, session 39).
+WIDTH_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("pointwise", "conv", 40, 40, 392, 40, 1, 1),
+    MicroSpec("pointwise", "conv", 28, 28, 176, 16, 1, 1),
+    MicroSpec("pointwise", "conv", 64, 64, 40, 48, 1, 1),
+)
+
 # Window probes: depthwise convs with a 4x4 window (16 taps: XNNPACK runs them on its 25-tap micro-kernel, as
 # it does 5x5 ones), the separable generators' kernel; lookup shapes, references rebuilt as for the large
 # probes. On an AMD EPYC without AVX-512 they changed by 2.2-2.3x against the Intel profile host, 3x3 windows

@@ -10,13 +10,17 @@ single-layer models, plus the per-inference overhead) and 21 random networks, 12
 
 - a speed factor per kernel kind on its compute roof, ``s[kind]`` (kinds without probes get the median of the
   others), shrunk towards the median by a ridge;
-- one factor on every kind's memory roofs (cache and DRAM bandwidth), ``m``: compute and memory need not
+- one factor on every kind's cache roofs, ``m``: compute and memory need not
   change alike (on an AMD EPYC without AVX-512 against the profile's Sapphire Rapids, compute-bound probes ran
   2-3x slower, memory-bound ones 1.0-1.1x);
 - a factor on the fixed per-kernel cost (``kernel_us``), from the tiny probes, and the per-inference overhead;
-- a factor on every kernel of a network (the profile's ``network`` correction): what the fit leaves unexplained
-  of the network probes, as a median weighted by their time, so the large probes (0.4-2.5 G multiply-adds,
-  40-135 MB of traffic per inference), whose working sets overflow the caches as real models' do, decide it.
+- a factor on every kernel of a network (the profile's ``network`` correction): the median of what the fit leaves
+  unexplained of the network probes. Weighted by their time, two large probes decided it; on a Zen 4 EPYC they
+  left 6 % where the median network left 1 %, and every real model came out 5-8 % high (docs/bench/estimator.md,
+  session 39);
+- a factor on the memory beyond the profile host's cache (``far_factor``), measured apart on memory-bound single
+  layers whose traffic exceeds it: a Zen 4 EPYC's L3 streams 3-4x faster than the Xeon's of the profile, where its
+  caches run 1.0-1.3x.
 
 and measures one thing directly, with no reference on the profile's host: what re-reading weights costs when
 this host's last-level cache does not keep them between inferences (``stream_rate``: chains of 2 to 38 wide 1x1
@@ -108,8 +112,9 @@ import numpy as np
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, pass_cache,
                                          timed_models, typical_ms)
-from snapcheck.calibrate.micro import (FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, ROW_PROBES,
-                                       WINDOW_PROBES, MicroSpec, build_micro_tflite)
+from snapcheck.calibrate.micro import (FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES,
+                                       RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES, MicroSpec,
+                                       build_micro_tflite)
 from snapcheck.calibrate.random_nets import (Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets,
                                              random_nets, weight_bytes)
 from snapcheck.calibrate.shapes import sample_parts
@@ -152,6 +157,8 @@ WEIGHT_MB_PER_GMAC = 50.0  # ... at least this many MB of weights per G multiply
 LOCAL_KINDS = ("deconv", "fc")
 LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
 GROUP_MIN_PROBES = 3  # single-layer probes a conv group (``roofline.speed_group``) needs for a speed of its own
+FAR_MIN_PROBES = 3  # memory-bound single-layer probes beyond the cache the far memory factor needs (``far_factor``)
+FAR_SHARE = 0.5  # a probe is one when its main kernel is memory-bound with at least this share beyond the cache
 
 
 def stream_probes() -> list[tuple[NetSpec, MicroSpec]]:
@@ -198,12 +205,13 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
 
 
 def probe_specs() -> list[MicroSpec | NetSpec]:
-    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and
-    ``GROUP_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
-    ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
+    """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``RESTREAM_PROBES``, ``FAR_PROBES``,
+    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and ``GROUP_PROBES``, the per-inference overhead's
+    ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
     pairs of ``stream_probes``, the cell networks of ``cold_probes``, the weight-heavy networks of
     ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
-    specs = list(PROBES) + list(LARGE_PROBES) + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
+    specs = list(PROBES) + list(LARGE_PROBES) + list(RESTREAM_PROBES) + list(FAR_PROBES) + list(WIDTH_PROBES) \
+        + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
         + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
     return list(dict.fromkeys(specs + [s for pair in stream_probes() for s in pair]))
 
@@ -310,19 +318,24 @@ def restream_balance(timed: list[tuple], profile: Profile, tile: int, cache: flo
     re-reads its weights on a host with GEMM tile ``tile`` and an L2 of ``cache`` bytes
     (``roofline.weight_passes`` > 1), the median of the conv speed ``profile`` has for that sitting (GFLOP/s) x
     the probe's time / the bytes it re-reads. Such a probe is bound by the re-reading
-    (``roofline.restream_fill``), so this is the rate the core re-reads weights at, relative to its compute.
-    ``{}`` when no probe re-reads its weights there."""
-    found = {}
+    (``roofline.restream_fill``), so this is the rate the core re-reads weights at, relative to its compute (an
+    upper bound where the probe ran at its compute's speed). ``curve``: per weight size (MB) the probes have, their
+    median balance, by size (``roofline.host_balance``): the weights that fit a large last-level cache re-read
+    faster than those that do not. ``{}`` when no probe re-reads its weights there."""
+    found, size = {}, {}
     for spec, kernels, hit in timed:
         main = main_kernel(kernels) if isinstance(spec, MicroSpec) else None
         g = main.geometry if main is not None and main.kind == "conv" else None
         if g is None or g.groups != 1 or g.cout < tile or (passes := weight_passes(g, tile, cache)) <= 1:
             continue
         found[spec.key()] = speed_gflops(main, profile) * typical_ms(hit) * 1e6 / (passes * main.weight_bytes)
+        size[spec.key()] = round(main.weight_bytes / 2**20, 1)
     if not found:
         return {}
+    curve = [[mb, round(float(np.median([v for k, v in found.items() if size[k] == mb])), 4)]
+             for mb in sorted(set(size.values()))]
     return {"flops_per_byte": round(float(np.median(list(found.values()))), 4),
-            "probes": {k: round(v, 4) for k, v in found.items()}}
+            "probes": {k: round(v, 4) for k, v in found.items()}, "curve": curve}
 
 
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
@@ -450,13 +463,17 @@ def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, f
     return models, errors
 
 
-def on_host(base: Profile, tile: int, cache: float, balance: float = 0.0) -> Profile:
+def on_host(base: Profile, tile: int, cache: float, balance: float = 0.0, curve: list | None = None) -> Profile:
     """``base`` with a host's GEMM tile (``Profile.gemm_tile``) and, when that tile and the host's L2 of ``cache``
     bytes are known and ``base`` records its own balance between compute and re-reading weights, that L2 and the
-    host's balance (``roofline.restream_fill``; ``balance`` 0: the profile host's)."""
+    host's balance (``roofline.restream_fill``; ``balance`` 0: the profile host's), by weight size where a
+    ``curve`` was measured (``restream_balance``)."""
     own = base.restream.get("flops_per_byte")
     restream = {**base.restream, "host_flops_per_byte": round(balance or own, 4), "host_cache_bytes": cache} \
-        if own and cache and tile else base.restream
+        if own and cache and tile else dict(base.restream)
+    restream.pop("host_curve", None)
+    if curve and "host_flops_per_byte" in restream:
+        restream["host_curve"] = curve
     return dataclasses.replace(base, gemm_tile=tile, restream=restream)
 
 
@@ -484,7 +501,7 @@ class QuickModel:
                                                               for k in r.kernels if r.spec != OVERHEAD_PROBE})
         idx = {k: i for i, k in enumerate(self.kinds)}
         here = on_host(base, tile, cache)
-        row_of, fixed, compute, memory, kind, fill = [], [], [], [], [], []
+        row_of, fixed, compute, memory, far, kind, fill = [], [], [], [], [], [], []
         for i, r in enumerate(rows):
             for k in r.kernels:
                 t = kernel_terms(k, base)
@@ -492,10 +509,12 @@ class QuickModel:
                 row_of.append(i)
                 fixed.append(t.factor * t.fixed)
                 compute.append(t.factor * t.compute)
-                memory.append(t.factor * t.memory)
+                memory.append(t.factor * (t.memory - t.far))
+                far.append(t.factor * t.far)
                 kind.append(idx.get(speed_group(k, base, conv_groups=False), len(self.kinds)))
         self.row_of, self.kind = np.array(row_of, dtype=int), np.array(kind, dtype=int)
-        self.fixed, self.compute, self.memory = np.array(fixed), np.array(compute), np.array(memory)
+        self.fixed, self.compute, self.memory, self.far = (np.array(fixed), np.array(compute), np.array(memory),
+                                                           np.array(far))
         self.n = len(rows)
         self.target = np.array([r.log_ratio for r in rows])
         self.stream = np.array([sum(stream_ms(r.kernels, stream or {})) for r in rows])
@@ -508,17 +527,29 @@ class QuickModel:
         dev = np.concatenate([theta[4:], [0.0]])
         return np.exp(theta[0] + dev[self.kind])
 
-    def times(self, theta: np.ndarray) -> np.ndarray:
-        per = np.exp(theta[1]) * self.fixed + np.maximum(self.scale(theta) * self.compute, np.exp(theta[3]) * self.memory)
+    def times(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
+        """Each probe's time; the memory beyond the cache at ``far`` (default: the memory factor)."""
+        m = np.exp(theta[3])
+        memory = m * self.memory + (m if far is None else far) * self.far
+        per = np.exp(theta[1]) * self.fixed + np.maximum(self.scale(theta) * self.compute, memory)
         return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
 
     def residuals(self, theta: np.ndarray, weights: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
         fit = (np.log(self.times(theta) / self.t0) - self.target) * np.sqrt(weights)
         return np.concatenate([fit, np.sqrt(ridge) * theta[4:], np.sqrt(ridge) * theta[1:2]])
 
-    def log_errors(self, theta: np.ndarray) -> np.ndarray:
+    def log_errors(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
         """What the factors leave unexplained of each probe's log ratio."""
-        return self.target - np.log(self.times(theta) / self.t0)
+        return self.target - np.log(self.times(theta, far) / self.t0)
+
+    def far_factor(self, theta: np.ndarray, idx: list[int]) -> float | None:
+        """The factor of the memory beyond the cache that best explains each of the probes ``idx`` (log-spaced
+        grid, 0.05-5), their median; None without probes."""
+        if not idx:
+            return None
+        grid = np.exp(np.linspace(np.log(0.05), np.log(5.0), 241))
+        err = np.array([np.abs(self.log_errors(theta, f)[idx]) for f in grid])
+        return float(np.median(grid[np.argmin(err, axis=0)]))
 
 
 def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, stream: dict | None = None,
@@ -526,8 +557,9 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
     single kernels and the networks together (each network ``NET_WEIGHT`` times): ``speed`` per probed kind
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
-    ``kernel_us`` and ``overhead``; ``network``, what the fit leaves unexplained of the network probes (their
-    median, weighted by each network's time, so the large probes carry it). ``errors`` are the log errors left
+    ``kernel_us`` and ``overhead``; ``memory_far`` (the memory beyond the cache: ``far_factor`` on the
+    memory-bound probes beyond it, kept out of the fit; the memory factor without ``FAR_MIN_PROBES`` of them);
+    ``network``, the median of what the fit leaves unexplained of the network probes. ``errors`` are the log errors left
     on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied;
     ``transfer_error`` per kind the 68th percentile of its single-kernel probes' absolute log errors (how far one
     factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
@@ -549,9 +581,14 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
     group = [speed_group(m, base) if m is not None else "" for m in mains]
     apart = np.array([m is not None and g != speed_group(m, base, conv_groups=False) for m, g in zip(mains, group)])
+    far_idx = [i for i, m in enumerate(mains) if m is not None and beyond_share(m, base) >= FAR_SHARE]
+    if len(far_idx) < FAR_MIN_PROBES:  # too few to measure the far memory apart: it stays the memory factor's
+        far_idx = []
     weights = np.where(is_net, NET_WEIGHT, np.where(apart, 0.0, 1.0))
+    weights[far_idx] = 0.0
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(4 + len(model.kinds)))
-    err = model.log_errors(theta)
+    far = model.far_factor(theta, far_idx)
+    err = model.log_errors(theta, far)
     speed = {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, theta[4:])}
     for g in sorted({g for g, t in zip(group, apart) if t}):
         idx = [i for i, (gi, t) in enumerate(zip(group, apart)) if t and gi == g]
@@ -559,8 +596,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             shift = float(np.median(err[idx]))
             speed[g] = speed.get(group_kind(g), float(np.exp(theta[0]))) * float(np.exp(shift))
             err[idx] -= shift
-    net_ms = [r.reference_ms for r, net in zip(rows, is_net) if net]
-    network = float(np.exp(weighted_median(err[is_net], net_ms))) if net_ms else 1.0
+    network = float(np.exp(np.median(err[is_net]))) if is_net.any() else 1.0
     by_kind: dict[str, list[float]] = {}
     for r, e, net in zip(rows, err, is_net):
         main = None if net else main_kernel(r.kernels)
@@ -572,18 +608,18 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
         else:
             del local[kind]
     return {"speed": speed, "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
-            "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])), "kernel_us": float(np.exp(theta[1])),
+            "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])),
+            "memory_far": float(np.exp(theta[3])) if far is None else far, "far_probes": len(far_idx), "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
             "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local,
             "tile": tile, "cache": cache}
 
 
-def weighted_median(values: Any, weights: Any) -> float:
-    """The value at which the cumulative weight of the sorted values reaches half the total."""
-    v, w = np.asarray(values, float), np.asarray(weights, float)
-    order = np.argsort(v)
-    cum = np.cumsum(w[order])
-    return float(v[order][np.searchsorted(cum, cum[-1] / 2)])
+def beyond_share(k: Kernel, base: Profile) -> float:
+    """The share of a memory-bound kernel's time on ``base`` that its traffic beyond the cache takes (0 for a
+    kernel bound by its compute): what makes a single-layer probe one of ``far_factor``'s."""
+    t = kernel_terms(k, base)
+    return t.far / t.memory if t.memory > t.compute and t.memory > 0 else 0.0
 
 
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
@@ -636,14 +672,15 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
     groups = {g: round(base.group_gflops.get(g, base.compute_gflops(group_kind(g))) / v, 4)
               for g, v in factors["speed"].items() if group_kind(g) != g}
-    host = on_host(base, factors.get("tile", 0), factors.get("cache", 0.0),
-                   (factors.get("restream") or {}).get("host_flops_per_byte", 0.0))
+    balance = factors.get("restream") or {}
+    host = on_host(base, factors.get("tile", 0), factors.get("cache", 0.0), balance.get("host_flops_per_byte", 0.0),
+                   balance.get("curve"))
     return dataclasses.replace(
         base, gflops={k: round(v / f(k), 4) for k, v in base.gflops.items()}, group_gflops=groups,
         gemm_tile=host.gemm_tile, restream=host.restream,
         local_models={**base.local_models, **factors.get("local", {})},
         bandwidth_gbs={k: round(v / m, 4) for k, v in base.bandwidth_gbs.items()},
-        dram_gbs={k: round(v / m, 4) for k, v in base.dram_gbs.items()},
+        dram_gbs={k: round(v / factors.get("memory_far", m), 4) for k, v in base.dram_gbs.items()},
         kernel_us={k: round(v * factors["kernel_us"], 4) for k, v in base.kernel_us.items()},
         overhead_ms=round(base.overhead_ms * factors["overhead"], 5), network=net, residual=residual,
         meta={**base.meta, **meta})
@@ -660,7 +697,8 @@ def host_balance(timed: list[tuple], base: Profile, factors: dict[str, Any]) -> 
     adapted = adapt(base, {**factors, "restream": {}}, {})
     measured = restream_balance(timed, adapted, factors["tile"], factors["cache"])
     if measured:
-        return {"host_flops_per_byte": measured["flops_per_byte"], "probes": measured["probes"]}
+        return {"host_flops_per_byte": measured["flops_per_byte"], "probes": measured["probes"],
+                "curve": measured["curve"]}
     conv = factors["speed"].get("conv", factors["median"])
     return {"host_flops_per_byte": round(own * factors["memory"] / conv, 4), "probes": {}}
 
@@ -691,6 +729,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
                       "speed": {k: round(v, 4) for k, v in factors["speed"].items()},
                       "median_speed": round(factors["median"], 4), "memory": round(factors["memory"], 4),
+                      "memory_far": round(factors.get("memory_far", factors["memory"]), 4),
                       "kernel_us": round(factors["kernel_us"], 4),
                       "overhead": round(factors["overhead"], 4), "network": round(factors["network"], 4),
                       "stream": stream, "cold": factors.get("cold", {}), "weights": factors.get("weights", {}),

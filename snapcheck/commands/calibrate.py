@@ -95,7 +95,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
             counts[k] = counts.get(k, 0) + 1
     tile = profile_tile(base)
     groups = {"beyond": f"weights > {base.feature_cache_bytes / 2**20:.0f} MB", "narrow": f"to <= {tile // 4} channels",
-              "offtile": f"to < {2 * tile} channels off the {tile} tile", "stem": f"from < {STEM_CHANNELS} channels"}
+              "offtile": f"to < {2 * tile} channels off the {tile} tile", "stem": f"from < {STEM_CHANNELS} channels",
+              "window": "windows over 9 taps"}
     label = {g: f"{kind}, {groups[sub]}" if sub else g for g in factors["speed"] for kind, _, sub in [g.partition(":")]}
     width = max([16, *map(len, label.values())])
     local = factors.get("local") or {}
@@ -103,7 +104,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         note = "; the fit's only: priced by the model measured below" if group_kind(kind) in local else ""
         console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes{note})")
     console.print(f"  {'other kinds':{width}s} x{factors['median']:5.2f}  (the median)\n"
-                  f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache and DRAM bandwidth)\n"
+                  f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache bandwidth)\n"
+                  f"  {'memory beyond':{width}s} x{factors.get('memory_far', factors['memory']):5.2f}  (traffic beyond the "
+                  f"profile host's {base.cache_bytes / 2**20:.0f} MB cache: {far_note(factors.get('far_probes', 0))})\n"
                   f"  {'per-kernel cost':{width}s} x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
                   f"  {'in-network':{width}s} x{factors['network']:5.2f}  (what the factors leave of the "
                   f"{len(factors['network_errors'])} network probes' change)")
@@ -142,6 +145,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  dense convs whose GEMM tile overflows the {rs['host_cache_bytes'] / 2**20:.0f} MB L2 re-read "
                       f"their weights per tile of rows: {rs['host_flops_per_byte']:.2f} FLOPs per byte re-read here "
                       f"({how}), {rs['flops_per_byte']:.2f} on the profile's host")
+        if len(rs.get("host_curve") or []) > 1:
+            console.print("    by the weights' size: " + ", ".join(f"{v:.2f} at {mb:g} MB" for mb, v in rs["host_curve"]))
     for kind, m in local.items():
         console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
                       f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "
@@ -280,3 +285,12 @@ def _write(path: Path, profile: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(calibrate_app, name="calibrate")
+
+
+def far_note(probes: int) -> str:
+    """How the factor of the memory beyond the cache was found, for ``--quick``'s report."""
+    from snapcheck.calibrate.quick import FAR_MIN_PROBES
+
+    if probes >= FAR_MIN_PROBES:
+        return f"{probes} memory-bound probes, measured apart"
+    return f"the memory roofs' ({probes} memory-bound probes, too few to measure it apart)"

@@ -34,9 +34,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.features import log_efficiency, panel_bytes, shape_features, utilisation
-from snapcheck.estimate.kernels import KINDS, Kernel, channel_pad
+from snapcheck.estimate.kernels import DEPTHWISE_TAPS, KINDS, Kernel, channel_pad
 from snapcheck.estimate.network import network_terms
 from snapcheck.estimate.residual import correction
 from snapcheck.estimate.uncertainty import Z, KernelError, kernel_errors, spread
@@ -96,6 +98,7 @@ class KernelTerms:
     compute: float
     memory: float
     factor: float  # the local lookup's correction (1 without one)
+    far: float = 0.0  # the part of ``memory`` beyond the cache, at the DRAM roof (``Profile.dram_gbs``)
 
     @property
     def ms(self) -> float:
@@ -132,7 +135,8 @@ def beyond_cache(k: Kernel) -> float:
 def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     """Which compute speed a kernel takes on ``p``: its kind's, or that of a group of its kind's kernels that
     another CPU changes unlike the rest (``Profile.group_gflops``, set by ``calibrate --quick``;
-    ``conv_groups=False``: without the three conv groups, which it measures apart from its fit):
+    ``conv_groups=False``: without the groups of convs and depthwise windows, which it measures apart from its
+    fit):
 
     - ``fc:beyond``, ``deconv:beyond``: fully connected layers whose weights, and transposed convs whose weight
       panel, exceed ``feature_cache_bytes`` (the profile host's L2, beyond which its host streamed them from
@@ -142,13 +146,19 @@ def speed_group(k: Kernel, p: Profile, conv_groups: bool = True) -> str:
     - ``conv:narrow``: dense convs to at most a quarter of the profile host's tile (``profile_tile``) of output
       channels, which a CPU with half that tile runs on XNNPACK's half-width micro-kernel;
     - ``conv:offtile``: dense convs to fewer than two tiles of output channels, not a multiple of the tile (a
-      partial tile on the profile's host).
+      partial tile on the profile's host);
+    - ``depthwise:window``: depthwise convs over more taps than a 3 x 3 window (4 x 4 and 5 x 5: XNNPACK's
+      25-tap micro-kernel), which a CPU changes unlike the 9-tap one: on a Zen 4 EPYC against the profile's Xeon
+      2.1x where 3 x 3 windows ran 0.95-1.3x (docs/bench/estimator.md, session 39).
 
     On an AMD EPYC without AVX-512 against the shipped profile's Intel host, dense convs to 1-8 channels ran
     0.39-0.68x and to 16-48 channels 0.67-0.86x the conv factor's change, those to 32 and 64 channels 0.99-1.11x
     and stems 0.63-2.63x, 1.3x at the median (docs/bench/estimator.md, session 20)."""
     if k.kind in BEYOND_CACHE_KINDS and beyond_cache(k) > p.feature_cache_bytes:
         return f"{k.kind}:beyond"
+    if conv_groups and k.kind == "depthwise" and k.geometry is not None \
+            and k.geometry.kh * k.geometry.kw > DEPTHWISE_TAPS[-2]:  # beyond the 9-tap micro-kernel
+        return f"{k.kind}:window"
     g = _dense_conv(k) if conv_groups else None
     tile = profile_tile(p) if g is not None else 0
     if tile:
@@ -217,9 +227,10 @@ def restream_fill(k: Kernel, p: Profile) -> float:
     profile's host, measured by the full calibration; ``host_flops_per_byte`` and ``host_cache_bytes`` on the
     adapted host, from ``calibrate --quick``) / FLOPs. A 4 x 4 conv over 1,024 channels and 16 x 16 pixels
     re-reads its 16.8 MB of weights 37 times on the profile's AVX-512 host (7-row tiles 32 columns wide overflow
-    its 2 MB L2) and runs 1.4x its compute; with AVX2 tiles (6 x 16) it reads them once. 1 for other kernels,
-    stems, convs to fewer channels than either tile (another micro-kernel, ``tile_fill``), and profiles not
-    adapted to a host."""
+    its 2 MB L2) and runs 1.4x its compute; with AVX2 tiles (6 x 16) it reads them once. Each host's balance is
+    taken at the conv's weight size where its profile measured one by size (``host_balance``). 1 for other
+    kernels, stems, convs to fewer channels than either tile (another micro-kernel, ``tile_fill``), and profiles
+    not adapted to a host."""
     rs, g, own = p.restream, _dense_conv(k), profile_tile(p)
     if not rs.get("host_flops_per_byte") or not own or g is None or g.cin < STEM_CHANNELS \
             or g.cout < max(own, p.gemm_tile):
@@ -229,8 +240,23 @@ def restream_fill(k: Kernel, p: Profile) -> float:
     def bound(tile: int, cache: float, balance: float) -> float:
         return max(1.0, weight_passes(g, tile, cache) * balance / flops_per_byte)
 
-    return bound(p.gemm_tile or own, rs["host_cache_bytes"], rs["host_flops_per_byte"]) / \
-        bound(own, p.feature_cache_bytes, rs["flops_per_byte"])
+    mb = k.weight_bytes / 2**20
+    return bound(p.gemm_tile or own, rs["host_cache_bytes"], host_balance(rs["host_flops_per_byte"],
+                                                                           rs.get("host_curve"), mb)) / \
+        bound(own, p.feature_cache_bytes, host_balance(rs["flops_per_byte"], rs.get("curve"), mb))
+
+
+def host_balance(balance: float, curve: list | None, weight_mb: float) -> float:
+    """A host's balance between compute and re-reading weights (FLOPs per byte re-read) for a conv with
+    ``weight_mb`` MB of weights: ``curve`` ([MB, balance] pairs by size, ``calibrate.quick.restream_balance``)
+    interpolated in log size and held beyond its ends, else the one ``balance``. On a Zen 4 EPYC (1 MB L2, 32 MB
+    L3) 4-16 MB of weights re-read at 3.5 (at the conv's full speed), 32 MB at 3.9-4.6; the 4 x 4 convs over 1,024
+    channels of a 128-px generator ran at 0.68-0.75x their price with the one median (docs/bench/estimator.md,
+    session 39)."""
+    if not curve:
+        return balance
+    sizes, values = zip(*curve)
+    return float(np.interp(math.log(max(weight_mb, 1e-6)), np.log(sizes), values))
 
 
 def image_fill(k: Kernel, p: Profile) -> float:
@@ -292,10 +318,11 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
         p.cache_bytes * (p.cache_bytes / nbytes) ** p.miss_exp.get(k.kind, p.miss_exp.get("other", 0.0))
     # c_half: a fixed cost per output pixel (row of ``channels``), priced like c_half channels from the cache
     per_pixel = nbytes * p.c_half.get(k.kind, 0.0) / k.channels
-    memory = (near / p.bandwidth(k.kind) + (nbytes - near) / p.dram(k.kind) + per_pixel / p.bandwidth(k.kind)) / 1e6
+    far = (nbytes - near) / p.dram(k.kind) / 1e6
+    memory = (near + per_pixel) / p.bandwidth(k.kind) / 1e6 + far
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
     factor = math.exp(correction(k, p.residual)) if p.residual else 1.0
-    return KernelTerms(fixed, compute, memory, factor)
+    return KernelTerms(fixed, compute, memory, factor, far)
 
 
 def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
