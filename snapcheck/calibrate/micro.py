@@ -460,18 +460,19 @@ LARGE_PROBES: tuple[MicroSpec, ...] = (
 # L2, so every 7 rows re-read all the weights), with 4 and 16 MB of weights, the generators' sizes: with the large
 # convs above (22-32 MB) they give the host's balance between compute and re-reading by weight size
 # (``calibrate.quick.restream_balance``). Single layers kept out of the fit (no reference timing). On a Zen 4 EPYC
-# with 1 MB of L2 and 32 MB of L3 they ran at the conv's full speed (3.5 FLOPs per byte re-read, an upper bound),
-# the 32 MB convs at 3.9-4.6 (docs/bench/estimator.md, session 39).
+# with 1 MB of L2 and 32 MB of L3 they ran at the conv's full speed (3.5-4.0 FLOPs per byte re-read, an upper
+# bound), the 32 MB convs at 3.9-5.2 (docs/bench/estimator.md, session 39).
 RESTREAM_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("conv", "conv", 16, 16, 1024, 64, 4, 1),
     MicroSpec("conv", "conv", 8, 8, 1024, 256, 4, 1),
 )
 
-# Far probes: memory-bound layers whose traffic (4-8 MB) exceeds the profile host's 2 MB L2, shapes of the lookup's
-# samples (their reference is rebuilt from it). With ``PROBES``' add and max pool over 2.3-4 MB they give the speed
-# of the memory beyond the L2 apart from the rest (``calibrate.quick.far_factor``): on a Zen 4 EPYC, whose L3
-# streams 3-4x faster than the Xeon's of the profile, a 4.8 MB multiply ran 0.3x its price, small ones 1.1-1.3x
-# (docs/bench/estimator.md, session 39).
+# Far probes: memory-bound layers whose traffic (7-8 MB) exceeds the profile host's 2 MB L2, shapes of the lookup's
+# samples (their reference is rebuilt from it). With ``PROBES``' add and max pool over 2.3-3.8 MB they give the
+# speed of the memory beyond the L2 apart from the rest (``calibrate.quick.far_factor``): on a Zen 4 EPYC, whose L3
+# streams 3-4x faster than the profile Xeon's, the multiply and the ReLU ran 0.31x their Intel time, the sigmoid
+# 0.68x, the add and the max pool 0.64-0.66x, where small element-wise ops ran 1.1-1.7x (docs/bench/estimator.md,
+# session 39).
 FAR_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("eltwise", "mul", 56, 56, 200),
     MicroSpec("eltwise", "sigmoid", 128, 128, 64),

@@ -250,8 +250,8 @@ def host_balance(balance: float, curve: list | None, weight_mb: float) -> float:
     """A host's balance between compute and re-reading weights (FLOPs per byte re-read) for a conv with
     ``weight_mb`` MB of weights: ``curve`` ([MB, balance] pairs by size, ``calibrate.quick.restream_balance``)
     interpolated in log size and held beyond its ends, else the one ``balance``. On a Zen 4 EPYC (1 MB L2, 32 MB
-    L3) 4-16 MB of weights re-read at 3.5 (at the conv's full speed), 32 MB at 3.9-4.6; the 4 x 4 convs over 1,024
-    channels of a 128-px generator ran at 0.68-0.75x their price with the one median (docs/bench/estimator.md,
+    L3) 4-16 MB of weights re-read at 3.5-4.0 (at the conv's full speed), 32 MB at 3.9-5.2; the 4 x 4 convs over
+    1,024 channels of a 128-px generator ran at 0.49-0.75x their price with the one median (docs/bench/estimator.md,
     session 39)."""
     if not curve:
         return balance
