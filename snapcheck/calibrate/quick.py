@@ -207,9 +207,9 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
 def probe_specs() -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``RESTREAM_PROBES``, ``FAR_PROBES``,
     ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES`` and ``GROUP_PROBES``, the per-inference overhead's
-    ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming
-    pairs of ``stream_probes``, the cell networks of ``cold_probes``, the weight-heavy networks of
-    ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
+    ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
+    network than alone), the weight-streaming pairs of ``stream_probes``, the cell networks of ``cold_probes``,
+    the weight-heavy networks of ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(RESTREAM_PROBES) + list(FAR_PROBES) + list(WIDTH_PROBES) \
         + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) \
         + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
@@ -559,8 +559,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory roof),
     ``kernel_us`` and ``overhead``; ``memory_far`` (the memory beyond the cache: ``far_factor`` on the
     memory-bound probes beyond it, kept out of the fit; the memory factor without ``FAR_MIN_PROBES`` of them);
-    ``network``, the median of what the fit leaves unexplained of the network probes. ``errors`` are the log errors left
-    on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied;
+    ``network``, the median of what the fit leaves unexplained of the network probes. ``errors`` are the log
+    errors left on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied;
     ``transfer_error`` per kind the 68th percentile of its single-kernel probes' absolute log errors (how far one
     factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
     ``stream`` (``stream_rate``) is this host's weight re-reading, part of the networks' predicted times,
@@ -609,7 +609,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             del local[kind]
     return {"speed": speed, "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])),
-            "memory_far": float(np.exp(theta[3])) if far is None else far, "far_probes": len(far_idx), "kernel_us": float(np.exp(theta[1])),
+            "memory_far": float(np.exp(theta[3])) if far is None else far, "far_probes": len(far_idx),
+            "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
             "network_errors": np.log(network) - err[is_net], "stream": dict(stream or {}), "local": local,
             "tile": tile, "cache": cache}

@@ -105,8 +105,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  {label[kind]:{width}s} x{f:5.2f}  ({counts.get(kind, 0)} probes{note})")
     console.print(f"  {'other kinds':{width}s} x{factors['median']:5.2f}  (the median)\n"
                   f"  {'memory roofs':{width}s} x{factors['memory']:5.2f}  (every kind's cache bandwidth)\n"
-                  f"  {'memory beyond':{width}s} x{factors.get('memory_far', factors['memory']):5.2f}  (traffic beyond the "
-                  f"profile host's {base.cache_bytes / 2**20:.0f} MB cache: {far_note(factors.get('far_probes', 0))})\n"
+                  f"  {'memory beyond':{width}s} x{factors.get('memory_far', factors['memory']):5.2f}  "
+                  f"(traffic beyond the profile host's {base.cache_bytes / 2**20:.0f} MB cache: "
+                  f"{far_note(factors.get('far_probes', 0))})\n"
                   f"  {'per-kernel cost':{width}s} x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
                   f"  {'in-network':{width}s} x{factors['network']:5.2f}  (what the factors leave of the "
                   f"{len(factors['network_errors'])} network probes' change)")
@@ -146,7 +147,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"their weights per tile of rows: {rs['host_flops_per_byte']:.2f} FLOPs per byte re-read here "
                       f"({how}), {rs['flops_per_byte']:.2f} on the profile's host")
         if len(rs.get("host_curve") or []) > 1:
-            console.print("    by the weights' size: " + ", ".join(f"{v:.2f} at {mb:g} MB" for mb, v in rs["host_curve"]))
+            console.print("    by the weights' size: "
+                          + ", ".join(f"{v:.2f} at {mb:g} MB" for mb, v in rs["host_curve"]))
     for kind, m in local.items():
         console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
                       f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "
