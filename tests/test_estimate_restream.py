@@ -16,7 +16,7 @@ from snapcheck.calibrate.micro import MicroSpec
 from snapcheck.estimate.kernels import split_kernels
 from snapcheck.estimate.profiles import load_host_profile, profile_from_json, profile_to_json
 from snapcheck.errors import InputError
-from snapcheck.estimate.roofline import host_balance, kernel_terms, restream_fill, weight_passes
+from snapcheck.estimate.roofline import balance_at, kernel_terms, restream_fill, weight_passes
 
 MB = 2.0**20
 
@@ -140,9 +140,9 @@ def test_the_balance_is_measured_and_priced_by_the_weights_size():
     assert [mb for mb, _ in got["curve"]] == [4.0, 16.0]
     assert got["curve"][0][1] == pytest.approx(small, rel=1e-3) and got["curve"][1][1] == pytest.approx(large, rel=1e-3)
     host = quick.on_host(load_host_profile(), 32, 1 * MB, got["flops_per_byte"], got["curve"])
-    assert host_balance(5.0, host.restream["host_curve"], 8.0) == pytest.approx((small + large) / 2, rel=1e-3)
-    assert host_balance(5.0, host.restream["host_curve"], 64.0) == pytest.approx(large, rel=1e-3)
-    assert host_balance(5.0, None, 64.0) == 5.0
+    assert balance_at(5.0, host.restream["host_curve"], 8.0) == pytest.approx((small + large) / 2, rel=1e-3)
+    assert balance_at(5.0, host.restream["host_curve"], 64.0) == pytest.approx(large, rel=1e-3)
+    assert balance_at(5.0, None, 64.0) == 5.0
     k = _conv(16, 1024, 64)  # 4 MB of weights: priced at the small weights' balance, not the median
     beta = load_host_profile().restream["flops_per_byte"]
     assert restream_fill(k, host) == pytest.approx(max(1.0, 37 * small / 128) / max(1.0, 37 * beta / 128), rel=1e-3)

@@ -320,7 +320,7 @@ def restream_balance(timed: list[tuple], profile: Profile, tile: int, cache: flo
     the probe's time / the bytes it re-reads. Such a probe is bound by the re-reading
     (``roofline.restream_fill``), so this is the rate the core re-reads weights at, relative to its compute (an
     upper bound where the probe ran at its compute's speed). ``curve``: per weight size (MB) the probes have, their
-    median balance, by size (``roofline.host_balance``): the weights that fit a large last-level cache re-read
+    median balance, by size (``roofline.balance_at``): the weights that fit a large last-level cache re-read
     faster than those that do not. ``{}`` when no probe re-reads its weights there."""
     found, size = {}, {}
     for spec, kernels, hit in timed:

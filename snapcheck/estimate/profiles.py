@@ -129,11 +129,17 @@ def host_profile_path(fingerprint: str | None = None) -> Path:
     return host_profile_dir() / f"host-{fingerprint or host_fingerprint(1)}.json"
 
 
-def active_host_profile() -> Profile:
-    """The host profile for host estimates: this machine's (``host_profile_path``) when one was fitted here,
-    else the shipped one."""
+def active_host_profile_path() -> Path:
+    """Where the host profile for host estimates is: this machine's (``host_profile_path``) when one was fitted
+    here, else the shipped one."""
     path = host_profile_path()
-    return load_host_profile(str(path)) if path.is_file() else load_host_profile()
+    return path if path.is_file() else HOST_PROFILE
+
+
+def active_host_profile() -> Profile:
+    """The host profile for host estimates (``active_host_profile_path``)."""
+    path = active_host_profile_path()
+    return load_host_profile() if path == HOST_PROFILE else load_host_profile(str(path))
 
 
 HOST_NOTE_PREFIX = "host profile: "  # how ``HostProfileStatus.note`` begins
@@ -175,9 +181,8 @@ def strip_host_note(stderr: str) -> str:
 
 def host_profile_status() -> HostProfileStatus:
     """The active host profile and this machine (``HostProfileStatus``)."""
-    path = host_profile_path()
     p = active_host_profile()
-    return HostProfileStatus(path if path.is_file() else HOST_PROFILE, str(p.meta.get("calibrated_on", "")),
+    return HostProfileStatus(active_host_profile_path(), str(p.meta.get("calibrated_on", "")),
                              str(p.meta.get("cpu", "")), host_fingerprint(1), cpu_name(), bool(p.meta.get("quick")))
 
 

@@ -228,7 +228,7 @@ def restream_fill(k: Kernel, p: Profile) -> float:
     adapted host, from ``calibrate --quick``) / FLOPs. A 4 x 4 conv over 1,024 channels and 16 x 16 pixels
     re-reads its 16.8 MB of weights 37 times on the profile's AVX-512 host (7-row tiles 32 columns wide overflow
     its 2 MB L2) and runs 1.4x its compute; with AVX2 tiles (6 x 16) it reads them once. Each host's balance is
-    taken at the conv's weight size where its profile measured one by size (``host_balance``). 1 for other
+    taken at the conv's weight size where its profile measured one by size (``balance_at``). 1 for other
     kernels, stems, convs to fewer channels than either tile (another micro-kernel, ``tile_fill``), and profiles
     not adapted to a host."""
     rs, g, own = p.restream, _dense_conv(k), profile_tile(p)
@@ -241,12 +241,12 @@ def restream_fill(k: Kernel, p: Profile) -> float:
         return max(1.0, weight_passes(g, tile, cache) * balance / flops_per_byte)
 
     mb = k.weight_bytes / 2**20
-    return bound(p.gemm_tile or own, rs["host_cache_bytes"], host_balance(rs["host_flops_per_byte"],
-                                                                           rs.get("host_curve"), mb)) / \
-        bound(own, p.feature_cache_bytes, host_balance(rs["flops_per_byte"], rs.get("curve"), mb))
+    return bound(p.gemm_tile or own, rs["host_cache_bytes"], balance_at(rs["host_flops_per_byte"],
+                                                                         rs.get("host_curve"), mb)) / \
+        bound(own, p.feature_cache_bytes, balance_at(rs["flops_per_byte"], rs.get("curve"), mb))
 
 
-def host_balance(balance: float, curve: list | None, weight_mb: float) -> float:
+def balance_at(balance: float, curve: list | None, weight_mb: float) -> float:
     """A host's balance between compute and re-reading weights (FLOPs per byte re-read) for a conv with
     ``weight_mb`` MB of weights: ``curve`` ([MB, balance] pairs by size, ``calibrate.quick.restream_balance``)
     interpolated in log size and held beyond its ends, else the one ``balance``. On a Zen 4 EPYC (1 MB L2, 32 MB
