@@ -309,6 +309,9 @@ def main() -> None:
               f"{cold.get('ms_per_mb', 0)} ms/MB, weights beyond it {weights.get('ms_per_mb', 0)} ms/MB, broadcast "
               f"rows {row_ns.get('out', 0)} ns, {row_ns.get('in', 0)} in place; LiteRT's own copies, ns per step: "
               f"{', '.join(f'{k} {v}' for k, v in row_ns.items() if k not in ('out', 'in'))}).")
+        noise = quick_meta.get("noise") or {}
+        if noise:
+            print(f"Its probes' passes differed by a median {noise['spread']:.1%} (max/min): this machine's own noise.")
     if args.contend:
         print(f"Run with {args.contend} memory-streaming process(es) alongside (quick calibration and timings).")
     if probes:

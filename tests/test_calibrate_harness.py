@@ -48,6 +48,7 @@ def test_timed_models_builds_times_resumes_and_takes_the_median_over_passes(tmp_
     assert [(r[0], r[1], cal.typical_ms(r[2]), r[2]["passes"]) for r in rows] == \
         [("a", ["a"], 2.5, 2), ("b", ["b"], 3.5, 2), ("c", ["c"], 6.0, 2)]
     assert cal.best_ms(rows[0][2]) == 2.0  # the minima are merged the same way
+    assert [r[2]["passes_ms"] for r in rows] == [[1.0, 4.0], [5.0, 2.0], [3.0, 9.0]]  # each pass's own (host noise)
     # everything cached: a second call measures nothing; one pass returns pass 1's own timing
     again = cal.timed_models(["a", "b", "c"], passes=1, **kw)
     assert len(timed) == 6 and [cal.typical_ms(r[2]) for r in again] == [1.0, 5.0, 3.0]

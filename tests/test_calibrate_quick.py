@@ -21,7 +21,7 @@ from snapcheck.estimate.kernels import split_kernels
 from snapcheck.estimate.network import cold_bytes, reads_since, working_set_bytes
 from snapcheck.estimate.profiles import (active_host_profile, host_fingerprint, host_profile_path,
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
-                                         write_profile)
+                                         read_profile, write_profile)
 from snapcheck.errors import InputError
 from snapcheck.estimate.roofline import predict_kernels, speed_group
 from snapcheck.rules import load_ruleset
@@ -157,6 +157,20 @@ def test_status_says_when_the_profile_is_from_another_cpu(host_dir, monkeypatch)
     assert not status.here and "calibrate --quick" in status.note() and "phone estimates do not change" in status.note()
 
 
+def test_two_cpus_with_one_generic_name_are_told_apart():
+    """A VM names a Sapphire Rapids and an Emerald Rapids alike; their family, model and stepping differ."""
+    from snapcheck.estimate.profiles import cpu_name_from
+
+    def cpuinfo(model: int) -> str:
+        one = (f"processor\t: {{}}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: {model}\n"
+               "model name\t: Intel(R) Xeon(R) Processor\nstepping\t: 8\n")
+        return one.format(0) + "\n" + one.format(1)
+
+    spr, emr = cpu_name_from(cpuinfo(143)), cpu_name_from(cpuinfo(207))
+    assert spr == "Intel(R) Xeon(R) Processor (cpu family 6, model 143, stepping 8)" and spr != emr
+    assert cpu_name_from("processor\t: 0\nCPU part\t: 0xd0c\n") == ""  # no model name: platform's name instead
+
+
 def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     from snapcheck.cli import app
 
@@ -174,6 +188,39 @@ def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     assert written["meta"]["quick"]["memory"] == pytest.approx(0.9, rel=0.15)
     assert "memory roofs" in result.output
     assert "phone estimates do not change" in " ".join(result.output.split())
+
+
+def _with_passes(timed: list[tuple], swing: float) -> list[tuple]:
+    """``timed`` as three passes report it, on a host whose speed moved by ``swing`` between them."""
+    return [(spec, ks, {**hit, "passes_ms": [hit["median_ms"] * f for f in (1.0, 1.0 + swing, 1.0 - swing / 2)]})
+            for spec, ks, hit in timed]
+
+
+def test_host_noise_is_how_far_the_probes_passes_moved():
+    timed = _timed(_rows(load_host_profile(), _truth({})))
+    assert quick.host_noise(timed) == {}  # one pass: nothing to say
+    quiet, shared = quick.host_noise(_with_passes(timed, 0.02)), quick.host_noise(_with_passes(timed, 0.3))
+    assert quiet["spread"] == pytest.approx(1.02 / 0.99 - 1, abs=1e-3) and quiet["probes"] == len(timed)
+    assert shared["spread"] > quick.NOISY > quiet["spread"] and shared["sigma"] > 5 * quiet["sigma"]
+
+
+def test_a_machine_whose_speed_changes_gets_wider_ranges_and_a_warning(host_dir, monkeypatch):
+    from snapcheck.cli import app
+
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 0.8}))
+    base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
+    write_profile(host_dir / "base.json", base)
+    errors = {}
+    for swing in (0.02, 0.3):
+        monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: _with_passes(_timed(rows), swing))
+        result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
+        assert result.exit_code == 0, result.output
+        out = " ".join(result.output.split())
+        assert "passes: the median probe's timings differed by" in out
+        assert ("Run `snapcheck calibrate --quick` again when the machine is idle" in out) == (swing > quick.NOISY)
+        errors[swing] = read_profile(host_profile_path()).residual["kind_error"]
+    assert all(errors[0.3][k] > errors[0.02][k] for k in errors[0.02])
 
 
 def test_quick_needs_a_profile_with_probe_timings(host_dir):

@@ -30,6 +30,25 @@ def test_features_key_convs_by_window_and_stride_and_eltwise_by_op():
     assert residual.features(_elt("ADD", 4096, 16))[0] != residual.features(_elt("MUL", 4096, 16))[0]
 
 
+def test_a_flat_multiply_is_not_priced_from_multiplies_that_broadcast_row_by_row():
+    """A per-row multiply (one XNNPACK call per row) runs 3x its flat roofline; an input scaled by a scalar, of the
+    same size and channels, does not (the Rescaling of MobileNetV3 and EfficientNet)."""
+    per_row = dataclasses.replace(_elt("MUL", 1_200_000, 3), rows=50_176)
+    assert residual.features(per_row)[0] == "MUL" + residual.PER_ROW
+    assert residual.features(_elt("MUL", 1_200_000, 3))[0] == "MUL"
+    copy = dataclasses.replace(_elt("MIRROR_PAD", 1_200_000, 3), kind="copy", rows=4096, row_rate="mirror")
+    assert residual.features(copy)[0] == "MIRROR_PAD"  # rows a copy's own rate prices: not a broadcast
+    rng = np.random.default_rng(2)
+    samples = []
+    for nbytes in rng.integers(200_000, 6_000_000, 40):
+        for c, rows in ((3, int(nbytes) // 28), (3, 0), (16, 0), (64, 0)):
+            k = dataclasses.replace(_elt("MUL", int(nbytes), c), rows=rows)
+            samples.append((k, 3.0 if rows else 1.0, 1.0))
+    res = residual.fit(samples)
+    assert abs(residual.correction(_elt("MUL", 1_200_000, 3), res)) < 0.1
+    assert residual.correction(per_row, res) == pytest.approx(math.log(3.0), abs=0.1)
+
+
 def _synthetic(rng, bias_3x3: float = 0.3, n: int = 160) -> list[tuple[Kernel, float, float]]:
     """3x3 convs run ``exp(bias_3x3)`` slower than their roofline, 5x5 exactly at it; 2% noise."""
     out = []

@@ -222,7 +222,8 @@ def timed_models(items: list, *, key: Callable[[Any], str], build: Callable[[Any
     ``measure_tflite`` unless ``build_only`` or past ``max_minutes`` (0: no limit). With ``passes`` > 1 the
     whole list is timed again that many times, each pass with new interpreters and its own cache
     (``pass_cache``), and the timing's medians (``typical_ms``) and minima (``best_ms``) become their medians
-    over passes (``pass_median_ms``): one interpreter's timing varies by a few % between instances. With
+    over passes (``pass_median_ms``; each pass's ``typical_ms`` stays in ``passes_ms``): one interpreter's timing
+    varies by a few % between instances. With
     ``workers`` > 1 the missing models are converted first, that many at once (``build_missing``). Returns
     ``(item, kernels, timing)`` for the items every pass has timed. A progress bar shows the current item;
     Ctrl-C keeps every finished timing (a later call resumes)."""
@@ -259,6 +260,7 @@ def timed_models(items: list, *, key: Callable[[Any], str], build: Callable[[Any
             hit = dict(hits[0])
             if passes > 1:
                 ms, low = pass_median_ms(hits), pass_median_ms(hits, best_ms)
-                hit.update(median_ms=ms, cpu_median_ms=ms, min_ms=low, cpu_min_ms=low, passes=passes)
+                hit.update(median_ms=ms, cpu_median_ms=ms, min_ms=low, cpu_min_ms=low, passes=passes,
+                           passes_ms=[round(typical_ms(h), 5) for h in hits])
             rows.append((item, kernels[name], hit))
     return rows

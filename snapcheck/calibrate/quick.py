@@ -161,6 +161,22 @@ FAR_MIN_PROBES = 3  # memory-bound single-layer probes beyond the cache the far 
 FAR_SHARE = 0.5  # a probe is one when its main kernel is memory-bound with at least this share beyond the cache
 
 
+NOISY = 0.05  # probes whose passes differ by more than this (the median's max/min - 1): a machine whose speed changes
+
+
+def host_noise(timed: list[tuple]) -> dict[str, float]:
+    """How much this machine's speed changed between the passes over the probes (``timed_models``' ``passes_ms``):
+    the median probe's max/min - 1 (``spread``) and standard deviation of log time (``sigma``), over ``probes``
+    probes; {} with one pass. A quiet machine keeps its probes within a few %; a shared or clock-varying one
+    does not, and host latency measured on it varies by as much (docs/estimator.md)."""
+    logs = [np.log(hit["passes_ms"]) for _, _, hit in timed if len(hit.get("passes_ms") or ()) > 1
+            and min(hit["passes_ms"]) > 0]
+    if not logs:
+        return {}
+    return {"spread": round(float(np.median([np.exp(x.max() - x.min()) - 1 for x in logs])), 4),
+            "sigma": round(float(np.median([np.std(x, ddof=1) for x in logs])), 4), "probes": len(logs)}
+
+
 def stream_probes() -> list[tuple[NetSpec, MicroSpec]]:
     """Per ``STREAM_LADDER`` entry, a chain of that many equal 1x1 convs (``STREAM_LAYER``, each with its own
     weights), with the same conv as a single-layer model. Timed alone, the conv finds its weights in the cache;
@@ -637,7 +653,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     between compute and re-reading weights (``restream``, ``host_balance``) for ``roofline.restream_fill``. Each kind's
     error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
     in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
-    gets a wide range on this host. The kinds of ``local`` take the model measured here (``local_models``)."""
+    gets a wide range on this host, and by how much the host's own speed changed between passes (``noise``,
+    ``host_noise``). The kinds of ``local`` take the model measured here (``local_models``)."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -666,10 +683,12 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         del net["row_ns"]
     residual = base.residual
     transfer = factors.get("transfer_error") or {}
+    noise = float((factors.get("noise") or {}).get("sigma", 0.0))
     if transfer and residual.get("kind_error"):
         typical = float(np.median(list(transfer.values())))
-        residual = {**residual, "kind_error": {k: round(float(np.hypot(v, transfer.get(k, typical))), 4)
-                                               for k, v in residual["kind_error"].items()},
+        widened = {k: float(np.sqrt(v ** 2 + transfer.get(k, typical) ** 2 + noise ** 2))
+                   for k, v in residual["kind_error"].items()}
+        residual = {**residual, "kind_error": {k: round(v, 4) for k, v in widened.items()},
                     "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
     groups = {g: round(base.group_gflops.get(g, base.compute_gflops(group_kind(g))) / v, 4)
               for g, v in factors["speed"].items() if group_kind(g) != g}
@@ -722,6 +741,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
     factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes(unknown=0.0))
     factors["restream"] = host_balance(timed, base, factors)
     factors["rows"] = row_rates(timed)
+    factors["noise"] = host_noise(timed)
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
         factors["cold"] = cold_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
         factors["weights"] = weight_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
@@ -738,6 +758,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "local": factors["local"],
                       "tile": factors["tile"], "restream": factors["restream"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
+                      "noise": factors["noise"],
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
                       # the other probes (cold inputs and weights, the stream, rows): with ``timings``, all

@@ -72,7 +72,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     """``calibrate --quick``: time the probes, adapt the profile, report the fit and write it for this machine."""
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
-    from snapcheck.calibrate.quick import calibrate_quick
+    from snapcheck.calibrate.quick import NOISY, PASSES, calibrate_quick
     from snapcheck.estimate.profiles import host_profile_path, load_host_profile
     from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RATE, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
@@ -157,6 +157,14 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if worst:
         console.print("host ranges widen where one factor fits a kind's probes worst: " + ", ".join(
             f"{kind} ±{100 * (math.exp(e) - 1):.0f}%" for kind, e in worst))
+    noise = factors.get("noise") or {}
+    if noise:
+        console.print(f"this machine between the {PASSES} passes: the median probe's timings differed by "
+                      f"{noise['spread']:.1%} (max/min; host ranges widen by ±{100 * (math.exp(noise['sigma']) - 1):.1f}%)")
+        if noise["spread"] > NOISY:
+            console.print("[yellow]its speed changed while it was timed (other work on the machine or its host, or a "
+                          "varying clock): host latency measured here varies by as much, and no estimate can be "
+                          "closer. Run `snapcheck calibrate --quick` again when the machine is idle.[/]")
     used = "host estimates (`snapcheck bench`) on this machine use it" if target == host_profile_path() else \
         f"host estimates on this machine read {host_profile_path()}, not this file"
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "

@@ -88,15 +88,30 @@ def load_host_profile(path: str | None = None) -> Profile:
     return read_profile(path or HOST_PROFILE)
 
 
+CPU_ID_FIELDS = ("cpu family", "model", "stepping")  # with the model name, what tells two x86 CPUs apart
+
+
+@lru_cache(maxsize=1)
 def cpu_name() -> str:
-    """This machine's CPU model as the OS names it (``/proc/cpuinfo``; else ``platform``)."""
+    """This machine's CPU as ``/proc/cpuinfo`` names it, with its family, model and stepping (virtual machines
+    often report a generic name, "Intel(R) Xeon(R) Processor", for CPUs of different generations and speeds);
+    else ``platform``'s name."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        text = ""
+    return cpu_name_from(text) or platform.processor() or platform.machine()
+
+
+def cpu_name_from(cpuinfo: str) -> str:
+    """The CPU's name in ``/proc/cpuinfo`` text, with its ``CPU_ID_FIELDS`` ("" without a model name)."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.split("\n\n", 1)[0].splitlines():  # the first processor
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    ids = [f"{k} {fields[k]}" for k in CPU_ID_FIELDS if fields.get(k)]
+    name = fields.get("model name", "")
+    return f"{name} ({', '.join(ids)})" if name and ids else name
 
 
 def _litert_version() -> str:
@@ -113,7 +128,7 @@ def _litert_version() -> str:
 @lru_cache(maxsize=4)
 def host_fingerprint(threads: int = 1) -> str:
     """Identifies the machine, runtime and thread count a host profile or a cache of measurements belongs to:
-    the CPU model, the LiteRT version (without importing it) and the threads."""
+    the CPU (``cpu_name``: name, family, model, stepping), the LiteRT version (without importing it) and the threads."""
     blob = f"{cpu_name()}|{_litert_version()}|{threads}|thread-cpu-time"
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -12,7 +12,7 @@ corrects the roofline by their measured error:
 
 over the samples ``j`` of the kernel's kind. ``x``: log shape features (``features``; a matrix product's rows among them); ``group``: what
 selects a different micro-kernel (window and stride of a convolution, the op of an element-wise or pool
-kernel). For the convolution kinds ``x`` also carries the output channels' tile fill,
+kernel, and whether an element-wise op broadcasts row by row). For the convolution kinds ``x`` also carries the output channels' tile fill,
 ``align_weight x log(c / (ceil(c / align) x align))``: XNNPACK computes whole tiles of output channels, so
 200 channels (7 tiles of 32, 89% full) run unlike 192 or 224 next to them. Far from every sample the
 weights vanish and ``shrink`` pulls the correction to 0 (the roofline alone). ``choose`` picks bandwidth,
@@ -33,6 +33,10 @@ from snapcheck.estimate.kernels import GEOMETRY_KINDS, Kernel, deconv_stride
 
 COMPUTE = GEOMETRY_KINDS
 GROUPED = "g"  # the suffix of a grouped conv's lookup group (``features``): it runs a GEMM per group
+# The suffix of a broadcasting element-wise op's group (``kernels.broadcast_rows``: a per-channel or per-row operand,
+# one XNNPACK call per row): its samples ran up to 3x their flat roofline, and a flat op of a few channels (an input
+# scaled by a scalar) priced from them ran at a fifth of its estimate (docs/bench/estimator.md, session 40).
+PER_ROW = " per row"
 DEPTHWISE_TILE_KINDS = ("depthwise",)  # kinds whose tile is the SIMD width (``fit_tables``); not
 # ``depthwise_large``, whose windows run on XNNPACK's generic path
 GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1, 0.3, 1.0),
@@ -54,6 +58,8 @@ def features(k: Kernel) -> tuple[str, list[float]]:
             return group, [math.log(max(g.cin, 1)), math.log(max(g.out_pixels, 1))]
         return group, [math.log(max(g.cout, 1)), math.log(max(cin, 1)), math.log(max(g.out_pixels, 1))]
     anchor = k.label.split(" + ")[0] if k.kind in ("eltwise", "pool", "copy") else ""
+    if k.kind == "eltwise" and k.rows and not k.row_rate:
+        anchor += PER_ROW
     return anchor, [math.log(max(k.bytes, 1)), math.log(max(k.channels, 1))]
 
 
