@@ -34,8 +34,9 @@ from snapcheck.estimate.kernels import GEOMETRY_KINDS, Kernel, deconv_stride
 COMPUTE = GEOMETRY_KINDS
 GROUPED = "g"  # the suffix of a grouped conv's lookup group (``features``): it runs a GEMM per group
 # The suffix of a broadcasting element-wise op's group (``kernels.broadcast_rows``: a per-channel or per-row operand,
-# one XNNPACK call per row): its samples ran up to 3x their flat roofline, and a flat op of a few channels (an input
-# scaled by a scalar) priced from them ran at a fifth of its estimate (docs/bench/estimator.md, session 40).
+# one XNNPACK call per row): its samples ran up to 3x their flat roofline, and a flat multiply of a few channels (an
+# input scaled by a scalar, Keras' Rescaling) took them as neighbours and was priced 2.1x (docs/bench/estimator.md,
+# session 40).
 PER_ROW = " per row"
 DEPTHWISE_TILE_KINDS = ("depthwise",)  # kinds whose tile is the SIMD width (``fit_tables``); not
 # ``depthwise_large``, whose windows run on XNNPACK's generic path
