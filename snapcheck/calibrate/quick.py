@@ -161,9 +161,6 @@ FAR_MIN_PROBES = 3  # memory-bound single-layer probes beyond the cache the far 
 FAR_SHARE = 0.5  # a probe is one when its main kernel is memory-bound with at least this share beyond the cache
 
 
-NOISY = 0.05  # probes whose passes differ by more than this (the median's max/min - 1): a machine whose speed changes
-
-
 def host_noise(timed: list[tuple]) -> dict[str, float]:
     """How much this machine's speed changed between the passes over the probes (``timed_models``' ``passes_ms``):
     the median probe's max/min - 1 (``spread``) and standard deviation of log time (``sigma``), over ``probes``

@@ -62,7 +62,7 @@ def bench(
         lo, hi = estimate["range_ms"]
         console.print(f"host estimate {estimate['latency_ms']:.3f} ms (range {lo:.3f}-{hi:.3f}) from the profile "
                       f"{estimate['profile']}")
-        if not estimate["fitted_here"]:
+        if not estimate["fitted_here"] or estimate["noisy"]:
             console.print(f"[yellow]{estimate['note']}[/]", soft_wrap=True)
         if estimate.get("outside"):
             console.print(f"[yellow]{estimate['outside']}[/]", soft_wrap=True)
@@ -101,7 +101,7 @@ def _host_estimate(model: Path) -> dict:
     outside = outside_finding(kernels, pred, host)
     return {"latency_ms": round(pred.latency_ms, 4), "range_ms": [round(pred.best_ms, 4), round(pred.worst_ms, 4)],
             "profile": str(status.path), "fitted_on": status.fitted_on, "this_host": status.this_host,
-            "fitted_here": status.here, "note": status.note(),
+            "fitted_here": status.here, "noisy": status.noisy, "note": status.note(),
             **({"outside": f"{outside.code}: {outside.message}"} if outside else {})}
 
 

@@ -72,8 +72,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     """``calibrate --quick``: time the probes, adapt the profile, report the fit and write it for this machine."""
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
-    from snapcheck.calibrate.quick import NOISY, PASSES, calibrate_quick
-    from snapcheck.estimate.profiles import host_profile_path, load_host_profile
+    from snapcheck.calibrate.quick import PASSES, calibrate_quick
+    from snapcheck.estimate.profiles import NOISY, host_profile_path, load_host_profile
     from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RATE, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 

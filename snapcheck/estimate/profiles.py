@@ -158,6 +158,8 @@ def active_host_profile() -> Profile:
 
 
 HOST_NOTE_PREFIX = "host profile: "  # how ``HostProfileStatus.note`` begins
+NOISY = 0.05  # the median probe's passes of ``calibrate --quick`` differ by more (max/min - 1): a machine whose speed
+# changes (``calibrate.quick.host_noise``)
 
 
 @dataclass
@@ -170,16 +172,25 @@ class HostProfileStatus:
     this_host: str
     this_cpu: str
     quick: bool  # adapted by ``calibrate --quick`` (else a full calibration)
+    noise: float = 0.0  # how far its probes' passes moved there (``meta.quick.noise.spread``)
 
     @property
     def here(self) -> bool:
         return self.fitted_on == self.this_host
 
+    @property
+    def noisy(self) -> bool:
+        """Its calibration saw this machine's speed change (``NOISY``)."""
+        return self.noise > NOISY
+
     def note(self) -> str:
         """One line for ``snapcheck check`` and ``bench``."""
         if self.here:
             how = "adapted to it by `snapcheck calibrate --quick`" if self.quick else "fully calibrated on it"
-            return f"{HOST_NOTE_PREFIX}{self.path.name}, {how} ({self.this_cpu})."
+            noisy = (f" Its probes' timings moved by {self.noise:.0%} between passes: this machine's speed changes "
+                     "(other work on it or its host, or a varying clock), and host latency measured here varies by "
+                     "as much." if self.noisy else "")
+            return f"{HOST_NOTE_PREFIX}{self.path.name}, {how} ({self.this_cpu}).{noisy}"
         return (f"{HOST_NOTE_PREFIX}fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
                 "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (1.5-3.5 minutes) times a "
                 "fixed set of probe kernels and networks and refits each kernel kind's compute speed, the memory "
@@ -197,8 +208,10 @@ def strip_host_note(stderr: str) -> str:
 def host_profile_status() -> HostProfileStatus:
     """The active host profile and this machine (``HostProfileStatus``)."""
     p = active_host_profile()
+    quick = p.meta.get("quick") or {}
     return HostProfileStatus(active_host_profile_path(), str(p.meta.get("calibrated_on", "")),
-                             str(p.meta.get("cpu", "")), host_fingerprint(1), cpu_name(), bool(p.meta.get("quick")))
+                             str(p.meta.get("cpu", "")), host_fingerprint(1), cpu_name(), bool(quick),
+                             float((quick.get("noise") or {}).get("spread", 0.0)))
 
 
 @dataclass
