@@ -196,6 +196,16 @@ def _with_passes(timed: list[tuple], swing: float) -> list[tuple]:
             for spec, ks, hit in timed]
 
 
+def test_each_kinds_probes_are_spread_over_the_pass():
+    specs = quick.probe_specs()
+    order = quick.spread_kinds(specs)
+    assert sorted(s.key() for s in order) == sorted(s.key() for s in specs)
+    for kind in ("conv", "eltwise", "depthwise", "fc"):  # not one run of a kind: a minute's slowdown moves them all
+        at = [i / len(order) for i, s in enumerate(order) if isinstance(s, MicroSpec) and s.kind == kind]
+        assert at[0] < 0.25 and at[-1] > 0.75
+        assert max(np.diff(at)) < 0.5
+
+
 def test_host_noise_is_how_far_the_probes_passes_moved():
     timed = _timed(_rows(load_host_profile(), _truth({})))
     assert quick.host_noise(timed) == {}  # one pass: nothing to say

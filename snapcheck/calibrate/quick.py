@@ -439,11 +439,23 @@ def quick_cache(threads: int = 1) -> Path:
     return cache_dir() / f"quick-{host_fingerprint(threads)}.json"
 
 
+def spread_kinds(specs: list[MicroSpec | NetSpec]) -> list[MicroSpec | NetSpec]:
+    """``specs`` with each kind's probes (networks one kind) spread evenly over the list: the ``j``-th of a kind's
+    ``n`` at ``(j + 0.5) / n``. Timed kind after kind, a machine whose speed changes for a minute moves one kind's
+    factor against the others; spread, it moves them all alike (docs/bench/estimator.md, session 40)."""
+    kinds: dict[str, list] = {}
+    for spec in specs:
+        kinds.setdefault(spec.kind if isinstance(spec, MicroSpec) else "net", []).append(spec)
+    placed = [((j + 0.5) / len(group), g, spec) for g, group in enumerate(kinds.values()) for j, spec in enumerate(group)]
+    return [spec for _, _, spec in sorted(placed, key=lambda t: t[:2])]
+
+
 def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | None = None,
                    passes: int = PASSES) -> list[tuple]:
-    """Convert (first time only, with TensorFlow, one process per core) and time the probes
-    (``harness.timed_models``, ``passes`` passes; cached per pass, so an interrupted run resumes)."""
-    return timed_models(probe_specs(), key=lambda s: s.key(), build=build_probe, folder=probe_dir(),
+    """Convert (first time only, with TensorFlow, one process per core) and time the probes, their kinds spread
+    over each pass (``spread_kinds``; ``harness.timed_models``, ``passes`` passes; cached per pass, so an
+    interrupted run resumes)."""
+    return timed_models(spread_kinds(probe_specs()), key=lambda s: s.key(), build=build_probe, folder=probe_dir(),
                         cache_path=cache_path or quick_cache(threads), label="calibrate --quick", threads=threads,
                         min_seconds=MIN_SECONDS, passes=passes, workers=build_workers(), console=console)
 
