@@ -446,7 +446,8 @@ def spread_kinds(specs: list[MicroSpec | NetSpec]) -> list[MicroSpec | NetSpec]:
     kinds: dict[str, list] = {}
     for spec in specs:
         kinds.setdefault(spec.kind if isinstance(spec, MicroSpec) else "net", []).append(spec)
-    placed = [((j + 0.5) / len(group), g, spec) for g, group in enumerate(kinds.values()) for j, spec in enumerate(group)]
+    placed = [((j + 0.5) / len(group), g, spec)
+              for g, group in enumerate(kinds.values()) for j, spec in enumerate(group)]
     return [spec for _, _, spec in sorted(placed, key=lambda t: t[:2])]
 
 

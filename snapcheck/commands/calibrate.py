@@ -28,13 +28,13 @@ def calibrate(
                                                        "(0: none)."),
     nets: int = typer.Option(0, "--nets", help="Random whole networks timed for the opt-in in-network correction "
                                                "(0: none, the default; 600 adds about an hour: docs/estimator.md)."),
-    quick: bool = typer.Option(False, "--quick", help="On a new machine: time about 130 probes (2-4 minutes) and adapt the "
+    quick: bool = typer.Option(False, "--quick", help="On a new machine: time about 130 probes (2-5 minutes) and adapt the "
                                                       "shipped profile's kernel speeds to this CPU (saved for this "
                                                       "machine; phone estimates do not change)."),
     profile: Optional[Path] = typer.Option(None, "--profile", help="With --quick: the profile to adapt (default: "
                                                                     "the shipped one)."),
 ) -> None:
-    """Fit the host latency profile. On a new machine, `--quick` (2-4 minutes) adapts the shipped profile to
+    """Fit the host latency profile. On a new machine, `--quick` (2-5 minutes) adapts the shipped profile to
     this CPU. Without it (profile authors, about an hour): time single-kernel micro-benchmarks and a dense set
     of single layers with LiteRT (with --nets, random whole networks too), and fit the roofline profile, its
     local residual lookup (and the in-network correction). Resumable: Ctrl-C keeps every finished timing."""
@@ -159,8 +159,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
             f"{kind} ±{100 * (math.exp(e) - 1):.0f}%" for kind, e in worst))
     noise = factors.get("noise") or {}
     if noise:
+        widen = 100 * (math.exp(noise["sigma"]) - 1)
         console.print(f"this machine between the {PASSES} passes: the median probe's timings differed by "
-                      f"{noise['spread']:.1%} (max/min; host ranges widen by ±{100 * (math.exp(noise['sigma']) - 1):.1f}%)")
+                      f"{noise['spread']:.1%} (max/min; host ranges widen by ±{widen:.1f}%)")
         if noise["spread"] > NOISY:
             console.print("[yellow]its speed changed while it was timed (other work on the machine or its host, or a "
                           "varying clock): host latency measured here varies by as much, and no estimate can be "

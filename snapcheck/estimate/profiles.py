@@ -192,7 +192,7 @@ class HostProfileStatus:
                      "as much." if self.noisy else "")
             return f"{HOST_NOTE_PREFIX}{self.path.name}, {how} ({self.this_cpu}).{noisy}"
         return (f"{HOST_NOTE_PREFIX}fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
-                "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (1.5-3.5 minutes) times a "
+                "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (2-5 minutes) times a "
                 "fixed set of probe kernels and networks and refits each kernel kind's compute speed, the memory "
                 "speed, the per-kernel cost and the in-network slowdown for this CPU, and measures what re-reading "
                 "weights its last-level cache does not keep costs; "

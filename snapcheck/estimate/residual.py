@@ -12,7 +12,8 @@ corrects the roofline by their measured error:
 
 over the samples ``j`` of the kernel's kind. ``x``: log shape features (``features``; a matrix product's rows among them); ``group``: what
 selects a different micro-kernel (window and stride of a convolution, the op of an element-wise or pool
-kernel, and whether an element-wise op broadcasts row by row). For the convolution kinds ``x`` also carries the output channels' tile fill,
+kernel, and whether an element-wise op broadcasts row by row). For the convolution kinds ``x`` also carries the
+output channels' tile fill,
 ``align_weight x log(c / (ceil(c / align) x align))``: XNNPACK computes whole tiles of output channels, so
 200 channels (7 tiles of 32, 89% full) run unlike 192 or 224 next to them. Far from every sample the
 weights vanish and ``shrink`` pulls the correction to 0 (the roofline alone). ``choose`` picks bandwidth,
