@@ -73,7 +73,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import PASSES, calibrate_quick
-    from snapcheck.estimate.profiles import NOISY, host_profile_path, load_host_profile
+    from snapcheck.estimate.profiles import NOISY, host_profile_path, load_host_profile, noise_note
     from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RATE, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 
@@ -163,9 +163,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"this machine between the {PASSES} passes: the median probe's timings differed by "
                       f"{noise['spread']:.1%} (max/min; host ranges widen by ±{widen:.1f}%)")
         if noise["spread"] > NOISY:
-            console.print("[yellow]its speed changed while it was timed (other work on the machine or its host, or a "
-                          "varying clock): host latency measured here varies by as much, and no estimate can be "
-                          "closer. Run `snapcheck calibrate --quick` again when the machine is idle.[/]")
+            console.print(f"[yellow]{noise_note(noise['spread'])} No estimate can be closer. Run `snapcheck "
+                          "calibrate --quick` again when the machine is idle.[/]")
     used = "host estimates (`snapcheck bench`) on this machine use it" if target == host_profile_path() else \
         f"host estimates on this machine read {host_profile_path()}, not this file"
     console.print(f"the factors explain {q['probes_within_10pct']:.0%} of the single-kernel probes' changes within ±10%. "

@@ -162,6 +162,12 @@ NOISY = 0.05  # the median probe's passes of ``calibrate --quick`` differ by mor
 # changes (``calibrate.quick.host_noise``)
 
 
+def noise_note(spread: float) -> str:
+    """What ``calibrate --quick`` and ``bench`` say of a machine whose probes' passes differed by ``spread``."""
+    return (f"Its probes' timings moved by {spread:.0%} between passes: this machine's speed changes (other work on "
+            "it or its host, or a varying clock), and host latency measured here varies by as much.")
+
+
 @dataclass
 class HostProfileStatus:
     """Which host profile host estimates use, and whether it was fitted on this CPU."""
@@ -187,9 +193,7 @@ class HostProfileStatus:
         """One line for ``snapcheck check`` and ``bench``."""
         if self.here:
             how = "adapted to it by `snapcheck calibrate --quick`" if self.quick else "fully calibrated on it"
-            noisy = (f" Its probes' timings moved by {self.noise:.0%} between passes: this machine's speed changes "
-                     "(other work on it or its host, or a varying clock), and host latency measured here varies by "
-                     "as much." if self.noisy else "")
+            noisy = f" {noise_note(self.noise)}" if self.noisy else ""
             return f"{HOST_NOTE_PREFIX}{self.path.name}, {how} ({self.this_cpu}).{noisy}"
         return (f"{HOST_NOTE_PREFIX}fitted on another CPU ({self.fitted_cpu or self.fitted_on}; this one: {self.this_cpu}), "
                 "so host latency estimates may be off by 10-50%. `snapcheck calibrate --quick` (2-5 minutes) times a "
