@@ -335,20 +335,20 @@ def restream_balance(timed: list[tuple], profile: Profile, tile: int, cache: flo
     upper bound where the probe ran at its compute's speed). ``curve``: per weight size (MB) the probes have, their
     median balance, by size (``roofline.balance_at``): the weights that fit a large last-level cache re-read
     faster than those that do not. ``{}`` when no probe re-reads its weights there."""
-    found, size = {}, {}
+    found: dict[str, tuple[float, float]] = {}  # probe -> (its balance, its weights in MB)
     for spec, kernels, hit in timed:
         main = main_kernel(kernels) if isinstance(spec, MicroSpec) else None
         g = main.geometry if main is not None and main.kind == "conv" else None
         if g is None or g.groups != 1 or g.cout < tile or (passes := weight_passes(g, tile, cache)) <= 1:
             continue
-        found[spec.key()] = speed_gflops(main, profile) * typical_ms(hit) * 1e6 / (passes * main.weight_bytes)
-        size[spec.key()] = round(main.weight_bytes / 2**20, 1)
+        found[spec.key()] = (speed_gflops(main, profile) * typical_ms(hit) * 1e6 / (passes * main.weight_bytes),
+                             round(main.weight_bytes / 2**20, 1))
     if not found:
         return {}
-    curve = [[mb, round(float(np.median([v for k, v in found.items() if size[k] == mb])), 4)]
-             for mb in sorted(set(size.values()))]
-    return {"flops_per_byte": round(float(np.median(list(found.values()))), 4),
-            "probes": {k: round(v, 4) for k, v in found.items()}, "curve": curve}
+    curve = [[mb, round(float(np.median([v for v, m in found.values() if m == mb])), 4)]
+             for mb in sorted({m for _, m in found.values()})]
+    return {"flops_per_byte": round(float(np.median([v for v, _ in found.values()])), 4),
+            "probes": {k: round(v, 4) for k, (v, _) in found.items()}, "curve": curve}
 
 
 def lookup_reference(kernels: list[Kernel], base: Profile) -> float | None:
