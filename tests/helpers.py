@@ -1,20 +1,37 @@
 """Helpers every test may use: the CLI in a subprocess (also the ``cli`` fixture of conftest.py), a probe of what a
-piece of code imports, and a training callback that stands in for ``kill -9`` at a given step."""
+piece of code imports, a script of bench/ or tools/ loaded as a module, and a training callback that stands in for
+``kill -9`` at a given step."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Iterable
 
 # The optional, heavy runtimes the check path and the light commands must never import.
 HEAVY = ("tensorflow", "keras", "tf2onnx", "onnxruntime", "ai_edge_litert")
 # ``python -c CLI ARGS...`` runs ``snapcheck ARGS...`` (for probes of what a command imports).
 CLI = "from snapcheck.cli import main\nmain()"
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script (``bench/``, ``tools/``) imported as a module named for its file, with its folder on ``sys.path``
+    while it loads (scripts import their siblings, as ``bench/zoo.py``)."""
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path.parent))
 
 
 def run_cli(*args: str | Path, env: dict[str, str] | None = None, cwd: str | Path | None = None,

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers import load_script
+
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "fuzz_check.py"
 
 
 def _harness():
-    spec = importlib.util.spec_from_file_location("fuzz_check", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_check"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_fixed_seed_campaign_keeps_the_contract(tmp_path: Path) -> None:
