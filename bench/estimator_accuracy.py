@@ -55,10 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from zoo import architectures, tflite_file, unseen, validation  # noqa: E402
-from zoo_ar import ar  # noqa: E402
-from zoo_blind import blind, kio, lens  # noqa: E402
-from zoo_hub import hub  # noqa: E402
+from zoo_sets import SETS, set_file  # noqa: E402
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -175,7 +172,7 @@ def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", default="all",
-                    choices=("all", "heldout", "validation", "unseen", "blind", "kio", "lens", "ar", "hub"),
+                    choices=("all", *SETS),
                     help="all: the first three; blind, kio, lens, ar and hub (the blind families) only when named")
     ap.add_argument("--profile", default=None, help="host profile JSON (default: this machine's, else the shipped one)")
     ap.add_argument("--quick", action="store_true", help="run `snapcheck calibrate --quick` first (on --profile or "
@@ -207,8 +204,7 @@ def main() -> None:
     from snapcheck.readers import load_model
 
     console = Console(stderr=True)
-    sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen(), "blind": blind(), "kio": kio(),
-            "lens": lens(), "ar": ar(), "hub": hub()}
+    sets = {s: SETS[s]() for s in SETS}
     chosen = ["heldout", "validation", "unseen"] if args.set == "all" else [args.set]
     archs = [a for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
     set_of = {a.name: s for s in chosen for a in sets[s]}
@@ -217,10 +213,7 @@ def main() -> None:
     if args.fresh:
         for i in range(args.passes):
             pass_cache(cache_path, i).unlink(missing_ok=True)
-    folders = {s: cache_dir() / ("zoo" if s == "heldout" else s) for s in sets}
-    for f in folders.values():
-        f.mkdir(parents=True, exist_ok=True)
-    files = {a.name: tflite_file(a, folders[set_of[a.name]]) for a in archs}
+    files = {a.name: set_file(a, set_of[a.name]) for a in archs}
     graphs = {name: load_model(path) for name, path in files.items()}
 
     if args.same_sitting and not args.quick:

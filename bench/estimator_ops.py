@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from zoo import architectures, tflite_file, unseen, validation  # noqa: E402
+from zoo_sets import SETS, set_file  # noqa: E402
 
 WEIGHTED = ("CONV_2D", "FULLY_CONNECTED")  # op types split by the size of their weights
 SIZES_MB = (0.5, 2.0, 5.0)  # the weight-size classes' upper bounds (the profile host's L2 is 2 MB)
@@ -72,7 +72,7 @@ def class_ratios(ops: list[dict]) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="validation,unseen", help="comma-separated: heldout, validation, unseen")
+    ap.add_argument("--set", default="validation,unseen", help="comma-separated set names (estimator_accuracy's)")
     ap.add_argument("--profile", default=None, help="host profile JSON (default: the one host estimates use here)")
     ap.add_argument("--only", default="", help="comma-separated name prefixes to run")
     ap.add_argument("--json", default=None, help="write per-model and per-class results here")
@@ -87,9 +87,8 @@ def main() -> None:
     from snapcheck.readers import load_model
 
     console = Console(stderr=True)
-    sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen()}
     chosen = args.set.split(",")
-    models = [(a, s) for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in
+    models = [(a, s) for s in chosen for a in SETS[s]() if not args.only or any(a.name.startswith(p) for p in
                                                                                args.only.split(","))]
     profile = Path(args.profile) if args.profile else active_host_profile_path()
     tag = hashlib.sha256(profile.read_bytes()).hexdigest()[:8]
@@ -97,7 +96,7 @@ def main() -> None:
     results = []
     try:
         for i, (arch, s) in enumerate(models):
-            path = tflite_file(arch, cache_dir() / ("zoo" if s == "heldout" else s))
+            path = set_file(arch, s)
             ops = (cache.get(arch.name) or {}).get("ops")
             if ops is None:
                 console.print(f"[{i + 1}/{len(models)}] {arch.name}: timing each op alone")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from zoo import architectures, tflite_file, unseen, validation  # noqa: E402
+from zoo_sets import SETS, set_file  # noqa: E402
 
 BURST_S = 0.25  # timed calls per model and round: at least this long (and >= 3)
 NEAR = 8  # a model's level: the models timed this many places before and after it in its round (about 10 s)
@@ -69,7 +69,7 @@ def burst_ms(path: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="heldout,validation,unseen", help="comma-separated: heldout, validation, unseen")
+    ap.add_argument("--set", default="heldout,validation,unseen", help="comma-separated set names (estimator_accuracy's)")
     ap.add_argument("--rounds", type=int, default=8, help="round-robin passes over the models")
     ap.add_argument("--profile", action="append", default=[], help="host profile JSON to score (repeatable)")
     ap.add_argument("--json", default=None, help="write the timings and per-model errors here")
@@ -77,12 +77,10 @@ def main() -> None:
 
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import active_host_profile, active_host_profile_path, read_profile
-    from snapcheck.paths import cache_dir
     from snapcheck.readers import load_model
 
-    sets = {"heldout": architectures(), "validation": validation(), "unseen": unseen()}
     chosen = args.set.split(",")
-    models = [(a, s, tflite_file(a, cache_dir() / ("zoo" if s == "heldout" else s))) for s in chosen for a in sets[s]]
+    models = [(a, s, set_file(a, s)) for s in chosen for a in SETS[s]()]
     profiles = {p: read_profile(p) for p in args.profile} or {str(active_host_profile_path()): active_host_profile()}
     graphs = [load_model(path) for _, _, path in models]
     measured = np.zeros((len(models), args.rounds))

@@ -35,28 +35,21 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the per-model rows here")
     args = ap.parse_args()
 
-    from zoo import architectures, tflite_file, unseen, validation
-    from zoo_ar import ar
-    from zoo_blind import blind, kio, lens
+    from zoo_sets import SETS, set_file
 
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import active_host_profile, read_profile
     from snapcheck.hostbench import bench_model
     from snapcheck.op_alone import op_profile
-    from snapcheck.paths import cache_dir
     from snapcheck.readers import load_model
 
-    sets = {"heldout": architectures, "validation": validation, "unseen": unseen, "blind": blind, "kio": kio,
-            "lens": lens, "ar": ar}
     profile = read_profile(args.profile) if args.profile else active_host_profile()
     rows = []
     for name in args.set.split(","):
-        folder = cache_dir() / ("zoo" if name == "heldout" else name)
-        folder.mkdir(parents=True, exist_ok=True)
-        for arch in sets[name]():
+        for arch in SETS[name]():
             if args.only and not any(arch.name.startswith(p) for p in args.only.split(",")):
                 continue
-            path = tflite_file(arch, folder)
+            path = set_file(arch, name)
             before = bench_model(path, runs=20, warmup=3).median_ms
             ops, _ = op_profile(path, before, profile=args.profile)  # each op timed and priced alone
             whole = (before + bench_model(path, runs=20, warmup=3).median_ms) / 2

@@ -1,0 +1,63 @@
+"""``bench/estimator_replay.py``: a record keeps what a replay needs of a sitting, and replays are scored per set."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from helpers import load_script
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture(scope="module")
+def replay():
+    return load_script(BENCH / "estimator_replay.py")
+
+
+def _run(quick: dict | None) -> dict:
+    meta = {"cpu": "Some CPU (cpu family 6, model 106, stepping 6)", "calibrated_on": "4eb0dc036dc1"}
+    if quick is not None:
+        meta["quick"] = quick
+    return {"profile": meta, "rows": [
+        {"name": "mnv2-1.0-224", "set": "heldout", "measured_ms": 10.0, "passes_ms": [9.9, 10.0, 10.4],
+         "predicted_ms": 9.0, "gflops": 0.6},
+        {"name": "densenet121", "set": "validation", "measured_ms": 57.4, "passes_ms": [59.5, 57.4, 56.6]}]}
+
+
+def test_a_record_keeps_the_probe_timings_and_each_models_timing_and_nothing_the_code_computes(replay):
+    record = replay.make_record(_run({"timings": {"conv-a": 1.5}, "timings_apart": {"cold-b": 2.5},
+                                      "date": "2026-12-06 06:57 UTC", "speed": {"conv": 1.5}}))
+    assert record["probes"] == {"conv-a": 1.5, "cold-b": 2.5}
+    assert record["cpu"].endswith("stepping 6)") and record["fingerprint"] == "4eb0dc036dc1"
+    assert record["date"] == "2026-12-06 06:57 UTC"
+    assert record["models"][0] == {"name": "mnv2-1.0-224", "set": "heldout", "measured_ms": 10.0,
+                                   "passes_ms": [9.9, 10.0, 10.4]}  # no prediction: a replay makes its own
+    json.dumps(record)
+
+
+@pytest.mark.parametrize("quick", [None, {"timings": {}}])
+def test_a_run_on_a_profile_not_adapted_by_quick_makes_no_record(replay, quick):
+    with pytest.raises(ValueError, match="calibrate --quick"):
+        replay.make_record(_run(quick))
+
+
+def test_scores_per_set_in_the_order_met_and_over_all(replay):
+    rows = [("heldout", 10.5, 10.0), ("heldout", 13.0, 10.0), ("validation", 9.5, 10.0)]
+    out = replay.scores(rows)
+    assert list(out) == ["heldout", "validation", "all"]
+    assert out["heldout"]["n"] == 2 and out["heldout"]["within_10pct"] == 0.5
+    assert out["all"]["within_10pct"] == pytest.approx(2 / 3)
+    assert out["validation"]["mean_abs_log"] == pytest.approx(abs(math.log(0.95)))
+
+
+def test_the_committed_records_are_complete(replay):
+    records = sorted(replay.RECORDS.glob("*.json"))
+    assert records, "bench/records holds the sittings replays score"
+    for path in records:
+        record = json.loads(path.read_text())
+        assert record["version"] == replay.RECORD_VERSION and record["cpu"] and record["probes"]
+        assert all(m["measured_ms"] > 0 and m["set"] for m in record["models"]), path.name
