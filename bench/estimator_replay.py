@@ -5,16 +5,17 @@ now, re-price the sitting's models and score them against the timings recorded t
     .venv/bin/python bench/estimator_replay.py --save RUN.json --out bench/records/NAME.json
 
 A change to the fit or the prices moves each CPU differently (a group of 1x1 convs that helped on one CPU hurt on
-another: docs/bench/estimator.md, sessions 39 and 41), and a machine lent for a session is gone with its timings.
-A record keeps what a replay needs from one sitting, a few tens of KB: the CPU, the probe timings the
-``--quick`` profile recorded (``meta.quick.timings`` and ``timings_apart``) and each model's timing from
+another: docs/bench/estimator.md, sessions 39 and 41), and a machine lent for a session is gone with its timings. A
+record keeps what a replay needs from one sitting, a few tens of KB: the CPU, the probe timings the ``--quick``
+profile recorded (``meta.quick.timings`` and ``timings_apart``) and each model's timing from
 ``bench/estimator_accuracy.py --json`` (its median over passes, and each pass). ``--save`` writes one from such a
-run, whose JSON holds the scored profile's ``meta``: after ``calibrate --quick`` or with ``--quick``. Replaying (default: every record in ``bench/records/``) rebuilds the
-probe rows from the recorded timings (nothing is timed; the probe models are converted once, as ``--quick``
-does), fits them with ``quick.calibrate_quick`` on the shipped profile and prices every model again (its .tflite
-from the ``zoo`` sets, converted when missing). Reported per record and set: the share within ±10 % and the mean
-absolute log error, and over all records together. Probes added since a sitting are missing from its record:
-the fit goes on without them, so a change that adds probes is scored by new sittings only.
+run, whose JSON holds the scored profile's ``meta``: after ``calibrate --quick`` or with ``--quick``. Replaying
+(default: every record in ``bench/records/``) rebuilds the probe rows from the recorded timings (nothing is timed;
+the probe models are converted once, as ``--quick`` does), fits them with ``quick.calibrate_quick`` on the shipped
+profile and prices every model again (its .tflite from the ``zoo`` sets, converted when missing). Reported per
+record and set: the share within ±10 % and the mean absolute log error, and over all records together. Probes added
+since a sitting are missing from its record: the fit goes on without them, so a change that adds probes is scored by
+new sittings only.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def main() -> None:
         if args.per:
             for r in sorted(priced, key=lambda r: r["predicted_ms"] / r["measured_ms"]):
                 if abs(r["predicted_ms"] / r["measured_ms"] - 1) > 0.10:
-                    print(f"|   | {r['set']}: {r['name']} | | {100 * (r['predicted_ms'] / r['measured_ms'] - 1):+.1f}% | |")
+                    err = 100 * (r["predicted_ms"] / r["measured_ms"] - 1)
+                    print(f"|   | {r['set']}: {r['name']} | | {err:+.1f}% | |")
     total = scores(rows)
     for s, v in total.items():
         print(f"| all records | {s} | {v['n']} | {v['within_10pct']:.0%} | {v['mean_abs_log']:.4f} |")

@@ -69,7 +69,8 @@ def burst_ms(path: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="heldout,validation,unseen", help="comma-separated set names (estimator_accuracy's)")
+    ap.add_argument("--set", default="heldout,validation,unseen",
+                    help="comma-separated set names (estimator_accuracy's)")
     ap.add_argument("--rounds", type=int, default=8, help="round-robin passes over the models")
     ap.add_argument("--profile", action="append", default=[], help="host profile JSON to score (repeatable)")
     ap.add_argument("--json", default=None, help="write the timings and per-model errors here")
