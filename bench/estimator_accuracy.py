@@ -204,8 +204,8 @@ def main() -> None:
     from snapcheck.readers import load_model
 
     console = Console(stderr=True)
-    sets = {s: SETS[s]() for s in SETS}
     chosen = ["heldout", "validation", "unseen"] if args.set == "all" else [args.set]
+    sets = {s: SETS[s]() for s in chosen}
     archs = [a for s in chosen for a in sets[s] if not args.only or any(a.name.startswith(p) for p in args.only.split(","))]
     set_of = {a.name: s for s in chosen for a in sets[s]}
     tag = f"-contend{args.contend}" if args.contend else ""

@@ -72,9 +72,10 @@ def recorded_probes(probes: dict[str, float]) -> list[tuple]:
                             label="recorded probes")
 
 
-def replay(record: dict) -> list[dict]:
-    """Each model of ``record`` priced by the shipped profile adapted to the record's probe timings."""
-    from zoo_sets import SETS, set_file
+def replay(record: dict, archs: dict) -> list[dict]:
+    """Each model of ``record`` priced by the shipped profile adapted to the record's probe timings (``archs``: the
+    architectures by set and name)."""
+    from zoo_sets import set_file
 
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate import host_prediction
@@ -82,7 +83,6 @@ def replay(record: dict) -> list[dict]:
     from snapcheck.readers import load_model
 
     profile, _, _ = calibrate_quick(load_host_profile(), timed=recorded_probes(record["probes"]))
-    archs = {(s, a.name): a for s, group in SETS.items() for a in group()}
     out = []
     for m in record["models"]:
         arch = archs.get((m["set"], m["name"]))
@@ -123,10 +123,14 @@ def main() -> None:
     records = {path.stem: json.loads(path.read_text()) for path in paths}
     for name, record in records.items():
         print(f"{name}: {record['cpu']}, {record['date']}, {len(record['models'])} models")
+    from zoo_sets import SETS
+
+    used = {m["set"] for record in records.values() for m in record["models"]} & set(SETS)
+    archs = {(s, a.name): a for s in used for a in SETS[s]()}
     rows, report = [], {}
     print("\n| record | set | n | within ±10% | mean abs log error |\n|---|---|---|---|---|")
     for name, record in records.items():
-        priced = replay(record)
+        priced = replay(record, archs)
         rows += [(r["set"], r["predicted_ms"], r["measured_ms"]) for r in priced]
         report[name] = {"scores": scores([(r["set"], r["predicted_ms"], r["measured_ms"]) for r in priced]),
                         "models": priced}
