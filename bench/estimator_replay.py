@@ -1,7 +1,7 @@
 """Replay recorded sittings: refit ``calibrate --quick`` from each sitting's probe timings with the code as it is
 now, re-price the sitting's models and score them against the timings recorded then.
 
-    .venv/bin/python bench/estimator_replay.py [RECORD.json ...] [--per] [--json out.json]
+    .venv/bin/python bench/estimator_replay.py [RECORD.json ...] [--per] [--wants] [--json out.json]
     .venv/bin/python bench/estimator_replay.py --save RUN.json --out bench/records/NAME.json
 
 A change to the fit or the prices moves each CPU differently (a group of 1x1 convs that helped on one CPU hurt on
@@ -15,7 +15,8 @@ the probe models are converted once, as ``--quick`` does), fits them with ``quic
 profile and prices every model again (its .tflite from the ``zoo`` sets, converted when missing). Reported per
 record and set: the share within ±10 % and the mean absolute log error, and over all records together. Probes added
 since a sitting are missing from its record: the fit goes on without them, so a change that adds probes is scored by
-new sittings only.
+new sittings only. ``--wants`` says, per record, which kinds of kernel ``--quick`` moved too far or not far enough
+for the record's models (``wanted_factors``): where to look before changing the fit.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,6 +36,8 @@ import numpy as np  # noqa: E402
 
 RECORDS = Path(__file__).resolve().parent / "records"
 RECORD_VERSION = 1
+WANT_GROUPS = ("conv", "pointwise", "depthwise", "deconv", "fc")  # ``--wants``' groups of kernels, with "other"
+WANT_MIN_SHARE = 0.15  # a group needs this share of at least one model's time to get a factor of its own
 
 
 def make_record(run: dict) -> dict:
@@ -72,9 +76,21 @@ def recorded_probes(probes: dict[str, float]) -> list[tuple]:
                             label="recorded probes")
 
 
-def replay(record: dict, archs: dict) -> list[dict]:
+def group_ms(kernels: list, prediction: Any) -> dict[str, float]:
+    """A prediction's time by ``WANT_GROUPS`` (a kernel by its kind, attention products with the fully connected
+    layers); the other kernels and the per-inference overhead in ``"other"``."""
+    out = dict.fromkeys((*WANT_GROUPS, "other"), 0.0)
+    for k, ms in zip(kernels, prediction.per_kernel_ms):
+        kind = "fc" if k.kind == "matmul" else k.kind
+        out[kind if kind in WANT_GROUPS else "other"] += ms
+    out["other"] += prediction.latency_ms - sum(prediction.per_kernel_ms)
+    return out
+
+
+def replay(record: dict, archs: dict, groups: bool = False) -> list[dict]:
     """Each model of ``record`` priced by the shipped profile adapted to the record's probe timings (``archs``: the
-    architectures by set and name)."""
+    architectures by set and name). With ``groups``, each model's time by group (``group_ms``) too, on the adapted
+    profile (``groups``) and on the shipped one (``base_groups``)."""
     from zoo_sets import set_file
 
     from snapcheck.calibrate.quick import calibrate_quick
@@ -82,20 +98,58 @@ def replay(record: dict, archs: dict) -> list[dict]:
     from snapcheck.estimate.profiles import load_host_profile
     from snapcheck.readers import load_model
 
-    profile, _, _ = calibrate_quick(load_host_profile(), timed=recorded_probes(record["probes"]))
+    base = load_host_profile()
+    profile, _, _ = calibrate_quick(base, timed=recorded_probes(record["probes"]))
     out = []
     for m in record["models"]:
         arch = archs.get((m["set"], m["name"]))
         if arch is None:  # a model since removed from its set
             continue
-        out.append({**m, "predicted_ms": host_prediction(load_model(set_file(arch, m["set"])), profile)[1].latency_ms})
+        graph = load_model(set_file(arch, m["set"]))
+        kernels, pred = host_prediction(graph, profile)
+        row = {**m, "predicted_ms": pred.latency_ms}
+        if groups:
+            row["groups"] = group_ms(kernels, pred)
+            row["base_groups"] = group_ms(*host_prediction(graph, base))
+        out.append(row)
     return out
+
+
+def wanted_factors(rows: list[dict]) -> dict[str, Any]:
+    """What the models' timings say of the per-kind change ``--quick`` fitted (rows: ``replay(..., groups=True)``).
+    Per group, ``fitted``: its time on the adapted profile over its time on the shipped one, summed over the
+    models (the kind's factor with the network terms, as these models weigh it); ``wanted``: the factors that best
+    explain the measured times from the shipped profile's group times (least squares on the relative error),
+    which says which kinds ``--quick`` moves too far or not far enough on this CPU. A group under
+    ``WANT_MIN_SHARE`` of every model's time is folded into ``"other"`` (too little to measure). ``ceiling``: the
+    share of models within ±10 % with the wanted factors, the best one factor per kind could do here; what it
+    leaves is shape, not kind."""
+    names = [g for g in (*WANT_GROUPS, "other")
+             if g == "other" or any(r["base_groups"][g] >= WANT_MIN_SHARE * sum(r["base_groups"].values())
+                                    for r in rows)]
+
+    def share(r: dict, key: str) -> list[float]:
+        own = [r[key][g] for g in names]
+        own[-1] += sum(v for g, v in r[key].items() if g not in names)
+        return own
+
+    base = np.array([share(r, "base_groups") for r in rows])
+    adapted = np.array([share(r, "groups") for r in rows])
+    measured = np.array([r["measured_ms"] for r in rows])
+    wanted, *_ = np.linalg.lstsq(base / measured[:, None], np.ones(len(rows)), rcond=None)
+    fitted = adapted.sum(axis=0) / np.maximum(base.sum(axis=0), 1e-12)
+    error = base @ wanted / measured - 1
+    return {"groups": names, "fitted": [float(x) for x in fitted], "wanted": [float(x) for x in wanted],
+            "time_share": [float(x) for x in base.sum(axis=0) / base.sum()],
+            "ceiling": float(np.mean(np.abs(error) <= 0.10)), "n": len(rows)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("records", nargs="*", help=f"record files (default: every one in {RECORDS})")
     ap.add_argument("--per", action="store_true", help="list each model more than 10 %% off")
+    ap.add_argument("--wants", action="store_true", help="per record, the factor --quick gave each kind of kernel "
+                    "against the one the models' timings want (wanted_factors)")
     ap.add_argument("--json", default=None, help="write the scores and per-model predictions here")
     ap.add_argument("--save", default=None, help="an estimator_accuracy --json run to make a record of")
     ap.add_argument("--out", default=None, help="with --save: the record file to write")
@@ -130,7 +184,7 @@ def main() -> None:
     rows, report = [], {}
     print("\n| record | set | n | within ±10% | mean abs log error |\n|---|---|---|---|---|")
     for name, record in records.items():
-        priced = replay(record, archs)
+        priced = replay(record, archs, groups=args.wants)
         rows += [(r["set"], r["predicted_ms"], r["measured_ms"]) for r in priced]
         report[name] = {"scores": scores([(r["set"], r["predicted_ms"], r["measured_ms"]) for r in priced]),
                         "models": priced}
@@ -141,9 +195,22 @@ def main() -> None:
                 if abs(r["predicted_ms"] / r["measured_ms"] - 1) > 0.10:
                     err = 100 * (r["predicted_ms"] / r["measured_ms"] - 1)
                     print(f"|   | {r['set']}: {r['name']} | | {err:+.1f}% | |")
+        if args.wants:
+            report[name]["wants"] = wanted_factors(priced)
     total = scores(rows)
     for s, v in total.items():
         print(f"| all records | {s} | {v['n']} | {v['within_10pct']:.0%} | {v['mean_abs_log']:.4f} |")
+    if args.wants:
+        print("\nPer kind: the factor --quick gave it (with the network terms) -> the one the models' timings want; "
+              "its share of the time; ceiling: within ±10 % with the wanted factors.\n")
+        print("| record | n | ceiling | " + " | ".join((*WANT_GROUPS, "other")) + " |")
+        print("|---|---|---|" + "---|" * (len(WANT_GROUPS) + 1))
+        for name, entry in report.items():
+            w = entry["wants"]
+            cells = {g: f"x{f:.2f} -> x{v:.2f} ({t:.0%})" for g, f, v, t in
+                     zip(w["groups"], w["fitted"], w["wanted"], w["time_share"])}
+            print(f"| {name} | {w['n']} | {w['ceiling']:.0%} | "
+                  + " | ".join(cells.get(g, "") for g in (*WANT_GROUPS, "other")) + " |")
     if args.json:
         atomic_write_json(args.json, {"records": report, "all": total})
 

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import load_script
@@ -61,3 +62,30 @@ def test_the_committed_records_are_complete(replay):
         record = json.loads(path.read_text())
         assert record["version"] == replay.RECORD_VERSION and record["cpu"] and record["probes"]
         assert all(m["measured_ms"] > 0 and m["set"] for m in record["models"]), path.name
+
+
+def _grouped(conv: float, pointwise: float, other: float, depthwise: float = 0.0) -> dict[str, float]:
+    return {"conv": conv, "pointwise": pointwise, "depthwise": depthwise, "deconv": 0.0, "fc": 0.0, "other": other}
+
+
+def test_wanted_factors_recover_the_change_each_kind_made_and_what_quick_gave_it(replay):
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(12):
+        conv, pw, other = rng.uniform(1, 50, size=3)
+        base = _grouped(conv, pw, other, depthwise=0.001 * conv)  # never a share worth a factor of its own
+        rows.append({"base_groups": base, "groups": _grouped(1.5 * conv, 1.8 * pw, 1.2 * other, 0.002 * conv),
+                     "measured_ms": 1.3 * conv + 2.0 * pw + 1.1 * other + 0.002 * conv})
+    w = replay.wanted_factors(rows)
+    assert w["groups"] == ["conv", "pointwise", "other"]
+    wanted = dict(zip(w["groups"], w["wanted"]))
+    assert wanted["conv"] == pytest.approx(1.3, rel=0.01) and wanted["pointwise"] == pytest.approx(2.0, rel=0.01)
+    fitted = dict(zip(w["groups"], w["fitted"]))
+    assert fitted["conv"] == pytest.approx(1.5) and fitted["pointwise"] == pytest.approx(1.8)
+    assert w["ceiling"] == 1.0 and w["n"] == 12 and sum(w["time_share"]) == pytest.approx(1.0)
+
+
+def test_the_ceiling_counts_the_models_no_factor_per_kind_explains(replay):
+    rows = [{"base_groups": _grouped(10.0, 10.0, 1.0), "groups": _grouped(10.0, 10.0, 1.0), "measured_ms": m}
+            for m in (21.0, 21.0, 21.0, 30.0)]  # the same kernels, one model 40 % slower
+    assert replay.wanted_factors(rows)["ceiling"] == 0.75

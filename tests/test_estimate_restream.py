@@ -147,3 +147,28 @@ def test_the_balance_is_measured_and_priced_by_the_weights_size():
     beta = load_host_profile().restream["flops_per_byte"]
     assert restream_fill(k, host) == pytest.approx(max(1.0, 37 * small / 128) / max(1.0, 37 * beta / 128), rel=1e-3)
     assert quick.on_host(host, 32, 1 * MB, 3.0).restream.get("host_curve") is None  # a new balance drops the old curve
+
+
+def test_a_probe_that_re_reads_its_weights_here_measures_the_balance_and_not_the_conv_speed():
+    """On a host whose L2 makes the 4 x 4 conv over 1,024 channels re-read its weights (1 MB, the wide tile) and
+    not the one over 256, the first is timed 2.5x slower than its price there: that is its re-reading, which
+    ``restream_balance`` measures on it. The conv factor is the same with it in the rows as without it."""
+    from snapcheck.estimate.roofline import predict_kernels
+
+    base = load_host_profile()
+    assert quick.rereads(_conv(16, 1024, 256), 32, 1 * MB) == 37
+    assert quick.rereads(_conv(16, 256, 256), 32, 1 * MB) == 1
+    assert quick.rereads(_conv(16, 1024, 256), 0, 1 * MB) == 0  # the tile not known
+    assert quick.rereads(_conv(16, 1024, 3), 32, 1 * MB) == 0  # to fewer channels than the tile: not the GEMM's
+
+    def row(hw: int, cin: int, cout: int, slower: float) -> quick.ProbeRow:
+        ks = [_conv(hw, cin, cout)]
+        ms = predict_kernels(ks, base).latency_ms
+        return quick.ProbeRow(MicroSpec("conv", "conv", hw, hw, cin, cout, 4), ks, 1.3 * slower * ms, ms)
+
+    plain = [row(16, 256, 256, 1.0), row(32, 128, 128, 1.0), row(24, 192, 64, 1.0)]
+    rereading = row(16, 1024, 256, 2.5)
+    alone = quick.fit_factors(base, plain, tile=32, cache=1 * MB)["speed"]["conv"]
+    assert quick.fit_factors(base, [*plain, rereading], tile=32, cache=1 * MB)["speed"]["conv"] == \
+        pytest.approx(alone, rel=1e-6)
+    assert quick.fit_factors(base, [*plain, rereading], tile=32, cache=4 * MB)["speed"]["conv"] > 1.05 * alone
