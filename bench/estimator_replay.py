@@ -122,19 +122,19 @@ def wanted_factors(rows: list[dict]) -> dict[str, Any]:
     explain the measured times from the shipped profile's group times (least squares on the relative error),
     which says which kinds ``--quick`` moves too far or not far enough on this CPU. A group under
     ``WANT_MIN_SHARE`` of every model's time is folded into ``"other"`` (too little to measure). ``ceiling``: the
-    share of models within ±10 % with the wanted factors, the best one factor per kind could do here; what it
-    leaves is shape, not kind."""
+    share of models within ±10 % with the wanted factors, about the best one factor per kind could do here;
+    what it leaves is shape, not kind."""
     names = [g for g in (*WANT_GROUPS, "other")
              if g == "other" or any(r["base_groups"][g] >= WANT_MIN_SHARE * sum(r["base_groups"].values())
                                     for r in rows)]
 
-    def share(r: dict, key: str) -> list[float]:
+    def folded(r: dict, key: str) -> list[float]:
         own = [r[key][g] for g in names]
         own[-1] += sum(v for g, v in r[key].items() if g not in names)
         return own
 
-    base = np.array([share(r, "base_groups") for r in rows])
-    adapted = np.array([share(r, "groups") for r in rows])
+    base = np.array([folded(r, "base_groups") for r in rows])
+    adapted = np.array([folded(r, "groups") for r in rows])
     measured = np.array([r["measured_ms"] for r in rows])
     wanted, *_ = np.linalg.lstsq(base / measured[:, None], np.ones(len(rows)), rcond=None)
     fitted = adapted.sum(axis=0) / np.maximum(base.sum(axis=0), 1e-12)
