@@ -47,12 +47,14 @@ def test_a_run_on_a_profile_not_adapted_by_quick_makes_no_record(replay, quick):
 
 
 def test_scores_per_set_in_the_order_met_and_over_all(replay):
-    rows = [("heldout", 10.5, 10.0), ("heldout", 13.0, 10.0), ("validation", 9.5, 10.0)]
+    rows = [{"set": s, "predicted_ms": p, "measured_ms": 10.0, "best_ms": 0.9 * p, "worst_ms": 1.1 * p}
+            for s, p in (("heldout", 10.5), ("heldout", 13.0), ("validation", 9.5))]
     out = replay.scores(rows)
     assert list(out) == ["heldout", "validation", "all"]
     assert out["heldout"]["n"] == 2 and out["heldout"]["within_10pct"] == 0.5
     assert out["all"]["within_10pct"] == pytest.approx(2 / 3)
     assert out["validation"]["mean_abs_log"] == pytest.approx(abs(math.log(0.95)))
+    assert out["heldout"]["inside_range"] == 0.5 and out["all"]["inside_range"] == pytest.approx(2 / 3)
 
 
 def test_the_committed_records_are_complete(replay):

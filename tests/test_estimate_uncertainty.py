@@ -36,6 +36,21 @@ def test_an_unshared_error_averages_out_over_a_kinds_kernels():
     assert spread(ks, [1.0, 1.0], errs, shared=0.0) < half < spread(ks, [1.0, 1.0], errs, shared=1.0)
 
 
+def test_a_hosts_common_errors_never_average_out():
+    """On a profile adapted by ``--quick``: a kind's transfer error is every kernel of the kind's (one factor prices
+    them all), and the host's noise the whole network's, however many kernels share the time."""
+    ks = split_kernels(conv_chain(32, [8, 16, 16, 16, 16]))
+    errs = [KernelError(0.0, True)] * len(ks)
+    per = [1.0] * len(ks)
+    assert spread(ks, per, errs, shared=0.0, common={"kinds": {"conv": 0.2}, "host": 0.0}) == pytest.approx(0.2)
+    ks[1].kind = "pointwise"  # a quarter of the time in a kind without a transfer error of its own here
+    assert spread(ks, per, errs, shared=0.0, common={"kinds": {"conv": 0.2}}) == pytest.approx(0.75 * 0.2)
+    assert spread(ks, per, errs, shared=0.0, common={"kinds": {"conv": 0.2}, "host": 0.1}) == \
+        pytest.approx(math.hypot(0.75 * 0.2, 0.1))
+    lone = spread(ks, per, [KernelError(0.2, True)] * len(ks), shared=0.0)  # the same size, folded per kernel
+    assert lone < 0.75 * 0.2
+
+
 def test_choose_shared_takes_the_smallest_share_whose_ranges_hold_the_networks():
     ks = split_kernels(conv_chain(32, [8, 16, 16]))
     errs = [KernelError(0.1, True), KernelError(0.1, True)]

@@ -676,11 +676,12 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     ``cold_ms_per_mb["cold_weights"]``, the per-row costs measured here (``rows``, ``row_rates``) replace
     those of ``base``'s ``row_ns`` (any not measured: ``base``'s times the ``kernel_us`` factor), and this host's GEMM tile
     (``tile``) becomes ``Profile.gemm_tile`` (``roofline.tile_fill``), with its L2 (``cache``) and the balance
-    between compute and re-reading weights (``restream``, ``host_balance``) for ``roofline.restream_fill``. Each kind's
-    error in the lookup (``kind_error``, what the estimate's range widens by) grows by its ``transfer_error``
-    in quadrature (kinds without probes: the median one), so a model whose kernels change unlike their probes
-    gets a wide range on this host, and by how much the host's own speed changed between passes (``noise``,
-    ``host_noise``). The kinds of ``local`` take the model measured here (``local_models``)."""
+    between compute and re-reading weights (``restream``, ``host_balance``) for ``roofline.restream_fill``. The
+    estimate's range (``estimate.uncertainty``) widens by two errors every kernel they touch shares in full
+    (``residual["common_error"]``): each kind's ``transfer_error`` (kinds without probes: the median one), since
+    one factor prices all of a kind's kernels, so a model whose kernels change unlike their probes gets a wide
+    range on this host; and how much the host's own speed changed between passes (``noise``, ``host_noise``),
+    since a phase slows a whole network. The kinds of ``local`` take the model measured here (``local_models``)."""
     def f(kind: str) -> float:
         return factors["speed"].get(kind, factors["median"])
 
@@ -712,10 +713,9 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     noise = float((factors.get("noise") or {}).get("sigma", 0.0))
     if transfer and residual.get("kind_error"):
         typical = float(np.median(list(transfer.values())))
-        widened = {k: float(np.sqrt(v ** 2 + transfer.get(k, typical) ** 2 + noise ** 2))
-                   for k, v in residual["kind_error"].items()}
-        residual = {**residual, "kind_error": {k: round(v, 4) for k, v in widened.items()},
-                    "transfer_error": {k: round(v, 4) for k, v in transfer.items()}}
+        residual = {**residual, "common_error": {
+            "kinds": {k: round(transfer.get(k, typical), 4) for k in {*residual["kind_error"], *transfer}},
+            "host": round(noise, 4)}}
     groups = {g: round(base.group_gflops.get(g, base.compute_gflops(group_kind(g))) / v, 4)
               for g, v in factors["speed"].items() if group_kind(g) != g}
     balance = factors.get("restream") or {}

@@ -373,7 +373,7 @@ def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError]
         errors = kernel_errors(kernels, p.residual) if p.residual else [KernelError(0.0, True)] * len(kernels)
     if shared is None:
         shared = p.residual.get("error_shared", 1.0) if p.residual else 1.0
-    sigma = spread(kernels, per_kernel, errors, shared)
+    sigma = spread(kernels, per_kernel, errors, shared, p.residual.get("common_error") if p.residual else None)
     lo, hi = p.range_factors
     return Prediction(
         latency_ms=total, best_ms=total * lo * math.exp(-Z * sigma), worst_ms=total * hi * math.exp(Z * sigma),

@@ -12,11 +12,18 @@ calibrated, a shape far from every sample, integer arithmetic: calibration times
 A network's spread: a share ``rho`` of each kernel's error is shared with the other kernels of its kind (the
 same micro-kernels, the same fit), the rest is its own and averages out over many kernels:
 
-    sigma^2 = sum_kind [ rho (sum_{j in kind} t_j sigma_j)^2 + (1 - rho) sum_{j in kind} (t_j sigma_j)^2 ] / T^2
+    sigma^2 = sum_kind [ rho (sum_{j in kind} t_j sigma_j)^2 + (1 - rho) sum_{j in kind} (t_j sigma_j)^2
+                         + (tau_kind sum_{j in kind} t_j)^2 ] / T^2 + h^2
 
 with ``T = sum_j t_j``; the reported range is ``exp(±Z x sigma)`` around the backend's own ``range_factors``
 (1 for the host). ``rho`` is the profile's ``residual.error_shared``, chosen by the full calibration on its
-network probes (``choose_shared``: the smallest share whose ranges hold 90% of them), 1 when absent.
+network probes (``choose_shared``: the smallest share whose ranges hold 90% of them), 1 when absent. On a host
+profile adapted by ``calibrate --quick``, ``residual.common_error`` adds two errors that no number of kernels
+averages out: ``tau_kind`` (``kinds``), how far one factor per kind was from its probes' change (one factor prices
+every kernel of the kind), and ``h`` (``host``), how much the host's speed changed between the probes' passes (a
+phase slows the whole network). Folded into each kernel's error instead, they shrank with the kernel count: on
+eight Ice Lake sittings the ranges then held 76 % of 415 measured times, and 82 % with them in full
+(docs/bench/estimator.md, session 42).
 """
 
 from __future__ import annotations
@@ -79,18 +86,25 @@ def kernel_errors(kernels: list[Kernel], res: dict) -> list[KernelError]:
 SHARED_GRID = (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
 
 
-def spread(kernels: list[Kernel], per_kernel_ms: list[float], errors: list[KernelError], shared: float = 1.0) -> float:
-    """The network's log error sigma (module docs) from its kernels' times and errors."""
+def spread(kernels: list[Kernel], per_kernel_ms: list[float], errors: list[KernelError], shared: float = 1.0,
+           common: dict | None = None) -> float:
+    """The network's log error sigma (module docs) from its kernels' times and errors, and the errors ``common``
+    to them all (``residual.common_error``: per kind, ``kinds``, and the host's, ``host``)."""
     total = sum(per_kernel_ms)
     if total <= 0:
         return 0.0
     summed: dict[str, float] = {}
     squares: dict[str, float] = {}
+    kind_ms: dict[str, float] = {}
     for k, ms, e in zip(kernels, per_kernel_ms, errors):
         summed[k.kind] = summed.get(k.kind, 0.0) + ms * e.sigma
         squares[k.kind] = squares.get(k.kind, 0.0) + (ms * e.sigma) ** 2
+        kind_ms[k.kind] = kind_ms.get(k.kind, 0.0) + ms
     var = sum(shared * summed[k] ** 2 + (1 - shared) * squares[k] for k in summed)
-    return math.sqrt(var) / total
+    if common:
+        tau = common.get("kinds", {})
+        var += sum((ms * tau.get(k, 0.0)) ** 2 for k, ms in kind_ms.items())
+    return math.sqrt(var / total ** 2 + (common or {}).get("host", 0.0) ** 2)
 
 
 def choose_shared(nets: list[tuple[list[Kernel], list[float], float, float, list[KernelError]]],
