@@ -613,7 +613,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     high (session 20). The single-conv probes that re-read their weights on this host (``rereads``: the tile
     ``tile`` and the L2 ``cache``) stay out of the fit too: their time is the re-reading, which
     ``restream_balance`` measures on them once the conv factor is known. Fitted, they pulled the conv factor up by
-    what the profile host's balance left of it: x1.49 -> x1.45 on an Ice Lake, where 60 % of 415 replayed model
+    what the profile host's balance left of it: x1.49 -> x1.45 on an Ice Lake, where 60 % of 430 replayed model
     timings came out within ±10 % against 57 %, and 55 % against 47 % of a sitting timed after the change
     (docs/bench/estimator.md, session 42)."""
     is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])

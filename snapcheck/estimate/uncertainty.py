@@ -22,7 +22,7 @@ profile adapted by ``calibrate --quick``, ``residual.common_error`` adds two err
 averages out: ``tau_kind`` (``kinds``), how far one factor per kind was from its probes' change (one factor prices
 every kernel of the kind), and ``h`` (``host``), how much the host's speed changed between the probes' passes (a
 phase slows the whole network). Folded into each kernel's error instead, they shrank with the kernel count: on
-eight Ice Lake sittings the ranges then held 76 % of 415 measured times, and 82 % with them in full
+nine Ice Lake sittings the ranges then held 76 % of 430 measured times, and 82 % with them in full
 (docs/bench/estimator.md, session 42).
 """
 
