@@ -100,6 +100,7 @@ def replay(record: dict, archs: dict, groups: bool = False) -> list[dict]:
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import load_host_profile
+    from snapcheck.estimate.roofline import predict_kernels
     from snapcheck.readers import load_model
 
     base = load_host_profile()
@@ -114,7 +115,7 @@ def replay(record: dict, archs: dict, groups: bool = False) -> list[dict]:
         row = {**m, "predicted_ms": pred.latency_ms, "best_ms": pred.best_ms, "worst_ms": pred.worst_ms}
         if groups:
             row["groups"] = group_ms(kernels, pred)
-            row["base_groups"] = group_ms(*host_prediction(graph, base))
+            row["base_groups"] = group_ms(kernels, predict_kernels(kernels, base))  # adapt keeps the fusions
         out.append(row)
     return out
 
