@@ -1,7 +1,8 @@
 """Replay recorded sittings: refit ``calibrate --quick`` from each sitting's probe timings with the code as it is
 now, re-price the sitting's models and score them against the timings recorded then.
 
-    .venv/bin/python bench/estimator_replay.py [RECORD.json ...] [--per] [--wants] [--json out.json]
+    .venv/bin/python bench/estimator_replay.py [RECORD.json ...] [--per] [--wants] [--probes]
+        [--json out.json]
     .venv/bin/python bench/estimator_replay.py --save RUN.json --out bench/records/NAME.json
 
 A change to the fit or the prices moves each CPU differently (a group of 1x1 convs that helped on one CPU hurt on
@@ -17,7 +18,9 @@ record and set: the share within ±10 %, the mean absolute log error and the sha
 over all records together. Probes added
 since a sitting are missing from its record: the fit goes on without them, so a change that adds probes is scored by
 new sittings only. ``--wants`` says, per record, which kinds of kernel ``--quick`` moved too far or not far enough
-for the record's models (``wanted_factors``): where to look before changing the fit.
+for the record's models (``wanted_factors``): where to look before changing the fit. ``--probes`` lists the
+single-layer probes whose change on the record's CPU the fitted factors miss the same way in most records
+(``misfit_probes``): the shapes that one factor per kind cannot follow there.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ RECORDS = Path(__file__).resolve().parent / "records"
 RECORD_VERSION = 1
 WANT_GROUPS = ("conv", "pointwise", "depthwise", "deconv", "fc")  # ``--wants``' groups of kernels, with "other"
 WANT_MIN_SHARE = 0.15  # a group needs this share of at least one model's time to get a factor of its own
+MISFIT = 0.10  # ``--probes``: a probe priced further off than this (log) by its record's fit is a misfit there
 
 
 def make_record(run: dict) -> dict:
@@ -149,12 +153,51 @@ def wanted_factors(rows: list[dict]) -> dict[str, Any]:
             "ceiling": float(np.mean(np.abs(error) <= 0.10)), "n": len(rows)}
 
 
+def probe_errors(record: dict) -> list[dict]:
+    """Each single-layer probe a record's ``--quick`` fit used: its key, its group (``roofline.speed_group`` on the
+    shipped profile), its change here (its time over its time on the profile's host) and what the fit left of it
+    (the log of its price on the adapted profile over its time: > 0, priced high)."""
+    from snapcheck.calibrate.quick import calibrate_quick, main_kernel
+    from snapcheck.calibrate.random_nets import NetSpec
+    from snapcheck.estimate.profiles import load_host_profile
+    from snapcheck.estimate.roofline import speed_group
+
+    base = load_host_profile()
+    _, factors, rows = calibrate_quick(base, timed=recorded_probes(record["probes"]))
+    singles = [r for r in rows if not isinstance(r.spec, NetSpec)]
+    return [{"probe": r.spec.key(), "group": speed_group(main_kernel(r.kernels), base),
+             "change": r.ms / r.reference_ms, "left": float(e)} for r, e in zip(singles, factors["errors"])]
+
+
+def misfit_probes(per_record: dict[str, list[dict]], threshold: float = MISFIT) -> list[dict]:
+    """The probes the fitted factors leave more than ``threshold`` (log) off, the same way, in at least half the
+    records that timed them (``per_record``: ``probe_errors`` by record): shapes that change unlike the rest of
+    their group on this CPU, reproducibly, not a sitting's noise. Per probe: its group, the records that timed it,
+    its change (median, lowest, highest) and the median error left; the largest errors first."""
+    by_probe: dict[str, list[dict]] = {}
+    for rows in per_record.values():
+        for r in rows:
+            by_probe.setdefault(r["probe"], []).append(r)
+    out = []
+    for probe, rows in by_probe.items():
+        left = np.array([r["left"] for r in rows])
+        median = float(np.median(left))
+        if np.sum((np.sign(left) == np.sign(median)) & (np.abs(left) > threshold)) >= len(rows) / 2:
+            change = [r["change"] for r in rows]
+            out.append({"probe": probe, "group": rows[0]["group"], "records": len(rows),
+                        "change": [float(np.median(change)), float(min(change)), float(max(change))],
+                        "left": median})
+    return sorted(out, key=lambda m: -abs(m["left"]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("records", nargs="*", help=f"record files (default: every one in {RECORDS})")
     ap.add_argument("--per", action="store_true", help="list each model more than 10 %% off")
     ap.add_argument("--wants", action="store_true", help="per record, the factor --quick gave each kind of kernel "
                     "against the one the models' timings want (wanted_factors)")
+    ap.add_argument("--probes", action="store_true", help="the single-layer probes the fitted factors leave "
+                    "over 10 %% off in at least half the records (misfit_probes)")
     ap.add_argument("--json", default=None, help="write the scores and per-model predictions here")
     ap.add_argument("--save", default=None, help="an estimator_accuracy --json run to make a record of")
     ap.add_argument("--out", default=None, help="with --save: the record file to write")
@@ -217,8 +260,18 @@ def main() -> None:
                      zip(w["groups"], w["fitted"], w["wanted"], w["time_share"])}
             print(f"| {name} | {w['n']} | {w['ceiling']:.0%} | "
                   + " | ".join(cells.get(g, "") for g in (*WANT_GROUPS, "other")) + " |")
+    misfits: list[dict] = []
+    if args.probes:
+        misfits = misfit_probes({name: probe_errors(record) for name, record in records.items()})
+        print(f"\nProbes the fit leaves over {MISFIT:.0%} off in at least half the records that timed them "
+              f"({len(misfits)}): their change here (median, lowest-highest) and the median error left.\n")
+        print("| group | probe | records | change | left |\n|---|---|---|---|---|")
+        for m in misfits:
+            mid, lo, hi = m["change"]
+            print(f"| {m['group']} | {m['probe']} | {m['records']} | x{mid:.2f} ({lo:.2f}-{hi:.2f}) | "
+                  f"{np.expm1(m['left']):+.0%} |")
     if args.json:
-        atomic_write_json(args.json, {"records": report, "all": total})
+        atomic_write_json(args.json, {"records": report, "all": total, **({"misfits": misfits} if args.probes else {})})
 
 
 if __name__ == "__main__":

@@ -91,3 +91,19 @@ def test_the_ceiling_counts_the_models_no_factor_per_kind_explains(replay):
     rows = [{"base_groups": _grouped(10.0, 10.0, 1.0), "groups": _grouped(10.0, 10.0, 1.0), "measured_ms": m}
             for m in (21.0, 21.0, 21.0, 30.0)]  # the same kernels, one model 40 % slower
     assert replay.wanted_factors(rows)["ceiling"] == 0.75
+
+
+def test_misfit_probes_are_those_the_fit_misses_the_same_way_in_most_records(replay):
+    def row(probe: str, left: float, change: float = 1.5) -> dict:
+        return {"probe": probe, "group": "pointwise", "change": change, "left": left}
+
+    per_record = {
+        "r1": [row("wide", 0.30, 1.3), row("noisy", 0.40), row("fine", 0.02), row("split", 0.20)],
+        "r2": [row("wide", 0.25, 1.4), row("noisy", -0.05), row("fine", -0.03), row("split", -0.20)],
+        "r3": [row("wide", 0.35, 1.2), row("noisy", 0.01), row("fine", 0.05)],
+    }
+    misfits = replay.misfit_probes(per_record)
+    assert [m["probe"] for m in misfits] == ["wide"]  # one sitting's miss, or a sign that flips, is not a shape's
+    assert misfits[0]["records"] == 3 and misfits[0]["left"] == pytest.approx(0.30)
+    assert misfits[0]["change"] == pytest.approx([1.3, 1.2, 1.4])
+    assert [m["probe"] for m in replay.misfit_probes(per_record, threshold=0.01)] == ["wide", "fine"]
