@@ -20,6 +20,7 @@ from snapcheck.checks.ops import OpVerdict, check_ops
 from snapcheck.checks.placement import Placement, check_placement
 from snapcheck.checks.size import SizeReport, check_size
 from snapcheck.checks.weights import check_weights
+from snapcheck.cost import ModelCost, model_cost
 from snapcheck.findings import SEVERITY_ORDER, Finding
 from snapcheck.ir import Graph
 from snapcheck.registry import DEFAULT_POLICY, FAMILIES, Policy, codes_matching
@@ -105,7 +106,8 @@ class CheckReport:
         }
 
 
-def _estimates(graph: Graph, ruleset: Ruleset, target: Target) -> tuple[list[dict[str, Any]], list[Finding]]:
+def _estimates(graph: Graph, ruleset: Ruleset, target: Target,
+               cost: ModelCost) -> tuple[list[dict[str, Any]], list[Finding]]:
     """Frame-rate estimates and their findings from ``snapcheck.estimate`` (empty where it is not installed)."""
     try:
         from snapcheck.estimate import check_estimates
@@ -113,7 +115,7 @@ def _estimates(graph: Graph, ruleset: Ruleset, target: Target) -> tuple[list[dic
         if exc.name and exc.name.startswith("snapcheck.estimate"):
             return [], []
         raise
-    return check_estimates(graph, ruleset, target)
+    return check_estimates(graph, ruleset, target, cost)
 
 
 def _skipped(policy: Policy, estimates: bool, compiled: bool) -> dict[str, str]:
@@ -183,9 +185,10 @@ def check_graph(graph: Graph, ls_version: str = "5.x", backend: str | None = Non
     findings += check_io(graph, ruleset, views[0] if views else None, ops.covered_tensors,
                          {sg.index: f.folded for sg, f in zip(graph.subgraphs, foldings)})
     lap("io")
+    cost = model_cost(graph)  # the summary's totals and the estimates' op costs
     est: list[dict[str, Any]] = []
     if estimates and not ops.compiled:  # a compiled accelerator blob hides the work: nothing to estimate
-        est, est_findings = _estimates(graph, ruleset, where)
+        est, est_findings = _estimates(graph, ruleset, where, cost)
         findings += est_findings
         lap("performance")
     measured = None
@@ -211,7 +214,7 @@ def check_graph(graph: Graph, ls_version: str = "5.x", backend: str | None = Non
         inferred_rules_used=sorted(inferred), op_counts=[len(sg.ops) for sg in graph.subgraphs], estimates=est,
         not_judged=ops.not_judged, suppressed=suppressed, fail_on=fail_on, timings=lap.seconds,
         skipped=_skipped(policy, estimates, ops.compiled),
-        summary=model_summary(graph, size, ops.verdicts), target=where, numerics=measured,
+        summary=model_summary(graph, size, ops.verdicts, cost), target=where, numerics=measured,
     )
 
 

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from snapcheck.cost import model_cost
+from snapcheck.cost import ModelCost, model_cost
 from snapcheck.ir import Graph, Tensor
 
 _README_RANGE = re.compile(r"\b(input|output)\s+range\s*:?\s*\[\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\]", re.IGNORECASE)
@@ -83,8 +83,9 @@ def _card_ranges(path: Path) -> dict[str, tuple[float, float, str]]:
     return out
 
 
-def model_summary(graph: Graph, size: Any, verdicts: list[Any]) -> dict[str, Any]:
-    """The summary section of a report (also in its JSON as ``summary``)."""
+def model_summary(graph: Graph, size: Any, verdicts: list[Any], cost: ModelCost | None = None) -> dict[str, Any]:
+    """The summary section of a report (also in its JSON as ``summary``); ``cost``: the graph's ``model_cost``
+    when the caller has it."""
     main = graph.main
     meta = tflite_normalisation(graph) if graph.format == "tflite" else {}
     card = _card_ranges(Path(graph.path))
@@ -100,7 +101,7 @@ def model_summary(graph: Graph, size: Any, verdicts: list[Any]) -> dict[str, Any
                     lo, hi, source = card[side[:-1]]
                     found = _range_entry(lo, hi, output, source)
                 sides[side].append(_port(graph, t, output, found))
-    cost = model_cost(graph)
+    cost = cost or model_cost(graph)
     return {**sides, "params": cost.params, "macs": cost.macs, "fp16_bytes": size.stored_bytes,  # as Lens Studio stores it (fp16, constants folded: what the budget gates)
             "ops": sum(1 for v in verdicts if not v.plumbing)}
 

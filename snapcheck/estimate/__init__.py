@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapcheck.checks import op_label
-from snapcheck.cost import model_cost
+from snapcheck.cost import ModelCost, model_cost
 from snapcheck.devices import device_info
 from snapcheck.estimate.kernels import (
     GPU_FUSES,
@@ -160,14 +160,16 @@ def _not_estimated(target: Any, backends: list[Backend]) -> list[Finding]:
             for d in target.all_devices if d not in have]
 
 
-def check_estimates(graph: Graph, ruleset: Any, where: Any = None) -> tuple[list[dict], list[Finding]]:
+def check_estimates(graph: Graph, ruleset: Any, where: Any = None,
+                    cost: ModelCost | None = None) -> tuple[list[dict], list[Finding]]:
     """Estimates per device and backend (of the devices of target ``where``, when given), and SC6xx findings
-    (see module docs for the definitions)."""
+    (see module docs for the definitions); ``cost``: the graph's ``model_cost`` when the caller has it."""
     host = load_host_profile()
-    cost = model_cost(graph)
+    cost = cost or model_cost(graph)
     ram_budget = float((getattr(ruleset, "ram", None) or {}).get("budget_bytes", 150e6)) / 1e6
     performance = where.performance_for(ruleset) if where is not None else None
-    cache: dict = {}
+    main_ops = len(graph.main.ops) if graph.main is not None else 0  # ``model_cost`` lists the main subgraph first
+    cache: dict = {"op_costs": {c.index: c for c in cost.ops[:main_ops] if not c.folded}}  # ``split_kernels``' memo
     rows: list[dict] = []
     preds: dict[tuple[str, str], Prediction] = {}
     backends = _target_backends(where)
