@@ -84,6 +84,19 @@ def test_fit_recovers_each_kinds_compute_speed_and_the_memory_factor():
     assert host_prediction(g, quick.adapt(base, f, {}))[1].latency_ms == pytest.approx(truth, rel=0.05)
 
 
+def test_one_probe_that_changed_unlike_its_kind_does_not_set_the_kinds_factor(monkeypatch):
+    """A host whose convs all run 1.5x, one conv probe 2x (a shape this CPU runs unlike the rest): the robust fit
+    follows the other conv probes and leaves that one off; least squares would let it pull the factor up."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.5, "eltwise": 1.0}))
+    rows[1] = dataclasses.replace(rows[1], ms=rows[1].ms * 2.0 / 1.5)
+    f = quick.fit_factors(base, rows)
+    assert f["speed"]["conv"] == pytest.approx(1.5, rel=0.02)
+    assert f["errors"][1] == pytest.approx(-np.log(2.0 / 1.5), abs=0.03)  # priced a quarter low, as timed
+    monkeypatch.setattr(quick, "HUBER_ROUNDS", 0)  # least squares
+    assert quick.fit_factors(base, rows)["speed"]["conv"] > 1.5 * 1.04
+
+
 def test_networks_slower_than_their_kernels_move_the_estimates_of_networks():
     """The one network probe runs 1.2x what its kernels predict: the adapted profile predicts it so, and other
     networks move up too."""
@@ -542,7 +555,8 @@ def test_kinds_whose_probes_disagree_widen_the_range_on_this_host():
     rows[3] = dataclasses.replace(rows[3], ms=rows[3].ms * 1.5)  # an eltwise probe
     rows[4] = dataclasses.replace(rows[4], ms=rows[4].ms / 1.5)
     f = quick.fit_factors(base, rows)
-    assert f["transfer_error"]["eltwise"] > 0.2 > 0.05 > f["transfer_error"]["conv"]
+    assert f["transfer_error"]["eltwise"] > 0.15 > 0.05 > f["transfer_error"]["conv"]  # the 68th percentile of
+    # three: the robust fit follows two of them and leaves the third 0.5 (log) off
     adapted = quick.adapt(base, f, {})
     common = adapted.residual["common_error"]["kinds"]
     assert common["eltwise"] == pytest.approx(f["transfer_error"]["eltwise"], abs=1e-4)
@@ -818,7 +832,8 @@ def test_dense_convs_off_the_hosts_gemm_tile_are_priced_by_their_fill():
 def test_the_fit_takes_the_hosts_tile_so_off_tile_networks_do_not_bend_the_conv_factor():
     """A 16-tile host whose convs all run 1.5x slower than the profile's on their compute roofs, off-tile ones
     by their fill less: given the tile, the fit recovers x1.5 and an in-network factor of 1 from networks of
-    off-tile convs; without it, the networks pull the conv factor down, and the adapted profile keeps the tile."""
+    off-tile convs; without it, their partial tiles read as networks faster than their kernels (the in-network
+    factor, a parameter of the fit, takes what the fill explains), and the adapted profile keeps the tile."""
     base = load_host_profile()
     truth = {**_truth({"conv": 1.5, "eltwise": 1.0}), "tile": 16}
     host = quick.adapt(base, truth, {})
@@ -831,7 +846,9 @@ def test_the_fit_takes_the_hosts_tile_so_off_tile_networks_do_not_bend_the_conv_
     f = quick.fit_factors(base, rows, tile=16)
     assert f["speed"]["conv"] == pytest.approx(1.5, rel=0.02) and f["network"] == pytest.approx(1.0, abs=0.02)
     assert f["tile"] == 16 and quick.adapt(base, f, {}).gemm_tile == 16
-    assert quick.fit_factors(base, rows)["speed"]["conv"] < 1.5 * 0.95
+    blind = quick.fit_factors(base, rows)
+    assert blind["network"] < 0.95 and np.abs(blind["network_errors"]).max() > 0.05
+    assert blind["speed"]["conv"] == pytest.approx(1.5, rel=0.05)  # the single convs still say x1.5
     adapted = quick.adapt(base, f, {})
     assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))).gemm_tile == 16
 
