@@ -193,7 +193,10 @@ def test_bench_on_head_remeasures_rows_timed_elsewhere(real_sweeps, cluster):
 
 def test_a_killed_worker_is_retried_once_and_a_config_that_always_kills_it_fails(cluster, tmp_path):
     log = tmp_path / "calls.log"
-    worker = functools.partial(env_worker, env={"SWEEP_FAKE_LOG": str(log), "SWEEP_FAKE_SLEEP": "1.5"})
+    # Each call sleeps long enough that the killer, a thread of this process that a loaded 2-core machine can
+    # starve while Ray starts its workers, still finds the victim inside its work (with 1.5 s, a CI run's kill
+    # came too late: the victim ran once and its row was kept).
+    worker = functools.partial(env_worker, env={"SWEEP_FAKE_LOG": str(log), "SWEEP_FAKE_SLEEP": "4"})
     configs = _grid("0.25,0.5", f"1,{CRASH_ALPHA}")
     victim = configs[0]
     killed = []
