@@ -605,10 +605,10 @@ class QuickModel:
         return float(np.median(grid[np.argmin(err, axis=0)]))
 
 
-def robust_fit(model: QuickModel, weights: np.ndarray, single: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+def robust_fit(model: QuickModel, weights: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
     """The factors (``QuickModel``'s theta) that minimise the probes' weighted loss of log error: for the
-    ``single`` (single-layer) probes Huber's, squared within ``HUBER`` and linear beyond it; for the networks,
-    each the sum of dozens of kernels, squared. Iteratively reweighted least squares from the plain fit.
+    single-layer probes Huber's, squared within ``HUBER`` and linear beyond it; for the networks, each the sum of
+    dozens of kernels, squared. Iteratively reweighted least squares from the plain fit.
 
     Some single-layer shapes change unlike the rest of their kind on another CPU, reproducibly: on an Ice Lake
     against the profile's Xeon, 1x1 convs to 16-48 channels ran 2.0x where wide ones ran 1.3-1.6x, and an add 1.8x
@@ -620,7 +620,7 @@ def robust_fit(model: QuickModel, weights: np.ndarray, single: np.ndarray, ridge
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(model.size))
     for _ in range(HUBER_ROUNDS):
         err = np.abs(model.log_errors(theta))
-        w = np.where(single, weights * np.minimum(1.0, HUBER / np.maximum(err, 1e-12)), weights)
+        w = np.where(model.is_net, weights, weights * np.minimum(1.0, HUBER / np.maximum(err, 1e-12)))
         new, _ = levenberg_marquardt(lambda x: model.residuals(x, w, ridge), theta)
         done = float(np.abs(new - theta).max()) < 1e-4
         theta = new
@@ -658,9 +658,9 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     what the profile host's balance left of it: x1.49 -> x1.45 on an Ice Lake, where 60 % of 430 replayed model
     timings came out within ±10 % against 57 %, and 55 % against 47 % of a sitting timed after the change
     (docs/bench/estimator.md, session 42)."""
-    is_net = np.array([isinstance(r.spec, NetSpec) for r in rows])
     local, local_errors = local_models(rows, base.simd)
     model = QuickModel(base, rows, stream=stream, tile=tile, cache=cache)
+    is_net = model.is_net
     mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
     group = [speed_group(m, base) if m is not None else "" for m in mains]
     apart = np.array([m is not None and g != speed_group(m, base, conv_groups=False) for m, g in zip(mains, group)])
@@ -670,7 +670,7 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     weights = np.where(is_net, NET_WEIGHT, np.where(apart, 0.0, 1.0))
     weights[far_idx] = 0.0
     weights[[i for i, m in enumerate(mains) if m is not None and rereads(m, tile, cache) > 1]] = 0.0
-    theta = robust_fit(model, weights, ~is_net, ridge)
+    theta = robust_fit(model, weights, ridge)
     far = model.far_factor(theta, far_idx)
     err = model.log_errors(theta, far)
     speed = {k: float(np.exp(theta[0] + d)) for k, d in zip(model.kinds, model.deviations(theta))}
