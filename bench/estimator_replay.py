@@ -95,20 +95,27 @@ def group_ms(kernels: list, prediction: Any) -> dict[str, float]:
     return out
 
 
-def replay(record: dict, archs: dict, groups: bool = False) -> list[dict]:
-    """Each model of ``record`` priced by the shipped profile adapted to the record's probe timings (``archs``: the
-    architectures by set and name). With ``groups``, each model's time by group (``group_ms``) too, on the adapted
-    profile (``groups``) and on the shipped one (``base_groups``)."""
+def refit(record: dict) -> tuple[Any, Any, dict[str, Any], list]:
+    """``calibrate --quick`` refitted from a record's probe timings: the shipped profile, the one adapted to the
+    record, the fitted factors and the probe rows."""
+    from snapcheck.calibrate.quick import calibrate_quick
+    from snapcheck.estimate.profiles import load_host_profile
+
+    base = load_host_profile()
+    return base, *calibrate_quick(base, timed=recorded_probes(record["probes"]))
+
+
+def replay(record: dict, archs: dict, fit: tuple, groups: bool = False) -> list[dict]:
+    """Each model of ``record`` priced by the shipped profile adapted to the record's probe timings (``fit``:
+    ``refit``'s; ``archs``: the architectures by set and name). With ``groups``, each model's time by group
+    (``group_ms``) too, on the adapted profile (``groups``) and on the shipped one (``base_groups``)."""
     from zoo_sets import set_file
 
-    from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate import host_prediction
-    from snapcheck.estimate.profiles import load_host_profile
     from snapcheck.estimate.roofline import predict_kernels
     from snapcheck.readers import load_model
 
-    base = load_host_profile()
-    profile, _, _ = calibrate_quick(base, timed=recorded_probes(record["probes"]))
+    base, profile, _, _ = fit
     out = []
     for m in record["models"]:
         arch = archs.get((m["set"], m["name"]))
@@ -153,17 +160,16 @@ def wanted_factors(rows: list[dict]) -> dict[str, Any]:
             "ceiling": float(np.mean(np.abs(error) <= 0.10)), "n": len(rows)}
 
 
-def probe_errors(record: dict) -> list[dict]:
-    """Each single-layer probe a record's ``--quick`` fit used: its key, its group (``roofline.speed_group`` on the
-    shipped profile), its change here (its time over its time on the profile's host) and what the fit left of it
-    (the log of its price on the adapted profile over its time: > 0, priced high)."""
-    from snapcheck.calibrate.quick import calibrate_quick, main_kernel
+def probe_errors(fit: tuple) -> list[dict]:
+    """Each single-layer probe a record's ``--quick`` fit used (``fit``: ``refit``'s): its key, its group
+    (``roofline.speed_group`` on the shipped profile), its change here (its time over its time on the profile's
+    host) and what the fit left of it (the log of its price on the adapted profile over its time: > 0, priced
+    high)."""
+    from snapcheck.calibrate.quick import main_kernel
     from snapcheck.calibrate.random_nets import NetSpec
-    from snapcheck.estimate.profiles import load_host_profile
     from snapcheck.estimate.roofline import speed_group
 
-    base = load_host_profile()
-    _, factors, rows = calibrate_quick(base, timed=recorded_probes(record["probes"]))
+    base, _, factors, rows = fit
     singles = [r for r in rows if not isinstance(r.spec, NetSpec)]
     return [{"probe": r.spec.key(), "group": speed_group(main_kernel(r.kernels), base),
              "change": r.ms / r.reference_ms, "left": float(e)} for r, e in zip(singles, factors["errors"])]
@@ -229,10 +235,13 @@ def main() -> None:
 
     used = {m["set"] for record in records.values() for m in record["models"]} & set(SETS)
     archs = {(s, a.name): a for s in used for a in SETS[s]()}
-    rows, report = [], {}
+    rows, report, errors = [], {}, {}
     print("\n| record | set | n | within ±10% | mean abs log error | inside the range |\n|---|---|---|---|---|---|")
     for name, record in records.items():
-        priced = replay(record, archs, groups=args.wants)
+        fit = refit(record)
+        priced = replay(record, archs, fit, groups=args.wants)
+        if args.probes:
+            errors[name] = probe_errors(fit)
         rows += priced
         report[name] = {"scores": scores(priced), "models": priced}
         for s, v in report[name]["scores"].items():
@@ -262,7 +271,7 @@ def main() -> None:
                   + " | ".join(cells.get(g, "") for g in (*WANT_GROUPS, "other")) + " |")
     misfits: list[dict] = []
     if args.probes:
-        misfits = misfit_probes({name: probe_errors(record) for name, record in records.items()})
+        misfits = misfit_probes(errors)
         print(f"\nProbes the fit leaves over {MISFIT:.0%} off in at least half the records that timed them "
               f"({len(misfits)}): their change here (median, lowest-highest) and the median error left.\n")
         print("| group | probe | records | change | left |\n|---|---|---|---|---|")
