@@ -193,10 +193,10 @@ def test_bench_on_head_remeasures_rows_timed_elsewhere(real_sweeps, cluster):
 
 def test_a_killed_worker_is_retried_once_and_a_config_that_always_kills_it_fails(cluster, tmp_path):
     log = tmp_path / "calls.log"
-    # Each call sleeps long enough that the killer, a thread of this process that a loaded 2-core machine can
-    # starve while Ray starts its workers, still finds the victim inside its work (with 1.5 s, a CI run's kill
-    # came too late: the victim ran once and its row was kept).
-    worker = functools.partial(env_worker, env={"SWEEP_FAKE_LOG": str(log), "SWEEP_FAKE_SLEEP": "4"})
+    # Each call logs itself, then sleeps: the killer waits for the victim's log line (its marker alone appears
+    # before the worker starts, and a kill there left the victim one logged call: two CI runs failed so), and the
+    # sleep leaves it time to act even when a loaded 2-core machine starves its thread.
+    worker = functools.partial(env_worker, env={"SWEEP_FAKE_LOG": str(log), "SWEEP_FAKE_SLEEP": "3"})
     configs = _grid("0.25,0.5", f"1,{CRASH_ALPHA}")
     victim = configs[0]
     killed = []
@@ -204,7 +204,7 @@ def test_a_killed_worker_is_retried_once_and_a_config_that_always_kills_it_fails
     def kill_victim_once() -> None:
         marker = cache_path(tmp_path, victim, "5.x").with_suffix(".running")
         deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline:
+        while not (marker.exists() and victim.name in _calls(log)) and time.monotonic() < deadline:
             time.sleep(0.02)
         pid = int(marker.read_text())
         os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer does to a Ray worker
