@@ -82,6 +82,12 @@ _STRINGS = {key: _slot(*key) for key in (("Tensor", "Name"), ("SubGraph", "Name"
                                          ("Model", "Description"))}
 
 
+# Int32 vector fields, read through their slots: one vtable lookup per field and no array per vector.
+_INT32_VECTORS = {key: _slot(*key) for key in (("Tensor", "Shape"), ("Tensor", "ShapeSignature"),
+                                               ("Operator", "Inputs"), ("Operator", "Outputs"),
+                                               ("SubGraph", "Inputs"), ("SubGraph", "Outputs"))}
+
+
 def read_tflite(path: Path, buf: Any) -> Graph:
     """Parse TFLite flatbuffer bytes ``buf`` (``bytes`` or ``mmap``) read from ``path``."""
     try:
@@ -152,6 +158,23 @@ class _Reader:
                 raise _Corrupt(f"a {table} string ends past the end of the file")
             shown = self._strings[start] = _text(bytes(self.buf[start:start + min(n, 4 * MAX_NAME + 4)]))
         return shown
+
+    def _int32s(self, obj: Any, table: str, field: str) -> tuple:
+        """An int32 vector field (``_INT32_VECTORS``), decoded once however many tables share it."""
+        tab = obj._tab
+        o = tab.Offset(_INT32_VECTORS[(table, field)])
+        n = self._count(tab.VectorLen(o), field) if o else 0
+        if not n:
+            return ()
+        self._spend(n)
+        start = tab.Vector(o)
+        key = (start, n, "<i4")  # as ``_vector`` keys it
+        values = self._vectors.get(key)
+        if values is None:
+            if start + 4 * n > self.size:
+                raise _Corrupt(f"a {table} {field} vector ends past the end of the file")
+            values = self._vectors[key] = struct.unpack_from(f"<{n}i", self.buf, start)
+        return values
 
     def _ints(self, obj: Any, field: str) -> tuple:
         n = self._count(getattr(obj, f"{field}Length")(), field)
@@ -275,8 +298,8 @@ class _Reader:
                 for ref in (t.quantization.scale_tensor, t.quantization.zero_point_tensor):
                     if ref is not None:
                         self._index(ref, n_tensors, "blockwise quantization tensor")
-        inputs = [self._index(t, n_tensors, "subgraph input") for t in self._ints(sg, "Inputs")]
-        outputs = [self._index(t, n_tensors, "subgraph output") for t in self._ints(sg, "Outputs")]
+        inputs = [self._index(t, n_tensors, "subgraph input") for t in self._int32s(sg, "SubGraph", "Inputs")]
+        outputs = [self._index(t, n_tensors, "subgraph output") for t in self._int32s(sg, "SubGraph", "Outputs")]
         ops = [self._op(sg.Operators(k), k, n_tensors, i) for k in range(self._count(sg.OperatorsLength(), "operator"))]
         resolve_runtime_shapes(tensors, ops, inputs)
         return Subgraph(index=i, name=self._string(sg, "SubGraph", "Name"), tensors=tensors, ops=ops, inputs=inputs, outputs=outputs)
@@ -286,8 +309,10 @@ class _Reader:
         if j not in self.opcodes:
             self.opcodes[j] = self._opcode(j)
         name, custom, version = self.opcodes[j]
-        inputs = [self._index(t, n_tensors, "operator input", optional=True) for t in self._ints(op, "Inputs")]
-        outputs = [self._index(t, n_tensors, "operator output", optional=True) for t in self._ints(op, "Outputs")]
+        inputs = [self._index(t, n_tensors, "operator input", optional=True)
+                  for t in self._int32s(op, "Operator", "Inputs")]
+        outputs = [self._index(t, n_tensors, "operator output", optional=True)
+                   for t in self._int32s(op, "Operator", "Outputs")]
         max_len = self.size // 4
         attrs = read_options(op.BuiltinOptions(), op.BuiltinOptionsType(), False, max_len, self._vector)
         if op.BuiltinOptions2Type():
@@ -347,13 +372,12 @@ class _Reader:
         dtype = TENSOR_TYPE_NAMES.get(t.Type())
         if dtype is None:
             raise self._refuse(f"tensor {name!r} has tensor type {t.Type()}, which TFLite does not know")
-        rank = t.ShapeLength()
-        if rank > LIMITS.rank or t.ShapeSignatureLength() > LIMITS.rank:
-            raise too_large(self.path, f"tensor {name!r} has rank {max(rank, t.ShapeSignatureLength()):,}",
-                            LIMITS.rank)
-        raw_shape = self._ints(t, "Shape")
+        raw_shape = self._int32s(t, "Tensor", "Shape")
+        signature = self._int32s(t, "Tensor", "ShapeSignature") or None
+        rank = max(len(raw_shape), len(signature or ()))
+        if rank > LIMITS.rank:
+            raise too_large(self.path, f"tensor {name!r} has rank {rank:,}", LIMITS.rank)
         shape = raw_shape
-        signature = self._ints(t, "ShapeSignature") if t.ShapeSignatureLength() else None
         if signature is not None and len(signature) == len(shape):
             shape = tuple(-1 if s < 0 else d for d, s in zip(shape, signature))
         buffer = t.Buffer()
@@ -366,8 +390,9 @@ class _Reader:
         sparse = sparsity is not None
         if sparse and span is not None:  # the runtime reads sparsity of constants only
             self._check_sparsity(name, sparsity, raw_shape)
+        variable = bool(t.IsVariable())
         if span is not None:
-            self._check_constant(name, dtype, raw_shape, span[1], sparse, bool(t.IsVariable()))
+            self._check_constant(name, dtype, raw_shape, span[1], sparse, variable)
         loader = None
         if span is not None and not sparse:
             loader = _Loader(self.buf, span[0], span[1], dtype, shape)
@@ -380,7 +405,7 @@ class _Reader:
             nbytes=span[1] if span is not None else dtype_nbytes(dtype, shape),
             quantization=self._quantization(t.Quantization(), name, raw_shape),
             sparse=sparse,
-            is_variable=bool(t.IsVariable()),
+            is_variable=variable,
             loader=loader,
         )
 
