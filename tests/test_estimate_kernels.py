@@ -8,7 +8,8 @@ from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, tflite_conv
 from snapcheck.estimate import host_prediction
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.kernels import (
-    GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, broadcast_rows, padded_work, reduce_row, reference_reduce_rows, split_kernels,
+    GPU_FUSES, ORT_FUSES, XNNPACK_FUSES, KernelMemo, broadcast_rows, padded_work, reduce_row, reference_reduce_rows,
+    split_kernels,
 )
 from snapcheck.estimate.profiles import load_devices, load_host_profile
 from snapcheck.estimate.features import log_efficiency, panel_bytes, shape_features
@@ -42,6 +43,26 @@ def test_fusion_depends_on_runtime():
     assert len(split_kernels(g, GPU_FUSES)) == 2  # conv+BN+LeakyReLU, then Add
     assert len(split_kernels(g, ORT_FUSES)) == 2
     assert [k.kind for k in split_kernels(g, XNNPACK_FUSES)] == ["conv", "eltwise", "eltwise", "eltwise"]
+
+
+def test_a_memo_shared_between_rule_sets_and_simd_widths_changes_no_kernel():
+    b = GraphBuilder()
+    x = b.input((1, 8, 8, 4))
+    y = tflite_conv(b, x, 8, 4, 17, act="NONE")  # 17 channels: its padded work differs between SIMD widths
+    y = b.op("RELU", [y], (1, 8, 8, 17))
+    skip = b.input((1, 8, 8, 17))
+    z = b.op("ADD", [y, skip], (1, 8, 8, 17), fused_activation_function="RELU")  # a clamp of its own in XNNPACK
+    g = b.graph([z])
+
+    def seen(ks):
+        return [(k.price_key(), k.ops, k.inputs, k.outputs, k.rows, k.inplace) for k in ks]
+
+    memo = KernelMemo()
+    runs = [(XNNPACK_FUSES, 16), (GPU_FUSES, 4), (XNNPACK_FUSES, 4), (ORT_FUSES, 16), (GPU_FUSES, 16)]
+    shared = [seen(split_kernels(g, fuses, simd, memo=memo)) for fuses, simd in runs]
+    assert shared == [seen(split_kernels(g, fuses, simd)) for fuses, simd in runs]
+    assert len({len(s) for s in shared}) == 2  # the clamp (XNNPACK) and the fused RELU (GPU) differ
+    assert len({s[0][0] for s in shared}) == 2  # as does the conv's padded work, by SIMD width
 
 
 def test_no_fusion_when_intermediate_has_another_reader():

@@ -6,9 +6,7 @@ never imports a runtime. Ops in called subgraphs (control flow) are costed once 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
+from dataclasses import dataclass, field
 from snapcheck.cost.memory import ActivationMemory, activation_memory
 from snapcheck.cost.ops import ConvGeometry, OpCost, conv_geometry, is_parameter, op_cost, weight_roots
 from snapcheck.cost.tensors import folded_ops, numel, tensor_bytes, weight_tensors
@@ -34,12 +32,11 @@ class ModelCost:
     peak_op: int | None
     unknown_ops: int = 0  # ops whose shapes were unknown (their figures are lower bounds)
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    main_ops: int = 0  # how many of ``ops`` are the main subgraph's
 
-    def to_dict(self, per_op: bool = False) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k != "ops"}
-        if per_op:
-            d["ops"] = [asdict(c) for c in self.ops]
-        return d
+    def main_costs(self) -> dict[int, OpCost]:
+        """The main subgraph's op costs by op index, ops folded at load time left out."""
+        return {c.index: c for c in self.ops[:self.main_ops] if not c.folded}
 
 
 def model_cost(graph: Graph) -> ModelCost:
@@ -86,4 +83,5 @@ def model_cost(graph: Graph) -> ModelCost:
         peak_op=mem.peak_op,
         unknown_ops=sum(c.unknown for c in costs),
         by_type=by_type,
+        main_ops=len(graph.main.ops) if graph.main is not None else 0,
     )

@@ -39,6 +39,7 @@ from snapcheck.estimate.kernels import (
     ORT_FUSES,
     XNNPACK_FUSES,
     Kernel,
+    KernelMemo,
     split_kernels,
 )
 from snapcheck.estimate.profiles import (
@@ -89,7 +90,7 @@ OUTSIDE_FINDING_MS = 0.1  # ... and this long on the host: below it (a few ms on
 def _kernels_cached(graph: Graph, fuses: str, simd: int, cache: dict) -> list[Kernel]:
     key = (fuses, simd)
     if key not in cache:
-        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd, memo=cache.setdefault("op_costs", {}))
+        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd, memo=cache.setdefault("memo", KernelMemo()))
     return cache[key]
 
 
@@ -168,8 +169,7 @@ def check_estimates(graph: Graph, ruleset: Any, where: Any = None,
     cost = cost or model_cost(graph)
     ram_budget = float((getattr(ruleset, "ram", None) or {}).get("budget_bytes", 150e6)) / 1e6
     performance = where.performance_for(ruleset) if where is not None else None
-    main_ops = len(graph.main.ops) if graph.main is not None else 0  # ``model_cost`` lists the main subgraph first
-    cache: dict = {"op_costs": {c.index: c for c in cost.ops[:main_ops] if not c.folded}}  # ``split_kernels``' memo
+    cache: dict = {"memo": KernelMemo(op_costs=cost.main_costs())}
     rows: list[dict] = []
     preds: dict[tuple[str, str], Prediction] = {}
     backends = _target_backends(where)

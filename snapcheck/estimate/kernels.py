@@ -19,14 +19,14 @@ micro-kernels cover, ``DEPTHWISE_TAPS``: 6 x 6 and up run on a generic path ~20x
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from snapcheck.cost.ops import (
     CONV_TYPES, DECONV_TYPES, ELEMENTWISE_FLOPS, MATMUL_TYPES, POOL_TYPES, REDUCE_TYPES, RESIZE_TYPES,
     ConvGeometry, OpCost, activation_fused, conv_geometry, int_attr, op_cost, weight_roots,
 )
 from snapcheck.cost.tensors import folded_ops, shape_of, tensor_bytes, weight_tensors
-from snapcheck.ir import Graph, Op, Tensor
+from snapcheck.ir import Graph, Op, Subgraph, Tensor
 
 KINDS = ("conv", "depthwise", "pointwise", "fc", "deconv", "resize", "resize_bilinear", "concat", "eltwise", "pool",
          "reduce", "copy", "other", "matmul", "depthwise_large")
@@ -324,55 +324,67 @@ def writes_in_place(op: Op, acts: list[int], size: list[int], consumers: dict[in
     return any(i not in external and len(consumers.get(i, [])) == 1 and size[i] == size[out] for i in acts)
 
 
+@dataclass
+class _GraphFacts:
+    """What kernel splitting reads from the main subgraph whatever the fusion rules: the tensors' roles and sizes."""
+
+    weights: set[int]
+    roots: dict[int, int]  # weight tensor -> the stored constant it comes from
+    consumers: dict[int, list[int]]
+    outputs: set[int]
+    external: set[int]  # tensors the runtime, not XNNPACK, owns
+    size: list[int]
+    by_index: dict[int, Op]
+    live: list[Op]  # ops not folded at load time, in execution order
+
+
+@dataclass
+class KernelMemo:
+    """What ``split_kernels`` keeps between its calls on one graph (one call per fusion rule set and SIMD width):
+    each op's cost, the graph's facts, and the kernel(s) built for each group of ops, which most groups share
+    across rule sets (a kernel built for another SIMD width is copied with its padded work)."""
+
+    op_costs: dict[int, OpCost] = field(default_factory=dict)
+    facts: _GraphFacts | None = None
+    kernels: dict[tuple, list[Kernel]] = field(default_factory=dict)
+
+
+def _graph_facts(sg: Subgraph) -> _GraphFacts:
+    weights = weight_tensors(sg)
+    folded = folded_ops(sg, weights)
+    outputs = set(sg.outputs)
+    return _GraphFacts(
+        weights=weights, roots=weight_roots(sg, weights), consumers=sg.consumers(), outputs=outputs,
+        external=set(sg.inputs) | outputs, size=[tensor_bytes(t) for t in sg.tensors],
+        by_index={op.index: op for op in sg.ops}, live=[op for op in sg.ops if op.index not in folded])
+
+
 def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: int = 16,
-                  memo: dict[int, OpCost] | None = None) -> list[Kernel]:
+                  memo: KernelMemo | None = None) -> list[Kernel]:
     """Kernels of the main subgraph in execution order (ops folded at load time are dropped).
 
-    ``memo`` caches op costs between calls on the same graph (e.g. one call per fusion rule set).
+    ``memo`` keeps what does not depend on ``fusable`` between calls on the same graph.
     """
-    memo = {} if memo is None else memo
+    memo = KernelMemo() if memo is None else memo
     sg = graph.main
     if sg is None:
         return []
-    weights = weight_tensors(sg)
-    folded = folded_ops(sg, weights)
-    roots = weight_roots(sg, weights)
-    consumers = sg.consumers()
-    outputs = set(sg.outputs)
-    external = set(sg.inputs) | outputs  # tensors the runtime, not XNNPACK, owns
-    size = [tensor_bytes(t) for t in sg.tensors]
-    by_index = {op.index: op for op in sg.ops}
-    live = [op for op in sg.ops if op.index not in folded]
+    if memo.facts is None:
+        memo.facts = _graph_facts(sg)
+    facts = memo.facts
+    weights, consumers, by_index, size = facts.weights, facts.consumers, facts.by_index, facts.size
     absorbed: set[int] = set()
     kernels: list[Kernel] = []
+    clamps = fusable == XNNPACK_FUSES
 
     def cost_of(o: Op) -> OpCost:
-        if o.index not in memo:
-            memo[o.index] = op_cost(sg, o, graph.layout, weights, roots)
-        return memo[o.index]
+        if o.index not in memo.op_costs:
+            memo.op_costs[o.index] = op_cost(sg, o, graph.layout, weights, facts.roots)
+        return memo.op_costs[o.index]
 
-    for op in live:
-        if op.index in absorbed:
-            continue
-        cost = cost_of(op)
-        geom = conv_geometry(sg, op, graph.layout)
-        kind = _kind(op, geom, weights)
-        group, costs = [op.index], [cost]
-        if kind in GEOMETRY_KINDS:
-            tail = op
-            while True:
-                out = tail.outputs[0] if tail.outputs else -1
-                nxt = consumers.get(out, [])
-                if out in outputs or len(nxt) != 1 or nxt[0] in group or nxt[0] in absorbed:
-                    break  # also ends at an op that writes its own input: fusion never revisits an op
-                follower = by_index[nxt[0]]
-                others = [i for i in follower.inputs if i >= 0 and i != out]
-                if follower.type not in fusable or not all(i in weights for i in others):
-                    break
-                group.append(follower.index)
-                costs.append(cost_of(follower))
-                absorbed.add(follower.index)
-                tail = follower
+    def build(group: list[int], kind: str, geom: ConvGeometry | None) -> list[Kernel]:
+        """The kernel of one group of ops, and the clamp XNNPACK runs after it as a node of its own, if any."""
+        costs = [cost_of(by_index[j]) for j in group]
         first, last = by_index[group[0]], by_index[group[-1]]
         read = {i for j in group for i in by_index[j].inputs if i >= 0}
         inner = {o for j in group[:-1] for o in by_index[j].outputs}
@@ -389,7 +401,7 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
         rows, inplace = 0, False
         if kind == "eltwise" and out is not None:
             rows = broadcast_rows([shape_of(sg.tensor(i)) for i in first.inputs if i >= 0], shape_of(out))
-            inplace = writes_in_place(last, acts, size, consumers, external)
+            inplace = writes_in_place(last, acts, size, consumers, facts.external)
         channels, row_rate = _channels(row, graph.layout, kind, first.type), ""
         if kind == "reduce" and graph.layout != "NCHW":
             axes = _const_ints(sg, first, 1)
@@ -399,19 +411,48 @@ def split_kernels(graph: Graph, fusable: frozenset[str] = XNNPACK_FUSES, simd: i
             rows = reference_copy_rows(sg, first, shape_of(out))
             row_rate = REFERENCE_COPY_TYPES[first.type] if rows else ""
         elif first.type == "TRANSPOSE_CONV" and first.inputs and first.inputs[0] not in weights:
-            rows, row_rate = cost.macs, REFERENCE_DECONV_RATE
-        clamp = kind == "eltwise" and not quant and fusable == XNNPACK_FUSES and activation_fused(last) and outs
+            rows, row_rate = costs[0].macs, REFERENCE_DECONV_RATE
+        clamp = kind == "eltwise" and not quant and clamps and activation_fused(last) and outs
         written = [(-1 - last.index, b) for _, b in outs] if clamp else outs  # the clamp's input: XNNPACK's own
-        kernels.append(Kernel(
+        built = [Kernel(
             kind=kind, ops=group, flops=flops, macs=sum(c.macs for c in costs), bytes=nbytes,
             work=padded_work(kind, flops, geom, simd), quantized=quant,
-            reduction=_reduction(kind, geom, op), channels=channels, geometry=geom,
+            reduction=_reduction(kind, geom, first), channels=channels, geometry=geom,
             label=" + ".join(by_index[j].type for j in group), cost_ops=costs,
             inputs=[(i, size[i]) for i in acts], outputs=written, weight_bytes=wbytes, rows=rows, inplace=inplace,
             row_rate=row_rate,
-        ))
+        )]
         if clamp:
-            kernels.append(clamp_kernel(last, written, outs, channels))
+            built.append(clamp_kernel(last, written, outs, channels))
+        return built
+
+    for op in facts.live:
+        if op.index in absorbed:
+            continue
+        geom = conv_geometry(sg, op, graph.layout)
+        kind = _kind(op, geom, weights)
+        group = [op.index]
+        if kind in GEOMETRY_KINDS:
+            tail = op
+            while True:
+                out = tail.outputs[0] if tail.outputs else -1
+                nxt = consumers.get(out, [])
+                if out in facts.outputs or len(nxt) != 1 or nxt[0] in group or nxt[0] in absorbed:
+                    break  # also ends at an op that writes its own input: fusion never revisits an op
+                follower = by_index[nxt[0]]
+                others = [i for i in follower.inputs if i >= 0 and i != out]
+                if follower.type not in fusable or not all(i in weights for i in others):
+                    break
+                group.append(follower.index)
+                absorbed.add(follower.index)
+                tail = follower
+        key = (tuple(group), clamps and kind == "eltwise" and activation_fused(by_index[group[-1]]))  # what varies
+        built = memo.kernels.get(key)
+        if built is None:
+            built = memo.kernels[key] = build(group, kind, geom)
+        elif built[0].work != (work := padded_work(kind, built[0].flops, geom, simd)):  # built for another SIMD width
+            built = [replace(built[0], work=work), *built[1:]]
+        kernels.extend(built)
     return kernels
 
 
