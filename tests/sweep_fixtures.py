@@ -2,7 +2,8 @@
 
 It is importable by the runner's spawned worker processes (they inherit ``sys.path``). Environment
 variables steer it: ``SWEEP_FAKE_LOG`` (append ``<label>`` per call), ``SWEEP_FAKE_SLEEP`` (seconds per
-call), ``SWEEP_FAKE_FILES`` (write small stand-ins for the exported files); a config whose encoder
+call), ``SWEEP_FAKE_HOLD`` (``<label>:<path>``: that config's calls wait, once logged, until ``path`` exists),
+``SWEEP_FAKE_FILES`` (write small stand-ins for the exported files); a config whose encoder
 alpha is ``FAIL_ALPHA`` raises, one whose decoder alpha is ``CRASH_ALPHA``
 kills its own worker process (as the kernel's OOM killer would). With ``SWEEP_FAKE_BROKEN_WORKERS``
 set, worker processes die as they import this module, before running anything.
@@ -33,6 +34,10 @@ def fake_worker(cfg: GeneratorConfig, model_dir: Path, out_dir: Path, ls_version
     if log:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(cfg.name + "\n")
+    hold_label, _, hold_path = os.environ.get("SWEEP_FAKE_HOLD", "").partition(":")
+    deadline = time.monotonic() + 60
+    while hold_label == cfg.name and not os.path.exists(hold_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(float(os.environ.get("SWEEP_FAKE_SLEEP", "0")))
     if cfg.alpha_decoder == CRASH_ALPHA:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -192,13 +192,14 @@ def test_bench_on_head_remeasures_rows_timed_elsewhere(real_sweeps, cluster):
 
 
 def test_a_killed_worker_is_retried_once_and_a_config_that_always_kills_it_fails(cluster, tmp_path):
-    log = tmp_path / "calls.log"
-    # Each call logs itself, then sleeps: the killer waits for the victim's log line (its marker alone appears
-    # before the worker starts, and a kill there left the victim one logged call: two CI runs failed so), and the
-    # sleep leaves it time to act even when a loaded 2-core machine starves its thread.
-    worker = functools.partial(env_worker, env={"SWEEP_FAKE_LOG": str(log), "SWEEP_FAKE_SLEEP": "3"})
+    log, go = tmp_path / "calls.log", tmp_path / "victim.go"
     configs = _grid("0.25,0.5", f"1,{CRASH_ALPHA}")
     victim = configs[0]
+    # Each call logs itself; the victim's then waits for the killer's go-ahead, so that the kill lands while it
+    # works however long a loaded machine starves the killer's thread (its marker alone appears before the worker
+    # starts, and a kill there left the victim one logged call: two CI runs failed so). Its retry finds ``go``.
+    hold = {"SWEEP_FAKE_HOLD": f"{victim.name}:{go}"}
+    worker = functools.partial(env_worker, env={"SWEEP_FAKE_LOG": str(log), **hold})
     killed = []
 
     def kill_victim_once() -> None:
@@ -209,6 +210,7 @@ def test_a_killed_worker_is_retried_once_and_a_config_that_always_kills_it_fails
         pid = int(marker.read_text())
         os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer does to a Ray worker
         killed.append(pid)
+        go.touch()
 
     killer = threading.Thread(target=kill_victim_once, daemon=True)
     killer.start()
