@@ -151,5 +151,10 @@ def main(argv: list[str] | None = None) -> None:
             _click_error(exc)
         if os.environ.get("SNAPCHECK_DEBUG"):
             raise
+        from snapcheck.extras import missing_extra
+
+        missing = missing_extra(exc, args[0] if args and args[0] in getattr(command, "commands", {}) else None)
+        if missing:
+            _fail(missing)
         _fail(f"internal error: {type(exc).__name__}: {exc} ({_crash_log(exc)}; please report it)"[:600])
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -60,6 +60,7 @@ def sweep(
     from snapcheck.sweep.grid import build_grids, grid_configs
     from snapcheck.sweep.outputs import highlights, known_device, plot_pareto, print_table, write_results
     from snapcheck.sweep.runner import run_sweep
+    from snapcheck.extras import require
     from snapcheck.sweep.worker import evaluate_config
 
     ls_version = one_version(ls_version)
@@ -76,6 +77,8 @@ def sweep(
         raise InputError(None, f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine != "ray" and (address is not None or bench_on_head):
         raise InputError(None, f"{'--address' if address is not None else '--bench-on-head'} needs --engine ray")
+    if engine == "local":  # each configuration would fail alone, recorded as an error (Ray's nodes have their own)
+        require("sweep", "tensorflow", "tf2onnx", "ai_edge_litert", "onnxruntime")
     console = Console()
     where = f"{jobs} job(s)" if engine == "local" else f"Ray at {address}" if address else f"Ray here, {jobs} CPU(s)"
     console.print(f"snapcheck sweep: {len(configs)} configurations, {where}, Lens Studio {ls_version} → {out}")
