@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     # numpy's OpenBLAS starts one spinning thread per core when numpy is imported. No command does BLAS work
     # worth threads, and on a busy 2-core machine those threads only take CPU time from the check.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    for stream in (sys.stdout, sys.stderr):  # a character the output cannot encode (an ASCII locale, a file name
+        if hasattr(stream, "reconfigure"):  # that is not UTF-8) is shown as "?", not an error
+            stream.reconfigure(errors="replace")
     command = typer.main.get_command(app)
     _readable(command)
     args = _default_command(list(sys.argv[1:] if argv is None else argv), set(getattr(command, "commands", {})))

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,49 @@ def test_terminal_verdict_line_first_and_verbose_table():
     lines = p.stdout.splitlines()
     reasons = [i for i, line in enumerate(lines) if line.startswith("        why: ")]
     assert reasons and all(lines[i + 1].startswith(("        ", "error", "warning", "info")) for i in reasons)
+
+
+@pytest.mark.parametrize("command", [["check", "-v", "--no-estimates"], ["rules"]])
+def test_a_closed_output_pipe_ends_the_command_with_exit_2_and_nothing_said(command):
+    """`snapcheck check m.tflite | head`: rich would exit 1, which reads as failing findings."""
+    import sys
+
+    model = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite"
+    args = [*command[:1], *([str(model)] if command[0] == "check" else []), *command[1:]]
+    proc = subprocess.Popen([sys.executable, "-m", "snapcheck", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader goes away before the first line
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 2
+    assert "Traceback" not in stderr and "error" not in stderr
+
+
+def test_a_host_profile_that_cannot_be_read_is_a_note_for_check_and_an_error_for_bench(tmp_path):
+    from snapcheck.estimate.profiles import host_fingerprint
+
+    (tmp_path / f"host-{host_fingerprint(1)}.json").write_text('{"simd": 16, "cut short')
+    model = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite"
+    env = {"SNAPCHECK_HOST_PROFILES": str(tmp_path)}
+    p = run("check", str(model), env=env)  # its findings and phone estimates do not use the host profile
+    assert p.returncode == 0 and "PASS" in p.stdout and "Traceback" not in p.stderr
+    assert "not a snapcheck profile (JSONDecodeError" in p.stderr and "calibrate --quick` again" in p.stderr
+    p = run("bench", str(model), "--runs", "1", env=env)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert "not a snapcheck profile" in p.stderr and "internal error" not in p.stderr
+
+
+def test_an_output_that_cannot_encode_a_character_shows_a_question_mark(tmp_path):
+    """An ASCII locale, or a file name that is not UTF-8 (kept by Python as surrogates), on a report full of
+    "…" and "→": every format still reports, nothing fails on the encoding."""
+    model = tmp_path / "cat\udcffface.tflite"
+    model.write_bytes((Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite").read_bytes())
+    for args in (["-v"], ["--format", "sarif"], ["--format", "junit"], ["--output-format", "concise"]):
+        p = run("check", str(model), *args, env={"PYTHONIOENCODING": "ascii"})
+        assert p.returncode == 0 and "cat" in p.stdout and "error" not in p.stderr, (args, p.stderr)
+    p = run("check", model.name, "--format", "sarif", cwd=tmp_path)  # under SRCROOT: a relative URI reference
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(p.stdout)["runs"][0]["results"]}
+    assert uris == {"cat%FFface.tflite"}
 
 
 @needs_corpus

@@ -23,7 +23,7 @@ def bench(
 ) -> None:
     """Measure host latency with LiteRT (.tflite) or onnxruntime (.onnx), told apart by content: median, p90, min,
     peak RSS. Open input dims are set to 1."""
-    from rich.console import Console
+    from snapcheck.console import Console
 
     from snapcheck.commands._common import existing_file, on_interrupt, report_format
 

@@ -252,7 +252,7 @@ def nets_command(
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from snapcheck.console import Console
 
     return Console(stderr=True)
 
@@ -280,8 +280,8 @@ def _stage_profile(profile: Path | None, out: Path | None) -> tuple[Any, Path]:
         raise InputError(source, "no such profile") from None
     except IsADirectoryError:
         raise InputError(source, "is a folder, not a profile") from None
-    except (ValueError, TypeError, OSError) as exc:
-        raise InputError(source, f"not a snapcheck profile ({exc})") from None
+    except OSError as exc:  # read_profile says what is wrong with a file it could read
+        raise InputError(source, f"cannot be read ({exc.strerror or exc})") from None
     writable_file(out or source)
     on_interrupt("every finished timing is cached; run the same command again to resume")
     return base, out or source

@@ -222,10 +222,16 @@ def check(
 
 def _host_profile_note() -> None:
     """On stderr (the report stays as it is): when the host profile was fitted on another CPU, say so and what
-    ``calibrate --quick`` would change (host estimates only: the phone estimates derive from the shipped one)."""
-    from snapcheck.estimate.profiles import host_profile_status
+    ``calibrate --quick`` would change (host estimates only: the phone estimates derive from the shipped one). A
+    host profile that cannot be read is said the same way: the check's findings and phone estimates do not use it."""
+    from snapcheck.errors import InputError
+    from snapcheck.estimate.profiles import HOST_NOTE_PREFIX, host_profile_status
 
-    status = host_profile_status()
+    try:
+        status = host_profile_status()
+    except InputError as exc:
+        typer.echo(f"{HOST_NOTE_PREFIX}{exc}", err=True)
+        return
     if not status.here:
         typer.echo(status.note(), err=True)
 
@@ -280,7 +286,7 @@ def _emit(groups: list[list[Any]], errors: dict[str, str], style: str, out: str 
         else:
             atomic_write_text(out, text)
         return
-    from rich.console import Console
+    from snapcheck.console import Console
 
     from snapcheck.report import terminal
 

@@ -34,7 +34,7 @@ def fix(
     """
     import json
 
-    from rich.console import Console
+    from snapcheck.console import Console
 
     from snapcheck.commands._common import JSON, ls_version as one_version, report_format
     from snapcheck.fix import ExportTimeOnly, fix_model, parse_input_shapes

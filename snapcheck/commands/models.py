@@ -23,7 +23,7 @@ def models(
 ) -> None:
     """List the generator configurations with parameters, fp16 weight size and MACs (computed, no TensorFlow)."""
     from rich import box
-    from rich.console import Console
+    from snapcheck.console import Console
     from rich.table import Table
 
     from snapcheck.commands._common import report_format
@@ -68,7 +68,7 @@ def export(
 
     Weights from a training run take the run's --size and config from its run.json; every argument is checked
     before TensorFlow starts."""
-    from rich.console import Console
+    from snapcheck.console import Console
 
     from snapcheck.commands._common import ls_version as one_version
     from snapcheck.commands._common import on_interrupt, quiet_tensorflow, writable_folder

@@ -50,7 +50,7 @@ def sweep(
     Ctrl-C or a kill only does what is missing. --engine ray runs the configurations as Ray tasks
     on a cluster (docs/cluster.md).
     """
-    from rich.console import Console
+    from snapcheck.console import Console
 
     from snapcheck import __version__
     from snapcheck.commands._common import ls_version as one_version

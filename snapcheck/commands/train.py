@@ -152,7 +152,7 @@ def evaluate_command(
 
 
 def _print_table(result: dict) -> None:
-    from rich.console import Console
+    from snapcheck.console import Console
     from rich.table import Table
 
     table = Table(title=f"{result['model']} on {result['pairs']} {result['split']} pairs ({result['size']}×{result['size']})")

@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from snapcheck.errors import InputError, one_line
 from snapcheck.estimate.features import REFERENCE, utilisation
 from snapcheck.estimate.roofline import Profile
 from snapcheck.fsutil import atomic_write_json
@@ -72,8 +73,16 @@ def profile_to_json(p: Profile) -> dict[str, Any]:
 
 
 def read_profile(path: str | Path) -> Profile:
-    """The profile saved at ``path``."""
-    return profile_from_json(json.loads(Path(path).read_text()))
+    """The profile saved at ``path`` (InputError naming the file when it is not one: edited, cut short, or
+    written by another version)."""
+    path = Path(path)
+    try:
+        return profile_from_json(json.loads(path.read_text()))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSON, UTF-8, missing or unknown fields
+        fitted_here = path.parent == host_profile_dir()
+        raise InputError(path, f"not a snapcheck profile ({type(exc).__name__}: {one_line(exc, 120)})"
+                         + ("; run `snapcheck calibrate --quick` again to rewrite it, or delete it" if fitted_here
+                            else "")) from None
 
 
 def write_profile(path: str | Path, profile: Profile) -> None:

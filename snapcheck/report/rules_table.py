@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from snapcheck.console import Console
 from rich.markup import escape
 
 from snapcheck.registry import Code

@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from snapcheck import __version__
 from snapcheck.api import CheckReport
@@ -49,9 +50,11 @@ def _rule(code: str) -> dict[str, Any]:
 
 
 def _artifact(path: str, root: Path) -> dict[str, Any]:
+    """The model's location as a URI reference: percent-encoded (a space, bytes that are not UTF-8), relative to
+    ``SRCROOT`` where the file lies under it."""
     p = Path(path).resolve()
     try:
-        return {"uri": p.relative_to(root).as_posix(), "uriBaseId": BASE_ID}
+        return {"uri": quote(os.fsencode(p.relative_to(root).as_posix()), safe="/"), "uriBaseId": BASE_ID}
     except ValueError:
         return {"uri": p.as_uri()}
 

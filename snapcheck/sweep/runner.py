@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.console import Console
+from snapcheck.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
