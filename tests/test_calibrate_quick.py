@@ -902,6 +902,11 @@ def test_cold_rate_is_what_the_profile_leaves_of_the_cell_networks_per_cold_mega
     timed[0] = (timed[0][0], timed[0][1], timing_hit(10 * timed[0][2]["median_ms"]))  # one probe far off
     assert quick.cold_rate(timed, base, cache)["ms_per_mb"] == pytest.approx(0.3, rel=1e-3)  # the median holds
     assert len(quick.cold_rate(timed[1:], base, cache)["probes"]) == n - 1
+    slowed = [(spec, ks, timing_hit(hit["median_ms"] * (1.3 if i < n // 2 else 1.0)))  # half of them in a slow phase
+              for i, (spec, ks, hit) in enumerate(_cold_timings(base, 0.3, cache))]
+    rates = sorted(quick.cold_rate(slowed, base, cache)["probes"])
+    assert quick.cold_rate(slowed, base, cache)["ms_per_mb"] == pytest.approx(rates[(n - 1) // 2], abs=1e-5)
+    assert n % 2 == 0 and quick.cold_rate(slowed, base, cache)["ms_per_mb"] == pytest.approx(0.3, rel=1e-3)
     assert quick.cold_rate([], base, cache) == {}
     monkeypatch.setattr(quick, "COLD_MIN_MB", 100.0)  # no probe reads enough cold inputs to measure
     assert quick.cold_rate(_cold_timings(base, 0.3, cache), base, cache) == {}
