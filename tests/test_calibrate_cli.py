@@ -29,3 +29,20 @@ def test_a_stage_needs_a_readable_profile(tmp_path):
             assert isinstance(result.exception, InputError), result.output
             assert str(path) in str(result.exception) and problem in str(result.exception)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.json"]
+
+
+def test_quick_refuses_a_host_profile_it_could_not_write_before_timing_anything(tmp_path, monkeypatch):
+    import snapcheck.calibrate.quick as quick
+
+    def timed(*args, **kwargs):
+        raise AssertionError("timed the probes before checking where the profile goes")
+
+    monkeypatch.setattr(quick, "calibrate_quick", timed)
+    blocker = tmp_path / "hosts"
+    blocker.write_text("a file where the host profiles' folder would be")
+    monkeypatch.setenv("SNAPCHECK_HOST_PROFILES", str(blocker))
+    result = CliRunner().invoke(app, ["calibrate", "--quick"])
+    assert isinstance(result.exception, InputError), result.output
+    assert "the host profile cannot be created" in str(result.exception)
+    result = CliRunner().invoke(app, ["calibrate", "--quick", "--out", str(tmp_path)])
+    assert isinstance(result.exception, InputError) and "--out is a folder" in str(result.exception)

@@ -73,13 +73,14 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import PASSES, calibrate_quick
+    from snapcheck.commands._common import writable_file
     from snapcheck.estimate.profiles import NOISY, host_profile_path, load_host_profile, noise_note
     from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RATE, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
 
     console = _console()
     base, _ = _stage_profile(profile, None)
-    target = out or host_profile_path()
+    target = writable_file(out or host_profile_path(), "--out" if out else "the host profile")  # before the minutes
     try:
         adapted, factors, rows = calibrate_quick(base, threads, console)
     except ValueError as exc:
