@@ -23,9 +23,8 @@ def bench(
 ) -> None:
     """Measure host latency with LiteRT (.tflite) or onnxruntime (.onnx), told apart by content: median, p90, min,
     peak RSS. Open input dims are set to 1."""
-    from snapcheck.console import Console
-
     from snapcheck.commands._common import existing_file, on_interrupt, report_format
+    from snapcheck.console import Console
 
     fmt = report_format(fmt)
     if threads < 1 or runs < 1 or warmup < 0:

@@ -287,7 +287,6 @@ def _emit(groups: list[list[Any]], errors: dict[str, str], style: str, out: str 
             atomic_write_text(out, text)
         return
     from snapcheck.console import Console
-
     from snapcheck.report import terminal
 
     if out is None:

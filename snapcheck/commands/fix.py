@@ -34,9 +34,8 @@ def fix(
     """
     import json
 
-    from snapcheck.console import Console
-
     from snapcheck.commands._common import JSON, ls_version as one_version, report_format
+    from snapcheck.console import Console
     from snapcheck.fix import ExportTimeOnly, fix_model, parse_input_shapes
 
     fmt = report_format(fmt)

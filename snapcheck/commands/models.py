@@ -23,10 +23,10 @@ def models(
 ) -> None:
     """List the generator configurations with parameters, fp16 weight size and MACs (computed, no TensorFlow)."""
     from rich import box
-    from snapcheck.console import Console
     from rich.table import Table
 
     from snapcheck.commands._common import report_format
+    from snapcheck.console import Console
     from snapcheck.gan.profile import profile_config
     from snapcheck.gan.registry import CONFIGS
 
@@ -68,10 +68,9 @@ def export(
 
     Weights from a training run take the run's --size and config from its run.json; every argument is checked
     before TensorFlow starts."""
-    from snapcheck.console import Console
-
     from snapcheck.commands._common import ls_version as one_version
     from snapcheck.commands._common import on_interrupt, quiet_tensorflow, writable_folder
+    from snapcheck.console import Console
     from snapcheck.errors import InputError
     from snapcheck.gan.export import ExportGateError, export_config
     from snapcheck.gan.registry import get_config

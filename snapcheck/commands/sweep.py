@@ -50,17 +50,16 @@ def sweep(
     Ctrl-C or a kill only does what is missing. --engine ray runs the configurations as Ray tasks
     on a cluster (docs/cluster.md).
     """
-    from snapcheck.console import Console
-
     from snapcheck import __version__
     from snapcheck.commands._common import ls_version as one_version
     from snapcheck.commands._common import writable_folder
+    from snapcheck.console import Console
     from snapcheck.errors import InputError
+    from snapcheck.extras import require
     from snapcheck.rules import load_ruleset
     from snapcheck.sweep.grid import build_grids, grid_configs
     from snapcheck.sweep.outputs import highlights, known_device, plot_pareto, print_table, write_results
     from snapcheck.sweep.runner import run_sweep
-    from snapcheck.extras import require
     from snapcheck.sweep.worker import evaluate_config
 
     ls_version = one_version(ls_version)

@@ -152,8 +152,9 @@ def evaluate_command(
 
 
 def _print_table(result: dict) -> None:
-    from snapcheck.console import Console
     from rich.table import Table
+
+    from snapcheck.console import Console
 
     table = Table(title=f"{result['model']} on {result['pairs']} {result['split']} pairs ({result['size']}×{result['size']})")
     table.add_column("metric")

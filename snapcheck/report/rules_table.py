@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from snapcheck.console import Console
 from rich.markup import escape
 
+from snapcheck.console import Console
 from snapcheck.registry import Code
 from snapcheck.report.tables import Col, print_table
 from snapcheck.rules import BACKENDS, Mapping, Ruleset

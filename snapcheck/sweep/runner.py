@@ -25,7 +25,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
-from snapcheck.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,6 +35,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from snapcheck.console import Console
 from snapcheck.gan.registry import GeneratorConfig
 from snapcheck.sweep.cache import (
     Finished,
