@@ -244,8 +244,8 @@ def test_cli_tflite_prints_the_advice_and_exits_2(shared_dir):
     (["{FIX}/unet_dynamic.onnx", "-o", "x.onnx", "--input-shape", "input=1,3,32"], "has rank 3"),
     (["{FIX}/pixel_shuffle.onnx"], "-o FIXED.onnx"),
     (["{FIX}/pixel_shuffle.onnx", "-o", "x.onnx", "--sample", "none.npy"], "no such file"),
-    (["{FIX}/pixel_shuffle.onnx", "-o", "{TMP}"], "is a directory"),
-    (["{FIX}/pixel_shuffle.onnx", "-o", "/proc/x.onnx"], "cannot write it"),
+    (["{FIX}/pixel_shuffle.onnx", "-o", "{TMP}"], "-o is a folder"),
+    (["{FIX}/pixel_shuffle.onnx", "-o", "/proc/x.onnx"], "-o cannot be written"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, problem):
     p = run_cli("fix", *[a.replace("{FIX}", str(FIX)).replace("{TMP}", str(tmp_path)) for a in args])
