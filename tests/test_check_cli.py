@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from helpers import run_cli as run
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 MEDIAPIPE = CORPUS / "mediapipe__face_detection_short_range.tflite"
 SUPERRES = CORPUS / "ortx__pytorch_super_resolution.onnx"
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite"  # passes
 
 
 def assert_clean_failure(p: subprocess.CompletedProcess, code: int = 2) -> None:
@@ -108,10 +110,7 @@ def test_terminal_verdict_line_first_and_verbose_table():
 @pytest.mark.parametrize("command", [["check", "-v", "--no-estimates"], ["rules"]])
 def test_a_closed_output_pipe_ends_the_command_with_exit_2_and_nothing_said(command):
     """`snapcheck check m.tflite | head`: rich would exit 1, which reads as failing findings."""
-    import sys
-
-    model = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite"
-    args = [*command[:1], *([str(model)] if command[0] == "check" else []), *command[1:]]
+    args = [*command[:1], *([str(SHIPPED)] if command[0] == "check" else []), *command[1:]]
     proc = subprocess.Popen([sys.executable, "-m", "snapcheck", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     proc.stdout.close()  # the reader goes away before the first line
@@ -124,12 +123,11 @@ def test_a_host_profile_that_cannot_be_read_is_a_note_for_check_and_an_error_for
     from snapcheck.estimate.profiles import host_fingerprint
 
     (tmp_path / f"host-{host_fingerprint(1)}.json").write_text('{"simd": 16, "cut short')
-    model = Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite"
     env = {"SNAPCHECK_HOST_PROFILES": str(tmp_path)}
-    p = run("check", str(model), env=env)  # its findings and phone estimates do not use the host profile
+    p = run("check", str(SHIPPED), env=env)  # its findings and phone estimates do not use the host profile
     assert p.returncode == 0 and "PASS" in p.stdout and "Traceback" not in p.stderr
     assert "not a snapcheck profile (JSONDecodeError" in p.stderr and "calibrate --quick` again" in p.stderr
-    p = run("bench", str(model), "--runs", "1", env=env)
+    p = run("bench", str(SHIPPED), "--runs", "1", env=env)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert "not a snapcheck profile" in p.stderr and "internal error" not in p.stderr
 
@@ -138,7 +136,7 @@ def test_an_output_that_cannot_encode_a_character_shows_a_question_mark(tmp_path
     """An ASCII locale, or a file name that is not UTF-8 (kept by Python as surrogates), on a report full of
     "…" and "→": every format still reports, nothing fails on the encoding."""
     model = tmp_path / "cat\udcffface.tflite"
-    model.write_bytes((Path(__file__).resolve().parents[1] / "models" / "catface" / "catface-l.tflite").read_bytes())
+    model.write_bytes(SHIPPED.read_bytes())
     for args in (["-v"], ["--format", "sarif"], ["--format", "junit"], ["--output-format", "concise"]):
         p = run("check", str(model), *args, env={"PYTHONIOENCODING": "ascii"})
         assert p.returncode == 0 and "cat" in p.stdout and "error" not in p.stderr, (args, p.stderr)

@@ -7,6 +7,7 @@ never imports a runtime. Ops in called subgraphs (control flow) are costed once 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from snapcheck.cost.memory import ActivationMemory, activation_memory
 from snapcheck.cost.ops import ConvGeometry, OpCost, conv_geometry, is_parameter, op_cost, weight_roots
 from snapcheck.cost.tensors import folded_ops, numel, tensor_bytes, weight_tensors
