@@ -28,10 +28,10 @@ def main() -> None:
     from keras import layers
 
     from snapcheck.calibrate.harness import measure_tflite, typical_ms
-    from snapcheck.calibrate.micro import tflite_bytes
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import read_profile
     from snapcheck.readers import load_model
+    from snapcheck.tfconvert import keras_tflite
 
     profile = read_profile(args.profile) if args.profile else None
     models = {}
@@ -44,7 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as td:
         for name, model in models.items():
             path = Path(td) / "m.tflite"
-            path.write_bytes(tflite_bytes(model))
+            path.write_bytes(keras_tflite(model))
             ms = min(typical_ms(measure_tflite(path, min_seconds=0.5)) for _ in range(3))
             kernels, pred = host_prediction(load_model(path), profile)
             traffic = sum(k.bytes for k in kernels) / 1e6

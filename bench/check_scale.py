@@ -68,7 +68,8 @@ def build_tflite(path: Path, layers: int) -> Path:
         return path
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    import tensorflow as tf
+
+    from snapcheck.tfconvert import keras_tflite
 
     path.parent.mkdir(parents=True, exist_ok=True)
     x = inp = keras.Input((SIZE, SIZE, CHANNELS), batch_size=1)
@@ -76,7 +77,7 @@ def build_tflite(path: Path, layers: int) -> Path:
         conv = keras.layers.Conv2D(CHANNELS, 3, padding="same", use_bias=False, activation="relu")
         x = conv(x)
         conv.set_weights([w.transpose(2, 3, 1, 0)])
-    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, x)).convert())
+    path.write_bytes(keras_tflite(keras.Model(inp, x)))
     return path
 
 

@@ -44,11 +44,13 @@ def build_models(folder: Path) -> tuple[Path, Path]:
     import tensorflow as tf
     import tf2onnx
 
+    from snapcheck.tfconvert import keras_tflite
+
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
     inp = keras.Input((224, 224, 3), batch_size=1)
     model = keras.applications.MobileNetV2(input_tensor=inp, alpha=1.0, weights=None, classes=250)
-    tfl.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    tfl.write_bytes(keras_tflite(model))
     spec = [tf.TensorSpec((1, 224, 224, 3), tf.float32, name="input")]
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=13, output_path=str(onx))
     return tfl, onx

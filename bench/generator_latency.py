@@ -35,8 +35,9 @@ THREADS = (1, 2)
 
 def fp16_tflite(name: str, size: int, folder: Path) -> Path:
     """The fp16 .tflite that `snapcheck export --fp16` would write (same converter path, no gate)."""
-    from snapcheck.gan.export import import_tensorflow, serving_function, to_tflite
+    from snapcheck.gan.export import serving_function
     from snapcheck.gan.generator import create_generator
+    from snapcheck.tfconvert import import_tensorflow, to_tflite
 
     import_tensorflow()
     cfg = get_config(name).replace(size=size)

@@ -23,9 +23,11 @@ def build(path: Path) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
+    from snapcheck.tfconvert import keras_tflite
+
     model = tf.keras.applications.MobileNetV2(alpha=0.75, weights=None, input_shape=(224, 224, 3))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    path.write_bytes(keras_tflite(model, fixed_batch=False))
 
 
 def median_time(fn, repeat: int) -> float:

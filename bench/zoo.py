@@ -130,10 +130,10 @@ def tflite_file(arch: Arch, folder: Path) -> Path:
     """The .tflite of ``arch`` under ``folder`` (built and converted on first use)."""
     path = folder / f"{arch.name}.tflite"
     if not path.is_file():
-        from snapcheck.calibrate.micro import tflite_bytes
+        from snapcheck.tfconvert import keras_tflite
         from snapcheck.fsutil import atomic_write_bytes
 
-        atomic_write_bytes(path, tflite_bytes(arch.build(), fixed_batch=arch.fixed_batch))
+        atomic_write_bytes(path, keras_tflite(arch.build(), fixed_batch=arch.fixed_batch))
     return path
 
 

@@ -2,20 +2,17 @@
 
 Every kernel kind calibration knows is one row of ``KINDS`` (a ``Kind``): how the roofline's set
 (``micro_specs``) and the lookup's set (``calibrate.shapes``) draw its shapes, and which shape features its
-compute efficiency is fitted on (``calibrate.fit``). A spec is one Keras layer (``build_micro_tflite``),
+compute efficiency is fitted on (``calibrate.fit``). A spec is one Keras layer (``micro_model``),
 never a whole architecture, so the accuracy benchmark's networks stay held out.
 
 To add a kind: give the estimator a way to recognise its ops (``estimate.kernels``), then add its row to
 ``KINDS`` (at the end, so the seeded draws of the kinds before it do not change) and, for a new op, its
-layer in ``build_micro_tflite``.
+layer in ``micro_model``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any, Callable
 
 from snapcheck.gan.layers import nearest_upsample
 from snapcheck.paths import cache_dir
+from snapcheck.tfconvert import import_tensorflow, keras_tflite
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,12 @@ class MicroSpec:
     dilation: int = 1
     groups: int = 1  # a grouped convolution (ResNeXt, RegNet): cin / groups input channels per output
     kw: int = 0  # the window's width when it differs from its height ``k`` (Inception's 1x7 and 7x1)
+
+    @property
+    def fixed_batch(self) -> bool:
+        """Converted with a batch of 1; ``deconv_dynamic`` keeps Keras' dynamic batch (its output shape then a
+        run-time value)."""
+        return self.op != "deconv_dynamic"
 
     def key(self) -> str:
         tail = (f"-d{self.dilation}" if self.dilation != 1 else "") + (f"-g{self.groups}" if self.groups != 1 else "")
@@ -561,14 +565,15 @@ def micro_file(spec: MicroSpec) -> Path:
 
 
 def build_micro_tflite(spec: MicroSpec) -> bytes:
-    """The .tflite bytes of a one-layer Keras model for ``spec``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf  # the generator's extra; calibration builds its models with Keras
+    """The .tflite bytes of ``spec``'s one-layer model."""
+    return keras_tflite(micro_model(spec), fixed_batch=spec.fixed_batch)
 
+
+def micro_model(spec: MicroSpec) -> Any:
+    """The one-layer Keras model for ``spec``."""
+    tf = import_tensorflow()  # the generator's extra; calibration builds its models with Keras
     keras = tf.keras
     layers = keras.layers
-    # deconv_dynamic: Keras' Conv2DTranspose with a dynamic batch, its output shape a run-time value
-    fixed = spec.op != "deconv_dynamic"
     if spec.op == "dense" and spec.h * spec.w == 1:
         x = keras.Input((spec.cin,), batch_size=1)
     elif spec.op in ROW_OPS:  # a [rows, channels] matrix of h x w rows: tokens
@@ -576,7 +581,7 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
     elif spec.op == "matmul":  # w heads of [h, cin] x [cin, cout]
         x = keras.Input((spec.w, spec.h, spec.cin), batch_size=1)
     else:
-        x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1 if fixed else None)
+        x = keras.Input((spec.h, spec.w, spec.cin), batch_size=1 if spec.fixed_batch else None)
     inputs = [x]
     op = spec.op
     if op == "conv":
@@ -658,18 +663,4 @@ def build_micro_tflite(spec: MicroSpec) -> bytes:
         y = layers.Cropping2D(1)(x)
     else:
         raise ValueError(f"unknown micro op {op}")
-    return tflite_bytes(keras.Model(inputs, y), fixed_batch=fixed)
-
-
-def tflite_bytes(model: Any, fixed_batch: bool = True) -> bytes:
-    """Convert a Keras model to fp32 .tflite bytes with a batch of 1 (static shapes, as Lens Studio needs), or as
-    built (``fixed_batch=False``)."""
-    import tensorflow as tf  # the generator's extra
-
-    if fixed_batch and any(t.shape[0] is None for t in model.inputs):
-        keras = tf.keras
-        inputs = [keras.Input(tuple(t.shape[1:]), batch_size=1, dtype=t.dtype) for t in model.inputs]
-        model = keras.Model(inputs, model(inputs if len(inputs) > 1 else inputs[0]))
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints every signature it saves
-        return converter.convert()
+    return keras.Model(inputs, y)

@@ -11,21 +11,20 @@ network repeats a held-out architecture (``bench/zoo.py``: MobileNet v1/v2, ResN
 each use one fixed recipe per stage and widths that are multiples of 8; ``is_held_out_safe``: every random
 net mixes at least two recipes and has a width of 4 mod 8). ``cell_nets(n, seed)`` draws a fourth kind apart
 (``_cells``), for ``calibrate --quick``'s cold-input probes: the motifs of real classifiers the others lack,
-NASNet-style cells, DenseNet-style concatenation and squeeze-and-excitation. ``build_net_tflite`` builds one
-with Keras (random weights) and converts it.
+NASNet-style cells, DenseNet-style concatenation and squeeze-and-excitation. ``net_model`` builds one with Keras
+(random weights) and ``build_net_tflite`` converts it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import os
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
-from snapcheck.calibrate.micro import tflite_bytes
 from snapcheck.gan.layers import nearest_upsample
+from snapcheck.tfconvert import import_tensorflow, keras_tflite
 
 ACTS = ("relu", "relu6", "leaky", "hswish", "")
 BLOCKS = ("conv", "sep", "inv", "res", "pool")
@@ -459,9 +458,14 @@ def _family_nets(make: Callable, n: int, stream: int, name: str) -> list[NetSpec
 
 
 def build_net_tflite(spec: NetSpec) -> bytes:
-    """The .tflite bytes of ``spec`` built with Keras (random weights, fixed seed)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras  # the generator's extra; calibration builds its models with Keras
+    """The .tflite bytes of ``spec``'s network."""
+    return keras_tflite(net_model(spec))
+
+
+def net_model(spec: NetSpec) -> Any:
+    """``spec``'s network as a Keras model (random weights, fixed seed)."""
+    import_tensorflow()  # the generator's extra; calibration builds its models with Keras
+    import keras
     from keras import layers
 
     keras.utils.set_random_seed(0)
@@ -512,7 +516,7 @@ def build_net_tflite(spec: NetSpec) -> bytes:
         if ly.op not in ("add", "concat", "take", "se") or ly.act:
             x = act(x, ly.act)
         outs.append(x)
-    return tflite_bytes(keras.Model(inp, x))
+    return keras.Model(inp, x)
 
 
 def weight_bytes(spec: NetSpec) -> float:

@@ -90,7 +90,9 @@ OUTSIDE_FINDING_MS = 0.1  # ... and this long on the host: below it (a few ms on
 def _kernels_cached(graph: Graph, fuses: str, simd: int, cache: dict) -> list[Kernel]:
     key = (fuses, simd)
     if key not in cache:
-        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd, memo=cache.setdefault("memo", KernelMemo()))
+        if "memo" not in cache:
+            cache["memo"] = KernelMemo()
+        cache[key] = split_kernels(graph, FUSION_SETS[fuses], simd, memo=cache["memo"])
     return cache[key]
 
 

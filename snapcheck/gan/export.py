@@ -12,11 +12,9 @@ tf2onnx leaves behind are removed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -38,7 +36,8 @@ from snapcheck.gan.registry import GeneratorConfig, resolve_config
 from snapcheck.ir import Graph
 from snapcheck.readers import load_model
 from snapcheck.rules import load_ruleset
-from snapcheck.runner import open_model, quiet_native_logs
+from snapcheck.runner import open_model
+from snapcheck.tfconvert import import_tensorflow, quiet_converters, to_tflite
 
 FORMATS: tuple[str, ...] = ("tflite", "onnx")
 ONNX_OPSET = 13
@@ -236,56 +235,13 @@ def serving_function(model: Any, cfg: GeneratorConfig):
     return serve
 
 
-def import_tensorflow() -> Any:
-    """Import TensorFlow and Keras without their start-up log lines."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with quiet_native_logs():
-        import keras  # noqa: F401
-        import tensorflow as tf
-    return tf
-
-
-@contextlib.contextmanager
-def _quiet_converters():
-    """Silence TF/absl/tf2onnx INFO and deprecation chatter during conversion."""
-    import absl.logging
-
-    names = ("tensorflow", "tf2onnx", "absl")
-    levels = {n: logging.getLogger(n).level for n in names}
-    absl_level = absl.logging.get_verbosity()
-    for n in names:
-        logging.getLogger(n).setLevel(logging.ERROR)
-    absl.logging.set_verbosity(absl.logging.ERROR)
-    try:
-        with quiet_native_logs():
-            yield
-    finally:
-        for n, level in levels.items():
-            logging.getLogger(n).setLevel(level)
-        absl.logging.set_verbosity(absl_level)
-
-
-def to_tflite(serve: Any, *, fp16: bool) -> bytes:
-    """Convert to a flat .tflite: variables frozen, BatchNorm folded into the convs; fp16 stores the
-    weights as float16 with a ``DEQUANTIZE`` each (compute and I/O stay float32)."""
-    import tensorflow as tf
-
-    with _quiet_converters():
-        # The frozen-graph path: passing a trackable object keeps Keras 3 variables as VAR_HANDLE ops.
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
-        if fp16:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        return converter.convert()
-
-
 def to_onnx(serve: Any, *, fp16: bool) -> bytes:
     """Convert to ONNX (opset 13), NCHW from input to output, batch 1; fp16 makes the whole graph float16
     (weights, activations and I/O), with no ``Cast`` nodes."""
     import onnx
     import tf2onnx
 
-    with _quiet_converters():
+    with quiet_converters():
         proto, _ = tf2onnx.convert.from_function(
             serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
             inputs_as_nchw=[INPUT_NAME], outputs_as_nchw=[OUTPUT_NAME],
