@@ -181,7 +181,20 @@ def test_two_cpus_with_one_generic_name_are_told_apart():
 
     spr, emr = cpu_name_from(cpuinfo(143)), cpu_name_from(cpuinfo(207))
     assert spr == "Intel(R) Xeon(R) Processor (cpu family 6, model 143, stepping 8)" and spr != emr
-    assert cpu_name_from("processor\t: 0\nCPU part\t: 0xd0c\n") == ""  # no model name: platform's name instead
+    assert cpu_name_from("processor\t: 0\nBogoMIPS\t: 50.00\n") == ""  # no name at all: platform's name instead
+
+
+def test_two_arm_cores_without_a_model_name_are_told_apart():
+    """aarch64 Linux lists no model name: a Neoverse N1 and a V1 differ by their part number."""
+    from snapcheck.estimate.profiles import cpu_name_from
+
+    def cpuinfo(part: str) -> str:
+        return ("processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
+                f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: {part}\n"
+                "CPU revision\t: 1\n\nprocessor\t: 1\n")
+
+    n1, v1 = cpu_name_from(cpuinfo("0xd0c")), cpu_name_from(cpuinfo("0xd40"))
+    assert n1 == "ARM (implementer 0x41, part 0xd0c, variant 0x1, revision 1)" and n1 != v1
 
 
 def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
@@ -857,9 +870,11 @@ def test_gemm_tile_reads_the_cpus_flags(tmp_path):
     from snapcheck.calibrate.harness import gemm_tile
 
     info = tmp_path / "cpuinfo"
-    for flags, tile in (("fpu sse2 avx avx2 fma", 16), ("avx2 fma avx512f avx512bw", 32), ("fp asimd", 0)):
+    for flags, tile in (("fpu sse2 avx avx2 fma", 16), ("avx2 fma avx512f avx512bw", 32), ("fpu sse2", 0)):
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
         assert gemm_tile(info) == tile
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nCPU part\t: 0xd0c\n")  # aarch64: 6x8
+    assert gemm_tile(info) == 8
     assert gemm_tile(tmp_path / "missing") == 0
     # this machine: numpy's view of the CPU (CPUID and the OS's register state) agrees with the flags Linux lists
     if Path("/proc/cpuinfo").is_file():

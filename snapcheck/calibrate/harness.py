@@ -106,28 +106,30 @@ def _numpy_isa() -> set[str] | None:
             from numpy.core._multiarray_umath import __cpu_features__ as found
         except ImportError:
             return None
-    names = {"AVX512F": "avx512f", "AVX2": "avx2", "FMA3": "fma"}
+    names = {"AVX512F": "avx512f", "AVX2": "avx2", "FMA3": "fma", "ASIMD": "asimd"}
     return {flag for key, flag in names.items() if found.get(key)}
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU flags the kernel lists in ``cpuinfo`` (empty when it cannot be read or has none)."""
+    """The CPU flags the kernel lists in ``cpuinfo``: x86's ``flags``, ARM's ``Features`` (empty when it cannot be
+    read or has none)."""
     try:
         text = cpuinfo.read_text()
     except OSError:
         return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    line = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
     return set(line.partition(":")[2].split())
 
 
 def gemm_tile(cpuinfo: Path | None = None) -> int:
     """Output channels XNNPACK's f32 GEMM micro-kernels compute at a time on this CPU: 32 with AVX-512 (7x32),
-    16 with AVX2 and FMA3 (6x16; ``src/configs/gemm-config.c``); 0 when unknown (no x86 flags). Read from
-    numpy's view of the CPU, else (or given a ``cpuinfo`` file) from the flags the kernel lists."""
+    16 with AVX2 and FMA3 (6x16), 8 on 64-bit ARM (Advanced SIMD: 6x8, 4x8 or 5x8 by core, all 8 wide;
+    ``src/configs/gemm-config.c``); 0 when unknown. Read from numpy's view of the CPU, else (or given a
+    ``cpuinfo`` file) from the flags the kernel lists."""
     flags = _numpy_isa() if cpuinfo is None else None
     if flags is None:
         flags = cpu_flags(cpuinfo or Path("/proc/cpuinfo"))
-    return 32 if "avx512f" in flags else 16 if {"avx2", "fma"} <= flags else 0
+    return 32 if "avx512f" in flags else 16 if {"avx2", "fma"} <= flags else 8 if "asimd" in flags else 0
 
 
 class MeasurementCache:

@@ -98,6 +98,9 @@ def load_host_profile(path: str | None = None) -> Profile:
 
 
 CPU_ID_FIELDS = ("cpu family", "model", "stepping")  # with the model name, what tells two x86 CPUs apart
+# What tells two ARM cores apart where Linux lists no model name (aarch64): the designer and its part number
+# (0x41 0xd0c: Arm's Neoverse N1; 0xd40: Neoverse V1), its variant and revision.
+ARM_ID_FIELDS = ("CPU implementer", "CPU part", "CPU variant", "CPU revision")
 
 
 @lru_cache(maxsize=1)
@@ -113,13 +116,16 @@ def cpu_name() -> str:
 
 
 def cpu_name_from(cpuinfo: str) -> str:
-    """The CPU's name in ``/proc/cpuinfo`` text, with its ``CPU_ID_FIELDS`` ("" without a model name)."""
+    """The CPU's name in ``/proc/cpuinfo`` text, with its ``CPU_ID_FIELDS``; an ARM core without a model name
+    by its ``ARM_ID_FIELDS`` ("" with neither)."""
     fields: dict[str, str] = {}
     for line in cpuinfo.split("\n\n", 1)[0].splitlines():  # the first processor
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
-    ids = [f"{k} {fields[k]}" for k in CPU_ID_FIELDS if fields.get(k)]
     name = fields.get("model name", "")
+    ids = [f"{k} {fields[k]}" for k in CPU_ID_FIELDS if fields.get(k)]
+    if not name and fields.get("CPU part"):
+        name, ids = "ARM", [f"{k.removeprefix('CPU ')} {fields[k]}" for k in ARM_ID_FIELDS if fields.get(k)]
     return f"{name} ({', '.join(ids)})" if name and ids else name
 
 

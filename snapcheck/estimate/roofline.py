@@ -194,8 +194,9 @@ def tile_fill(k: Kernel, p: Profile) -> float:
 
 
 # Rows of XNNPACK's main f32 GEMM micro-kernel by its output-channel tile (``Profile.gemm_tile``): 7 with AVX-512
-# (7x32), 6 with AVX2 and FMA3 (6x16); every config also has a one-row kernel (``src/configs/gemm-config.c``).
-GEMM_ROWS = {32: 7, 16: 6}
+# (7x32), 6 with AVX2 and FMA3 (6x16) and on most 64-bit ARM cores (6x8; 4x8 and 5x8 on some); every config also has a
+# one-row kernel (``src/configs/gemm-config.c``).
+GEMM_ROWS = {32: 7, 16: 6, 8: 6}
 
 
 def gemm_cost(rows: int, mr: int, nr: int) -> int:
