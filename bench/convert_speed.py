@@ -18,9 +18,7 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +36,6 @@ def saved_model_tflite(model: Any, fixed_batch: bool) -> bytes:
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def graph_form(data: bytes, tmp: Path) -> tuple:
-    """What timing a .tflite depends on, read with snapcheck's reader: per operator its type, options, version,
-    inputs (type, shape, constant size) and outputs (type, shape); the graph inputs as a multiset."""
-    from snapcheck.readers import load_model
-
-    tmp.write_bytes(data)
-    sg = load_model(tmp).subgraphs[0]
-
-    def tensor(i: int) -> tuple:
-        if i < 0:
-            return ()
-        t = sg.tensors[i]
-        return t.dtype, t.shape, t.nbytes if t.is_constant else 0
-
-    ops = tuple((op.type, repr(sorted(op.attrs.items())), op.version, tuple(map(tensor, op.inputs)),
-                 tuple(tensor(i)[:2] for i in op.outputs)) for op in sg.ops)
-    return ops, tuple(sorted(Counter(map(tensor, sg.inputs)).items()))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="convert only the first N probes (0: all)")
@@ -65,6 +44,7 @@ def main() -> int:
 
     from snapcheck.calibrate.harness import host_fingerprint
     from snapcheck.calibrate.micro import micro_model
+    from snapcheck.calibrate.probe_pack import graph_form
     from snapcheck.calibrate.quick import probe_specs
     from snapcheck.calibrate.random_nets import NetSpec, net_model
     from snapcheck.tfconvert import import_tensorflow, keras_tflite
@@ -72,25 +52,23 @@ def main() -> int:
     import_tensorflow()
     specs = probe_specs()[: args.limit or None]
     rows, differ = [], []
-    with tempfile.TemporaryDirectory() as td:
-        tmp = Path(td) / "probe.tflite"
-        for n, spec in enumerate(specs):
-            net = isinstance(spec, NetSpec)
-            model = net_model(spec) if net else micro_model(spec)
-            fixed = True if net else spec.fixed_batch
-            ways = {"frozen": lambda: keras_tflite(model, fixed_batch=fixed),
-                    "saved_model": lambda: saved_model_tflite(model, fixed)}
-            out, secs = {}, {}
-            for way in sorted(ways, reverse=n % 2 == 1):
-                t = time.perf_counter()
-                out[way] = ways[way]()
-                secs[way] = time.perf_counter() - t
-            same = graph_form(out["frozen"], tmp) == graph_form(out["saved_model"], tmp)
-            if not same:
-                differ.append(spec.key())
-            rows.append({"probe": spec.key(), **{f"{w}_s": round(s, 4) for w, s in secs.items()}, "same": same})
-            print(f"{n + 1:3d}/{len(specs)} {spec.key():45s} frozen {secs['frozen']:6.2f} s  saved_model "
-                  f"{secs['saved_model']:6.2f} s  {'same graph' if same else 'GRAPHS DIFFER'}", flush=True)
+    for n, spec in enumerate(specs):
+        net = isinstance(spec, NetSpec)
+        model = net_model(spec) if net else micro_model(spec)
+        fixed = True if net else spec.fixed_batch
+        ways = {"frozen": lambda: keras_tflite(model, fixed_batch=fixed),
+                "saved_model": lambda: saved_model_tflite(model, fixed)}
+        out, secs = {}, {}
+        for way in sorted(ways, reverse=n % 2 == 1):
+            t = time.perf_counter()
+            out[way] = ways[way]()
+            secs[way] = time.perf_counter() - t
+        same = graph_form(out["frozen"]) == graph_form(out["saved_model"])
+        if not same:
+            differ.append(spec.key())
+        rows.append({"probe": spec.key(), **{f"{w}_s": round(s, 4) for w, s in secs.items()}, "same": same})
+        print(f"{n + 1:3d}/{len(specs)} {spec.key():45s} frozen {secs['frozen']:6.2f} s  saved_model "
+              f"{secs['saved_model']:6.2f} s  {'same graph' if same else 'GRAPHS DIFFER'}", flush=True)
     frozen = sum(r["frozen_s"] for r in rows)
     saved = sum(r["saved_model_s"] for r in rows)
     print(f"{len(rows)} probes on {host_fingerprint(1)}: frozen {frozen:.1f} s, saved_model {saved:.1f} s, "

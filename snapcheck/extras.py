@@ -18,7 +18,8 @@ DISTRIBUTIONS = {
     "websockets": "websockets", "ray": "ray",
 }
 # The extras each command's optional work needs: what to install when one of their packages is missing
-# (``check --numerics`` and ``bench`` run models; ``calibrate`` also builds its probe models with Keras).
+# (``check --numerics`` and ``bench`` run models; a full ``calibrate`` also builds its models with Keras, while
+# ``calibrate --quick`` writes its probes from the shipped pack and needs the runtime only).
 COMMAND_EXTRAS = {
     "check": ("runtime",), "bench": ("runtime",), "calibrate": ("runtime", "tf"), "fix": ("fix",),
     "preview": ("preview",), "generate": ("preview",), "train": ("tf",), "export": ("tf",), "data": ("tf",),

@@ -115,6 +115,7 @@ from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerpr
 from snapcheck.calibrate.micro import (FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES,
                                        RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES, MicroSpec,
                                        build_micro_tflite)
+from snapcheck.calibrate.probe_pack import unpack_probes
 from snapcheck.calibrate.random_nets import (Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets,
                                              random_nets, weight_bytes)
 from snapcheck.calibrate.shapes import sample_parts
@@ -403,7 +404,7 @@ def build_probe(spec: MicroSpec | NetSpec) -> bytes:
 
 
 def probe_dir() -> Path:
-    """Where the probe models are converted (once per machine, with TensorFlow) and kept."""
+    """Where the probe models are written (once per machine, from the shipped pack) and kept."""
     return cache_dir() / "probes"
 
 
@@ -473,10 +474,12 @@ def spread_kinds(specs: list[MicroSpec | NetSpec]) -> list[MicroSpec | NetSpec]:
 
 def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | None = None,
                    passes: int = PASSES) -> list[tuple]:
-    """Convert (first time only, with TensorFlow, one process per core) and time the probes, their kinds spread
-    over each pass (``spread_kinds``; ``harness.timed_models``, ``passes`` passes; cached per pass, so an
-    interrupted run resumes)."""
-    return timed_models(spread_kinds(probe_specs()), key=lambda s: s.key(), build=build_probe, folder=probe_dir(),
+    """Write the probes from the shipped pack (first time only; ``probe_pack``: any the pack lacks are converted
+    with TensorFlow, one process per core) and time them, their kinds spread over each pass (``spread_kinds``;
+    ``harness.timed_models``, ``passes`` passes; cached per pass, so an interrupted run resumes)."""
+    specs = spread_kinds(probe_specs())
+    unpack_probes([s.key() for s in specs], probe_dir())
+    return timed_models(specs, key=lambda s: s.key(), build=build_probe, folder=probe_dir(),
                         cache_path=cache_path or quick_cache(threads), label="calibrate --quick", threads=threads,
                         min_seconds=MIN_SECONDS, passes=passes, workers=build_workers(), console=console)
 
