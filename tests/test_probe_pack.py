@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from helpers import assert_not_imported
 from snapcheck.calibrate.probe_pack import (INDEX, PACK, float_spans, graph_form, pack, packed_keys, restore, strip,
                                             unpack_probes)
 from snapcheck.calibrate.quick import build_probe, probe_specs
@@ -55,6 +56,15 @@ def test_pack_is_deterministic_and_round_trips(tmp_path):
     out = tmp_path / "out"
     assert unpack_probes(SMALL, out, a) == list(SMALL)
     assert all((out / f"{k}.tflite").read_bytes() == files[k].read_bytes() for k in SMALL)
+
+
+def test_unpacking_imports_no_tensorflow(tmp_path):
+    """``--quick`` times with LiteRT alone: writing the probes back needs neither TensorFlow nor Keras."""
+    assert_not_imported(
+        "import snapcheck.commands.calibrate, snapcheck.calibrate.quick\n"
+        "from snapcheck.calibrate.probe_pack import unpack_probes\n"
+        f"assert unpack_probes({list(SMALL)!r}, __import__('pathlib').Path({str(tmp_path)!r}))",
+        modules=("tensorflow", "keras"))
 
 
 def test_an_unpacked_probe_runs(tmp_path):
