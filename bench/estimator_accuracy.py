@@ -197,6 +197,7 @@ def main() -> None:
     from snapcheck.calibrate.quick import build_probe, calibrate_quick, probe_dir, probe_specs
     from snapcheck.calibrate.random_nets import NetSpec
     from snapcheck.calibrate.micro import PROBES, MicroSpec
+    from snapcheck.calibrate.probe_pack import unpack_probes
     from snapcheck.cost import model_cost
     from snapcheck.estimate import host_prediction
     from snapcheck.estimate.profiles import active_host_profile, load_host_profile, read_profile
@@ -220,6 +221,7 @@ def main() -> None:
     if args.same_sitting and not args.quick:
         ap.error("--same-sitting needs --quick")
     sitting = probe_specs() if args.same_sitting else []
+    unpack_probes([s.key() for s in sitting], probe_dir())  # the shipped graphs, as ``calibrate --quick`` times
     base = (read_profile(args.profile) if args.profile else load_host_profile()) if args.quick else None
     with contention(args.contend):
         quick_minutes = None
