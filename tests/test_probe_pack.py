@@ -58,6 +58,18 @@ def test_pack_is_deterministic_and_round_trips(tmp_path):
     assert all((out / f"{k}.tflite").read_bytes() == files[k].read_bytes() for k in SMALL)
 
 
+def test_a_damaged_pack_is_one_line_naming_it(tmp_path):
+    from snapcheck.errors import InputError
+
+    broken = tmp_path / "probes.zip"
+    for data in (b"not a zip", PACK.read_bytes()[:5000]):
+        broken.write_bytes(data)
+        with pytest.raises(InputError, match="probe pack is damaged.*reinstall"):
+            unpack_probes(SMALL, tmp_path / "out", broken)
+        with pytest.raises(InputError, match=str(broken)):
+            packed_keys(broken)
+
+
 def test_unpacking_imports_no_tensorflow(tmp_path):
     """``--quick`` times with LiteRT alone: writing the probes back needs neither TensorFlow nor Keras."""
     assert_not_imported(

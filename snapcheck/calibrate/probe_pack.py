@@ -11,14 +11,17 @@ missing from it is converted with TensorFlow as before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
+from snapcheck.errors import InputError, one_line
 from snapcheck.fsutil import atomic_write_bytes
 
 PACK = Path(__file__).with_name("probes.zip")
@@ -114,12 +117,23 @@ def pack(files: dict[str, Path], out: Path = PACK) -> dict[str, int]:
     return cut
 
 
+@contextlib.contextmanager
+def _opened(pack_path: Path) -> Iterator[tuple[zipfile.ZipFile, dict]]:
+    """The pack and its index; a damaged pack (a broken install) is an ``InputError`` naming it."""
+    try:
+        with zipfile.ZipFile(pack_path) as z:
+            yield z, json.loads(z.read(INDEX))
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error) as exc:
+        raise InputError(pack_path, f"the shipped probe pack is damaged ({one_line(exc, 80)}); reinstall "
+                         "snapcheck") from None
+
+
 def packed_keys(pack_path: Path = PACK) -> set[str]:
     """The probes the pack holds (none without a pack)."""
     if not pack_path.is_file():
         return set()
-    with zipfile.ZipFile(pack_path) as z:
-        return set(json.loads(z.read(INDEX)))
+    with _opened(pack_path) as (_, index):
+        return set(index)
 
 
 def unpack_probes(keys: Iterable[str], folder: Path, pack_path: Path = PACK) -> list[str]:
@@ -129,8 +143,7 @@ def unpack_probes(keys: Iterable[str], folder: Path, pack_path: Path = PACK) -> 
         return []
     written = []
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(pack_path) as z:
-        index = json.loads(z.read(INDEX))
+    with _opened(pack_path) as (z, index):
         for key in keys:
             path = folder / f"{key}.tflite"
             if key in index and not path.is_file():
