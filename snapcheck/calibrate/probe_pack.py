@@ -1,6 +1,6 @@
 """The probes of ``calibrate --quick`` shipped without their weights, so that ``--quick`` needs no TensorFlow.
 
-A probe's .tflite is its graph (a few KB) and its float weights (up to 160 MB; 785 MB over the 139). The pack
+A probe's .tflite is its graph (a few KB) and its float weights (up to 160 MB; 821 MB over the 139). The pack
 (``probes.zip`` beside this module) holds each probe's file with the data of its float32 constant buffers cut out,
 and where they were; ``unpack_probes`` writes each file back with pseudo-random weights of the same sizes in those
 places (XNNPACK's float kernels take as long whatever the values). Every machine then times the very graphs the
