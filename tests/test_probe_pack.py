@@ -99,3 +99,26 @@ def test_the_packed_probes_are_what_tensorflow_converts(tmp_path):
         (ops, inputs), (want_ops, want_inputs) = (graph_form((tmp_path / f"{key}.tflite").read_bytes()),
                                                   graph_form(build_probe(specs[key])))
         assert sorted(ops) == sorted(want_ops) and inputs == want_inputs, key
+
+
+def test_quick_writes_the_probes_from_the_pack_before_timing_them(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from snapcheck.calibrate import quick
+
+    specs = {s.key(): s for s in probe_specs()}
+    monkeypatch.setenv("SNAPCHECK_CACHE", str(tmp_path))
+    monkeypatch.setattr(quick, "probe_specs", lambda: [specs[k] for k in SMALL])
+    seen = []
+
+    def timed_models(items, *, folder, **kw):
+        seen.extend(sorted(p.name for p in folder.iterdir()))
+        return []
+
+    monkeypatch.setattr(quick, "timed_models", timed_models)
+    console = Console(record=True, width=200)
+    quick.measure_probes(console=console)
+    assert seen == sorted(f"{k}.tflite" for k in SMALL)
+    assert "wrote 3 probes from the shipped pack" in console.export_text(clear=False)
+    quick.measure_probes(console=console)  # the second time there is nothing to write
+    assert console.export_text().count("wrote") == 1

@@ -478,7 +478,9 @@ def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | Non
     with TensorFlow, one process per core) and time them, their kinds spread over each pass (``spread_kinds``;
     ``harness.timed_models``, ``passes`` passes; cached per pass, so an interrupted run resumes)."""
     specs = spread_kinds(probe_specs())
-    unpack_probes([s.key() for s in specs], probe_dir())
+    written = unpack_probes([s.key() for s in specs], probe_dir())
+    if written and console is not None:
+        console.print(f"wrote {len(written)} probes from the shipped pack into {probe_dir()} (first time only)")
     return timed_models(specs, key=lambda s: s.key(), build=build_probe, folder=probe_dir(),
                         cache_path=cache_path or quick_cache(threads), label="calibrate --quick", threads=threads,
                         min_seconds=MIN_SECONDS, passes=passes, workers=build_workers(), console=console)
