@@ -197,6 +197,32 @@ def test_two_arm_cores_without_a_model_name_are_told_apart():
     assert n1 == "ARM (implementer 0x41, part 0xd0c, variant 0x1, revision 1)" and n1 != v1
 
 
+def test_a_mac_is_named_by_its_brand_string(monkeypatch):
+    """macOS has no /proc/cpuinfo and ``platform.processor()`` says "arm" for every Apple chip: sysctl names it."""
+    import platform
+    import subprocess
+
+    from snapcheck.estimate.profiles import mac_cpu_name
+
+    calls = []
+
+    def sysctl(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout="Apple M2 Pro\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", sysctl)
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    assert mac_cpu_name() == "" and calls == []
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    assert mac_cpu_name() == "Apple M2 Pro" and calls == [["sysctl", "-n", "machdep.cpu.brand_string"]]
+
+    def missing(cmd, **kw):
+        raise FileNotFoundError(cmd[0])
+
+    monkeypatch.setattr(subprocess, "run", missing)
+    assert mac_cpu_name() == ""
+
+
 def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     from snapcheck.cli import app
 

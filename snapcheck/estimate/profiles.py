@@ -107,12 +107,27 @@ ARM_ID_FIELDS = ("CPU implementer", "CPU part", "CPU variant", "CPU revision")
 def cpu_name() -> str:
     """This machine's CPU as ``/proc/cpuinfo`` names it, with its family, model and stepping (virtual machines
     often report a generic name, "Intel(R) Xeon(R) Processor", for CPUs of different generations and speeds);
-    else ``platform``'s name."""
+    else macOS's (``mac_cpu_name``); else ``platform``'s name."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         text = ""
-    return cpu_name_from(text) or platform.processor() or platform.machine()
+    return cpu_name_from(text) or mac_cpu_name() or platform.processor() or platform.machine()
+
+
+def mac_cpu_name() -> str:
+    """macOS's name for its CPU ("Apple M2 Pro", "Intel(R) Core(TM) i7-9750H CPU @ 2.60GHz"), which has no
+    /proc/cpuinfo and whose ``platform.processor()`` says only "arm" or "i386"; "" elsewhere."""
+    if platform.system() != "Darwin":
+        return ""
+    import subprocess  # macOS only: kept off the check path's imports elsewhere
+
+    try:
+        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return " ".join(out.stdout.split()) if out.returncode == 0 else ""
 
 
 def cpu_name_from(cpuinfo: str) -> str:
