@@ -36,17 +36,12 @@ def float_spans(data: bytes) -> list[tuple[int, int]]:
     weights. Integer constants (shapes, paddings, indices) stay in the graph."""
     import tflite
 
+    from snapcheck.readers.tflite_reader import buffer_span
+
     model = tflite.Model.GetRootAs(data, 0)
     used = {sg.Tensors(t).Buffer() for sg in (model.Subgraphs(i) for i in range(model.SubgraphsLength()))
             for t in range(sg.TensorsLength()) if sg.Tensors(t).Type() == FLOAT32}
-    spans = []
-    for index in sorted(used - {0}):
-        b = model.Buffers(index)
-        o = b._tab.Offset(4)
-        n = b._tab.VectorLen(o) if o else 0
-        if n:
-            spans.append((b._tab.Vector(o), n))
-    return sorted(spans)
+    return sorted(span for span in map(buffer_span, map(model.Buffers, sorted(used - {0}))) if span is not None)
 
 
 def strip(data: bytes) -> tuple[bytes, list[tuple[int, int]]]:
@@ -81,14 +76,9 @@ def graph_form(data: bytes) -> tuple:
     inputs (type, shape, constant size) and outputs (type, shape); the graph inputs as a multiset (their order
     differs between converter paths and the harness feeds each its own random data). Two files of one form are
     the same probe."""
-    import tempfile
+    from snapcheck.readers.tflite_reader import read_tflite
 
-    from snapcheck.readers import load_model
-
-    with tempfile.TemporaryDirectory() as td:
-        path = Path(td) / "probe.tflite"
-        path.write_bytes(data)
-        sg = load_model(path).subgraphs[0]
+    sg = read_tflite(Path("probe.tflite"), data).subgraphs[0]
 
     def tensor(i: int) -> tuple:
         if i < 0:

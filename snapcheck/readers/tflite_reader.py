@@ -88,6 +88,18 @@ _INT32_VECTORS = {key: _slot(*key) for key in (("Tensor", "Shape"), ("Tensor", "
                                                ("SubGraph", "Inputs"), ("SubGraph", "Outputs"))}
 
 
+def buffer_span(b: Any) -> tuple[int, int] | None:
+    """(file offset, byte count) of a ``Buffer`` table's data: its inline vector, or the region a model over 2 GB
+    names outside the flatbuffer; None when it holds none. Not checked against the file's size."""
+    o = b._tab.Offset(4)
+    n = b._tab.VectorLen(o) if o else 0
+    if n:
+        return b._tab.Vector(o), n
+    if b.Offset() > 1 and b.Size() > 0:  # stored outside the flatbuffer (models > 2 GB)
+        return b.Offset(), b.Size()
+    return None
+
+
 def read_tflite(path: Path, buf: Any) -> Graph:
     """Parse TFLite flatbuffer bytes ``buf`` (``bytes`` or ``mmap``) read from ``path``."""
     try:
@@ -188,14 +200,7 @@ class _Reader:
     def _span(self, index: int) -> tuple[int, int] | None:
         """(file offset, byte count) of buffer ``index``'s data, or None when it holds none."""
         if index not in self._spans:
-            b = self.model.Buffers(index)
-            span = None
-            o = b._tab.Offset(4)
-            n = b._tab.VectorLen(o) if o else 0
-            if n:
-                span = (b._tab.Vector(o), n)
-            elif b.Offset() > 1 and b.Size() > 0:  # stored outside the flatbuffer (models > 2 GB)
-                span = (b.Offset(), b.Size())
+            span = buffer_span(self.model.Buffers(index))
             if span is not None and span[0] + span[1] > self.size:
                 raise _Corrupt(f"buffer {index} ends at byte {span[0] + span[1]}, past the file's {self.size}")
             self._spans[index] = span
