@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from snapcheck.errors import InputError, one_line
-from snapcheck.fsutil import atomic_write_bytes
+from snapcheck.fsutil import atomic_path, atomic_write_bytes
 
 PACK = Path(__file__).with_name("probes.zip")
 INDEX = "index.json"
@@ -95,15 +95,13 @@ def pack(files: dict[str, Path], out: Path = PACK) -> dict[str, int]:
     """Write the pack of the probe files ``files`` (key -> converted .tflite) to ``out``; returns the bytes cut per
     probe."""
     index, cut = {}, {}
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as z:
         for key in sorted(files):
             skeleton, spans = strip(files[key].read_bytes())
             z.writestr(zipfile.ZipInfo(f"{key}.tflite", _STAMP), skeleton, zipfile.ZIP_DEFLATED)
             index[key] = [list(s) for s in spans]
             cut[key] = sum(n for _, n in spans)
         z.writestr(zipfile.ZipInfo(INDEX, _STAMP), json.dumps(index, sort_keys=True), zipfile.ZIP_DEFLATED)
-    tmp.replace(out)
     return cut
 
 
