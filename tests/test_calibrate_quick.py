@@ -223,6 +223,34 @@ def test_a_mac_is_named_by_its_brand_string(monkeypatch):
     assert mac_cpu_name() == ""
 
 
+def test_a_macs_caches_come_from_sysctl(monkeypatch, tmp_path):
+    """No sysfs on macOS: an Apple chip's performance cores' caches, else (an Intel Mac) the machine's."""
+    import platform
+    import subprocess
+
+    from snapcheck.calibrate.harness import cache_sizes
+
+    def fake(values):
+        def sysctl(cmd, **kw):
+            value = values.get(cmd[-1])
+            return subprocess.CompletedProcess(cmd, 0 if value else 1, stdout=f"{value or ''}\n", stderr="")
+        return sysctl
+
+    apple = {"hw.perflevel0.l1dcachesize": "131072", "hw.perflevel0.l2cachesize": "16777216",
+             "hw.l1dcachesize": "65536", "hw.l2cachesize": "4194304"}
+    intel = {"hw.l1dcachesize": "32768", "hw.l2cachesize": "262144", "hw.l3cachesize": "12582912"}
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(subprocess, "run", fake(apple))
+    assert cache_sizes(tmp_path / "none") == {1: 131072.0, 2: 16777216.0}
+    monkeypatch.setattr(subprocess, "run", fake(intel))
+    assert cache_sizes(tmp_path / "none") == {1: 32768.0, 2: 262144.0, 3: 12582912.0}
+    monkeypatch.setattr(subprocess, "run", fake({}))
+    assert cache_sizes(tmp_path / "none") == {}
+    monkeypatch.setattr(platform, "system", lambda: "Linux")
+    monkeypatch.setattr(subprocess, "run", fake(intel))
+    assert cache_sizes(tmp_path / "none") == {}  # Linux without sysfs: nothing asked of sysctl
+
+
 def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     from snapcheck.cli import app
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from snapcheck.errors import InputError
 from snapcheck.estimate.kernels import Kernel, split_kernels
-from snapcheck.estimate.profiles import host_fingerprint  # noqa: F401 (the key of every cache here)
+from snapcheck.estimate.profiles import host_fingerprint, mac_sysctl  # noqa: F401 (host_fingerprint: the key of every cache here)
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
 from snapcheck.hostbench import time_runs
 from snapcheck.readers import load_model
@@ -64,9 +64,29 @@ def measure_tflite(model: bytes | Path, threads: int = 1, min_seconds: float = 0
     return out
 
 
+# macOS's caches (no sysfs) by level: the performance cores' (LiteRT's one thread runs on one; an Apple chip's L2
+# is its cluster's), else the machine's (an Intel Mac's)
+MAC_CACHE_KEYS = {1: ("hw.perflevel0.l1dcachesize", "hw.l1dcachesize"),
+                  2: ("hw.perflevel0.l2cachesize", "hw.l2cachesize"), 3: ("hw.l3cachesize",)}
+
+
+def mac_cache_sizes() -> dict[int, float]:
+    """macOS's data caches by level, from sysctl (``MAC_CACHE_KEYS``): level -> bytes; {} elsewhere."""
+    out: dict[int, float] = {}
+    for level, keys in MAC_CACHE_KEYS.items():
+        for key in keys:
+            value = mac_sysctl(key)
+            if value.isdigit() and int(value) > 0:
+                out[level] = float(value)
+                break
+    return out
+
+
 def cache_sizes(base: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[int, float]:
-    """This machine's data and unified caches as seen by one core: level -> bytes (Linux sysfs; {} when it
-    cannot be read)."""
+    """This machine's data and unified caches as seen by one core: level -> bytes (Linux sysfs, else macOS's
+    sysctl, ``mac_cache_sizes``; {} when neither can be read)."""
+    if not base.is_dir():
+        return mac_cache_sizes()
     out: dict[int, float] = {}
     for idx in sorted(base.glob("index*")):
         try:

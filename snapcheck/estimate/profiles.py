@@ -115,19 +115,23 @@ def cpu_name() -> str:
     return cpu_name_from(text) or mac_cpu_name() or platform.processor() or platform.machine()
 
 
-def mac_cpu_name() -> str:
-    """macOS's name for its CPU ("Apple M2 Pro", "Intel(R) Core(TM) i7-9750H CPU @ 2.60GHz"), which has no
-    /proc/cpuinfo and whose ``platform.processor()`` says only "arm" or "i386"; "" elsewhere."""
+def mac_sysctl(key: str) -> str:
+    """macOS's ``sysctl -n key`` (whitespace folded); "" elsewhere, or when it fails or the key is unknown."""
     if platform.system() != "Darwin":
         return ""
     import subprocess  # macOS only: kept off the check path's imports elsewhere
 
     try:
-        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
-                             timeout=5)
+        out = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""
     return " ".join(out.stdout.split()) if out.returncode == 0 else ""
+
+
+def mac_cpu_name() -> str:
+    """macOS's name for its CPU ("Apple M2 Pro", "Intel(R) Core(TM) i7-9750H CPU @ 2.60GHz"), which has no
+    /proc/cpuinfo and whose ``platform.processor()`` says only "arm" or "i386"; "" elsewhere."""
+    return mac_sysctl("machdep.cpu.brand_string")
 
 
 def cpu_name_from(cpuinfo: str) -> str:
