@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -57,10 +55,8 @@ def main() -> None:
 
     profile = dataclasses.replace(profile, network={}, residual={})  # the micro-benchmark fit alone (the roofline)
     cache = json.loads(calibration_cache(1).read_text())
-    with tempfile.TemporaryDirectory() as td:
-        rows = [(spec, micro_kernels(micro_file(spec).read_bytes(),
-                                     Path(td) / "m.tflite"), typical_ms(cache[spec.key()]))
-                for spec in micro_specs(0, args.per_kind)]
+    rows = [(spec, micro_kernels(micro_file(spec)), typical_ms(cache[spec.key()]))
+            for spec in micro_specs(0, args.per_kind)]
     errs: dict[str, list[float]] = {}
     for spec, kernels, ms in rows:
         errs.setdefault(spec.kind, []).append(predict_kernels(kernels, profile).latency_ms / ms - 1)
@@ -102,16 +98,14 @@ def nets_report(profile, repeat: int = 0) -> None:
     cache = json.loads(nets_cache(1).read_text())
     n = profile.network.get("meta", {}).get("networks", 600)
     rows, sigs = [], []
-    with tempfile.TemporaryDirectory() as td:
-        for spec in random_nets(n, 0):
-            key = spec.key()
-            path = cache_dir() / "nets" / f"{key}.tflite"
-            if key in cache and path.is_file():
-                kernels = micro_kernels(path.read_bytes(), Path(td) / "n.tflite")
-                rows.append(net_row(key, kernels, typical_ms(cache[key]), base))
-                sigs.append(signatures(kernels))
-        zoo = {p.stem: signatures(micro_kernels(p.read_bytes(), Path(td) / "z.tflite"))
-               for p in sorted((cache_dir() / "zoo").glob("*.tflite"))}
+    for spec in random_nets(n, 0):
+        key = spec.key()
+        path = cache_dir() / "nets" / f"{key}.tflite"
+        if key in cache and path.is_file():
+            kernels = micro_kernels(path)
+            rows.append(net_row(key, kernels, typical_ms(cache[key]), base))
+            sigs.append(signatures(kernels))
+    zoo = {p.stem: signatures(micro_kernels(p)) for p in sorted((cache_dir() / "zoo").glob("*.tflite"))}
     print(f"random networks timed: {len(rows)}; kernel model: {profile.meta.get('samples')} micro-benchmarks")
     variant, ridge, table = choose(rows, base.overhead_ms, base.cache_bytes)
     print("\n| variant | ridge | params | 5-fold CV within ±10% | CV median abs % error | cross-family within ±10% | "

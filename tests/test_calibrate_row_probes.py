@@ -11,11 +11,11 @@ from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RA
 pytestmark = pytest.mark.slow
 
 
-def test_each_rate_probe_builds_the_kernel_it_prices(tmp_path):
+def test_each_rate_probe_builds_the_kernel_it_prices():
     pytest.importorskip("tensorflow")
     from snapcheck.calibrate.harness import micro_kernels
 
-    mains = [max(micro_kernels(build_micro_tflite(spec), tmp_path / "probe.tflite"), key=lambda k: k.rows)
+    mains = [max(micro_kernels(build_micro_tflite(spec)), key=lambda k: k.rows)
              for spec in ROW_PROBES[3:]]
     assert all(main.rows > 0 for main in mains), [spec.key() for spec in ROW_PROBES[3:]]
     assert [main.row_rate for main in mains] == [*REFERENCE_COPY_TYPES.values(), REFERENCE_DECONV_RATE]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -172,10 +171,13 @@ def pass_cache(path: Path, i: int) -> Path:
     return path if i == 0 else path.with_name(f"{path.stem}-{i + 1}{path.suffix}")
 
 
-def micro_kernels(model: bytes, tmp: Path) -> list[Kernel]:
-    """The estimator's kernels for a converted model (through the ordinary reader)."""
-    tmp.write_bytes(model)
-    return split_kernels(load_model(tmp))
+def micro_kernels(model: bytes | Path) -> list[Kernel]:
+    """The estimator's kernels for a converted model: a .tflite file, or its bytes (through the ordinary reader)."""
+    if isinstance(model, Path):
+        return split_kernels(load_model(model))
+    from snapcheck.readers.tflite_reader import read_tflite
+
+    return split_kernels(read_tflite(Path("model.tflite"), model))
 
 
 def progress_bar(label: str, console: Any = None) -> Any:
@@ -254,7 +256,7 @@ def timed_models(items: list, *, key: Callable[[Any], str], build: Callable[[Any
         build_missing(items, key=key, build=build, folder=folder, workers=workers, console=console)
     caches = [MeasurementCache(pass_cache(cache_path, i)) for i in range(passes)]
     kernels: dict[str, list[Kernel]] = {}
-    with tempfile.TemporaryDirectory() as td, progress_bar(label, console) as bar:
+    with progress_bar(label, console) as bar:
         task = bar.add_task("", total=len(items) * passes)
         try:
             for i, cache in enumerate(caches):
@@ -268,7 +270,7 @@ def timed_models(items: list, *, key: Callable[[Any], str], build: Callable[[Any
                     if cache.get(name) is None and not build_only and not out_of_time:
                         cache.put(name, measure_tflite(path, threads, min_seconds=min_seconds, runs=runs))
                     if i == 0 and cache.get(name) is not None:
-                        kernels[name] = micro_kernels(path.read_bytes(), Path(td) / "model.tflite")
+                        kernels[name] = micro_kernels(path)
                     bar.advance(task)
         except KeyboardInterrupt:
             if console is not None:
