@@ -4,7 +4,6 @@ up-front checks of output paths (so that a bad ``--out`` is one line before any 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -66,49 +65,6 @@ def ls_versions(values: str | Iterable[str], option: str = "--ls-version", allow
 def ls_version(value: str, option: str = "--ls-version") -> str:
     """One rules version (``all`` refused)."""
     return ls_versions(value, option, allow_all=False)[0]
-
-
-def _probe_folder(folder: Path, what: str, target: Path) -> None:
-    """Create and delete a file in ``folder``: the only test of writability that also holds for root and for
-    read-only file systems."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".snapcheck-probe-", dir=folder)
-    except OSError as exc:
-        raise InputError(target, f"{what} cannot be written: {exc.strerror or exc}") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-def _existing_ancestor(path: Path, what: str) -> Path:
-    """The nearest folder of ``path`` that exists; ``InputError`` when a file stands in the way."""
-    for p in [path, *path.parents]:
-        if p.exists():
-            if not p.is_dir():
-                raise InputError(path, f"{what} cannot be created: {p} is a file, not a folder")
-            return p
-    return Path.cwd()
-
-
-def writable_file(path: str | Path | None, what: str = "--out") -> Path | None:
-    """Check that a report file can be written at ``path`` before any work (``None`` passes through)."""
-    if path is None:
-        return None
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(p, f"{what} is a folder; give a file name")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise InputError(p, f"{what} is read-only")
-    _probe_folder(_existing_ancestor(p.parent, what), what, p)
-    return p
-
-
-def writable_folder(path: str | Path, what: str = "--out") -> Path:
-    """Check that ``path`` is, or can become, a folder we can write in, before any work."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InputError(p, f"{what} is a file; give a folder")
-    _probe_folder(_existing_ancestor(p, what), what, p)
-    return p
 
 
 def existing_folder(path: Path, what: str) -> Path:

@@ -46,7 +46,8 @@ def calibrate(
     if threads < 1 or per_kind < 3 or nets < 0 or shapes < 0:
         raise InputError(None, "--threads must be >= 1, --per-kind >= 3, --shapes >= 0 and --nets >= 0")
     from snapcheck.calibrate import run_calibration
-    from snapcheck.commands._common import on_interrupt, writable_file
+    from snapcheck.commands._common import on_interrupt
+    from snapcheck.fsutil import writable_file
     from snapcheck.estimate.profiles import HOST_PROFILE
 
     console = _console()
@@ -73,7 +74,7 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     if threads < 1:
         raise InputError(None, "--threads must be >= 1")
     from snapcheck.calibrate.quick import PASSES, calibrate_quick
-    from snapcheck.commands._common import writable_file
+    from snapcheck.fsutil import writable_file
     from snapcheck.estimate.profiles import NOISY, host_profile_path, load_host_profile, noise_note
     from snapcheck.estimate.kernels import REFERENCE_COPY_TYPES, REFERENCE_DECONV_RATE, channel_pad
     from snapcheck.estimate.roofline import STEM_CHANNELS, group_kind, profile_tile, speed_group
@@ -271,7 +272,8 @@ def _part(text: str) -> tuple[int, int]:
 def _stage_profile(profile: Path | None, out: Path | None) -> tuple[Any, Path]:
     """The profile a stage corrects and where the result goes (``InputError`` for an unreadable profile or an
     unwritable destination)."""
-    from snapcheck.commands._common import on_interrupt, writable_file
+    from snapcheck.commands._common import on_interrupt
+    from snapcheck.fsutil import writable_file
     from snapcheck.estimate.profiles import HOST_PROFILE, read_profile
 
     source = profile or HOST_PROFILE

@@ -158,7 +158,8 @@ def check(
     override them. An unusable file is reported as that file's error and the others are still checked; the
     run then exits 2.
     """
-    from snapcheck.commands._common import note, report_format, writable_file
+    from snapcheck.commands._common import note, report_format
+    from snapcheck.fsutil import writable_file
     from snapcheck.config import ConfigFinder, resolve_settings
     from snapcheck.errors import InputError
 

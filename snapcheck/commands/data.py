@@ -33,8 +33,8 @@ def prepare_cmd(
         existing_folder,
         on_interrupt,
         quiet_tensorflow,
-        writable_folder,
     )
+    from snapcheck.fsutil import writable_folder
     from snapcheck.data.prepare import PrepareConfig, prepare
     from snapcheck.errors import InputError
 

@@ -34,14 +34,12 @@ def fix(
     """
     import json
 
-    from snapcheck.commands._common import JSON, ls_version as one_version, report_format, writable_file
+    from snapcheck.commands._common import JSON, ls_version as one_version, report_format
     from snapcheck.console import Console
     from snapcheck.fix import ExportTimeOnly, fix_model, parse_input_shapes
 
     fmt = report_format(fmt)
     version = one_version(ls_version)
-    if not dry_run:
-        writable_file(out, "-o")  # before the rewrite and its proof
     try:
         report = fix_model(model, out, ls_version=version, target=target,
                            input_shapes=parse_input_shapes(input_shape), fp16=fp16, dry_run=dry_run, sample=sample)

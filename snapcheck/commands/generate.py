@@ -22,7 +22,7 @@ def generate(
     NAME_rgba.png. Pictures are binarised, squared, resized and redrawn at the training stroke width first."""
     import numpy as np
 
-    from snapcheck.commands._common import writable_folder
+    from snapcheck.fsutil import writable_folder
     from snapcheck.preview.model import Generator, resolve_model
     from snapcheck.preview.strokes import outline_from_file
     from snapcheck.preview.write import contact_sheet, output_names, write_png

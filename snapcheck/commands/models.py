@@ -69,7 +69,8 @@ def export(
     Weights from a training run take the run's --size and config from its run.json; every argument is checked
     before TensorFlow starts."""
     from snapcheck.commands._common import ls_version as one_version
-    from snapcheck.commands._common import on_interrupt, quiet_tensorflow, writable_folder
+    from snapcheck.commands._common import on_interrupt, quiet_tensorflow
+    from snapcheck.fsutil import writable_folder
     from snapcheck.console import Console
     from snapcheck.errors import InputError
     from snapcheck.gan.export import ExportGateError, export_config

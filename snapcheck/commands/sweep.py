@@ -52,7 +52,7 @@ def sweep(
     """
     from snapcheck import __version__
     from snapcheck.commands._common import ls_version as one_version
-    from snapcheck.commands._common import writable_folder
+    from snapcheck.fsutil import writable_folder
     from snapcheck.console import Console
     from snapcheck.errors import InputError
     from snapcheck.extras import require

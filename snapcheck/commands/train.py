@@ -73,7 +73,8 @@ def train_command(
 
     Every argument is checked before TensorFlow starts; Ctrl-C keeps the last checkpoint (--resume continues)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from snapcheck.commands._common import existing_folder, ls_versions, on_interrupt, quiet_tensorflow, writable_folder
+    from snapcheck.commands._common import existing_folder, ls_versions, on_interrupt, quiet_tensorflow
+    from snapcheck.fsutil import writable_folder
     from snapcheck.gan.distribute import STRATEGIES, check_tf_config
     from snapcheck.gan.registry import get_config
     from snapcheck.gan.train import check_run_dir, train
@@ -127,8 +128,8 @@ def evaluate_command(
         on_interrupt,
         quiet_tensorflow,
         report_format,
-        writable_folder,
     )
+    from snapcheck.fsutil import writable_folder
 
     fmt = report_format(fmt)
     if split not in ("val", "train"):

@@ -223,8 +223,9 @@ def _refusal(exact: Agreement, approx: Agreement | None, numerics: list[Any]) ->
 def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: str = "5.x", target: str | None = None,
               input_shapes: dict[str, list[int]] | None = None, fp16: bool = False, dry_run: bool = False,
               sample: str | Path | None = None) -> FixReport:
-    """Fix ``path`` into ``out`` (nothing is written with ``dry_run``, nor when the proof fails)."""
-    from snapcheck.fsutil import atomic_path
+    """Fix ``path`` into ``out`` (nothing is written with ``dry_run``, nor when the proof fails); ``InputError``
+    before any work when ``out`` cannot be written."""
+    from snapcheck.fsutil import atomic_path, writable_file
     from snapcheck.numerics import load_sample, load_tolerance
 
     t0 = time.perf_counter()
@@ -232,8 +233,8 @@ def fix_model(path: str | Path, out: str | Path | None = None, *, ls_version: st
     where = resolve_target(target)
     if out is None and not dry_run:
         raise InputError(path, "give the output file with -o FIXED.onnx (or --dry-run to write nothing)")
-    if out is not None and Path(out).is_dir():
-        raise InputError(out, "is a directory: give -o the output file's name")
+    if not dry_run:
+        writable_file(out, "-o")  # before the rewrite and its proof
     path = Path(path)
     graph = load(path)
     before = check_graph(graph, ls_version, estimates=False, target=where.name)
