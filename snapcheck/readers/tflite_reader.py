@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 import numpy as np
 from flatbuffers import flexbuffers
@@ -100,6 +100,18 @@ def buffer_span(b: Any) -> tuple[int, int] | None:
     return None
 
 
+_MISSING = object()
+
+
+def _once(memo: dict, key: Hashable, decode: Callable[[], Any]) -> Any:
+    """``memo[key]``, from ``decode()`` the first time: a vector, string or buffer that many tables share is
+    decoded once (a crafted file may point thousands of tables at one)."""
+    value = memo.get(key, _MISSING)
+    if value is _MISSING:
+        value = memo[key] = decode()
+    return value
+
+
 def read_tflite(path: Path, buf: Any) -> Graph:
     """Parse TFLite flatbuffer bytes ``buf`` (``bytes`` or ``mmap``) read from ``path``."""
     try:
@@ -150,11 +162,7 @@ class _Reader:
         """The values of a numeric vector field, decoded once however many tables share it."""
         self._spend(n)
         arr = getattr(obj, f"{getter}AsNumpy")()
-        key = (arr.__array_interface__["data"][0], n, arr.dtype.str)
-        values = self._vectors.get(key)
-        if values is None:
-            values = self._vectors[key] = tuple(arr.tolist())
-        return values
+        return _once(self._vectors, (arr.__array_interface__["data"][0], n, arr.dtype.str), lambda: tuple(arr.tolist()))
 
     def _string(self, obj: Any, table: str, getter: str) -> str:
         """A string field, decoded once per address, its display capped at ``MAX_NAME`` characters."""
@@ -164,12 +172,12 @@ class _Reader:
             return ""
         start, n = tab.Vector(o), tab.VectorLen(o)
         self._spend(1)
-        shown = self._strings.get(start)
-        if shown is None:
+
+        def decode() -> str:
             if start + n > self.size:
                 raise _Corrupt(f"a {table} string ends past the end of the file")
-            shown = self._strings[start] = _text(bytes(self.buf[start:start + min(n, 4 * MAX_NAME + 4)]))
-        return shown
+            return _text(bytes(self.buf[start:start + min(n, 4 * MAX_NAME + 4)]))
+        return _once(self._strings, start, decode)
 
     def _int32s(self, obj: Any, table: str, field: str) -> tuple:
         """An int32 vector field (``_INT32_VECTORS``), decoded once however many tables share it."""
@@ -180,13 +188,12 @@ class _Reader:
             return ()
         self._spend(n)
         start = tab.Vector(o)
-        key = (start, n, "<i4")  # as ``_vector`` keys it
-        values = self._vectors.get(key)
-        if values is None:
+
+        def decode() -> tuple:
             if start + 4 * n > self.size:
                 raise _Corrupt(f"a {table} {field} vector ends past the end of the file")
-            values = self._vectors[key] = struct.unpack_from(f"<{n}i", self.buf, start)
-        return values
+            return struct.unpack_from(f"<{n}i", self.buf, start)
+        return _once(self._vectors, (start, n, "<i4"), decode)  # keyed as ``_vector`` keys it
 
     def _ints(self, obj: Any, field: str) -> tuple:
         n = self._count(getattr(obj, f"{field}Length")(), field)
@@ -199,12 +206,12 @@ class _Reader:
 
     def _span(self, index: int) -> tuple[int, int] | None:
         """(file offset, byte count) of buffer ``index``'s data, or None when it holds none."""
-        if index not in self._spans:
+        def decode() -> tuple[int, int] | None:
             span = buffer_span(self.model.Buffers(index))
             if span is not None and span[0] + span[1] > self.size:
                 raise _Corrupt(f"buffer {index} ends at byte {span[0] + span[1]}, past the file's {self.size}")
-            self._spans[index] = span
-        return self._spans[index]
+            return span
+        return _once(self._spans, index, decode)
 
     # -- the model ----------------------------------------------------------------------------
 
@@ -362,11 +369,11 @@ class _Reader:
         if not n or n > _MAX_CUSTOM_OPTIONS or op.CustomOptionsFormat() != 0:
             return {}
         arr = op.CustomOptionsAsNumpy()
-        key = ("custom", arr.__array_interface__["data"][0], n)
-        values = self._vectors.get(key)
-        if values is None:
+
+        def decode() -> tuple:
             self._spend(n // 4)  # decoding is linear in the bytes, each vector once
-            values = self._vectors[key] = tuple(_flexbuffer_map(arr.tobytes()))
+            return tuple(_flexbuffer_map(arr.tobytes()))
+        values = _once(self._vectors, ("custom", arr.__array_interface__["data"][0], n), decode)
         self._spend(len(values) + 1)
         return dict(values)
 
