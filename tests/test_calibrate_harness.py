@@ -32,7 +32,7 @@ def test_timed_models_builds_times_resumes_and_takes_the_median_over_passes(tmp_
         return {"min_ms": ms - 0.5, "cpu_min_ms": ms, "median_ms": ms, "cpu_median_ms": ms + 0.5, "runs": runs}
 
     monkeypatch.setattr(cal, "measure_tflite", fake_measure)
-    monkeypatch.setattr(cal, "micro_kernels", lambda model, tmp: [model.decode()])
+    monkeypatch.setattr(cal, "micro_kernels", lambda path: [path.read_bytes().decode()])
 
     def build(item):
         built.append(item)
@@ -87,3 +87,18 @@ def test_build_missing_drops_converter_logs_but_not_their_failures(tmp_path, cap
     with pytest.raises(ValueError, match="cannot convert bad"):
         cal.build_missing(["bad"], key=str, build=_noisy, folder=tmp_path / "m", workers=1)
     assert "oneDNN" not in capfd.readouterr().err and not (tmp_path / "m" / "bad.tflite").exists()
+
+
+def test_micro_kernels_reads_a_file_or_its_bytes_alike(tmp_path):
+    import numpy as np
+    from readers_fixtures import tiny_tflite
+
+    from snapcheck.calibrate.harness import micro_kernels
+
+    data = tiny_tflite(np.ones((4, 4), np.float32))
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    from_file, from_bytes = micro_kernels(path), micro_kernels(data)
+    assert from_file and [k.kind for k in from_file] == [k.kind for k in from_bytes]
+    assert [k.bytes for k in from_file] == [k.bytes for k in from_bytes]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]  # nothing else written
