@@ -20,7 +20,8 @@ import numpy as np
 
 from snapcheck.errors import InputError
 from snapcheck.estimate.kernels import Kernel, split_kernels
-from snapcheck.estimate.profiles import host_fingerprint, mac_sysctl  # noqa: F401 (host_fingerprint: the key of every cache here)
+from snapcheck.estimate.profiles import host_fingerprint  # noqa: F401 (the key of every cache here)
+from snapcheck.estimate.profiles import mac_sysctl
 from snapcheck.fsutil import atomic_write_bytes, atomic_write_json
 from snapcheck.hostbench import time_runs
 from snapcheck.readers import load_model
