@@ -106,6 +106,16 @@ def test_a_broadcasting_kernel_takes_at_least_its_rows_at_the_profiles_per_row_c
     assert network_terms([dataclasses.replace(narrow, rows=0)], [0.02], net) == [pytest.approx(0.02)]
 
 
+def test_the_memory_factor_moves_each_kernel_by_the_share_its_traffic_takes():
+    """x1.2 in a network where traffic bounds a kernel: a memory-bound kernel (share 1) by all of it, one whose
+    traffic fills a quarter of its compute time by a quarter of it; without the shares, every kernel by all."""
+    a, b = _k("eltwise", [(0, 100)], [(1, 100)]), _k("conv", [(1, 100)], [(2, 100)])
+    net = {"memory_factor": 1.2}
+    assert network_terms([a, b], [1.0, 2.0], net, [1.0, 0.25]) == [pytest.approx(1.2), pytest.approx(2.1)]
+    assert network_terms([a, b], [1.0, 2.0], net) == [pytest.approx(1.2), pytest.approx(2.4)]
+    assert network_terms([a, b], [1.0, 2.0], {"row_ns": {}}, [1.0, 0.25]) == [1.0, 2.0]
+
+
 def test_the_shipped_host_profile_prices_rows_and_nothing_else_in_the_network():
     p = load_host_profile()
     assert set(p.network) == {"row_ns"} and p.network["row_ns"]["in"] > p.network["row_ns"]["out"] > 0

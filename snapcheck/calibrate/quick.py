@@ -14,10 +14,15 @@ single-layer models, plus the per-inference overhead) and 21 random networks, 12
   change alike (on an AMD EPYC without AVX-512 against the profile's Sapphire Rapids, compute-bound probes ran
   2-3x slower, memory-bound ones 1.0-1.1x);
 - a factor on the fixed per-kernel cost (``kernel_us``), from the tiny probes, and the per-inference overhead;
-- a factor on every kernel of a network (the profile's ``network`` correction): the median of what the fit leaves
-  unexplained of the network probes. Weighted by their time, two large probes decided it; on a Zen 4 EPYC they
-  left 6 % where the median network left 1 %, and every real model came out 5-8 % high (docs/bench/estimator.md,
-  session 39);
+- a factor on the kernels of a network where their traffic bounds them (the profile's ``network`` correction,
+  its ``memory_factor``: a kernel's time takes it by its ``roofline.KernelTerms.memory_share``, all of it when
+  memory-bound, since a kernel busy computing hides what its cold inputs and weights cost): how much slower kernels
+  run in a network than alone on this host, the median of the factors that explain each network probe
+  (``QuickModel.network_factors``). Weighted by their time, two large probes decided it; on a Zen 4 EPYC they left
+  6 % where the median network left 1 %, and every real model came out 5-8 % high (docs/bench/estimator.md,
+  session 39). On every kernel's whole time it put the Ice Lake's dense-conv networks 10-20 % high and its
+  MobileNets low; on the share, over fourteen sittings of that host 61 -> 63 % of 741 model timings came out within
+  ±10 %, and on the sittings timed after the change was chosen (one with AVX-512 hidden) 55 -> 59 % (session 46);
 - a factor on the memory beyond the profile host's cache (``far_factor``), measured apart on memory-bound single
   layers whose traffic exceeds it: a Zen 4 EPYC's L3 streams 3-4x faster than the Xeon's of the profile, where its
   caches run 1.0-1.3x.
@@ -136,6 +141,7 @@ RIDGE = 0.1  # on each kind's deviation from the median factor and on log d (per
 HUBER = 0.02  # log error beyond which a single-layer probe pulls on the fit linearly, not quadratically
 # (``robust_fit``): about what a quiet host's passes over a probe differ by
 HUBER_ROUNDS = 10  # reweightings at most
+NETWORK_FLOOR = 0.1  # the in-network factor at least (a network probe's own can be any number: ``network_factors``)
 
 
 STREAM_LAYER = (4, 1024)  # (side, channels) of the weight-streaming chains' 1x1 conv: 4.2 MB of weights over 16
@@ -532,14 +538,17 @@ class QuickModel:
     """The probes' predicted times as functions of the factors (vectorised; the lookup's correction and the
     roofs' balance stay as the base profile has them):
 
-        t_i(theta) = n_i x (o x overhead + sum_j factor_j x (d x fixed_j + max(s[kind_j] x fill_j x compute_j,
-                                                                          m x memory_j)) + stream_i)
+        t_i(theta) = o x overhead + sum_j factor_j x (d x fixed_j + max(c_j, u_j)) x (1 + (n_i - 1) x share_j)
+                     + stream_i
+        c_j = s[kind_j] x fill_j x compute_j,  u_j = m x memory_j,  share_j = min(1, u_j / c_j)
 
     ``theta`` = (log of the median compute factor g, log d, log o, log m, then each probed kind's log deviation
     from g, then log n); ``n_i`` is n for a network probe and 1 for a single layer: how much slower kernels run
-    in a network here, against the profile's host, than the rest of the model says, a factor of its own so that
-    the networks' common excess does not bend the kernel factors. Some of a kind's kernels form a group of their
-    own, ``roofline.speed_group``: fully connected layers
+    in a network here, against the profile's host, than the rest of the model says, where their traffic bounds
+    them (``share_j``, ``roofline.KernelTerms.memory_share``; ``network.network_terms``' ``memory_factor``), a
+    factor of its own so that the networks' common excess in their traffic does not bend the kernel factors (an
+    excess in networks bound by their arithmetic does: it goes to the compute factors). Some of a kind's kernels
+    form a group of their own, ``roofline.speed_group``: fully connected layers
     with weights, and transposed convs with a weight panel, beyond the profile host's L2, stems, dense convs with
     few or off-tile output channels). ``stream_i``:
     the probe's weight re-reading here (``stream``, measured, not fitted); ``fill_j`` the dense conv's partial
@@ -591,13 +600,31 @@ class QuickModel:
         dev = np.concatenate([self.deviations(theta), [0.0]])
         return np.exp(theta[0] + dev[self.kind])
 
-    def times(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
-        """Each probe's time; the memory beyond the cache at ``far`` (default: the memory factor)."""
+    def kernel_times(self, theta: np.ndarray, far: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each kernel's time alone and the share of it the in-network factor moves
+        (``KernelTerms.memory_share``); the memory beyond the cache at ``far`` (default: the memory factor)."""
         m = np.exp(theta[3])
         memory = m * self.memory + (m if far is None else far) * self.far
-        per = np.exp(theta[1]) * self.fixed + np.maximum(self.scale(theta) * self.compute, memory)
-        t = np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
-        return np.where(self.is_net, np.exp(theta[-1]), 1.0) * t
+        compute = self.scale(theta) * self.compute
+        return (np.exp(theta[1]) * self.fixed + np.maximum(compute, memory),
+                np.minimum(1.0, memory / np.maximum(compute, 1e-15)))
+
+    def times(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
+        """Each probe's time; the memory beyond the cache at ``far`` (default: the memory factor)."""
+        per, share = self.kernel_times(theta, far)
+        per = per * np.where(self.is_net[self.row_of], 1.0 + (np.exp(theta[-1]) - 1.0) * share, 1.0)
+        return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
+
+    def network_factors(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
+        """Per network probe whose kernels the in-network factor moves, the factor that explains its timing exactly
+        with ``theta``'s other factors: its time is linear in it (its kernels alone, plus the factor less 1 times
+        their share it moves)."""
+        per, share = self.kernel_times(theta, far)
+        alone = np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) \
+            + self.stream
+        moved = np.bincount(self.row_of, per * share, minlength=self.n)
+        idx = self.is_net & (moved > 0)
+        return 1.0 + (np.exp(self.target[idx]) * self.t0[idx] - alone[idx]) / moved[idx]
 
     def residuals(self, theta: np.ndarray, weights: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
         fit = (np.log(self.times(theta) / self.t0) - self.target) * np.sqrt(weights)
@@ -626,7 +653,7 @@ def robust_fit(model: QuickModel, weights: np.ndarray, ridge: float = RIDGE) -> 
     against the profile's Xeon, 1x1 convs to 16-48 channels ran 2.0x where wide ones ran 1.3-1.6x, and an add 1.8x
     where other element-wise ops ran 1.3-1.5x (``bench/estimator_replay.py --probes``). Squared, those few set
     their kind's factor. With the in-network factor in the fit (``QuickModel``), the robust loss cannot hand the
-    networks' common excess to the kernel factors instead. Over ten Ice Lake records (503 model timings) 59 -> 62 %
+    networks' common excess in their traffic to the kernel factors instead. Over ten Ice Lake records (503 model timings) 59 -> 62 %
     came out within ±10 % (mean absolute log error 0.1011 -> 0.0952), and 55 -> 63 % of the one timed after the
     change was chosen (docs/bench/estimator.md, session 43)."""
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(model.size))
@@ -648,8 +675,9 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     probed kind (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory
     roof), ``kernel_us`` and ``overhead``; ``memory_far`` (the memory beyond the cache: ``far_factor`` on the
     memory-bound probes beyond it, kept out of the fit; the memory factor without ``FAR_MIN_PROBES`` of them);
-    ``network``, the fitted in-network factor times the median of what the fit leaves of the network probes
-    (``QuickModel``'s n). ``errors`` are the log
+    ``network``, the in-network factor on the kernels' memory shares: the median of the factors that explain each
+    network probe with the fitted ones (``QuickModel.network_factors``, at least ``NETWORK_FLOOR``; the fit's own n
+    leans towards the longest). ``errors`` are the log
     errors left on the single-kernel probes, ``network_errors`` on the networks once ``network`` is applied;
     ``transfer_error`` per kind the 68th percentile of its single-kernel probes' absolute log errors (how far one
     factor per kind is from each of its shapes' change; the lookup's ``kind_error`` is the same statistic).
@@ -692,7 +720,9 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             shift = float(np.median(err[idx]))
             speed[g] = speed.get(group_kind(g), float(np.exp(theta[0]))) * float(np.exp(shift))
             err[idx] -= shift
-    network = float(np.exp(theta[-1] + np.median(err[is_net]))) if is_net.any() else 1.0
+    each = model.network_factors(theta, far)
+    network = max(NETWORK_FLOOR, float(np.median(each))) if len(each) else 1.0
+    applied = np.concatenate([theta[:-1], [np.log(network)]])  # the networks priced with that factor
     by_kind: dict[str, list[float]] = {}
     for r, e, net in zip(rows, err, is_net):
         main = None if net else main_kernel(r.kernels)
@@ -708,7 +738,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             "memory_far": float(np.exp(theta[3])) if far is None else far, "far_probes": len(far_idx),
             "kernel_us": float(np.exp(theta[1])),
             "overhead": float(np.exp(theta[2])), "network": network, "errors": -err[~is_net],
-            "network_errors": np.log(network) - theta[-1] - err[is_net], "stream": dict(stream or {}), "local": local,
+            "network_errors": -model.log_errors(applied, far)[is_net], "stream": dict(stream or {}),
+            "local": local,
             "tile": tile, "cache": cache}
 
 
@@ -722,9 +753,10 @@ def beyond_share(k: Kernel, base: Profile) -> float:
 def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     """``base`` with every kind's compute roof slowed by its factor (``speed``; the median one for kinds without
     probes; the factor of a group of a kind's kernels, ``roofline.speed_group``, sets its ``group_gflops``), every
-    memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and every
-    kernel of a network, and its cold-weight reload, by ``network`` (on top of ``base``'s own network
-    correction); the weight re-reading measured here (``stream``) replaces ``base``'s, the cost of cold inputs
+    memory roof by ``memory``, the per-kernel costs by ``kernel_us``, the overhead by ``overhead`` and the
+    kernels of a network by ``network`` where their traffic bounds them (``network["memory_factor"]``, on top of
+    ``base``'s own), as their cold-weight reload; the weight re-reading measured here (``stream``) replaces
+    ``base``'s, the cost of cold inputs
     measured here (``cold``, ``cold_rate``) becomes the network correction's ``cold_ms_per_mb["cold_inputs"]`` at
     the L2's size and that of weights read from beyond it (``weights``, ``weight_rate``) its
     ``cold_ms_per_mb["cold_weights"]``, the per-row costs measured here (``rows``, ``row_rates``) replace
@@ -742,9 +774,7 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     m = factors["memory"]
 
     net = dict(base.network)
-    kind_factor = {k: v * factors["network"] for k, v in net.get("kind_factor", {}).items()}
-    kind_factor.setdefault("all", factors["network"])
-    net["kind_factor"] = {k: round(v, 4) for k, v in kind_factor.items()}
+    net["memory_factor"] = round(float(net.get("memory_factor", 1.0)) * factors["network"], 4)
     if net.get("cold_ms_per_mb"):  # the reload of cold weights is in-network time too
         net["cold_ms_per_mb"] = {k: round(v * factors["network"], 6) for k, v in net["cold_ms_per_mb"].items()}
     stream = factors.get("stream") or {}

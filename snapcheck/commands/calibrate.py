@@ -111,8 +111,9 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                   f"(traffic beyond the profile host's {base.cache_bytes / 2**20:.0f} MB cache: "
                   f"{far_note(factors.get('far_probes', 0))})\n"
                   f"  {'per-kernel cost':{width}s} x{factors['kernel_us']:5.2f}   per-inference overhead x{factors['overhead']:5.2f}\n"
-                  f"  {'in-network':{width}s} x{factors['network']:5.2f}  (what the factors leave of the "
-                  f"{len(factors['network_errors'])} network probes' change)")
+                  f"  {'in-network':{width}s} x{factors['network']:5.2f}  (kernels in a network, by the share of "
+                  f"their time their traffic takes: the median of the {len(factors['network_errors'])} network "
+                  f"probes')")
     stream = factors.get("stream") or {}
     if stream:
         shares = ", ".join(f"{c:.0%} at {mb:.0f}" for mb, c in zip(stream["sizes_mb"], stream["cold"]))

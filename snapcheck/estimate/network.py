@@ -8,6 +8,16 @@ on top of it:
     latency = overhead + sum_k max(m_k x kernel_ms_k, rows_k x row_ns / 1e6) + sum_f cold_ms_per_mb[f] x cold_f / 1e6
               + n_kernels x kernel_us / 1e3
     m_k     = kind_factor[kind_k] x exp(sum_i kind_coef[kind_k][i] x clamp(z_ki, feature_range[kind_k][i]))
+              x (1 + (memory_factor - 1) x share_k)
+
+``memory_factor`` is how much slower kernels run in a network than alone where their traffic bounds them, on a
+host against the profile's (``calibrate --quick``'s in-network factor; 1 when absent); ``share_k`` is how much
+of its compute time the kernel's traffic fills (``roofline.KernelTerms.memory_share``: 1 for a memory-bound
+kernel, memory / compute for the others), since a kernel bound by its arithmetic hides most of what its
+inputs and weights cost to fetch. One factor on every kernel's whole time put the Ice Lake's dense-conv networks
+(ResNets, VGG, Xception) high and its MobileNets low; on the share, over fourteen sittings of that host (741
+model timings) 61 -> 63 % came out within ±10 %, and on three sittings timed after the change was chosen, one
+of them with AVX-512 hidden, 55 -> 59 % (docs/bench/estimator.md, session 46).
 
 ``kind_factor`` is an in-network multiplier per kernel kind (``all``: kinds without their own; 1 when
 absent); ``kind_coef`` makes it log-linear in the kernel's shape features ``z`` (``kernel_features``: the
@@ -228,10 +238,17 @@ def row_floor_ms(k: Kernel, row_ns: dict) -> float:
     return k.rows * float(row_ns.get(k.row_rate or ("in" if k.inplace else "out"), 0.0)) / 1e6
 
 
-def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict) -> list[float]:
-    """Per-kernel time with the network correction ``net`` (a profile's ``network`` entry) applied."""
+def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict,
+                  memory_shares: list[float] | None = None) -> list[float]:
+    """Per-kernel time with the network correction ``net`` (a profile's ``network`` entry) applied;
+    ``memory_shares``: each kernel's ``KernelTerms.memory_share``, for ``net``'s ``memory_factor`` (without them,
+    every kernel's whole time takes it)."""
     if not net:
         return list(base_ms)
+    slower = float(net.get("memory_factor", 1.0)) - 1.0
+    if slower:
+        shares = memory_shares if memory_shares is not None else [1.0] * len(kernels)
+        base_ms = [ms * (1.0 + slower * share) for ms, share in zip(base_ms, shares)]
     rate = net.get("cold_ms_per_mb", {})
     extra_us = float(net.get("kernel_us", 0.0))
     cache = float(net.get("cache_bytes", 2097152.0))

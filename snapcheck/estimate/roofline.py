@@ -104,6 +104,17 @@ class KernelTerms:
     def ms(self) -> float:
         return (self.fixed + max(self.compute, self.memory)) * self.factor
 
+    @property
+    def bound(self) -> str:
+        """Which roof bounds the kernel: "compute" or "memory"."""
+        return "compute" if self.compute >= self.memory else "memory"
+
+    @property
+    def memory_share(self) -> float:
+        """How much of its compute time the kernel's traffic would fill, at most 1 (a memory-bound kernel): the
+        share of its time a slower memory in a network moves (``network.network_terms``' ``memory_factor``)."""
+        return min(1.0, self.memory / self.compute) if self.compute > 0 else 1.0
+
 
 # Kinds whose kernels with weights (a panel, ``beyond_cache``) beyond the profile host's cache may run at their own speed.
 BEYOND_CACHE_KINDS = ("fc", "deconv")
@@ -329,7 +340,7 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
 def kernel_ms(k: Kernel, p: Profile) -> tuple[float, str]:
     """Time of one kernel and which roof bounds it ("compute" or "memory")."""
     t = kernel_terms(k, p)
-    return t.ms, ("compute" if t.compute >= t.memory else "memory")
+    return t.ms, t.bound
 
 
 @dataclass
@@ -355,18 +366,18 @@ def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError]
     """Latency of a kernel list on profile ``p``. The range is ``p.range_factors`` widened by the kernels'
     measured errors (``errors`` with their ``shared`` part, ``estimate.uncertainty``; default: from ``p``'s own
     lookup, none for a profile without one)."""
-    priced: dict[tuple, tuple[float, str]] = {}
+    priced: dict[tuple, KernelTerms] = {}
     timed = []
     for k in kernels:
         key = k.price_key()
         if key not in priced:
-            priced[key] = kernel_ms(k, p)
+            priced[key] = kernel_terms(k, p)
         timed.append(priced[key])
-    per_kernel = network_terms(kernels, [ms for ms, _ in timed], p.network)
+    per_kernel = network_terms(kernels, [t.ms for t in timed], p.network, [t.memory_share for t in timed])
     per_kind, mem = dict.fromkeys(KINDS, 0.0), 0.0
-    for k, ms, (_, bound) in zip(kernels, per_kernel, timed):
+    for k, ms, t in zip(kernels, per_kernel, timed):
         per_kind[k.kind] += ms
-        if bound == "memory":
+        if t.bound == "memory":
             mem += ms
     total = p.overhead_ms + sum(per_kernel)
     body = sum(per_kernel)
