@@ -600,29 +600,27 @@ class QuickModel:
         dev = np.concatenate([self.deviations(theta), [0.0]])
         return np.exp(theta[0] + dev[self.kind])
 
-    def kernel_times(self, theta: np.ndarray, far: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Each kernel's time alone and the share of it the in-network factor moves
-        (``KernelTerms.memory_share``); the memory beyond the cache at ``far`` (default: the memory factor)."""
+    def parts(self, theta: np.ndarray, far: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each probe's time with its kernels priced as alone, and the part of it the in-network factor moves (its
+        kernels' time by their ``KernelTerms.memory_share``); the memory beyond the cache at ``far`` (default: the
+        memory factor). A network probe's time is the first plus n - 1 times the second."""
         m = np.exp(theta[3])
         memory = m * self.memory + (m if far is None else far) * self.far
         compute = self.scale(theta) * self.compute
-        return (np.exp(theta[1]) * self.fixed + np.maximum(compute, memory),
-                np.minimum(1.0, memory / np.maximum(compute, 1e-15)))
+        per = np.exp(theta[1]) * self.fixed + np.maximum(compute, memory)
+        share = np.minimum(1.0, memory / np.maximum(compute, 1e-15))
+        alone = np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
+        return alone, np.bincount(self.row_of, per * share, minlength=self.n)
 
     def times(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
         """Each probe's time; the memory beyond the cache at ``far`` (default: the memory factor)."""
-        per, share = self.kernel_times(theta, far)
-        per = per * np.where(self.is_net[self.row_of], 1.0 + (np.exp(theta[-1]) - 1.0) * share, 1.0)
-        return np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
+        alone, moved = self.parts(theta, far)
+        return alone + np.where(self.is_net, np.exp(theta[-1]) - 1.0, 0.0) * moved
 
     def network_factors(self, theta: np.ndarray, far: float | None = None) -> np.ndarray:
         """Per network probe whose kernels the in-network factor moves, the factor that explains its timing exactly
-        with ``theta``'s other factors: its time is linear in it (its kernels alone, plus the factor less 1 times
-        their share it moves)."""
-        per, share = self.kernel_times(theta, far)
-        alone = np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) \
-            + self.stream
-        moved = np.bincount(self.row_of, per * share, minlength=self.n)
+        with ``theta``'s other factors (``parts``: its time is linear in it)."""
+        alone, moved = self.parts(theta, far)
         idx = self.is_net & (moved > 0)
         return 1.0 + (np.exp(self.target[idx]) * self.t0[idx] - alone[idx]) / moved[idx]
 
