@@ -23,7 +23,7 @@ from snapcheck.estimate.profiles import (NOISY, active_host_profile, host_finger
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          read_profile, write_profile)
 from snapcheck.errors import InputError
-from snapcheck.estimate.roofline import predict_kernels, speed_group
+from snapcheck.estimate.roofline import kernel_terms, local_ms, predict_kernels, speed_group
 from snapcheck.rules import load_ruleset
 
 
@@ -115,8 +115,6 @@ def test_the_in_network_factor_moves_kernels_by_the_share_their_traffic_takes():
     network by all of it and a network of wide 3x3 convs, bound by their arithmetic, by the share of their time
     their traffic fills (on an Ice Lake, one factor on every kernel put dense-conv networks high and MobileNets
     low: docs/bench/estimator.md, session 46)."""
-    from snapcheck.estimate.roofline import kernel_terms
-
     base = load_host_profile()
     host = quick.adapt(base, {**_truth({"conv": 1.0, "eltwise": 1.0}), "network": 1.3}, {})
     assert host.network["memory_factor"] == 1.3 and "kind_factor" not in host.network
@@ -735,6 +733,13 @@ def _deconv_here(ks) -> float:
     return _measured_here(ks, 8.0, 0.05)
 
 
+def _in_network(ks, profile, alone: float) -> float:
+    """A one-kernel model's price on ``profile`` whose kernel alone takes ``alone`` ms: the in-network factor
+    (``network["memory_factor"]``) moves it by its memory share."""
+    slower = (profile.network.get("memory_factor", 1.0) - 1) * kernel_terms(ks[0], profile).memory_share
+    return profile.overhead_ms + alone * (1 + slower)
+
+
 def _deconv_rows(base, timing=lambda ks, ref: _deconv_here(ks), overhead: float = OVERHEAD_HERE) -> list[quick.ProbeRow]:
     """``_rows`` plus the per-inference overhead and five transposed-conv probes timed ``timing(kernels,
     reference)`` here (default: as ``_deconv_here``)."""
@@ -762,12 +767,27 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     adapted = quick.adapt(base, f, {})
     for shape in ((2, 512, 512), (32, 96, 3)):  # a 16 MB one from a 2x2 input; one to 3 channels
         ks = split_kernels(deconv_graph(*shape))
-        here = _deconv_here(ks) - OVERHEAD_HERE  # a measured model's time is its arithmetic: no in-network factor
-        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms + here, rel=5e-3)
+        here = _deconv_here(ks) - OVERHEAD_HERE
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(_in_network(ks, adapted, here), rel=5e-3)
         assert predict_kernels(ks, base).latency_ms != pytest.approx(predict_kernels(ks, adapted).latency_ms, rel=0.1)
     assert json.loads(json.dumps(profile_to_json(adapted)))["local_models"]["deconv"] == model  # saved with the profile
     assert profile_from_json(profile_to_json(adapted)).local_models == adapted.local_models
     assert "deconv" not in quick.fit_factors(base, rows[:-2])["local"]  # 3 probes are too few: the factor stays
+
+
+def test_a_kernel_priced_by_a_measured_model_takes_the_in_network_factor_on_its_weights_share():
+    """The weights' part of a measured model's time is its traffic (``KernelTerms.memory_share``), as the fit
+    prices it on its roofline: a slower memory in a network moves a one-row classifier head, nearly all weights,
+    by nearly all of the factor and a layer over many rows by little of it; alone, each is the model's time."""
+    model = {"ms_per_mmac": 0.02, "ms_per_mb": 0.1}
+    base = load_host_profile()
+    here = dataclasses.replace(base, local_models={"fc": model}, network={"memory_factor": 1.5})
+    for rows, least, most in ((1, 0.9, 1.0), (3136, 0.0, 0.05)):
+        k = split_kernels(_fc(rows, 1024, 1000))[0]
+        t = kernel_terms(k, here)
+        assert t.ms == pytest.approx(local_ms(k, model, here.simd))
+        assert least < t.memory_share < most
+        assert predict_kernels([k], here).per_kernel_ms[0] == pytest.approx(t.ms * (1 + 0.5 * t.memory_share))
 
 
 def test_a_transposed_conv_model_without_a_rate_is_not_kept():
@@ -921,7 +941,7 @@ def test_fully_connected_layers_can_take_the_model_measured_on_this_host():
     for shape in ((1, 1280, 1000), (196, 384, 1536)):  # a classifier head; a ViT-S MLP
         ks = split_kernels(_fc(*shape))
         here = _fc_here(ks) - OVERHEAD_HERE
-        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(adapted.overhead_ms + here, rel=5e-3)
+        assert predict_kernels(ks, adapted).latency_ms == pytest.approx(_in_network(ks, adapted, here), rel=5e-3)
 
 
 def test_dense_convs_off_the_hosts_gemm_tile_are_priced_by_their_fill():
@@ -929,7 +949,7 @@ def test_dense_convs_off_the_hosts_gemm_tile_are_priced_by_their_fill():
     time a conv to 76 channels computes 80 where the lookup priced 96: its work scales by 80/96. Convs to a
     multiple of 32, to fewer than 32 channels (another micro-kernel on the profile's host: their group's factor
     prices them) and stems do not change, nor does any conv on a profile not adapted to a host of another tile."""
-    from snapcheck.estimate.roofline import kernel_terms, tile_fill
+    from snapcheck.estimate.roofline import tile_fill
 
     base = load_host_profile()
     here = dataclasses.replace(base, gemm_tile=16)

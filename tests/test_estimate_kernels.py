@@ -218,12 +218,13 @@ def test_price_key_holds_every_field_that_prices_a_kernel():
 
 def test_repeated_kernels_priced_once_get_what_each_priced_alone_would():
     from snapcheck.estimate.network import network_terms
-    from snapcheck.estimate.roofline import kernel_ms
+    from snapcheck.estimate.roofline import kernel_terms
 
     p = load_host_profile()
     kernels, pred = host_prediction(conv_chain(32, [16, 16, 16, 16, 16]), p)
     assert len({k.price_key() for k in kernels}) < len(kernels)
-    alone = network_terms(kernels, [kernel_ms(k, p)[0] for k in kernels], p.network)
+    terms = [kernel_terms(k, p) for k in kernels]
+    alone = network_terms(kernels, [t.ms for t in terms], p.network, [t.memory_share for t in terms])
     assert pred.per_kernel_ms == pytest.approx(alone, rel=1e-12)
 
 

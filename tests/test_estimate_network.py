@@ -74,7 +74,7 @@ def test_profile_round_trip_and_old_profiles_still_load(tmp_path):
         k.reduction, k.channels = 64, 16
     bare = dataclasses.replace(host, network={})
     base = predict_kernels(kernels, bare).per_kernel_ms
-    assert network_terms(kernels, base, {}) == base
+    assert network_terms(kernels, base, {}, [1.0, 1.0]) == base
     scaled = predict_kernels(kernels, dataclasses.replace(bare, network={"kind_factor": {"conv": 2.0}}))
     assert scaled.per_kernel_ms[0] == pytest.approx(2 * base[0]) and scaled.per_kernel_ms[1] == pytest.approx(base[1])
 
@@ -101,18 +101,20 @@ def test_a_broadcasting_kernel_takes_at_least_its_rows_at_the_profiles_per_row_c
     assert row_floor_ms(dataclasses.replace(narrow, rows=0), rows) == 0
     assert row_floor_ms(narrow, {}) == 0
     net = {"row_ns": rows}
-    assert network_terms([narrow], [0.02], net) == [pytest.approx(0.12544)]
-    assert network_terms([narrow], [0.5], net) == [pytest.approx(0.5)]  # its traffic takes longer than its rows
-    assert network_terms([dataclasses.replace(narrow, rows=0)], [0.02], net) == [pytest.approx(0.02)]
+    assert network_terms([narrow], [0.02], net, [1.0]) == [pytest.approx(0.12544)]
+    assert network_terms([narrow], [0.5], net, [1.0]) == [pytest.approx(0.5)]  # its traffic takes longer than its rows
+    assert network_terms([dataclasses.replace(narrow, rows=0)], [0.02], net, [1.0]) == [pytest.approx(0.02)]
 
 
 def test_the_memory_factor_moves_each_kernel_by_the_share_its_traffic_takes():
     """x1.2 in a network where traffic bounds a kernel: a memory-bound kernel (share 1) by all of it, one whose
-    traffic fills a quarter of its compute time by a quarter of it; without the shares, every kernel by all."""
+    traffic fills a quarter of its compute time by a quarter of it."""
     a, b = _k("eltwise", [(0, 100)], [(1, 100)]), _k("conv", [(1, 100)], [(2, 100)])
     net = {"memory_factor": 1.2}
     assert network_terms([a, b], [1.0, 2.0], net, [1.0, 0.25]) == [pytest.approx(1.2), pytest.approx(2.1)]
-    assert network_terms([a, b], [1.0, 2.0], net) == [pytest.approx(1.2), pytest.approx(2.4)]
+    assert network_terms([a, b], [1.0, 2.0], net, [1.0, 1.0]) == [pytest.approx(1.2), pytest.approx(2.4)]
+    with pytest.raises(ValueError):  # a share for every kernel
+        network_terms([a, b], [1.0, 2.0], net, [1.0])
     assert network_terms([a, b], [1.0, 2.0], {"row_ns": {}}, [1.0, 0.25]) == [1.0, 2.0]
 
 

@@ -239,16 +239,15 @@ def row_floor_ms(k: Kernel, row_ns: dict) -> float:
 
 
 def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict,
-                  memory_shares: list[float] | None = None) -> list[float]:
+                  memory_shares: list[float]) -> list[float]:
     """Per-kernel time with the network correction ``net`` (a profile's ``network`` entry) applied;
-    ``memory_shares``: each kernel's ``KernelTerms.memory_share``, for ``net``'s ``memory_factor`` (without them,
-    every kernel's whole time takes it)."""
+    ``memory_shares``: each kernel's ``KernelTerms.memory_share``, the part of its time ``net``'s
+    ``memory_factor`` moves."""
     if not net:
         return list(base_ms)
     slower = float(net.get("memory_factor", 1.0)) - 1.0
     if slower:
-        shares = memory_shares if memory_shares is not None else [1.0] * len(kernels)
-        base_ms = [ms * (1.0 + slower * share) for ms, share in zip(base_ms, shares)]
+        base_ms = [ms * (1.0 + slower * share) for ms, share in zip(base_ms, memory_shares, strict=True)]
     rate = net.get("cold_ms_per_mb", {})
     extra_us = float(net.get("kernel_us", 0.0))
     cache = float(net.get("cache_bytes", 2097152.0))

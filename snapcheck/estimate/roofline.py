@@ -23,10 +23,10 @@ work is scaled by its partial tile's fill (``tile_fill``) and by how often its G
 against on the profile's host (``restream_fill``). A kind in ``local_models`` (``--quick`` on a host whose
 transposed convs or fully connected layers change unlike the shape model says) is priced by the model measured on
 that host instead, ``local_ms``: multiply-adds (output channels padded to the tile) x ``ms_per_mmac`` + weights x
-``ms_per_mb``. A profile's ``network`` entry (calibrated on random whole networks, ``estimate.network``) then
-scales kernels per kind and adds the cold-cache traffic a kernel meets in a network but not when timed alone.
-Before that, a profile's ``residual`` entry corrects each kernel by the measured error of the nearest calibrated
-single kernels (``estimate.residual``).
+``ms_per_mb``, whose weights' part counts as its traffic (``KernelTerms.memory_share``). A profile's ``network``
+entry (calibrated on random whole networks, ``estimate.network``) then scales kernels per kind and adds the
+cold-cache traffic a kernel meets in a network but not when timed alone. Before that, a profile's ``residual``
+entry corrects each kernel by the measured error of the nearest calibrated single kernels (``estimate.residual``).
 """
 
 from __future__ import annotations
@@ -300,10 +300,15 @@ def local_macs(k: Kernel, simd: int) -> float:
     return k.macs * channel_pad(c, simd) if c > 0 else float(k.macs)
 
 
+def local_weight_ms(k: Kernel, model: dict[str, float]) -> float:
+    """The part of ``local_ms`` its weight bytes take."""
+    return k.weight_bytes / 2**20 * model["ms_per_mb"]
+
+
 def local_ms(k: Kernel, model: dict[str, float], simd: int) -> float:
     """A kernel's time by a model measured on the host (``Profile.local_models``): its padded multiply-adds
     (``local_macs``) and weight bytes at the measured rates, the kernel's fixed cost included."""
-    return local_macs(k, simd) / 1e6 * model["ms_per_mmac"] + k.weight_bytes / 2**20 * model["ms_per_mb"]
+    return local_macs(k, simd) / 1e6 * model["ms_per_mmac"] + local_weight_ms(k, model)
 
 
 def speedup(k: Kernel, p: Profile) -> float:
@@ -316,8 +321,10 @@ def speedup(k: Kernel, p: Profile) -> float:
 
 def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
-    if k.kind in p.local_models:
-        return KernelTerms(0.0, local_ms(k, p.local_models[k.kind], p.simd) / speedup(k, p), 0.0, 1.0)
+    if k.kind in p.local_models:  # one measured time; its weights' part is its traffic (``memory_share``)
+        model = p.local_models[k.kind]
+        return KernelTerms(0.0, local_ms(k, model, p.simd) / speedup(k, p), local_weight_ms(k, model) / speedup(k, p),
+                           1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = speed_gflops(k, p)
