@@ -43,19 +43,15 @@ def main() -> int:
     args = ap.parse_args()
 
     from snapcheck.calibrate.harness import host_fingerprint
-    from snapcheck.calibrate.micro import micro_model
     from snapcheck.calibrate.probe_pack import graph_form
-    from snapcheck.calibrate.quick import probe_specs
-    from snapcheck.calibrate.random_nets import NetSpec, net_model
+    from snapcheck.calibrate.quick import probe_keras, probe_specs
     from snapcheck.tfconvert import import_tensorflow, keras_tflite
 
     import_tensorflow()
     specs = probe_specs()[: args.limit or None]
     rows, differ = [], []
     for n, spec in enumerate(specs):
-        net = isinstance(spec, NetSpec)
-        model = net_model(spec) if net else micro_model(spec)
-        fixed = True if net else spec.fixed_batch
+        model, fixed = probe_keras(spec)
         ways = {"frozen": lambda: keras_tflite(model, fixed_batch=fixed),
                 "saved_model": lambda: saved_model_tflite(model, fixed)}
         out, secs = {}, {}

@@ -119,10 +119,10 @@ from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerpr
                                          timed_models, typical_ms)
 from snapcheck.calibrate.micro import (FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES,
                                        RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES, MicroSpec,
-                                       build_micro_tflite)
+                                       micro_model)
 from snapcheck.calibrate.probe_pack import unpack_probes
-from snapcheck.calibrate.random_nets import (Layer, NetSpec, build_net_tflite, cell_nets, net_style, probe_nets,
-                                             random_nets, weight_bytes)
+from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_model, net_style, probe_nets, random_nets,
+                                             weight_bytes)
 from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
@@ -132,6 +132,7 @@ from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, loca
                                          restream_fill, speed_gflops, speed_group, tile_fill, weight_passes)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
+from snapcheck.tfconvert import keras_tflite
 
 PASSES = 3  # timing passes over the probe set (median)
 MIN_SECONDS = 0.3  # timed runs per probe and pass: at least this long (and >= 10 runs)
@@ -404,9 +405,18 @@ def reference_ms(spec: MicroSpec | NetSpec, kernels: list[Kernel], base: Profile
     return lookup_reference(kernels, base) if isinstance(spec, MicroSpec) else None
 
 
+def probe_keras(spec: MicroSpec | NetSpec) -> tuple[Any, bool]:
+    """A probe's Keras model (a single layer or a network) and whether its batch is fixed at 1 when converted
+    (``keras_tflite``'s ``fixed_batch``)."""
+    if isinstance(spec, NetSpec):
+        return net_model(spec), True
+    return micro_model(spec), spec.fixed_batch
+
+
 def build_probe(spec: MicroSpec | NetSpec) -> bytes:
-    """A probe's .tflite: a single-layer model or a network."""
-    return build_net_tflite(spec) if isinstance(spec, NetSpec) else build_micro_tflite(spec)
+    """A probe's .tflite (``probe_keras``)."""
+    model, fixed = probe_keras(spec)
+    return keras_tflite(model, fixed_batch=fixed)
 
 
 def probe_dir() -> Path:
