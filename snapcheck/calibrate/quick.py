@@ -128,8 +128,9 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import sample_key
-from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, predict_kernels, profile_tile,
-                                         restream_fill, speed_gflops, speed_group, tile_fill, weight_passes)
+from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, memory_share, predict_kernels,
+                                         profile_tile, restream_fill, speed_gflops, speed_group, tile_fill,
+                                         weight_passes)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 from snapcheck.tfconvert import keras_tflite
@@ -618,7 +619,7 @@ class QuickModel:
         memory = m * self.memory + (m if far is None else far) * self.far
         compute = self.scale(theta) * self.compute
         per = np.exp(theta[1]) * self.fixed + np.maximum(compute, memory)
-        share = np.minimum(1.0, memory / np.maximum(compute, 1e-15))
+        share = memory_share(compute, memory)
         alone = np.exp(theta[2]) * self.base.overhead_ms + np.bincount(self.row_of, per, minlength=self.n) + self.stream
         return alone, np.bincount(self.row_of, per * share, minlength=self.n)
 

@@ -111,9 +111,16 @@ class KernelTerms:
 
     @property
     def memory_share(self) -> float:
-        """How much of its compute time the kernel's traffic would fill, at most 1 (a memory-bound kernel): the
-        share of its time a slower memory in a network moves (``network.network_terms``' ``memory_factor``)."""
-        return min(1.0, self.memory / self.compute) if self.compute > 0 else 1.0
+        """The share of its time a slower memory in a network moves (``memory_share``)."""
+        return float(memory_share(self.compute, self.memory))
+
+
+def memory_share(compute: float | np.ndarray, memory: float | np.ndarray) -> float | np.ndarray:
+    """How much of a kernel's compute time its traffic would fill, at most 1 (a memory-bound kernel, or one
+    without compute time): the share of its time a slower memory in a network moves (``network.network_terms``'
+    ``memory_factor``). Elementwise over arrays (``calibrate.quick.QuickModel``)."""
+    compute, memory = np.asarray(compute, dtype=float), np.asarray(memory, dtype=float)
+    return np.where(compute > 0, np.minimum(1.0, memory / np.where(compute > 0, compute, 1.0)), 1.0)
 
 
 # Kinds whose kernels with weights (a panel, ``beyond_cache``) beyond the profile host's cache may run at their own speed.
@@ -380,7 +387,8 @@ def predict_kernels(kernels: list[Kernel], p: Profile, errors: list[KernelError]
         if key not in priced:
             priced[key] = kernel_terms(k, p)
         timed.append(priced[key])
-    per_kernel = network_terms(kernels, [t.ms for t in timed], p.network, [t.memory_share for t in timed])
+    shares = memory_share(np.array([t.compute for t in timed]), np.array([t.memory for t in timed]))
+    per_kernel = network_terms(kernels, [t.ms for t in timed], p.network, shares.tolist())
     per_kind, mem = dict.fromkeys(KINDS, 0.0), 0.0
     for k, ms, t in zip(kernels, per_kernel, timed):
         per_kind[k.kind] += ms
