@@ -107,3 +107,24 @@ def test_misfit_probes_are_those_the_fit_misses_the_same_way_in_most_records(rep
     assert misfits[0]["records"] == 3 and misfits[0]["left"] == pytest.approx(0.30)
     assert misfits[0]["change"] == pytest.approx([1.3, 1.2, 1.4])
     assert [m["probe"] for m in replay.misfit_probes(per_record, threshold=0.01)] == ["wide", "fine"]
+
+
+def test_a_variant_is_applied_to_a_scratch_copy_of_the_committed_code_or_said_not_to_apply(tmp_path):
+    import difflib
+    import subprocess
+
+    variants = load_script(BENCH / "replay_variants.py")
+    head = subprocess.run(["git", "-C", str(variants.ROOT), "show", "HEAD:snapcheck/__init__.py"],
+                          capture_output=True, text=True, check=True).stdout.splitlines(keepends=True)
+    changed = head + ["VARIANT = True\n"]
+    patch = tmp_path / "flag.patch"
+    patch.write_text("A header the patch tools skip.\n\n" + "".join(difflib.unified_diff(
+        head, changed, "a/snapcheck/__init__.py", "b/snapcheck/__init__.py")))
+    assert variants.scratch_tree(tmp_path / "v", patch) == ""
+    assert (tmp_path / "v" / "snapcheck" / "__init__.py").read_text().endswith("VARIANT = True\n")
+    assert (tmp_path / "v" / "bench" / "estimator_replay.py").is_file()
+    assert (tmp_path / "v" / "rules").resolve() == (variants.ROOT / "rules").resolve()
+    stale = tmp_path / "stale.patch"
+    stale.write_text("".join(difflib.unified_diff(["no such line\n"], ["x\n"], "a/snapcheck/__init__.py",
+                                                  "b/snapcheck/__init__.py")))
+    assert variants.scratch_tree(tmp_path / "w", stale)  # the reason it does not apply
