@@ -12,7 +12,8 @@ profile recorded (``meta.quick.timings`` and ``timings_apart``) and each model's
 ``bench/estimator_accuracy.py --json`` (its median over passes, and each pass). ``--save`` writes one from such a
 run, whose JSON holds the scored profile's ``meta``: after ``calibrate --quick`` or with ``--quick``. Replaying
 (default: every record in ``bench/records/``; those of an emulated CPU, ``bench/records/avx2/``, only when named,
-and under ``bench/hide_avx512.sh``, since the fit reads the GEMM tile from the CPU it runs on) rebuilds the probe rows from the recorded timings (nothing is timed;
+and under ``bench/hide_avx512.sh``, since the fit reads the GEMM tile from the CPU it runs on) rebuilds the probe
+rows from the recorded timings (nothing is timed;
 the probe models are converted once, as ``--quick`` does), fits them with ``quick.calibrate_quick`` on the shipped
 profile and prices every model again (its .tflite from the ``zoo`` sets, converted when missing). Reported per
 record and set: the share within ±10 %, the mean absolute log error and the share inside the estimate's range, and

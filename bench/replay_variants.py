@@ -26,11 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ROOT / "bench" / "variants"
 
 
-def scratch_tree(dest: Path, patch: Path | None) -> str:
-    """The committed ``snapcheck`` and ``bench`` under ``dest`` with ``patch`` applied; '' or why it failed."""
+def committed_code() -> bytes:
+    """The committed ``snapcheck`` and ``bench``, as a tar archive (``git archive HEAD``)."""
+    return subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "snapcheck", "bench"], capture_output=True,
+                          check=True).stdout
+
+
+def scratch_tree(dest: Path, patch: Path | None, archive: bytes) -> str:
+    """``archive`` (``committed_code``) unpacked under ``dest`` with ``patch`` applied; '' or why it failed."""
     dest.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "snapcheck", "bench"], capture_output=True,
-                             check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     (dest / "rules").symlink_to(ROOT / "rules")
     if patch is None:
@@ -58,11 +62,12 @@ def main() -> int:
     patches = [Path(p).resolve() for p in args.variants] if args.variants is not None \
         else sorted(VARIANTS.glob("*.patch"))
     results: dict[str, dict] = {}
+    archive = committed_code()
     with tempfile.TemporaryDirectory(prefix="snapcheck-variants-") as tmp:
         for i, patch in enumerate([None, *patches]):
             name = "HEAD" if patch is None else patch.stem
             tree = Path(tmp) / f"v{i}"
-            why = scratch_tree(tree, patch)
+            why = scratch_tree(tree, patch, archive)
             if why:
                 print(f"{name}: does not apply to HEAD ({why}); skipped", file=sys.stderr)
                 continue

@@ -120,11 +120,12 @@ def test_a_variant_is_applied_to_a_scratch_copy_of_the_committed_code_or_said_no
     patch = tmp_path / "flag.patch"
     patch.write_text("A header the patch tools skip.\n\n" + "".join(difflib.unified_diff(
         head, changed, "a/snapcheck/__init__.py", "b/snapcheck/__init__.py")))
-    assert variants.scratch_tree(tmp_path / "v", patch) == ""
+    archive = variants.committed_code()
+    assert variants.scratch_tree(tmp_path / "v", patch, archive) == ""
     assert (tmp_path / "v" / "snapcheck" / "__init__.py").read_text().endswith("VARIANT = True\n")
     assert (tmp_path / "v" / "bench" / "estimator_replay.py").is_file()
     assert (tmp_path / "v" / "rules").resolve() == (variants.ROOT / "rules").resolve()
     stale = tmp_path / "stale.patch"
     stale.write_text("".join(difflib.unified_diff(["no such line\n"], ["x\n"], "a/snapcheck/__init__.py",
                                                   "b/snapcheck/__init__.py")))
-    assert variants.scratch_tree(tmp_path / "w", stale)  # the reason it does not apply
+    assert variants.scratch_tree(tmp_path / "w", stale, archive)  # the reason it does not apply

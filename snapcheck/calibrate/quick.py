@@ -662,9 +662,9 @@ def robust_fit(model: QuickModel, weights: np.ndarray, ridge: float = RIDGE) -> 
     against the profile's Xeon, 1x1 convs to 16-48 channels ran 2.0x where wide ones ran 1.3-1.6x, and an add 1.8x
     where other element-wise ops ran 1.3-1.5x (``bench/estimator_replay.py --probes``). Squared, those few set
     their kind's factor. With the in-network factor in the fit (``QuickModel``), the robust loss cannot hand the
-    networks' common excess in their traffic to the kernel factors instead. Over ten Ice Lake records (503 model timings) 59 -> 62 %
-    came out within ±10 % (mean absolute log error 0.1011 -> 0.0952), and 55 -> 63 % of the one timed after the
-    change was chosen (docs/bench/estimator.md, session 43)."""
+    networks' common excess in their traffic to the kernel factors instead. Over ten Ice Lake records (503 model
+    timings) 59 -> 62 % came out within ±10 % (mean absolute log error 0.1011 -> 0.0952), and 55 -> 63 % of the one
+    timed after the change was chosen (docs/bench/estimator.md, session 43)."""
     theta, _ = levenberg_marquardt(lambda x: model.residuals(x, weights, ridge), np.zeros(model.size))
     for _ in range(HUBER_ROUNDS):
         err = np.abs(model.log_errors(theta))

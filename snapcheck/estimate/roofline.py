@@ -329,9 +329,8 @@ def speedup(k: Kernel, p: Profile) -> float:
 def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
     if k.kind in p.local_models:  # one measured time; its weights' part is its traffic (``memory_share``)
-        model = p.local_models[k.kind]
-        return KernelTerms(0.0, local_ms(k, model, p.simd) / speedup(k, p), local_weight_ms(k, model) / speedup(k, p),
-                           1.0)
+        model, faster = p.local_models[k.kind], speedup(k, p)
+        return KernelTerms(0.0, local_ms(k, model, p.simd) / faster, local_weight_ms(k, model) / faster, 1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = speed_gflops(k, p)
