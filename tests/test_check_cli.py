@@ -27,6 +27,7 @@ def assert_clean_failure(p: subprocess.CompletedProcess, code: int = 2) -> None:
     if code == 2:
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("snapcheck: error:"), p.stderr
+        assert "internal error:" not in lines[0], p.stderr  # a bug, caught: one line and exit 2 all the same
 
 
 @needs_corpus

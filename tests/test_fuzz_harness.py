@@ -54,3 +54,23 @@ def test_a_broken_contract_is_caught_and_saved(tmp_path: Path, monkeypatch: pyte
     campaign = fuzz.Campaign(work, tmp_path / "failures")
     outcome = campaign.check(b"not a model", ".onnx", "json")
     assert outcome.problem == "exit 3" and campaign.save().read_bytes() == b"not a model"
+
+
+def test_an_internal_error_is_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI turns a bug into one line and exit 2, as it does a refusal; the judge still calls it a bug."""
+    pytest.importorskip("hypothesis")
+    fuzz = _harness()
+    fuzz.warm()
+    import snapcheck.api as api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(api, "check_graph", broken)
+    monkeypatch.setenv("SNAPCHECK_CACHE", str(tmp_path))
+    monkeypatch.delenv("SNAPCHECK_DEBUG", raising=False)
+    seed = next(p for p in fuzz.seed_files(small=True) if p.suffix == ".onnx")
+    work = tmp_path / "work"
+    fuzz.prepare_folder(work)
+    outcome = fuzz.Campaign(work, tmp_path / "failures").check(seed.read_bytes(), ".onnx", "json")
+    assert outcome.rc == 2 and outcome.problem == "internal error", outcome

@@ -50,6 +50,8 @@ def test_a_conv_over_a_batch_of_tiny_images_is_priced_by_its_per_image_tiles():
     alone = dataclasses.replace(conv, geometry=dataclasses.replace(conv.geometry, images=1))
     assert kernel_terms(conv, host).compute == pytest.approx(kernel_terms(alone, host).compute * 36 * 2 / 47)
     assert image_fill(conv, dataclasses.replace(host, residual={}, gemm_tile=0)) == 1.0
+    empty = dataclasses.replace(conv, geometry=dataclasses.replace(conv.geometry, out_pixels=0))
+    assert image_fill(empty, host) == 1.0  # a zero-size output (a hostile file): no division by zero
     one = GraphBuilder()
     x = one.input((1, 18, 18, 8))
     w = one.op("CONV_2D", [x, one.tensor((64, 3, 3, 8), const=True)], (1, 16, 16, 64), stride_h=1, stride_w=1,

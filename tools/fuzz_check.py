@@ -10,7 +10,8 @@ data can point at files, links, folders and FIFOs around the model.
 
 Every input is checked by `snapcheck check` in a forked child (exit code, wall time, memory growth,
 stderr, and the report parsed as JSON or XML). The contract: exit 0 or 1 with a report that parses and
-nothing on stderr, or exit 2 with one line; never exit 3, a traceback, a warning, a hang (``--timeout-s``),
+nothing on stderr, or exit 2 with one line that is not an internal error (a bug the CLI caught and logged to
+``crash.log``); never exit 3, a traceback, a warning, a hang (``--timeout-s``),
 more than ``--slow-s`` seconds or more than ``--max-mb`` of memory growth. hypothesis shrinks a broken
 input to a minimal one, which is saved under ``--out`` with its outcome.
 
@@ -570,6 +571,8 @@ def _judge(o: Outcome, out_path: Path, fmt: str, slow_s: float, max_mb: float) -
             return "exit 2 without one line"
         if "malformed ONNX model (" in lines[0]:
             return "masked exception"
+        if "internal error:" in lines[0]:  # a bug the CLI caught: one line and exit 2, but a bug
+            return "internal error"
         return ""
     if lines:
         return "stderr output"

@@ -47,10 +47,11 @@ def bench(
     if fmt == "json":
         typer.echo(json.dumps({**res.to_dict(), **({"estimate": estimate} if estimate else {})}, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{res.model}[/] on {res.runtime} {res.runtime_version}, {res.threads} thread(s), "
+    console.print(f"[bold]{escape(str(res.model))}[/] on {res.runtime} {res.runtime_version}, {res.threads} thread(s), "
                   f"{res.runs} runs after {res.warmup} warm-up")
     console.print(f"median {res.median_ms:.3f} ms   p90 {res.p90_ms:.3f} ms   min {res.min_ms:.3f} ms   "
                   f"load {res.load_ms:.1f} ms   peak RSS {res.peak_rss_mb:.1f} MB (+{res.model_rss_mb:.1f} MB for the model)")
@@ -60,11 +61,11 @@ def bench(
     if estimate:
         lo, hi = estimate["range_ms"]
         console.print(f"host estimate {estimate['latency_ms']:.3f} ms (range {lo:.3f}-{hi:.3f}) from the profile "
-                      f"{estimate['profile']}")
+                      f"{escape(str(estimate['profile']))}")
         if not estimate["fitted_here"] or estimate["noisy"]:
-            console.print(f"[yellow]{estimate['note']}[/]", soft_wrap=True)
+            console.print(f"[yellow]{escape(estimate['note'])}[/]", soft_wrap=True)
         if estimate.get("outside"):
-            console.print(f"[yellow]{estimate['outside']}[/]", soft_wrap=True)
+            console.print(f"[yellow]{escape(estimate['outside'])}[/]", soft_wrap=True)
     if res.profile:
         alone = res.profile_source == "alone"
         title = ("per-op time, each op timed alone (LiteRT's Python API has no op profiler)" if alone else
@@ -81,10 +82,10 @@ def bench(
             cells.append(f"{row['share']:.1%}")
             if alone:
                 cells.append(row.get("name", "") + (f" ({row['not_timed']})" if "not_timed" in row else ""))
-            table.add_row(*cells)
+            table.add_row(*map(escape, cells))
         console.print(table)
         if res.profile_note:
-            console.print(res.profile_note, soft_wrap=True)
+            console.print(escape(res.profile_note), soft_wrap=True)
 
 
 def _host_estimate(model: Path) -> dict:

@@ -68,6 +68,8 @@ def export(
 
     Weights from a training run take the run's --size and config from its run.json; every argument is checked
     before TensorFlow starts."""
+    from rich.markup import escape
+
     from snapcheck.commands._common import ls_version as one_version
     from snapcheck.commands._common import on_interrupt, quiet_tensorflow
     from snapcheck.fsutil import writable_folder
@@ -100,9 +102,9 @@ def export(
         for filename, report in exc.reports.items():
             for f in report.findings:
                 if f.severity in ("error", "warning"):
-                    console.print(f"{filename}: {f.code} {f.severity}: {f.message}" + (f" [{f.op}]" if f.op else ""),
+                    console.print(escape(f"{filename}: {f.code} {f.severity}: {f.message}" + (f" [{f.op}]" if f.op else "")),
                                   highlight=False, soft_wrap=True)
-        console.print(f"[red]export refused:[/] {exc}; nothing written (use --no-gate to write anyway)", soft_wrap=True)
+        console.print(f"[red]export refused:[/] {escape(str(exc))}; nothing written (use --no-gate to write anyway)", soft_wrap=True)
         raise typer.Exit(1) from None
     _print_files(Console(), sidecar)
     console.print(f"wrote {', '.join(str(out / f) for f in [*sidecar['file_bytes'], sidecar['name'] + '.json'])}")

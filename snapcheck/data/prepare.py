@@ -396,6 +396,7 @@ def _chunks(items: list, n: int) -> Iterator[list]:
 
 def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     """Prepare ``out`` from ``src``; resumes an earlier run; returns what was done."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from snapcheck.data.outline import composite_on_white
@@ -448,7 +449,8 @@ def prepare(src: Path, out: Path, cfg: PrepareConfig) -> Summary:
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with Progress(*columns, transient=False) as progress, (out / RECORDS).open("a", encoding="utf-8") as journal:
-            task = progress.add_task(f"{src.name} ({kind}, {cfg.edges}, {cfg.size}px)", total=len(todo), kept=0)
+            task = progress.add_task(escape(f"{src.name} ({kind}, {cfg.edges}, {cfg.size}px)"), total=len(todo),
+                                     kept=0)
             chunks = list(_chunks(todo, CHUNK))
             if hed is not None and chunks:  # the workers crop and matte the next chunk while HED runs
                 pending = submit(_stage_worker, [(j, cfg) for j in chunks[0]])

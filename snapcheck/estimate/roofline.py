@@ -286,8 +286,8 @@ def image_fill(k: Kernel, p: Profile) -> float:
     profile's Xeon this prices a 3x3 conv over 36 / 144 / 324 images of 9 / 4 / 1 pixels at +0 / -2 / +5 % of its
     timing, was -34 / -42 / -55 % (docs/bench/estimator.md, session 30)."""
     g = k.geometry
-    if g is None or k.kind != "conv" or g.images <= 1 or g.out_pixels % g.images:
-        return 1.0
+    if g is None or k.kind != "conv" or g.images <= 1 or g.out_pixels <= 0 or g.out_pixels % g.images:
+        return 1.0  # no output pixels: a zero-size tensor (a hostile file)
     nr = p.gemm_tile or profile_tile(p)
     mr = GEMM_ROWS.get(nr, 0)
     if not mr:

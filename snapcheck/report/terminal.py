@@ -119,7 +119,7 @@ def _summary(console: Console, r: CheckReport) -> None:
                 sb = "Scale/Bias unknown"
             else:
                 sb = f"Scale {_num(p['scale'])} Bias {_num(p['bias'])} ({p['source']})"
-            console.print(f"  {label} {escape(p['name'])} {shape} {p['dtype']} {p['layout']}  {escape(sb)}",
+            console.print(f"  {label} {escape(p['name'])} {escape(shape)} {p['dtype']} {p['layout']}  {escape(sb)}",
                           soft_wrap=True)
 
 
