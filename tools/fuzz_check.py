@@ -5,8 +5,8 @@ changed field by field: the ONNX protobuf through its descriptors (any field of 
 names, dims, data types, attribute types, external-data locations, whole messages deleted, duplicated or
 copied elsewhere), the TFLite flatbuffer through the LiteRT schema's object API (every table field,
 vector and union, quantization and sparsity tables created where there were none), and flatbuffer
-vectors made shared between tables by rewriting their offsets. Names can get invalid UTF-8, external
-data can point at files, links, folders and FIFOs around the model.
+vectors made shared between tables by rewriting their offsets. Names can get invalid UTF-8 or rich markup,
+external data can point at files, links, folders and FIFOs around the model.
 
 Every input is checked by `snapcheck check` in a forked child (exit code, wall time, memory growth,
 stderr, and the report parsed as JSON or XML). The contract: exit 0 or 1 with a report that parses and
@@ -55,6 +55,7 @@ assert len(BAD_BYTES) == len(BAD_UTF8)
 LOCATIONS = ["data.bin", "sub/data.bin", "../outside.bin", "/etc/hostname", "C:\\data.bin", "link_out.bin",
              "folder", "fifo", "missing.bin", "data.bin\\..\\..\\x", "file:///etc/hostname", "./data.bin",
              "loop.bin", "dev_null"]
+MARKUP = ["[/]", "[bold]x", "[link=file:///etc/hostname]x", "batch_size", "\\[x]", "x\\"]  # rich markup in names
 MAX_INPUT_BYTES = 16 << 20
 
 
@@ -165,7 +166,7 @@ def _scalar(data: Any, fd: Any, names: list[str]) -> Any:
     if fd.type in (fd.TYPE_FLOAT, fd.TYPE_DOUBLE):
         return data.draw(st.sampled_from(FLOATS) | st.floats(allow_nan=True, width=32))
     if fd.type == fd.TYPE_STRING:
-        pool = [*names, "", BAD_UTF8.decode(), "x" * 300, *LOCATIONS, "Conv", "If", "Relu", "com.microsoft",
+        pool = [*names, "", BAD_UTF8.decode(), "x" * 300, *LOCATIONS, *MARKUP, "Conv", "If", "Relu", "com.microsoft",
                 "ai.onnx.ml", "location", "offset", "length"]
         return data.draw(st.sampled_from(pool))
     if fd.type == fd.TYPE_BYTES:
@@ -401,7 +402,8 @@ def mutate_tflite(model: Any, data: Any) -> None:
         setattr(obj, attr, items)
         return
     if isinstance(v, (bytes, str)):
-        setattr(obj, attr, data.draw(st.sampled_from([b"", BAD_BYTES, b"x" * 300, b"Flex" + bytes(v[:8] or b"Op")])))
+        setattr(obj, attr, data.draw(st.sampled_from([b"", BAD_BYTES, b"x" * 300, b"Flex" + bytes(v[:8] or b"Op"),
+                                                      *(m.encode() for m in MARKUP)])))
         return
     if isinstance(v, bool):
         setattr(obj, attr, not v)
