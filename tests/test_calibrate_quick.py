@@ -175,6 +175,40 @@ def test_no_change_fits_identity():
     assert all(v == pytest.approx(1.0, abs=0.02) for v in f["speed"].values())
     assert f["network"] == pytest.approx(1.0, abs=0.02) and f["median"] == pytest.approx(1.0, abs=0.02)
     assert f["memory"] == pytest.approx(1.0, abs=0.02)
+    assert f["host_residual"] == {}  # nothing left to correct: no host lookup
+
+
+def _pointwise(hw: int, cin: int, cout: int):
+    b = GraphBuilder()
+    x = b.input((1, hw, hw, cin))
+    return split_kernels(b.graph([tflite_conv(b, x, hw, cin, cout, 1)]))
+
+
+def test_a_host_lookup_moves_kernels_near_the_probes_one_factor_left_off():
+    """A host whose 1x1 convs to at most 48 channels slow 2x and wider ones 1.5x (as on the Ice Lake Xeon against
+    the profile's host): one factor for the kind follows the narrow majority and prices the wide ones a third
+    high; the host lookup (``residual.fit_host``) learns what the factor left of each probe, and a wide 1x1 conv
+    that is not a probe comes out near its 1.5x. The table beats the probes uncorrected in leave-one-out, or it
+    would not be kept."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.5, "eltwise": 1.0}))
+    shapes = [(56, 96, 24), (28, 176, 16), (64, 40, 48), (40, 392, 40), (32, 64, 32), (48, 128, 24),
+              (14, 256, 256), (7, 480, 96), (28, 512, 512), (14, 1024, 256)]
+    for hw, cin, cout in shapes:
+        ks = _pointwise(hw, cin, cout)
+        ref = predict_kernels(ks, base).latency_ms
+        rows.append(quick.ProbeRow(MicroSpec("pointwise", "conv", hw, hw, cin, cout, 1), ks,
+                                   ref * (2.0 if cout <= 48 else 1.5), ref))
+    f = quick.fit_factors(base, rows)
+    table = f["host_residual"]
+    assert table and table["meta"]["loo_mean_abs_log"] < table["meta"]["uncorrected_mean_abs_log"]
+    adapted = quick.adapt(base, f, {})
+    without = dataclasses.replace(adapted, residual={k: v for k, v in adapted.residual.items() if k != "host"})
+    wide = _pointwise(28, 256, 1024)
+    truth = 1.5 * predict_kernels(wide, base).latency_ms
+    assert predict_kernels(wide, without).latency_ms > 1.15 * truth  # the kind's factor alone: priced high
+    assert predict_kernels(wide, adapted).latency_ms == pytest.approx(truth, rel=0.1)
+    assert profile_from_json(json.loads(json.dumps(profile_to_json(adapted)))) == adapted
 
 
 @pytest.fixture
@@ -312,6 +346,7 @@ def test_quick_command_writes_this_machines_profile(host_dir, monkeypatch):
     assert written["meta"]["quick"]["memory"] == pytest.approx(0.9, rel=0.15)
     assert "memory roofs" in result.output
     assert "phone estimates do not change" in " ".join(result.output.split())
+    assert "host lookup: none" in result.output and written["meta"]["quick"]["host_lookup"] == {}  # factors fit all
 
 
 def _with_passes(timed: list[tuple], swing: float) -> list[tuple]:

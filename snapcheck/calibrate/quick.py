@@ -127,7 +127,7 @@ from snapcheck.calibrate.shapes import sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
-from snapcheck.estimate.residual import sample_key
+from snapcheck.estimate.residual import fit_host, sample_key
 from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, memory_share, predict_kernels,
                                          profile_tile, restream_fill, speed_gflops, speed_group, tile_fill,
                                          weight_passes)
@@ -742,7 +742,10 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             by_kind[kind] = local_errors[kind]
         else:
             del local[kind]
+    host = [(m, float(np.exp(e)), 1.0) for m, e in zip(mains, err) if m is not None and m.kind not in local
+            and m.kind not in LOCAL_KINDS and rereads(m, tile, cache) <= 1]
     return {"speed": speed, "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
+            "host_residual": fit_host(host, float((base.residual or {}).get("group_penalty", 4.0))),
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])),
             "memory_far": float(np.exp(theta[3])) if far is None else far, "far_probes": len(far_idx),
             "kernel_us": float(np.exp(theta[1])),
@@ -802,6 +805,8 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
     if not net["row_ns"]:
         del net["row_ns"]
     residual = base.residual
+    if factors.get("host_residual"):
+        residual = {**residual, "host": factors["host_residual"]}
     transfer = factors.get("transfer_error") or {}
     noise = float((factors.get("noise") or {}).get("sigma", 0.0))
     if transfer and residual.get("kind_error"):
@@ -877,6 +882,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "local": factors["local"],
                       "tile": factors["tile"], "restream": factors["restream"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
+                      "host_lookup": (factors["host_residual"] or {}).get("meta", {}),
                       "noise": factors["noise"],
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

@@ -156,6 +156,13 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
                       f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "
                       "model times a factor")
+    lookup = q.get("host_lookup") or {}
+    if lookup:
+        console.print(f"  host lookup: what the factors leave of {lookup['probes']} single-layer probes moves the "
+                      f"kernels near them (leave-one-out error {lookup['loo_mean_abs_log']:.3f} against "
+                      f"{lookup['uncorrected_mean_abs_log']:.3f} uncorrected, in log time)")
+    else:
+        console.print("  host lookup: none (the probes' errors do not predict one another's here)")
     worst = sorted(factors.get("transfer_error", {}).items(), key=lambda t: -t[1])[:3]
     if worst:
         console.print("host ranges widen where one factor fits a kind's probes worst: " + ", ".join(

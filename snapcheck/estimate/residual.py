@@ -45,6 +45,9 @@ GRID = {"bandwidth": (0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0), "shrink": (0.03, 0.1
         "group_penalty": (1.0, 4.0, 16.0)}
 # Output-channel tile and the weight of its fill feature (0: no tile feature).
 ALIGN_GRID = ((0, 0.0), (16, 3.0), (16, 10.0), (32, 3.0), (32, 10.0), (32, 30.0), (64, 10.0))
+# The host lookup's grid (``fit_host``): wider kernels and more shrinkage than the shipped table's, since a new host's
+# probes are a few dozen spread over every kind where the profile's lookup has thousands of samples.
+HOST_GRID = {"bandwidth": (0.3, 0.5, 0.7, 1.0, 1.5), "shrink": (0.3, 1.0, 3.0, 10.0)}
 
 
 def features(k: Kernel) -> tuple[str, list[float]]:
@@ -219,6 +222,27 @@ def kind_errors(loo: dict[str, np.ndarray]) -> dict[str, float]:
     percentile of its absolute value (one standard deviation of a normal error, unmoved by a few outliers), what
     ``estimate.uncertainty`` widens a range by."""
     return {kind: round(float(np.percentile(np.abs(errors), 68)), 4) for kind, errors in loo.items()}
+
+
+def fit_host(samples: list[tuple[Kernel, float, float]], group_penalty: float) -> dict[str, Any]:
+    """A host lookup (``Profile.residual["host"]``): what ``calibrate --quick``'s factors leave of its single-layer
+    probes on a new host, ``(kernel, measured_ms, priced_ms)``, as a table ``correction`` reads like the shipped
+    one, so that a model's kernel near probes its kind's factor prices high or low moves with them. Bandwidth and
+    shrink are those of ``HOST_GRID`` with the lowest mean absolute leave-one-out error over the probes; ``{}``
+    when even that does not beat leaving the probes uncorrected (a host whose probes' errors do not predict one
+    another's), so the table only ever corrects where it would have on the probes."""
+    kinds = build(samples)
+    if not kinds:
+        return {}
+    tables = [_Table(e, kind) for kind, e in kinds.items()]
+    none = float(np.mean(np.abs(np.concatenate([t.r for t in tables]))))
+    best = min((float(np.mean(np.abs(np.concatenate([t.loo_residuals(h, s, group_penalty) for t in tables])))), h, s)
+               for h in HOST_GRID["bandwidth"] for s in HOST_GRID["shrink"])
+    if best[0] >= none:
+        return {}
+    return {"bandwidth": best[1], "shrink": best[2], "group_penalty": group_penalty, "kinds": kinds,
+            "meta": {"probes": sum(len(t.r) for t in tables), "loo_mean_abs_log": round(best[0], 4),
+                     "uncorrected_mean_abs_log": round(none, 4)}}
 
 
 def fit(samples: list[tuple[Kernel, float, float]], meta: dict | None = None, simd: int = 0) -> dict[str, Any]:

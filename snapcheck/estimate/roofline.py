@@ -346,7 +346,7 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     far = (nbytes - near) / p.dram(k.kind) / 1e6
     memory = (near + per_pixel) / p.bandwidth(k.kind) / 1e6 + far
     fixed = p.kernel_us.get(k.kind, p.kernel_us.get("other", 0.0)) / 1e3
-    factor = math.exp(correction(k, p.residual)) if p.residual else 1.0
+    factor = math.exp(correction(k, p.residual) + correction(k, p.residual.get("host") or {})) if p.residual else 1.0
     return KernelTerms(fixed, compute, memory, factor, far)
 
 
