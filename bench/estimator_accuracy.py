@@ -119,16 +119,16 @@ def contention(n: int, seconds: float = 7200.0):
 
 
 def with_probes(models: list, probes: list) -> list:
-    """The models with the probes spread evenly through the list (each round then samples the phase all along)."""
-    if not probes:
-        return list(models)
-    out, queue = [], list(probes)
-    step = max(1, len(models) // len(probes))
-    for i, m in enumerate(models):
-        out.append(m)
-        if queue and (i + 1) % step == 0:
-            out.append(queue.pop(0))
-    return out + queue
+    """The models and the probes spread evenly through one list, the ``i``-th of ``n`` of each at ``(i + 0.5) / n``,
+    the probes first spread by kind (``quick.spread_kinds``, as ``--quick`` times them): each round then samples
+    the host's phase all along for the models and for every kind of probe. Until session 48 the probes beyond the
+    models' count went in one block at each round's end, and with them every network probe; a phase there set the
+    in-network factor (x1.61 in J16, 26 % high on every family)."""
+    from snapcheck.calibrate.quick import spread_kinds
+
+    placed = [((i + 0.5) / len(models), 0, m) for i, m in enumerate(models)]
+    placed += [((j + 0.5) / len(probes), 1, p) for j, p in enumerate(spread_kinds(list(probes)))]
+    return [item for *_, item in sorted(placed, key=lambda t: t[:2])]
 
 
 def probe_flops_baseline(timings: dict[str, float]) -> tuple[float, float] | None:

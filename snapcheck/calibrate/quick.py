@@ -25,7 +25,13 @@ single-layer models, plus the per-inference overhead) and 21 random networks, 12
   ±10 %, and on the sittings timed after the change was chosen (one with AVX-512 hidden) 55 -> 59 % (session 46);
 - a factor on the memory beyond the profile host's cache (``far_factor``), measured apart on memory-bound single
   layers whose traffic exceeds it: a Zen 4 EPYC's L3 streams 3-4x faster than the Xeon's of the profile, where its
-  caches run 1.0-1.3x.
+  caches run 1.0-1.3x;
+- a host lookup (``residual.fit_host``): what those factors leave of each single-layer probe, as a table the prices
+  read like the shipped lookup's, so that a kernel near probes its kind's factor prices high or low moves with
+  them; kept only where it beats the probes uncorrected in leave-one-out. On the Ice Lake Xeon one factor follows
+  the narrow 1x1 convs (2.0x there) and prices the wide ones a third high; with the table KerasHub's 13
+  architectures, never timed there before, went from 38 to 54 % within ±10 % (its ResNets from 16-30 % high to
+  6-20 %; docs/bench/estimator.md, session 48);
 
 and measures one thing directly, with no reference on the profile's host: what re-reading weights costs when
 this host's last-level cache does not keep them between inferences (``stream_rate``: chains of 2 to 38 wide 1x1

@@ -102,9 +102,11 @@ def export(
         for filename, report in exc.reports.items():
             for f in report.findings:
                 if f.severity in ("error", "warning"):
-                    console.print(escape(f"{filename}: {f.code} {f.severity}: {f.message}" + (f" [{f.op}]" if f.op else "")),
-                                  highlight=False, soft_wrap=True)
-        console.print(f"[red]export refused:[/] {escape(str(exc))}; nothing written (use --no-gate to write anyway)", soft_wrap=True)
+                    where = f" [{f.op}]" if f.op else ""
+                    console.print(escape(f"{filename}: {f.code} {f.severity}: {f.message}{where}"), highlight=False,
+                                  soft_wrap=True)
+        console.print(f"[red]export refused:[/] {escape(str(exc))}; nothing written (use --no-gate to write anyway)",
+                      soft_wrap=True)
         raise typer.Exit(1) from None
     _print_files(Console(), sidecar)
     console.print(f"wrote {', '.join(str(out / f) for f in [*sidecar['file_bytes'], sidecar['name'] + '.json'])}")
