@@ -27,14 +27,18 @@ def test_fixed_seed_campaign_keeps_the_contract(tmp_path: Path) -> None:
     fuzz.prepare_folder(work)
     campaign = fuzz.Campaign(work, tmp_path / "failures")
     t0 = time.monotonic()
+    # One run per format: hypothesis draws the format first but not evenly (it leans to the first choice, the
+    # more so as its engine adapts to the run's pace), so a shared run of 60 once made only 8 TFLite inputs.
+    by_format = {fmt: [p for p in seeds if fuzz.is_tflite(p.read_bytes()) == fmt] for fmt in (False, True)}
     try:
-        fuzz.run_campaign(campaign, seeds, examples=60, seed=0, shrink=False)
+        for group in by_format.values():
+            fuzz.run_campaign(campaign, group, examples=30, seed=0, shrink=False)
     except AssertionError as exc:
         saved = campaign.save()
         pytest.fail(f"{exc} (input saved as {saved})")
     stats = campaign.stats
     assert stats["inputs"] >= 30, stats  # most draws make an input
-    assert stats["inputs onnx"] >= 10 and stats["inputs tflite"] >= 10, stats  # both formats (drawn first)
+    assert stats["inputs onnx"] >= 10 and stats["inputs tflite"] >= 10, stats  # both formats
     assert stats["exit 2"] and stats["exit 0"] + stats["exit 1"], stats  # refusals and reports both
     assert time.monotonic() - t0 < 60, stats
 
