@@ -31,6 +31,8 @@ import numpy as np
 
 from process_stats import run_process
 
+from snapcheck.cli import INTERNAL_ERROR
+
 ROOT = Path(__file__).resolve().parents[1]
 REPRO = ROOT.parent / "shared" / "fuzz-repro"
 PY = sys.executable
@@ -217,7 +219,7 @@ def main() -> None:
     for path in files:
         r = run([*SNAPCHECK, "check", str(path), "--ls-version", "5.x", "--format", "json"])
         wall_max, rss_max = target(path.name)
-        ok = r["rc"] in (0, 1, 2) and not r.get("traceback") and "internal error:" not in r["message"] \
+        ok = r["rc"] in (0, 1, 2) and not r.get("traceback") and INTERNAL_ERROR not in r["message"] \
             and r["wall_s"] <= wall_max and r["rss_mb"] <= rss_max
         rows.append({"file": path.name, **r, "target_s": wall_max, "target_rss_mb": rss_max, "met": ok})
         print(f"{path.name:48s} rc={r['rc']!s:7s} {r['wall_s']:6.2f} s (CPU {r['cpu_s']:5.2f} s) {r['rss_mb']:7.1f} MiB "

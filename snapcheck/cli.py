@@ -23,6 +23,8 @@ from snapcheck import __version__
 from snapcheck.commands import FastGroup, command_modules
 from snapcheck.errors import InputError
 
+INTERNAL_ERROR = "internal error:"  # what the one line of a bug caught here starts with, after "snapcheck: error: "
+
 app = typer.Typer(
     name="snapcheck",
     cls=FastGroup,
@@ -159,5 +161,5 @@ def main(argv: list[str] | None = None) -> None:
         missing = missing_extra(exc, args[0] if args and args[0] in getattr(command, "commands", {}) else None)
         if missing:
             _fail(missing)
-        _fail(f"internal error: {type(exc).__name__}: {exc} ({_crash_log(exc)}; please report it)"[:600])
+        _fail(f"{INTERNAL_ERROR} {type(exc).__name__}: {exc} ({_crash_log(exc)}; please report it)"[:600])
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -14,6 +14,7 @@ import pytest
 from check_fixtures import CORPUS
 from helpers import HEAVY, assert_not_imported
 from helpers import run_cli as run
+from snapcheck.cli import INTERNAL_ERROR
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
 MEDIAPIPE = CORPUS / "mediapipe__face_detection_short_range.tflite"
@@ -27,7 +28,7 @@ def assert_clean_failure(p: subprocess.CompletedProcess, code: int = 2) -> None:
     if code == 2:
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("snapcheck: error:"), p.stderr
-        assert "internal error:" not in lines[0], p.stderr  # a bug, caught: one line and exit 2 all the same
+        assert INTERNAL_ERROR not in lines[0], p.stderr  # a bug, caught: one line and exit 2 all the same
 
 
 @needs_corpus

@@ -557,6 +557,7 @@ def run_check(path: Path, fmt: str, timeout_s: float, slow_s: float, max_mb: flo
 
 
 def _judge(o: Outcome, out_path: Path, fmt: str, slow_s: float, max_mb: float) -> str:
+    from snapcheck.cli import INTERNAL_ERROR
     from snapcheck.estimate.profiles import strip_host_note
 
     lines = strip_host_note(o.stderr).strip().splitlines()  # on another CPU check notes the host profile
@@ -573,7 +574,7 @@ def _judge(o: Outcome, out_path: Path, fmt: str, slow_s: float, max_mb: float) -
             return "exit 2 without one line"
         if "malformed ONNX model (" in lines[0]:
             return "masked exception"
-        if "internal error:" in lines[0]:  # a bug the CLI caught: one line and exit 2, but a bug
+        if INTERNAL_ERROR in lines[0]:  # a bug the CLI caught: one line and exit 2, but a bug
             return "internal error"
         return ""
     if lines:

@@ -724,7 +724,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
         far_idx = []
     weights = np.where(is_net, NET_WEIGHT, np.where(apart, 0.0, 1.0))
     weights[far_idx] = 0.0
-    weights[[i for i, m in enumerate(mains) if m is not None and rereads(m, tile, cache) > 1]] = 0.0
+    rereading = [m is not None and rereads(m, tile, cache) > 1 for m in mains]
+    weights[rereading] = 0.0
     theta = robust_fit(model, weights, ridge)
     far = model.far_factor(theta, far_idx)
     err = model.log_errors(theta, far)
@@ -748,8 +749,8 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
             by_kind[kind] = local_errors[kind]
         else:
             del local[kind]
-    host = [(m, float(np.exp(e)), 1.0) for m, e in zip(mains, err) if m is not None and m.kind not in local
-            and m.kind not in LOCAL_KINDS and rereads(m, tile, cache) <= 1]
+    host = [(m, float(np.exp(e)), 1.0) for m, e, again in zip(mains, err, rereading)
+            if m is not None and m.kind not in LOCAL_KINDS and not again]
     return {"speed": speed, "transfer_error": {k: float(np.percentile(v, 68)) for k, v in by_kind.items()},
             "host_residual": fit_host(host, float((base.residual or {}).get("group_penalty", 4.0))),
             "median": float(np.exp(theta[0])), "memory": float(np.exp(theta[3])),
@@ -888,7 +889,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "local": factors["local"],
                       "tile": factors["tile"], "restream": factors["restream"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
-                      "host_lookup": (factors["host_residual"] or {}).get("meta", {}),
+                      "host_lookup": factors["host_residual"].get("meta", {}),
                       "noise": factors["noise"],
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},
