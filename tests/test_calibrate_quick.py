@@ -13,7 +13,8 @@ from cost_fixtures import GraphBuilder, conv_chain, deconv_graph, skip_chain, tf
 from typer.testing import CliRunner
 
 from snapcheck.calibrate import quick
-from snapcheck.calibrate.micro import FC_PROBES, GROUP_PROBES, LARGE_PROBES, PROBES, WINDOW_PROBES, MicroSpec
+from snapcheck.calibrate.micro import (DIRECT_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, PROBES, WINDOW_PROBES,
+                                      MicroSpec)
 from snapcheck.calibrate.random_nets import NetSpec, probe_nets
 from snapcheck.calibrate.shapes import lookup_specs
 from snapcheck.estimate import check_estimates, host_prediction
@@ -60,6 +61,7 @@ def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
     assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + GROUP_PROBES)  # timed with the lookup
     assert {p.k for p in WINDOW_PROBES} == {4}  # XNNPACK's 25-tap depthwise micro-kernel, as 5x5 windows
+    assert not set(DIRECT_PROBES) & set(PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + GROUP_PROBES)  # fitted apart
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
                                          "eltwise", "reduce", "copy", "pool", "concat", "resize", "resize_bilinear"}
@@ -659,6 +661,29 @@ def test_quick_fits_probes_timed_elsewhere_without_timing_them_again(monkeypatch
     assert [r.spec for r in got] == [r.spec for r in rows]
     assert factors["speed"]["conv"] == pytest.approx(1.3, rel=0.05)
     assert adapted.meta["quick"]["timings"] == {r.spec.key(): round(r.ms, 5) for r in rows}
+
+
+def test_direct_probes_move_real_shapes_through_the_host_lookup_not_the_factors():
+    """``micro.DIRECT_PROBES`` have no reference on the profile's host: a host whose fitted probes all run 1.3x
+    while the 1x1 convs of real networks run as on the profile's host gets factors of 1.3 (the direct probes stay
+    out of them), the factors alone price those convs 30 % high (the direct summary says so), and with the direct
+    probes in the host lookup a 1x1 conv that is none of them comes out near its true time."""
+    base = load_host_profile()
+    rows = _rows(base, _truth({"conv": 1.3, "eltwise": 1.3}, memory=1.3))
+    base = dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms for r in rows})
+    direct = [s for s in DIRECT_PROBES if s.kind == "pointwise"]
+    timed = _timed(rows) + [(s, ks, timing_hit(predict_kernels(ks, base).latency_ms))
+                            for s in direct for ks in [_pointwise(s.h, s.cin, s.cout)]]
+    adapted, factors, got = quick.calibrate_quick(base, timed=timed)
+    assert {r.spec for r in got}.isdisjoint(direct)  # not in the fit
+    assert factors["median"] == pytest.approx(1.3, rel=0.05)
+    summary = adapted.meta["quick"]["direct"]
+    assert summary["probes"] == len(direct) and summary["median_log"] == pytest.approx(-np.log(1.3), abs=0.06)
+    without = quick.calibrate_quick(base, timed=_timed(rows))[0]
+    wide = _pointwise(28, 256, 1024)
+    truth = predict_kernels(wide, base).latency_ms
+    assert predict_kernels(wide, without).latency_ms > 1.2 * truth
+    assert predict_kernels(wide, adapted).latency_ms == pytest.approx(truth, rel=0.1)
 
 
 def test_quick_prices_weight_re_reading_only_with_the_hosts_l2_and_tile_known(monkeypatch):

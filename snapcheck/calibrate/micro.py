@@ -537,6 +537,23 @@ GROUP_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("conv", "conv", 56, 56, 3, 248, 7, 1),
 )
 
+# Direct probes: dense convs at the shapes well-known networks are made of, ResNet's bottlenecks, the 1x1 expansions
+# and projections of MobileNetV2/V3's and EfficientNet's inverted residuals, DenseNet's 1x1 and 3x3 convs. Most are
+# no sample of the profile's lookup, so they have no reference there: ``calibrate --quick`` keeps them out of its
+# factors and prices them with the adapted profile, and what it leaves of each goes to the host lookup
+# (``quick.direct_samples``) beside the fitted probes', a measured neighbour for the kernels real models have most.
+# On an Ice Lake the factors priced ResNet's 1x1 convs 17-70 % high. Depthwise convs at real shapes were tried
+# beside them and left out: priced better alone, they moved depthwise networks, already low there, further low
+# (docs/bench/estimator.md, session 49).
+DIRECT_PROBES: tuple[MicroSpec, ...] = (
+    *(MicroSpec("pointwise", "conv", s, s, cin, cout, 1, 1) for s, cin, cout in (
+        (56, 256, 64), (56, 64, 256), (28, 512, 128), (28, 128, 512), (14, 1024, 256), (7, 2048, 512),
+        (7, 512, 2048), (112, 16, 96), (56, 24, 144), (56, 144, 24), (28, 32, 192), (28, 192, 32), (14, 64, 384),
+        (14, 384, 64), (7, 160, 960), (7, 960, 160), (28, 320, 128))),
+    *(MicroSpec("conv", "conv", s, s, c, c, 3, 1) for s, c in ((56, 64), (14, 256), (7, 512))),
+    MicroSpec("conv", "conv", 28, 28, 128, 32, 3, 1),
+)
+
 
 def macs(s: MicroSpec) -> float:
     """Multiply-adds of a spec's layer (``s.h x s.w`` is its input; for kinds without a window, the

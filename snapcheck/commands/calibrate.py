@@ -163,6 +163,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
                       f"{lookup['uncorrected_mean_abs_log']:.3f} uncorrected, in log time)")
     else:
         console.print("  host lookup: none (the probes' errors do not predict one another's here)")
+    direct = q.get("direct") or {}
+    if direct:
+        console.print(f"  {direct['probes']} layers at well-known networks' shapes, priced by the factors alone: "
+                      f"{100 * (math.exp(direct['median_abs_log']) - 1):.0f}% off at the median "
+                      f"({100 * (math.exp(direct['median_log']) - 1):+.0f}% signed); the host lookup takes them in")
     worst = sorted(factors.get("transfer_error", {}).items(), key=lambda t: -t[1])[:3]
     if worst:
         console.print("host ranges widen where one factor fits a kind's probes worst: " + ", ".join(
