@@ -61,7 +61,7 @@ def test_probes_are_calibrated_shapes_of_every_kind():
     specs = lookup_specs()
     assert all(p in specs for p in PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + GROUP_PROBES)  # timed with the lookup
     assert {p.k for p in WINDOW_PROBES} == {4}  # XNNPACK's 25-tap depthwise micro-kernel, as 5x5 windows
-    assert not set(DIRECT_PROBES) & set(PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + GROUP_PROBES)  # fitted apart
+    assert not set(DIRECT_PROBES) & set(PROBES + LARGE_PROBES + WINDOW_PROBES + FC_PROBES + GROUP_PROBES)  # apart
     assert len({p.key() for p in quick.probe_specs()}) == len(quick.probe_specs())
     assert {p.kind for p in PROBES} >= {"conv", "pointwise", "depthwise", "depthwise_large", "deconv", "fc", "matmul",
                                          "eltwise", "reduce", "copy", "pool", "concat", "resize", "resize_bilinear"}
