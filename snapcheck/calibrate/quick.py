@@ -134,14 +134,14 @@ from snapcheck.calibrate.micro import (DIRECT_PROBES, FAR_PROBES, FC_PROBES, GRO
 from snapcheck.calibrate.probe_pack import unpack_probes
 from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_model, net_style, probe_nets, random_nets,
                                              weight_bytes)
-from snapcheck.calibrate.shapes import MIN_SAMPLE_MS, sample_parts
+from snapcheck.calibrate.shapes import residual_samples, sample_parts
 from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import fit_host, sample_key
-from snapcheck.estimate.roofline import (Profile, group_kind, kernel_ms, kernel_terms, local_macs, memory_share,
-                                         predict_kernels, profile_tile, restream_fill, speed_gflops, speed_group,
-                                         tile_fill, weight_passes)
+from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, memory_share, predict_kernels,
+                                         profile_tile, restream_fill, speed_gflops, speed_group, tile_fill,
+                                         weight_passes)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 from snapcheck.tfconvert import keras_tflite
@@ -773,21 +773,13 @@ def host_penalty(base: Profile) -> float:
 
 
 def direct_samples(timed: list[tuple], adapted: Profile) -> list[tuple[Kernel, float, float]]:
-    """``(kernel, measured_ms, priced_ms)`` of each timed ``micro.DIRECT_PROBES`` layer: its main kernel, its time
-    less the per-inference overhead and the helper kernels' price, and its price on ``adapted`` (the factors
-    without the host lookup), as ``residual.fit_host`` reads them. Probes under ``shapes.MIN_SAMPLE_MS`` so
-    measured are left out, as the lookup's own samples are."""
+    """``(kernel, measured_ms, priced_ms)`` of each timed ``micro.DIRECT_PROBES`` layer, as ``residual.fit_host``
+    reads them: ``shapes.residual_samples`` priced on ``adapted`` as it is (the factors without the host lookup)
+    rather than on its bare roofline. Kinds priced by a model measured here are left out, as ``fit_factors``
+    leaves them out of the fitted probes' samples."""
     direct = {s.key() for s in DIRECT_PROBES}
-    out = []
-    for spec, kernels, hit in timed:
-        main = main_kernel(kernels) if spec.key() in direct else None
-        if main is None or main.kind in LOCAL_KINDS:
-            continue
-        extra = sum(kernel_ms(k, adapted)[0] for k in kernels if k is not main)
-        measured = typical_ms(hit) - adapted.overhead_ms - extra
-        if measured >= MIN_SAMPLE_MS:
-            out.append((main, measured, kernel_ms(main, adapted)[0]))
-    return out
+    samples = residual_samples([t for t in timed if t[0].key() in direct], adapted, bare=False)
+    return [s for s in samples if s[0].kind not in LOCAL_KINDS]
 
 
 def direct_summary(samples: list[tuple[Kernel, float, float]]) -> dict[str, float]:

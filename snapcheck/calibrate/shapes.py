@@ -264,26 +264,26 @@ def measure_shapes(specs: list[MicroSpec], threads: int = 1, build_only: bool = 
                         workers=build_workers(), console=console)
 
 
-def sample_parts(kernels: list[Kernel], base: Profile) -> tuple[Kernel, float, float] | None:
-    """A single-layer model's main kernel, its roofline time on ``base`` without ``base``'s own corrections,
-    and the roofline time of the helper kernels the converter added (pads, reshapes); ``None`` without a main
-    kernel. ``residual_samples`` takes a lookup sample's parts from here, ``quick.lookup_reference`` rebuilds
-    a timing from them."""
+def sample_parts(kernels: list[Kernel], base: Profile, bare: bool = True) -> tuple[Kernel, float, float] | None:
+    """A single-layer model's main kernel, its time on ``base`` and the time of the helper kernels the converter
+    added (pads, reshapes); ``None`` without a main kernel. ``bare``: the roofline alone, without ``base``'s own
+    corrections (its lookup); else as ``base`` prices them. ``residual_samples`` takes a lookup sample's parts
+    from here, ``quick.lookup_reference`` rebuilds a timing from them."""
     main = main_kernel(kernels)
     if main is None:
         return None
-    bare = dataclasses.replace(base, residual={}, network={})
-    return main, kernel_ms(main, bare)[0], sum(kernel_ms(k, bare)[0] for k in kernels if k is not main)
+    priced = dataclasses.replace(base, residual={}, network={}) if bare else base
+    return main, kernel_ms(main, priced)[0], sum(kernel_ms(k, priced)[0] for k in kernels if k is not main)
 
 
-def residual_samples(rows: list[tuple], base: Profile) -> list[tuple[Kernel, float, float]]:
-    """``(kernel, measured_ms, roofline_ms)`` of each timed single-layer model on the roofline ``base``
-    (without its own correction): measured minus the per-inference overhead and minus the roofline time
-    of any helper kernels the converter added (``sample_parts``). Kernels under ``MIN_SAMPLE_MS`` are left
-    out: their time is mostly the clock's resolution and the overhead."""
+def residual_samples(rows: list[tuple], base: Profile, bare: bool = True) -> list[tuple[Kernel, float, float]]:
+    """``(kernel, measured_ms, priced_ms)`` of each timed single-layer model on ``base``, by default its roofline
+    without its own correction (``bare``, ``sample_parts``): measured minus the per-inference overhead and minus
+    the price of any helper kernels the converter added. Kernels under ``MIN_SAMPLE_MS`` are left out: their time
+    is mostly the clock's resolution and the overhead."""
     out = []
     for _, kernels, hit in rows:
-        parts = sample_parts(kernels, base)
+        parts = sample_parts(kernels, base, bare)
         if parts is None:
             continue
         main, roofline, extra = parts
