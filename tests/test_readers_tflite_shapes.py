@@ -108,3 +108,19 @@ def test_a_static_graph_is_left_alone():
     _resolve(b)
     assert all(t.runtime_shape is None for t in b.tensors) and shape_of(b.tensors[y]) == (1, 64, 3)
 
+
+
+def test_a_conv_whose_weights_are_computed_takes_its_batch_from_its_input():
+    """Keras' patch extraction (gMLP, MLP-Mixer, ViT of keras.io) builds an identity kernel in the graph
+    (``MATRIX_DIAG``, ``RESHAPE``, ``TRANSPOSE``): the conv's weights are an activation of 192 x 8 x 8 x 3, and their
+    192 is not the batch. Taken as one, every later token layer was priced 192 times over."""
+    b = GraphBuilder()
+    x = b.input((-1, 64, 64, 3))
+    eye = b.op("MATRIX_DIAG", [b.tensor((192,), const=True)], (192, 192))
+    kernel = b.op("TRANSPOSE", [b.op("RESHAPE", [eye, b.ints([8, 8, 3, 192])], (8, 8, 3, 192)), b.ints([3, 0, 1, 2])],
+                  (192, 8, 8, 3))
+    y = b.op("CONV_2D", [x, kernel], (-1, 8, 8, 192), stride_h=8, stride_w=8, padding="VALID")
+    up = b.op("TRANSPOSE_CONV", [b.ints([-1, 16, 16, 192]), b.tensor((192, 2, 2, 192), const=True), y],
+              (-1, 16, 16, 192), stride_h=2, stride_w=2, padding="SAME")
+    _resolve(b)
+    assert shape_of(b.tensors[y]) == (1, 8, 8, 192) and shape_of(b.tensors[up]) == (1, 16, 16, 192)

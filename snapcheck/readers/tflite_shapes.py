@@ -249,6 +249,19 @@ def _fully_connected(r: _Resolver, op: Op) -> Shape | None:
     return (math.prod(x) // w[1], w[0]) if len(out) == 2 else None
 
 
+def _conv(data: int) -> Callable[[_Resolver, Op], Shape | None]:
+    """Convolutions: a dynamic batch is their data input's (``data``: its index), whatever the weights' leading
+    dim. Their weights can be computed in the graph (Keras' patch extraction builds an identity kernel with
+    ``MATRIX_DIAG``), so the weights are not always constant and ``_positional`` would take theirs."""
+    def run(r: _Resolver, op: Op) -> Shape | None:
+        out = r.tensor(op.outputs[0]).shape
+        x = r.shape(op.inputs[data]) if len(op.inputs) > data else None
+        if x is None or len(x) != len(out) or min(out[1:], default=0) < 0:
+            return None
+        return (x[0], *out[1:])
+    return run
+
+
 def _transpose(r: _Resolver, op: Op) -> Shape | None:
     x, perm = _activation(r, op), r.value(op.inputs[1])
     if x is None or perm is None or perm.size != len(x):
@@ -277,4 +290,8 @@ _SHAPE_OPS: dict[str, Callable[[_Resolver, Op], Shape | None]] = {
     "FULLY_CONNECTED": _fully_connected,
     "TRANSPOSE": _transpose,
     "BATCH_MATMUL": _batch_matmul,
+    "CONV_2D": _conv(0),
+    "DEPTHWISE_CONV_2D": _conv(0),
+    "CONV_3D": _conv(0),
+    "TRANSPOSE_CONV": _conv(2),
 }
