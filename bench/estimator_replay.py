@@ -45,6 +45,8 @@ RECORD_VERSION = 1
 WANT_GROUPS = ("conv", "pointwise", "depthwise", "deconv", "fc")  # ``--wants``' groups of kernels, with "other"
 WANT_MIN_SHARE = 0.15  # a group needs this share of at least one model's time to get a factor of its own
 MISFIT = 0.10  # ``--probes``: a probe priced further off than this (log) by its record's fit is a misfit there
+# Per-core L2 of the CPUs whose records were saved without ``l2_bytes`` (sysfs there)
+L2_BY_CPU = {"cpu family 6, model 106,": 1310720.0, "cpu family 25, model 17,": 1048576.0}
 
 
 def make_record(run: dict) -> dict:
@@ -53,8 +55,11 @@ def make_record(run: dict) -> dict:
     quick = meta.get("quick") or {}
     if not quick.get("timings"):
         raise ValueError("its profile was not adapted by calibrate --quick (no meta.quick.timings)")
+    from snapcheck.calibrate.harness import l2_cache_bytes
+
     return {"version": RECORD_VERSION, "cpu": meta.get("cpu", ""), "fingerprint": meta.get("calibrated_on", ""),
-            "date": quick.get("date", ""), "probes": {**quick.get("timings_apart", {}), **quick["timings"]},
+            "l2_bytes": l2_cache_bytes(unknown=0.0), "date": quick.get("date", ""),
+            "probes": {**quick.get("timings_apart", {}), **quick["timings"]},
             "models": [{"name": r["name"], "set": r["set"], "measured_ms": r["measured_ms"],
                         "passes_ms": r.get("passes_ms", [])} for r in run["rows"]]}
 
@@ -97,14 +102,32 @@ def group_ms(kernels: list, prediction: Any) -> dict[str, float]:
     return out
 
 
+def record_l2(record: dict) -> float:
+    """The per-core L2 of a record's CPU: as saved (``l2_bytes``), else by the CPU's family and model for the
+    records saved before that (``L2_BY_CPU``), else 0 (unknown: this machine's)."""
+    if record.get("l2_bytes"):
+        return float(record["l2_bytes"])
+    return next((size for key, size in L2_BY_CPU.items() if key in record.get("cpu", "")), 0.0)
+
+
 def refit(record: dict) -> tuple[Any, Any, dict[str, Any], list]:
     """``calibrate --quick`` refitted from a record's probe timings: the shipped profile, the one adapted to the
-    record, the fitted factors and the probe rows."""
+    record, the fitted factors and the probe rows. The fit reads the L2's size from the machine it runs on
+    (``SNAPCHECK_L2_BYTES`` first): set to the record's CPU's (``record_l2``) for the refit, so that a record
+    replays alike on any machine (the GEMM tile still comes from this CPU: an emulated one's records replay under
+    ``bench/hide_avx512.sh``)."""
     from snapcheck.calibrate.quick import calibrate_quick
     from snapcheck.estimate.profiles import load_host_profile
 
     base = load_host_profile()
-    return base, *calibrate_quick(base, timed=recorded_probes(record["probes"]))
+    l2, before = record_l2(record), os.environ.get("SNAPCHECK_L2_BYTES")
+    if l2 and before is None:
+        os.environ["SNAPCHECK_L2_BYTES"] = str(int(l2))
+    try:
+        return base, *calibrate_quick(base, timed=recorded_probes(record["probes"]))
+    finally:
+        if l2 and before is None:
+            del os.environ["SNAPCHECK_L2_BYTES"]
 
 
 def replay(record: dict, archs: dict, fit: tuple, groups: bool = False) -> list[dict]:

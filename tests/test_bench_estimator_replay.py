@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,27 @@ def test_a_record_keeps_the_probe_timings_and_each_models_timing_and_nothing_the
     assert record["models"][0] == {"name": "mnv2-1.0-224", "set": "heldout", "measured_ms": 10.0,
                                    "passes_ms": [9.9, 10.0, 10.4]}  # no prediction: a replay makes its own
     json.dumps(record)
+
+
+def test_a_record_replays_at_its_cpus_l2_on_any_machine(replay, monkeypatch):
+    """A record keeps the L2 of the machine that saved it; one saved before that takes its CPU's from
+    ``L2_BY_CPU``; the refit runs with ``SNAPCHECK_L2_BYTES`` set to it, and leaves the variable as it was."""
+    import snapcheck.calibrate.quick as quick
+
+    monkeypatch.setenv("SNAPCHECK_L2_BYTES", "2097152")
+    saved = replay.make_record(_run({"timings": {"conv-a": 1.5}}))
+    assert saved["l2_bytes"] == 2097152
+    monkeypatch.delenv("SNAPCHECK_L2_BYTES")
+    old = {k: v for k, v in saved.items() if k != "l2_bytes"}
+    assert replay.record_l2(old) == 1310720  # the Ice Lake Xeon's 1.25 MB (family 6, model 106)
+    assert replay.record_l2({**old, "cpu": "Another CPU"}) == 0.0
+    seen = []
+    monkeypatch.setattr(quick, "calibrate_quick", lambda base, timed: seen.append(os.environ.get("SNAPCHECK_L2_BYTES")))
+    monkeypatch.setattr(replay, "recorded_probes", lambda probes: [])
+    for record in (saved, old, {**old, "cpu": "Another CPU"}):
+        with pytest.raises(TypeError):  # the stub returns no fit; what matters is the L2 it was run with
+            replay.refit(record)
+    assert seen == ["2097152", "1310720", None] and "SNAPCHECK_L2_BYTES" not in os.environ
 
 
 @pytest.mark.parametrize("quick", [None, {"timings": {}}])

@@ -175,8 +175,8 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
     noise = factors.get("noise") or {}
     if noise:
         widen = 100 * (math.exp(noise["sigma"]) - 1)
-        console.print(f"this machine between the {PASSES} passes: the median probe's timings differed by "
-                      f"{noise['spread']:.1%} (max/min; host ranges widen by ±{widen:.1f}%)")
+        console.print(f"this machine between the {noise.get('passes', PASSES)} passes: the median probe's timings "
+                      f"differed by {noise['spread']:.1%} (max/min; host ranges widen by ±{widen:.1f}%)")
         if noise["spread"] > NOISY:
             console.print(f"[yellow]{noise_note(noise['spread'])} No estimate can be closer. Run `snapcheck "
                           "calibrate --quick` again when the machine is idle.[/]")
