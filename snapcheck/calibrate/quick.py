@@ -527,8 +527,9 @@ def measure_probes(threads: int = 1, console: Any = None, cache_path: Path | Non
 def settled_probes(threads: int = 1, console: Any = None) -> list[tuple]:
     """``measure_probes``, then, when its passes differed by more than ``SETTLE_SPREAD`` (``host_noise``),
     ``MORE_PASSES`` more: each probe's time is the median of five, so that a phase of a minute that slowed one
-    pass of three moves it less. On the Zen 4 EPYC of session 50 the passes of four ``--quick`` runs differed by
-    7-15 %, on the Ice Lake of sessions 41-49 by 4-33 %; two more passes take about 40 % longer."""
+    pass of three moves it less. On the Zen 4 EPYC of session 50 the passes of seven ``--quick`` fits differed by
+    5-15 %, on the Ice Lake of sessions 41-49 by 4-33 %; two more passes add two thirds to the timing (not to the
+    first run's writing of the probes)."""
     timed = measure_probes(threads, console)
     spread = host_noise(timed).get("spread", 0.0)
     if spread > SETTLE_SPREAD:
