@@ -1312,3 +1312,42 @@ def test_depthwise_windows_beyond_nine_taps_are_a_group_measured_apart():
     assert speed_group(dw(28, 64, 5), base, conv_groups=False) == "depthwise"
     windows = [p for p in quick.probe_specs() if isinstance(p, MicroSpec) and p.op == "depthwise" and p.k in (4, 5)]
     assert len(windows) >= quick.GROUP_MIN_PROBES
+
+
+def test_a_cache_that_does_not_hold_large_tensors_gets_a_rate_for_their_traffic():
+    """The beyond probes ran 0.03 ms per MB of their cold traffic over their price (the far probes, whose traffic
+    the weight-streaming curve counts partly cold already, at theirs): ``beyond_rate`` gives that rate back, the
+    adapted profile charges a large memory-bound layer by it and leaves a small one and a compute-bound conv alone;
+    probes at their price give none."""
+    from snapcheck.calibrate.micro import BEYOND_PROBES, FAR_PROBES
+    from snapcheck.estimate.network import beyond_ms, stream_share
+
+    base = load_host_profile()
+    stream = {"ms_per_mb": 0.02, "sizes_mb": [4.0, 8.0, 16.0, 32.0], "cold": [0.0, 0.0, 0.5, 1.0]}
+    host = dataclasses.replace(base, network={**base.network, "stream": stream})
+    far = {s.key(): split_kernels(_eltwise(s.h, s.cin)) for s in FAR_PROBES}
+    held = float(max(stream_share(stream, [ks[0].bytes for ks in far.values()])))
+    assert 0.0 < held < 1.0
+    beyond = {s.key(): split_kernels(_eltwise(s.h, s.cin)) for s in BEYOND_PROBES}
+
+    def timed(rate: float) -> list[tuple]:
+        rows = [(s, far[s.key()], timing_hit(predict_kernels(far[s.key()], host).latency_ms)) for s in FAR_PROBES]
+        for s in BEYOND_PROBES:
+            ks = beyond[s.key()]
+            ms = predict_kernels(ks, host).latency_ms + rate * ks[0].bytes / 1e6  # all of it cold: 100+ MB
+            rows.append((s, ks, timing_hit(ms)))
+        return rows
+
+    got = quick.beyond_rate(timed(0.03), host)
+    assert got["ms_per_mb"] == pytest.approx(0.03, rel=1e-3) and got["held"] == pytest.approx(held, abs=1e-4)
+    assert got["probes"] == len(BEYOND_PROBES)
+    assert quick.beyond_rate(timed(0.0), host) == {}
+    assert quick.beyond_rate(timed(0.03), base) == {}  # no weight-streaming curve: nothing to say what is cold
+    net = {**host.network, "beyond": {"ms_per_mb": 0.03, "held": held}}
+    big, small = split_kernels(_eltwise(128, 192))[0], split_kernels(_eltwise(16, 16))[0]
+    conv = split_kernels(conv_chain(64, [256, 256]))[0]
+    out = beyond_ms([big, small, conv], net, [1.0, 1.0, 0.2])
+    assert out[0] == pytest.approx(0.03 * big.bytes / 1e6) and out[1] == 0.0  # 37.7 MB: all of it cold
+    assert out[2] == pytest.approx(0.03 * 0.2 * conv.bytes / 1e6 * float(np.clip(
+        (stream_share(stream, [conv.bytes])[0] - held) / (1 - held), 0, 1)))
+    assert beyond_ms([big], {**net, "beyond": {}}, [1.0]) == [0.0]

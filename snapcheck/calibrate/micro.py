@@ -483,6 +483,18 @@ FAR_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("eltwise", "relu", 64, 64, 256),
 )
 
+# Beyond probes: element-wise layers over 33-50 MB tensors (100-134 MB of traffic), more than a last-level cache
+# holds between runs, as a transformer's attention maps at 256 px and more (MobileViT-XXS: 16.8 MB). Measured apart
+# (``quick.beyond_rate``): what the fitted prices leave of their time is this host's rate for a memory-bound
+# kernel's own traffic beyond its cache. On a Zen 4 EPYC (32 MB of L3) the attention ops over 16.8 MB and 118 MB
+# tensors ran 2-5x the price of the far-memory factor, measured on ``FAR_PROBES``, which that L3 holds
+# (docs/bench/estimator.md, session 50).
+BEYOND_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("eltwise", "relu", 256, 256, 192),
+    MicroSpec("eltwise", "sigmoid", 256, 256, 192),
+    MicroSpec("eltwise", "mul", 256, 256, 128),
+)
+
 # Width probes: 1x1 convs to 16-48 output channels, as EfficientNets', MobileNetV3's and MnasNet's projections have
 # (lookup shapes, references rebuilt as for the large probes), in the pointwise kind's fit beside ``PROBES``' four.
 # On a Zen 4 EPYC against the profile's Xeon they ran 1.33-1.44x where 1x1 convs to 64-256 channels ran

@@ -128,7 +128,7 @@ import numpy as np
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, pass_cache,
                                          timed_models, typical_ms)
-from snapcheck.calibrate.micro import (DIRECT_PROBES, FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE,
+from snapcheck.calibrate.micro import (BEYOND_PROBES, DIRECT_PROBES, FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE,
                                        PROBES, RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES, MicroSpec,
                                        micro_model)
 from snapcheck.calibrate.probe_pack import unpack_probes
@@ -136,7 +136,7 @@ from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_mode
                                              weight_bytes)
 from snapcheck.calibrate.shapes import residual_samples, sample_parts
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.network import cold_bytes, stream_ms, working_set_bytes
+from snapcheck.estimate.network import cold_bytes, stream_ms, stream_share, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import fit_host, sample_key
 from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, memory_share, predict_kernels,
@@ -252,12 +252,13 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
 
 def probe_specs() -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``RESTREAM_PROBES``, ``FAR_PROBES``,
-    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES`` and ``DIRECT_PROBES``, the per-inference
+    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES``, ``DIRECT_PROBES`` and ``BEYOND_PROBES``,
+    the per-inference
     overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
     network than alone), the weight-streaming pairs of ``stream_probes``, the cell networks of ``cold_probes``,
     the weight-heavy networks of ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(RESTREAM_PROBES) + list(FAR_PROBES) + list(WIDTH_PROBES) \
-        + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) + list(DIRECT_PROBES) \
+        + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) + list(DIRECT_PROBES) + list(BEYOND_PROBES) \
         + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
     return list(dict.fromkeys(specs + [s for pair in stream_probes() for s in pair]))
 
@@ -808,6 +809,39 @@ def direct_samples(timed: list[tuple], adapted: Profile) -> list[tuple[Kernel, f
     return [s for s in samples if s[0].kind not in LOCAL_KINDS]
 
 
+BEYOND_MIN_PROBES = 2  # timed beyond probes the rate needs
+BEYOND_MIN_PART = 0.5  # ... each with at least this part of its traffic beyond what the far probes' was
+
+
+def beyond_rate(timed: list[tuple], profile: Profile) -> dict[str, float]:
+    """This host's rate for a memory-bound kernel's own traffic beyond its last-level cache: over the timed
+    ``micro.BEYOND_PROBES`` (``measure_probes`` rows), the median of what ``profile`` (adapted here, without the
+    rate) leaves of each one's time per MB of the part of its traffic ``network.beyond_ms`` counts (at least
+    ``BEYOND_MIN_PART`` of it), at least 0; with ``held``, the weight-streaming curve's cold share at the largest
+    ``micro.FAR_PROBES`` traffic, which the far-memory factor prices already. {} without the curve or enough probes:
+    a host whose last-level cache holds those layers, or whose far-memory factor already prices them, adds nothing."""
+    stream = profile.network.get("stream") or {}
+    if "sizes_mb" not in stream:
+        return {}
+    times, kernels = timed_by_key(timed)
+    far = [main.bytes for s in FAR_PROBES if (main := main_kernel(kernels.get(s.key(), []))) is not None]
+    held = float(np.max(stream_share(stream, far))) if far else 0.0
+    rates = []
+    for spec in BEYOND_PROBES:
+        ks = kernels.get(spec.key())
+        main = main_kernel(ks) if ks else None
+        if main is None:
+            continue
+        part = float(np.clip((stream_share(stream, [main.bytes])[0] - held) / max(1e-9, 1.0 - held), 0.0, 1.0))
+        moved = part * float(kernel_terms(main, profile).memory_share) * main.bytes / 1e6
+        if part >= BEYOND_MIN_PART and moved > 0:
+            rates.append((times[spec.key()] - predict_kernels(ks, profile).latency_ms) / moved)
+    if len(rates) < BEYOND_MIN_PROBES:
+        return {}
+    rate = max(0.0, float(np.median(rates)))
+    return {"ms_per_mb": round(rate, 6), "held": round(held, 4), "probes": len(rates)} if rate else {}
+
+
 def direct_summary(samples: list[tuple[Kernel, float, float]]) -> dict[str, float]:
     """How the factors alone priced the direct probes: their number and the median signed and absolute log error
     (measured over priced) that the host lookup then corrects."""
@@ -855,6 +889,10 @@ def adapt(base: Profile, factors: dict[str, Any], meta: dict) -> Profile:
         net["stream"] = stream_entry(stream)
     else:
         net.pop("stream", None)
+    if (factors.get("beyond") or {}).get("ms_per_mb") and "stream" in net:
+        net["beyond"] = {k: factors["beyond"][k] for k in ("ms_per_mb", "held")}
+    else:
+        net.pop("beyond", None)
     measured = {f: r for f, r in (("cold_inputs", factors.get("cold") or {}),
                                   ("cold_weights", factors.get("weights") or {})) if r.get("ms_per_mb")}
     if measured:
@@ -918,7 +956,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
     start = time.monotonic()
     timed = settled_probes(threads, console) if timed is None else timed
     apart = {s.key() for s in cold_probes() + weight_probes() + [c for c, _ in stream_probes()]} \
-        | {s.key() for s in ROW_PROBES + DIRECT_PROBES}
+        | {s.key() for s in ROW_PROBES + DIRECT_PROBES + BEYOND_PROBES}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     fitted = {r.spec.key() for r in rows}
@@ -934,6 +972,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
     if not base.network.get("cold_ms_per_mb"):  # a profile whose network correction prices cold bytes keeps it
         factors["cold"] = cold_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
         factors["weights"] = weight_rate(timed, adapt(base, factors, {}), l2_cache_bytes())
+    factors["beyond"] = beyond_rate(timed, adapt(base, factors, {}))
     meta = {"calibrated_on": host_fingerprint(threads), "cpu": cpu_name(), "threads": threads,
             "quick": {"base": base.meta.get("calibrated_on"), "base_cpu": base.meta.get("cpu", ""),
                       "probes": len(rows), "minutes": round((time.monotonic() - start) / 60, 2),
@@ -948,7 +987,7 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
                       "tile": factors["tile"], "restream": factors["restream"],
                       "transfer_error": {k: round(v, 4) for k, v in factors["transfer_error"].items()},
                       "host_lookup": factors["host_residual"].get("meta", {}),
-                      "direct": factors.get("direct", {}),
+                      "direct": factors.get("direct", {}), "beyond": factors["beyond"],
                       "noise": factors["noise"],
                       "probes_within_10pct": round(float(np.mean(np.abs(np.exp(factors["errors"]) - 1) <= 0.1)), 4),
                       "timings": {r.spec.key(): round(r.ms, 5) for r in rows},

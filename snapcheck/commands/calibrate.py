@@ -119,6 +119,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
         shares = ", ".join(f"{c:.0%} at {mb:.0f}" for mb, c in zip(stream["sizes_mb"], stream["cold"]))
         console.print(f"  weights the last-level cache does not keep: +{stream['ms_per_mb']:.3f} ms per MB per "
                       f"inference; share re-read by working set (MB): {shares} (chains of 1x1 convs)")
+    beyond = factors.get("beyond") or {}
+    if beyond:
+        console.print(f"  memory-bound kernels' own traffic beyond the last-level cache: +{beyond['ms_per_mb']:.4f} ms "
+                      f"per MB (the median of what the factors leave of {beyond['probes']} element-wise layers over "
+                      "33-50 MB)")
     for key, what, networks, digits in (("cold", "activations read after the {mb} MB L2 has let them go",
                                           "networks of cells and dense blocks", 3),
                                          ("weights", "weights read from beyond the {mb} MB L2",

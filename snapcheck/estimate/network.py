@@ -229,6 +229,20 @@ def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
     return out
 
 
+def beyond_ms(kernels: list[Kernel], net: dict, memory_shares: list[float]) -> list[float]:
+    """Per kernel, what its own traffic costs beyond the host's last-level cache, by the share of its time that
+    traffic fills (``memory_shares``): ``net["beyond"]``'s rate (``calibrate.quick.beyond_rate``) x its bytes x the
+    part of them the weight-streaming curve (``net["stream"]``, ``stream_share`` at the kernel's own bytes) counts
+    cold beyond what the far-memory probes already were (``held``); zeros without either."""
+    beyond, stream = net.get("beyond") or {}, net.get("stream") or {}
+    rate = float(beyond.get("ms_per_mb", 0.0))
+    if not rate or "sizes_mb" not in stream or not kernels:
+        return [0.0] * len(kernels)
+    held = float(beyond.get("held", 0.0))
+    part = np.clip((stream_share(stream, [k.bytes for k in kernels]) - held) / max(1e-9, 1.0 - held), 0.0, 1.0)
+    return [rate * float(p) * float(m) * k.bytes / 1e6 for k, p, m in zip(kernels, part, memory_shares, strict=True)]
+
+
 def row_floor_ms(k: Kernel, row_ns: dict) -> float:
     """The least time a kernel takes for its rows (``Kernel.rows``) at the rate ``row_ns`` (a profile's
     ``network["row_ns"]``) has for them: ``Kernel.row_rate``'s, else a broadcasting element-wise op's in or out of
@@ -253,10 +267,11 @@ def network_terms(kernels: list[Kernel], base_ms: list[float], net: dict,
     cache = float(net.get("cache_bytes", 2097152.0))
     cold = cold_bytes(kernels, cache) if rate else [{} for _ in kernels]
     stream = stream_ms(kernels, net.get("stream", {}))
+    beyond = beyond_ms(kernels, net, memory_shares)
     row_ns = net.get("row_ns", {})
     return [_compute_ms(k, ms, net, cache, row_ns)
-            + extra_us / 1e3 + sum(rate.get(f, 0.0) * c.get(f, 0.0) / 1e6 for f in COLD_FEATURES) + s
-            for k, ms, c, s in zip(kernels, base_ms, cold, stream)]
+            + extra_us / 1e3 + sum(rate.get(f, 0.0) * c.get(f, 0.0) / 1e6 for f in COLD_FEATURES) + s + b
+            for k, ms, c, s, b in zip(kernels, base_ms, cold, stream, beyond)]
 
 
 def _compute_ms(k: Kernel, ms: float, net: dict, cache: float, row_ns: dict) -> float:
