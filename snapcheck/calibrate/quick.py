@@ -128,9 +128,9 @@ import numpy as np
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, pass_cache,
                                          timed_models, typical_ms)
-from snapcheck.calibrate.micro import (BEYOND_PROBES, DIRECT_PROBES, FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE,
-                                       PROBES, RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES, MicroSpec,
-                                       micro_model)
+from snapcheck.calibrate.micro import (BEYOND_PROBES, DIRECT_PROBES, FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES,
+                                       OVERHEAD_PROBE, PROBES, RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES,
+                                       MicroSpec, micro_model)
 from snapcheck.calibrate.probe_pack import unpack_probes
 from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_model, net_style, probe_nets, random_nets,
                                              weight_bytes)
@@ -252,11 +252,10 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
 
 def probe_specs() -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``RESTREAM_PROBES``, ``FAR_PROBES``,
-    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES``, ``DIRECT_PROBES`` and ``BEYOND_PROBES``,
-    the per-inference
-    overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower kernels run in a
-    network than alone), the weight-streaming pairs of ``stream_probes``, the cell networks of ``cold_probes``,
-    the weight-heavy networks of ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
+    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES``, ``DIRECT_PROBES`` and ``BEYOND_PROBES``, the
+    per-inference overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower
+    kernels run in a network than alone), the weight-streaming pairs of ``stream_probes``, the cell networks of
+    ``cold_probes``, the weight-heavy networks of ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(RESTREAM_PROBES) + list(FAR_PROBES) + list(WIDTH_PROBES) \
         + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) + list(DIRECT_PROBES) + list(BEYOND_PROBES) \
         + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
