@@ -136,7 +136,7 @@ from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_mode
                                              weight_bytes)
 from snapcheck.calibrate.shapes import residual_samples, sample_parts
 from snapcheck.estimate.kernels import Kernel
-from snapcheck.estimate.network import cold_bytes, stream_ms, stream_share, working_set_bytes
+from snapcheck.estimate.network import beyond_part, cold_bytes, stream_ms, stream_share, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import fit_host, sample_key
 from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, memory_share, predict_kernels,
@@ -831,7 +831,7 @@ def beyond_rate(timed: list[tuple], profile: Profile) -> dict[str, float]:
         main = main_kernel(ks) if ks else None
         if main is None:
             continue
-        part = float(np.clip((stream_share(stream, [main.bytes])[0] - held) / max(1e-9, 1.0 - held), 0.0, 1.0))
+        part = float(beyond_part(stream, held, [main.bytes])[0])
         moved = part * float(kernel_terms(main, profile).memory_share) * main.bytes / 1e6
         if part >= BEYOND_MIN_PART and moved > 0:
             rates.append((times[spec.key()] - predict_kernels(ks, profile).latency_ms) / moved)

@@ -229,17 +229,23 @@ def stream_ms(kernels: list[Kernel], stream: dict) -> list[float]:
     return out
 
 
+def beyond_part(stream: dict, held: float, sizes: list[float]) -> np.ndarray:
+    """Per kernel touching each of ``sizes`` bytes alone, the part of them the weight-streaming curve (``stream``,
+    ``stream_share``) counts cold beyond ``held``, the share the far-memory factor prices already: 0 up to it, 1
+    where all of them are cold."""
+    return np.clip((stream_share(stream, sizes) - held) / max(1e-9, 1.0 - held), 0.0, 1.0)
+
+
 def beyond_ms(kernels: list[Kernel], net: dict, memory_shares: list[float]) -> list[float]:
     """Per kernel, what its own traffic costs beyond the host's last-level cache, by the share of its time that
     traffic fills (``memory_shares``): ``net["beyond"]``'s rate (``calibrate.quick.beyond_rate``) x its bytes x the
-    part of them the weight-streaming curve (``net["stream"]``, ``stream_share`` at the kernel's own bytes) counts
-    cold beyond what the far-memory probes already were (``held``); zeros without either."""
+    part of them ``beyond_part`` counts cold beyond what the far-memory probes already were (``held``); zeros
+    without either."""
     beyond, stream = net.get("beyond") or {}, net.get("stream") or {}
     rate = float(beyond.get("ms_per_mb", 0.0))
     if not rate or "sizes_mb" not in stream or not kernels:
         return [0.0] * len(kernels)
-    held = float(beyond.get("held", 0.0))
-    part = np.clip((stream_share(stream, [k.bytes for k in kernels]) - held) / max(1e-9, 1.0 - held), 0.0, 1.0)
+    part = beyond_part(stream, float(beyond.get("held", 0.0)), [k.bytes for k in kernels])
     return [rate * float(p) * float(m) * k.bytes / 1e6 for k, p, m in zip(kernels, part, memory_shares, strict=True)]
 
 
