@@ -24,7 +24,8 @@ from snapcheck.estimate.profiles import (NOISY, active_host_profile, host_finger
                                          host_profile_status, load_host_profile, profile_from_json, profile_to_json,
                                          read_profile, write_profile)
 from snapcheck.errors import InputError
-from snapcheck.estimate.roofline import kernel_terms, local_ms, predict_kernels, speed_group
+from snapcheck.estimate.roofline import (cold_panel, kernel_terms, local_macs, local_ms, local_tile, predict_kernels,
+                                         speed_group)
 from snapcheck.rules import load_ruleset
 
 
@@ -864,6 +865,44 @@ def test_transposed_convs_take_the_model_measured_on_this_host():
     assert "deconv" not in quick.fit_factors(base, rows[:-2])["local"]  # 3 probes are too few: the factor stays
 
 
+COLD_CURVE = {"ms_per_mb": 0.02, "sizes_mb": [1.0, 9.0, 16.0], "cold": [0.0, 0.0, 1.0]}  # cold from 9 to 16 MB
+
+
+def test_transposed_convs_with_cold_sub_convolution_weights_get_a_rate_of_their_own():
+    """Transposed convs whose sub-convolution weights (16.8 and 21 MB: XNNPACK re-reads them per tile of output
+    pixels) the host's weight-streaming curve counts cold ran 0.04 ms per padded M multiply-adds over the two rates
+    of the rest: given as probes without a reference on the profile's host, the measured model takes that third
+    rate, keeps the other two, and prices a cold layer that is no probe by it; without them it has no third rate."""
+    base = load_host_profile()
+    rows = _deconv_rows(base)
+    cold = []
+    for shape in ((4, 1280, 1024), (6, 1024, 1024)):
+        ks = split_kernels(deconv_graph(*shape))
+        assert cold_panel(ks[0], COLD_CURVE) == 1.0
+        cold.append((MicroSpec("deconv", "deconv", shape[0], shape[0], shape[1], shape[2], 4, 2), ks,
+                     _deconv_here(ks) + local_macs(ks[0], 16) / 1e6 * 0.04))
+    model = quick.fit_factors(base, rows, stream=COLD_CURVE, unreferenced=cold)["local"]["deconv"]
+    assert model["ms_per_cold_mmac"] == pytest.approx(0.04, rel=1e-3) and model["probes"] == 7
+    assert 1 / model["ms_per_mmac"] == pytest.approx(8.0, rel=1e-3) and model["ms_per_mb"] == pytest.approx(0.05, rel=1e-3)
+    layer = split_kernels(deconv_graph(8, 1280, 1024))[0]  # the 256-px generator's 20 MB sub-convolutions
+    here = dataclasses.replace(base, local_models={"deconv": model}, network={"stream": COLD_CURVE}, gemm_tile=16)
+    assert kernel_terms(layer, here).compute == pytest.approx(_deconv_here([layer]) - OVERHEAD_HERE
+                                                              + local_macs(layer, 16) / 1e6 * 0.04, rel=1e-3)
+    assert "ms_per_cold_mmac" not in quick.fit_factors(base, rows, stream=COLD_CURVE)["local"]["deconv"]
+    assert cold_panel(split_kernels(deconv_graph(16, 128, 64))[0], COLD_CURVE) == 0.0  # 0.5 MB: held
+
+
+def test_a_transposed_conv_to_few_channels_costs_a_whole_gemm_tile():
+    """The measured models pad output channels to the host's GEMM tile (``local_tile``: 32 with AVX-512), not its
+    SIMD width: a generator's output layer to 4 channels costs what one to 32 does, one to 40 what one to 64 does."""
+    model = {"ms_per_mmac": 0.04, "ms_per_mb": 0.0}
+    base = load_host_profile()
+    here = dataclasses.replace(base, gemm_tile=32)
+    assert local_tile(here) == 32 and local_tile(dataclasses.replace(base, gemm_tile=0)) == base.simd
+    ms = {c: local_ms(split_kernels(deconv_graph(64, 160, c))[0], model, local_tile(here)) for c in (4, 32, 40, 64)}
+    assert ms[4] == pytest.approx(ms[32]) and ms[40] == pytest.approx(ms[64]) == pytest.approx(2 * ms[32])
+
+
 def test_a_kernel_priced_by_a_measured_model_takes_the_in_network_factor_on_its_weights_share():
     """The weights' part of a measured model's time is its traffic (``KernelTerms.memory_share``), as the fit
     prices it on its roofline: a slower memory in a network moves a one-row classifier head, nearly all weights,
@@ -874,7 +913,7 @@ def test_a_kernel_priced_by_a_measured_model_takes_the_in_network_factor_on_its_
     for rows, least, most in ((1, 0.9, 1.0), (3136, 0.0, 0.05)):
         k = split_kernels(_fc(rows, 1024, 1000))[0]
         t = kernel_terms(k, here)
-        assert t.ms == pytest.approx(local_ms(k, model, here.simd))
+        assert t.ms == pytest.approx(local_ms(k, model, local_tile(here)))
         assert least < t.memory_share < most
         assert predict_kernels([k], here).per_kernel_ms[0] == pytest.approx(t.ms * (1 + 0.5 * t.memory_share))
 
@@ -886,7 +925,7 @@ def test_a_transposed_conv_model_without_a_rate_is_not_kept():
     for i, shape in enumerate(((4, 64, 64), (8, 64, 64), (16, 64, 64), (32, 64, 64))):
         ks = split_kernels(deconv_graph(*shape))
         rows.append(quick.ProbeRow(MicroSpec("deconv", "deconv", shape[0], shape[0], 64, 64, 4, 2), ks, 1.0 / (i + 1), 1.0))
-    models, _ = quick.local_models(rows, base.simd)
+    models, _ = quick.local_models([(r.spec, r.kernels, r.ms) for r in rows], base.simd)
     assert models == {}
 
 
@@ -895,7 +934,7 @@ def test_a_host_whose_transposed_convs_change_by_one_factor_keeps_the_factor():
     them exactly and two measured rates do not, so no measured model is kept."""
     base = load_host_profile()
     rows = _deconv_rows(base, lambda ks, ref: 1.5 * ref, overhead=base.overhead_ms)
-    assert "deconv" in quick.local_models(rows, base.simd)[0]  # a model can be fitted ...
+    assert "deconv" in quick.local_models([(r.spec, r.kernels, r.ms) for r in rows], base.simd)[0]  # can be fitted ...
     f = quick.fit_factors(base, rows)
     assert "deconv" not in f["local"] and f["speed"]["deconv"] == pytest.approx(1.5, rel=0.05)  # ... the factor wins
     assert quick.adapt(base, f, {}).local_models == {}
@@ -910,6 +949,7 @@ def test_quick_command_reports_the_measured_transposed_conv_model(host_dir, monk
     write_profile(host_dir / "base.json", dataclasses.replace(base, quick_reference={r.spec.key(): r.reference_ms
                                                                                       for r in rows}))
     monkeypatch.setattr(quick, "measure_probes", lambda *a, **k: timed)
+    monkeypatch.setattr(quick, "gemm_tile", lambda: 16)  # the tile ``_measured_here`` pads to, whatever runs this
     result = CliRunner().invoke(app, ["calibrate", "--quick", "--profile", str(host_dir / "base.json")])
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())

@@ -495,6 +495,16 @@ BEYOND_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("eltwise", "mul", 256, 256, 128),
 )
 
+# Cold transposed-conv probes: 4 x 4, stride-2 transposed convs over 1,024-1,280 channels, whose sub-convolution
+# weights (16-20 MB) the last-level cache does not keep between the 7-pixel tiles that re-read them, as the
+# 256-px generators with a 2x-wide decoder have. No reference on the profile's host: they go to the measured
+# transposed-conv model only (``quick.local_models``' cold rate). On a Zen 4 EPYC (32 MB of L3) such layers ran
+# 16-32 % over the two rates fitted on the other transposed-conv probes (docs/bench/estimator.md, session 51).
+COLD_DECONV_PROBES: tuple[MicroSpec, ...] = (
+    MicroSpec("deconv", "deconv", 4, 4, 1280, 1024, 4, 2),
+    MicroSpec("deconv", "deconv", 6, 6, 1024, 1024, 4, 2),
+)
+
 # Width probes: 1x1 convs to 16-48 output channels, as EfficientNets', MobileNetV3's and MnasNet's projections have
 # (lookup shapes, references rebuilt as for the large probes), in the pointwise kind's fit beside ``PROBES``' four.
 # On a Zen 4 EPYC against the profile's Xeon they ran 1.33-1.44x where 1x1 convs to 64-256 channels ran
@@ -549,14 +559,28 @@ GROUP_PROBES: tuple[MicroSpec, ...] = (
     MicroSpec("conv", "conv", 56, 56, 3, 248, 7, 1),
 )
 
+# Depthwise convs at real networks' shapes (MobileNetV1's and V2's 3 x 3, EfficientNet's 5 x 5, the separable
+# generators' 4 x 4), from 32 to 1,152 channels: how fast a depthwise conv runs falls with its channels once one
+# output pixel's window and weights (8 x taps x channels bytes) overflow the L1, and the L1 differs between CPUs
+# (32 KB on a Zen 4 EPYC, 48 KB on the profile's Xeon). On a Zen 4 EPYC the adapted profile priced 3 x 3 ones over
+# 512-1,024 channels 25-50 % low and 5 x 5 ones over 32-128 channels 20-55 % high (docs/bench/estimator.md,
+# session 51).
+DEPTHWISE_DIRECT: tuple[MicroSpec, ...] = (
+    *(MicroSpec("depthwise", "depthwise", s, s, c, c, 3, 1) for s, c in (
+        (112, 32), (56, 128), (28, 256), (14, 512), (7, 1024), (14, 576), (7, 960))),
+    MicroSpec("depthwise", "depthwise", 14, 14, 512, 512, 3, 2),
+    *(MicroSpec("depthwise", "depthwise", s, s, c, c, 5, 1) for s, c in ((28, 240), (14, 672), (7, 1152))),
+    *(MicroSpec("depthwise", "depthwise", s, s, c, c, 4, 1) for s, c in ((16, 1024), (64, 256), (128, 32), (32, 512))),
+)
+
 # Direct probes: dense convs at the shapes well-known networks are made of, ResNet's bottlenecks, the 1x1 expansions
 # and projections of MobileNetV2/V3's and EfficientNet's inverted residuals, DenseNet's 1x1 and 3x3 convs. Most are
 # no sample of the profile's lookup, so they have no reference there: ``calibrate --quick`` keeps them out of its
 # factors and prices them with the adapted profile, and what it leaves of each goes to the host lookup
 # (``quick.direct_samples``) beside the fitted probes', a measured neighbour for the kernels real models have most.
-# On an Ice Lake the factors priced ResNet's 1x1 convs 17-70 % high. Depthwise convs at real shapes were tried
-# beside them and left out: priced better alone, they moved depthwise networks, already low there, further low
-# (docs/bench/estimator.md, session 49).
+# On an Ice Lake the factors priced ResNet's 1x1 convs 17-70 % high. The depthwise ones (``DEPTHWISE_DIRECT``) moved
+# depthwise networks, already low on that Ice Lake, further low (docs/bench/estimator.md, session 49), and moved
+# them nearer their timings on a Zen 4 EPYC (session 51).
 DIRECT_PROBES: tuple[MicroSpec, ...] = (
     *(MicroSpec("pointwise", "conv", s, s, cin, cout, 1, 1) for s, cin, cout in (
         (56, 256, 64), (56, 64, 256), (28, 512, 128), (28, 128, 512), (14, 1024, 256), (7, 2048, 512),
@@ -564,6 +588,7 @@ DIRECT_PROBES: tuple[MicroSpec, ...] = (
         (14, 384, 64), (7, 160, 960), (7, 960, 160), (28, 320, 128))),
     *(MicroSpec("conv", "conv", s, s, c, c, 3, 1) for s, c in ((56, 64), (14, 256), (7, 512))),
     MicroSpec("conv", "conv", 28, 28, 128, 32, 3, 1),
+    *DEPTHWISE_DIRECT,
 )
 
 

@@ -128,8 +128,9 @@ import numpy as np
 from snapcheck.calibrate.fit import levenberg_marquardt, main_kernel
 from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerprint, l2_cache_bytes, pass_cache,
                                          timed_models, typical_ms)
-from snapcheck.calibrate.micro import (BEYOND_PROBES, DIRECT_PROBES, FAR_PROBES, FC_PROBES, GROUP_PROBES, LARGE_PROBES,
-                                       OVERHEAD_PROBE, PROBES, RESTREAM_PROBES, ROW_PROBES, WIDTH_PROBES, WINDOW_PROBES,
+from snapcheck.calibrate.micro import (BEYOND_PROBES, COLD_DECONV_PROBES, DIRECT_PROBES, FAR_PROBES, FC_PROBES,
+                                       GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, RESTREAM_PROBES, ROW_PROBES,
+                                       WIDTH_PROBES, WINDOW_PROBES,
                                        MicroSpec, micro_model)
 from snapcheck.calibrate.probe_pack import unpack_probes
 from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_model, net_style, probe_nets, random_nets,
@@ -139,9 +140,9 @@ from snapcheck.estimate.kernels import Kernel
 from snapcheck.estimate.network import beyond_part, cold_bytes, stream_ms, stream_share, working_set_bytes
 from snapcheck.estimate.profiles import cpu_name
 from snapcheck.estimate.residual import fit_host, sample_key
-from snapcheck.estimate.roofline import (Profile, group_kind, kernel_terms, local_macs, memory_share, predict_kernels,
-                                         profile_tile, restream_fill, speed_gflops, speed_group, tile_fill,
-                                         weight_passes)
+from snapcheck.estimate.roofline import (Profile, cold_panel, group_kind, kernel_terms, local_macs, memory_share,
+                                         predict_kernels, profile_tile, restream_fill, speed_gflops, speed_group,
+                                         tile_fill, weight_passes)
 from snapcheck.estimate.uncertainty import choose_shared, kernel_errors
 from snapcheck.paths import cache_dir
 from snapcheck.tfconvert import keras_tflite
@@ -188,6 +189,8 @@ WEIGHT_MB_PER_GMAC = 50.0  # ... at least this many MB of weights per G multiply
 # their weights stream, where the profile's lookup and its L2 split spread their change from 0.7x to 3x (session 20).
 LOCAL_KINDS = ("deconv", "fc")
 LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
+LOCAL_COLD_MIN = 2  # transposed-conv probes with cold sub-convolution weights a cold rate needs ...
+LOCAL_COLD_SHARE = 0.3  # ... each with at least this share of them cold (``roofline.cold_panel``)
 GROUP_MIN_PROBES = 3  # single-layer probes a conv group (``roofline.speed_group``) needs for a speed of its own
 FAR_MIN_PROBES = 3  # memory-bound single-layer probes beyond the cache the far memory factor needs (``far_factor``)
 FAR_SHARE = 0.5  # a probe is one when its main kernel is memory-bound with at least this share beyond the cache
@@ -252,13 +255,15 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
 
 def probe_specs() -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``RESTREAM_PROBES``, ``FAR_PROBES``,
-    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES``, ``DIRECT_PROBES`` and ``BEYOND_PROBES``, the
+    ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES``, ``DIRECT_PROBES``, ``BEYOND_PROBES`` and
+    ``COLD_DECONV_PROBES``, the
     per-inference overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower
     kernels run in a network than alone), the weight-streaming pairs of ``stream_probes``, the cell networks of
     ``cold_probes``, the weight-heavy networks of ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(RESTREAM_PROBES) + list(FAR_PROBES) + list(WIDTH_PROBES) \
         + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) + list(DIRECT_PROBES) + list(BEYOND_PROBES) \
-        + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() + list(ROW_PROBES)
+        + list(COLD_DECONV_PROBES) + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() \
+        + list(ROW_PROBES)
     return list(dict.fromkeys(specs + [s for pair in stream_probes() for s in pair]))
 
 
@@ -540,32 +545,58 @@ def settled_probes(threads: int = 1, console: Any = None) -> list[tuple]:
     return timed
 
 
-def local_models(rows: list[ProbeRow], simd: int) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
-    """Per kind of ``LOCAL_KINDS`` with at least ``LOCAL_MIN_PROBES`` single-layer probes, the model
-    ``roofline.local_ms`` measured here: its time (less the per-inference overhead, ``OVERHEAD_PROBE``'s) as
-    ``ms_per_mmac`` x multiply-adds (output channels padded to the ``simd`` tile) + ``ms_per_mb`` x weight
-    bytes, least squares on the relative error, both rates >= 0 (none when the multiply-adds get no rate); and
-    its absolute log error on each probe. On the EPYC of session 19 two rates held nine transposed-conv probes
-    (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %; in session 20 nine fully connected ones (1-3,136 rows,
-    0.001-26 ms) within ±16 %, a 1 us one aside (52 G/s + 0.023 ms per MB)."""
-    overhead = next((r.ms for r in rows if r.spec == OVERHEAD_PROBE), 0.0)
+def local_models(layers: list[tuple[MicroSpec | NetSpec, list[Kernel], float]], tile: int,
+                 stream: dict | None = None) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Per kind of ``LOCAL_KINDS`` with at least ``LOCAL_MIN_PROBES`` timed single layers (``(spec, kernels, ms)``),
+    the model ``roofline.local_ms`` measured here: its time (less the per-inference overhead, ``OVERHEAD_PROBE``'s)
+    as ``ms_per_mmac`` x multiply-adds (output channels padded to the ``tile``, ``roofline.local_tile``) +
+    ``ms_per_mb`` x weight bytes, and for transposed convs, with at least ``LOCAL_COLD_MIN`` probes whose
+    sub-convolution weights the weight-streaming curve ``stream`` counts at least ``LOCAL_COLD_SHARE`` cold
+    (``roofline.cold_panel``), ``ms_per_cold_mmac`` x their multiply-adds x that cold share; least squares on the
+    relative error, every rate >= 0 (a negative one is dropped and the rest refitted; none when the multiply-adds
+    get no rate); and its absolute log error on each probe (by its key). On the EPYC of session 19 two rates held nine transposed-conv
+    probes (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %; in session 20 nine fully connected ones (1-3,136 rows,
+    0.001-26 ms) within ±16 %, a 1 us one aside (52 G/s + 0.023 ms per MB). On a Zen 4 EPYC (32 MB of L3) 4 x 4
+    transposed convs from 1,280 to 1,024 channels (20 MB per sub-convolution) ran 16-24 % over what two rates fitted
+    on the rest said (docs/bench/estimator.md, session 51)."""
+    overhead = next((ms for spec, _, ms in layers if spec == OVERHEAD_PROBE), 0.0)
     models, errors = {}, {}
     for kind in LOCAL_KINDS:
-        pts = [(local_macs(main, simd) / 1e6, main.weight_bytes / 2**20, r.ms - overhead) for r in rows
-               if isinstance(r.spec, MicroSpec) and r.spec.kind == kind and r.ms > overhead
-               and (main := main_kernel(r.kernels)) is not None and main.kind == kind]
+        picked = [(spec.key(), main, ms - overhead) for spec, kernels, ms in layers if isinstance(spec, MicroSpec)
+                  and spec.kind == kind and ms > overhead and (main := main_kernel(kernels)) is not None
+                  and main.kind == kind]
+        pts = [(local_macs(m, tile) / 1e6, m.weight_bytes / 2**20, cold_panel(m, stream or {}), ms)
+               for _, m, ms in picked]
         if len(pts) < LOCAL_MIN_PROBES:
             continue
-        a = np.array([(m, w) for m, w, _ in pts]) / np.array([t for *_, t in pts])[:, None]
-        coef, *_ = np.linalg.lstsq(a, np.ones(len(pts)), rcond=None)
-        if coef[1] < 0:  # the multiply-adds alone
-            coef = np.array([a[:, 0].sum() / (a[:, 0] @ a[:, 0]), 0.0])
-        if coef[0] <= 0:  # no sensible rate: the kind keeps its factor
+        t = np.array([p[-1] for p in pts])
+        a = np.array([(m, w, m * c) for m, w, c, _ in pts]) / t[:, None]
+        names = ["ms_per_mmac", "ms_per_mb"]
+        if sum(c >= LOCAL_COLD_SHARE for *_, c, _ in pts) >= LOCAL_COLD_MIN:
+            names.append("ms_per_cold_mmac")
+        coef = _nonnegative_rates(a, names)
+        if coef["ms_per_mmac"] <= 0:  # no sensible rate: the kind keeps its factor
             continue
-        models[kind] = {"ms_per_mmac": round(float(coef[0]), 7), "ms_per_mb": round(float(coef[1]), 6),
-                        "probes": len(pts)}
-        errors[kind] = [abs(float(np.log(x))) for x in a @ coef]
+        models[kind] = {**{k: round(float(v), 7) for k, v in coef.items()}, "probes": len(pts)}
+        x = a[:, :2] @ [coef["ms_per_mmac"], coef["ms_per_mb"]] + a[:, 2] * coef.get("ms_per_cold_mmac", 0.0)
+        errors[kind] = {key: abs(float(np.log(v))) for (key, _, _), v in zip(picked, x)}
     return models, errors
+
+
+LOCAL_RATES = ("ms_per_mmac", "ms_per_mb", "ms_per_cold_mmac")  # the columns of ``local_models``' design
+
+
+def _nonnegative_rates(a: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Least squares of ``a``'s columns (``LOCAL_RATES`` order) named ``names`` against 1, dropping the last named
+    column whose rate comes out negative until none does (the multiply-adds' rate is kept)."""
+    names = list(names)
+    while True:
+        cols = [LOCAL_RATES.index(n) for n in names]
+        coef, *_ = np.linalg.lstsq(a[:, cols], np.ones(len(a)), rcond=None)
+        negative = [n for n, c in zip(names, coef) if c < 0 and n != "ms_per_mmac"]
+        if not negative:
+            return {"ms_per_mb": 0.0, **dict(zip(names, map(float, coef)))}
+        names.remove(negative[-1])
 
 
 def on_host(base: Profile, tile: int, cache: float, balance: float = 0.0, curve: list | None = None) -> Profile:
@@ -715,7 +746,7 @@ def robust_fit(model: QuickModel, weights: np.ndarray, ridge: float = RIDGE) -> 
 
 
 def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, stream: dict | None = None,
-                tile: int = 0, cache: float = 0.0) -> dict[str, Any]:
+                tile: int = 0, cache: float = 0.0, unreferenced: list[tuple] | None = None) -> dict[str, Any]:
     """The factors that make ``base``'s predictions of the probes change as their timings did, fitted on the
     single kernels and the networks together (each network ``NET_WEIGHT`` times; ``robust_fit``): ``speed`` per
     probed kind (time multiplier of its compute roof), ``median`` (kinds without probes), ``memory`` (every memory
@@ -744,7 +775,9 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
     what the profile host's balance left of it: x1.49 -> x1.45 on an Ice Lake, where 60 % of 430 replayed model
     timings came out within ±10 % against 57 %, and 55 % against 47 % of a sitting timed after the change
     (docs/bench/estimator.md, session 42)."""
-    local, local_errors = local_models(rows, base.simd)
+    layers = [(r.spec, r.kernels, r.ms) for r in rows] + list(unreferenced or [])
+    referenced = {r.spec.key() for r in rows}
+    local, local_errors = local_models(layers, tile or base.simd, stream)
     model = QuickModel(base, rows, stream=stream, tile=tile, cache=cache)
     is_net = model.is_net
     mains = [None if net else main_kernel(r.kernels) for r, net in zip(rows, is_net)]
@@ -776,8 +809,9 @@ def fit_factors(base: Profile, rows: list[ProbeRow], ridge: float = RIDGE, strea
         if main is not None:
             by_kind.setdefault(main.kind, []).append(abs(float(e)))
     for kind in list(local):  # the measured model only where it explains the kind's probes better than a factor
-        if np.percentile(local_errors[kind], 68) < np.percentile(by_kind.get(kind, [np.inf]), 68):
-            by_kind[kind] = local_errors[kind]
+        fitted = [e for key, e in local_errors[kind].items() if key in referenced]  # the probes both priced
+        if np.percentile(fitted or [np.inf], 68) < np.percentile(by_kind.get(kind, [np.inf]), 68):
+            by_kind[kind] = list(local_errors[kind].values())
         else:
             del local[kind]
     host = [(m, float(np.exp(e)), 1.0) for m, e, again in zip(mains, err, rereading)
@@ -955,12 +989,15 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
     start = time.monotonic()
     timed = settled_probes(threads, console) if timed is None else timed
     apart = {s.key() for s in cold_probes() + weight_probes() + [c for c, _ in stream_probes()]} \
-        | {s.key() for s in ROW_PROBES + DIRECT_PROBES + BEYOND_PROBES}
+        | {s.key() for s in ROW_PROBES + DIRECT_PROBES + BEYOND_PROBES + COLD_DECONV_PROBES}
     rows = [ProbeRow(spec, kernels, typical_ms(hit), ref) for spec, kernels, hit in timed
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     fitted = {r.spec.key() for r in rows}
     stream = stream_rate(timed)
-    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes(unknown=0.0))
+    cold = {s.key() for s in COLD_DECONV_PROBES}
+    factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes(unknown=0.0),
+                          unreferenced=[(spec, kernels, typical_ms(hit)) for spec, kernels, hit in timed
+                                        if spec.key() in cold])
     factors["restream"] = host_balance(timed, base, factors)
     factors["rows"] = row_rates(timed)
     factors["noise"] = host_noise(timed)

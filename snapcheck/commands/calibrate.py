@@ -158,9 +158,11 @@ def _quick(profile: Path | None, out: Path | None, threads: int) -> None:
             console.print("    by the weights' size: "
                           + ", ".join(f"{v:.2f} at {mb:g} MB" for mb, v in rs["host_curve"]))
     for kind, m in local.items():
-        console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s "
-                      f"+ {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's shape "
-                      "model times a factor")
+        extra = m.get("ms_per_cold_mmac", 0.0)
+        cold = f" (with their weights from beyond the cache {1 / (m['ms_per_mmac'] + extra):.1f})" if extra else ""
+        console.print(f"  {kind} kernels: priced by a model measured here, {1 / m['ms_per_mmac']:.1f} G multiply-adds/s"
+                      f"{cold} + {m['ms_per_mb']:.3f} ms per MB of weights ({m['probes']} probes), not the profile's "
+                      "shape model times a factor")
     lookup = q.get("host_lookup") or {}
     if lookup:
         console.print(f"  host lookup: what the factors leave of {lookup['probes']} single-layer probes moves the "

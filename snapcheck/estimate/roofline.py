@@ -39,7 +39,7 @@ import numpy as np
 from snapcheck.cost.ops import ConvGeometry
 from snapcheck.estimate.features import log_efficiency, panel_bytes, shape_features, utilisation
 from snapcheck.estimate.kernels import DEPTHWISE_TAPS, KINDS, Kernel, channel_pad
-from snapcheck.estimate.network import network_terms
+from snapcheck.estimate.network import network_terms, stream_share
 from snapcheck.estimate.residual import correction
 from snapcheck.estimate.uncertainty import Z, KernelError, kernel_errors, spread
 
@@ -300,11 +300,19 @@ def group_kind(group: str) -> str:
     return group.split(":")[0]
 
 
-def local_macs(k: Kernel, simd: int) -> float:
-    """A kernel's multiply-adds with its output channels padded to the ``simd`` tile (a transposed conv to 3
-    channels costs as much as one to 16), the measure ``local_ms`` prices."""
+def local_tile(p: Profile) -> int:
+    """The output-channel tile ``local_macs`` pads to on ``p``'s host: its GEMM micro-kernel's (``Profile.gemm_tile``),
+    else its SIMD width. On a Zen 4 EPYC (7 x 32 tiles) a 4 x 4, stride-2 transposed conv over 64 x 64 x 160 took 11.1
+    ms to 3-16 channels, 12.6 to 32, 24.3-24.9 to 40-64: padded to the 16 of the SIMD width, a generator's output
+    layer to 4 channels was priced 44 % low (docs/bench/estimator.md, session 51)."""
+    return p.gemm_tile or p.simd
+
+
+def local_macs(k: Kernel, tile: int) -> float:
+    """A kernel's multiply-adds with its output channels padded to the ``tile`` (``local_tile``: a transposed conv to
+    3 channels costs as much as one to 32 on a 32-wide tile), the measure ``local_ms`` prices."""
     c = k.geometry.cout if k.geometry is not None else 0
-    return k.macs * channel_pad(c, simd) if c > 0 else float(k.macs)
+    return k.macs * channel_pad(c, tile) if c > 0 else float(k.macs)
 
 
 def local_weight_ms(k: Kernel, model: dict[str, float]) -> float:
@@ -312,10 +320,23 @@ def local_weight_ms(k: Kernel, model: dict[str, float]) -> float:
     return k.weight_bytes / 2**20 * model["ms_per_mb"]
 
 
-def local_ms(k: Kernel, model: dict[str, float], simd: int) -> float:
+def cold_panel(k: Kernel, stream: dict) -> float:
+    """The share of a transposed conv's sub-convolution weights (``features.panel_bytes``) that the host's
+    weight-streaming curve (``stream``, a profile's ``network["stream"]``; ``network.stream_share``) counts cold:
+    XNNPACK re-reads them for every 7-pixel tile of a sub-convolution's output row, from beyond the last-level
+    cache once they are that large. 0 for other kernels or without the curve."""
+    if k.kind != "deconv" or k.geometry is None or "sizes_mb" not in stream:
+        return 0.0
+    return float(stream_share(stream, [panel_bytes(k.kind, k.geometry)])[0])
+
+
+def local_ms(k: Kernel, model: dict[str, float], tile: int, stream: dict | None = None) -> float:
     """A kernel's time by a model measured on the host (``Profile.local_models``): its padded multiply-adds
-    (``local_macs``) and weight bytes at the measured rates, the kernel's fixed cost included."""
-    return local_macs(k, simd) / 1e6 * model["ms_per_mmac"] + local_weight_ms(k, model)
+    (``local_macs``) at ``ms_per_mmac``, plus ``ms_per_cold_mmac`` on the share of them whose weights come from
+    beyond the cache (``cold_panel`` by ``stream``), and its weight bytes at ``ms_per_mb``; the kernel's fixed cost
+    included."""
+    rate = model["ms_per_mmac"] + model.get("ms_per_cold_mmac", 0.0) * cold_panel(k, stream or {})
+    return local_macs(k, tile) / 1e6 * rate + local_weight_ms(k, model)
 
 
 def speedup(k: Kernel, p: Profile) -> float:
@@ -330,7 +351,8 @@ def kernel_terms(k: Kernel, p: Profile) -> KernelTerms:
     """The parts of one kernel's time on profile ``p`` (``kernel_ms`` adds them up)."""
     if k.kind in p.local_models:  # one measured time; its weights' part is its traffic (``memory_share``)
         model, faster = p.local_models[k.kind], speedup(k, p)
-        return KernelTerms(0.0, local_ms(k, model, p.simd) / faster, local_weight_ms(k, model) / faster, 1.0)
+        own = local_ms(k, model, local_tile(p), p.network.get("stream"))
+        return KernelTerms(0.0, own / faster, local_weight_ms(k, model) / faster, 1.0)
     z = shape_features(k, p.feature_cache_bytes)
     bounds = p.shape_range.get(k.kind, {})
     gflops = speed_gflops(k, p)
