@@ -872,7 +872,8 @@ def test_transposed_convs_with_cold_sub_convolution_weights_get_a_rate_of_their_
     """Transposed convs whose sub-convolution weights (16.8 and 21 MB: XNNPACK re-reads them per tile of output
     pixels) the host's weight-streaming curve counts cold ran 0.04 ms per padded M multiply-adds over the two rates
     of the rest: given as probes without a reference on the profile's host, the measured model takes that third
-    rate, keeps the other two, and prices a cold layer that is no probe by it; without them it has no third rate."""
+    rate, keeps the other two, and prices a cold layer that is no probe by it; without them it has no third rate,
+    however cold the curve counts the other probes."""
     base = load_host_profile()
     rows = _deconv_rows(base)
     cold = []
@@ -889,6 +890,8 @@ def test_transposed_convs_with_cold_sub_convolution_weights_get_a_rate_of_their_
     assert kernel_terms(layer, here).compute == pytest.approx(_deconv_here([layer]) - OVERHEAD_HERE
                                                               + local_macs(layer, 16) / 1e6 * 0.04, rel=1e-3)
     assert "ms_per_cold_mmac" not in quick.fit_factors(base, rows, stream=COLD_CURVE)["local"]["deconv"]
+    everything_cold = {**COLD_CURVE, "sizes_mb": [0.01, 0.02, 0.03]}  # a noisy sitting's curve: the other probes cold
+    assert "ms_per_cold_mmac" not in quick.fit_factors(base, rows, stream=everything_cold)["local"]["deconv"]
     assert cold_panel(split_kernels(deconv_graph(16, 128, 64))[0], COLD_CURVE) == 0.0  # 0.5 MB: held
 
 

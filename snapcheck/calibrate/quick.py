@@ -550,15 +550,17 @@ def local_models(layers: list[tuple[MicroSpec | NetSpec, list[Kernel], float]], 
     """Per kind of ``LOCAL_KINDS`` with at least ``LOCAL_MIN_PROBES`` timed single layers (``(spec, kernels, ms)``),
     the model ``roofline.local_ms`` measured here: its time (less the per-inference overhead, ``OVERHEAD_PROBE``'s)
     as ``ms_per_mmac`` x multiply-adds (output channels padded to the ``tile``, ``roofline.local_tile``) +
-    ``ms_per_mb`` x weight bytes, and for transposed convs, with at least ``LOCAL_COLD_MIN`` probes whose
-    sub-convolution weights the weight-streaming curve ``stream`` counts at least ``LOCAL_COLD_SHARE`` cold
-    (``roofline.cold_panel``), ``ms_per_cold_mmac`` x their multiply-adds x that cold share; least squares on the
+    ``ms_per_mb`` x weight bytes, and for transposed convs, with at least ``LOCAL_COLD_MIN`` of the
+    ``micro.COLD_DECONV_PROBES`` timed whose sub-convolution weights the weight-streaming curve ``stream`` counts at
+    least ``LOCAL_COLD_SHARE`` cold (``roofline.cold_panel``), ``ms_per_cold_mmac`` x their multiply-adds x that cold
+    share (measured on those probes: a noisy sitting's curve can count the other probes' 6-10 MB cold, and an AVX2
+    record of the Ice Lake then lost 2 of 132 held-out models to a rate they set); least squares on the
     relative error, every rate >= 0 (a negative one is dropped and the rest refitted; none when the multiply-adds
-    get no rate); and its absolute log error on each probe (by its key). On the EPYC of session 19 two rates held nine transposed-conv
-    probes (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %; in session 20 nine fully connected ones (1-3,136 rows,
-    0.001-26 ms) within ±16 %, a 1 us one aside (52 G/s + 0.023 ms per MB). On a Zen 4 EPYC (32 MB of L3) 4 x 4
-    transposed convs from 1,280 to 1,024 channels (20 MB per sub-convolution) ran 16-24 % over what two rates fitted
-    on the rest said (docs/bench/estimator.md, session 51)."""
+    get no rate); and its absolute log error on each probe (by its key). On the EPYC of session 19 two rates held
+    nine transposed-conv probes (1.3-155 ms, 0.1-44 MB of weights) within ±4.3 %; in session 20 nine fully connected
+    ones (1-3,136 rows, 0.001-26 ms) within ±16 %, a 1 us one aside (52 G/s + 0.023 ms per MB). On a Zen 4 EPYC
+    (32 MB of L3) 4 x 4 transposed convs from 1,280 to 1,024 channels (20 MB per sub-convolution) ran 16-24 % over
+    what two rates fitted on the rest said (docs/bench/estimator.md, session 51)."""
     overhead = next((ms for spec, _, ms in layers if spec == OVERHEAD_PROBE), 0.0)
     models, errors = {}, {}
     for kind in LOCAL_KINDS:
@@ -572,7 +574,8 @@ def local_models(layers: list[tuple[MicroSpec | NetSpec, list[Kernel], float]], 
         t = np.array([p[-1] for p in pts])
         a = np.array([(m, w, m * c) for m, w, c, _ in pts]) / t[:, None]
         names = ["ms_per_mmac", "ms_per_mb"]
-        if sum(c >= LOCAL_COLD_SHARE for *_, c, _ in pts) >= LOCAL_COLD_MIN:
+        cold = {s.key() for s in COLD_DECONV_PROBES}
+        if sum(key in cold and c >= LOCAL_COLD_SHARE for (key, _, _), (*_, c, _) in zip(picked, pts)) >= LOCAL_COLD_MIN:
             names.append("ms_per_cold_mmac")
         coef = _nonnegative_rates(a, names)
         if coef["ms_per_mmac"] <= 0:  # no sensible rate: the kind keeps its factor
