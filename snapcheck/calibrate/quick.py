@@ -130,8 +130,7 @@ from snapcheck.calibrate.harness import (build_workers, gemm_tile, host_fingerpr
                                          timed_models, typical_ms)
 from snapcheck.calibrate.micro import (BEYOND_PROBES, COLD_DECONV_PROBES, DIRECT_PROBES, FAR_PROBES, FC_PROBES,
                                        GROUP_PROBES, LARGE_PROBES, OVERHEAD_PROBE, PROBES, RESTREAM_PROBES, ROW_PROBES,
-                                       WIDTH_PROBES, WINDOW_PROBES,
-                                       MicroSpec, micro_model)
+                                       WIDTH_PROBES, WINDOW_PROBES, MicroSpec, micro_model)
 from snapcheck.calibrate.probe_pack import unpack_probes
 from snapcheck.calibrate.random_nets import (Layer, NetSpec, cell_nets, net_model, net_style, probe_nets, random_nets,
                                              weight_bytes)
@@ -191,6 +190,8 @@ LOCAL_KINDS = ("deconv", "fc")
 LOCAL_MIN_PROBES = 4  # single-layer probes a kind needs for a local model
 LOCAL_COLD_MIN = 2  # transposed-conv probes with cold sub-convolution weights a cold rate needs ...
 LOCAL_COLD_SHARE = 0.3  # ... each with at least this share of them cold (``roofline.cold_panel``)
+COLD_DECONV_KEYS = frozenset(s.key() for s in COLD_DECONV_PROBES)
+LOCAL_RATES = ("ms_per_mmac", "ms_per_mb", "ms_per_cold_mmac")  # the columns of ``local_models``' design
 GROUP_MIN_PROBES = 3  # single-layer probes a conv group (``roofline.speed_group``) needs for a speed of its own
 FAR_MIN_PROBES = 3  # memory-bound single-layer probes beyond the cache the far memory factor needs (``far_factor``)
 FAR_SHARE = 0.5  # a probe is one when its main kernel is memory-bound with at least this share beyond the cache
@@ -256,10 +257,10 @@ def _weight_probes() -> tuple[NetSpec, ...]:  # drawn once per process (600 rand
 def probe_specs() -> list[MicroSpec | NetSpec]:
     """Every probe: the single kernels ``PROBES``, ``LARGE_PROBES``, ``RESTREAM_PROBES``, ``FAR_PROBES``,
     ``WIDTH_PROBES``, ``WINDOW_PROBES``, ``FC_PROBES``, ``GROUP_PROBES``, ``DIRECT_PROBES``, ``BEYOND_PROBES`` and
-    ``COLD_DECONV_PROBES``, the
-    per-inference overhead's ``OVERHEAD_PROBE``, the random networks of ``random_nets.probe_nets`` (how much slower
-    kernels run in a network than alone), the weight-streaming pairs of ``stream_probes``, the cell networks of
-    ``cold_probes``, the weight-heavy networks of ``weight_probes`` and the per-row costs' ``ROW_PROBES``."""
+    ``COLD_DECONV_PROBES``, the per-inference overhead's ``OVERHEAD_PROBE``, the random networks of
+    ``random_nets.probe_nets`` (how much slower kernels run in a network than alone), the weight-streaming pairs of
+    ``stream_probes``, the cell networks of ``cold_probes``, the weight-heavy networks of ``weight_probes`` and the
+    per-row costs' ``ROW_PROBES``."""
     specs = list(PROBES) + list(LARGE_PROBES) + list(RESTREAM_PROBES) + list(FAR_PROBES) + list(WIDTH_PROBES) \
         + list(WINDOW_PROBES) + list(FC_PROBES) + list(GROUP_PROBES) + list(DIRECT_PROBES) + list(BEYOND_PROBES) \
         + list(COLD_DECONV_PROBES) + [OVERHEAD_PROBE] + probe_nets() + cold_probes() + weight_probes() \
@@ -574,19 +575,16 @@ def local_models(layers: list[tuple[MicroSpec | NetSpec, list[Kernel], float]], 
         t = np.array([p[-1] for p in pts])
         a = np.array([(m, w, m * c) for m, w, c, _ in pts]) / t[:, None]
         names = ["ms_per_mmac", "ms_per_mb"]
-        cold = {s.key() for s in COLD_DECONV_PROBES}
-        if sum(key in cold and c >= LOCAL_COLD_SHARE for (key, _, _), (*_, c, _) in zip(picked, pts)) >= LOCAL_COLD_MIN:
+        if sum(key in COLD_DECONV_KEYS and c >= LOCAL_COLD_SHARE
+               for (key, _, _), (*_, c, _) in zip(picked, pts)) >= LOCAL_COLD_MIN:
             names.append("ms_per_cold_mmac")
         coef = _nonnegative_rates(a, names)
         if coef["ms_per_mmac"] <= 0:  # no sensible rate: the kind keeps its factor
             continue
         models[kind] = {**{k: round(float(v), 7) for k, v in coef.items()}, "probes": len(pts)}
-        x = a[:, :2] @ [coef["ms_per_mmac"], coef["ms_per_mb"]] + a[:, 2] * coef.get("ms_per_cold_mmac", 0.0)
+        x = a @ [coef.get(n, 0.0) for n in LOCAL_RATES]
         errors[kind] = {key: abs(float(np.log(v))) for (key, _, _), v in zip(picked, x)}
     return models, errors
-
-
-LOCAL_RATES = ("ms_per_mmac", "ms_per_mb", "ms_per_cold_mmac")  # the columns of ``local_models``' design
 
 
 def _nonnegative_rates(a: np.ndarray, names: list[str]) -> dict[str, float]:
@@ -997,10 +995,9 @@ def calibrate_quick(base: Profile, threads: int = 1, console: Any = None,
             if spec.key() not in apart and (ref := reference_ms(spec, kernels, base))]
     fitted = {r.spec.key() for r in rows}
     stream = stream_rate(timed)
-    cold = {s.key() for s in COLD_DECONV_PROBES}
     factors = fit_factors(base, rows, stream=stream, tile=gemm_tile(), cache=l2_cache_bytes(unknown=0.0),
                           unreferenced=[(spec, kernels, typical_ms(hit)) for spec, kernels, hit in timed
-                                        if spec.key() in cold])
+                                        if spec.key() in COLD_DECONV_KEYS])
     factors["restream"] = host_balance(timed, base, factors)
     factors["rows"] = row_rates(timed)
     factors["noise"] = host_noise(timed)
